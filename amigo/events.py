@@ -1,0 +1,155 @@
+"""What the engine tells the world: proposals and what happened to them.
+
+The engine knows nothing of feedback, editors or terminals. It publishes these
+immutable events on an :class:`EventBus`; front ends subscribe to draw, the
+feedback recorder subscribes to keep preference data. Arrows run one way.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from dataclasses import dataclass, field
+from typing import Callable, Union
+
+from amigo.prompt import EditRequest
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class FileChange:
+    """One file's proposed change, computed from the exact content it names.
+
+    ``base_sha256`` is the SHA-256 of the file's bytes when the proposal was
+    made (None for a file that does not exist yet); applying is refused when
+    the file on disk no longer has it.
+    """
+
+    path: str
+    old_text: str
+    new_text: str
+    base_sha256: str | None
+
+    @property
+    def created(self) -> bool:
+        return self.base_sha256 is None
+
+
+@dataclass(frozen=True)
+class Proposal:
+    """A parsed model answer for one request, ready for review."""
+
+    id: str
+    request: EditRequest
+    messages: tuple[dict, ...]
+    answer: str
+    changes: tuple[FileChange, ...]
+    diff: str
+    model: str
+    adapter: str | None = None
+    latency_s: float = 0.0
+    prompt_tokens: int | None = None
+    completion_tokens: int | None = None
+    parent_id: str | None = None  # the proposal this one retried
+    errors: tuple[str, ...] = ()  # blocks that did not apply (nothing applies then)
+    decoding: str = "free"
+    created_at: float = field(default_factory=time.time)
+
+    @property
+    def ok(self) -> bool:
+        """True when the answer parsed and every block applied."""
+        return not self.errors and bool(self.changes)
+
+
+@dataclass(frozen=True)
+class TokenEvent:
+    request_id: str
+    text: str
+
+
+@dataclass(frozen=True)
+class ProposalEvent:
+    proposal: Proposal
+
+
+@dataclass(frozen=True)
+class ErrorEvent:
+    request_id: str
+    message: str
+    kind: str = "error"  # server | parse | refused | input | cancelled | error
+
+
+@dataclass(frozen=True)
+class DoneEvent:
+    request_id: str
+
+
+@dataclass(frozen=True)
+class AcceptedEvent:
+    proposal: Proposal
+    hunks: tuple[int, ...] | None = None  # indices of accepted hunks; None = all
+    commit: str | None = None
+    final_texts: tuple[tuple[str, str], ...] = ()  # (path, text written)
+
+
+@dataclass(frozen=True)
+class RejectedEvent:
+    proposal: Proposal
+    reason: str | None = None
+
+
+@dataclass(frozen=True)
+class RetriedEvent:
+    proposal: Proposal  # the one the person asked to replace
+    new_proposal: Proposal
+
+
+@dataclass(frozen=True)
+class UndoneEvent:
+    proposal_id: str | None
+    paths: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class StaleEvent:
+    proposal: Proposal
+    path: str
+
+
+Event = Union[
+    TokenEvent, ProposalEvent, ErrorEvent, DoneEvent, AcceptedEvent, RejectedEvent,
+    RetriedEvent, UndoneEvent, StaleEvent,
+]
+Subscriber = Callable[[Event], None]
+
+
+class EventBus:
+    """Synchronous publish/subscribe. A failing subscriber is logged, never fatal:
+    a broken recorder must not cost the person their edit."""
+
+    def __init__(self) -> None:
+        self._subscribers: list[Subscriber] = []
+        self._lock = threading.Lock()
+
+    def subscribe(self, subscriber: Subscriber) -> Callable[[], None]:
+        """Add ``subscriber``; returns a function that removes it."""
+        with self._lock:
+            self._subscribers.append(subscriber)
+
+        def unsubscribe() -> None:
+            with self._lock:
+                if subscriber in self._subscribers:
+                    self._subscribers.remove(subscriber)
+
+        return unsubscribe
+
+    def publish(self, event: Event) -> None:
+        with self._lock:
+            subscribers = list(self._subscribers)
+        for subscriber in subscribers:
+            try:
+                subscriber(event)
+            except Exception:  # noqa: BLE001 - see class docstring
+                log.exception("event subscriber %r failed on %s", subscriber, type(event).__name__)

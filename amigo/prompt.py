@@ -1,0 +1,202 @@
+"""THE prompt contract: one request becomes chat messages here, and nowhere else.
+
+Serving (``amigo.engine``) and training (``amigo_train``) both call these
+functions, so a model is trained on exactly the layout it is later asked in.
+Everything a prompt needs is in :class:`EditRequest`; nothing here touches
+the disk, git or the network.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from pathlib import PurePosixPath
+from typing import Literal, Sequence
+
+EditFormat = Literal["blocks", "whole"]
+EDIT_FORMATS: tuple[str, ...] = ("blocks", "whole")
+
+# File extension -> language name used in fences and in feedback records.
+LANGUAGES: dict[str, str] = {
+    ".py": "python", ".pyi": "python", ".js": "javascript", ".mjs": "javascript",
+    ".cjs": "javascript", ".jsx": "javascript", ".ts": "typescript", ".tsx": "tsx",
+    ".go": "go", ".rs": "rust", ".java": "java", ".c": "c", ".h": "c",
+    ".cc": "cpp", ".cpp": "cpp", ".cxx": "cpp", ".hpp": "cpp", ".hh": "cpp",
+    ".rb": "ruby", ".php": "php", ".cs": "csharp", ".kt": "kotlin", ".swift": "swift",
+    ".scala": "scala", ".lua": "lua", ".sh": "bash", ".bash": "bash", ".sql": "sql",
+    ".html": "html", ".css": "css", ".json": "json", ".toml": "toml", ".yaml": "yaml",
+    ".yml": "yaml", ".md": "markdown", ".txt": "text",
+}
+
+
+def language_of(path: str) -> str:
+    """The language name for ``path`` (``"text"`` when the extension is unknown)."""
+    return LANGUAGES.get(PurePosixPath(path).suffix.lower(), "text")
+
+
+@dataclass(frozen=True)
+class Diagnostic:
+    """A compiler/linter/test message the person wants addressed (lines 1-based)."""
+
+    message: str
+    start_line: int
+    end_line: int | None = None
+    severity: str = "error"
+    source: str | None = None
+
+
+@dataclass(frozen=True)
+class ContextSection:
+    """One piece of repository context, already rendered as text.
+
+    ``kind`` is one of: ``scope``, ``imports``, ``definitions``, ``repo_map``,
+    ``uncommitted`` (others are shown under their title). The context builder
+    orders and budgets them; this module only lays them out.
+    """
+
+    kind: str
+    title: str
+    text: str
+
+
+@dataclass(frozen=True)
+class EditRequest:
+    """Everything the model is told about one edit.
+
+    ``selection`` is a 1-based inclusive line range of ``file_text``, or None
+    for the whole file. ``path`` is relative to the repository root, with
+    forward slashes.
+    """
+
+    instruction: str
+    path: str
+    file_text: str
+    selection: tuple[int, int] | None = None
+    diagnostics: tuple[Diagnostic, ...] = ()
+    context: tuple[ContextSection, ...] = ()
+    edit_format: EditFormat = "blocks"
+
+    @property
+    def language(self) -> str:
+        return language_of(self.path)
+
+    def selected_text(self) -> str:
+        """The selected lines (with their line endings), or the whole file."""
+        if self.selection is None:
+            return self.file_text
+        start, end = self.selection
+        lines = self.file_text.splitlines(keepends=True)
+        return "".join(lines[start - 1 : end])
+
+
+SYSTEM_BLOCKS = """You are Amigo, an expert programmer who edits code in a git repository.
+Answer with one or more SEARCH/REPLACE blocks and nothing else but a short explanation.
+Each block is:
+
+path/of/the/file
+<<<<<<< SEARCH
+lines copied exactly from the file
+=======
+the new lines that replace them
+>>>>>>> REPLACE
+
+Rules: SEARCH must copy existing lines exactly, enough to be unique. Keep blocks small:
+only the lines that change plus a little context. An empty SEARCH creates a new file.
+To delete lines, leave REPLACE empty."""
+
+SYSTEM_WHOLE = """You are Amigo, an expert programmer who edits code.
+Rewrite the code you are given so that it follows the instruction.
+Answer with the complete rewritten code in one fenced code block, then stop.
+Keep everything the instruction does not ask to change exactly as it was."""
+
+
+def fence_for(text: str) -> str:
+    """A backtick fence longer than any run of backticks inside ``text``."""
+    longest = max((len(m) for m in re.findall(r"`+", text)), default=0)
+    return "`" * max(3, longest + 1)
+
+
+def _fenced(text: str, language: str) -> str:
+    fence = fence_for(text)
+    body = text if text.endswith("\n") or not text else text + "\n"
+    return f"{fence}{language}\n{body}{fence}"
+
+
+def _context_part(sections: Sequence[ContextSection]) -> str:
+    parts = []
+    for section in sections:
+        if section.text.strip():
+            parts.append(f"### {section.title}\n{section.text.rstrip()}")
+    return "\n\n".join(parts)
+
+
+def _diagnostics_part(diagnostics: Sequence[Diagnostic]) -> str:
+    lines = []
+    for d in diagnostics:
+        where = f"line {d.start_line}" if not d.end_line or d.end_line == d.start_line else (
+            f"lines {d.start_line}-{d.end_line}"
+        )
+        source = f" [{d.source}]" if d.source else ""
+        lines.append(f"- {d.severity}{source} at {where}: {d.message.strip()}")
+    return "\n".join(lines)
+
+
+def build_messages(request: EditRequest) -> list[dict[str, str]]:
+    """Render ``request`` as OpenAI-style chat messages (system + one user turn)."""
+    lang = request.language
+    parts: list[str] = []
+    context = _context_part(request.context)
+    if context:
+        parts.append(f"## Repository context\n{context}")
+    if request.edit_format == "blocks":
+        parts.append(f"## File: {request.path}\n{_fenced(request.file_text, lang)}")
+        if request.selection is not None:
+            start, end = request.selection
+            parts.append(
+                f"## Selected lines {start}-{end} of {request.path}\n"
+                f"{_fenced(request.selected_text(), lang)}"
+            )
+    else:
+        if request.selection is not None:
+            start, end = request.selection
+            parts.append(f"## File: {request.path}\n{_fenced(request.file_text, lang)}")
+            parts.append(
+                f"## Code to rewrite: lines {start}-{end} of {request.path}\n"
+                f"{_fenced(request.selected_text(), lang)}"
+            )
+        else:
+            parts.append(f"## Code to rewrite: {request.path}\n{_fenced(request.file_text, lang)}")
+    if request.diagnostics:
+        parts.append(f"## Problems reported\n{_diagnostics_part(request.diagnostics)}")
+    parts.append(f"## Instruction\n{request.instruction.strip()}")
+    system = SYSTEM_BLOCKS if request.edit_format == "blocks" else SYSTEM_WHOLE
+    return [
+        {"role": "system", "content": system},
+        {"role": "user", "content": "\n\n".join(parts)},
+    ]
+
+
+def render_answer(request: EditRequest, new_file_text: str) -> str:
+    """The ideal model answer that turns ``request.file_text`` into ``new_file_text``.
+
+    Training uses this as the target completion. For the ``blocks`` format it is
+    ``amigo.edits.render``'s minimal blocks; for ``whole`` it is the rewritten
+    selection (or file) in one fence. Raises ValueError when a ``whole`` answer
+    cannot express the change (it touches lines outside the selection).
+    """
+    from amigo import edits  # local: edits imports nothing from here, keep it that way
+
+    if request.edit_format == "blocks":
+        return edits.render(request.file_text, new_file_text, request.path)
+    if request.selection is None:
+        return _fenced(new_file_text, request.language)
+    old_lines = request.file_text.splitlines(keepends=True)
+    new_lines = new_file_text.splitlines(keepends=True)
+    start, end = request.selection
+    prefix, suffix = old_lines[: start - 1], old_lines[end:]
+    if new_lines[: len(prefix)] != prefix or (
+        suffix and new_lines[len(new_lines) - len(suffix):] != suffix
+    ) or len(new_lines) < len(prefix) + len(suffix):
+        raise ValueError("the change reaches outside the selection; use the blocks format")
+    middle = new_lines[len(prefix) : len(new_lines) - len(suffix)]
+    return _fenced("".join(middle), request.language)
