@@ -1,0 +1,3 @@
+from amigo.cli import main
+
+raise SystemExit(main())

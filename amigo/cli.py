@@ -1,0 +1,374 @@
+"""The ``amigo`` command. The one place that may import every package (lazily).
+
+Exit codes: 0 done; 1 refused or failed (a message says why and what to do);
+2 bad usage; 3 the person rejected the proposal.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import threading
+import time
+from pathlib import Path
+from typing import Callable, Sequence, TextIO
+
+from amigo import __version__
+from amigo.errors import AmigoError
+
+EXIT_OK, EXIT_FAIL, EXIT_USAGE, EXIT_REJECTED = 0, 1, 2, 3
+
+# Subcommands implemented in other packages: name -> (module, help). Each module
+# has ``main(argv: list[str]) -> int``; importing lazily keeps `amigo edit` fast
+# and lets the core work without the optional extras.
+DELEGATED: dict[str, tuple[str, str]] = {
+    "context": ("amigo.context.cli", "print exactly what the model would see for a request"),
+    "lsp": ("amigo_lsp.cli", "run the language server (stdio; --tcp HOST:PORT to debug)"),
+    "tui": ("amigo_tui.cli", "the terminal front end"),
+    "feedback": ("feedback.cli", "export, inspect or purge preference data"),
+    "train": ("amigo_train.cli", "run training recipes"),
+    "data": ("amigo_train.data_cli", "check and mine training data"),
+    "eval": ("amigo_train.eval.cli", "run benchmarks, reports and the promotion gate"),
+}
+
+
+def _color_enabled(stream: TextIO, mode: str) -> bool:
+    if mode == "always":
+        return True
+    if mode == "never" or os.environ.get("NO_COLOR"):
+        return False
+    return stream.isatty()
+
+
+_DIFF_COLORS = (("+++", "1"), ("---", "1"), ("+", "32"), ("-", "31"), ("@@", "36"))
+
+
+def colorize_diff(diff: str, color: bool) -> str:
+    """ANSI colours for a unified diff (headers bold, additions green, removals red)."""
+    if not color:
+        return diff
+    out = []
+    for line in diff.splitlines(keepends=True):
+        body, newline = (line[:-1], "\n") if line.endswith("\n") else (line, "")
+        code = next((c for prefix, c in _DIFF_COLORS if body.startswith(prefix)), None)
+        out.append(f"\x1b[{code}m{body}\x1b[0m{newline}" if code else line)
+    return "".join(out)
+
+
+def parse_lines(value: str | None) -> tuple[int, int] | None:
+    if value is None:
+        return None
+    try:
+        if "-" in value:
+            a, b = value.split("-", 1)
+            start, end = int(a), int(b)
+        else:
+            start = end = int(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"--lines {value!r}: use A-B, e.g. --lines 10-24") from None
+    return start, end
+
+
+class Progress:
+    """Streams the answer to stderr, with a tokens/s status when stderr is a terminal."""
+
+    def __init__(self, stream: TextIO, quiet: bool = False) -> None:
+        self.stream = stream
+        self.quiet = quiet
+        self.tty = stream.isatty()
+        self.count = 0
+        self.started = time.monotonic()
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def start(self) -> None:
+        if self.tty and not self.quiet:
+            self._thread = threading.Thread(target=self._spin, daemon=True)
+            self._thread.start()
+
+    def _spin(self) -> None:
+        frames = "|/-\\"
+        i = 0
+        while not self._stop.wait(0.2):
+            if self.count == 0:
+                elapsed = time.monotonic() - self.started
+                self.stream.write(f"\r{frames[i % 4]} waiting for the model... {elapsed:4.1f}s")
+                self.stream.flush()
+                i += 1
+
+    def token(self, text: str) -> None:
+        if self.count == 0 and self.tty and not self.quiet:
+            self.stream.write("\r\x1b[K")
+        self.count += 1
+        if not self.quiet:
+            self.stream.write(text)
+            self.stream.flush()
+
+    def finish(self, completion_tokens: int | None) -> None:
+        self._stop.set()
+        if self._thread:
+            self._thread.join()
+        elapsed = time.monotonic() - self.started
+        tokens = completion_tokens or self.count
+        if not self.quiet:
+            rate = tokens / elapsed if elapsed > 0 else 0.0
+            self.stream.write(f"\n-- {tokens} tokens in {elapsed:.1f} s ({rate:.0f} tokens/s)\n")
+            self.stream.flush()
+
+
+def _attach_feedback(session: object) -> None:
+    """Keep accept/reject as preference data when the feedback package is installed."""
+    try:
+        import feedback
+    except ImportError:
+        return
+    feedback.attach(session.events, session.repo_root, session.config.feedback)  # type: ignore[attr-defined]
+
+
+def _confirm(prompt: str, assume_yes: bool) -> bool:
+    if assume_yes:
+        return True
+    sys.stderr.write(prompt)
+    sys.stderr.flush()
+    try:
+        answer = input()
+    except EOFError:
+        sys.stderr.write("\n(no answer on standard input: treated as no; pass --yes to apply)\n")
+        return False
+    return answer.strip().lower() in ("y", "yes")
+
+
+def _review_and_apply(session, proposal, args: argparse.Namespace) -> int:
+    color = _color_enabled(sys.stdout, args.color)
+    if proposal.errors:
+        for error in proposal.errors:
+            print(f"amigo: {error}", file=sys.stderr)
+        if not proposal.changes:
+            print("amigo: nothing was applied; the working tree is unchanged", file=sys.stderr)
+            session.reject(proposal, reason="parse-error")
+            return EXIT_FAIL
+    sys.stdout.write(colorize_diff(proposal.diff, color))
+    sys.stdout.flush()
+    if not _confirm("Apply this change? [y/N] ", args.yes):
+        session.reject(proposal)
+        print("amigo: rejected; nothing was changed", file=sys.stderr)
+        return EXIT_REJECTED
+    result = session.accept(proposal, commit=args.commit)
+    what = ", ".join(result.paths)
+    print(f"amigo: applied to {what}" + (f" and committed {result.commit[:12]}" if result.commit else ""),
+          file=sys.stderr)
+    return EXIT_OK
+
+
+def cmd_edit(args: argparse.Namespace) -> int:
+    from amigo.engine import EditSession
+
+    session = EditSession.open(args.repo or Path(args.path).resolve().parent)
+    try:
+        _attach_feedback(session)
+        request = session.make_request(args.instruction, Path(args.path).resolve(), selection=args.lines,
+                                       edit_format=args.format)
+        progress = Progress(sys.stderr, quiet=args.quiet)
+        from amigo.events import TokenEvent
+
+        unsubscribe = session.events.subscribe(
+            lambda e: progress.token(e.text) if isinstance(e, TokenEvent) else None)
+        progress.start()
+        try:
+            proposal = session.propose(request)
+        finally:
+            unsubscribe()
+            progress.finish(None)
+        return _review_and_apply(session, proposal, args)
+    finally:
+        session.close()
+
+
+def cmd_apply(args: argparse.Namespace) -> int:
+    from amigo.engine import EditSession
+
+    answer_path = Path(args.answer)
+    try:
+        answer = answer_path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise AmigoError(f"{answer_path}: cannot read the answer file ({exc.strerror})") from None
+    except UnicodeDecodeError:
+        raise AmigoError(f"{answer_path}: not UTF-8 text") from None
+    session = EditSession.open(args.repo or Path.cwd())
+    try:
+        _attach_feedback(session)
+        target = args.path
+        if target is None:
+            from amigo import edits
+
+            paths = [b.path for b in edits.parse_blocks(answer).blocks if b.path]
+            if not paths:
+                raise AmigoError("the answer names no file: pass --path FILE")
+            target = paths[0]
+        target_path = Path(target)
+        if not target_path.is_absolute():
+            target_path = session.repo_root / target_path
+        fmt = args.format or ("blocks" if "<<<<<<< SEARCH" in answer else "whole")
+        try:
+            request = session.make_request("(replayed answer)", target_path, selection=args.lines, edit_format=fmt)
+        except AmigoError:
+            if fmt != "blocks" or target_path.exists():
+                raise
+            # A block that creates a new file: an empty request for it.
+            from amigo.prompt import EditRequest
+
+            request = EditRequest("(replayed answer)", session.workspace.relpath(target_path), "", edit_format="blocks")
+        proposal = session.proposal_from_answer(request, answer, allow_partial=args.partial)
+        return _review_and_apply(session, proposal, args)
+    finally:
+        session.close()
+
+
+def cmd_undo(args: argparse.Namespace) -> int:
+    from amigo.engine import EditSession
+
+    session = EditSession.open(args.repo or Path.cwd())
+    try:
+        _attach_feedback(session)
+        paths = session.undo()
+    finally:
+        session.close()
+    print(f"amigo: restored {', '.join(paths)} to their bytes before Amigo's last change", file=sys.stderr)
+    return EXIT_OK
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    from amigo.config import load_config
+    from amigo.serve import serve_foreground
+
+    config = load_config(Path.cwd())
+    model = Path(args.model) if args.model else (Path(config.serve.model_path) if config.serve.model_path else None)
+    return serve_foreground(model, args.host or config.serve.host,
+                            config.serve.port if args.port is None else args.port,
+                            args.n_ctx or config.serve.n_ctx, args.threads or config.serve.threads)
+
+
+def cmd_doctor(args: argparse.Namespace) -> int:
+    """Say which configuration, server and decoding mode are in use."""
+    from amigo.client import ChatClient
+    from amigo.config import load_config
+    from amigo.workspace import find_repo_root
+
+    root = find_repo_root(Path(args.repo or Path.cwd()))
+    config = load_config(root)
+    print(f"amigo {__version__}")
+    print(f"repository:  {root or '(not a git repository)'}")
+    print(f"config from: {', '.join(config.sources) or 'defaults'}")
+    print(f"endpoint:    {config.endpoint}  model: {config.model}" + (f"  adapter: {config.adapter}" if config.adapter else ""))
+    print(f"edit format: {config.edit_format}  decoding: {config.decoding}  context budget: {config.context_budget}")
+    status = EXIT_OK
+    with ChatClient.from_config(config) as client:
+        client.retries = 0
+        try:
+            models = client.models()
+            print(f"server:      up, serving {', '.join(models) or '(no model list)'}")
+        except AmigoError as exc:
+            print(f"server:      DOWN: {exc}")
+            status = EXIT_FAIL
+    if status == EXIT_OK and config.decoding != "free":
+        try:
+            from amigo import decoding
+
+            backend = decoding.probe_backend(config.endpoint, config.model, api_key=config.api_key)
+            print(f"decoding:    {backend}")
+        except ImportError:
+            print("decoding:    free (constrained decoding not available in this install)")
+    return status
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="amigo", description="Amigo: instruction + repository -> reviewable diff.")
+    parser.add_argument("--version", action="version", version=f"amigo {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+
+    def common(p: argparse.ArgumentParser) -> None:
+        p.add_argument("--repo", help="the repository (default: found from the file or the current folder)")
+        p.add_argument("--yes", "-y", action="store_true", help="apply without asking")
+        p.add_argument("--commit", action="store_true", help="commit exactly the edited files")
+        p.add_argument("--color", choices=("auto", "always", "never"), default="auto")
+        p.add_argument("--lines", type=parse_lines, metavar="A-B", help="1-based inclusive line range")
+        p.add_argument("--format", choices=("blocks", "whole"), help="the answer format asked of the model")
+        p.add_argument("--partial", action="store_true", help="apply the blocks that match even if others fail")
+
+    p = sub.add_parser("edit", help="edit a file with a natural-language instruction")
+    p.add_argument("instruction")
+    p.add_argument("path")
+    p.add_argument("--quiet", "-q", action="store_true", help="do not stream the answer")
+    common(p)
+    p.set_defaults(func=cmd_edit)
+
+    p = sub.add_parser("apply", help="apply a saved model answer (replay)")
+    p.add_argument("answer", help="a file holding the model's answer")
+    p.add_argument("--path", help="the file the answer edits (default: the first path the blocks name)")
+    common(p)
+    p.set_defaults(func=cmd_apply)
+
+    p = sub.add_parser("undo", help="restore the bytes from before Amigo's last change")
+    p.add_argument("--repo")
+    p.set_defaults(func=cmd_undo)
+
+    p = sub.add_parser("serve", help="run the embedded model server in the foreground")
+    p.add_argument("--host")
+    p.add_argument("--port", type=int, help="default: serve.port in the config (8080); 0 picks a free port")
+    p.add_argument("--model", help="a GGUF file (default: the embedded SmolLM2-135M-Instruct)")
+    p.add_argument("--n-ctx", type=int, dest="n_ctx")
+    p.add_argument("--threads", type=int)
+    p.set_defaults(func=cmd_serve)
+
+    p = sub.add_parser("doctor", help="show configuration, server state and decoding mode")
+    p.add_argument("--repo")
+    p.set_defaults(func=cmd_doctor)
+
+    for name, (_, help_text) in DELEGATED.items():
+        sub.add_parser(name, help=help_text, add_help=False)
+    return parser
+
+
+def _delegate(name: str, argv: list[str]) -> int:
+    module_name, _ = DELEGATED[name]
+    import importlib
+
+    try:
+        module = importlib.import_module(module_name)
+    except ImportError as exc:
+        extra = "train" if name in ("train", "data") else "dev"
+        print(f"amigo {name}: not available in this install ({exc.name or exc}); "
+              f"reinstall with the extras you need, e.g. pip install 'amigo[{extra}]'", file=sys.stderr)
+        return EXIT_FAIL
+    main: Callable[[list[str]], int] = getattr(module, "main")
+    return int(main(argv) or 0)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args_list = list(sys.argv[1:] if argv is None else argv)
+    if args_list and args_list[0] in DELEGATED:
+        try:
+            return _delegate(args_list[0], args_list[1:])
+        except AmigoError as exc:
+            print(f"amigo: {exc}", file=sys.stderr)
+            return EXIT_FAIL
+        except KeyboardInterrupt:
+            return 130
+    parser = build_parser()
+    args = parser.parse_args(args_list)
+    if not getattr(args, "func", None):
+        parser.print_help()
+        return EXIT_USAGE
+    try:
+        return args.func(args)
+    except AmigoError as exc:
+        print(f"amigo: {exc}", file=sys.stderr)
+        return EXIT_FAIL
+    except KeyboardInterrupt:
+        print("\namigo: interrupted; nothing was applied", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

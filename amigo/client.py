@@ -1,0 +1,279 @@
+"""The one model client: OpenAI-compatible chat completions, streamed.
+
+vLLM, llama.cpp's server, Ollama (``/v1``) and OpenAI all speak this API, so
+switching servers is configuration, never code. Every failure becomes a
+:class:`ModelServerError` whose message says what to do; callers never see a
+transport traceback.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from dataclasses import dataclass
+from typing import Any, Iterator, Sequence
+
+import httpx
+
+from amigo.errors import ModelServerError
+
+START_HINT = "start the embedded one with `amigo serve`, or set `endpoint` in amigo.toml / AMIGO_ENDPOINT"
+
+
+class Cancelled(ModelServerError):
+    """The caller cancelled the generation."""
+
+
+@dataclass(frozen=True)
+class Completion:
+    text: str
+    prompt_tokens: int | None
+    completion_tokens: int | None
+    finish_reason: str | None
+    seconds: float
+    first_token_s: float | None
+
+
+@dataclass
+class StreamStats:
+    """Filled in while a stream runs; read it after the iterator ends."""
+
+    prompt_tokens: int | None = None
+    completion_tokens: int | None = None
+    finish_reason: str | None = None
+    chunks: int = 0
+    first_token_s: float | None = None
+    seconds: float = 0.0
+
+
+class ChatClient:
+    """A small OpenAI-compatible chat client with timeouts, retries and cancellation."""
+
+    def __init__(
+        self,
+        base_url: str,
+        model: str,
+        api_key: str | None = None,
+        connect_timeout: float = 5.0,
+        read_timeout: float = 120.0,
+        retries: int = 2,
+        transport: httpx.BaseTransport | None = None,
+    ) -> None:
+        self.base_url = base_url.rstrip("/")
+        self.model = model
+        self.retries = retries
+        headers = {"Authorization": f"Bearer {api_key}"} if api_key else {}
+        self._http = httpx.Client(
+            timeout=httpx.Timeout(read_timeout, connect=connect_timeout),
+            headers=headers,
+            transport=transport,
+        )
+        self._read_timeout = read_timeout
+
+    @classmethod
+    def from_config(cls, config: Any) -> "ChatClient":
+        return cls(
+            config.endpoint, config.adapter or config.model, api_key=config.api_key,
+            connect_timeout=config.connect_timeout, read_timeout=config.read_timeout,
+            retries=config.retries,
+        )
+
+    def close(self) -> None:
+        self._http.close()
+
+    def __enter__(self) -> "ChatClient":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # -- public -----------------------------------------------------------------
+
+    def models(self) -> list[str]:
+        """The model ids the server offers (a cheap liveness check)."""
+        response = self._send("GET", "/models", None)
+        try:
+            return [m["id"] for m in response.json().get("data", [])]
+        except (ValueError, KeyError, TypeError, AttributeError):
+            raise ModelServerError(f"{self.base_url}/models answered something that is not a model list") from None
+
+    def stream(
+        self,
+        messages: Sequence[dict[str, str]],
+        cancel: threading.Event | None = None,
+        stats: StreamStats | None = None,
+        **params: Any,
+    ) -> Iterator[str]:
+        """Yield text deltas as the server produces them.
+
+        Retries happen only before the first token: a half-streamed answer is
+        never silently restarted. ``cancel`` is checked between chunks; setting
+        it closes the connection, which makes llama.cpp and vLLM stop generating.
+        """
+        stats = stats if stats is not None else StreamStats()
+        body = {"model": self.model, "messages": list(messages), "stream": True, **params}
+        body.setdefault("stream_options", {"include_usage": True})
+        started = time.monotonic()
+        attempt = 0
+        while True:
+            attempt += 1
+            try:
+                with self._http.stream("POST", f"{self.base_url}/chat/completions", json=body) as response:
+                    if response.status_code >= 400:
+                        response.read()
+                        self._raise_for_status(response, retryable_ok=attempt <= self.retries)
+                    yield from self._iter_sse(response, cancel, stats, started)
+                    stats.seconds = time.monotonic() - started
+                    return
+            except _Retry as retry:
+                self._backoff(attempt, retry.reason)
+            except httpx.ConnectError:
+                if stats.chunks == 0 and attempt <= self.retries:
+                    self._backoff(attempt, "connect")
+                    continue
+                raise ModelServerError(
+                    f"cannot reach the model server at {self.base_url}: {START_HINT}"
+                ) from None
+            except httpx.TimeoutException as exc:
+                if stats.chunks == 0 and attempt <= self.retries and isinstance(exc, httpx.ConnectTimeout):
+                    self._backoff(attempt, "connect timeout")
+                    continue
+                raise ModelServerError(
+                    f"the model server at {self.base_url} did not answer within "
+                    f"{self._read_timeout:g} s; it may be overloaded: try again, or raise read_timeout"
+                ) from None
+            except httpx.HTTPError as exc:
+                raise ModelServerError(
+                    f"the connection to the model server at {self.base_url} failed ({type(exc).__name__}); "
+                    "check that it is running and try again"
+                ) from None
+
+    def complete(self, messages: Sequence[dict[str, str]], cancel: threading.Event | None = None, **params: Any) -> Completion:
+        """Stream to the end and return the whole answer."""
+        stats = StreamStats()
+        text = "".join(self.stream(messages, cancel=cancel, stats=stats, **params))
+        return Completion(text, stats.prompt_tokens, stats.completion_tokens, stats.finish_reason,
+                          stats.seconds, stats.first_token_s)
+
+    def post_json(self, path: str, body: dict[str, Any] | None) -> httpx.Response:
+        """POST (or GET when body is None) to ``base_url + path``; errors as ModelServerError."""
+        return self._send("POST" if body is not None else "GET", path, body)
+
+    # -- internals --------------------------------------------------------------
+
+    def _send(self, method: str, path: str, body: dict[str, Any] | None) -> httpx.Response:
+        attempt = 0
+        while True:
+            attempt += 1
+            try:
+                response = self._http.request(method, f"{self.base_url}{path}", json=body)
+                if response.status_code >= 400:
+                    self._raise_for_status(response, retryable_ok=attempt <= self.retries)
+                return response
+            except _Retry as retry:
+                self._backoff(attempt, retry.reason)
+            except httpx.ConnectError:
+                if attempt <= self.retries:
+                    self._backoff(attempt, "connect")
+                    continue
+                raise ModelServerError(f"cannot reach the model server at {self.base_url}: {START_HINT}") from None
+            except httpx.TimeoutException:
+                raise ModelServerError(
+                    f"the model server at {self.base_url} did not answer in time; try again, or raise read_timeout"
+                ) from None
+            except httpx.HTTPError as exc:
+                raise ModelServerError(
+                    f"the connection to the model server at {self.base_url} failed ({type(exc).__name__})"
+                ) from None
+
+    @staticmethod
+    def _backoff(attempt: int, reason: str) -> None:
+        time.sleep(min(0.25 * 2 ** (attempt - 1), 2.0))
+
+    def _raise_for_status(self, response: httpx.Response, retryable_ok: bool) -> None:
+        status = response.status_code
+        if status in (429, 502, 503, 504) and retryable_ok:
+            raise _Retry(f"HTTP {status}")
+        detail = _error_detail(response)
+        if status in (401, 403):
+            raise ModelServerError(
+                f"the model server at {self.base_url} refused the API key (HTTP {status}): "
+                "set AMIGO_API_KEY to a valid key"
+            )
+        if status == 404:
+            raise ModelServerError(
+                f"the model server at {self.base_url} has no such model or route (HTTP 404: {detail}); "
+                "check `endpoint` (it usually ends in /v1) and `model`"
+            )
+        raise ModelServerError(f"the model server at {self.base_url} answered HTTP {status}: {detail}")
+
+    def _iter_sse(
+        self, response: httpx.Response, cancel: threading.Event | None, stats: StreamStats, started: float
+    ) -> Iterator[str]:
+        got_any = False
+        for line in response.iter_lines():
+            if cancel is not None and cancel.is_set():
+                raise Cancelled("generation cancelled")
+            if not line or line.startswith(":"):
+                continue
+            if not line.startswith("data:"):
+                continue
+            data = line[5:].strip()
+            if data == "[DONE]":
+                break
+            try:
+                chunk = json.loads(data)
+            except json.JSONDecodeError:
+                raise ModelServerError(
+                    f"the model server at {self.base_url} sent a stream line that is not JSON: {data[:120]!r}"
+                ) from None
+            if not isinstance(chunk, dict):
+                raise ModelServerError(f"the model server at {self.base_url} sent an unexpected stream chunk")
+            if "error" in chunk:
+                raise ModelServerError(f"the model server reported an error: {_short(chunk['error'])}")
+            got_any = True
+            usage = chunk.get("usage")
+            if isinstance(usage, dict):
+                stats.prompt_tokens = usage.get("prompt_tokens", stats.prompt_tokens)
+                stats.completion_tokens = usage.get("completion_tokens", stats.completion_tokens)
+            for choice in chunk.get("choices") or []:
+                if not isinstance(choice, dict):
+                    continue
+                if choice.get("finish_reason"):
+                    stats.finish_reason = choice["finish_reason"]
+                delta = choice.get("delta") or {}
+                text = delta.get("content") if isinstance(delta, dict) else None
+                if text:
+                    stats.chunks += 1
+                    if stats.first_token_s is None:
+                        stats.first_token_s = time.monotonic() - started
+                    yield text
+        if not got_any:
+            raise ModelServerError(
+                f"the model server at {self.base_url} closed the stream without an answer; "
+                "is it an OpenAI-compatible /v1 endpoint?"
+            )
+
+
+class _Retry(Exception):
+    def __init__(self, reason: str) -> None:
+        self.reason = reason
+
+
+def _short(value: Any) -> str:
+    if isinstance(value, dict):
+        value = value.get("message", value)
+    return str(value)[:300]
+
+
+def _error_detail(response: httpx.Response) -> str:
+    try:
+        body = response.json()
+    except ValueError:
+        return response.text[:300] or response.reason_phrase
+    if isinstance(body, dict) and "error" in body:
+        return _short(body["error"])
+    if isinstance(body, dict) and "detail" in body:
+        return _short(body["detail"])
+    return str(body)[:300]

@@ -1,0 +1,335 @@
+"""One engine for every front end: request -> context -> prompt -> answer -> proposal -> verdict.
+
+Front ends (CLI, LSP, TUI) call :class:`EditSession` and subscribe to its
+:class:`~amigo.events.EventBus`; they never talk to the model or to git
+themselves. The session publishes what happens and knows nothing of who
+listens (the feedback recorder is one listener among others).
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+import uuid
+from dataclasses import replace
+from pathlib import Path
+from typing import Iterable, Sequence
+
+from amigo import edits
+from amigo.client import Cancelled, ChatClient, StreamStats
+from amigo.config import Config, load_config
+from amigo.errors import AmigoError, InputError, ModelServerError, RefusedError
+from amigo.events import (
+    AcceptedEvent, DoneEvent, ErrorEvent, EventBus, FileChange, Proposal, ProposalEvent,
+    RejectedEvent, RetriedEvent, StaleEvent, TokenEvent, UndoneEvent,
+)
+from amigo.prompt import ContextSection, Diagnostic, EditRequest, build_messages
+from amigo.workspace import ApplyResult, Workspace, sha256_text
+
+log = logging.getLogger(__name__)
+
+SCOPE_MARGIN_LINES = 3
+
+
+class EditSession:
+    """Edits in one repository (or plain folder) with one configuration and one model client."""
+
+    def __init__(self, config: Config, workspace: Workspace, client: ChatClient | None = None) -> None:
+        self.config = config
+        self.workspace = workspace
+        self.client = client or ChatClient.from_config(config)
+        self.events = EventBus()
+        self._proposals: dict[str, Proposal] = {}
+        self._lock = threading.Lock()
+        self._decoding_cache: object | None = None
+
+    @classmethod
+    def open(cls, repo: Path | str | None = None, config: Config | None = None,
+             client: ChatClient | None = None) -> "EditSession":
+        """A session for the repository around ``repo`` (default: the current folder)."""
+        workspace = Workspace.discover(repo or Path.cwd())
+        config = config or load_config(workspace.root)
+        workspace.max_file_bytes = config.max_file_bytes
+        return cls(config, workspace, client)
+
+    @property
+    def repo_root(self) -> Path:
+        return self.workspace.root
+
+    def close(self) -> None:
+        self.client.close()
+
+    # -- building a request -------------------------------------------------------
+
+    def make_request(
+        self,
+        instruction: str,
+        path: Path | str,
+        selection: tuple[int, int] | None = None,
+        diagnostics: Sequence[Diagnostic] = (),
+        file_text: str | None = None,
+        edit_format: str | None = None,
+    ) -> EditRequest:
+        """Gather what the model should see. ``file_text`` is an unsaved editor buffer, if any."""
+        if not instruction or not instruction.strip():
+            raise InputError("the instruction is empty; say what to change")
+        rel = self.workspace.relpath(path)
+        if file_text is None:
+            file_text = self.workspace.read(rel).text
+        elif len(file_text.encode("utf-8")) > self.config.max_file_bytes:
+            raise InputError(f"{rel}: over the {self.config.max_file_bytes:,}-byte limit; select a smaller file")
+        selection = _check_selection(selection, file_text, rel)
+        fmt = edit_format or self.config.edit_format
+        if fmt not in ("blocks", "whole"):
+            raise InputError(f"unknown edit format {fmt!r}: use blocks or whole")
+        context = self._context(rel, file_text, selection, instruction)
+        return EditRequest(
+            instruction=instruction.strip(), path=rel, file_text=file_text, selection=selection,
+            diagnostics=tuple(diagnostics), context=context, edit_format=fmt,  # type: ignore[arg-type]
+        )
+
+    def _context(self, rel: str, text: str, selection: tuple[int, int] | None,
+                 instruction: str) -> tuple[ContextSection, ...]:
+        """Repository context inside the token budget (amigo.context), best effort.
+
+        Context is an aid, not a requirement: if building it fails the request
+        still goes out with the file alone, and the failure is logged.
+        """
+        if self.config.context_budget <= 0:
+            return ()
+        try:
+            from amigo.context import build_context
+        except ImportError:
+            return ()
+        try:
+            result = build_context(self.workspace.root, rel, text, selection, instruction,
+                                   budget_tokens=self.config.context_budget)
+        except Exception:  # noqa: BLE001 - see docstring
+            log.exception("building repository context failed; continuing without it")
+            return ()
+        return tuple(result.sections)
+
+    # -- generating -----------------------------------------------------------------
+
+    def propose(self, request: EditRequest, cancel: threading.Event | None = None,
+                parent: Proposal | None = None, allow_partial: bool = False,
+                sampling: dict | None = None) -> Proposal:
+        """Ask the model, stream tokens as events, and return the parsed proposal.
+
+        Raises ModelServerError (down, slow, empty answer; ``Cancelled`` when
+        ``cancel`` was set). A parse or match failure is not an exception: the
+        proposal carries ``errors`` and nothing of it can be accepted.
+        """
+        request_id = uuid.uuid4().hex[:12]
+        messages = build_messages(request)
+        params: dict = {"temperature": self.config.temperature, "max_tokens": self.config.max_tokens}
+        if self.config.seed is not None:
+            params["seed"] = self.config.seed
+        params.update(sampling or {})
+        extra, decoding = self._decoding_params(request)
+        params.update(extra)
+        stats = StreamStats()
+        started = time.monotonic()
+        pieces: list[str] = []
+        try:
+            for piece in self.client.stream(messages, cancel=cancel, stats=stats, **params):
+                pieces.append(piece)
+                self.events.publish(TokenEvent(request_id, piece))
+        except Cancelled:
+            self.events.publish(ErrorEvent(request_id, "generation cancelled", kind="cancelled"))
+            self.events.publish(DoneEvent(request_id))
+            raise
+        except ModelServerError as exc:
+            self.events.publish(ErrorEvent(request_id, str(exc), kind="server"))
+            self.events.publish(DoneEvent(request_id))
+            raise
+        answer = "".join(pieces)
+        if not answer.strip():
+            message = "the model returned an empty answer; try again or rephrase the instruction"
+            self.events.publish(ErrorEvent(request_id, message, kind="server"))
+            self.events.publish(DoneEvent(request_id))
+            raise ModelServerError(message)
+        proposal = self._build_proposal(
+            request_id, request, messages, answer, allow_partial,
+            latency=time.monotonic() - started, stats=stats, parent=parent, decoding=decoding,
+        )
+        with self._lock:
+            self._proposals[proposal.id] = proposal
+        self.events.publish(ProposalEvent(proposal))
+        if proposal.errors:
+            self.events.publish(ErrorEvent(request_id, "; ".join(proposal.errors), kind="parse"))
+        self.events.publish(DoneEvent(request_id))
+        return proposal
+
+    def proposal_from_answer(self, request: EditRequest, answer: str, allow_partial: bool = False) -> Proposal:
+        """A proposal from a saved answer (``amigo apply``): same parsing, no model call."""
+        request_id = uuid.uuid4().hex[:12]
+        proposal = self._build_proposal(request_id, request, build_messages(request), answer, allow_partial,
+                                        latency=0.0, stats=StreamStats(), parent=None, decoding="replay")
+        with self._lock:
+            self._proposals[proposal.id] = proposal
+        self.events.publish(ProposalEvent(proposal))
+        return proposal
+
+    def _decoding_params(self, request: EditRequest) -> tuple[dict, str]:
+        """Extra request fields that constrain decoding, and the label recorded with the proposal."""
+        if self.config.decoding == "free":
+            return {}, "free"
+        try:
+            from amigo import decoding
+        except ImportError:
+            return {}, "free"
+        if self._decoding_cache is None:
+            self._decoding_cache = decoding.probe_backend(
+                self.client.base_url, self.client.model, api_key=self.config.api_key)
+        params = decoding.constraint_params(request, self._decoding_cache, self.config.decoding)
+        label = params.pop("decoding", "free") if isinstance(params, dict) else "free"
+        return params, label
+
+    def _build_proposal(self, request_id: str, request: EditRequest, messages: list[dict], answer: str,
+                        allow_partial: bool, latency: float, stats: StreamStats,
+                        parent: Proposal | None, decoding: str) -> Proposal:
+        files: dict[str, str | None] = {request.path: request.file_text}
+        bases: dict[str, str | None] = {request.path: sha256_text(request.file_text)}
+        errors: list[str] = []
+        if request.edit_format == "blocks":
+            for block in edits.parse_blocks(answer).blocks:
+                if block.path and block.path not in files:
+                    try:
+                        rel = self.workspace.relpath(block.path)
+                    except RefusedError as exc:
+                        errors.append(f"block {block.index + 1}: {exc}")
+                        continue
+                    try:
+                        snap = self.workspace.read(rel)
+                        files[rel], bases[rel] = snap.text, snap.sha256
+                    except InputError as exc:
+                        if (self.workspace.root / rel).exists():
+                            errors.append(f"block {block.index + 1}: {exc}")
+                            continue
+                        files[rel], bases[rel] = None, None
+                    if rel != block.path:
+                        files[block.path], bases[block.path] = files[rel], bases[rel]
+        applied = edits.apply_answer(answer, files, request.path, request.edit_format,
+                                     selection=request.selection, allow_partial=allow_partial)
+        errors.extend(applied.errors)
+        changes = []
+        for path, new_text in applied.new_texts.items():
+            rel = self.workspace.relpath(path)
+            old = files.get(path) or ""
+            if new_text == old:
+                continue
+            changes.append(FileChange(rel, old, new_text, bases.get(path)))
+        if not changes and not errors:
+            errors.append("the answer changes nothing; rephrase the instruction or retry")
+        if errors and not allow_partial:
+            changes = []
+        diff = "".join(edits.unified_diff(c.path, c.old_text, c.new_text) for c in changes)
+        return Proposal(
+            id=request_id, request=request, messages=tuple(messages), answer=answer,
+            changes=tuple(changes), diff=diff, model=self.client.model, adapter=self.config.adapter,
+            latency_s=latency, prompt_tokens=stats.prompt_tokens, completion_tokens=stats.completion_tokens,
+            parent_id=parent.id if parent else None, errors=tuple(errors), decoding=decoding,
+        )
+
+    # -- verdicts -------------------------------------------------------------------
+
+    def get(self, proposal_id: str) -> Proposal:
+        with self._lock:
+            proposal = self._proposals.get(proposal_id)
+        if proposal is None:
+            raise InputError(f"no proposal {proposal_id!r} in this session (it may have expired); ask again")
+        return proposal
+
+    def hunks(self, proposal: Proposal) -> list[tuple[str, edits.Hunk]]:
+        """Every hunk of the proposal, numbered in order across its files (for per-hunk accept)."""
+        return [(c.path, h) for c in proposal.changes for h in edits.hunks(c.old_text, c.new_text)]
+
+    def accept(self, proposal: Proposal, hunks: Iterable[int] | None = None, commit: bool = False,
+               message: str | None = None) -> ApplyResult:
+        """Write the proposal (or only the chosen hunks) to disk; optionally commit exactly those files."""
+        if not proposal.ok:
+            raise RefusedError("this proposal has errors and cannot be applied: " + "; ".join(proposal.errors))
+        chosen = None if hunks is None else sorted(set(hunks))
+        texts: dict[str, str] = {}
+        changes = list(proposal.changes)
+        if chosen is not None:
+            total = len(self.hunks(proposal))
+            bad = [i for i in chosen if not 0 <= i < total]
+            if bad:
+                raise InputError(f"no hunk {bad[0]}: this proposal has hunks 0-{total - 1}")
+            offset = 0
+            kept = []
+            for change in changes:
+                count = len(edits.hunks(change.old_text, change.new_text))
+                mine = [i - offset for i in chosen if offset <= i < offset + count]
+                offset += count
+                if mine:
+                    texts[change.path] = edits.apply_hunks(change.old_text, change.new_text, mine)
+                    kept.append(change)
+            changes = kept
+            if not changes:
+                raise InputError("no hunk chosen: nothing to apply")
+        try:
+            self.workspace.check_fresh(changes)
+        except RefusedError as exc:
+            stale = next((c.path for c in changes if self.workspace.current_sha(c.path) != c.base_sha256), "")
+            self.events.publish(StaleEvent(proposal, stale))
+            raise exc
+        commit_message = (message or _commit_message(proposal)) if commit else None
+        result = self.workspace.apply(changes, texts, commit_message=commit_message, proposal_id=proposal.id)
+        final = tuple((c.path, texts.get(c.path, c.new_text)) for c in changes)
+        self.events.publish(AcceptedEvent(proposal, tuple(chosen) if chosen is not None else None,
+                                          result.commit, final))
+        return result
+
+    def mark_accepted(self, proposal: Proposal, hunks: Iterable[int] | None = None) -> None:
+        """Record an accept that the front end applied itself (an editor applying to its buffer)."""
+        chosen = None if hunks is None else tuple(sorted(set(hunks)))
+        final = tuple((c.path, c.new_text) for c in proposal.changes)
+        self.events.publish(AcceptedEvent(proposal, chosen, None, final))
+
+    def reject(self, proposal: Proposal, reason: str | None = None) -> None:
+        """Record that the person rejected the proposal; nothing on disk changes."""
+        self.events.publish(RejectedEvent(proposal, reason))
+
+    def retry(self, proposal: Proposal, instruction: str | None = None,
+              cancel: threading.Event | None = None) -> Proposal:
+        """A second candidate for the same request (the pair is preference data).
+
+        Sampling is warmed up and reseeded so the retry is not the same
+        greedy answer again.
+        """
+        request = proposal.request
+        if instruction and instruction.strip() != request.instruction:
+            request = replace(request, instruction=instruction.strip())
+        attempt = 1 + sum(1 for p in self._proposals.values() if p.request.path == request.path)
+        sampling = {"temperature": max(self.config.temperature, 0.7), "seed": (self.config.seed or 0) + attempt}
+        new = self.propose(request, cancel=cancel, parent=proposal, sampling=sampling)
+        self.events.publish(RetriedEvent(proposal, new))
+        return new
+
+    def undo(self) -> tuple[str, ...]:
+        """Restore the bytes from before Amigo's last change (refused if they were edited since)."""
+        entry = self.workspace.last_change()
+        paths = self.workspace.undo()
+        self.events.publish(UndoneEvent(entry.get("proposal_id") if entry else None, paths))
+        return paths
+
+
+def _check_selection(selection: tuple[int, int] | None, text: str, rel: str) -> tuple[int, int] | None:
+    if selection is None:
+        return None
+    start, end = selection
+    count = max(1, len(text.splitlines()))
+    if start < 1 or end < start:
+        raise InputError(f"bad line range {start}-{end}: use A-B with 1 <= A <= B")
+    if start > count:
+        raise InputError(f"{rel} has {count} lines; the range {start}-{end} starts after the end")
+    return (start, min(end, count))
+
+
+def _commit_message(proposal: Proposal) -> str:
+    first = proposal.request.instruction.strip().splitlines()[0][:72]
+    return f"{first}\n\nApplied with Amigo (proposal {proposal.id}, model {proposal.model})."
