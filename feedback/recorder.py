@@ -1,0 +1,174 @@
+"""The recorder: subscribes to an engine's EventBus and keeps what happened.
+
+A front end attaches it with one call where it builds its session::
+
+    recorder = feedback.attach(session.events, repo_root, config.feedback)
+
+Each event is written in its own short transaction, with every text redacted
+first. A failure is logged and swallowed (the bus does that too): a broken
+database must never cost the person their edit.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from pathlib import Path
+from typing import Callable
+
+from amigo.errors import AmigoError
+from amigo.events import (
+    AcceptedEvent, ErrorEvent, Event, EventBus, Proposal, ProposalEvent, RejectedEvent, RetriedEvent,
+    StaleEvent, UndoneEvent,
+)
+from feedback import records
+from feedback.redact import redact
+from feedback.repoid import identify
+from feedback.settings import SettingsLike, db_path, is_excluded
+from feedback.store import Store
+
+log = logging.getLogger(__name__)
+
+FOLLOW_UP_EVERY_S = 60.0  # at most this often on new proposals, besides at attach
+
+
+class Recorder:
+    """Writes the events of one bus to one store, for one repository."""
+
+    def __init__(self, store: Store, repo_id: str, settings: SettingsLike, repo_root: Path | None = None,
+                 redactor: Callable[[str], str] = redact) -> None:
+        self.store = store
+        self.repo_id = repo_id
+        self.repo_root = repo_root
+        self.settings = settings
+        self.redactor = redactor
+        self._unsubscribe: Callable[[], None] | None = None
+        self._last_follow_up = 0.0
+        self._follow_lock = threading.Lock()
+
+    # -- wiring --------------------------------------------------------------------
+    def subscribe(self, bus: EventBus) -> "Recorder":
+        self._unsubscribe = bus.subscribe(self.handle)
+        return self
+
+    def close(self) -> None:
+        """Stop listening and close the database."""
+        if self._unsubscribe is not None:
+            self._unsubscribe()
+            self._unsubscribe = None
+        self.store.close()
+
+    # -- events --------------------------------------------------------------------
+    def handle(self, event: Event) -> None:
+        """Record one event (tokens and done markers are not kept)."""
+        if isinstance(event, ProposalEvent):
+            with self.store.transaction() as conn:
+                self._proposal(conn, event.proposal)
+            self._maybe_follow_up()
+        elif isinstance(event, AcceptedEvent):
+            self._accepted(event)
+        elif isinstance(event, RejectedEvent):
+            now = time.time()
+            with self.store.transaction() as conn:
+                self._proposal(conn, event.proposal)
+                reason = self.redactor(event.reason) if event.reason else None
+                records.write_event(conn, event.proposal.id, "rejected", {"reason": reason}, now)
+                records.open_followup(conn, event.proposal.id, "correction", now,
+                                      now + float(getattr(self.settings, "correction_window_s", 3600)))
+        elif isinstance(event, RetriedEvent):
+            with self.store.transaction() as conn:
+                self._proposal(conn, event.proposal)
+                self._proposal(conn, event.new_proposal)
+                records.write_event(conn, event.proposal.id, "retried",
+                                    {"new_proposal_id": event.new_proposal.id})
+        elif isinstance(event, UndoneEvent):
+            self._undone(event)
+        elif isinstance(event, StaleEvent):
+            with self.store.transaction() as conn:
+                self._proposal(conn, event.proposal)
+                records.write_event(conn, event.proposal.id, "stale", {"path": event.path})
+        elif isinstance(event, ErrorEvent):
+            if event.kind == "cancelled":
+                return
+            with self.store.transaction() as conn:
+                known = records.proposal_exists(conn, event.request_id)
+                records.write_event(conn, event.request_id if known else None, "error", {
+                    "request_id": event.request_id, "kind": event.kind, "message": self.redactor(event.message),
+                })
+
+    def _proposal(self, conn, proposal: Proposal) -> None:  # type: ignore[no-untyped-def]
+        records.write_proposal(conn, records.proposal_row(proposal, self.repo_id, self.redactor))
+
+    def _accepted(self, event: AcceptedEvent) -> None:
+        now = time.time()
+        final = {path: self.redactor(text) for path, text in event.final_texts}
+        data = {"hunks": list(event.hunks) if event.hunks is not None else None,
+                "commit": event.commit, "final_texts": final}
+        with self.store.transaction() as conn:
+            self._proposal(conn, event.proposal)
+            records.write_event(conn, event.proposal.id, "accepted", data, now)
+            records.open_followup(conn, event.proposal.id, "retention", now,
+                                  now + float(getattr(self.settings, "retention_delay_s", 86400)))
+
+    def _undone(self, event: UndoneEvent) -> None:
+        with self.store.transaction() as conn:
+            pid = event.proposal_id
+            known = pid is not None and records.proposal_exists(conn, pid)
+            records.write_event(conn, pid if known else None, "undone",
+                                {"proposal_id": pid, "paths": list(event.paths)})
+            if known:
+                conn.execute(
+                    "UPDATE followups SET status = 'undone', retention = 0.0, checked_at = ? "
+                    "WHERE proposal_id = ? AND kind = 'retention' AND status = 'pending'",
+                    (time.time(), pid),
+                )
+
+    # -- follow-ups ----------------------------------------------------------------
+    def follow_up(self) -> "object | None":
+        """Check this repository's due follow-ups now (see :mod:`feedback.followup`)."""
+        if self.repo_root is None:
+            return None
+        from feedback.followup import follow_up_store
+
+        with self._follow_lock:
+            self._last_follow_up = time.time()
+            return follow_up_store(self.store, self.repo_root, self.repo_id, self.settings, self.redactor)
+
+    def _maybe_follow_up(self) -> None:
+        if time.time() - self._last_follow_up >= FOLLOW_UP_EVERY_S:
+            try:
+                self.follow_up()
+            except Exception:  # noqa: BLE001 - best effort, never in the person's way
+                log.exception("feedback follow-up failed")
+
+
+def attach(bus: EventBus, repo_root: Path | None, settings: SettingsLike | None = None) -> Recorder | None:
+    """Record the events of ``bus`` for work in ``repo_root``; the one call a front end makes.
+
+    Returns None (and touches no file) when feedback is disabled or the
+    repository is excluded. ``settings`` defaults to the ``[feedback]`` table of
+    the configuration for ``repo_root``. Due follow-ups of this repository
+    (retention, corrections) are checked once here, at start.
+    """
+    if settings is None:
+        from amigo.config import load_config
+
+        settings = load_config(repo_root).feedback
+    if not getattr(settings, "enabled", True):
+        return None
+    root = Path(repo_root).resolve() if repo_root is not None else None
+    identity = identify(root)
+    if is_excluded(settings, root, identity.id, identity.remote):
+        return None
+    try:
+        store = Store(db_path(settings))
+    except AmigoError as exc:
+        log.warning("feedback is off for this session: %s", exc)
+        return None
+    recorder = Recorder(store, identity.id, settings, root).subscribe(bus)
+    try:
+        recorder.follow_up()
+    except Exception:  # noqa: BLE001
+        log.exception("feedback follow-up failed at start")
+    return recorder

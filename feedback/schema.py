@@ -1,0 +1,113 @@
+"""The feedback database's schema, one numbered migration per version.
+
+``PRAGMA user_version`` holds the version. Opening an older database
+upgrades it in place inside one ``BEGIN IMMEDIATE`` transaction (so two
+processes opening it at once cannot both migrate); a newer one is refused.
+
+v1: proposals and the events that happened to them.
+v2: follow-ups - the retention measured after an accept and the correction
+    captured after a reject; existing accepts/rejects are backfilled as
+    pending follow-ups so old data gains the signal too.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from typing import Callable
+
+V1 = """
+CREATE TABLE proposals (
+    id                TEXT PRIMARY KEY,          -- the request id
+    parent_id         TEXT,                      -- the proposal this one retried
+    created_at        REAL NOT NULL,
+    recorded_at       REAL NOT NULL,
+    repo_id           TEXT NOT NULL,             -- hash of root commit / remote, never a path
+    path              TEXT NOT NULL,
+    language          TEXT NOT NULL,
+    instruction       TEXT NOT NULL,
+    edit_format       TEXT NOT NULL,
+    selection_start   INTEGER,
+    selection_end     INTEGER,
+    file_text         TEXT NOT NULL,
+    messages          TEXT NOT NULL,             -- JSON: the exact rendered prompt
+    context_digest    TEXT NOT NULL,
+    model             TEXT NOT NULL,
+    adapter           TEXT,
+    answer            TEXT NOT NULL,             -- raw model answer
+    changes           TEXT NOT NULL,             -- JSON: parsed edit, per file
+    diff              TEXT NOT NULL,
+    errors            TEXT NOT NULL,             -- JSON list
+    latency_s         REAL,
+    prompt_tokens     INTEGER,
+    completion_tokens INTEGER,
+    decoding          TEXT NOT NULL
+);
+CREATE INDEX proposals_repo_time ON proposals(repo_id, created_at);
+CREATE INDEX proposals_time ON proposals(created_at);
+CREATE INDEX proposals_parent ON proposals(parent_id);
+CREATE TABLE events (
+    id          INTEGER PRIMARY KEY AUTOINCREMENT,
+    proposal_id TEXT REFERENCES proposals(id) ON DELETE CASCADE,
+    kind        TEXT NOT NULL CHECK (kind IN
+                ('accepted', 'rejected', 'retried', 'undone', 'stale', 'error')),
+    at          REAL NOT NULL,
+    data        TEXT NOT NULL DEFAULT '{}'   -- JSON: hunks, commit, final texts, reason, new id
+);
+CREATE INDEX events_proposal ON events(proposal_id, kind);
+CREATE INDEX events_time ON events(at);
+"""
+
+V2 = """
+CREATE TABLE followups (
+    proposal_id       TEXT NOT NULL REFERENCES proposals(id) ON DELETE CASCADE,
+    kind              TEXT NOT NULL CHECK (kind IN ('retention', 'correction')),
+    started_at        REAL NOT NULL,             -- when the accept / reject happened
+    due_at            REAL NOT NULL,             -- retention: measure then; correction: window end
+    status            TEXT NOT NULL DEFAULT 'pending'
+                      CHECK (status IN ('pending', 'done', 'undone', 'none', 'missing')),
+    checked_at        REAL,
+    retention         REAL,                      -- 0..1 of the accepted change still there
+    trigger           TEXT,                      -- 'delay' or 'commit'
+    correction_texts  TEXT,                      -- JSON {path: corrected file text}
+    PRIMARY KEY (proposal_id, kind)
+);
+CREATE INDEX followups_pending ON followups(status, kind, due_at);
+-- backfill: every accept / reject already recorded gets its follow-up
+INSERT OR IGNORE INTO followups (proposal_id, kind, started_at, due_at)
+    SELECT proposal_id, 'retention', MAX(at), MAX(at) + 86400 FROM events
+    WHERE kind = 'accepted' AND proposal_id IS NOT NULL GROUP BY proposal_id;
+INSERT OR IGNORE INTO followups (proposal_id, kind, started_at, due_at)
+    SELECT proposal_id, 'correction', MAX(at), MAX(at) + 3600 FROM events
+    WHERE kind = 'rejected' AND proposal_id IS NOT NULL GROUP BY proposal_id;
+UPDATE followups SET status = 'undone', checked_at = started_at, retention = 0.0
+    WHERE kind = 'retention' AND EXISTS (
+        SELECT 1 FROM events e WHERE e.proposal_id = followups.proposal_id
+        AND e.kind = 'undone' AND e.at >= followups.started_at);
+"""
+
+Migration = Callable[[sqlite3.Connection], None]
+
+
+def _script(sql: str) -> Migration:
+    def run(conn: sqlite3.Connection) -> None:
+        for statement in _statements(sql):
+            conn.execute(statement)
+    return run
+
+
+def _statements(sql: str) -> list[str]:
+    """Split a script into statements (executescript would COMMIT our transaction)."""
+    out, current = [], []
+    for line in sql.splitlines():
+        current.append(line)
+        joined = "\n".join(current)
+        if line.rstrip().endswith(";") and sqlite3.complete_statement(joined):
+            out.append(joined.strip())
+            current = []
+    if "\n".join(current).strip():
+        out.append("\n".join(current).strip())
+    return out
+
+
+MIGRATIONS: dict[int, Migration] = {1: _script(V1), 2: _script(V2)}
+LATEST = max(MIGRATIONS)

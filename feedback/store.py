@@ -1,0 +1,108 @@
+"""The SQLite store: one connection per process, one short transaction per write.
+
+WAL journal (readers never block the writer, a killed process leaves the
+database consistent: only committed transactions survive), ``synchronous =
+NORMAL`` (durable across a process crash; an OS crash may lose the last
+commits, never corrupt), a busy timeout so several processes (LSP server, TUI,
+CLI) can write at once, ``BEGIN IMMEDIATE`` so no writer has to upgrade its
+lock mid-transaction, foreign keys on.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import threading
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Iterator
+
+from amigo.errors import ConfigError
+from feedback.schema import LATEST, MIGRATIONS
+
+BUSY_TIMEOUT_MS = 30_000
+
+
+class Store:
+    """An open feedback database. Thread-safe (one lock around the connection)."""
+
+    def __init__(self, path: Path, target_version: int = LATEST) -> None:
+        self.path = Path(path)
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            self.conn = sqlite3.connect(
+                str(self.path), timeout=BUSY_TIMEOUT_MS / 1000, isolation_level=None,
+                check_same_thread=False,
+            )
+        except (OSError, sqlite3.Error) as exc:
+            raise ConfigError(
+                f"cannot open the feedback database {self.path}: {exc}; "
+                "set feedback.db_path to a writable file or feedback.enabled = false"
+            ) from exc
+        self.lock = threading.RLock()
+        self.conn.row_factory = sqlite3.Row
+        self.conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+        self.conn.execute("PRAGMA journal_mode = WAL")
+        self.conn.execute("PRAGMA synchronous = NORMAL")
+        self.conn.execute("PRAGMA foreign_keys = ON")
+        self.conn.execute("PRAGMA secure_delete = ON")  # deleted text is overwritten, not left in free pages
+        self.migrate(target_version)
+
+    # -- schema --------------------------------------------------------------------
+    @property
+    def version(self) -> int:
+        return int(self.conn.execute("PRAGMA user_version").fetchone()[0])
+
+    def migrate(self, target: int = LATEST) -> int:
+        """Upgrade to ``target`` in place; returns the version now in force."""
+        if self.version > LATEST:
+            raise ConfigError(
+                f"the feedback database {self.path} has schema version {self.version}, newer than this "
+                f"Amigo knows ({LATEST}); upgrade Amigo or point feedback.db_path elsewhere"
+            )
+        if self.version >= target:
+            return self.version
+        with self.transaction() as conn:
+            current = int(conn.execute("PRAGMA user_version").fetchone()[0])  # re-read under the lock
+            for version in range(current + 1, target + 1):
+                MIGRATIONS[version](conn)
+                conn.execute(f"PRAGMA user_version = {version}")
+        return self.version
+
+    # -- transactions --------------------------------------------------------------
+    @contextmanager
+    def transaction(self) -> Iterator[sqlite3.Connection]:
+        """``BEGIN IMMEDIATE`` ... ``COMMIT`` (rolled back on any error)."""
+        with self.lock:
+            self.conn.execute("BEGIN IMMEDIATE")
+            try:
+                yield self.conn
+            except BaseException:
+                self.conn.execute("ROLLBACK")
+                raise
+            self.conn.execute("COMMIT")
+
+    def query(self, sql: str, params: tuple | dict = ()) -> list[sqlite3.Row]:
+        with self.lock:
+            return self.conn.execute(sql, params).fetchall()
+
+    def integrity(self) -> str:
+        """``PRAGMA integrity_check``: ``"ok"`` for a sound database."""
+        with self.lock:
+            return "; ".join(row[0] for row in self.conn.execute("PRAGMA integrity_check"))
+
+    def compact(self) -> None:
+        """VACUUM and truncate the WAL, so deleted rows are gone from every file on disk."""
+        with self.lock:
+            self.conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+            self.conn.execute("VACUUM")
+            self.conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+
+    def close(self) -> None:
+        with self.lock:
+            self.conn.close()
+
+    def __enter__(self) -> "Store":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
