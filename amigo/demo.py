@@ -1,0 +1,94 @@
+"""`make demo`: the whole loop on the embedded default, on a throwaway sample repository.
+
+Starts SmolLM2-135M-Instruct on llama.cpp, makes a small git repository,
+runs the real ``amigo edit`` command with an instruction, prints the proposed
+diff, applies it and shows ``git log``/``git diff``. Nothing outside the
+demo folder is touched.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+from amigo.serve import ServerProcess
+
+SAMPLE = {
+    "users.py": '''"""A tiny user registry."""
+
+from dataclasses import dataclass
+
+
+@dataclass
+class User:
+    name: str
+    age: int
+
+
+def load_users(rows):
+    """Build users from (name, age) rows."""
+    return [User(name, int(age)) for name, age in rows]
+
+
+def average_age(users):
+    total = 0
+    for user in users:
+        total += user.age
+    return total / len(users)
+''',
+    "README.md": "# sample\n\nA repository that Amigo's demo edits.\n",
+}
+
+INSTRUCTION = "Return 0 when the list of users is empty instead of dividing by zero."
+TARGET = "users.py"
+LINES = "18-22"
+
+
+def make_sample_repo(folder: Path) -> Path:
+    if folder.exists():
+        shutil.rmtree(folder)
+    folder.mkdir(parents=True)
+    env = {**os.environ, "GIT_AUTHOR_NAME": "Amigo Demo", "GIT_AUTHOR_EMAIL": "demo@amigo.invalid",
+           "GIT_COMMITTER_NAME": "Amigo Demo", "GIT_COMMITTER_EMAIL": "demo@amigo.invalid"}
+    subprocess.run(["git", "init", "-q", "-b", "main"], cwd=folder, check=True, env=env)
+    for name, text in SAMPLE.items():
+        (folder / name).write_text(text, encoding="utf-8")
+    subprocess.run(["git", "add", *SAMPLE], cwd=folder, check=True, env=env)
+    subprocess.run(["git", "commit", "-q", "-m", "Initial commit"], cwd=folder, check=True, env=env)
+    return folder
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m amigo.demo")
+    parser.add_argument("--dir", default=".amigo-demo/sample", help="where to make the sample repository")
+    parser.add_argument("--instruction", default=INSTRUCTION)
+    args = parser.parse_args(argv)
+    repo = make_sample_repo(Path(args.dir).resolve())
+    print(f"== sample repository: {repo}", flush=True)
+    print("== starting the embedded model server (SmolLM2-135M-Instruct on llama.cpp)", flush=True)
+    with ServerProcess(log_path=repo.parent / "server.log") as server:
+        print(f"== server up at {server.base_url}", flush=True)
+        env = {**os.environ, "AMIGO_ENDPOINT": server.base_url, "AMIGO_FEEDBACK__ENABLED": "false",
+               "GIT_AUTHOR_NAME": "Amigo Demo", "GIT_AUTHOR_EMAIL": "demo@amigo.invalid",
+               "GIT_COMMITTER_NAME": "Amigo Demo", "GIT_COMMITTER_EMAIL": "demo@amigo.invalid"}
+        cmd = [sys.executable, "-m", "amigo", "edit", args.instruction, str(repo / TARGET),
+               "--lines", LINES, "--yes", "--commit", "--color", "always"]
+        print(f"== amigo edit {args.instruction!r} {TARGET} --lines {LINES} --yes --commit", flush=True)
+        code = subprocess.run(cmd, cwd=repo, env=env).returncode
+    print("== git log --oneline", flush=True)
+    subprocess.run(["git", "log", "--oneline"], cwd=repo)
+    if code == 0:
+        print("== the committed change (git show HEAD)", flush=True)
+        subprocess.run(["git", "--no-pager", "show", "--stat", "--patch", "HEAD"], cwd=repo)
+    else:
+        print(f"== amigo edit exited {code}: the model's answer was refused; the repository is unchanged",
+              flush=True)
+    return code
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

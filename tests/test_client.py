@@ -1,0 +1,86 @@
+import socket
+import threading
+
+import pytest
+
+from amigo.client import Cancelled, ChatClient
+from amigo.errors import ModelServerError
+
+from helpers import RecordedModelServer
+
+MESSAGES = [{"role": "user", "content": "hi"}]
+
+
+def closed_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def test_streams_text_and_usage():
+    with RecordedModelServer("hello streaming world") as server:
+        client = ChatClient(server.base_url, "recorded")
+        result = client.complete(MESSAGES, temperature=0)
+        assert result.text == "hello streaming world"
+        assert result.completion_tokens == 5 and result.prompt_tokens == 11
+        assert result.finish_reason == "stop"
+        assert server.requests[0]["model"] == "recorded" and server.requests[0]["temperature"] == 0
+        assert client.models() == ["recorded"]
+
+
+def test_server_down_is_a_clear_message():
+    client = ChatClient(f"http://127.0.0.1:{closed_port()}/v1", "m", retries=1)
+    with pytest.raises(ModelServerError, match="cannot reach the model server.*amigo serve"):
+        client.complete(MESSAGES)
+
+
+def test_slow_server_times_out_clearly():
+    with RecordedModelServer(behaviour="hang") as server:
+        client = ChatClient(server.base_url, "m", read_timeout=0.5, retries=0)
+        with pytest.raises(ModelServerError, match="did not answer within 0.5 s"):
+            client.complete(MESSAGES)
+
+
+@pytest.mark.parametrize("behaviour, needle", [
+    ("garbage", "not JSON"),
+    ("status:401", "AMIGO_API_KEY"),
+    ("status:404", "check `endpoint`"),
+    ("status:500", "HTTP 500"),
+    ("status:503", "HTTP 503"),
+])
+def test_broken_servers(behaviour, needle):
+    with RecordedModelServer("x", behaviour=behaviour) as server:
+        client = ChatClient(server.base_url, "m", retries=1)
+        with pytest.raises(ModelServerError, match=needle):
+            client.complete(MESSAGES)
+        if behaviour == "status:503":
+            assert len(server.requests) == 2  # retried once, then gave up
+        if behaviour == "status:500":
+            assert len(server.requests) == 1  # not retryable
+
+
+def test_empty_answer_is_empty_text_not_an_error_at_this_level():
+    # The engine turns an empty answer into a clear error; the client reports what came.
+    with RecordedModelServer("x", behaviour="empty") as server:
+        assert ChatClient(server.base_url, "m").complete(MESSAGES).text == ""
+
+
+def test_cancel_mid_stream():
+    with RecordedModelServer("x" * 400, chunk_delay=0.02, chunk_size=1) as server:
+        client = ChatClient(server.base_url, "m")
+        cancel = threading.Event()
+        got = []
+        with pytest.raises(Cancelled):
+            for piece in client.stream(MESSAGES, cancel=cancel):
+                got.append(piece)
+                if len(got) == 5:
+                    cancel.set()
+        assert 5 <= len(got) < 400
+
+
+@pytest.mark.model
+def test_real_embedded_model_answers(model_server):
+    client = ChatClient(model_server, "smollm2-135m-instruct")
+    result = client.complete([{"role": "user", "content": "Say hello."}], temperature=0, max_tokens=16, seed=0)
+    assert result.text.strip()
+    assert result.completion_tokens and result.completion_tokens <= 16
