@@ -1,0 +1,163 @@
+"""``amigo feedback export|stats|purge|follow-up`` (``amigo.cli`` dispatches here)."""
+
+from __future__ import annotations
+
+import argparse
+import re
+import subprocess
+import sys
+import time
+from datetime import datetime, timezone
+from pathlib import Path
+
+from amigo.errors import AmigoError, InputError
+
+USAGE_DATES = "a date like 2026-11-01, 2026-11-01T08:30, or an age like 7d / 12h"
+
+
+def parse_date(text: str, now: float | None = None) -> float:
+    """A UTC timestamp from an ISO date/time (UTC unless it says otherwise) or an age (``7d``, ``12h``)."""
+    value = text.strip()
+    age = re.fullmatch(r"(\d+)\s*([smhdw])", value)
+    if age:
+        seconds = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}[age.group(2)]
+        return (time.time() if now is None else now) - int(age.group(1)) * seconds
+    try:
+        parsed = datetime.fromisoformat(value)
+    except ValueError:
+        raise InputError(f"cannot read the date {text!r}: give {USAGE_DATES}") from None
+    if parsed.tzinfo is None:
+        parsed = parsed.replace(tzinfo=timezone.utc)
+    return parsed.timestamp()
+
+
+def _repo_root(start: Path) -> Path | None:
+    done = subprocess.run(["git", "-C", str(start), "rev-parse", "--show-toplevel"],
+                          capture_output=True, text=True, check=False)
+    return Path(done.stdout.strip()) if done.returncode == 0 and done.stdout.strip() else None
+
+
+def _settings(root: Path | None):  # type: ignore[no-untyped-def]
+    from amigo.config import load_config
+
+    return load_config(root).feedback
+
+
+def _db(args: argparse.Namespace, must_exist: bool = True) -> Path:
+    from feedback.settings import db_path
+
+    path = Path(args.db).expanduser() if args.db else db_path(_settings(_repo_root(Path.cwd())))
+    if must_exist and not path.exists():
+        raise InputError(f"no feedback database at {path}: nothing has been recorded yet "
+                         "(or feedback.enabled is false); pass --db to read another file")
+    return path
+
+
+def _export(args: argparse.Namespace) -> int:
+    from feedback.export import export
+    from feedback.store import Store
+
+    since = parse_date(args.since) if args.since else 0.0
+    until = parse_date(args.until) if args.until else None
+    with Store(_db(args)) as store:
+        result = export(store, args.format, Path(args.out), since, until, args.eval_fraction, args.min_retention)
+    counts = result.manifest["counts"]
+    print(f"wrote {counts['total']} {args.format} examples ({counts['train']} train, {counts['eval']} eval, "
+          f"{counts['duplicates_dropped']} duplicates dropped) to {result.out}")
+    if result.manifest["parquet"] is not True:
+        print(f"note: {result.manifest['parquet']}; JSON Lines were written", file=sys.stderr)
+    return 0
+
+
+def _stats(args: argparse.Namespace) -> int:
+    from feedback.stats import compute, format_table, plot
+    from feedback.store import Store
+
+    with Store(_db(args)) as store:
+        stats = compute(store, parse_date(args.since) if args.since else 0.0)
+    print(format_table(stats))
+    if args.plot:
+        print(f"chart written to {plot(stats, Path(args.plot))}")
+    return 0
+
+
+def _purge(args: argparse.Namespace) -> int:
+    from feedback.purge import purge
+    from feedback.repoid import identify
+    from feedback.store import Store
+
+    if not (args.repo or args.before or args.all):
+        raise InputError("purge needs --repo, --before or --all (to delete everything)")
+    repo_id = None
+    if args.repo:
+        candidate = Path(args.repo).expanduser()
+        repo_id = identify(candidate.resolve()).id if candidate.is_dir() else args.repo
+    before = parse_date(args.before) if args.before else None
+    with Store(_db(args)) as store:
+        print(purge(store, repo_id, before))
+    return 0
+
+
+def _follow_up(args: argparse.Namespace) -> int:
+    from feedback.followup import follow_up_store
+    from feedback.repoid import identify
+    from feedback.store import Store
+
+    start = Path(args.repo).expanduser() if args.repo else Path.cwd()
+    root = _repo_root(start)
+    if root is None:
+        raise InputError(f"{start} is not inside a git repository: run this in the repository to follow up")
+    settings = _settings(root)
+    path = Path(args.db).expanduser() if args.db else None
+    if path is None:
+        from feedback.settings import db_path
+
+        path = db_path(settings)
+    if not path.exists():
+        print("nothing to follow up: no feedback database yet")
+        return 0
+    with Store(path) as store:
+        print(follow_up_store(store, root.resolve(), identify(root.resolve()).id, settings))
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="amigo feedback", description="The preference data Amigo keeps.")
+    parser.add_argument("--db", help="the database file (default: feedback.db_path, else "
+                        "$XDG_DATA_HOME/amigo/feedback.db)")
+    sub = parser.add_subparsers(dest="command", required=True)
+    ex = sub.add_parser("export", help="write DPO/SFT datasets (Parquet + JSON Lines) for training")
+    ex.add_argument("--format", choices=("dpo", "sft"), required=True)
+    ex.add_argument("--out", required=True, help="folder to write jsonl/, parquet/ and manifest.json into")
+    ex.add_argument("--since", help=f"only proposals made since then: {USAGE_DATES}")
+    ex.add_argument("--until", help="only proposals made before then")
+    ex.add_argument("--eval-fraction", type=float, default=0.1)
+    ex.add_argument("--min-retention", type=float, default=0.5, help="sft: least retention kept (0..1)")
+    st = sub.add_parser("stats", help="proposals, accept rate, retention per model, language, week")
+    st.add_argument("--plot", metavar="PNG", help="also write a chart")
+    st.add_argument("--since")
+    pu = sub.add_parser("purge", help="delete records for real (then VACUUM)")
+    pu.add_argument("--repo", help="a repository folder or a repository id (as stats shows)")
+    pu.add_argument("--before", help=f"records made before: {USAGE_DATES}")
+    pu.add_argument("--all", action="store_true", help="delete everything")
+    fu = sub.add_parser("follow-up", help="measure retention and capture corrections now")
+    fu.add_argument("--repo", help="the repository (default: the current one)")
+    for p in (ex, st, pu, fu):
+        p.add_argument("--db", default=argparse.SUPPRESS, help=argparse.SUPPRESS)
+    return parser
+
+
+def main(argv: list[str]) -> int:
+    """Run one ``amigo feedback`` command; returns the exit status."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    handlers = {"export": _export, "stats": _stats, "purge": _purge, "follow-up": _follow_up}
+    try:
+        return handlers[args.command](args)
+    except AmigoError as exc:
+        print(f"amigo feedback {args.command}: {exc}", file=sys.stderr)
+        return 1
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main(sys.argv[1:]))

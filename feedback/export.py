@@ -1,0 +1,298 @@
+"""Export the store as Hugging Face datasets in TRL's conversational formats.
+
+* ``dpo``: ``prompt`` (the exact stored messages), ``chosen`` and ``rejected``
+  (one assistant message each). Pairs come from (a) a proposal that was
+  retried or rejected and whose retry was accepted: chosen = the accepted
+  answer, rejected = the earlier answer, prompt = the earlier request's; and
+  (b) a rejected proposal the person corrected by hand: chosen = their
+  correction rendered as SEARCH/REPLACE blocks by ``amigo.prompt.render_answer``
+  / ``amigo.edits.render``, rejected = the model's answer.
+* ``sft``: ``prompt`` / ``completion`` from accepted edits whose measured
+  retention is at least ``min_retention`` (not undone).
+
+A partial (per-hunk) accept contributes what was really written, rendered as
+blocks, rather than the whole answer. Rows are deduplicated by prompt (a
+correction wins over a retry, then the newest); the split is stable:
+``sha256(request id)`` decides eval vs train. Output layout::
+
+    DIR/jsonl/{train,eval}.jsonl      always (stdlib only)
+    DIR/parquet/{train,eval}.parquet  when pyarrow is installed (the train extra)
+    DIR/manifest.json                 counts, date range, schema version, models
+
+Load with ``datasets.load_dataset("parquet", data_dir=DIR/"parquet")`` or
+``load_dataset("json", data_dir=DIR/"jsonl")``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import time
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any, Iterable, Literal
+
+from amigo.errors import InputError
+from amigo.prompt import EditRequest, render_answer
+from feedback.store import Store
+
+Format = Literal["dpo", "sft"]
+FORMATS = ("dpo", "sft")
+SPLIT_RULE = "eval when int(sha256(request_id)[:8], 16) / 2**32 < eval_fraction"
+
+
+@dataclass
+class Example:
+    request_id: str
+    prompt: list[dict[str, str]]
+    created_at: float
+    model: str
+    source: str  # retry | correction | accepted
+    chosen: str = ""
+    rejected: str = ""
+    priority: int = 1
+
+    def key(self) -> str:
+        return hashlib.sha256(json.dumps(self.prompt, sort_keys=True).encode()).hexdigest()
+
+
+@dataclass
+class ExportResult:
+    out: Path
+    manifest: dict[str, Any] = field(default_factory=dict)
+
+
+def is_eval(request_id: str, eval_fraction: float) -> bool:
+    """The stable split: the same request always lands on the same side."""
+    return int(hashlib.sha256(request_id.encode()).hexdigest()[:8], 16) / 2**32 < eval_fraction
+
+
+def _iso(ts: float) -> str:
+    return datetime.fromtimestamp(ts, timezone.utc).isoformat(timespec="seconds")
+
+
+class _Proposals:
+    """Lazily loaded proposal rows (only what the export reads)."""
+
+    def __init__(self, store: Store, since: float, until: float | None) -> None:
+        sql = ("SELECT id, created_at, path, edit_format, selection_start, selection_end, instruction, "
+               "file_text, messages, answer, changes, model, adapter FROM proposals WHERE created_at >= ?")
+        params: list[Any] = [since]
+        if until is not None:
+            sql += " AND created_at < ?"
+            params.append(until)
+        self.rows = {r["id"]: r for r in store.query(sql, tuple(params))}
+
+    def get(self, pid: str | None):  # type: ignore[no-untyped-def]
+        return self.rows.get(pid) if pid else None
+
+
+def _old_texts(row) -> dict[str, str]:  # type: ignore[no-untyped-def]
+    out = {}
+    for change in json.loads(row["changes"]):
+        out[change["path"]] = row["file_text"] if change["old_text"] is None else change["old_text"]
+    return out
+
+
+def render_texts(row, texts: dict[str, str]) -> str:  # type: ignore[no-untyped-def]
+    """The ideal answer that turns the proposal's files into ``texts`` (the one renderer)."""
+    from amigo import edits
+
+    olds = _old_texts(row)
+    olds.setdefault(row["path"], row["file_text"])
+    selection = (row["selection_start"], row["selection_end"]) if row["selection_start"] else None
+    request = EditRequest(instruction=row["instruction"], path=row["path"], file_text=row["file_text"],
+                          selection=selection, edit_format=row["edit_format"])
+    parts = []
+    for path, new in sorted(texts.items(), key=lambda kv: kv[0] != row["path"]):
+        old = olds.get(path, "")
+        if path == row["path"] and row["edit_format"] != "blocks" and len(texts) == 1:
+            try:
+                parts.append(render_answer(request, new))
+                continue
+            except ValueError:
+                pass  # reaches outside the selection: blocks can still say it
+        parts.append(edits.render(old, new, path))
+    return "".join(parts)
+
+
+def _model(row) -> str:  # type: ignore[no-untyped-def]
+    return row["model"] + (f"@{row['adapter']}" if row["adapter"] else "")
+
+
+def _example(row, source: str, priority: int) -> Example:  # type: ignore[no-untyped-def]
+    return Example(row["id"], json.loads(row["messages"]), row["created_at"], _model(row), source,
+                   priority=priority)
+
+
+def _accepts(store: Store) -> dict[str, dict]:
+    """proposal id -> data of its latest accept that no later undo cancelled."""
+    undone = {r[0]: r[1] for r in store.query(
+        "SELECT proposal_id, MAX(at) FROM events WHERE kind = 'undone' AND proposal_id IS NOT NULL "
+        "GROUP BY proposal_id")}
+    out: dict[str, dict] = {}
+    for r in store.query("SELECT proposal_id, at, data FROM events WHERE kind = 'accepted' ORDER BY at, id"):
+        if r["proposal_id"] in undone and undone[r["proposal_id"]] >= r["at"]:
+            out.pop(r["proposal_id"], None)
+            continue
+        out[r["proposal_id"]] = json.loads(r["data"])
+    return out
+
+
+def _accepted_answer(row, accept: dict) -> str:  # type: ignore[no-untyped-def]
+    if accept.get("hunks") is None or not accept.get("final_texts"):
+        return row["answer"]
+    return render_texts(row, accept["final_texts"])
+
+
+def dpo_examples(store: Store, since: float, until: float | None = None) -> list[Example]:
+    """Every preference pair the store holds for proposals made since ``since``."""
+    proposals = _Proposals(store, since, until)
+    accepts = _accepts(store)
+    successor: dict[str, str] = {}
+    for r in store.query("SELECT id, parent_id FROM proposals WHERE parent_id IS NOT NULL"):
+        successor.setdefault(r["parent_id"], r["id"])
+    for r in store.query("SELECT proposal_id, data FROM events WHERE kind = 'retried'"):
+        successor[r["proposal_id"]] = json.loads(r["data"]).get("new_proposal_id")
+    out: list[Example] = []
+    # (a) retried/rejected proposals whose retry chain ends in an accept
+    for pid in successor:
+        row = proposals.get(pid)
+        if row is None:
+            continue
+        seen, nxt = {pid}, successor.get(pid)
+        while nxt and nxt not in accepts and nxt in successor and nxt not in seen:
+            seen.add(nxt)
+            nxt = successor[nxt]
+        winner = proposals.get(nxt) if nxt in accepts else None
+        if winner is None:
+            continue
+        ex = _example(row, "retry", priority=1)
+        ex.chosen, ex.rejected = _accepted_answer(winner, accepts[nxt]), row["answer"]
+        out.append(ex)
+    # (b) rejected proposals the person corrected by hand
+    for r in store.query("SELECT proposal_id, correction_texts FROM followups "
+                         "WHERE kind = 'correction' AND status = 'done' AND correction_texts IS NOT NULL"):
+        row = proposals.get(r["proposal_id"])
+        if row is None:
+            continue
+        ex = _example(row, "correction", priority=0)
+        ex.chosen, ex.rejected = render_texts(row, json.loads(r["correction_texts"])), row["answer"]
+        out.append(ex)
+    return [ex for ex in out if ex.chosen.strip() and ex.chosen != ex.rejected]
+
+
+def sft_examples(store: Store, since: float, until: float | None = None,
+                 min_retention: float = 0.5) -> list[Example]:
+    """Accepted edits whose retention was measured at ``min_retention`` or more."""
+    proposals = _Proposals(store, since, until)
+    accepts = _accepts(store)
+    out = []
+    for r in store.query("SELECT proposal_id, retention FROM followups WHERE kind = 'retention' "
+                         "AND status = 'done' AND retention >= ?", (min_retention,)):
+        row = proposals.get(r["proposal_id"])
+        if row is None or r["proposal_id"] not in accepts:
+            continue
+        ex = _example(row, "accepted", priority=0)
+        ex.chosen = _accepted_answer(row, accepts[r["proposal_id"]])
+        out.append(ex)
+    return [ex for ex in out if ex.chosen.strip()]
+
+
+def dedup(examples: Iterable[Example]) -> tuple[list[Example], int]:
+    """One example per prompt: the best source first, then the newest. Returns (kept, dropped)."""
+    best: dict[str, Example] = {}
+    count = 0
+    for ex in examples:
+        count += 1
+        key = ex.key()
+        old = best.get(key)
+        if old is None or (ex.priority, -ex.created_at) < (old.priority, -old.created_at):
+            best[key] = ex
+    kept = sorted(best.values(), key=lambda e: (e.created_at, e.request_id))
+    return kept, count - len(kept)
+
+
+def _record(fmt: Format, ex: Example) -> dict[str, Any]:
+    if fmt == "dpo":
+        return {"prompt": ex.prompt, "chosen": [{"role": "assistant", "content": ex.chosen}],
+                "rejected": [{"role": "assistant", "content": ex.rejected}]}
+    return {"prompt": ex.prompt, "completion": [{"role": "assistant", "content": ex.chosen}]}
+
+
+def _write_jsonl(path: Path, records: list[dict[str, Any]]) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(".tmp")
+    with tmp.open("w", encoding="utf-8") as fh:
+        for rec in records:
+            fh.write(json.dumps(rec, ensure_ascii=False) + "\n")
+    tmp.replace(path)
+
+
+def _write_parquet(path: Path, fmt: Format, records: list[dict[str, Any]]) -> bool:
+    try:
+        import pyarrow as pa
+        import pyarrow.parquet as pq
+    except ImportError:
+        return False
+    message = pa.struct([("role", pa.string()), ("content", pa.string())])
+    names = ("prompt", "chosen", "rejected") if fmt == "dpo" else ("prompt", "completion")
+    schema = pa.schema([(n, pa.list_(message)) for n in names])
+    table = pa.Table.from_pylist(records, schema=schema)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(".tmp")
+    pq.write_table(table, tmp)
+    tmp.replace(path)
+    return True
+
+
+def export(store: Store, fmt: str, out: Path, since: float = 0.0, until: float | None = None,
+           eval_fraction: float = 0.1, min_retention: float = 0.5) -> ExportResult:
+    """Write the ``fmt`` dataset of proposals made in [since, until) to ``out``."""
+    if fmt not in FORMATS:
+        raise InputError(f"unknown export format {fmt!r}: use one of {', '.join(FORMATS)}")
+    if not 0.0 <= eval_fraction < 1.0:
+        raise InputError(f"eval fraction {eval_fraction} is out of range: give a number in [0, 1)")
+    out = Path(out)
+    if out.exists() and not out.is_dir():
+        raise InputError(f"{out} is a file: give a folder for the export")
+    found = dpo_examples(store, since, until) if fmt == "dpo" else sft_examples(store, since, until, min_retention)
+    kept, dropped = dedup(found)
+    splits: dict[str, list[Example]] = {"train": [], "eval": []}
+    for ex in kept:
+        splits["eval" if is_eval(ex.request_id, eval_fraction) else "train"].append(ex)
+    files, parquet = [], True
+    for split, examples in splits.items():
+        records = [_record(fmt, ex) for ex in examples]  # type: ignore[arg-type]
+        _write_jsonl(out / "jsonl" / f"{split}.jsonl", records)
+        files.append(f"jsonl/{split}.jsonl")
+        if _write_parquet(out / "parquet" / f"{split}.parquet", fmt, records):  # type: ignore[arg-type]
+            files.append(f"parquet/{split}.parquet")
+        else:
+            parquet = False
+    models: dict[str, int] = {}
+    sources: dict[str, int] = {}
+    for ex in kept:
+        models[ex.model] = models.get(ex.model, 0) + 1
+        sources[ex.source] = sources.get(ex.source, 0) + 1
+    manifest = {
+        "format": fmt,
+        "trl_format": "conversational preference" if fmt == "dpo" else "conversational prompt-completion",
+        "columns": ["prompt", "chosen", "rejected"] if fmt == "dpo" else ["prompt", "completion"],
+        "schema_version": store.version,
+        "created_at": _iso(time.time()),
+        "since": _iso(since) if since else None,
+        "until": _iso(until) if until else None,
+        "counts": {"train": len(splits["train"]), "eval": len(splits["eval"]), "total": len(kept),
+                   "duplicates_dropped": dropped, "by_source": sources},
+        "date_range": {"first": _iso(kept[0].created_at), "last": _iso(kept[-1].created_at)} if kept else None,
+        "models": models,
+        "split": {"rule": SPLIT_RULE, "eval_fraction": eval_fraction},
+        "min_retention": min_retention if fmt == "sft" else None,
+        "files": files,
+        "parquet": parquet if parquet else "not written: pyarrow is missing (pip install 'amigo[train]')",
+    }
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "manifest.json").write_text(json.dumps(manifest, indent=2) + "\n", encoding="utf-8")
+    return ExportResult(out, manifest)
