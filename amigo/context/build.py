@@ -1,0 +1,476 @@
+"""``build_context``: the repository context of one edit request, inside a token budget.
+
+Sections, in priority order: the selection's enclosing scope, the file's
+imports (large files only: a small file is read whole anyway), definitions of
+the identifiers the selection uses (a cheap go-to-definition), the ranked
+repo map, and the work not yet committed. Each gets a share of the budget;
+what one leaves unused goes to the repo map.
+"""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import time
+from dataclasses import dataclass, field
+from pathlib import Path, PurePosixPath
+from typing import Callable
+
+from amigo.context import files as filelist
+from amigo.context.budget import TokenCounter, estimate_tokens, fit_lines
+from amigo.context.index import Refresh, index_for
+from amigo.context.languages import tag_language
+from amigo.context.rank import COMMON_NAMES, MAX_DEFINING_FILES, FileGraph, graph_for
+from amigo.context.render import entry_lines, render_groups
+from amigo.context.tags import CONTAINER_KINDS, Definition, FileTags, extract, plain_references
+from amigo.prompt import ContextSection
+
+LARGE_FILE_LINES = 200
+MAX_SCOPE_BODY_LINES = 120
+SHARES = {"scope": 0.2, "imports": 0.1, "definitions": 0.4, "uncommitted": 0.15}
+MAX_CANDIDATES_PER_NAME = 2
+_WORD = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+# Words of instructions that name no code ("add a function that ...").
+INSTRUCTION_STOPWORDS = frozenset("""
+a an and are as at be but by can do does for from has have how if in into is it its
+make makes made add adds added remove removes removed fix fixes fixed use uses used
+change changes changed update updates updated rename renames renamed refactor create
+creates delete deletes move moves support supports allow allows new old the this that
+these those then than there their them they to too of on or not no so with without
+when where which while should would could function functions method methods class
+classes file files code test tests bug bugs error errors value values return returns
+instead also more less only all any each some other same into onto via per about
+""".split())
+
+
+@dataclass
+class ContextResult:
+    """What :func:`build_context` hands the prompt module, plus notes and timings."""
+
+    sections: tuple[ContextSection, ...]
+    notes: tuple[str, ...]
+    timings: dict[str, float] = field(default_factory=dict)
+    tokens: int = 0
+    root: Path | None = None  # the repository root actually indexed (None: none)
+    path: str = ""  # the edited file relative to ``root`` (forward slashes)
+
+
+def _resolve_root(repo_root: Path | None, path: str, notes: list[str]) -> Path | None:
+    if repo_root is not None:
+        root = Path(repo_root).resolve()
+        if not root.is_dir():
+            notes.append(f"repository root {root} is not a folder: context has only this file")
+            return None
+        top = filelist.git_toplevel(root)
+        if top is None:
+            notes.append(f"{root} is not a git repository: files were listed by walking the "
+                         "folder (.gitignore honoured)")
+        return root
+    base = Path(path).parent if Path(path).is_absolute() else Path.cwd()
+    top = filelist.git_toplevel(base)
+    if top is None:
+        notes.append("no repository root given and not inside a git repository: "
+                     "context has only this file (pass --repo DIR to index a folder)")
+        return None
+    notes.append(f"no repository root given: using the git work tree {top}")
+    return top
+
+
+def _relative(root: Path | None, path: str) -> str:
+    p = Path(path)
+    if root is not None and p.is_absolute():
+        try:
+            return p.resolve().relative_to(root).as_posix()
+        except ValueError:
+            return p.as_posix()
+    return PurePosixPath(path.replace("\\", "/")).as_posix()
+
+
+_BUFFER_TAGS: dict[tuple[str, str], tuple[FileTags, tuple[str, ...]]] = {}
+
+
+def _buffer_tags(text: str, rel: str, notes: list[str]) -> FileTags:
+    """Tags of the editor buffer (remembered: the same text is asked about repeatedly)."""
+    key = (rel, text)
+    cached = _BUFFER_TAGS.get(key)
+    if cached is None:
+        own: list[str] = []
+        cached = (_parse_buffer(text, rel, own), tuple(own))
+        if len(_BUFFER_TAGS) >= 8:
+            _BUFFER_TAGS.clear()
+        _BUFFER_TAGS[key] = cached
+    notes.extend(cached[1])
+    return cached[0]
+
+
+def _parse_buffer(text: str, rel: str, notes: list[str]) -> FileTags:
+    data = text.encode("utf-8", "surrogatepass")
+    if "\0" in text[:8192]:
+        notes.append(f"{rel} looks binary: no structure taken from it")
+        return FileTags(None, text.count("\n") + 1, (), {}, ())
+    if len(data) > filelist.MAX_FILE_BYTES or filelist.looks_minified(data):
+        notes.append(f"{rel} is very large or minified: only its words were used")
+        return FileTags(None, text.count("\n") + 1, (), plain_references(data[:filelist.MAX_FILE_BYTES]), ())
+    tags = extract(data, tag_language(rel))
+    if tags.syntax_errors:
+        notes.append(f"{rel} has syntax errors: used the partial tree tree-sitter recovered")
+    return tags
+
+
+def _selected_text(text: str, selection: tuple[int, int] | None) -> str:
+    if selection is None:
+        return text
+    lines = text.splitlines(keepends=True)
+    start, end = selection
+    return "".join(lines[max(0, start - 1):max(0, end)])
+
+
+# ---- sections --------------------------------------------------------------------------
+def scope_section(tags: FileTags, text: str, selection: tuple[int, int] | None,
+                  budget: int, count: TokenCounter) -> str:
+    """Enclosing definitions of the selection; the innermost body too when the file is large."""
+    if selection is None:
+        return ""
+    start, end = selection
+    chain = [d for d in tags.definitions if d[2] <= start and d[3] >= end and (d[2], d[3]) != (start, end)]
+    if not chain:
+        return ""
+    chain.sort(key=lambda d: (d[2], -d[3]))
+    lines = [f"lines {d[2]}-{d[3]}: {d[5].splitlines()[0].strip()}" for d in chain]
+    inner = chain[-1]
+    if tags.lines > LARGE_FILE_LINES and inner[3] - inner[2] < MAX_SCOPE_BODY_LINES:
+        body = text.splitlines()[inner[2] - 1:inner[3]]
+        lines.append("")
+        lines.extend(body)
+    return "\n".join(fit_lines(lines, budget, count))
+
+
+def imports_section(tags: FileTags, text: str, budget: int, count: TokenCounter) -> str:
+    """The file's import statements, for files too long to read at a glance."""
+    if tags.lines <= LARGE_FILE_LINES or not tags.imports:
+        return ""
+    source = text.splitlines()
+    lines: list[str] = []
+    for start, end in tags.imports:
+        lines.extend(source[start - 1:end])
+    return "\n".join(fit_lines(lines, budget, count))
+
+
+def _import_text(tags: FileTags, text: str) -> str:
+    source = text.splitlines()
+    return "\n".join("\n".join(source[s - 1:e]) for s, e in tags.imports)
+
+
+def _module_hint(path: str) -> tuple[str, str]:
+    """Ways an import might name ``path``: dotted module tail and file stem."""
+    stem = PurePosixPath(path).with_suffix("").as_posix()
+    parts = [p for p in stem.split("/") if p not in ("__init__", "index", "mod", "src", "lib")]
+    dotted = ".".join(parts[-2:]) if parts else ""
+    return dotted, parts[-1] if parts else ""
+
+
+def _imported(path: str, import_text: str) -> bool:
+    dotted, last = _module_hint(path)
+    if not last:
+        return False
+    if dotted and dotted in import_text:
+        return True
+    return re.search(rf"[./\"'<]{re.escape(last)}\b", import_text) is not None
+
+
+@dataclass
+class _Entry:
+    fid: int
+    definition: Definition
+    lines: list[tuple[int, str]]
+    tokens: int
+
+
+def _fit_entries(entries: list[_Entry], budget: int, graph: FileGraph,
+                 count: TokenCounter) -> tuple[str, list[_Entry]]:
+    """Greedily keep entries (best first) while the rendered text fits ``budget``."""
+    kept: list[_Entry] = []
+    used = 0
+    header_seen: set[int] = set()
+    for entry in entries:
+        cost = entry.tokens + (0 if entry.fid in header_seen else estimate_tokens(graph.paths[entry.fid]) + 2)
+        if used + cost > budget:
+            continue
+        kept.append(entry)
+        used += cost
+        header_seen.add(entry.fid)
+        if budget - used < 8:
+            break
+    text = _render(kept, graph)
+    while kept and count(text) > budget:  # per-entry sums can miss joins: check the whole
+        kept.pop()
+        text = _render(kept, graph)
+    return text, kept
+
+
+def _render(entries: list[_Entry], graph: FileGraph) -> str:
+    groups: dict[int, list[tuple[int, str]]] = {}
+    for entry in entries:
+        groups.setdefault(entry.fid, []).extend(entry.lines)
+    return render_groups([(graph.paths[fid], pairs) for fid, pairs in groups.items()])
+
+
+def _entry(graph: FileGraph, fid: int, definition: Definition, members: bool,
+           count: TokenCounter) -> _Entry:
+    tags = graph.tags[fid]
+    assert tags is not None
+    lines = entry_lines(tags, definition, members)
+    return _Entry(fid, definition, lines, count("\n".join(t for _, t in lines)) + 1)
+
+
+MEMBER_KINDS = frozenset({"method", "field"})
+
+
+def definitions_for(graph: FileGraph, names: list[str], import_text: str, exclude: int | None,
+                    file_rank, attributes: frozenset[str] = frozenset()) -> list[tuple[int, Definition]]:
+    """Where each name is defined (best candidates first), skipping the edited file.
+
+    Names only ever used as attributes (``obj.name``) resolve to class members
+    only, and only when few files define them: ``x.update`` could be anything.
+    """
+    out: list[tuple[int, Definition]] = []
+    seen: set[tuple[int, int]] = set()
+    for name in names:
+        attribute = name in attributes
+        nid = graph.name_ids.get(name)
+        if nid is None:
+            continue
+        candidates = [f for f in graph.defs_by_name.get(nid, ()) if f != exclude and graph.alive[f]]
+        if not candidates:
+            continue
+        imported = [f for f in candidates if _imported(graph.paths[f], import_text)]
+        if imported:
+            candidates = imported
+        elif len(candidates) > (3 if attribute else MAX_DEFINING_FILES):
+            continue
+        candidates.sort(key=lambda f: -float(file_rank[f]) if file_rank is not None else 0.0)
+        for fid in candidates[:MAX_CANDIDATES_PER_NAME]:
+            tags = graph.tags[fid]
+            for definition in tags.definitions if tags else ():
+                if attribute and definition[1] not in MEMBER_KINDS:
+                    continue
+                if definition[0] == name and (fid, definition[2]) not in seen:
+                    seen.add((fid, definition[2]))
+                    out.append((fid, definition))
+                    break
+    return out
+
+
+def _ordered_names(selected: str, tags: FileTags, import_text: str) -> tuple[list[str], frozenset[str]]:
+    """Identifiers of the selection (imported ones first, then by first use; local ones
+    dropped) and those of them only ever used as attributes."""
+    local = {d[0] for d in tags.definitions}
+    seen: dict[str, int] = {}
+    bare: set[str] = set()
+    for match in _WORD.finditer(selected):
+        word = match.group()
+        if word in local or word in COMMON_NAMES:
+            continue
+        if word not in seen:
+            seen[word] = len(seen)
+        if match.start() == 0 or selected[match.start() - 1] != ".":
+            bare.add(word)
+    imported = set(_WORD.findall(import_text))
+    ordered = sorted(seen, key=lambda w: (w not in imported, w not in bare, seen[w]))
+    return ordered, frozenset(w for w in seen if w not in bare)
+
+
+def uncommitted_section(root: Path, rel: str, budget: int, count: TokenCounter) -> str:
+    """``git diff HEAD`` of the other files (the edited one is in the prompt already)."""
+    if budget <= 0:
+        return ""
+    cmd = ["git", "-C", str(root), "diff", "HEAD", "--no-color", "--no-ext-diff", "-U1",
+           "--", ".", f":(exclude){rel}"]
+    try:
+        out = subprocess.run(cmd, capture_output=True, timeout=10)
+    except (OSError, subprocess.SubprocessError):
+        return ""
+    if out.returncode != 0 or not out.stdout.strip():
+        return ""
+    lines = [line for line in out.stdout.decode("utf-8", "replace").splitlines()
+             if not line.startswith(("index ", "--- ", "+++ "))]
+    kept = fit_lines(lines, budget, count)
+    if len(kept) < len(lines):
+        kept.append(f"... ({len(lines) - len(kept)} more diff lines not shown)")
+    return "\n".join(kept)
+
+
+def _skip_notes(index_skipped: dict[str, list[str]], refresh: Refresh) -> list[str]:
+    notes = []
+    for reason, paths in sorted(index_skipped.items()):
+        shown = ", ".join(sorted(paths)[:3]) + (", ..." if len(paths) > 3 else "")
+        notes.append(f"skipped {len(paths)} file{'s' if len(paths) != 1 else ''} ({reason}): {shown}")
+    vendored = refresh.listing_skipped.get("vendored or generated", [])
+    if vendored:
+        notes.append(f"left out {len(vendored)} vendored or generated files")
+    for reason, paths in refresh.listing_skipped.items():
+        if reason != "vendored or generated":
+            notes.append(f"skipped {len(paths)} ({reason}): {', '.join(paths[:3])}")
+    return notes
+
+
+def build_context(repo_root: Path | None, path: str, text: str,
+                  selection: tuple[int, int] | None, instruction: str,
+                  budget_tokens: int = 2048,
+                  count_tokens: Callable[[str], int] | None = None,
+                  cache_dir: Path | None = None) -> ContextResult:
+    """Build the ranked, budgeted repository context for one edit request."""
+    started = time.perf_counter()
+    timings: dict[str, float] = {}
+    notes: list[str] = []
+    count = count_tokens or estimate_tokens
+    budget = max(0, int(budget_tokens))
+
+    root = _resolve_root(repo_root, path, notes)
+    rel = _relative(root, path)
+    t = time.perf_counter()
+    tags = _buffer_tags(text, rel, notes)
+    timings["parse file"] = time.perf_counter() - t
+
+    graph: FileGraph | None = None
+    file_rank = None
+    ranked = None
+    fid: int | None = None
+    if root is not None:
+        index = index_for(root, cache_dir)
+        with index.lock:
+            refresh = index.refresh()
+            timings.update(refresh.timings)
+            t = time.perf_counter()
+            graph = graph_for(index, refresh.changed, refresh.removed)
+            timings["graph"] = time.perf_counter() - t
+            notes.extend(index.cache_notes)
+            notes.extend(_skip_notes(index.skipped(), refresh))
+            broken = sum(1 for p, e in index.entries.items() if e.tags and e.tags.syntax_errors and p != rel)
+            if broken:
+                notes.append(f"{broken} other file{'s' if broken != 1 else ''} had syntax errors "
+                             "(partial trees used)")
+            fid = graph.file_ids.get(rel)
+            t = time.perf_counter()
+            personal, boost = _personalise(graph, fid, tags, text, selection, instruction)
+            ranked = graph.rank(personal, boost, fid)
+            file_rank = ranked.file_rank
+            timings["rank"] = time.perf_counter() - t
+
+    t = time.perf_counter()
+    sections: list[ContextSection] = []
+    used = 0
+
+    def room(title: str, share: float | None) -> int:
+        """Tokens a section titled ``title`` may use (its heading counted)."""
+        left = budget - used - count(f"### {title}\n") - 2
+        return max(0, min(left, int(budget * share)) if share is not None else left)
+
+    def add(kind: str, title: str, body: str) -> None:
+        nonlocal used
+        if body.strip():
+            sections.append(ContextSection(kind, title, body))
+            used += count(f"### {title}\n") + 2 + count(body)
+
+    title = f"Enclosing scope of the selection in {rel}"
+    add("scope", title, scope_section(tags, text, selection, room(title, SHARES["scope"]), count))
+    title = f"Imports of {rel}"
+    add("imports", title, imports_section(tags, text, room(title, SHARES["imports"]), count))
+    if graph is not None and ranked is not None and root is not None:
+        import_text = _import_text(tags, text)
+        names, attributes = _ordered_names(_selected_text(text, selection), tags, import_text)
+        found = definitions_for(graph, names, import_text, fid, file_rank, attributes)
+        entries = [_entry(graph, f, d, True, count) for f, d in found]
+        title = ("Definitions of names the selection uses" if selection
+                 else "Definitions of names this file uses")
+        def_text, kept = _fit_entries(entries, room(title, SHARES["definitions"]), graph, count)
+        shown = {(e.fid, e.definition[2]) for e in kept}
+        add("definitions", title, def_text)
+        t_diff = time.perf_counter()
+        uncommitted = ""
+        diff_title = "Uncommitted changes in other files"
+        if refresh.is_git:
+            uncommitted = uncommitted_section(root, rel, room(diff_title, SHARES["uncommitted"]), count)
+        timings["git diff"] = time.perf_counter() - t_diff
+        reserved = count(f"### {diff_title}\n") + 2 + count(uncommitted) if uncommitted else 0
+        title = "Repository map (most relevant definitions)"
+        add("repo_map", title, _repo_map(graph, ranked, shown, room(title, None) - reserved, count))
+        add("uncommitted", diff_title, uncommitted)
+    timings["render"] = time.perf_counter() - t - timings.get("git diff", 0.0)
+    order = {"scope": 0, "imports": 1, "definitions": 2, "repo_map": 3, "uncommitted": 4}
+    sections.sort(key=lambda s: order.get(s.kind, 9))
+    timings["total"] = time.perf_counter() - started
+    return ContextResult(tuple(sections), tuple(notes), timings, used, root, rel)
+
+
+def _personalise(graph: FileGraph, fid: int | None, tags: FileTags, text: str,
+                 selection: tuple[int, int] | None, instruction: str) -> tuple[dict[int, float], dict[int, float]]:
+    """Teleport weights toward the edited file and the files defining what the request mentions."""
+    personal: dict[int, float] = {}
+    boost: dict[int, float] = {}
+    if fid is not None:
+        personal[fid] = 1.0
+
+    def toward(nid: int, weight: float) -> None:
+        files = graph.defs_by_name.get(nid, ())
+        if 0 < len(files) <= MAX_DEFINING_FILES:
+            for f in files:
+                if f != fid:
+                    personal[f] = personal.get(f, 0.0) + weight / len(files)
+
+    imported = set(_WORD.findall(_import_text(tags, text)))
+    for name in tags.references:  # what the buffer (maybe unsaved) uses
+        nid = graph.name_ids.get(name)
+        if nid is None:
+            continue
+        boost[nid] = 2.0
+        if name in imported:
+            toward(nid, 0.2)
+            boost[nid] = 4.0
+    if selection is not None:
+        for name in set(_WORD.findall(_selected_text(text, selection))):
+            if name in tags.weak_references and name not in tags.references:
+                continue  # a local variable or attribute: names nothing elsewhere
+            nid = graph.name_ids.get(name)
+            if nid is not None:
+                toward(nid, 0.3)
+                boost[nid] = max(boost.get(nid, 1.0), 5.0)
+    for word in set(_WORD.findall(instruction)):
+        if len(word) < 3 or word.lower() in INSTRUCTION_STOPWORDS:
+            continue
+        code_like = not word.islower() or "_" in word or any(c.isdigit() for c in word)
+        exact = graph.name_ids.get(word)
+        for nid in graph.names_like(word):
+            strong = code_like and nid == exact
+            toward(nid, 0.5 if strong else 0.2)
+            boost[nid] = max(boost.get(nid, 1.0), 10.0 if strong else 3.0)
+        for f in graph.files_named(word):
+            personal[f] = personal.get(f, 0.0) + 0.5
+    return personal, boost
+
+
+def _repo_map(graph: FileGraph, ranked, shown: set[tuple[int, int]], budget: int,
+              count: TokenCounter) -> str:
+    """Best-scored definitions not shown yet, as many as fit ``budget``."""
+    import numpy as np
+
+    if budget <= 16 or not len(ranked.def_score):
+        return ""
+    positive = int((ranked.def_score > 0).sum())
+    k = min(positive, max(64, budget // 4))
+    if k <= 0:
+        return ""
+    top = np.argpartition(-ranked.def_score, k - 1)[:k]
+    top = top[np.argsort(-ranked.def_score[top], kind="stable")]
+    entries: list[_Entry] = []
+    for i in top.tolist():
+        fid = int(ranked.def_file[i])
+        tags = graph.tags[fid]
+        if tags is None:
+            continue
+        definition = tags.definitions[int(ranked.def_index[i])]
+        if (fid, definition[2]) in shown:
+            continue
+        entries.append(_entry(graph, fid, definition, False, count))
+    text, _ = _fit_entries(entries, budget, graph, count)
+    return text

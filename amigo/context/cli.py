@@ -1,0 +1,99 @@
+"""``amigo context PATH``: print exactly what the model would see, and what each step cost."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from amigo.context.build import build_context
+from amigo.errors import InputError
+from amigo.prompt import EditRequest, build_messages
+
+
+def parse_lines(value: str) -> tuple[int, int]:
+    """``A-B`` (or ``A``) as a 1-based inclusive line range."""
+    try:
+        if "-" in value:
+            a, b = value.split("-", 1)
+            start, end = int(a), int(b)
+        else:
+            start = end = int(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"--lines wants A-B, like 10-20, not {value!r}") from None
+    if start < 1 or end < start:
+        raise argparse.ArgumentTypeError(f"--lines {value}: need 1 <= A <= B")
+    return start, end
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="amigo context",
+        description="Show the prompt (with repository context) Amigo would send for an edit.")
+    parser.add_argument("path", help="the file being edited")
+    parser.add_argument("--lines", type=parse_lines, default=None, metavar="A-B",
+                        help="the selected lines (1-based, inclusive)")
+    parser.add_argument("--instruction", default="(no instruction given)",
+                        help="what the person asked for")
+    parser.add_argument("--budget", type=int, default=2048, help="context budget in tokens")
+    parser.add_argument("--repo", type=Path, default=None,
+                        help="repository root (default: the git work tree around PATH)")
+    return parser
+
+
+def _read(path: Path) -> str:
+    try:
+        data = path.read_bytes()
+    except FileNotFoundError:
+        raise InputError(f"{path}: no such file; give the path of an existing file") from None
+    except IsADirectoryError:
+        raise InputError(f"{path} is a folder; give the path of a file") from None
+    except OSError as err:
+        raise InputError(f"cannot read {path} ({err.strerror}); check its permissions") from None
+    if b"\0" in data[:8192]:
+        raise InputError(f"{path} looks binary; Amigo edits text files only")
+    return data.decode("utf-8", "replace")
+
+
+def main(argv: list[str]) -> int:
+    """Entry point of ``amigo context`` (returns the exit status)."""
+    args = _parser().parse_args(argv)
+    file_path = Path(args.path)
+    try:
+        text = _read(file_path)
+    except InputError as err:
+        print(f"amigo context: {err}", file=sys.stderr)
+        return 2
+    n_lines = text.count("\n") + (0 if text.endswith("\n") else 1)
+    if args.lines is not None and args.lines[1] > max(n_lines, 1):
+        print(f"amigo context: --lines {args.lines[0]}-{args.lines[1]} is past the end of "
+              f"{file_path} ({n_lines} lines)", file=sys.stderr)
+        return 2
+    repo = args.repo.resolve() if args.repo is not None else None
+    absolute = file_path.resolve()
+    if repo is not None:
+        try:
+            rel = absolute.relative_to(repo).as_posix()
+        except ValueError:
+            print(f"amigo context: {file_path} is not inside --repo {repo}", file=sys.stderr)
+            return 2
+        result = build_context(repo, rel, text, args.lines, args.instruction, args.budget)
+    else:
+        result = build_context(None, str(absolute), text, args.lines, args.instruction, args.budget)
+        rel = result.path if result.root is not None else absolute.name
+    request = EditRequest(instruction=args.instruction, path=rel, file_text=text,
+                          selection=args.lines, context=result.sections)
+    for message in build_messages(request):
+        print(f"===== {message['role']} =====")
+        print(message["content"])
+    print("===== notes =====")
+    for note in result.notes or ("(none)",):
+        print(f"- {note}")
+    print(f"===== context: {result.tokens} of {args.budget} tokens; timings =====")
+    for step, seconds in result.timings.items():
+        print(f"{step:>14}: {seconds * 1000:8.1f} ms")
+    return 0
+
+
+if __name__ == "__main__":  # pragma: no cover
+    raise SystemExit(main(sys.argv[1:]))

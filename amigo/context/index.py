@@ -1,0 +1,273 @@
+"""The repository index: every source file's tags, kept fresh cheaply.
+
+``refresh`` lists the files, compares each one's size and mtime with what it
+already knows (in memory, then in the SQLite cache) and re-parses only what
+changed, in worker processes when there is a lot to parse. One index per
+repository root lives in memory for the life of the process (the LSP server
+and the TUI ask many times); the cache makes the first ask of a new process
+cheap too.
+"""
+
+from __future__ import annotations
+
+import errno
+import hashlib
+import os
+import stat
+import threading
+import time
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass, field
+from multiprocessing import get_context
+from pathlib import Path
+
+from amigo.context import files as filelist
+from amigo.context.cache import CachedFile, TagCache
+from amigo.context.languages import tag_language
+from amigo.context.tags import FileTags, extract
+
+PARALLEL_MIN_FILES = 48
+_SAME = "__same__"
+
+
+@dataclass
+class Entry:
+    """One indexed (or deliberately skipped) file."""
+
+    size: int
+    mtime_ns: int
+    digest: str
+    tags: FileTags | None
+    skip: str | None = None
+
+
+@dataclass
+class Refresh:
+    """What one refresh did (for notes, timings and incremental graph updates)."""
+
+    changed: list[str] = field(default_factory=list)
+    removed: list[str] = field(default_factory=list)
+    parsed_lines: int = 0
+    timings: dict[str, float] = field(default_factory=dict)
+    listing_skipped: dict[str, list[str]] = field(default_factory=dict)
+    is_git: bool = False
+
+
+def digest_of(data: bytes) -> str:
+    return hashlib.blake2b(data, digest_size=16).hexdigest()
+
+
+def _skip_reason(data: bytes) -> str | None:
+    if filelist.looks_binary(data):
+        return "binary"
+    if filelist.looks_minified(data):
+        return "minified or generated (very long lines)"
+    return None
+
+
+def process_file(full: str, path: str, old_digest: str | None) -> tuple[str, CachedFile, int]:
+    """Read, check and parse one file (runs in a worker process)."""
+    try:
+        st = os.stat(full)
+        with open(full, "rb") as handle:
+            data = handle.read(filelist.MAX_FILE_BYTES + 1)
+    except OSError as err:
+        reason = "symlink loop" if err.errno == errno.ELOOP else f"unreadable ({err.strerror})"
+        return path, CachedFile(0, 0, "", None, reason), 0
+    if len(data) > filelist.MAX_FILE_BYTES:
+        return path, CachedFile(st.st_size, st.st_mtime_ns, "", None, "too large"), 0
+    digest = digest_of(data)
+    if digest == old_digest:
+        return path, CachedFile(st.st_size, st.st_mtime_ns, digest, None, _SAME), 0
+    reason = _skip_reason(data)
+    if reason:
+        return path, CachedFile(st.st_size, st.st_mtime_ns, digest, None, reason), 0
+    tags = extract(data, tag_language(path))
+    return path, CachedFile(st.st_size, st.st_mtime_ns, digest, tags.to_record(), None), tags.lines
+
+
+def _process_chunk(root: str, jobs: list[tuple[str, str | None]]) -> list[tuple[str, CachedFile, int]]:
+    return [process_file(os.path.join(root, path), path, old) for path, old in jobs]
+
+
+def _workers() -> int:
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:
+        return max(1, os.cpu_count() or 1)
+
+
+class RepoIndex:
+    """Tags of every source file under ``root``; call :meth:`refresh` before use."""
+
+    def __init__(self, root: Path, cache_dir: Path | None = None) -> None:
+        self.root = root
+        self.cache_dir = cache_dir
+        self.entries: dict[str, Entry] = {}
+        self.generation = 0
+        self.lock = threading.RLock()
+        self._cache: TagCache | None = None
+        self._cache_loaded = False
+        self.cache_notes: list[str] = []
+        self.derived: dict[str, object] = {}  # rank structures keyed by name, see rank.py
+
+    def _open_cache(self) -> TagCache:
+        if self._cache is None:
+            self._cache = TagCache(self.cache_dir)
+        return self._cache
+
+    def refresh(self, parallel: bool = True) -> Refresh:
+        """Bring the index up to date with the disk; return what changed."""
+        with self.lock:
+            return self._refresh(parallel)
+
+    def _refresh(self, parallel: bool) -> Refresh:
+        report = Refresh()
+        t0 = time.perf_counter()
+        listing = filelist.list_files(self.root)
+        report.is_git = listing.is_git
+        report.listing_skipped = listing.skipped
+        t1 = time.perf_counter()
+        report.timings["list files"] = t1 - t0
+
+        cached: dict[str, CachedFile] = {}
+        cache = self._open_cache()
+        if not self._cache_loaded:
+            cached = cache.load(str(self.root))
+            self._cache_loaded = True
+        t2 = time.perf_counter()
+        if cached:
+            report.timings["load cache"] = t2 - t1
+
+        root = str(self.root)
+        jobs: list[tuple[str, str | None]] = []
+        stat_changes: list[tuple[str, CachedFile]] = []
+        present = set()
+        for path in listing.paths:
+            present.add(path)
+            full = os.path.join(root, path)
+            old = self.entries.get(path)
+            try:
+                st = os.stat(full)
+            except OSError as err:
+                reason = ("symlink loop" if err.errno == errno.ELOOP
+                          else "missing (broken symlink?)" if err.errno == errno.ENOENT
+                          else f"unreadable ({err.strerror})")
+                if old is None or old.skip != reason:
+                    self.entries[path] = Entry(0, 0, "", None, reason)
+                    report.changed.append(path)
+                continue
+            if not stat.S_ISREG(st.st_mode):
+                if old is None or old.skip != "not a regular file":
+                    self.entries[path] = Entry(0, 0, "", None, "not a regular file")
+                    report.changed.append(path)
+                continue
+            if old is not None and old.size == st.st_size and old.mtime_ns == st.st_mtime_ns:
+                continue
+            hit = cached.get(path)
+            if old is None and hit is not None and hit.size == st.st_size and hit.mtime_ns == st.st_mtime_ns:
+                tags = FileTags.from_record(hit.record) if hit.record is not None else None
+                self.entries[path] = Entry(hit.size, hit.mtime_ns, hit.digest, tags, hit.skip)
+                report.changed.append(path)
+                continue
+            if st.st_size > filelist.MAX_FILE_BYTES:
+                self.entries[path] = Entry(st.st_size, st.st_mtime_ns, "", None, "too large")
+                stat_changes.append((path, CachedFile(st.st_size, st.st_mtime_ns, "", None, "too large")))
+                report.changed.append(path)
+                continue
+            previous = old or (Entry(hit.size, hit.mtime_ns, hit.digest,
+                                     FileTags.from_record(hit.record) if hit.record else None,
+                                     hit.skip) if hit is not None else None)
+            if previous is not None and old is None:
+                self.entries[path] = previous
+            jobs.append((path, previous.digest if previous is not None and previous.digest else None))
+        t3 = time.perf_counter()
+        report.timings["check files"] = t3 - t2
+
+        results = self._run_jobs(jobs, parallel)
+        rows: list[tuple[str, CachedFile]] = list(stat_changes)
+        for path, item, lines in results:
+            previous = self.entries.get(path)
+            if item.skip == _SAME and previous is not None:
+                previous.size, previous.mtime_ns = item.size, item.mtime_ns
+                rows.append((path, CachedFile(item.size, item.mtime_ns, previous.digest,
+                                              previous.tags.to_record() if previous.tags else None,
+                                              previous.skip)))
+                if path in cached and path not in report.changed:
+                    report.changed.append(path)  # first sight of it in this process
+                continue
+            tags = FileTags.from_record(item.record) if item.record is not None else None
+            self.entries[path] = Entry(item.size, item.mtime_ns, item.digest, tags, item.skip)
+            report.changed.append(path)
+            report.parsed_lines += lines
+            if item.digest:
+                rows.append((path, item))
+        t4 = time.perf_counter()
+        if jobs:
+            report.timings["parse"] = t4 - t3
+
+        for path in [p for p in self.entries if p not in present]:
+            del self.entries[path]
+            report.removed.append(path)
+        if rows:
+            cache.store(root, rows)
+        if report.removed:
+            cache.forget(root, report.removed)
+        if rows or report.removed:
+            report.timings["write cache"] = time.perf_counter() - t4
+        self.cache_notes = list(cache.notes)
+        if report.changed or report.removed:
+            self.generation += 1
+        return report
+
+    def _run_jobs(self, jobs: list[tuple[str, str | None]], parallel: bool) -> list[tuple[str, CachedFile, int]]:
+        workers = _workers()
+        root = str(self.root)
+        if not parallel or workers < 2 or len(jobs) < PARALLEL_MIN_FILES:
+            return _process_chunk(root, jobs)
+        chunk = max(8, min(64, len(jobs) // (workers * 8) or 1))
+        chunks = [jobs[i:i + chunk] for i in range(0, len(jobs), chunk)]
+        results: list[tuple[str, CachedFile, int]] = []
+        try:
+            with ProcessPoolExecutor(max_workers=workers, mp_context=get_context("spawn")) as pool:
+                for part in pool.map(_process_chunk, [root] * len(chunks), chunks):
+                    results.extend(part)
+        except (OSError, RuntimeError):  # no processes allowed here: do it ourselves
+            done = {path for path, _, _ in results}
+            results.extend(_process_chunk(root, [job for job in jobs if job[0] not in done]))
+        return results
+
+    def skipped(self) -> dict[str, list[str]]:
+        """Files left out, grouped by reason."""
+        out: dict[str, list[str]] = {}
+        for path, entry in self.entries.items():
+            if entry.skip:
+                out.setdefault(entry.skip, []).append(path)
+        return out
+
+    def close(self) -> None:
+        if self._cache is not None:
+            self._cache.close()
+            self._cache = None
+
+
+_INDEXES: dict[tuple[str, str], RepoIndex] = {}
+_INDEXES_LOCK = threading.Lock()
+
+
+def index_for(root: Path, cache_dir: Path | None = None) -> RepoIndex:
+    """The process-wide index of ``root`` (created on first use)."""
+    key = (str(root), str(cache_dir or ""))
+    with _INDEXES_LOCK:
+        index = _INDEXES.get(key)
+        if index is None:
+            index = _INDEXES[key] = RepoIndex(root, cache_dir)
+        return index
+
+
+def forget_indexes() -> None:
+    """Drop every in-memory index (tests and benchmarks use this to measure a cold process)."""
+    with _INDEXES_LOCK:
+        for index in _INDEXES.values():
+            index.close()
+        _INDEXES.clear()

@@ -1,0 +1,83 @@
+"""Which tree-sitter grammar parses which file, loaded lazily and offline.
+
+The grammars come from the official per-language wheels (``tree-sitter-python``
+and friends): each ships a compiled parser inside the wheel, so nothing is
+downloaded at run time. A language whose wheel is missing is simply treated as
+plain text.
+"""
+
+from __future__ import annotations
+
+import importlib
+from functools import lru_cache
+from importlib import resources
+from typing import Any
+
+from tree_sitter import Language, Parser, Query
+
+# extension -> (tag language, module, attribute that returns the grammar pointer)
+_EXTENSIONS: dict[str, str] = {
+    ".py": "python", ".pyi": "python",
+    ".js": "javascript", ".mjs": "javascript", ".cjs": "javascript", ".jsx": "javascript",
+    ".ts": "typescript", ".mts": "typescript", ".cts": "typescript", ".tsx": "tsx",
+    ".go": "go", ".rs": "rust", ".java": "java",
+    ".c": "c", ".h": "cpp",
+    ".cc": "cpp", ".cpp": "cpp", ".cxx": "cpp", ".hpp": "cpp", ".hh": "cpp", ".hxx": "cpp",
+}
+
+_GRAMMARS: dict[str, tuple[str, str]] = {
+    "python": ("tree_sitter_python", "language"),
+    "javascript": ("tree_sitter_javascript", "language"),
+    "typescript": ("tree_sitter_typescript", "language_typescript"),
+    "tsx": ("tree_sitter_typescript", "language_tsx"),
+    "go": ("tree_sitter_go", "language"),
+    "rust": ("tree_sitter_rust", "language"),
+    "java": ("tree_sitter_java", "language"),
+    "c": ("tree_sitter_c", "language"),
+    "cpp": ("tree_sitter_cpp", "language"),
+}
+
+# tsx shares the TypeScript query (plus JSX identifiers, which it ignores)
+_QUERY_FILES: dict[str, str] = {"tsx": "typescript"}
+
+TAG_LANGUAGES: tuple[str, ...] = tuple(_GRAMMARS)
+
+
+def tag_language(path: str) -> str | None:
+    """The grammar name for ``path`` (None when no grammar applies: plain text)."""
+    name = path[path.rfind("/") + 1:]
+    dot = name.rfind(".")
+    return _EXTENSIONS.get(name[dot:].lower()) if dot > 0 else None
+
+
+@lru_cache(maxsize=None)
+def grammar(name: str) -> Language | None:
+    """The compiled grammar, or None when its wheel is not installed."""
+    module_name, attribute = _GRAMMARS[name]
+    try:
+        module: Any = importlib.import_module(module_name)
+    except ImportError:
+        return None
+    return Language(getattr(module, attribute)())
+
+
+@lru_cache(maxsize=None)
+def query_source(name: str) -> str:
+    """Our own tag query for ``name`` (see ``queries/*.scm``)."""
+    file_name = _QUERY_FILES.get(name, name) + ".scm"
+    return resources.files("amigo.context").joinpath("queries").joinpath(file_name).read_text("utf-8")
+
+
+@lru_cache(maxsize=None)
+def query(name: str) -> Query | None:
+    """The compiled tag query for ``name`` (None when the grammar is missing)."""
+    lang = grammar(name)
+    if lang is None:
+        return None
+    return Query(lang, query_source(name))
+
+
+def parser(name: str) -> Parser | None:
+    """A fresh parser for ``name`` (parsers are cheap; one per call keeps threads safe)."""
+    lang = grammar(name)
+    return Parser(lang) if lang is not None else None

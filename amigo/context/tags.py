@@ -1,0 +1,186 @@
+"""Definitions and references of one file, from our tag queries.
+
+Everything here is pure: bytes in, :class:`FileTags` out. Results are plain
+tuples so the cache can store them with :mod:`marshal` and load them fast.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import Counter
+from dataclasses import dataclass, field
+from functools import lru_cache
+
+from tree_sitter import Node, Query, QueryCursor
+
+from amigo.context import languages
+
+# Definition kinds that only give scope (never indexed as a definition).
+SCOPE_ONLY = frozenset({"impl"})
+CONTAINER_KINDS = frozenset({"class", "interface", "impl", "module", "enum"})
+MAX_SIGNATURE_LINES = 4
+MAX_SIGNATURE_CHARS = 240
+_IDENT = re.compile(rb"[A-Za-z_][A-Za-z0-9_]*")
+
+# (name, kind, start_line, end_line, scope, signature); lines are 1-based.
+Definition = tuple[str, str, int, int, str, str]
+
+
+@dataclass(frozen=True)
+class FileTags:
+    """What one file defines and uses."""
+
+    language: str | None
+    lines: int
+    definitions: tuple[Definition, ...]
+    references: dict[str, int]  # name -> plain uses (calls, bare names, types)
+    imports: tuple[tuple[int, int], ...]  # 1-based inclusive line ranges
+    syntax_errors: bool = False
+    weak_references: dict[str, int] = field(default_factory=dict)  # obj.name, name=, params
+
+    def to_record(self) -> tuple:
+        """A marshal-able tuple (see :func:`from_record`)."""
+        return (self.language, self.lines, self.definitions, self.references,
+                self.imports, self.syntax_errors, self.weak_references)
+
+    @staticmethod
+    def from_record(record: tuple) -> "FileTags":
+        language, lines, defs, refs, imports, errors, weak = record
+        return FileTags(language, lines, tuple(defs), refs, tuple(imports), errors, weak)
+
+
+def _split_patterns(source: str) -> list[str]:
+    """Top-level S-expressions of a query file (comments dropped)."""
+    patterns: list[str] = []
+    depth, current, in_string = 0, [], False
+    for line in source.splitlines():
+        if not in_string and line.lstrip().startswith(";"):
+            continue
+        for ch in line:
+            current.append(ch)
+            if ch == '"':
+                in_string = not in_string
+            elif not in_string and ch in "([":
+                depth += 1
+            elif not in_string and ch in ")]":
+                depth -= 1
+        current.append("\n")
+        if depth == 0 and "".join(current).strip():
+            patterns.append("".join(current).strip())
+            current = []
+    return patterns
+
+
+@lru_cache(maxsize=None)
+def _queries(language: str) -> tuple[Query, Query] | None:
+    """(definition+import query, reference query) for ``language``."""
+    lang = languages.grammar(language)
+    if lang is None:
+        return None
+    patterns = _split_patterns(languages.query_source(language))
+    is_use = lambda p: "@ref" in p or "@weak" in p or "@local" in p  # noqa: E731
+    defs = "\n".join(p for p in patterns if not is_use(p))
+    refs = "\n".join(p for p in patterns if is_use(p))
+    return Query(lang, defs), Query(lang, refs)
+
+
+def _signature(source: bytes, node: Node) -> str:
+    """The lines that introduce ``node`` (up to its body), trimmed."""
+    start = source.rfind(b"\n", 0, node.start_byte) + 1
+    body = node.child_by_field_name("body")
+    if body is not None and body.start_byte > node.start_byte:
+        end = body.start_byte
+    else:  # no body: the node's first two lines
+        nl = source.find(b"\n", node.start_byte)
+        if nl != -1 and nl < node.end_byte:
+            nl2 = source.find(b"\n", nl + 1)
+            end = min(node.end_byte, nl2) if nl2 != -1 else node.end_byte
+        else:
+            end = nl if nl != -1 else len(source)
+    text = source[start:end].decode("utf-8", "replace").rstrip()
+    lines = text.splitlines()[:MAX_SIGNATURE_LINES]
+    text = "\n".join(line.rstrip() for line in lines)
+    if len(text) > MAX_SIGNATURE_CHARS:
+        text = text[:MAX_SIGNATURE_CHARS] + " ..."
+    return text
+
+
+def plain_references(source: bytes) -> dict[str, int]:
+    """Identifier-like words of a file no grammar parses (plain-text handling)."""
+    counts: dict[str, int] = {}
+    for word in _IDENT.findall(source):
+        key = word.decode("ascii")
+        counts[key] = counts.get(key, 0) + 1
+    return counts
+
+
+def extract(source: bytes, language: str | None) -> FileTags:
+    """Parse ``source`` and return its tags (plain words when no grammar fits).
+
+    A file with syntax errors still yields the definitions tree-sitter could
+    recover; ``syntax_errors`` says so.
+    """
+    line_count = source.count(b"\n") + (0 if source.endswith(b"\n") or not source else 1)
+    queries = _queries(language) if language else None
+    parser = languages.parser(language) if language else None
+    if queries is None or parser is None:
+        return FileTags(None, line_count, (), plain_references(source), ())
+    tree = parser.parse(source)
+    root = tree.root_node
+    def_query, ref_query = queries
+
+    raw: list[tuple[int, int, str, str, Node]] = []  # (start, end, kind, name, node)
+    imports: list[tuple[int, int]] = []
+    seen_names: set[int] = set()
+    for _, captures in QueryCursor(def_query).matches(root):
+        if "import" in captures:
+            for node in captures["import"]:
+                imports.append((node.start_point[0] + 1, node.end_point[0] + 1))
+            continue
+        names = captures.get("name")
+        if not names:
+            continue
+        name_node = names[0]
+        if name_node.start_byte in seen_names:
+            continue  # an arrow function also matched as a constant, etc.
+        seen_names.add(name_node.start_byte)
+        for kind, nodes in captures.items():
+            if kind != "name":
+                node = nodes[0]
+                raw.append((node.start_byte, node.end_byte, kind,
+                            source[name_node.start_byte:name_node.end_byte].decode("utf-8", "replace"), node))
+                break
+
+    raw.sort(key=lambda item: (item[0], -item[1]))
+    definitions: list[Definition] = []
+    stack: list[tuple[int, str, str]] = []  # (end_byte, kind, name) of open containers
+    for start, end, kind, name, node in raw:
+        while stack and stack[-1][0] <= start:
+            stack.pop()
+        scope = ""
+        for s_end, s_kind, s_name in reversed(stack):
+            if s_end >= end and s_kind in CONTAINER_KINDS:
+                scope = s_name
+                break
+        if kind == "function" and scope and stack and stack[-1][1] in CONTAINER_KINDS:
+            kind = "method"
+        if kind not in SCOPE_ONLY:
+            definitions.append((name, kind, node.start_point[0] + 1, node.end_point[0] + 1,
+                                scope, _signature(source, node)))
+        stack.append((end, kind, name))
+
+    captured = QueryCursor(ref_query).captures(root)
+    words: Counter[bytes] = Counter([source[n.start_byte:n.end_byte] for n in captured.get("ref", ())])
+    weak: Counter[bytes] = Counter([source[n.start_byte:n.end_byte] for n in captured.get("weak", ())])
+    local = {source[n.start_byte:n.end_byte] for n in captured.get("local", ())}
+    references: dict[str, int] = {}
+    for word, count in words.items():
+        if word in local:  # a variable of this file: every use of it is weak evidence
+            weak[word] = count
+            continue
+        plain = count - weak.get(word, 0)  # a weak use is captured as a @ref too
+        if plain > 0:
+            references[word.decode("utf-8", "replace")] = plain
+    weak_references = {word.decode("utf-8", "replace"): count for word, count in weak.items()}
+    return FileTags(language, line_count, tuple(definitions), references,
+                    tuple(imports), root.has_error, weak_references)
