@@ -1,0 +1,127 @@
+"""Applying whole answers: blocks across files, or a whole-file/selection rewrite."""
+
+from __future__ import annotations
+
+from typing import Mapping
+
+from amigo.edits.lines import newline_of, split_lines
+from amigo.edits.match import apply_block_to
+from amigo.edits.model import AppliedAnswer, EditBlock, EditError
+from amigo.edits.parse import find_fences, parse_blocks, parse_whole, whole_prose
+
+EDIT_FORMATS = ("blocks", "whole")
+
+
+def apply_block(text: str, block: EditBlock) -> tuple[str, str]:
+    """Apply one block to ``text``: (new text, tier). Raises EditError naming the block."""
+    return apply_block_to(text, block)
+
+
+def apply_blocks_text(text: str, answer: str) -> str:
+    """Apply every block of ``answer`` to ``text`` in order, ignoring paths (render's check)."""
+    parsed = parse_blocks(answer)
+    if parsed.errors:
+        raise EditError(parsed.errors[0])
+    for block in parsed.blocks:
+        text, _ = apply_block_to(text, block)
+    return text
+
+
+def apply_whole(text: str, selection: tuple[int, int] | None, replacement: str) -> str:
+    """Put ``replacement`` in place of the selected lines (1-based, inclusive) or the file.
+
+    The file's newline style is kept whatever the model wrote, and so is the
+    final newline of the selection (or file).
+    """
+    nl = newline_of(text) if text else newline_of(replacement)
+    body = "".join(line.rstrip("\r\n") + nl for line in split_lines(replacement.replace("\r\n", "\n")))
+    lines = split_lines(text)
+    if selection is None:
+        prefix, suffix, old_part = [], [], text
+    else:
+        start, end = selection
+        if not (1 <= start <= end <= max(len(lines), 1)):
+            raise EditError(
+                f"The selection {start}-{end} is outside the file, which has {len(lines)} lines; "
+                "select lines that exist."
+            )
+        prefix, suffix = lines[: start - 1], lines[end:]
+        old_part = "".join(lines[start - 1 : end])
+    if body and old_part and not old_part.endswith("\n"):
+        body = body[: -len(nl)]
+    return "".join(prefix) + body + "".join(suffix)
+
+
+def _resolve(path: str, files: Mapping[str, str | None]) -> str:
+    """The key of ``files`` the model meant by ``path`` (exact, else a unique suffix match)."""
+    if path in files:
+        return path
+    hits = [p for p in files if p.endswith("/" + path) or path.endswith("/" + p)]
+    return hits[0] if len(hits) == 1 else path
+
+
+def apply_answer(
+    answer: str,
+    files: Mapping[str, str | None],
+    default_path: str,
+    edit_format: str = "blocks",
+    selection: tuple[int, int] | None = None,
+    allow_partial: bool = False,
+) -> AppliedAnswer:
+    """Apply a model answer to ``files`` (path -> text, None = missing); nothing on disk changes.
+
+    All-or-nothing unless ``allow_partial``: when a block fails, ``new_texts``
+    is empty and ``errors`` lists every failing block. Paths not in ``files``
+    count as missing, so only an empty SEARCH can create them; deciding which
+    paths are allowed is the caller's job.
+    """
+    if edit_format not in EDIT_FORMATS:
+        raise ValueError(f"unknown edit format {edit_format!r}; use one of {EDIT_FORMATS}")
+    parsed = parse_blocks(answer)
+    if edit_format == "whole" and not parsed.blocks and not parsed.errors:
+        return _apply_whole_answer(answer, files, default_path, selection)
+    errors = list(parsed.errors)
+    if not parsed.blocks and not parsed.errors:
+        hint = (
+            " It has a fenced code block: ask again with the whole format (--format whole)."
+            if find_fences(answer) else ""
+        )
+        errors.append("The answer contains no SEARCH/REPLACE blocks, so there is nothing to apply." + hint)
+    current: dict[str, str | None] = {}
+    tiers: list[str] = []
+    for block in parsed.blocks:
+        path = _resolve(block.path or default_path, files)
+        text = current[path] if path in current else files.get(path)
+        if text is None and block.search:
+            errors.append(
+                f"Block {block.index + 1} ({path}): the file does not exist; a block can only "
+                "create a file with an empty SEARCH section."
+            )
+            continue
+        try:
+            new, tier = apply_block_to(text or "", block, path)
+        except EditError as err:
+            errors.append(str(err))
+            continue
+        current[path] = new
+        tiers.append(tier)
+    if errors and not allow_partial:
+        return AppliedAnswer({}, parsed.prose, tuple(tiers), tuple(errors))
+    changed = {p: t for p, t in current.items() if t is not None and (t != files.get(p) or files.get(p) is None)}
+    return AppliedAnswer(changed, parsed.prose, tuple(tiers), tuple(errors))
+
+
+def _apply_whole_answer(
+    answer: str, files: Mapping[str, str | None], path: str, selection: tuple[int, int] | None
+) -> AppliedAnswer:
+    prose = whole_prose(answer)
+    try:
+        code = parse_whole(answer)
+        text = files.get(path)
+        if text is None and selection is not None:
+            raise EditError(f"{path} does not exist, so lines {selection[0]}-{selection[1]} cannot be rewritten.")
+        new = apply_whole(text or "", selection, code)
+    except EditError as err:
+        return AppliedAnswer({}, prose, (), (str(err),))
+    changed = {path: new} if new != files.get(path) else {}
+    return AppliedAnswer(changed, prose, ("whole",), ())

@@ -1,0 +1,465 @@
+"""Applying one SEARCH/REPLACE block, in tiers: exact, whitespace, elision, fuzzy.
+
+Every tier produces an *alignment* (pairs of SEARCH line, file line) and the
+new region is rebuilt from it: lines the block keeps (SEARCH == REPLACE) are
+copied from the FILE, with the file's own whitespace and endings, and only
+changed lines come from REPLACE, re-indented by the detected drift. A file
+line the SEARCH left out (a dropped blank line) is kept unless it sits among
+changed lines. Ambiguity is always an error, never a guess.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from difflib import SequenceMatcher
+
+from amigo.edits.lines import indent_of, key, newline_of, split_lines, strip_terminator
+from amigo.edits.model import EditBlock, EditError
+
+FUZZY_THRESHOLD = 0.9
+FUZZY_MAX_WINDOWS = 400
+_ELISION_RE = re.compile(r"(?:\.\.\.|…)|(?:#|//|--|;|/\*|<!--|\*)\s*(?:\.\.\.|…).*")
+
+Indent = tuple[str, str]  # (prefix removed from SEARCH/REPLACE lines, prefix added)
+
+
+@dataclass(frozen=True)
+class Match:
+    """Where a SEARCH text sits: aligned (search index, file index) pairs, ascending."""
+
+    pairs: tuple[tuple[int, int], ...]
+    indent: Indent
+    tier: str
+
+    @property
+    def start(self) -> int:
+        return self.pairs[0][1]
+
+    @property
+    def end(self) -> int:
+        return self.pairs[-1][1] + 1
+
+
+def _label(block_index: int | None, path: str | None) -> str:
+    n = f"Block {block_index + 1}" if block_index is not None else "The block"
+    return f"{n} ({path})" if path else n
+
+
+# ---------------------------------------------------------------- locating
+
+
+def find_exact(fkeys: list[str], skeys: list[str], lo: int = 0, hi: int | None = None) -> list[int]:
+    """Start indices where ``skeys`` occurs line for line in ``fkeys[lo:hi]``."""
+    hi = len(fkeys) if hi is None else hi
+    k = len(skeys)
+    if not k:
+        return []
+    first = skeys[0]
+    return [i for i in range(lo, hi - k + 1) if fkeys[i] == first and fkeys[i : i + k] == skeys]
+
+
+def _indent_delta(fkeys: list[str], skeys: list[str], pairs: list[tuple[int, int]]) -> Indent | None:
+    """The one prefix change that maps every SEARCH indentation onto the file's, if any."""
+    pairs = [(s, f) for s, f in pairs if skeys[s].strip()]
+    if not pairs:
+        return ("", "")
+    s0, f0 = indent_of(skeys[pairs[0][0]]), indent_of(fkeys[pairs[0][1]])
+    if f0.endswith(s0):
+        delta = ("", f0[: len(f0) - len(s0)])
+    elif s0.endswith(f0):
+        delta = (s0[: len(s0) - len(f0)], "")
+    else:
+        return None
+    for s, f in pairs:
+        if _shift(indent_of(skeys[s]), delta) != indent_of(fkeys[f]):
+            return None
+    return delta
+
+
+def _shift(indent: str, delta: Indent) -> str | None:
+    remove, add = delta
+    return add + indent[len(remove) :] if indent.startswith(remove) else None
+
+
+def _pair_blanks(fkeys: list[str], skeys: list[str], pairs: list[tuple[int, int]]) -> list[tuple[int, int]]:
+    """Also align blank SEARCH lines with blank file lines inside and around the matched run."""
+    out: list[tuple[int, int]] = []
+    # leading blanks: SEARCH lines before the first pair vs file lines just above it
+    s_first, f_first = pairs[0]
+    s, f = s_first - 1, f_first - 1
+    lead = []
+    while s >= 0 and f >= 0 and not skeys[s].strip() and not fkeys[f].strip():
+        lead.append((s, f))
+        s, f = s - 1, f - 1
+    out.extend(reversed(lead))
+    for (ps, pf), (qs, qf) in zip(pairs, pairs[1:] + [(None, None)]):
+        out.append((ps, pf))
+        if qs is None:
+            s, f = ps + 1, pf + 1
+            while s < len(skeys) and f < len(fkeys) and not skeys[s].strip() and not fkeys[f].strip():
+                out.append((s, f))
+                s, f = s + 1, f + 1
+            continue
+        s_gap = [x for x in range(ps + 1, qs) if not skeys[x].strip()]
+        f_gap = [y for y in range(pf + 1, qf) if not fkeys[y].strip()]
+        if len(s_gap) == qs - ps - 1 and len(f_gap) == qf - pf - 1:
+            out.extend(zip(s_gap, f_gap))
+    return out
+
+
+def find_whitespace(fkeys: list[str], skeys: list[str], lo: int = 0, hi: int | None = None) -> list[Match]:
+    """Matches that ignore trailing spaces, blank-line differences and a uniform indent drift."""
+    hi = len(fkeys) if hi is None else hi
+    s_nb = [s for s, line in enumerate(skeys) if line.strip()]
+    if not s_nb:
+        return []
+    target = [skeys[s].strip() for s in s_nb]
+    f_nb = [f for f in range(lo, hi) if fkeys[f].strip()]
+    f_strip = [fkeys[f].strip() for f in f_nb]
+    n = len(target)
+    found = []
+    for p in range(len(f_nb) - n + 1):
+        if f_strip[p] != target[0] or f_strip[p : p + n] != target:
+            continue
+        pairs = list(zip(s_nb, f_nb[p : p + n]))
+        delta = _indent_delta(fkeys, skeys, pairs)
+        if delta is None:
+            continue
+        full = [(s, f) for s, f in _pair_blanks(fkeys, skeys, pairs) if lo <= f < hi]
+        found.append(Match(tuple(full), delta, "whitespace"))
+    return found
+
+
+def _locate(fkeys: list[str], skeys: list[str]) -> list[Match]:
+    """All exact matches, or failing that all whitespace-tolerant ones."""
+    exact = find_exact(fkeys, skeys)
+    if exact:
+        return [Match(tuple((s, i + s) for s in range(len(skeys))), ("", ""), "exact") for i in exact]
+    return find_whitespace(fkeys, skeys)
+
+
+def _norm(lines: list[str]) -> str:
+    return "\n".join(line.strip() for line in lines if line.strip())
+
+
+def find_fuzzy(fkeys: list[str], skeys: list[str]) -> list[Match]:
+    """Windows whose first and last non-blank lines equal the SEARCH's and whose text is
+    at least FUZZY_THRESHOLD similar; bounded to FUZZY_MAX_WINDOWS comparisons."""
+    s_nb = [s for s, line in enumerate(skeys) if line.strip()]
+    if len(s_nb) < 3 or sum(len(skeys[s].strip()) for s in s_nb) < 24:
+        return []
+    first, last = skeys[s_nb[0]].strip(), skeys[s_nb[-1]].strip()
+    want = _norm(skeys)
+    slack = max(2, len(s_nb) // 5)
+    starts = [i for i, line in enumerate(fkeys) if line.strip() == first]
+    scored: list[tuple[float, int, int]] = []
+    budget = FUZZY_MAX_WINDOWS
+    for i in starts:
+        nb = 0
+        for e in range(i, len(fkeys)):
+            if fkeys[e].strip():
+                nb += 1
+            if nb > len(s_nb) + slack:
+                break
+            if nb < len(s_nb) - slack or fkeys[e].strip() != last:
+                continue
+            budget -= 1
+            if budget < 0:
+                break
+            sm = SequenceMatcher(None, _norm(fkeys[i : e + 1]), want, autojunk=False)
+            if sm.real_quick_ratio() >= FUZZY_THRESHOLD and sm.quick_ratio() >= FUZZY_THRESHOLD:
+                ratio = sm.ratio()
+                if ratio >= FUZZY_THRESHOLD:
+                    scored.append((ratio, i, e + 1))
+        if budget < 0:
+            break
+    matches = []
+    for _, i, e in sorted(scored, reverse=True):
+        window = [fkeys[f].strip() for f in range(i, e)]
+        sm = SequenceMatcher(None, [line.strip() for line in skeys], window, autojunk=False)
+        pairs = [
+            (a + t, i + b + t)
+            for a, b, size in sm.get_matching_blocks()
+            for t in range(size)
+            if skeys[a + t].strip()
+        ]
+        if not pairs or pairs[0][0] != s_nb[0] or pairs[-1][0] != s_nb[-1]:
+            continue
+        delta = _indent_delta(fkeys, skeys, pairs)
+        if delta is None:
+            continue
+        matches.append(Match(tuple(_pair_blanks(fkeys, skeys, pairs)), delta, "fuzzy"))
+    return matches
+
+
+# ---------------------------------------------------------------- rebuilding
+
+
+def _reindent(line: str, delta: Indent) -> str:
+    if delta == ("", ""):
+        return line
+    if not line.strip():
+        return ""
+    indent = indent_of(line)
+    shifted = _shift(indent, delta)
+    if shifted is None:  # less indented than the drift: remove what there is of it
+        remove, add = delta
+        common = 0
+        while common < min(len(indent), len(remove)) and indent[common] == remove[common]:
+            common += 1
+        shifted = add + indent[common:]
+    return shifted + line.lstrip()
+
+
+def rebuild(
+    flines: list[str], fkeys: list[str], skeys: list[str], rkeys: list[str], match: Match, nl: str
+) -> list[str]:
+    """The raw lines that replace ``flines[match.start:match.end]``."""
+    changed: set[int] = set()
+    opcodes = SequenceMatcher(None, skeys, rkeys, autojunk=False).get_opcodes()
+    for tag, a1, a2, _, _ in opcodes:
+        if tag != "equal":
+            changed.update(range(a1, a2))
+    pairs = list(match.pairs)
+    fmap = dict(pairs)
+    order = [s for s, _ in pairs]
+    nxt = {p: q for p, q in zip(order, order[1:])}
+    prv = {q: p for p, q in zip(order, order[1:])}
+
+    def gap(p: int, q: int) -> list[str]:
+        """File lines between aligned SEARCH lines p and q that the block keeps."""
+        if any(s in changed for s in range(p + 1, q)) or (p in changed and q in changed):
+            return []
+        return flines[fmap[p] + 1 : fmap[q]]
+
+    out: list[str] = []
+    for tag, a1, a2, b1, b2 in opcodes:
+        if tag == "equal":
+            for s in range(a1, a2):
+                if s not in fmap:
+                    continue
+                p = prv.get(s)
+                if p is not None:
+                    out.extend(gap(p, s))
+                out.append(flines[fmap[s]])
+                q = nxt.get(s)
+                if q is not None and q in changed:
+                    out.extend(gap(s, q))
+        else:
+            out.extend(_reindent(line, match.indent) + nl for line in rkeys[b1:b2])
+    return out
+
+
+# ---------------------------------------------------------------- elisions
+
+
+def _is_elision(line: str) -> bool:
+    return bool(_ELISION_RE.fullmatch(line.strip()))
+
+
+def _split_elisions(keys: list[str]) -> list[list[str]]:
+    pieces: list[list[str]] = [[]]
+    for line in keys:
+        if _is_elision(line):
+            pieces.append([])
+        else:
+            pieces[-1].append(line)
+    return pieces
+
+
+def _elision_matches(
+    fkeys: list[str], spieces: list[list[str]], label: str
+) -> list[Match | None] | None:
+    """One match per non-empty piece, in order; None when they do not all match.
+    Raises EditError when more than one placement fits."""
+    cands = [_locate(fkeys, piece) if piece else [] for piece in spieces]
+    idx = [k for k, piece in enumerate(spieces) if piece]
+    if not idx or any(not cands[k] for k in idx):
+        return None
+    forward: dict[int, Match] = {}
+    pos = 0
+    for k in idx:
+        pick = next((m for m in cands[k] if m.start >= pos), None)
+        if pick is None:
+            return None
+        forward[k], pos = pick, pick.end
+    backward: dict[int, Match] = {}
+    pos = len(fkeys)
+    for k in reversed(idx):
+        pick = next((m for m in reversed(cands[k]) if m.end <= pos), None)
+        if pick is None:
+            return None
+        backward[k], pos = pick, pick.start
+    if any(forward[k].pairs != backward[k].pairs for k in idx):
+        raise EditError(
+            f"{label}: the parts of SEARCH around its '...' lines fit the file in more than one "
+            "way; give more lines around each '...' so that each part is unique.",
+        )
+    return [forward.get(k) for k in range(len(spieces))]
+
+
+# ---------------------------------------------------------------- errors
+
+
+def closest_lines(fkeys: list[str], skeys: list[str]) -> tuple[str | None, int]:
+    """The file window most like the SEARCH text, numbered; and its first line (1-based)."""
+    wanted = {line.strip() for line in skeys if line.strip()}
+    n = max(1, len([line for line in skeys if line.strip()]))
+    if not fkeys or not wanted:
+        return None, 0
+    hits = [1 if line.strip() in wanted else 0 for line in fkeys]
+    best, best_at, run = 0, 0, sum(hits[:n])
+    best = run
+    for i in range(1, max(1, len(fkeys) - n + 1)):
+        run += (hits[i + n - 1] if i + n - 1 < len(hits) else 0) - hits[i - 1]
+        if run > best:
+            best, best_at = run, i
+    if best == 0:
+        return None, 0
+    window = fkeys[best_at : best_at + n]
+    return "\n".join(f"{best_at + 1 + t:5d}| {line}" for t, line in enumerate(window)), best_at + 1
+
+
+def _ambiguous(label: str, starts: list[int]) -> EditError:
+    shown = ", ".join(str(s + 1) for s in starts[:6]) + (", ..." if len(starts) > 6 else "")
+    return EditError(
+        f"{label}: the SEARCH text matches {len(starts)} places in the file (lines {shown}); "
+        "add a few surrounding lines to SEARCH so that it matches exactly one."
+    )
+
+
+# ---------------------------------------------------------------- apply
+
+
+def apply_block_to(text: str, block: EditBlock, path: str | None = None) -> tuple[str, str]:
+    """Apply ``block`` to ``text``; returns (new text, tier). Raises EditError."""
+    label = _label(block.index, path or block.path)
+    nl = newline_of(text)
+    flines = split_lines(text)
+    fkeys = [key(line) for line in flines]
+    slines = split_lines(block.search)
+    skeys = [key(line) for line in slines]
+    rlines = split_lines(block.replace)
+    rkeys = [key(line) for line in rlines]
+    had_eol = not text or text.endswith("\n")
+
+    def fail(err: EditError) -> EditError:
+        err.block_index, err.path = block.index, path or block.path
+        return err
+
+    verbatim = False
+    if not skeys:
+        if not rlines:
+            return text, "exact"
+        if not text:
+            new_lines, verbatim, tier = list(rlines), True, "exact"
+        else:
+            new_lines, tier = flines + [line + nl for line in rkeys], "exact"
+        return _finish(new_lines, nl, had_eol, block.eol, verbatim), tier
+
+    if not any(line.strip() for line in skeys):
+        starts = find_exact(fkeys, skeys)
+        if len(starts) != 1:
+            raise fail(EditError(
+                f"{label}: its SEARCH text has only blank lines and matches "
+                f"{len(starts) or 'no'} place(s); include a non-blank line from the file."
+            ))
+        exact = [Match(tuple((s, starts[0] + s) for s in range(len(skeys))), ("", ""), "exact")]
+    else:
+        exact = [Match(tuple((s, i + s) for s in range(len(skeys))), ("", ""), "exact")
+                 for i in find_exact(fkeys, skeys)]
+    if len(exact) > 1:
+        raise fail(_ambiguous(label, [m.start for m in exact]))
+    if exact:
+        m = exact[0]
+        region = flines[m.start : m.end]
+        verbatim = all(
+            s == f or (not f.endswith("\n") and s[:-1] == f) for s, f in zip(slines, region)
+        )
+        if verbatim:
+            new_region = list(rlines)
+        else:
+            new_region = rebuild(flines, fkeys, skeys, rkeys, m, nl)
+        new_lines = flines[: m.start] + new_region + flines[m.end :]
+        return _finish(new_lines, nl, had_eol, block.eol, verbatim), "exact"
+
+    for finder in (find_whitespace,):
+        found = finder(fkeys, skeys)
+        if len(found) > 1:
+            raise fail(_ambiguous(label, [m.start for m in found]))
+        if found:
+            return _splice(flines, fkeys, skeys, rkeys, [found[0]], nl, had_eol, block.eol), "whitespace"
+
+    spieces, rpieces = _split_elisions(skeys), _split_elisions(rkeys)
+    if len(spieces) > 1:
+        if len(spieces) != len(rpieces):
+            raise fail(EditError(
+                f"{label}: SEARCH has {len(spieces) - 1} '...' line(s) but REPLACE has "
+                f"{len(rpieces) - 1}; each '...' stands for unchanged lines, so they must pair up."
+            ))
+        if any(not sp and rp for sp, rp in zip(spieces, rpieces)):
+            raise fail(EditError(
+                f"{label}: REPLACE adds lines next to a '...' at the edge of SEARCH, so where "
+                "they go is unclear; start and end SEARCH with real lines from the file."
+            ))
+        try:
+            placed = _elision_matches(fkeys, spieces, label)
+        except EditError as err:
+            raise fail(err) from None
+        if placed is not None:
+            jobs = [(m, sp, rp) for m, sp, rp in zip(placed, spieces, rpieces) if m is not None]
+            return _splice_many(flines, fkeys, jobs, nl, had_eol, block.eol), "elision"
+
+    found = find_fuzzy(fkeys, skeys)
+    if len(found) > 1:
+        raise fail(_ambiguous(label, [m.start for m in found]))
+    if found:
+        return _splice(flines, fkeys, skeys, rkeys, [found[0]], nl, had_eol, block.eol), "fuzzy"
+
+    closest, at = closest_lines(fkeys, skeys)
+    hint = (
+        f" The closest lines in the file are {at}-{at + closest.count(chr(10))}:\n{closest}\n"
+        if closest else " No line of it occurs in the file. "
+    )
+    err = EditError(
+        f"{label}: its SEARCH text was not found in the file (tried exact, whitespace-tolerant, "
+        f"'...' and fuzzy matching).{hint}"
+        "SEARCH must copy existing lines of the file exactly.",
+        block.index, path or block.path, closest,
+    )
+    raise err
+
+
+def _splice(flines, fkeys, skeys, rkeys, matches, nl, had_eol, eol) -> str:  # type: ignore[no-untyped-def]
+    return _splice_many(flines, fkeys, [(matches[0], skeys, rkeys)], nl, had_eol, eol)
+
+
+def _splice_many(
+    flines: list[str],
+    fkeys: list[str],
+    jobs: list[tuple[Match, list[str], list[str]]],
+    nl: str,
+    had_eol: bool,
+    eol: bool | None,
+) -> str:
+    new_lines = list(flines)
+    for m, sk, rk in sorted(jobs, key=lambda j: j[0].start, reverse=True):
+        new_lines[m.start : m.end] = rebuild(flines, fkeys, sk, rk, m, nl)
+    return _finish(new_lines, nl, had_eol, eol, verbatim=False)
+
+
+def _finish(lines: list[str], nl: str, had_eol: bool, eol: bool | None, verbatim: bool) -> str:
+    """Join lines, giving an inner line its newline and the file its final-newline status."""
+    for i in range(len(lines) - 1):
+        if not lines[i].endswith("\n"):
+            lines[i] += nl
+    text = "".join(lines)
+    want_eol = had_eol if eol is None else eol
+    if not text:
+        return text
+    if want_eol and not text.endswith("\n"):
+        return text + nl
+    if not want_eol:
+        return strip_terminator(text, exact_lf=verbatim)
+    return text
