@@ -164,7 +164,11 @@ def _review_and_apply(session, proposal, args: argparse.Namespace) -> int:
 def cmd_edit(args: argparse.Namespace) -> int:
     from amigo.engine import EditSession
 
-    session = EditSession.open(args.repo or Path(args.path).resolve().parent)
+    from amigo.workspace import find_repo_root
+
+    # The repository you stand in, else the one around the file: a file outside
+    # the repository you stand in is refused rather than silently edited elsewhere.
+    session = EditSession.open(args.repo or find_repo_root(Path.cwd()) or Path(args.path).resolve().parent)
     try:
         _attach_feedback(session)
         request = session.make_request(args.instruction, Path(args.path).resolve(), selection=args.lines,

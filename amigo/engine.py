@@ -216,6 +216,8 @@ class EditSession:
         errors.extend(applied.errors)
         changes = []
         for path, new_text in applied.new_texts.items():
+            if path not in files:
+                continue  # a path refused above; its error is already recorded
             rel = self.workspace.relpath(path)
             old = files.get(path) or ""
             if new_text == old:

@@ -1,0 +1,142 @@
+"""EditSession end to end over a real HTTP server that streams recorded answers."""
+
+from pathlib import Path
+
+import pytest
+
+from amigo.client import ChatClient
+from amigo.config import Config
+from amigo.engine import EditSession
+from amigo.errors import InputError, ModelServerError, RefusedError
+from amigo.events import (AcceptedEvent, DoneEvent, ErrorEvent, ProposalEvent, RejectedEvent, RetriedEvent,
+                          StaleEvent, TokenEvent, UndoneEvent)
+from amigo.workspace import Workspace
+
+from helpers import RecordedModelServer, git
+
+RECORDED = Path(__file__).parent / "data" / "recorded"
+
+
+def answer(name: str) -> str:
+    return (RECORDED / name).read_text(encoding="utf-8")
+
+
+def session_for(repo: Path, server: RecordedModelServer, **overrides) -> tuple[EditSession, list]:
+    config = Config(endpoint=server.base_url, model="recorded", context_budget=0, **overrides)
+    session = EditSession(config, Workspace(repo), ChatClient(server.base_url, "recorded", retries=0))
+    seen: list = []
+    session.events.subscribe(seen.append)
+    return session, seen
+
+
+def test_whole_selection_edit_accept_and_undo(repo):
+    original = (repo / "users.py").read_bytes()
+    with RecordedModelServer(answer("whole_average.txt")) as server:
+        session, seen = session_for(repo, server, edit_format="whole")
+        request = session.make_request("return None for no users", "users.py", selection=(18, 19))
+        proposal = session.propose(request)
+        assert proposal.ok, proposal.errors
+        assert "+    if not users:" in proposal.diff
+        kinds = [type(e) for e in seen]
+        assert kinds[0] is TokenEvent and kinds[-2:] == [ProposalEvent, DoneEvent]
+        assert "".join(e.text for e in seen if isinstance(e, TokenEvent)) == proposal.answer
+        # the prompt went out as the contract renders it, with the sampling settings
+        sent = server.requests[0]
+        assert sent["messages"] == list(proposal.messages) and sent["temperature"] == 0.0
+        session.accept(proposal)
+    text = (repo / "users.py").read_text()
+    assert "    if not users:\n        return None\n    return max(" in text
+    assert text.startswith('"""A tiny user registry."""')
+    assert isinstance(seen[-1], AcceptedEvent)
+    session.undo()
+    assert (repo / "users.py").read_bytes() == original
+    assert isinstance(seen[-1], UndoneEvent) and seen[-1].proposal_id == proposal.id
+
+
+def test_blocks_edit_applies_exactly(repo):
+    with RecordedModelServer(answer("blocks_sort.txt")) as server:
+        session, _ = session_for(repo, server, edit_format="blocks")
+        proposal = session.propose(session.make_request("add sort_by_age", "users.py"))
+        assert proposal.ok and "I'll add a helper" not in proposal.diff
+        session.accept(proposal)
+    assert (repo / "users.py").read_text().endswith(
+        'def sort_by_age(users):\n    """Users from youngest to oldest."""\n    return sorted(users, key=lambda u: u.age)\n')
+
+
+def test_per_hunk_accept_writes_only_chosen_hunks(repo):
+    with RecordedModelServer(answer("blocks_two_hunks.txt")) as server:
+        session, seen = session_for(repo, server, edit_format="blocks")
+        proposal = session.propose(session.make_request("docs", "users.py"))
+        assert len(session.hunks(proposal)) == 2
+        session.accept(proposal, hunks=[1])
+    text = (repo / "users.py").read_text()
+    assert '"""A tiny user registry."""' in text and '"""The oldest user."""' in text
+    assert seen[-1].hunks == (1,)
+
+
+def test_unmatched_block_is_an_error_and_nothing_applies(repo):
+    before = (repo / "users.py").read_bytes()
+    with RecordedModelServer(answer("blocks_unmatched.txt")) as server:
+        session, seen = session_for(repo, server, edit_format="blocks")
+        proposal = session.propose(session.make_request("youngest", "users.py"))
+        assert not proposal.ok and proposal.errors and not proposal.changes
+        assert any(isinstance(e, ErrorEvent) and e.kind == "parse" for e in seen)
+        with pytest.raises(RefusedError, match="cannot be applied"):
+            session.accept(proposal)
+    assert (repo / "users.py").read_bytes() == before
+
+
+def test_block_escaping_the_repository_is_refused(repo):
+    with RecordedModelServer(answer("blocks_escape.txt")) as server:
+        session, _ = session_for(repo, server, edit_format="blocks")
+        proposal = session.propose(session.make_request("x", "users.py"))
+    assert not proposal.ok and "outside the repository" in " ".join(proposal.errors)
+    assert not (repo.parent / "outside.py").exists()
+
+
+def test_stale_proposal_is_refused_and_keeps_the_persons_work(repo):
+    with RecordedModelServer(answer("blocks_sort.txt")) as server:
+        session, seen = session_for(repo, server, edit_format="blocks")
+        proposal = session.propose(session.make_request("sort", "users.py"))
+    (repo / "users.py").write_text("# the person rewrote the file meanwhile\n")
+    with pytest.raises(RefusedError, match="stale"):
+        session.accept(proposal)
+    assert (repo / "users.py").read_text() == "# the person rewrote the file meanwhile\n"
+    assert isinstance(seen[-1], StaleEvent)
+
+
+def test_reject_and_retry_are_events_and_retry_samples_differently(repo):
+    before = (repo / "users.py").read_bytes()
+    with RecordedModelServer(answer("blocks_sort.txt")) as server:
+        session, seen = session_for(repo, server, edit_format="blocks")
+        first = session.propose(session.make_request("sort", "users.py"))
+        session.reject(first, reason="wrong")
+        second = session.retry(first, instruction="sort users by age, youngest first")
+        assert server.requests[1]["temperature"] == 0.7 and server.requests[1]["seed"] != server.requests[0]["seed"]
+    assert second.parent_id == first.id and second.request.instruction.startswith("sort users by age")
+    assert any(isinstance(e, RejectedEvent) for e in seen) and isinstance(seen[-1], RetriedEvent)
+    assert (repo / "users.py").read_bytes() == before
+
+
+def test_empty_answer_and_server_down(repo):
+    with RecordedModelServer("x", behaviour="empty") as server:
+        session, seen = session_for(repo, server)
+        with pytest.raises(ModelServerError, match="empty answer"):
+            session.propose(session.make_request("x", "users.py"))
+    with pytest.raises(ModelServerError, match="cannot reach"):
+        session.propose(session.make_request("x", "users.py"))
+    assert any(isinstance(e, ErrorEvent) and e.kind == "server" for e in seen)
+
+
+def test_bad_requests(repo):
+    with RecordedModelServer("x") as server:
+        session, _ = session_for(repo, server)
+        with pytest.raises(InputError, match="instruction is empty"):
+            session.make_request("  ", "users.py")
+        with pytest.raises(InputError, match="starts after the end"):
+            session.make_request("x", "users.py", selection=(500, 510))
+        with pytest.raises(RefusedError, match="outside"):
+            session.make_request("x", "../x.py")
+        # an unsaved editor buffer is what the request is built from
+        request = session.make_request("x", "users.py", file_text="unsaved = True\n")
+        assert request.file_text == "unsaved = True\n"
