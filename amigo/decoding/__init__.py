@@ -1,0 +1,23 @@
+"""Constrained decoding: the model server may only produce answers that apply.
+
+``blocks_grammar`` / ``whole_grammar`` build GBNF grammars per request,
+``blocks_json_schema`` is the JSON-schema variant, ``probe_backend`` finds
+out what the configured server honours, and ``constraint_params`` turns a
+request into the extra body fields to send. The answer is always validated
+by ``amigo.edits`` afterwards: constrained, never trusted.
+"""
+
+from amigo.decoding.backend import (
+    DECODING_MODES, Backend, clear_probe_cache, constraint_body, json_schema_body, probe_backend,
+)
+from amigo.decoding.gbnf import blocks_grammar, literal, whole_grammar
+from amigo.decoding.jsonschema import blocks_from_json, blocks_json_schema, search_choices
+from amigo.decoding.params import DEFAULT_CAP_LINES, Constraint, answer_text, constraint_params, plan_constraint
+from amigo.decoding.runs import Window, scope_for, split_lines, unique_run_ends
+
+__all__ = [
+    "DECODING_MODES", "DEFAULT_CAP_LINES", "Backend", "Constraint", "Window", "answer_text",
+    "blocks_from_json", "blocks_grammar", "blocks_json_schema", "clear_probe_cache", "constraint_body",
+    "constraint_params", "json_schema_body", "literal", "plan_constraint", "probe_backend", "scope_for", "search_choices",
+    "split_lines", "unique_run_ends", "whole_grammar",
+]

@@ -1,0 +1,115 @@
+"""From one edit request and a probed server to the extra request-body fields.
+
+``constraint_params`` gives a dict: the extra body fields to merge into the
+chat request plus a ``"decoding"`` label (pop it before sending; record it in
+``Proposal.decoding``). ``plan_constraint`` is the same as a dataclass. A
+``constrained-json`` answer goes through ``answer_text`` before ``amigo.edits``
+validates it as usual.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from amigo.decoding.backend import Backend, DECODING_MODES, constraint_body, json_schema_body
+from amigo.decoding.gbnf import blocks_grammar, whole_grammar
+from amigo.decoding.jsonschema import blocks_from_json, blocks_json_schema
+from amigo.decoding.runs import Window, scope_for, split_lines
+from amigo.errors import ConfigError
+from amigo.prompt import EditRequest
+
+Decoding = Literal["constrained-gbnf", "constrained-json", "free"]
+
+# Files longer than this many lines get a SEARCH limited to the selection's
+# enclosing scope plus margins (see benchmarks/constrained.py --sizes for the
+# compile and per-token figures behind the number).
+DEFAULT_CAP_LINES = 2000
+
+
+@dataclass(frozen=True)
+class Constraint:
+    """Extra body fields for one request, and the label to record."""
+
+    body: dict[str, Any] = field(default_factory=dict)
+    decoding: Decoding = "free"
+    reason: str = ""
+    window: Window | None = None
+
+    @property
+    def json_answer(self) -> bool:
+        return self.decoding == "constrained-json"
+
+
+def plan_constraint(
+    request: EditRequest,
+    backend: Backend,
+    mode: str = "auto",
+    cap_lines: int = DEFAULT_CAP_LINES,
+    max_prose_chars: int = 400,
+    prefer: Literal["gbnf", "json"] = "gbnf",
+) -> Constraint:
+    """The constraint to send for ``request`` to ``backend`` under ``mode``.
+
+    ``free`` sends nothing; ``auto`` constrains when the server can and falls
+    back to free otherwise; ``constrained`` raises ConfigError when it cannot.
+    """
+    if mode not in DECODING_MODES:
+        raise ConfigError(f"decoding = {mode!r} is not one of {', '.join(DECODING_MODES)}")
+    if mode == "free":
+        return Constraint(reason="decoding = \"free\"")
+    if not backend.constrainable:
+        if mode == "constrained":
+            raise ConfigError(
+                f"decoding = \"constrained\", but {backend.describe()}. "
+                "Set decoding = \"auto\" or \"free\" in amigo.toml, or serve the model with llama.cpp or vLLM."
+            )
+        return Constraint(reason=backend.describe())
+    window = None
+    if len(split_lines(request.file_text)) > cap_lines:
+        window = scope_for(request.file_text, request.selection, cap_lines)
+    use_json = backend.json_schema_via is not None and (prefer == "json" or backend.grammar_via is None)
+    if request.edit_format == "whole":
+        if backend.grammar_via is None:
+            if mode == "constrained":
+                raise ConfigError(f"{backend.describe()}: the whole-file format needs a grammar; use edit_format \"blocks\"")
+            return Constraint(reason="the whole format needs a grammar")
+        return Constraint(constraint_body(backend, whole_grammar(request.language)), "constrained-gbnf",
+                          backend.describe())
+    windows = {request.path: window} if window else None
+    if use_json:
+        schema = blocks_json_schema({request.path: request.file_text}, windows=windows)
+        return Constraint(json_schema_body(backend, schema), "constrained-json", backend.describe(), window)
+    grammar = blocks_grammar({request.path: request.file_text}, max_prose_chars=max_prose_chars, windows=windows)
+    return Constraint(constraint_body(backend, grammar), "constrained-gbnf", backend.describe(), window)
+
+
+def constraint_params(
+    request: EditRequest,
+    backend: Backend,
+    mode: str = "auto",
+    cap_lines: int = DEFAULT_CAP_LINES,
+    max_prose_chars: int = 400,
+    prefer: Literal["gbnf", "json"] = "gbnf",
+) -> dict[str, Any]:
+    """Extra chat-request body fields for ``request``, plus ``"decoding"``: the
+    label (``constrained-gbnf``, ``constrained-json`` or ``free``) to pop off
+    and record. See ``plan_constraint`` for the modes and errors."""
+    plan = plan_constraint(request, backend, mode, cap_lines, max_prose_chars, prefer)
+    return {**plan.body, "decoding": plan.decoding}
+
+
+def answer_text(raw: str, decoding: "Constraint | str") -> str:
+    """The model's text as SEARCH/REPLACE blocks for ``amigo.edits``.
+
+    Only a ``constrained-json`` answer changes: it is converted; one that
+    does not convert is returned as it is, so that the parser reports it as
+    malformed (never guessed at).
+    """
+    label = decoding.decoding if isinstance(decoding, Constraint) else decoding
+    if label != "constrained-json":
+        return raw
+    try:
+        return blocks_from_json(raw)
+    except ValueError:
+        return raw
