@@ -1,0 +1,151 @@
+"""A pygls protocol that answers every request, whatever arrives.
+
+pygls structures messages inside ``json.loads``'s object hook; when params do
+not fit it reports the error through ``window/showMessage`` and sends no
+response, so the client waits forever. Here messages stay plain dicts until
+the top level, where they are checked and structured: every request gets a
+result or a JSON-RPC error (invalid request, invalid params, method not
+found, not initialized), notifications that do not fit are logged, and the
+server keeps serving.
+"""
+
+from __future__ import annotations
+
+import contextvars
+import logging
+from typing import Any, Generator
+
+from lsprotocol import types
+from pygls.exceptions import JsonRpcException
+from pygls.protocol import LanguageServerProtocol, lsp_method
+
+log = logging.getLogger(__name__)
+
+PARSE_ERROR = -32700
+INVALID_REQUEST = -32600
+INVALID_PARAMS = -32602
+INTERNAL_ERROR = -32603
+SERVER_NOT_INITIALIZED = -32002
+
+# The params of the workspace/executeCommand being handled (for its workDoneToken).
+current_command: contextvars.ContextVar[types.ExecuteCommandParams | None] = contextvars.ContextVar(
+    "amigo_current_command", default=None)
+
+_ALLOWED_BEFORE_INIT = {types.INITIALIZE, types.EXIT, types.CANCEL_REQUEST}
+
+
+def _valid_id(value: Any) -> bool:
+    return isinstance(value, str) or (isinstance(value, int) and not isinstance(value, bool))
+
+
+class AmigoProtocol(LanguageServerProtocol):
+    """LanguageServerProtocol with top-level validation and request-aware cancellation."""
+
+    initialized_once = False
+
+    def structure_message(self, data: dict[str, Any]) -> Any:  # noqa: D401 - pygls hook
+        """Keep every object a dict during parsing; :meth:`handle_message` structures the top level."""
+        return data
+
+    def send_error(self, msg_id: Any, code: int, message: str) -> None:
+        """A JSON-RPC error response (``id`` null when the request's id is unusable)."""
+        self._send_data({"jsonrpc": "2.0", "id": msg_id if _valid_id(msg_id) else None,
+                         "error": {"code": code, "message": message}})
+
+    def handle_message(self, message: Any) -> None:
+        try:
+            self._handle_checked(message)
+        except Exception:  # noqa: BLE001 - the loop must survive anything a client sends
+            log.exception("unexpected failure handling a message")
+            if isinstance(message, dict) and "method" in message and _valid_id(message.get("id")):
+                self.send_error(message["id"], INTERNAL_ERROR, "internal error in the Amigo server; see its log")
+
+    def _handle_checked(self, message: Any) -> None:
+        if not isinstance(message, dict):
+            self.send_error(None, INVALID_REQUEST, "invalid request: a JSON-RPC message must be an object")
+            return
+        has_id = "id" in message
+        msg_id = message.get("id")
+        method = message.get("method")
+        if message.get("jsonrpc") != "2.0":
+            if has_id:
+                self.send_error(msg_id, INVALID_REQUEST, "invalid request: 'jsonrpc' must be \"2.0\"")
+            return
+        if "method" not in message:
+            self._handle_response_dict(message)
+            return
+        if not isinstance(method, str):
+            if has_id:
+                self.send_error(msg_id, INVALID_REQUEST, "invalid request: 'method' must be a string")
+            return
+        if has_id and not _valid_id(msg_id):
+            self.send_error(None, INVALID_REQUEST, "invalid request: 'id' must be a string or an integer")
+            return
+        if has_id and not self.initialized_once and method not in _ALLOWED_BEFORE_INIT:
+            self.send_error(msg_id, SERVER_NOT_INITIALIZED, "the server is not initialized yet: send 'initialize' first")
+            return
+        if method == types.INITIALIZE and self.initialized_once:
+            if has_id:
+                self.send_error(msg_id, INVALID_REQUEST, "the server is already initialized")
+            return
+        if self._shutdown and method != types.EXIT:
+            if has_id:
+                self.send_error(msg_id, INVALID_REQUEST, "the server is shutting down")
+            return
+        try:
+            structured = super().structure_message(message)
+        except JsonRpcException as exc:
+            detail = _cause(exc)
+            if has_id:
+                self.send_error(msg_id, INVALID_PARAMS, f"invalid params for {method}: {detail}")
+            else:
+                log.warning("ignored %s notification with invalid params: %s", method, detail)
+            return
+        super().handle_message(structured)
+
+    def _handle_response_dict(self, message: dict[str, Any]) -> None:
+        """A response from the client to one of our requests; a malformed one fails that request."""
+        msg_id = message.get("id")
+        if not _valid_id(msg_id):
+            log.warning("ignored a response with an unusable id: %r", msg_id)
+            return
+        try:
+            structured = super().structure_message(message)
+        except JsonRpcException as exc:
+            future = self._request_futures.pop(msg_id, None)
+            if future is not None and not future.done():
+                future.set_exception(exc)
+            log.warning("malformed response to request %r: %s", msg_id, _cause(exc))
+            return
+        if not hasattr(structured, "jsonrpc"):
+            log.warning("ignored a message that is neither request nor response: %r", message)
+            return
+        super().handle_message(structured)
+
+    def _handle_cancel_notification(self, msg_id: Any) -> None:
+        """``$/cancelRequest``: also stop a generation the request started."""
+        hook = getattr(self._server, "cancel_request", None)
+        if hook is not None:
+            try:
+                hook(msg_id)
+            except Exception:  # noqa: BLE001
+                log.exception("cancelling request %r failed", msg_id)
+        super()._handle_cancel_notification(msg_id)
+
+    @lsp_method(types.WORKSPACE_EXECUTE_COMMAND)
+    def lsp_workspace__execute_command(self, params: types.ExecuteCommandParams) -> Generator[Any, Any, Any]:
+        """Remember the params (their workDoneToken) for the command handler, then run it."""
+        current_command.set(params)
+        result = yield from super().lsp_workspace__execute_command(params)
+        return result
+
+
+def _cause(exc: BaseException) -> str:
+    """The deepest useful message of a cattrs structuring failure."""
+    cause = exc.__cause__ or exc
+    subs = getattr(cause, "exceptions", None)
+    while subs:
+        cause = subs[0]
+        subs = getattr(cause, "exceptions", None)
+    text = str(cause) or type(cause).__name__
+    return text[:300]
