@@ -1,0 +1,1 @@
+"""Small widgets: each takes attributes from the app and posts messages up."""
