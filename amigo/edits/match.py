@@ -302,23 +302,34 @@ def _elision_matches(
 # ---------------------------------------------------------------- errors
 
 
+_TOKEN_RE = re.compile(r"\w+|[^\w\s]+")
+
+
 def closest_lines(fkeys: list[str], skeys: list[str]) -> tuple[str | None, int]:
-    """The file window most like the SEARCH text, numbered; and its first line (1-based)."""
-    wanted = {line.strip() for line in skeys if line.strip()}
+    """The file window most like the SEARCH text, numbered; and its first line (1-based).
+
+    A line scores the share of its tokens that occur in the SEARCH text; the
+    best window of SEARCH's length wins (linear time, so fine for big files).
+    """
+    wanted = {t for line in skeys for t in _TOKEN_RE.findall(line)}
     n = max(1, len([line for line in skeys if line.strip()]))
     if not fkeys or not wanted:
         return None, 0
-    hits = [1 if line.strip() in wanted else 0 for line in fkeys]
-    best, best_at, run = 0, 0, sum(hits[:n])
-    best = run
+    scores = []
+    for line in fkeys:
+        tokens = _TOKEN_RE.findall(line)
+        scores.append(sum(t in wanted for t in tokens) / len(tokens) if tokens else 0.0)
+    run = sum(scores[:n])
+    best, best_at = run, 0
     for i in range(1, max(1, len(fkeys) - n + 1)):
-        run += (hits[i + n - 1] if i + n - 1 < len(hits) else 0) - hits[i - 1]
-        if run > best:
+        run += scores[i + n - 1] - scores[i - 1]
+        if run > best + 1e-9:
             best, best_at = run, i
-    if best == 0:
+    if best < 0.5:
         return None, 0
-    window = fkeys[best_at : best_at + n]
-    return "\n".join(f"{best_at + 1 + t:5d}| {line}" for t, line in enumerate(window)), best_at + 1
+    first = max(0, best_at - 1)  # one line of surroundings on each side
+    window = fkeys[first : best_at + n + 1]
+    return "\n".join(f"{first + 1 + t:5d}| {line}" for t, line in enumerate(window)), first + 1
 
 
 def _ambiguous(label: str, starts: list[int]) -> EditError:

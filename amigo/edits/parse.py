@@ -78,7 +78,7 @@ def _why_malformed(keys: list[str], start: int) -> tuple[str, int]:
         if marker_count(keys[j], DIVIDER_RE):
             for t in range(j + 1, len(keys)):
                 if marker_count(keys[t], OPEN_RE):
-                    return "it is not closed by '>>>>>>> REPLACE'", t
+                    return "it is not closed by '>>>>>>> REPLACE' before the next block", t
             return "it is not closed by '>>>>>>> REPLACE' (the answer may have been cut off)", len(keys)
     return "it is not closed (no '=======' and no '>>>>>>> REPLACE'; the answer may have been cut off)", len(keys)
 
