@@ -20,6 +20,7 @@ SCOPE_ONLY = frozenset({"impl"})
 CONTAINER_KINDS = frozenset({"class", "interface", "impl", "module", "enum"})
 MAX_SIGNATURE_LINES = 4
 MAX_SIGNATURE_CHARS = 240
+_PRIORITY = {"constant": 0, "field": 0, "function": 1, "method": 2, "class": 2}
 _IDENT = re.compile(rb"[A-Za-z_][A-Za-z0-9_]*")
 
 # (name, kind, start_line, end_line, scope, signature); lines are 1-based.
@@ -129,9 +130,8 @@ def extract(source: bytes, language: str | None) -> FileTags:
     root = tree.root_node
     def_query, ref_query = queries
 
-    raw: list[tuple[int, int, str, str, Node]] = []  # (start, end, kind, name, node)
+    found: dict[int, tuple[int, int, str, str, Node]] = {}  # name start -> definition
     imports: list[tuple[int, int]] = []
-    seen_names: set[int] = set()
     for _, captures in QueryCursor(def_query).matches(root):
         if "import" in captures:
             for node in captures["import"]:
@@ -141,16 +141,19 @@ def extract(source: bytes, language: str | None) -> FileTags:
         if not names:
             continue
         name_node = names[0]
-        if name_node.start_byte in seen_names:
-            continue  # an arrow function also matched as a constant, etc.
-        seen_names.add(name_node.start_byte)
         for kind, nodes in captures.items():
-            if kind != "name":
-                node = nodes[0]
-                raw.append((node.start_byte, node.end_byte, kind,
-                            source[name_node.start_byte:name_node.end_byte].decode("utf-8", "replace"), node))
-                break
-
+            if kind == "name":
+                continue
+            node = nodes[0]
+            previous = found.get(name_node.start_byte)
+            # one name, two patterns (``const f = () => ...`` is also a constant): the
+            # more specific kind wins
+            if previous is None or _PRIORITY.get(kind, 0) > _PRIORITY.get(previous[2], 0):
+                found[name_node.start_byte] = (
+                    node.start_byte, node.end_byte, kind,
+                    source[name_node.start_byte:name_node.end_byte].decode("utf-8", "replace"), node)
+            break
+    raw = list(found.values())
     raw.sort(key=lambda item: (item[0], -item[1]))
     definitions: list[Definition] = []
     stack: list[tuple[int, str, str]] = []  # (end_byte, kind, name) of open containers

@@ -1,0 +1,163 @@
+"""Tag extraction per language, with our own queries and real tree-sitter grammars."""
+
+from __future__ import annotations
+
+import pytest
+
+from amigo.context.languages import TAG_LANGUAGES, query, tag_language
+from amigo.context.tags import FileTags, extract
+
+SAMPLES: dict[str, tuple[str, str, set[tuple[str, str]], set[str]]] = {
+    "python": ("m.py", '''import os
+from pkg.util import helper
+
+LIMIT = 3
+
+class Store(Base):
+    size: int = 0
+
+    def put(self, key, value) -> None:
+        helper(key)
+
+def build(n):
+    return Store()
+''', {("LIMIT", "constant"), ("Store", "class"), ("size", "field"), ("put", "method"),
+      ("build", "function")}, {"helper", "Base", "Store"}),
+    "javascript": ("m.js", '''import { helper } from "./util.js";
+export const LIMIT = 3;
+class Store extends Base {
+  put(key) { return helper(key); }
+}
+function build(n) { return new Store(); }
+const make = (x) => build(x);
+''', {("LIMIT", "constant"), ("Store", "class"), ("put", "method"), ("build", "function"),
+      ("make", "function")}, {"helper", "Base", "Store", "build"}),
+    "typescript": ("m.ts", '''import { helper } from "./util";
+export interface Shape { area(): number; }
+type Id = string;
+enum Color { Red, Green }
+export class Square implements Shape {
+  side: number = 1;
+  area(): number { return helper(this.side); }
+}
+export function build(n: number): Square { return new Square(); }
+''', {("Shape", "interface"), ("Id", "type"), ("Color", "enum"), ("Square", "class"),
+      ("area", "method"), ("build", "function"), ("side", "field")}, {"helper", "Shape", "Square"}),
+    "tsx": ("m.tsx", '''import React from "react";
+export function Button(props: Props) { return <div>{render(props)}</div>; }
+interface Props { label: string }
+''', {("Button", "function"), ("Props", "interface")}, {"render", "Props"}),
+    "go": ("m.go", '''package shop
+
+import "fmt"
+
+const Limit = 3
+
+type Store struct { Size int }
+
+func (s *Store) Put(key string) { helper(key) }
+
+func Build(n int) *Store { return &Store{} }
+''', {("Limit", "constant"), ("Store", "type"), ("Put", "method"), ("Build", "function"),
+      ("Size", "field")}, {"helper", "Store"}),
+    "rust": ("m.rs", '''use crate::util::helper;
+const LIMIT: u32 = 3;
+pub struct Store { size: u32 }
+pub trait Shape { fn area(&self) -> f64; }
+impl Store {
+    pub fn put(&mut self, key: &str) { helper(key); }
+}
+pub fn build() -> Store { Store { size: 0 } }
+''', {("LIMIT", "constant"), ("Store", "class"), ("Shape", "interface"), ("area", "method"),
+      ("put", "method"), ("build", "function"), ("size", "field")}, {"helper", "Store"}),
+    "java": ('''M.java''', '''package shop;
+import java.util.List;
+public class Store extends Base {
+    private int size;
+    public Store() {}
+    public void put(String key) { Helper.help(key); }
+}
+interface Shape { double area(); }
+''', {("Store", "class"), ("size", "field"), ("put", "method"), ("Shape", "interface"),
+      ("area", "method")}, {"Base", "Helper"}),
+    "c": ("m.c", '''#include "util.h"
+#define LIMIT 3
+struct store { int size; };
+typedef struct store store_t;
+static int helper_count;
+int build(int n) { return helper(n) + LIMIT; }
+''', {("LIMIT", "constant"), ("store", "class"), ("store_t", "type"), ("build", "function")},
+          {"helper", "LIMIT"}),
+    "cpp": ("m.cpp", '''#include <vector>
+namespace shop {
+class Store : public Base {
+ public:
+  void put(int key);
+  int size() const { return n_; }
+ private:
+  int n_;
+};
+void Store::put(int key) { helper(key); }
+}
+''', {("shop", "module"), ("Store", "class"), ("put", "method"), ("size", "method")},
+            {"helper", "Base"}),
+}
+
+
+@pytest.mark.parametrize("language", sorted(SAMPLES))
+def test_definitions_and_references_per_language(language: str) -> None:
+    path, source, expected_defs, expected_refs = SAMPLES[language]
+    assert tag_language(path) == language
+    tags = extract(source.encode(), language)
+    found = {(d[0], d[1]) for d in tags.definitions}
+    assert expected_defs <= found, expected_defs - found
+    assert expected_refs <= set(tags.references), expected_refs - set(tags.references)
+    assert tags.imports, "import statements are captured"
+    assert not tags.syntax_errors
+
+
+def test_every_grammar_and_query_loads() -> None:
+    for language in TAG_LANGUAGES:
+        assert query(language) is not None, language
+
+
+def test_methods_carry_their_class_and_signature_lines() -> None:
+    tags = extract(SAMPLES["python"][1].encode(), "python")
+    put = next(d for d in tags.definitions if d[0] == "put")
+    assert put[4] == "Store"
+    assert put[5].strip() == "def put(self, key, value) -> None:"
+    assert (put[2], put[3]) == (9, 10)
+
+
+def test_multiline_signature_is_kept_whole() -> None:
+    source = b"def long(\n    a: int,\n    b: str,\n) -> None:\n    pass\n"
+    (definition,) = extract(source, "python").definitions
+    assert definition[5] == "def long(\n    a: int,\n    b: str,\n) -> None:"
+
+
+def test_syntax_errors_still_yield_the_partial_tree() -> None:
+    source = b"def good(x):\n    return x\n\ndef broken(:\n    pass\n\nclass Later:\n    def m(self): ...\n"
+    tags = extract(source, "python")
+    names = {d[0] for d in tags.definitions}
+    assert tags.syntax_errors
+    assert {"good", "Later"} <= names
+
+
+def test_locals_and_attributes_are_weak_references() -> None:
+    source = b"from lib import run\n\ndef f(output):\n    total = run(output)\n    return obj.total + total\n"
+    tags = extract(source, "python")
+    assert tags.references.get("run") == 2  # the import and the call
+    assert "output" not in tags.references and "output" in tags.weak_references
+    assert "total" not in tags.references
+
+
+def test_unknown_language_gets_plain_words() -> None:
+    assert tag_language("notes.rb") is None
+    tags = extract(b"def greet(name)\n  puts name\nend\n", None)
+    assert tags.definitions == ()
+    assert {"greet", "puts", "name"} <= set(tags.references)
+
+
+def test_record_round_trip() -> None:
+    tags = extract(SAMPLES["go"][1].encode(), "go")
+    assert FileTags.from_record(tags.to_record()) == tags
