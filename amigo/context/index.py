@@ -16,9 +16,10 @@ import os
 import stat
 import threading
 import time
-from concurrent.futures import ProcessPoolExecutor
+import marshal
+import subprocess
+import sys
 from dataclasses import dataclass, field
-from multiprocessing import get_context
 from pathlib import Path
 
 from amigo.context import files as filelist
@@ -86,7 +87,8 @@ def process_file(full: str, path: str, old_digest: str | None) -> tuple[str, Cac
     return path, CachedFile(st.st_size, st.st_mtime_ns, digest, tags.to_record(), None), tags.lines
 
 
-def _process_chunk(root: str, jobs: list[tuple[str, str | None]]) -> list[tuple[str, CachedFile, int]]:
+def process_chunk(root: str, jobs: list[tuple[str, str | None]]) -> list[tuple[str, CachedFile, int]]:
+    """Process many files in this process (the worker's body)."""
     return [process_file(os.path.join(root, path), path, old) for path, old in jobs]
 
 
@@ -224,18 +226,8 @@ class RepoIndex:
         workers = _workers()
         root = str(self.root)
         if not parallel or workers < 2 or len(jobs) < PARALLEL_MIN_FILES:
-            return _process_chunk(root, jobs)
-        chunk = max(8, min(64, len(jobs) // (workers * 8) or 1))
-        chunks = [jobs[i:i + chunk] for i in range(0, len(jobs), chunk)]
-        results: list[tuple[str, CachedFile, int]] = []
-        try:
-            with ProcessPoolExecutor(max_workers=workers, mp_context=get_context("spawn")) as pool:
-                for part in pool.map(_process_chunk, [root] * len(chunks), chunks):
-                    results.extend(part)
-        except (OSError, RuntimeError):  # no processes allowed here: do it ourselves
-            done = {path for path, _, _ in results}
-            results.extend(_process_chunk(root, [job for job in jobs if job[0] not in done]))
-        return results
+            return process_chunk(root, jobs)
+        return run_in_workers(root, jobs, workers)
 
     def skipped(self) -> dict[str, list[str]]:
         """Files left out, grouped by reason."""
@@ -249,6 +241,66 @@ class RepoIndex:
         if self._cache is not None:
             self._cache.close()
             self._cache = None
+
+
+def _balanced(root: str, jobs: list[tuple[str, str | None]], n: int) -> list[list[tuple[str, str | None]]]:
+    """Split ``jobs`` into ``n`` parts of about equal bytes (largest files first)."""
+    def size(job: tuple[str, str | None]) -> int:
+        try:
+            return os.stat(os.path.join(root, job[0])).st_size
+        except OSError:
+            return 0
+
+    parts: list[list[tuple[str, str | None]]] = [[] for _ in range(n)]
+    loads = [0] * n
+    for job in sorted(jobs, key=size, reverse=True):
+        i = loads.index(min(loads))
+        parts[i].append(job)
+        loads[i] += size(job) + 1
+    return [p for p in parts if p]
+
+
+def run_in_workers(root: str, jobs: list[tuple[str, str | None]], workers: int) -> list[tuple[str, CachedFile, int]]:
+    """Parse ``jobs`` in ``workers`` worker subprocesses; whatever fails is done here."""
+    procs = []
+    package_parent = str(Path(__file__).resolve().parents[2])  # importable even uninstalled
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(
+        p for p in (package_parent, os.environ.get("PYTHONPATH", "")) if p)}
+    for part in _balanced(root, jobs, workers):
+        try:
+            proc = subprocess.Popen([sys.executable, "-m", "amigo.context.worker"],
+                                    stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                    stderr=subprocess.DEVNULL, env=env)
+        except OSError:
+            procs.append((None, part))
+            continue
+        procs.append((proc, part))
+    threads = []
+    outputs: dict[int, bytes] = {}
+
+    def feed(i: int, proc: subprocess.Popen, part: list) -> None:
+        try:
+            out, _ = proc.communicate(marshal.dumps((root, part)), timeout=3600)
+            outputs[i] = out if proc.returncode == 0 else b""
+        except (OSError, subprocess.SubprocessError):
+            proc.kill()
+            outputs[i] = b""
+
+    for i, (proc, part) in enumerate(procs):
+        if proc is not None:
+            thread = threading.Thread(target=feed, args=(i, proc, part), daemon=True)
+            thread.start()
+            threads.append(thread)
+    for thread in threads:
+        thread.join()
+    results: list[tuple[str, CachedFile, int]] = []
+    for i, (_, part) in enumerate(procs):
+        try:
+            decoded = marshal.loads(outputs.get(i, b""))
+            results.extend((path, CachedFile(*item), lines) for path, item, lines in decoded)
+        except (ValueError, EOFError, TypeError):
+            results.extend(process_chunk(root, part))  # the worker died: do its share here
+    return results
 
 
 _INDEXES: dict[tuple[str, str], RepoIndex] = {}
