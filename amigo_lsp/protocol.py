@@ -88,6 +88,9 @@ class AmigoProtocol(LanguageServerProtocol):
             if has_id:
                 self.send_error(msg_id, INVALID_REQUEST, "the server is already initialized")
             return
+        if has_id and _is_notification(method):
+            self.send_error(msg_id, INVALID_REQUEST, f"{method} is a notification: send it without an id")
+            return
         if self._shutdown and method != types.EXIT:
             if has_id:
                 self.send_error(msg_id, INVALID_REQUEST, "the server is shutting down")
@@ -138,6 +141,14 @@ class AmigoProtocol(LanguageServerProtocol):
         current_command.set(params)
         result = yield from super().lsp_workspace__execute_command(params)
         return result
+
+
+def _is_notification(method: str) -> bool:
+    """True for LSP methods that are notifications (their message type has no id)."""
+    message_type = types.METHOD_TO_TYPES.get(method, (None,))[0]
+    if message_type is None:
+        return False
+    return "id" not in {a.name for a in getattr(message_type, "__attrs_attrs__", ())}
 
 
 def _cause(exc: BaseException) -> str:
