@@ -48,7 +48,7 @@ def _number(value: int | None, width: int) -> str:
     return (str(value) if value is not None else "").rjust(width)
 
 
-def render_unified(view: HunkView) -> Text:
+def render_unified(view: HunkView, width: int = 0) -> Text:
     """``old new | +line`` rows with the added/removed lines tinted."""
     lines = view.lines
     width = max((len(str(n)) for line in lines for n in (line.old_no, line.new_no) if n), default=1)
@@ -59,6 +59,8 @@ def render_unified(view: HunkView) -> Text:
         row.append(f"{_number(line.old_no, width)} {_number(line.new_no, width)} ", style="dim")
         row.append(f"{line.tag if line.tag != '~' else '~'} ", style=MARK.get(line.tag, Style()))
         row.append_text(body)
+        if width and row.cell_len < width:
+            row.append(" " * (width - row.cell_len))  # tint the whole row, not just the text
         if line.tag == "+":
             row.stylize(ADDED)
         elif line.tag == "-":

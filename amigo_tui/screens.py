@@ -30,7 +30,7 @@ class FinderScreen(ModalScreen[str | None]):
 
     def compose(self) -> ComposeResult:
         with Vertical(id="finder"):
-            yield Input(placeholder="find a file (fuzzy)", id="finder-input")
+            yield Input(placeholder="find a file (fuzzy)", id="finder-input", compact=True)
             yield OptionList(id="finder-list")
         yield Footer()
 

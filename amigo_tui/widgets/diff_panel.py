@@ -96,10 +96,9 @@ class DiffPanel(VerticalScroll, can_focus=True):
             text.append("r retry · e edit the instruction and retry · d dismiss", style="dim")
             return text
         files = ", ".join(change.path for change in proposal.changes)
-        text.append(f"{len(self.views)} hunk(s) in {files}", style="bold")
-        text.append(f"  ·  {len(self.chosen)} chosen  ·  commit {'on' if self.commit else 'off'}"
-                    f"  ·  {'split' if self.split else 'unified'}\n", style="dim")
-        text.append("space toggles a hunk · a accepts the chosen hunks · d rejects · r retries", style="dim")
+        text.append(f"{len(self.views)} hunk{'s' if len(self.views) != 1 else ''} · {files}", style="bold")
+        text.append(f" · {len(self.chosen)}/{len(self.views)} chosen · commit {'on' if self.commit else 'off'} (c)"
+                    f" · {'split' if self.split else 'unified'} (t)", style="dim")
         return text
 
     def redraw(self) -> None:
@@ -113,7 +112,7 @@ class DiffPanel(VerticalScroll, can_focus=True):
             view = widget.view
             current = view.index == self.current
             title = hunk_title(view, len(self.views), view.index in self.chosen, current, self.stale)
-            body = render_split(view, width) if self.split else render_unified(view)
+            body = render_split(view, width) if self.split else render_unified(view, width)
             widget.update(Group(title, body))
             widget.set_class(current, "-current")
             widget.set_class(view.index not in self.chosen, "-off")

@@ -66,4 +66,4 @@ class FileTree(Tree[str]):
                 return
             node.expand()
             node = match
-        self.move_cursor(node)
+        self.call_after_refresh(self.move_cursor, node)
