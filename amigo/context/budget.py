@@ -1,10 +1,8 @@
 """Token counting: the served model's tokenizer when the caller has one, else an estimate.
 
-The estimate counts letter runs in pieces of about five characters, every
-digit and punctuation mark as one token and each whitespace run as one; on
-code this tracks BPE tokenizers within ~15% and errs on the high side
-(``benchmarks/context.py`` prints the calibration against tiktoken's
-cl100k_base when it is importable).
+The estimate is calibrated on code against the embedded model's tokenizer
+(SmolLM2, a GPT-2 style BPE): it errs on the high side, by about 15% on
+average (``python benchmarks/context.py calibrate`` prints the ratio).
 """
 
 from __future__ import annotations
@@ -13,18 +11,31 @@ import re
 from typing import Callable
 
 TokenCounter = Callable[[str], int]
-_PIECES = re.compile(r"[A-Za-z]+|\d|\s+|[^\sA-Za-z\d]")
+_PIECES = re.compile(r"[A-Za-z]+|[0-9]+|\s+|[!-/:-@\[-`{-~]+|[^\x00-\x7f]")
 
 
 def estimate_tokens(text: str) -> int:
-    """A fast, slightly pessimistic token count for ``text``."""
+    """A fast, slightly pessimistic token count for ``text``.
+
+    Letter runs cost one token per six letters, digit runs one per three, each
+    punctuation mark one, a line break one (two before deep indentation), a
+    non-ASCII character two; spaces inside a line merge into the next word.
+    """
     total = 0
     for piece in _PIECES.findall(text):
         first = piece[0]
-        if first.isalpha() and first.isascii():
-            total += (len(piece) + 4) // 5
+        if first.isascii():
+            if first.isalpha():
+                total += (len(piece) + 5) // 6
+            elif first.isdigit():
+                total += (len(piece) + 2) // 3
+            elif first.isspace():
+                if "\n" in piece:
+                    total += 1 + (len(piece) - piece.rfind("\n") > 8)
+            else:
+                total += len(piece)
         else:
-            total += 1
+            total += 2
     return total
 
 

@@ -53,6 +53,7 @@ class ContextResult:
     tokens: int = 0
     root: Path | None = None  # the repository root actually indexed (None: none)
     path: str = ""  # the edited file relative to ``root`` (forward slashes)
+    shown: tuple[tuple[str, str, int], ...] = ()  # (path, name, line) of each definition shown
 
 
 def _resolve_root(repo_root: Path | None, path: str, notes: list[str]) -> Path | None:
@@ -372,6 +373,7 @@ def build_context(repo_root: Path | None, path: str, text: str,
             sections.append(ContextSection(kind, title, body))
             used += count(f"### {title}\n") + 2 + count(body)
 
+    listed: list[tuple[str, Definition]] = []
     title = f"Enclosing scope of the selection in {rel}"
     add("scope", title, scope_section(tags, text, selection, room(title, SHARES["scope"]), count))
     title = f"Imports of {rel}"
@@ -394,13 +396,16 @@ def build_context(repo_root: Path | None, path: str, text: str,
         timings["git diff"] = time.perf_counter() - t_diff
         reserved = count(f"### {diff_title}\n") + 2 + count(uncommitted) if uncommitted else 0
         title = "Repository map (most relevant definitions)"
-        add("repo_map", title, _repo_map(graph, ranked, shown, room(title, None) - reserved, count))
+        map_text, map_kept = _repo_map(graph, ranked, shown, room(title, None) - reserved, count)
+        add("repo_map", title, map_text)
+        listed = [(graph.paths[e.fid], e.definition) for e in kept + map_kept]
         add("uncommitted", diff_title, uncommitted)
     timings["render"] = time.perf_counter() - t - timings.get("git diff", 0.0)
     order = {"scope": 0, "imports": 1, "definitions": 2, "repo_map": 3, "uncommitted": 4}
     sections.sort(key=lambda s: order.get(s.kind, 9))
     timings["total"] = time.perf_counter() - started
-    return ContextResult(tuple(sections), tuple(notes), timings, used, root, rel)
+    shown_defs = tuple((path, d[0], d[2]) for path, d in listed)
+    return ContextResult(tuple(sections), tuple(notes), timings, used, root, rel, shown_defs)
 
 
 def _personalise(graph: FileGraph, fid: int | None, tags: FileTags, text: str,
@@ -450,16 +455,16 @@ def _personalise(graph: FileGraph, fid: int | None, tags: FileTags, text: str,
 
 
 def _repo_map(graph: FileGraph, ranked, shown: set[tuple[int, int]], budget: int,
-              count: TokenCounter) -> str:
+              count: TokenCounter) -> tuple[str, list[_Entry]]:
     """Best-scored definitions not shown yet, as many as fit ``budget``."""
     import numpy as np
 
     if budget <= 16 or not len(ranked.def_score):
-        return ""
+        return "", []
     positive = int((ranked.def_score > 0).sum())
     k = min(positive, max(64, budget // 4))
     if k <= 0:
-        return ""
+        return "", []
     top = np.argpartition(-ranked.def_score, k - 1)[:k]
     top = top[np.argsort(-ranked.def_score[top], kind="stable")]
     entries: list[_Entry] = []
@@ -472,5 +477,4 @@ def _repo_map(graph: FileGraph, ranked, shown: set[tuple[int, int]], budget: int
         if (fid, definition[2]) in shown:
             continue
         entries.append(_entry(graph, fid, definition, False, count))
-    text, _ = _fit_entries(entries, budget, graph, count)
-    return text
+    return _fit_entries(entries, budget, graph, count)
