@@ -1,0 +1,45 @@
+"""The benchmark registry: task names as the CLI and reports use them."""
+
+from __future__ import annotations
+
+from amigo.errors import InputError
+from amigo_train.eval.tasks.base import Outcome, Problem, Task, extract_code
+from amigo_train.eval.tasks.gsm8k import GSM8K
+from amigo_train.eval.tasks.repair import LANGUAGES, DebugBench, HumanEvalFix, QuixBugs
+from amigo_train.eval.tasks.synthesis import MBPP, HumanEval, HumanEvalPlus, MBPPPlus
+
+TASK_NAMES: tuple[str, ...] = (
+    "humaneval", "humanevalplus", "mbpp", "mbppplus", "humanevalfix",
+    *(f"humanevalfix-{lang}" for lang in LANGUAGES if lang != "python"),
+    "quixbugs", "debugbench", "gsm8k", "amigo-edits",
+)
+
+
+def get_task(name: str, **options: object) -> Task:
+    """A task by name; ``options`` are task-specific (``edits`` file for amigo-edits, ``split`` for MBPP)."""
+    if name == "humaneval":
+        return HumanEval()
+    if name == "humanevalplus":
+        return HumanEvalPlus()
+    if name == "mbpp":
+        return MBPP(str(options.get("split") or "test"))
+    if name == "mbppplus":
+        return MBPPPlus()
+    if name == "humanevalfix":
+        return HumanEvalFix("python")
+    if name.startswith("humanevalfix-"):
+        return HumanEvalFix(name.split("-", 1)[1])
+    if name == "quixbugs":
+        return QuixBugs()
+    if name == "debugbench":
+        return DebugBench()
+    if name == "gsm8k":
+        return GSM8K()
+    if name == "amigo-edits":
+        from amigo_train.eval.tasks.edits import AmigoEdits
+
+        return AmigoEdits(options.get("edits"))  # type: ignore[arg-type]
+    raise InputError(f"unknown task {name!r}; choose from {', '.join(TASK_NAMES)}")
+
+
+__all__ = ["TASK_NAMES", "Outcome", "Problem", "Task", "extract_code", "get_task"]
