@@ -9,16 +9,17 @@ what one leaves unused goes to the repo map.
 
 from __future__ import annotations
 
+import os
 import re
 import subprocess
 import time
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
-from typing import Callable
+from typing import Callable, Iterable, Iterator
 
 from amigo.context import files as filelist
 from amigo.context.budget import TokenCounter, estimate_tokens, fit_lines
-from amigo.context.index import Refresh, index_for
+from amigo.context.index import Refresh, digest_of, index_for
 from amigo.context.languages import tag_language
 from amigo.context.rank import COMMON_NAMES, MAX_DEFINING_FILES, FileGraph, graph_for
 from amigo.context.render import entry_lines, render_groups
@@ -187,15 +188,24 @@ class _Entry:
     tokens: int
 
 
-def _fit_entries(entries: list[_Entry], budget: int, graph: FileGraph,
+MAX_MISSES = 24
+
+
+def _fit_entries(entries: Iterable[_Entry], budget: int, graph: FileGraph,
                  count: TokenCounter) -> tuple[str, list[_Entry]]:
-    """Greedily keep entries (best first) while the rendered text fits ``budget``."""
+    """Greedily keep entries (best first, built lazily) while the text fits ``budget``."""
     kept: list[_Entry] = []
     used = 0
+    misses = 0
     header_seen: set[int] = set()
+    if budget <= 0:
+        return "", kept
     for entry in entries:
         cost = entry.tokens + (0 if entry.fid in header_seen else estimate_tokens(graph.paths[entry.fid]) + 2)
         if used + cost > budget:
+            misses += 1
+            if misses >= MAX_MISSES:
+                break
             continue
         kept.append(entry)
         used += cost
@@ -281,20 +291,51 @@ def _ordered_names(selected: str, tags: FileTags, import_text: str) -> tuple[lis
     return ordered, frozenset(w for w in seen if w not in bare)
 
 
-def uncommitted_section(root: Path, rel: str, budget: int, count: TokenCounter) -> str:
-    """``git diff HEAD`` of the other files (the edited one is in the prompt already)."""
-    if budget <= 0:
-        return ""
+DIFF_TTL_S = 5.0
+_DIFFS: dict[tuple[str, str], tuple[object, float, list[str]]] = {}
+
+
+def _git_stamp(root: Path) -> tuple[int, ...]:
+    stamps = []
+    for name in ("index", "HEAD"):
+        try:
+            stamps.append(os.stat(root / ".git" / name).st_mtime_ns)
+        except OSError:
+            stamps.append(-1)
+    return tuple(stamps)
+
+
+def _diff_lines(root: Path, rel: str, generation: int) -> list[str]:
+    """``git diff HEAD`` lines of the other files, remembered for a few seconds while no
+    source file, the git index or HEAD changed (so warm requests spawn no git)."""
+    key = (generation, _git_stamp(root))
+    cached = _DIFFS.get((str(root), rel))
+    if cached is not None and cached[0] == key and time.monotonic() - cached[1] < DIFF_TTL_S:
+        return cached[2]
     cmd = ["git", "-C", str(root), "diff", "HEAD", "--no-color", "--no-ext-diff", "-U1",
            "--", ".", f":(exclude){rel}"]
     try:
         out = subprocess.run(cmd, capture_output=True, timeout=10)
     except (OSError, subprocess.SubprocessError):
+        return []
+    lines: list[str] = []
+    if out.returncode == 0:
+        lines = [line for line in out.stdout.decode("utf-8", "replace").splitlines()
+                 if not line.startswith(("index ", "--- ", "+++ "))]
+    if len(_DIFFS) > 32:
+        _DIFFS.clear()
+    _DIFFS[(str(root), rel)] = (key, time.monotonic(), lines)
+    return lines
+
+
+def uncommitted_section(root: Path, rel: str, budget: int, count: TokenCounter,
+                        generation: int = -1) -> str:
+    """``git diff HEAD`` of the other files (the edited one is in the prompt already)."""
+    if budget <= 0:
         return ""
-    if out.returncode != 0 or not out.stdout.strip():
+    lines = _diff_lines(root, rel, generation)
+    if not lines:
         return ""
-    lines = [line for line in out.stdout.decode("utf-8", "replace").splitlines()
-             if not line.startswith(("index ", "--- ", "+++ "))]
     kept = fit_lines(lines, budget, count)
     if len(kept) < len(lines):
         kept.append(f"... ({len(lines) - len(kept)} more diff lines not shown)")
@@ -329,10 +370,7 @@ def build_context(repo_root: Path | None, path: str, text: str,
 
     root = _resolve_root(repo_root, path, notes)
     rel = _relative(root, path)
-    t = time.perf_counter()
-    tags = _buffer_tags(text, rel, notes)
-    timings["parse file"] = time.perf_counter() - t
-
+    tags: FileTags | None = None
     graph: FileGraph | None = None
     file_rank = None
     ranked = None
@@ -345,6 +383,16 @@ def build_context(repo_root: Path | None, path: str, text: str,
             t = time.perf_counter()
             graph = graph_for(index, refresh.changed, refresh.removed)
             timings["graph"] = time.perf_counter() - t
+            on_disk = index.entries.get(rel)
+            if on_disk is not None and on_disk.tags is not None and on_disk.digest == digest_of(
+                    text.encode("utf-8", "surrogatepass")):
+                tags = on_disk.tags  # the buffer is what is saved: parsed already
+                if tags.syntax_errors:
+                    notes.append(f"{rel} has syntax errors: used the partial tree tree-sitter recovered")
+            else:
+                t = time.perf_counter()
+                tags = _buffer_tags(text, rel, notes)
+                timings["parse file"] = time.perf_counter() - t
             notes.extend(index.cache_notes)
             notes.extend(_skip_notes(index.skipped(), refresh))
             broken = sum(1 for p, e in index.entries.items() if e.tags and e.tags.syntax_errors and p != rel)
@@ -358,6 +406,10 @@ def build_context(repo_root: Path | None, path: str, text: str,
             file_rank = ranked.file_rank
             timings["rank"] = time.perf_counter() - t
 
+    if tags is None:
+        t = time.perf_counter()
+        tags = _buffer_tags(text, rel, notes)
+        timings["parse file"] = time.perf_counter() - t
     t = time.perf_counter()
     sections: list[ContextSection] = []
     used = 0
@@ -380,9 +432,16 @@ def build_context(repo_root: Path | None, path: str, text: str,
     add("imports", title, imports_section(tags, text, room(title, SHARES["imports"]), count))
     if graph is not None and ranked is not None and root is not None:
         import_text = _import_text(tags, text)
-        names, attributes = _ordered_names(_selected_text(text, selection), tags, import_text)
+        if selection is not None:
+            names, attributes = _ordered_names(_selected_text(text, selection), tags, import_text)
+        else:  # the whole file: its plain references, imported and most used first
+            imported_words = set(_WORD.findall(import_text))
+            local = {d[0] for d in tags.definitions}
+            names = sorted((n for n in tags.references if n not in local and n not in COMMON_NAMES),
+                           key=lambda n: (n not in imported_words, -tags.references[n]))
+            attributes = frozenset()
         found = definitions_for(graph, names, import_text, fid, file_rank, attributes)
-        entries = [_entry(graph, f, d, True, count) for f, d in found]
+        entries = (_entry(graph, f, d, True, count) for f, d in found)
         title = ("Definitions of names the selection uses" if selection
                  else "Definitions of names this file uses")
         def_text, kept = _fit_entries(entries, room(title, SHARES["definitions"]), graph, count)
@@ -392,7 +451,8 @@ def build_context(repo_root: Path | None, path: str, text: str,
         uncommitted = ""
         diff_title = "Uncommitted changes in other files"
         if refresh.is_git:
-            uncommitted = uncommitted_section(root, rel, room(diff_title, SHARES["uncommitted"]), count)
+            uncommitted = uncommitted_section(root, rel, room(diff_title, SHARES["uncommitted"]),
+                                              count, index.generation)
         timings["git diff"] = time.perf_counter() - t_diff
         reserved = count(f"### {diff_title}\n") + 2 + count(uncommitted) if uncommitted else 0
         title = "Repository map (most relevant definitions)"
@@ -467,14 +527,14 @@ def _repo_map(graph: FileGraph, ranked, shown: set[tuple[int, int]], budget: int
         return "", []
     top = np.argpartition(-ranked.def_score, k - 1)[:k]
     top = top[np.argsort(-ranked.def_score[top], kind="stable")]
-    entries: list[_Entry] = []
-    for i in top.tolist():
-        fid = int(ranked.def_file[i])
-        tags = graph.tags[fid]
-        if tags is None:
-            continue
-        definition = tags.definitions[int(ranked.def_index[i])]
-        if (fid, definition[2]) in shown:
-            continue
-        entries.append(_entry(graph, fid, definition, False, count))
-    return _fit_entries(entries, budget, graph, count)
+    def entries() -> Iterator[_Entry]:
+        for i in top.tolist():
+            fid = int(ranked.def_file[i])
+            tags = graph.tags[fid]
+            if tags is None:
+                continue
+            definition = tags.definitions[int(ranked.def_index[i])]
+            if (fid, definition[2]) not in shown:
+                yield _entry(graph, fid, definition, False, count)
+
+    return _fit_entries(entries(), budget, graph, count)

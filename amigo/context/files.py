@@ -29,11 +29,17 @@ GENERATED_SUFFIXES = (".min.js", ".min.css", "_pb2.py", "_pb2_grpc.py", ".pb.go"
 
 @dataclass
 class Listing:
-    """Candidate source files (repo-relative, forward slashes) and what was left out."""
+    """Candidate source files (repo-relative, forward slashes) and what was left out.
+
+    ``stamp`` holds the mtimes of the folders the listing came from (and of git's
+    index and ignore files): while none of them changes, no file was added,
+    removed or newly ignored, so the listing can be reused without asking git.
+    """
 
     paths: list[str]
     is_git: bool
     skipped: dict[str, list[str]] = field(default_factory=dict)
+    stamp: dict[str, int] = field(default_factory=dict)
 
     def skip(self, reason: str, path: str) -> None:
         self.skipped.setdefault(reason, []).append(path)
@@ -115,7 +121,7 @@ def _ignored(path: str, is_dir: bool, patterns: list[str]) -> bool:
     return False
 
 
-def _walk_paths(root: Path, listing: Listing) -> list[str]:
+def _walk_paths(root: Path, listing: Listing, walked: set[str]) -> list[str]:
     patterns = _ignore_patterns(root)
     paths: list[str] = []
 
@@ -126,6 +132,7 @@ def _walk_paths(root: Path, listing: Listing) -> list[str]:
     for folder, dirs, files in os.walk(root, onerror=onerror, followlinks=False):
         rel = os.path.relpath(folder, root)
         rel = "" if rel == "." else rel.replace(os.sep, "/") + "/"
+        walked.add(rel.rstrip("/"))
         dirs[:] = sorted(d for d in dirs if d not in SKIP_DIRS
                          and not _ignored(rel + d, True, patterns))
         for name in sorted(files):
@@ -135,12 +142,49 @@ def _walk_paths(root: Path, listing: Listing) -> list[str]:
     return paths
 
 
+def _mtime(path: str) -> int:
+    try:
+        return os.stat(path).st_mtime_ns
+    except OSError:
+        return -1
+
+
+def _stamp(root: Path, paths: list[str], extra_dirs: set[str]) -> dict[str, int]:
+    folders = set(extra_dirs) | {""}
+    for path in paths:
+        cut = path.rfind("/")
+        while cut > 0:
+            folder = path[:cut]
+            if folder in folders:
+                break
+            folders.add(folder)
+            cut = folder.rfind("/")
+    base = str(root)
+    stamp = {folder: _mtime(os.path.join(base, folder)) for folder in folders}
+    git_dir = os.path.join(base, ".git")
+    for name in ("index", "info/exclude", "HEAD"):
+        stamp[f".git/{name}"] = _mtime(os.path.join(git_dir, name))
+    stamp[".gitignore"] = _mtime(os.path.join(base, ".gitignore"))
+    return stamp
+
+
+def still_valid(root: Path, listing: Listing) -> bool:
+    """True while nothing the listing depends on has changed on disk."""
+    base = str(root)
+    for name, mtime in listing.stamp.items():
+        if _mtime(os.path.join(base, name)) != mtime:
+            return False
+    return bool(listing.stamp)
+
+
 def list_files(root: Path) -> Listing:
     """Source files under ``root`` that a grammar can parse, vendored trees left out."""
-    paths = _git_paths(root) if (root / ".git").exists() else None
+    paths = _git_paths(root) if git_toplevel(root) is not None else None
     listing = Listing([], is_git=paths is not None)
+    walked: set[str] = set()
     if paths is None:
-        paths = _walk_paths(root, listing)
+        paths = _walk_paths(root, listing, walked)
+    listing.stamp = _stamp(root, paths, walked)
     for path in paths:
         if tag_language(path) is None:
             continue

@@ -112,6 +112,7 @@ class RepoIndex:
         self._cache_loaded = False
         self.cache_notes: list[str] = []
         self.derived: dict[str, object] = {}  # rank structures keyed by name, see rank.py
+        self._listing: filelist.Listing | None = None
 
     def _open_cache(self) -> TagCache:
         if self._cache is None:
@@ -126,7 +127,9 @@ class RepoIndex:
     def _refresh(self, parallel: bool) -> Refresh:
         report = Refresh()
         t0 = time.perf_counter()
-        listing = filelist.list_files(self.root)
+        listing = self._listing
+        if listing is None or not filelist.still_valid(self.root, listing):
+            listing = self._listing = filelist.list_files(self.root)
         report.is_git = listing.is_git
         report.listing_skipped = listing.skipped
         t1 = time.perf_counter()
