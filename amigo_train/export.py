@@ -1,0 +1,218 @@
+"""Export a finished run: merged safetensors, GGUF (verified against transformers),
+an Ollama Modelfile, a model card, and an upload to the hub.
+
+The merge applies the stage adapters to the base in recipe order, exactly as
+training chained them ("merge first"), so the merged model equals base + adapters.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+from amigo.errors import ConfigError
+
+
+def run_adapters(run_dir: Path) -> tuple[str, list[Path], dict[str, Any]]:
+    """(base model, ordered adapter dirs, manifest) of a finished run directory."""
+    manifest_path = run_dir / "manifest.json"
+    if not manifest_path.is_file():
+        raise ConfigError(f"{run_dir} has no manifest.json: pass the output_dir of `amigo train run`")
+    manifest = json.loads(manifest_path.read_text())
+    adapters = []
+    for stage in manifest["recipe"]["stages"]:
+        adapter = run_dir / "stages" / stage["name"] / "adapter"
+        if not (run_dir / "stages" / stage["name"] / "stage.json").is_file():
+            raise ConfigError(f"stage {stage['name']} of {run_dir} is not complete; finish the run first (--resume)")
+        adapters.append(adapter)
+    return manifest["recipe"]["base_model"], adapters, manifest
+
+
+def merge(base: str, adapters: list[Path], out: Path) -> Path:
+    """Merge the adapters into the base (float32 on CPU, else bf16) and save safetensors + tokenizer."""
+    import torch
+    from transformers import AutoTokenizer
+
+    from amigo_train.base_model import resolve_base
+    from amigo_train.training import load_stage_model
+
+    base_path = resolve_base(base)
+    dtype = torch.bfloat16 if torch.cuda.is_available() else torch.float32
+    model = load_stage_model(base_path, adapters, dtype)
+    out.mkdir(parents=True, exist_ok=True)
+    model.save_pretrained(str(out), safe_serialization=True)
+    AutoTokenizer.from_pretrained(str(adapters[-1]) if adapters else base_path).save_pretrained(str(out))
+    return out
+
+
+def verify_gguf(merged: Path, gguf_path: Path, prompt: str, max_tokens: int = 24) -> dict[str, Any]:
+    """Greedy tokens from llama.cpp on the GGUF vs transformers on the merged model."""
+    import torch
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    from amigo_train.gguf_export import greedy_llama_cpp
+
+    tok = AutoTokenizer.from_pretrained(str(merged))
+    ids = tok.apply_chat_template([{"role": "user", "content": prompt}], add_generation_prompt=True, tokenize=True)
+    if hasattr(ids, "keys"):
+        ids = ids["input_ids"]
+    model = AutoModelForCausalLM.from_pretrained(str(merged), dtype=torch.float32)
+    with torch.no_grad():
+        gen = model.generate(torch.tensor([ids]), max_new_tokens=max_tokens, do_sample=False,
+                             pad_token_id=tok.pad_token_id or tok.eos_token_id)
+    hf = [int(t) for t in gen[0][len(ids):] if int(t) != tok.eos_token_id][:max_tokens]
+    cpp = greedy_llama_cpp(gguf_path, list(ids), len(hf))
+    same = 0
+    for a, b in zip(hf, cpp):
+        if a != b:
+            break
+        same += 1
+    return {"transformers": tok.decode(hf), "llama_cpp": tok.decode(cpp), "tokens": len(hf),
+            "identical_prefix": same, "match": hf == cpp}
+
+
+def _ollama_template(chat_template: str) -> tuple[str, list[str]]:
+    if "<start_of_turn>" in chat_template:
+        return ("{{ if .System }}<start_of_turn>user\n{{ .System }}\n\n{{ end }}{{ if .Prompt }}"
+                "{{ if not .System }}<start_of_turn>user\n{{ end }}{{ .Prompt }}<end_of_turn>\n{{ end }}"
+                "<start_of_turn>model\n{{ .Response }}<end_of_turn>\n", ["<end_of_turn>"])
+    if "<|start_header_id|>" in chat_template:
+        return ("{{ if .System }}<|start_header_id|>system<|end_header_id|>\n\n{{ .System }}<|eot_id|>{{ end }}"
+                "<|start_header_id|>user<|end_header_id|>\n\n{{ .Prompt }}<|eot_id|>"
+                "<|start_header_id|>assistant<|end_header_id|>\n\n{{ .Response }}<|eot_id|>", ["<|eot_id|>"])
+    return ("{{ if .System }}<|im_start|>system\n{{ .System }}<|im_end|>\n{{ end }}"
+            "<|im_start|>user\n{{ .Prompt }}<|im_end|>\n<|im_start|>assistant\n{{ .Response }}<|im_end|>\n",
+            ["<|im_end|>"])
+
+
+def modelfile(gguf_name: str, chat_template: str) -> str:
+    """An Ollama Modelfile: the GGUF, its chat template, Amigo's system prompt, low temperature."""
+    from amigo.prompt import SYSTEM_BLOCKS
+
+    template, stops = _ollama_template(chat_template)
+    lines = [f"FROM ./{gguf_name}", f'TEMPLATE """{template}"""', f'SYSTEM """{SYSTEM_BLOCKS}"""',
+             "PARAMETER temperature 0.2", "PARAMETER num_ctx 8192"]
+    lines += [f'PARAMETER stop "{s}"' for s in stops]
+    return "\n".join(lines) + "\n"
+
+
+def model_card(manifest: dict[str, Any], name: str, eval_results: dict[str, float] | None = None,
+               license: str = "apache-2.0") -> str:
+    """README.md with YAML metadata (base_model, datasets, license, results) and the plain facts."""
+    import yaml
+
+    from amigo_train.registry import REGISTRY
+
+    recipe = manifest["recipe"]
+    datasets: list[str] = []
+    for stage in recipe["stages"]:
+        for src in stage["data"]:
+            entry = REGISTRY.get(src.get("dataset") or "")
+            if entry and entry.hub_id and entry.hub_id not in datasets:
+                datasets.append(entry.hub_id)
+    meta: dict[str, Any] = {
+        "base_model": recipe["base_model"], "license": license, "datasets": datasets,
+        "library_name": "transformers", "pipeline_tag": "text-generation",
+        "tags": ["code", "amigo", "lora", "sft", "dpo", "search-replace-edits"],
+    }
+    if eval_results:
+        meta["model-index"] = [{"name": name, "results": [
+            {"task": {"type": "text-generation"}, "dataset": {"name": k, "type": k},
+             "metrics": [{"type": "pass@1", "value": v}]} for k, v in eval_results.items()]}]
+    stages = "\n".join(
+        f"{i}. `{s['name']}` ({s.get('kind', 'sft').upper()}): {s.get('description') or ''} "
+        f"data: {', '.join(d.get('dataset') or d.get('path') or '' for d in s['data'])}"
+        for i, s in enumerate(recipe["stages"], 1))
+    lora = recipe["lora"]
+    results = "\n".join(f"| {k} | {v:.3f} |" for k, v in (eval_results or {}).items()) or "| (not evaluated) | - |"
+    return f"""---
+{yaml.safe_dump(meta, sort_keys=False).strip()}
+---
+
+# {name}
+
+Amigo's editing model: given an instruction and a file, it answers with
+SEARCH/REPLACE blocks (the format `amigo.edits` parses and applies).
+
+## Training method
+
+LoRA (r={lora['r']}, alpha={lora['alpha']}, targets {lora['target_modules']}) on `{recipe['base_model']}`, in
+stages; each stage trains a fresh adapter on the base with the earlier adapters merged in, and the
+DPO stage uses the merged SFT model as its frozen reference. Prompts and targets are rendered by
+`amigo.prompt` and `amigo.edits`, the same code that serves the model.
+
+{stages}
+
+Precision {recipe['precision']}, seed {recipe['seed']}, code commit `{manifest.get('git_commit')}`,
+versions: {json.dumps(manifest.get('versions', {}))}.
+
+## Evaluation
+
+| benchmark | score |
+| --- | --- |
+{results}
+
+## Limitations
+
+- Trained for SEARCH/REPLACE edits of one file at a time; multi-file refactors are weak.
+- Training data was decontaminated by 13-gram overlap against HumanEval, MBPP, HumanEvalFix,
+  QuixBugs and DebugBench; paraphrased overlap can remain.
+- Answers can be wrong or unsafe: every edit is shown as a diff for a person to accept.
+- Licenses of the training sets vary (see the datasets list); check them before commercial use.
+"""
+
+
+def export_run(run_dir: Path, out: Path, *, gguf: bool = True, verify: bool = True,
+               template_gguf: Path | None = None, eval_results: dict[str, float] | None = None,
+               name: str | None = None, log: Any = print) -> dict[str, Any]:
+    """merged/ safetensors, model.gguf (+ verification), Modelfile and README.md under ``out``."""
+    from amigo_train.base_model import EMBEDDED, embedded_gguf
+
+    base, adapters, manifest = run_adapters(run_dir)
+    name = name or manifest["recipe"]["name"]
+    merged = merge(base, adapters, out / "merged")
+    log(f"merged {len(adapters)} adapters into {merged}")
+    report: dict[str, Any] = {"merged": str(merged), "adapters": [str(a) for a in adapters]}
+    if gguf:
+        from amigo_train.gguf_export import write_llama_gguf
+
+        template = template_gguf or (embedded_gguf() if base == EMBEDDED else None)
+        if template is None:
+            raise ConfigError("GGUF export needs --template-gguf (a GGUF of the base, for its tokenizer metadata), "
+                              "or use llama.cpp's convert_hf_to_gguf.py on the merged directory")
+        gguf_path = write_llama_gguf(merged, Path(template), out / "model.gguf")
+        report["gguf"] = str(gguf_path)
+        chat_template = (merged / "chat_template.jinja").read_text() if (merged / "chat_template.jinja").is_file() else ""
+        (out / "Modelfile").write_text(modelfile(gguf_path.name, chat_template))
+        if verify:
+            report["verify"] = verify_gguf(merged, gguf_path, "Write a Python function that adds two numbers.")
+            log(f"GGUF check: {report['verify']['identical_prefix']}/{report['verify']['tokens']} greedy tokens "
+                "identical between llama.cpp and transformers")
+    (out / "README.md").write_text(model_card(manifest, name, eval_results))
+    (out / "export.json").write_text(json.dumps(report, indent=2))
+    return report
+
+
+def push(folder: Path, repo_id: str, dry_run: bool, private: bool = True) -> list[tuple[str, int]]:
+    """Upload ``folder`` to the hub (token from HF_TOKEN / HUGGING_FACE_HUB_TOKEN only).
+
+    Returns the (path, bytes) list; with ``dry_run`` nothing is sent and no token is needed.
+    """
+    if "/" not in repo_id or repo_id.count("/") != 1:
+        raise ConfigError(f"--repo-id must look like ORG/NAME, got {repo_id!r}")
+    if not folder.is_dir():
+        raise ConfigError(f"{folder} does not exist: run `amigo train export` first")
+    files = sorted((str(p.relative_to(folder)), p.stat().st_size) for p in folder.rglob("*") if p.is_file())
+    if dry_run:
+        return files
+    token = os.environ.get("HF_TOKEN") or os.environ.get("HUGGING_FACE_HUB_TOKEN")
+    if not token:
+        raise ConfigError("set HF_TOKEN in the environment to push (tokens are never read from files or flags)")
+    from huggingface_hub import HfApi
+
+    api = HfApi(token=token)
+    api.create_repo(repo_id, private=private, exist_ok=True)
+    api.upload_folder(folder_path=str(folder), repo_id=repo_id, commit_message="Upload Amigo model")
+    return files
