@@ -13,31 +13,13 @@ import pytest_asyncio
 sys.path.insert(0, str(Path(__file__).parent))
 
 from lsp_editor import Editor, start_editor
+from lsp_answers import ANSWER, options_for
 from lsp_recorded_model import RecordedModel
-
-ANSWER = '''I added a docstring.
-
-users.py
-<<<<<<< SEARCH
-def oldest(users):
-    return max(users, key=lambda u: u.age)
-=======
-def oldest(users):
-    """The oldest user (the first one on a tie)."""
-    return max(users, key=lambda u: u.age)
->>>>>>> REPLACE
-'''
-
 
 @pytest.fixture
 def model() -> Iterator[RecordedModel]:
     with RecordedModel(ANSWER) as server:
         yield server
-
-
-def options_for(model_url: str, **extra: object) -> dict[str, object]:
-    return {"endpoint": model_url, "model": "recorded", "editFormat": "blocks", "decoding": "free",
-            "contextBudget": 256, **extra}
 
 
 @pytest_asyncio.fixture

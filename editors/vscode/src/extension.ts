@@ -1,0 +1,156 @@
+// Amigo for VS Code: starts `amigo lsp`, adds the edit/fix/accept/reject/retry/undo commands.
+// Proposals arrive as workspace/applyEdit with a change annotation that needs confirmation, so
+// VS Code opens its refactor preview; applying or discarding it is the accept or reject.
+import * as vscode from "vscode";
+import {
+  ExecuteCommandRequest,
+  LanguageClient,
+  LanguageClientOptions,
+  ServerOptions,
+  TransportKind,
+} from "vscode-languageclient/node";
+import {
+  describeResult,
+  editArguments,
+  fixArguments,
+  lspSeverity,
+  needsInstruction,
+  serverCommand,
+  serverSettings,
+  withInstruction,
+} from "./settings";
+
+let client: LanguageClient | undefined;
+let lastProposal: string | undefined;
+
+function settings(): vscode.WorkspaceConfiguration {
+  return vscode.workspace.getConfiguration("amigo");
+}
+
+async function askInstruction(): Promise<string | undefined> {
+  return vscode.window.showInputBox({
+    prompt: "What should Amigo change?",
+    placeHolder: "e.g. add a function to sort users by age",
+    ignoreFocusOut: true,
+  });
+}
+
+async function runServerCommand(command: string, args: unknown[]): Promise<void> {
+  if (!client) {
+    vscode.window.showErrorMessage("Amigo: the language server is not running; run 'Amigo: Restart Language Server'.");
+    return;
+  }
+  const result = (await client.sendRequest(ExecuteCommandRequest.type, { command, arguments: args })) as
+    | Record<string, unknown>
+    | undefined;
+  if (result && typeof result.id === "string") {
+    lastProposal = result.id;
+  }
+  const message = describeResult(result);
+  if (message) {
+    vscode.window.showInformationMessage(message);
+  }
+}
+
+function toRange(r: vscode.Range) {
+  return {
+    start: { line: r.start.line, character: r.start.character },
+    end: { line: r.end.line, character: r.end.character },
+  };
+}
+
+async function editSelection(): Promise<void> {
+  const editor = vscode.window.activeTextEditor;
+  if (!editor) {
+    vscode.window.showWarningMessage("Amigo: open a file and select the code to change.");
+    return;
+  }
+  const instruction = await askInstruction();
+  if (!instruction) {
+    return;
+  }
+  await runServerCommand(
+    "amigo.edit",
+    editArguments(editor.document.uri.toString(), toRange(editor.selection), instruction),
+  );
+}
+
+async function fixThisBug(): Promise<void> {
+  const editor = vscode.window.activeTextEditor;
+  if (!editor) {
+    return;
+  }
+  const sel = editor.selection;
+  const diagnostics = vscode.languages
+    .getDiagnostics(editor.document.uri)
+    .filter((d) => d.range.intersection(new vscode.Range(sel.start.line, 0, sel.end.line + 1, 0)))
+    .map((d) => ({ range: toRange(d.range), message: d.message, severity: lspSeverity(d.severity), source: d.source }));
+  await runServerCommand("amigo.fix", fixArguments(editor.document.uri.toString(), toRange(sel), diagnostics));
+}
+
+async function withLast(command: string): Promise<void> {
+  if (!lastProposal) {
+    vscode.window.showWarningMessage("Amigo: no proposal yet; run 'Amigo: Edit Selection with Instruction' first.");
+    return;
+  }
+  await runServerCommand(command, [{ id: lastProposal }]);
+}
+
+function startClient(context: vscode.ExtensionContext): LanguageClient {
+  const { command, args } = serverCommand(settings());
+  const serverOptions: ServerOptions = { command, args, transport: TransportKind.stdio };
+  const clientOptions: LanguageClientOptions = {
+    documentSelector: [{ scheme: "file" }],
+    initializationOptions: serverSettings(settings()),
+    synchronize: { configurationSection: "amigo" },
+    middleware: {
+      // Code actions carry amigo.edit without an instruction: ask for it here.
+      executeCommand: async (cmd, cmdArgs, next) => {
+        if (needsInstruction(cmd, cmdArgs)) {
+          const instruction = await askInstruction();
+          if (!instruction) {
+            return undefined;
+          }
+          cmdArgs = withInstruction(cmdArgs, instruction);
+        }
+        const result = await next(cmd, cmdArgs);
+        if (result && typeof (result as Record<string, unknown>).id === "string") {
+          lastProposal = (result as Record<string, unknown>).id as string;
+        }
+        return result;
+      },
+      workspace: {
+        configuration: (params, token, next) => {
+          const values = next(params, token);
+          // Send the same mapped object the server got at start, not VS Code's raw section.
+          return Array.isArray(values) ? params.items.map((item) => (item.section === "amigo" ? serverSettings(settings()) : null)) : values;
+        },
+      },
+    },
+  };
+  const c = new LanguageClient("amigo", "Amigo", serverOptions, clientOptions);
+  context.subscriptions.push(c);
+  return c;
+}
+
+export async function activate(context: vscode.ExtensionContext): Promise<void> {
+  client = startClient(context);
+  const reg = (name: string, fn: () => Promise<void>) =>
+    context.subscriptions.push(vscode.commands.registerCommand(name, fn));
+  reg("amigo.editSelection", editSelection);
+  reg("amigo.fixThisBug", fixThisBug);
+  reg("amigo.acceptLast", () => withLast("amigo.accept"));
+  reg("amigo.rejectLast", () => withLast("amigo.reject"));
+  reg("amigo.retryLast", () => withLast("amigo.retry"));
+  reg("amigo.undoLast", () => runServerCommand("amigo.undo", []));
+  reg("amigo.restartServer", async () => {
+    await client?.stop();
+    client = startClient(context);
+    await client.start();
+  });
+  await client.start();
+}
+
+export async function deactivate(): Promise<void> {
+  await client?.stop();
+}

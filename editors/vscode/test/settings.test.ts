@@ -1,0 +1,57 @@
+// Node's test runner (node --test out/test/): the pure parts of the extension.
+import { strict as assert } from "node:assert";
+import { test } from "node:test";
+import {
+  describeResult,
+  editArguments,
+  fixArguments,
+  lspSeverity,
+  needsInstruction,
+  serverCommand,
+  serverSettings,
+  withInstruction,
+} from "../src/settings";
+
+const reader = (values: Record<string, unknown>) => ({ get: <T>(key: string) => values[key] as T | undefined });
+const range = { start: { line: 16, character: 0 }, end: { line: 18, character: 0 } };
+
+test("settings map to the server's keys, unset values left out", () => {
+  const out = serverSettings(reader({ endpoint: "http://gpu:8000/v1", model: null, editFormat: "blocks", maxTokens: 512, contextBudget: 0 }));
+  assert.deepEqual(out, { endpoint: "http://gpu:8000/v1", editFormat: "blocks", maxTokens: 512, contextBudget: 0, review: "applyEdit" });
+});
+
+test("the server command defaults to `amigo lsp` and splits a configured one", () => {
+  assert.deepEqual(serverCommand(reader({})), { command: "amigo", args: ["lsp"] });
+  assert.deepEqual(serverCommand(reader({ serverCommand: ["python3", "-m", "amigo_lsp"] })), {
+    command: "python3",
+    args: ["-m", "amigo_lsp"],
+  });
+  assert.deepEqual(serverCommand(reader({ serverCommand: [] })), { command: "amigo", args: ["lsp"] });
+});
+
+test("amigo.edit arguments carry uri, range and the trimmed instruction", () => {
+  assert.deepEqual(editArguments("file:///r/users.py", range, "  add a docstring "), [
+    { uri: "file:///r/users.py", range, instruction: "add a docstring" },
+  ]);
+  assert.throws(() => editArguments("file:///r/users.py", range, "   "), /instruction is empty/);
+});
+
+test("amigo.fix arguments carry the diagnostics' messages and ranges", () => {
+  const [args] = fixArguments("file:///r/a.py", range, [{ range, message: "NameError: x", severity: 1, source: "pyright" }]);
+  assert.deepEqual(args.diagnostics, [{ range, message: "NameError: x", severity: 1, source: "pyright" }]);
+  assert.equal(lspSeverity(0), 1);
+});
+
+test("code actions without an instruction ask for one; others pass through", () => {
+  assert.equal(needsInstruction("amigo.edit", [{ uri: "u", range }]), true);
+  assert.equal(needsInstruction("amigo.edit", [{ uri: "u", range, instruction: "x" }]), false);
+  assert.equal(needsInstruction("amigo.fix", [{ uri: "u", range }]), false);
+  assert.deepEqual(withInstruction([{ uri: "u", range }], " sort by age "), [{ uri: "u", range, instruction: "sort by age" }]);
+});
+
+test("results become short messages; stale ones are left to the server's message", () => {
+  assert.match(describeResult({ applied: true }) ?? "", /Undo/);
+  assert.match(describeResult({ applied: false, reason: "declined" }) ?? "", /Retry/);
+  assert.equal(describeResult({ applied: false, stale: true, reason: "x" }), undefined);
+  assert.match(describeResult({ cancelled: true }) ?? "", /cancelled/);
+});

@@ -1,0 +1,51 @@
+"""A real editor: Debian's Neovim, headless, loading editors/nvim and driving the real server.
+
+Edit (instruction through vim.ui.input), the diff shown in a split before
+anything changes, accept (the server's versioned applyEdit lands in the
+buffer), undo (the reverse edit). The model is a recorded answer served over
+real HTTP, so the buffer text can be asserted exactly.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from lsp_answers import options_for
+from lsp_recorded_model import RecordedModel
+
+ROOT = Path(__file__).resolve().parents[2]
+NVIM = shutil.which("nvim")
+
+
+@pytest.mark.skipif(NVIM is None, reason="needs Debian's neovim package (apt-get install neovim)")
+def test_neovim_edit_accept_undo(repo: Path, model: RecordedModel, tmp_path: Path) -> None:
+    model.recording.delay_s = 0.01
+    result_file = tmp_path / "result.json"
+    original = (repo / "users.py").read_text()
+    env = dict(os.environ,
+               NVIMTEST_NVIM_RESULT=str(result_file), NVIMTEST_PYTHON=sys.executable, NVIMTEST_FILE=str(repo / "users.py"),
+               NVIMTEST_SETTINGS=json.dumps(options_for(model.base_url)), NVIMTEST_INSTRUCTION="add a docstring",
+               NVIMTEST_RANGE="17,18", PYTHONPATH=str(ROOT))
+    proc = subprocess.run(
+        [NVIM, "--headless", "-u", "NONE", "-i", "NONE", "-n", "--cmd", f"set rtp^={ROOT / 'editors' / 'nvim'}",
+         "-c", f"luafile {Path(__file__).with_name('nvim_flow.lua')}"],
+        env=env, cwd=repo, capture_output=True, text=True, timeout=150)
+    assert result_file.exists(), f"nvim wrote no result (rc={proc.returncode}): {proc.stderr[-2000:]}"
+    out = json.loads(result_file.read_text())
+    assert out["ok"], out.get("error")
+    assert out["before"] == original
+    assert out["unchanged_before_accept"] is True, "nothing is applied before the person accepts"
+    assert out["windows_with_diff"] == 2 and out["diff_filetype"] == "diff"
+    assert '+    """The oldest user (the first one on a tie)."""' in out["diff"]
+    assert out["progress_seen"] > 0
+    assert out["after_accept"] == original.replace(
+        "def oldest(users):\n", 'def oldest(users):\n    """The oldest user (the first one on a tie)."""\n')
+    assert out["after_undo"] == original
+    assert proc.returncode == 0
