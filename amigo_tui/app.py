@@ -15,7 +15,8 @@ from typing import Callable
 from textual.app import App, ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal
-from textual.widgets import ContentSwitcher, Footer
+from textual.screen import ModalScreen
+from textual.widgets import ContentSwitcher, Footer, Input, TextArea
 
 from amigo import edits
 from amigo.client import Cancelled
@@ -50,7 +51,8 @@ class AmigoApp(App[int]):
     HORIZONTAL_BREAKPOINTS = [(0, "-narrow"), (64, "-wide")]
     BINDINGS = [
         Binding("ctrl+p", "find", "Find file"),
-        Binding("i", "instruct", "Instruct"),
+        # priority: runs before the key is forwarded, so keys typed right after `i` reach the box
+        Binding("i", "instruct", "Instruct", priority=True),
         Binding("x", "fix", "Fix"),
         Binding("v", "switch_view", "View"),
         Binding("u", "undo", "Undo"),
@@ -210,8 +212,17 @@ class AmigoApp(App[int]):
 
     # -- asking -------------------------------------------------------------------------
 
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        """`i` is a plain letter wherever text is being typed."""
+        if action == "instruct":
+            focused = self.focused
+            typing = isinstance(focused, Input) or (isinstance(focused, TextArea) and not focused.read_only)
+            return not typing and not isinstance(self.screen, ModalScreen)
+        return True
+
     def action_instruct(self) -> None:
-        self.query_one(InstructionInput).focus()
+        # set_focus now, not focus() (deferred): keys typed right after `i` must land in the box
+        self.screen.set_focus(self.query_one(InstructionInput))
 
     def action_fix(self) -> None:
         page = self.query_one(FileView).page

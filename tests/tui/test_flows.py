@@ -50,7 +50,8 @@ def test_select_instruct_accept_one_hunk_writes_exact_bytes(repo: Path, answer_s
             await wait_for(pilot, lambda: app.query_one(FileView).page is not None)
             await pilot.press(*["down"] * 16, "shift+down", "shift+down")  # select lines 17-18
             assert app.query_one(FileView).selection_range() == (17, 18)
-            await ask(pilot, app, "document oldest", type_keys=True)
+            await ask(pilot, app, "document it, simply", type_keys=True)  # `i` types itself in the box
+            assert app.proposal.request.instruction == "document it, simply"
             assert app.proposal.request.selection == (17, 18)
             assert answer_server.requests and answer_server.requests[0]["stream"] is True
             panel = app.query_one(DiffPanel)
