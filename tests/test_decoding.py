@@ -314,6 +314,16 @@ def test_an_old_vllm_with_only_guided_parameters_is_refused() -> None:
     assert "guided_" in backend.note
 
 
+def test_a_server_that_rejects_the_grammar_field_is_refused() -> None:
+    fields = _openapi("grammar")
+    routes = {"/openapi.json": fields,
+              "/v1/chat/completions": lambda _b: (400, {"error": {"message": "unknown field grammar"}})}
+    with _Server(routes) as server:
+        backend = probe_backend(server.base_url, "m")
+    assert backend.kind == "llama-cpp-python" and not backend.constrainable
+    assert "HTTP 400" in backend.note
+
+
 def test_ollama_and_plain_openai_servers_decode_freely() -> None:
     with _Server({"/api/version": lambda _b: (200, {"version": "0.12.0"})}) as server:
         ollama = probe_backend(server.base_url, "m")

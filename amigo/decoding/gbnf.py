@@ -238,6 +238,7 @@ def blocks_grammar(
     max_blocks: int = 8,
     max_replace_lines: int = 400,
     allow_append: bool = False,
+    max_line_chars: int | None = None,
 ) -> str:
     """A GBNF grammar for SEARCH/REPLACE answers editing ``files`` (path -> text).
 
@@ -245,6 +246,13 @@ def blocks_grammar(
     ``runs.scope_for``); uniqueness is still judged against the whole file.
     An empty SEARCH is offered for empty files, for new files (when
     ``allow_new_files``), and for appending when ``allow_append``.
+
+    The answer is bounded so that it always ends: at most ``max_blocks``
+    blocks, ``max_replace_lines`` replacement lines of at most
+    ``max_line_chars`` characters (default: the longest line + 40, at least
+    120). Replacement lines may not start with a fence (```` ``` ```` or
+    ``~~~``) unless one of the files has such a line: small models otherwise
+    paste a Markdown rewrite into the block.
     """
     if not files and not allow_new_files:
         raise ValueError("blocks_grammar needs at least one file, or allow_new_files=True")
@@ -254,25 +262,28 @@ def blocks_grammar(
     rules.add("root", "")
     block_alternatives: list[str] = []
     longest = 0
+    fenced = False
     for index, (path, text) in enumerate(files.items()):
         if not path or "\n" in path or "\r" in path:
             raise ValueError(f"path {path!r} cannot be named on one line")
         lines = split_lines(text)
         longest = max([longest, *map(len, lines)])
+        fenced = fenced or any(line.lstrip().startswith(("```", "~~~")) for line in lines)
         window = (windows or {}).get(path) or Window(0, len(lines))
         window = Window(max(0, window.lo), min(len(lines), window.hi))
         tag = f"f{index}"
         search = _search_rules(rules, tag, lines, window, allow_empty=allow_append or not lines)
         head = literal(f"{path}\n{SEARCH_MARK}\n")
         block_alternatives.append(rules.add(f"{tag}-block", _join(head, search, literal(DIVIDER + "\n"), "replace")))
-    max_line = max(300, longest + 100)
+    max_line = max_line_chars if max_line_chars is not None else max(120, longest + 40)
     if allow_new_files:
         _line_excluding(rules, "newpath", MARKER_PREFIXES, files.keys(), _PATH_BANNED, 200, allow_empty=False)
         block_alternatives.append(rules.add(
             "new-block", _join("newpath", literal(f"{SEARCH_MARK}\n{DIVIDER}\n"), "replace"),
         ))
     rules.add("block", " | ".join(block_alternatives))
-    _line_excluding(rules, "rline", MARKER_PREFIXES, (), "", max_line, lead=_LEAD_WS)
+    banned_starts = MARKER_PREFIXES if fenced else (*MARKER_PREFIXES, "```", "~~~")
+    _line_excluding(rules, "rline", banned_starts, (), "", max_line, lead=_LEAD_WS)
     rules.add("replace", _join(f"rline{{0,{max_replace_lines}}}", literal(REPLACE_MARK + "\n")))
     more = f'("\\n"? block){{0,{max_blocks - 1}}}' if max_blocks > 1 else ""
     if max_prose_chars > 0:

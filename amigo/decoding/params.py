@@ -25,6 +25,13 @@ Decoding = Literal["constrained-gbnf", "constrained-json", "free"]
 # enclosing scope plus margins (see benchmarks/constrained.py --sizes for the
 # compile and per-token figures behind the number).
 DEFAULT_CAP_LINES = 2000
+# Replacement text is bounded (so an answer always ends within max_tokens):
+# twice the lines SEARCH could cover, plus ten, at least 20, at most this.
+MAX_REPLACE_LINES = 400
+# Explanation before the block. 0 by default: with room to explain, the
+# embedded model rambled and then filled the replacement with prose until it
+# ran out of tokens (see benchmarks/constrained.py --max-prose-chars).
+DEFAULT_PROSE_CHARS = 0
 
 
 @dataclass(frozen=True)
@@ -46,13 +53,19 @@ def plan_constraint(
     backend: Backend,
     mode: str = "auto",
     cap_lines: int = DEFAULT_CAP_LINES,
-    max_prose_chars: int = 400,
+    max_prose_chars: int = DEFAULT_PROSE_CHARS,
     prefer: Literal["gbnf", "json"] = "gbnf",
+    max_blocks: int = 1,
 ) -> Constraint:
     """The constraint to send for ``request`` to ``backend`` under ``mode``.
 
     ``free`` sends nothing; ``auto`` constrains when the server can and falls
     back to free otherwise; ``constrained`` raises ConfigError when it cannot.
+
+    ``max_blocks`` defaults to 1: blocks apply one after the other, so a
+    second block may no longer match once the first has changed the file,
+    and small models repeat blocks until they run out of tokens. One block
+    can express any change to one file (its SEARCH spans the changed lines).
     """
     if mode not in DECODING_MODES:
         raise ConfigError(f"decoding = {mode!r} is not one of {', '.join(DECODING_MODES)}")
@@ -78,9 +91,13 @@ def plan_constraint(
                           backend.describe())
     windows = {request.path: window} if window else None
     if use_json:
-        schema = blocks_json_schema({request.path: request.file_text}, windows=windows)
+        schema = blocks_json_schema({request.path: request.file_text}, windows=windows, max_blocks=max_blocks)
         return Constraint(json_schema_body(backend, schema), "constrained-json", backend.describe(), window)
-    grammar = blocks_grammar({request.path: request.file_text}, max_prose_chars=max_prose_chars, windows=windows)
+    searchable = len(window) if window else len(split_lines(request.file_text))
+    grammar = blocks_grammar(
+        {request.path: request.file_text}, max_prose_chars=max_prose_chars, windows=windows, max_blocks=max_blocks,
+        max_replace_lines=min(MAX_REPLACE_LINES, max(20, 2 * searchable + 10)),
+    )
     return Constraint(constraint_body(backend, grammar), "constrained-gbnf", backend.describe(), window)
 
 
@@ -89,13 +106,14 @@ def constraint_params(
     backend: Backend,
     mode: str = "auto",
     cap_lines: int = DEFAULT_CAP_LINES,
-    max_prose_chars: int = 400,
+    max_prose_chars: int = DEFAULT_PROSE_CHARS,
     prefer: Literal["gbnf", "json"] = "gbnf",
+    max_blocks: int = 1,
 ) -> dict[str, Any]:
     """Extra chat-request body fields for ``request``, plus ``"decoding"``: the
     label (``constrained-gbnf``, ``constrained-json`` or ``free``) to pop off
     and record. See ``plan_constraint`` for the modes and errors."""
-    plan = plan_constraint(request, backend, mode, cap_lines, max_prose_chars, prefer)
+    plan = plan_constraint(request, backend, mode, cap_lines, max_prose_chars, prefer, max_blocks)
     return {**plan.body, "decoding": plan.decoding}
 
 
