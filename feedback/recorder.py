@@ -31,6 +31,7 @@ from feedback.store import Store
 log = logging.getLogger(__name__)
 
 FOLLOW_UP_EVERY_S = 60.0  # at most this often on new proposals, besides at attach
+ROW_CACHE = 64  # redacted proposal rows kept (an accept follows its proposal)
 
 
 class Recorder:
@@ -46,6 +47,7 @@ class Recorder:
         self._unsubscribe: Callable[[], None] | None = None
         self._last_follow_up = 0.0
         self._follow_lock = threading.Lock()
+        self._rows: dict[int, tuple[Proposal, dict]] = {}
 
     # -- wiring --------------------------------------------------------------------
     def subscribe(self, bus: EventBus) -> "Recorder":
@@ -61,55 +63,74 @@ class Recorder:
 
     # -- events --------------------------------------------------------------------
     def handle(self, event: Event) -> None:
-        """Record one event (tokens and done markers are not kept)."""
+        """Record one event (tokens and done markers are not kept).
+
+        Rows are built and redacted before the transaction starts, so the
+        write lock is held only for the inserts themselves.
+        """
         if isinstance(event, ProposalEvent):
+            row = self._row(event.proposal)
             with self.store.transaction() as conn:
-                self._proposal(conn, event.proposal)
+                records.write_proposal(conn, row)
             self._maybe_follow_up()
         elif isinstance(event, AcceptedEvent):
             self._accepted(event)
         elif isinstance(event, RejectedEvent):
+            row = self._row(event.proposal)
+            reason = self.redactor(event.reason) if event.reason else None
+            window = float(getattr(self.settings, "correction_window_s", 3600))
             now = time.time()
             with self.store.transaction() as conn:
-                self._proposal(conn, event.proposal)
-                reason = self.redactor(event.reason) if event.reason else None
+                records.write_proposal(conn, row)
                 records.write_event(conn, event.proposal.id, "rejected", {"reason": reason}, now)
-                records.open_followup(conn, event.proposal.id, "correction", now,
-                                      now + float(getattr(self.settings, "correction_window_s", 3600)))
+                records.open_followup(conn, event.proposal.id, "correction", now, now + window)
         elif isinstance(event, RetriedEvent):
+            rows = [self._row(event.proposal), self._row(event.new_proposal)]
             with self.store.transaction() as conn:
-                self._proposal(conn, event.proposal)
-                self._proposal(conn, event.new_proposal)
+                for row in rows:
+                    records.write_proposal(conn, row)
                 records.write_event(conn, event.proposal.id, "retried",
                                     {"new_proposal_id": event.new_proposal.id})
         elif isinstance(event, UndoneEvent):
             self._undone(event)
         elif isinstance(event, StaleEvent):
+            row = self._row(event.proposal)
             with self.store.transaction() as conn:
-                self._proposal(conn, event.proposal)
+                records.write_proposal(conn, row)
                 records.write_event(conn, event.proposal.id, "stale", {"path": event.path})
         elif isinstance(event, ErrorEvent):
             if event.kind == "cancelled":
                 return
+            message = self.redactor(event.message)
             with self.store.transaction() as conn:
                 known = records.proposal_exists(conn, event.request_id)
                 records.write_event(conn, event.request_id if known else None, "error", {
-                    "request_id": event.request_id, "kind": event.kind, "message": self.redactor(event.message),
+                    "request_id": event.request_id, "kind": event.kind, "message": message,
                 })
 
-    def _proposal(self, conn, proposal: Proposal) -> None:  # type: ignore[no-untyped-def]
-        records.write_proposal(conn, records.proposal_row(proposal, self.repo_id, self.redactor))
+    def _row(self, proposal: Proposal) -> dict:
+        """The redacted row of ``proposal``; proposals are immutable, so recent rows are cached."""
+        key = id(proposal)
+        cached = self._rows.get(key)
+        if cached is not None and cached[0] is proposal:
+            return dict(cached[1], recorded_at=time.time())
+        row = records.proposal_row(proposal, self.repo_id, self.redactor)
+        if len(self._rows) >= ROW_CACHE:
+            self._rows.pop(next(iter(self._rows)))
+        self._rows[key] = (proposal, row)
+        return row
 
     def _accepted(self, event: AcceptedEvent) -> None:
-        now = time.time()
+        row = self._row(event.proposal)
         final = {path: self.redactor(text) for path, text in event.final_texts}
         data = {"hunks": list(event.hunks) if event.hunks is not None else None,
                 "commit": event.commit, "final_texts": final}
+        delay = float(getattr(self.settings, "retention_delay_s", 86400))
+        now = time.time()
         with self.store.transaction() as conn:
-            self._proposal(conn, event.proposal)
+            records.write_proposal(conn, row)
             records.write_event(conn, event.proposal.id, "accepted", data, now)
-            records.open_followup(conn, event.proposal.id, "retention", now,
-                                  now + float(getattr(self.settings, "retention_delay_s", 86400)))
+            records.open_followup(conn, event.proposal.id, "retention", now, now + delay)
 
     def _undone(self, event: UndoneEvent) -> None:
         with self.store.transaction() as conn:

@@ -90,7 +90,8 @@ _HARMLESS_NAME = re.compile(
     r"hint|help|msg|message|env|var|expires?|expiry|ttl|count|id|limit|pattern|regex|policy|min|max|"
     r"required|enabled|format|kind|mode|class)$|(?<=[a-z])(?:Type|Field|Name|Label|Url|Uri|Path|File|"
     r"Length|Hint|Env|Id|Count|Limit|Expiry|Expires|Pattern|Policy)$|^(?:bypass|compass|passthrough|"
-    r"pass_?through|passed|passes|passing|overpass|tokenizer|tokenize|tokens?_used|authors?|author_\w*)$"
+    r"pass_?through|passed|passes|passing|overpass|tokenizer|tokenize|tokens?_used|authors?|author_\w*)$|"
+    r"^(?:max|min|num|n|total|count)_"
 )
 
 _IDENT = r"[A-Za-z_$][\w$.-]*"
@@ -107,7 +108,7 @@ _PLACEHOLDER = re.compile(
 _PLAIN_WORDS = re.compile(r"^[a-z][a-z._/-]{0,23}$|^[A-Z][A-Z0-9_]*$|^[A-Za-z]+(?: [A-Za-z'.,:!?-]+){2,}$")
 _URL = re.compile(r"^[a-z][a-z0-9+.-]*://[^@\s]*$", re.I)
 _CODE_VALUE = re.compile(
-    r"^(?:[A-Za-z_$][\w$]*(?:\.[A-Za-z_$][\w$]*)*(?:\(.*|\[.*)?|\d{1,3}|[A-Za-z_]\w*\(.*|.*\)$)$"
+    r"^(?:[A-Za-z_$][\w$]*(?:\.[A-Za-z_$][\w$]*)*(?:\(.*|\[.*)?|-?\d+(?:\.\d+)?|[A-Za-z_]\w*\(.*|.*\)$)$"
 )
 
 

@@ -6,10 +6,17 @@ NORMAL`` (durable across a process crash; an OS crash may lose the last
 commits, never corrupt), a busy timeout so several processes (LSP server, TUI,
 CLI) can write at once, ``BEGIN IMMEDIATE`` so no writer has to upgrade its
 lock mid-transaction, foreign keys on.
+
+Writers from several processes also queue on an advisory ``flock`` of
+``<db>.lock`` around each write transaction: the kernel wakes the next
+writer as soon as the lock is free, where SQLite's busy handler would sleep
+in steps of up to 100 ms (with 4 busy writers that cut throughput tenfold
+and could starve one past the timeout). A killed process drops its flock.
 """
 
 from __future__ import annotations
 
+import os
 import sqlite3
 import threading
 from contextlib import contextmanager
@@ -18,6 +25,11 @@ from typing import Iterator
 
 from amigo.errors import ConfigError
 from feedback.schema import LATEST, MIGRATIONS
+
+try:
+    import fcntl
+except ImportError:  # pragma: no cover - Windows: SQLite's own busy handler only
+    fcntl = None  # type: ignore[assignment]
 
 BUSY_TIMEOUT_MS = 30_000
 
@@ -39,6 +51,12 @@ class Store:
                 "set feedback.db_path to a writable file or feedback.enabled = false"
             ) from exc
         self.lock = threading.RLock()
+        self._lock_fd: int | None = None
+        if fcntl is not None:
+            try:
+                self._lock_fd = os.open(str(self.path) + ".lock", os.O_RDWR | os.O_CREAT, 0o600)
+            except OSError:
+                self._lock_fd = None  # read-only folder: SQLite's locking alone still is correct
         self.conn.row_factory = sqlite3.Row
         self.conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
         self.conn.execute("PRAGMA journal_mode = WAL")
@@ -73,13 +91,19 @@ class Store:
     def transaction(self) -> Iterator[sqlite3.Connection]:
         """``BEGIN IMMEDIATE`` ... ``COMMIT`` (rolled back on any error)."""
         with self.lock:
-            self.conn.execute("BEGIN IMMEDIATE")
+            if self._lock_fd is not None:
+                fcntl.flock(self._lock_fd, fcntl.LOCK_EX)
             try:
-                yield self.conn
-            except BaseException:
-                self.conn.execute("ROLLBACK")
-                raise
-            self.conn.execute("COMMIT")
+                self.conn.execute("BEGIN IMMEDIATE")
+                try:
+                    yield self.conn
+                except BaseException:
+                    self.conn.execute("ROLLBACK")
+                    raise
+                self.conn.execute("COMMIT")
+            finally:
+                if self._lock_fd is not None:
+                    fcntl.flock(self._lock_fd, fcntl.LOCK_UN)
 
     def query(self, sql: str, params: tuple | dict = ()) -> list[sqlite3.Row]:
         with self.lock:
@@ -100,6 +124,9 @@ class Store:
     def close(self) -> None:
         with self.lock:
             self.conn.close()
+            if self._lock_fd is not None:
+                os.close(self._lock_fd)
+                self._lock_fd = None
 
     def __enter__(self) -> "Store":
         return self
