@@ -120,11 +120,25 @@ def test_exact_tier() -> None:
 
 
 def test_whitespace_tier_reindents_replacement_and_keeps_dropped_blank_line() -> None:
-    search = "def f(self, x):\n    y = x + 1\n    return y\n"
-    replace = "def f(self, x):\n    y = x + 1\n    if y:\n        y -= 1\n    return y\n"
+    search = "def f(self, x):\n    y = x + 1\n    return y\n\ndef g(self):\n"
+    replace = "def f(self, x):\n    if x:\n        x -= 1\n    y = x + 1\n    return y\n\ndef g(self):\n"
     new, tier = apply(CODE, search, replace)
     assert tier == "whitespace"
-    assert new == CODE.replace("        y = x + 1\n", "        y = x + 1\n        if y:\n            y -= 1\n")
+    assert new == CODE.replace("        y = x + 1\n", "        if x:\n            x -= 1\n        y = x + 1\n")
+
+
+def test_whitespace_tier_refuses_change_where_a_line_was_left_out() -> None:
+    # the blank line between `y = ...` and `return y` is missing; where would the new lines go?
+    search = "def f(self, x):\n    y = x + 1\n    return y\n"
+    replace = "def f(self, x):\n    y = x + 1\n    y -= 1\n    return y\n"
+    with pytest.raises(EditError, match="leaves out line 4 of the file"):
+        apply(CODE, search, replace)
+
+
+def test_whitespace_tier_refuses_extra_search_line_next_to_change() -> None:
+    search = "    def g(self):\n\n        return 2\n"
+    with pytest.raises(EditError, match="SEARCH has a line the file does not have"):
+        apply(CODE, search, "    def g(self):\n\n        return 3\n")
 
 
 def test_whitespace_tier_more_indented_search_and_tabs() -> None:

@@ -101,10 +101,16 @@ def _pair_blanks(fkeys: list[str], skeys: list[str], pairs: list[tuple[int, int]
                 out.append((s, f))
                 s, f = s + 1, f + 1
             continue
-        s_gap = [x for x in range(ps + 1, qs) if not skeys[x].strip()]
-        f_gap = [y for y in range(pf + 1, qf) if not fkeys[y].strip()]
-        if len(s_gap) == qs - ps - 1 and len(f_gap) == qf - pf - 1:
-            out.extend(zip(s_gap, f_gap))
+        # blank lines at both ends of the gap pair up, outside in
+        s_lo, f_lo, s_hi, f_hi = ps + 1, pf + 1, qs - 1, qf - 1
+        head, tail = [], []
+        while s_lo <= s_hi and f_lo <= f_hi and not skeys[s_lo].strip() and not fkeys[f_lo].strip():
+            head.append((s_lo, f_lo))
+            s_lo, f_lo = s_lo + 1, f_lo + 1
+        while s_lo <= s_hi and f_lo <= f_hi and not skeys[s_hi].strip() and not fkeys[f_hi].strip():
+            tail.append((s_hi, f_hi))
+            s_hi, f_hi = s_hi - 1, f_hi - 1
+        out.extend(head + tail[::-1])
     return out
 
 
@@ -129,6 +135,18 @@ def find_whitespace(fkeys: list[str], skeys: list[str], lo: int = 0, hi: int | N
         full = [(s, f) for s, f in _pair_blanks(fkeys, skeys, pairs) if lo <= f < hi]
         found.append(Match(tuple(full), delta, "whitespace"))
     return found
+
+
+def _pair_substitutions(pairs: list[tuple[int, int]]) -> list[tuple[int, int]]:
+    """Where SEARCH and file each have the same number of unmatched lines between two
+    matched ones, those lines are the model's misspellings of the file's: pair them."""
+    out: list[tuple[int, int]] = []
+    for (ps, pf), (qs, qf) in zip(pairs, pairs[1:]):
+        out.append((ps, pf))
+        if qs - ps == qf - pf and qs - ps > 1:
+            out.extend((ps + t, pf + t) for t in range(1, qs - ps))
+    out.append(pairs[-1])
+    return out
 
 
 def _locate(fkeys: list[str], skeys: list[str]) -> list[Match]:
@@ -189,7 +207,7 @@ def find_fuzzy(fkeys: list[str], skeys: list[str]) -> list[Match]:
         delta = _indent_delta(fkeys, skeys, pairs)
         if delta is None:
             continue
-        matches.append(Match(tuple(_pair_blanks(fkeys, skeys, pairs)), delta, "fuzzy"))
+        matches.append(Match(tuple(_pair_substitutions(_pair_blanks(fkeys, skeys, pairs))), delta, "fuzzy"))
     return matches
 
 
@@ -212,26 +230,58 @@ def _reindent(line: str, delta: Indent) -> str:
     return shifted + line.lstrip()
 
 
+class AmbiguousGap(Exception):
+    """Lines missing on one side (file or SEARCH) sit right where REPLACE changes lines."""
+
+    def __init__(self, first: int, last: int, extra_in_search: bool = False) -> None:
+        super().__init__(first, last)
+        self.first, self.last, self.extra_in_search = first, last, extra_in_search
+
+
 def rebuild(
     flines: list[str], fkeys: list[str], skeys: list[str], rkeys: list[str], match: Match, nl: str
 ) -> list[str]:
-    """The raw lines that replace ``flines[match.start:match.end]``."""
-    changed: set[int] = set()
+    """The raw lines that replace ``flines[match.start:match.end]``.
+
+    Raises AmbiguousGap when file lines missing from SEARCH touch a change
+    that adds lines: whether they go before or after the new lines cannot be
+    known, and guessing could write the wrong file.
+    """
     opcodes = SequenceMatcher(None, skeys, rkeys, autojunk=False).get_opcodes()
+    op_of: dict[int, str] = {}
+    inserts: list[int] = []
     for tag, a1, a2, _, _ in opcodes:
-        if tag != "equal":
-            changed.update(range(a1, a2))
+        for s in range(a1, a2):
+            op_of[s] = tag
+        if tag == "insert":
+            inserts.append(a1)
+    changed = {s for s, tag in op_of.items() if tag != "equal"}
     pairs = list(match.pairs)
     fmap = dict(pairs)
+    for s in range(len(skeys)):  # a SEARCH line the file lacks, kept, next to a change
+        if s not in fmap and s not in changed and (
+            s - 1 in changed or s + 1 in changed or s in inserts or s + 1 in inserts
+        ):
+            near = max((f for t, f in pairs if t < s), default=match.start) + 1
+            raise AmbiguousGap(near, near, extra_in_search=True)
     order = [s for s, _ in pairs]
     nxt = {p: q for p, q in zip(order, order[1:])}
     prv = {q: p for p, q in zip(order, order[1:])}
 
     def gap(p: int, q: int) -> list[str]:
         """File lines between aligned SEARCH lines p and q that the block keeps."""
-        if any(s in changed for s in range(p + 1, q)) or (p in changed and q in changed):
-            return []
-        return flines[fmap[p] + 1 : fmap[q]]
+        lines = flines[fmap[p] + 1 : fmap[q]]
+        if not lines or any(s in changed for s in range(p + 1, q)):
+            return []  # none, or they stand for SEARCH lines the block changes
+        adds_next_to = (
+            any(p < a <= q for a in inserts)
+            or op_of.get(p) == "replace"
+            or op_of.get(q) == "replace"
+            or (p in changed and q in changed)
+        )
+        if adds_next_to:
+            raise AmbiguousGap(fmap[p] + 2, fmap[q])
+        return lines
 
     out: list[str] = []
     for tag, a1, a2, b1, b2 in opcodes:
@@ -247,6 +297,10 @@ def rebuild(
                 if q is not None and q in changed:
                     out.extend(gap(s, q))
         else:
+            for s in range(a1, a2):  # gaps inside a deleted run (refused or dropped by gap())
+                q = nxt.get(s)
+                if s in fmap and q is not None and q in changed:
+                    gap(s, q)
             out.extend(_reindent(line, match.indent) + nl for line in rkeys[b1:b2])
     return out
 
@@ -345,6 +399,26 @@ def _ambiguous(label: str, starts: list[int]) -> EditError:
 
 def apply_block_to(text: str, block: EditBlock, path: str | None = None) -> tuple[str, str]:
     """Apply ``block`` to ``text``; returns (new text, tier). Raises EditError."""
+    try:
+        return _apply_block(text, block, path)
+    except AmbiguousGap as gap:
+        lines = f"line {gap.first}" if gap.first == gap.last else f"lines {gap.first}-{gap.last}"
+        if gap.extra_in_search:
+            raise EditError(
+                f"{_label(block.index, path or block.path)}: SEARCH has a line the file does not "
+                f"have (after line {gap.first}) right where REPLACE changes lines, so the change "
+                "cannot be placed safely; copy the lines into SEARCH exactly as they are in the file.",
+                block.index, path or block.path,
+            ) from None
+        raise EditError(
+            f"{_label(block.index, path or block.path)}: SEARCH leaves out {lines} of the file right "
+            "where REPLACE adds or changes lines, so where the new lines go is unclear; copy "
+            f"{lines} into SEARCH (and REPLACE) exactly.",
+            block.index, path or block.path,
+        ) from None
+
+
+def _apply_block(text: str, block: EditBlock, path: str | None) -> tuple[str, str]:
     label = _label(block.index, path or block.path)
     nl = newline_of(text)
     flines = split_lines(text)
