@@ -119,6 +119,8 @@ async def start_editor(repo: Path, options: dict[str, Any], env: dict[str, str] 
 
 
 async def execute(editor: Editor, command: str, *args: Any, token: str | None = None) -> Any:
+    if token is not None:  # a client-initiated token: tell pytest-lsp's tracker about it
+        editor.client.progress_reports.setdefault(token, [])
     return await editor.client.workspace_execute_command_async(types.ExecuteCommandParams(
         command=command, arguments=list(args), work_done_token=token))
 

@@ -89,6 +89,15 @@ async def test_declined_review_is_a_reject_and_retry_gives_a_new_candidate(edito
     second = await execute(editor, "amigo.retry", {"id": first["id"]})
     assert second["applied"] is True and second["id"] != first["id"]
     assert editor.text(uri) == EXPECTED
+    # the verdicts reach the feedback store through the recorder the server attached
+    feedback = pytest.importorskip("feedback")
+    import sqlite3
+
+    db = feedback.db_path(None)
+    await wait_until(lambda: db.exists())
+    with sqlite3.connect(db) as conn:
+        kinds = [row[0] for row in conn.execute("SELECT kind FROM events ORDER BY id")]
+    assert kinds == ["rejected", "retried", "accepted"], kinds
 
 
 async def test_stale_version_is_refused_never_overwritten(editor: Editor, repo: Path) -> None:
@@ -173,3 +182,34 @@ async def test_bad_params_get_an_error_response(editor: Editor, repo: Path) -> N
         await execute(editor, "amigo.nope")
     bad_settings = await execute(editor, "amigo.reject", {"id": "unknown"})
     assert bad_settings["ok"] is False
+
+
+async def test_fix_sends_the_diagnostics_to_the_model(editor: Editor, repo: Path, model: RecordedModel) -> None:
+    uri = editor.open(repo / "users.py")
+    diag = {"range": _range(17, 11, 17, 14), "message": "max() arg is an empty sequence", "severity": 1, "source": "pytest"}
+    result = await execute(editor, "amigo.fix", {"uri": uri, "range": _range(17, 0, 17, 0), "diagnostics": [diag]})
+    assert result["applied"] is True and editor.text(uri) == EXPECTED
+    prompt = "\n".join(m["content"] for m in model.recording.requests[0]["messages"])
+    assert "max() arg is an empty sequence" in prompt and "Fix this bug" in prompt
+
+
+async def test_client_review_mode_accept_and_reject(repo: Path, model: RecordedModel) -> None:
+    import os
+
+    from lsp_answers import options_for
+    from lsp_editor import start_editor
+
+    ed = await start_editor(repo, options_for(model.base_url, review="client"), env=dict(os.environ))
+    try:
+        uri = ed.open(repo / "users.py")
+        first = await execute(ed, "amigo.edit", {"uri": uri, "range": _range(16, 0, 18, 0), "instruction": "doc"})
+        assert first["ok"] and "applied" not in first and first["edit"]["documentChanges"][0]["textDocument"]["version"] == 1
+        assert not ed.apply_requests and ed.text(uri) == SAMPLE_USERS, "nothing applies before amigo.accept"
+        assert (await execute(ed, "amigo.reject", {"id": first["id"]}))["ok"] is True
+        assert (await execute(ed, "amigo.accept", {"id": first["id"]}))["ok"] is False, "a rejected proposal stays rejected"
+        second = await execute(ed, "amigo.edit", {"uri": uri, "range": _range(16, 0, 18, 0), "instruction": "doc"})
+        accepted = await execute(ed, "amigo.accept", {"id": second["id"]})
+        assert accepted["applied"] is True and ed.text(uri) == EXPECTED
+    finally:
+        await ed.client.shutdown_session()
+        await ed.client.stop()
