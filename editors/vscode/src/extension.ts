@@ -120,11 +120,9 @@ function startClient(context: vscode.ExtensionContext): LanguageClient {
         return result;
       },
       workspace: {
-        configuration: (params, token, next) => {
-          const values = next(params, token);
-          // Send the same mapped object the server got at start, not VS Code's raw section.
-          return Array.isArray(values) ? params.items.map((item) => (item.section === "amigo" ? serverSettings(settings()) : null)) : values;
-        },
+        // Answer workspace/configuration with the same mapped object the server got at start.
+        configuration: (params) =>
+          params.items.map((item) => (item.section === "amigo" ? serverSettings(settings()) : null)),
       },
     },
   };
