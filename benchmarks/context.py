@@ -75,19 +75,25 @@ def speed(args: argparse.Namespace) -> None:
     root = Path(args.repo).resolve()
     rel = args.file or next(p for p in source_files(root) if p.endswith(".py") and
                             (root / p).stat().st_size > 20_000)
-    cache = Path(tempfile.mkdtemp(prefix="amigo-bench-cache-"))
+    keep = args.cache is not None
+    cache = Path(args.cache) if keep else Path(tempfile.mkdtemp(prefix="amigo-bench-cache-"))
+    cache.mkdir(parents=True, exist_ok=True)
     print(f"repo {root}, edited file {rel}; {load()}; cpus {os.cpu_count()}")
     script = cache / "cold.py"
     script.write_text(COLD)
-    cold = json.loads(subprocess.run([sys.executable, str(script), str(root), rel, str(cache),
+    warm_only = keep and any(cache.glob("context-v*.sqlite"))
+    cold = None if warm_only else json.loads(subprocess.run([sys.executable, str(script), str(root), rel, str(cache),
                                       str(REPO_ROOT)], capture_output=True, text=True,
                                      check=True).stdout)
-    t = cold["timings"]
-    index_s = sum(t.get(k, 0.0) for k in ("list files", "check files", "parse", "write cache"))
-    print(f"cold (new process, empty cache): build_context {cold['build_s']:.2f} s for "
-          f"{cold['lines']:,} lines; index (list+parse+cache) {index_s:.2f} s = "
-          f"{cold['lines'] / index_s:,.0f} lines/s wall, {cold['lines'] / cold['cpu_s']:,.0f} lines per "
-          f"CPU-second; graph {t.get('graph', 0):.2f} s")
+    if cold is None:
+        print(f"cold: skipped (the cache in {cache} is already warm)")
+    else:
+        t = cold["timings"]
+        index_s = sum(t.get(k, 0.0) for k in ("list files", "check files", "parse", "write cache"))
+        print(f"cold (new process, empty cache): build_context {cold['build_s']:.2f} s for "
+              f"{cold['lines']:,} lines; index (list+parse+cache) {index_s:.2f} s = "
+              f"{cold['lines'] / index_s:,.0f} lines/s wall, {cold['lines'] / cold['cpu_s']:,.0f} lines "
+              f"per CPU-second; graph {t.get('graph', 0):.2f} s")
     warm_proc = json.loads(subprocess.run([sys.executable, str(script), str(root), rel, str(cache),
                                            str(REPO_ROOT)], capture_output=True, text=True,
                                           check=True).stdout)
@@ -122,7 +128,8 @@ def speed(args: argparse.Namespace) -> None:
           f"min {min(changed) * 1000:.0f} ms over {len(changed)}; steps: "
           + ", ".join(f"{k} {v * 1000:.0f}" for k, v in r.timings.items()))
     print(f"targets: cold index >= 100,000 lines/s on 2 cores; warm <= 100 ms; one changed <= 150 ms; {load()}")
-    shutil.rmtree(cache, ignore_errors=True)
+    if not keep:
+        shutil.rmtree(cache, ignore_errors=True)
 
 
 # ---- the Aider RepoMap peer -------------------------------------------------------------------
@@ -340,6 +347,7 @@ def main() -> None:
     s.add_argument("--repo", required=True)
     s.add_argument("--file")
     s.add_argument("--rounds", type=int, default=7)
+    s.add_argument("--cache", help="keep the cache here (a warm one skips the cold run)")
     a = sub.add_parser("aider")
     a.add_argument("--repo", required=True)
     a.add_argument("--file")

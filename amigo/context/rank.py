@@ -81,6 +81,7 @@ class FileGraph:
         self.file_refs: list[tuple[np.ndarray, np.ndarray]] = []
         self.file_defs: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []  # names, indexes, weights
         self.out_edges: list[tuple[np.ndarray, np.ndarray]] = []
+        self.file_targets: list[np.ndarray] = []  # names each file defines (graph targets)
         self._arrays: tuple[np.ndarray, ...] | None = None
         self._lower: dict[str, list[int]] | None = None
         self._alive_count: int | None = None
@@ -106,6 +107,7 @@ class FileGraph:
             self.file_refs.append((_EMPTY_I, _EMPTY_F))
             self.file_defs.append((_EMPTY_I, _EMPTY_I, _EMPTY_F))
             self.out_edges.append((_EMPTY_I, _EMPTY_F))
+            self.file_targets.append(_EMPTY_I)
         return fid
 
     def _set_file(self, fid: int, tags: FileTags | None) -> set[int]:
@@ -148,6 +150,7 @@ class FileGraph:
         for nid in new_names - old_names:
             self.defs_by_name.setdefault(nid, set()).add(fid)
         self.file_def_names[fid] = new_names
+        self.file_targets[fid] = np.fromiter(new_names, dtype=np.int32, count=len(new_names))
         return set(old_names ^ new_names)
 
     def _compute_out(self, fid: int) -> None:
@@ -231,20 +234,18 @@ class FileGraph:
             d_name = np.concatenate([d[0] for d in self.file_defs]) if n else _EMPTY_I
             d_idx = np.concatenate([d[1] for d in self.file_defs]) if n else _EMPTY_I
             d_weight = np.concatenate([d[2] for d in self.file_defs]) if n else _EMPTY_F
-            ndefs = np.zeros(len(self.names), dtype=np.float64)
-            for nid, files in self.defs_by_name.items():
-                ndefs[nid] = len(files)
-            users = np.zeros(len(self.names), dtype=np.float64)
-            for nid, files in self.refs_by_name.items():
-                users[nid] = len(files)
-            idf = np.log(1.0 + (1.0 + sum(self.alive)) / (1.0 + users))
+            n_names = len(self.names)
+            targets = np.concatenate(self.file_targets) if n else _EMPTY_I
+            ndefs = np.bincount(targets, minlength=n_names).astype(np.float64)
+            users = np.bincount(r_name, minlength=n_names).astype(np.float64)  # names unique per file
+            alive = np.array(self.alive, dtype=bool)
+            idf = np.log(1.0 + (1.0 + alive.sum()) / (1.0 + users))
             r_w = r_w * idf[r_name] if len(r_name) else r_w
             safe = np.where(out_sum > 0, out_sum, 1.0)
             norm_w = w / safe[src] if len(src) else w
             flow_w = r_w / safe[r_file] if len(r_file) else r_w
             valid = (ndefs[r_name] > 0) & (ndefs[r_name] <= MAX_DEFINING_FILES)
             flow_w = np.where(valid, flow_w, 0.0)
-            alive = np.array(self.alive, dtype=bool)
             self._arrays = (src, dst, norm_w, out_sum <= 0, r_file, r_name, flow_w,
                             d_file, d_name, d_idx, ndefs, alive, d_weight)
         return self._arrays

@@ -12,7 +12,7 @@ from amigo.context import build_context
 from amigo.context.cache import DB_NAME, TagCache, default_cache_dir
 from amigo.context.index import RepoIndex, forget_indexes, process_file
 
-from context_helpers import SHOP, write_files
+from context_helpers import SHOP, run_git, write_files
 
 
 def test_default_cache_dir_follows_xdg(tmp_path: Path, monkeypatch) -> None:
@@ -141,3 +141,23 @@ def test_two_processes_share_the_cache_safely(make_repo, tmp_path: Path) -> None
     report = index.refresh(parallel=False)
     assert report.parsed_lines == 0  # every file, from both writers, is in the cache
     assert len([p for p in index.entries if p.startswith("gen/w")]) == 12
+
+
+def test_listing_is_reused_until_a_folder_changes(make_repo, tmp_path: Path) -> None:
+    root = make_repo(SHOP)
+    index = RepoIndex(root, tmp_path / "cache")
+    index.refresh(parallel=False)
+    listing = index._listing
+    index.refresh(parallel=False)
+    assert index._listing is listing  # nothing changed: git was not asked again
+    write_files(root, {"shop/deep/new/mod.py": "def fresh_function():\n    pass\n"})
+    report = index.refresh(parallel=False)
+    assert "shop/deep/new/mod.py" in report.changed and index._listing is not listing
+    write_files(root, {"shop/sibling.py": "def another():\n    pass\n"})
+    assert "shop/sibling.py" in index.refresh(parallel=False).changed
+    (root / ".gitignore").write_text("ignored/\n*.log\nshop/sibling.py\n")
+    report = index.refresh(parallel=False)
+    assert "shop/sibling.py" in report.removed
+    run_git(root, "add", "-A")
+    run_git(root, "commit", "-q", "-m", "more")
+    assert index.refresh(parallel=False).changed == []
