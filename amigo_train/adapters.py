@@ -54,7 +54,7 @@ def commitpackft(rec: Record) -> Example | None:
     """CommitPackFT / mined commits: instruction = subject, file = old, target = blocks(old -> new)."""
     old, new = rec.get("old_contents") or "", rec.get("new_contents") or ""
     path = rec.get("new_file") or rec.get("old_file") or ""
-    instruction = (rec.get("subject") or rec.get("message") or "").strip()
+    instruction = (rec.get("subject") or (rec.get("message") or "").strip().split("\n")[0]).strip()
     if not path or not instruction or old == new or len(old) > MAX_FILE_CHARS:
         return None
     request = EditRequest(instruction=instruction, path=path, file_text=old)

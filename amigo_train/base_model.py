@@ -86,8 +86,15 @@ def tiny_llama(directory: Path, tokenizer_from: str | None = None, **overrides: 
     import torch
     from transformers import AutoTokenizer, LlamaConfig, LlamaForCausalLM
 
-    source = tokenizer_from or str(dequantized_smollm2())
-    tokenizer = AutoTokenizer.from_pretrained(source)
+    if tokenizer_from is not None:
+        tokenizer = AutoTokenizer.from_pretrained(tokenizer_from)
+    else:  # the embedded tokenizer, straight from the GGUF when no dequantized copy is cached yet
+        cached = cache_dir() / "models" / "smollm2-135m-instruct-f32"
+        if (cached / "tokenizer.json").is_file():
+            tokenizer = AutoTokenizer.from_pretrained(str(cached))
+        else:
+            gguf = embedded_gguf()
+            tokenizer = AutoTokenizer.from_pretrained(str(gguf.parent), gguf_file=gguf.name)
     settings: dict[str, Any] = dict(
         vocab_size=len(tokenizer), hidden_size=64, intermediate_size=128,
         num_hidden_layers=2, num_attention_heads=4, num_key_value_heads=2,

@@ -1,0 +1,34 @@
+"""`amigo data check`: the registry table, and the schema check on local copies."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from amigo_train import data_cli
+from amigo_train.registry import REGISTRY
+
+from train_records import COMMITS, PAIRS, write_jsonl
+
+
+def test_list_prints_every_entry_with_its_status(capsys) -> None:  # type: ignore[no-untyped-def]
+    assert data_cli.main(["check", "--list"]) == 0
+    out = capsys.readouterr().out
+    for name, entry in REGISTRY.items():
+        assert name in out
+    assert "not-on-hub" in out and "unverified" in out and "eval-only" in out
+
+
+def test_local_schema_check(tmp_path: Path, capsys) -> None:  # type: ignore[no-untyped-def]
+    commits = write_jsonl(tmp_path / "c.jsonl", COMMITS)
+    pairs = write_jsonl(tmp_path / "p.jsonl", PAIRS)
+    assert data_cli.main(["check", "--local", f"commitpackft-python={commits}", "--local", f"orca-dpo-pairs={pairs}"]) == 0
+    out = capsys.readouterr().out
+    assert "ok; adapter used 2/2" in out
+    wrong = write_jsonl(tmp_path / "w.jsonl", [{"text": "hello"}])
+    assert data_cli.main(["check", "--local", f"commitpackft-python={wrong}"]) == 1
+    assert "missing columns: commit" in capsys.readouterr().out
+
+
+def test_unknown_name_is_a_clear_error(capsys) -> None:  # type: ignore[no-untyped-def]
+    assert data_cli.main(["check", "no-such-set", "--list"]) == 2
+    assert "known: commitpackft-python" in capsys.readouterr().err

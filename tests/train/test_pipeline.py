@@ -1,0 +1,95 @@
+"""A real staged run on a tiny random Llama: SFT, then DPO on the SFT adapter; dry runs; resume."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from amigo_train import cli
+
+from train_records import tiny_recipe
+
+pytestmark = pytest.mark.slow
+STAGES = """  - name: sft
+    data: [{path: data/commits.jsonl, adapter: commitpackft}]
+    train: {packing: true}
+  - name: pref
+    kind: dpo
+    data: [{path: data/pairs.jsonl, adapter: preference_qa}]
+    train: {max_steps: 1, learning_rate: 0.001}
+"""
+
+
+def test_sft_then_dpo_on_the_sft_adapter(tmp_path: Path, tiny_model: Path, commit_file: Path, pairs_file: Path) -> None:
+    recipe = tiny_recipe(tmp_path, tiny_model, STAGES)
+    assert cli.main(["run", str(recipe)]) == 0
+    run = tmp_path / "run"
+    manifest = json.loads((run / "manifest.json").read_text())
+    assert manifest["stages"]["sft"]["status"] == "complete" and manifest["stages"]["pref"]["status"] == "complete"
+    assert manifest["versions"]["trl"] and manifest["recipe"]["name"] == "tiny"
+    assert len(manifest["stages"]["sft"]["data"]["train_sha256"]) == 64
+    padding = manifest["stages"]["sft"]["padding"]
+    assert 0 < padding["padding_efficiency_unpacked"] <= 1 and padding["packing"] is True
+    pref = json.loads((run / "stages" / "pref" / "stage.json").read_text())
+    # the DPO stage started from the SFT result: the SFT adapter is merged into its model
+    assert pref["previous_adapters"] == [str(run / "stages" / "sft" / "adapter")]
+    assert pref["global_step"] == 1
+    for stage in ("sft", "pref"):
+        sdir = run / "stages" / stage
+        assert (sdir / "adapter" / "adapter_config.json").is_file()
+        assert (sdir / "loss.png").stat().st_size > 1000
+        rows = [json.loads(line) for line in (sdir / "metrics.jsonl").read_text().splitlines()]
+        assert any("loss" in r for r in rows)
+    first = json.loads((run / "stages" / "pref" / "metrics.jsonl").read_text().splitlines()[0])
+    # a fresh LoRA on the merged SFT model: policy == reference at step 0, so the margin is exactly 0
+    assert first["rewards/margins"] == 0.0
+    # a second plain run refuses to overwrite; --resume finds everything complete
+    assert cli.main(["run", str(recipe)]) == 2
+    assert cli.main(["run", str(recipe), "--resume"]) == 0
+
+
+def test_dry_run_and_wrong_adapter_kind(tmp_path: Path, commit_file: Path, pairs_file: Path, capsys) -> None:  # type: ignore[no-untyped-def]
+    recipe = tiny_recipe(tmp_path, Path("/nonexistent-model"), STAGES)
+    assert cli.main(["run", str(recipe), "--dry-run"]) == 0
+    plan = json.loads(capsys.readouterr().out)
+    assert plan["stages"]["sft"]["train_examples"] == 6 and plan["stages"]["pref"]["train_examples"] == 2
+    bad = tiny_recipe(tmp_path, Path("/x"), STAGES.replace("adapter: preference_qa", "adapter: commitpackft"))
+    assert cli.main(["run", str(bad), "--dry-run"]) == 2
+    assert "needs a preference adapter" in capsys.readouterr().err
+
+
+def test_resume_after_a_killed_stage(tmp_path: Path, tiny_model: Path, commit_file: Path) -> None:
+    stages = """  - name: sft
+    data: [{path: data/commits.jsonl, adapter: commitpackft}]
+    train: {max_steps: 400, save_steps: 3, per_device_batch_size: 1}
+"""
+    recipe = tiny_recipe(tmp_path, tiny_model, stages)
+    ckpts = tmp_path / "run" / "stages" / "sft" / "checkpoints"
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[2])}
+    proc = subprocess.Popen([sys.executable, "-m", "amigo_train.cli", "run", str(recipe)], env=env,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+    try:
+        deadline = time.time() + 240
+        while time.time() < deadline and not (ckpts / "checkpoint-6" / "trainer_state.json").is_file():
+            assert proc.poll() is None, "the run ended before it could be interrupted"
+            time.sleep(0.05)
+        os.killpg(proc.pid, signal.SIGKILL)  # a hard kill, as a lost node or OOM would do
+    finally:
+        proc.wait()
+    assert not (tmp_path / "run" / "stages" / "sft" / "stage.json").exists()
+    # resume, but finish sooner: the recipe may change max_steps between attempts
+    recipe.write_text(recipe.read_text().replace("max_steps: 400", "max_steps: 12"))
+    from amigo_train.training import latest_checkpoint
+
+    resumed_from = latest_checkpoint(ckpts)
+    assert resumed_from is not None and int(resumed_from.name.split("-")[1]) >= 6
+    assert cli.main(["run", str(recipe), "--resume"]) == 0
+    stage = json.loads((tmp_path / "run" / "stages" / "sft" / "stage.json").read_text())
+    assert stage["resumed_from"] == resumed_from.name and stage["global_step"] == 12
