@@ -277,7 +277,7 @@ class Zygote:
                         os.chown(os.path.join(root, n), self.uid, self.uid)
                 os.chown(workdir, self.uid, self.uid)
             out_path = os.path.join(workdir, ".amigo-output")
-            out_fd = os.open(out_path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+            out_fd = os.open(out_path, os.O_RDWR | os.O_CREAT | os.O_TRUNC, 0o600)
             if self.uid is not None:
                 os.fchown(out_fd, self.uid, self.uid)
             marker_r, marker_w = os.pipe()
@@ -285,13 +285,14 @@ class Zygote:
             if pid == 0:
                 os.close(marker_r)
                 _child(job, workdir, self.uid, self.nproc, out_fd, marker_w)
-            os.close(out_fd)
             os.close(marker_w)
             status, code, sig = self._wait(pid, float(job["limits"]["wall_s"]), start)
             marker = _read_all(marker_r)
             os.close(marker_r)
             self._kill_everything_else(pid)
-            output = _tail(out_path)
+            # read through our own descriptor: the sample may have swapped the path for a symlink
+            output = _tail_fd(out_fd)
+            os.close(out_fd)
         finally:
             shutil.rmtree(workdir, ignore_errors=True)
         if status == "exited":
@@ -349,13 +350,10 @@ def _read_all(fd: int) -> bytes:
     return b"".join(chunks)
 
 
-def _tail(path: str) -> str:
+def _tail_fd(fd: int) -> str:
     try:
-        with open(path, "rb") as fh:
-            fh.seek(0, os.SEEK_END)
-            size = fh.tell()
-            fh.seek(max(0, size - OUTPUT_TAIL))
-            return fh.read().decode("utf-8", "replace")
+        size = os.fstat(fd).st_size
+        return os.pread(fd, OUTPUT_TAIL, max(0, size - OUTPUT_TAIL)).decode("utf-8", "replace")
     except OSError:
         return ""
 

@@ -200,6 +200,10 @@ class Sandbox:
             raise SandboxError(f"the strict sandbox is unavailable: {why}. Pass --sandbox basic "
                                "(Sandbox(mode='basic')) to run samples with limits and an audit "
                                "hook only, knowing a hostile sample could write to your files.")
+        if not ok and os.geteuid() == 0:
+            raise SandboxError(f"the strict sandbox is unavailable ({why}) and the basic one would run "
+                               "model-written code as root: refusing. Fix the namespaces (util-linux "
+                               "`unshare`) or run the evaluation as an ordinary user with --sandbox basic.")
         self.mode: str = "strict" if ok else "basic"
         self.description = why
         count = workers or os.cpu_count() or 1

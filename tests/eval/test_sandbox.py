@@ -222,3 +222,11 @@ def test_commands_run_in_the_sandbox_too(sandbox: Sandbox) -> None:
     job = Job(argv=("sh", "-c", "cat in.txt && test \"$(cat in.txt)\" = hello"), files={"in.txt": "hello"})
     assert sandbox.run(job).passed
     assert sandbox.run(Job(argv=("sh", "-c", "exit 3"))).status == "failed"
+
+
+@needs_strict
+def test_swapping_its_output_file_for_a_symlink_leaks_nothing(sandbox: Sandbox) -> None:
+    code = ("import os\nos.remove('.amigo-output')\nos.symlink('/etc/shadow', '.amigo-output')\n"
+            "print('swapped')\n")
+    result = sandbox.run(Job(code=code))
+    assert result.passed and "swapped" in result.output and "root:" not in result.output
