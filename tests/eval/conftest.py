@@ -61,6 +61,13 @@ PACK_PYTHON = [
      "failure_symptoms": "infinite loop"},
 ]
 
+PACK_JS = [
+    {"task_id": "JavaScript/0", "prompt": "/* Add two numbers. */\nconst add = (a, b) => {\n",
+     "declaration": "\nconst add = (a, b) => {\n", "canonical_solution": "  return a + b;\n}\n",
+     "buggy_solution": "  return a - b;\n}\n", "entry_point": "add",
+     "test": "const testAdd = () => {\n  console.assert(add(2, 3) === 5)\n}\ntestAdd()\n"},
+]
+
 QUIXBUGS = [
     {"name": "gcd", "buggy_program": "def gcd(a, b):\n    if b == 0:\n        return a\n    return gcd(a % b, b)",
      "docstring": '"""Greatest common divisor."""',
@@ -114,6 +121,7 @@ def write_fixture_data(root: Path) -> Path:
     _jsonl(root / "mbpp" / "mbpp.jsonl", MBPP)
     _jsonl(root / "mbppplus" / "MbppPlus.jsonl", MBPPPLUS)
     _jsonl(root / "humanevalpack" / "python.jsonl", PACK_PYTHON)
+    _jsonl(root / "humanevalpack" / "js.jsonl", PACK_JS)
     _jsonl(root / "quixbugs" / "quixbugs_python.jsonl", QUIXBUGS)
     _jsonl(root / "gsm8k" / "test.jsonl", GSM8K)
     bench = root / "debugbench" / "benchmark"

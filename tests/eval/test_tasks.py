@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
 
 import pytest
@@ -111,3 +112,14 @@ def test_gsm8k_answer_extraction() -> None:
 def test_task_names_resolve() -> None:
     for name in TASK_NAMES:
         assert get_task(name).name == name
+
+
+@pytest.mark.skipif(shutil.which("node") is None, reason="node is not installed")
+def test_javascript_fix_runs_node_and_console_assert_fails_the_run(data: Path, sandbox: Sandbox) -> None:
+    task = get_task("humanevalfix-js")
+    (problem,) = task.load(data)
+    assert task.score(problem, task.reference(problem), sandbox).passed
+    assert not task.score(problem, task.buggy(problem), sandbox).passed
+    # a body-only answer is completed with the declaration; a whole function is used as is
+    assert task.score(problem, "```js\n  return b + a;\n}\n```", sandbox).passed
+    assert task.score(problem, "```javascript\nconst add = (x, y) => x + y\n```", sandbox).passed

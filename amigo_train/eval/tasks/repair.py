@@ -42,6 +42,10 @@ LANGUAGES: dict[str, Language] = {
 }
 
 
+# global npm modules (JavaScript/162 needs `js-md5`: `npm install -g js-md5`)
+NODE_PATH = "/usr/local/lib/node_modules:/usr/lib/node_modules"
+
+
 class HumanEvalFix(Task):
     """HumanEvalFix (OctoPack): a buggy function plus its unit tests; fix the bug."""
 
@@ -100,14 +104,29 @@ class HumanEvalFix(Task):
                 program = d["declaration"] + code
             return Job(code=program + "\n\n" + d["test"] + "\n", limits=limits)
         code = extract_code(answer, self.lang.tags, must_contain=entry)
-        if entry not in code:
+        if not _defines(code, d["declaration"], entry):
             code = d["declaration"] + code
         elif self.lang.key == "cpp" and "#include" not in code:
             code = _cpp_headers(d["declaration"]) + code
         elif self.lang.key == "java" and "import " not in code:
             code = "import java.util.*;\nimport java.lang.*;\n" + code
         source = self.lang.prelude + code + "\n" + d["test"] + "\n"
-        return Job(argv=("sh", "-c", self.lang.run), files={self.lang.filename: source}, limits=limits)
+        env = {"NODE_PATH": NODE_PATH} if self.lang.key == "js" else {}
+        return Job(argv=("sh", "-c", self.lang.run), files={self.lang.filename: source}, limits=limits, env=env)
+
+
+def _squash(text: str) -> str:
+    return re.sub(r"\s+", "", text)
+
+
+def _defines(code: str, declaration: str, entry: str) -> bool:
+    """Whether ``code`` holds the whole function (its signature) rather than just a body."""
+    lines = [line for line in declaration.splitlines() if line.strip()]
+    signature = _squash(lines[-1]) if lines else ""
+    if signature and signature in _squash(code):
+        return True
+    return re.search(rf"(function\s+{re.escape(entry)}\b|\b{re.escape(entry)}\s*=|"
+                     rf"\b{re.escape(entry)}\s*\([^)]*\)\s*\{{)", code) is not None
 
 
 def _cpp_headers(declaration: str) -> str:
