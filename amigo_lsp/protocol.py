@@ -158,5 +158,7 @@ def _cause(exc: BaseException) -> str:
     while subs:
         cause = subs[0]
         subs = getattr(cause, "exceptions", None)
+    if isinstance(cause, KeyError):
+        return f"missing field {cause}"
     text = str(cause) or type(cause).__name__
     return text[:300]
