@@ -230,3 +230,14 @@ def test_swapping_its_output_file_for_a_symlink_leaks_nothing(sandbox: Sandbox) 
             "print('swapped')\n")
     result = sandbox.run(Job(code=code))
     assert result.passed and "swapped" in result.output and "root:" not in result.output
+
+
+@needs_strict
+def test_process_count_is_capped_for_the_sample_uid(sandbox: Sandbox) -> None:
+    code = (
+        "import os, time\nn = 0\ntry:\n    for i in range(200):\n        if os.fork() == 0:\n"
+        "            time.sleep(30)\n            os._exit(0)\n        n += 1\nexcept OSError:\n    pass\nprint(n)\n"
+    )
+    result = sandbox.run(Job(code=code))
+    assert result.passed and int(result.output.split()[0]) < 32
+    assert _processes_of(sandbox.sample_uids) == []
