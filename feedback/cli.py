@@ -60,9 +60,9 @@ def _export(args: argparse.Namespace) -> int:
     since = parse_date(args.since) if args.since else 0.0
     until = parse_date(args.until) if args.until else None
     with Store(_db(args)) as store:
-        result = export(store, args.format, Path(args.out), since, until, args.eval_fraction, args.min_retention)
+        result = export(store, args.format, Path(args.out), since, until, args.test_fraction, args.min_retention)
     counts = result.manifest["counts"]
-    print(f"wrote {counts['total']} {args.format} examples ({counts['train']} train, {counts['eval']} eval, "
+    print(f"wrote {counts['total']} {args.format} examples ({counts['train']} train, {counts['test']} test, "
           f"{counts['duplicates_dropped']} duplicates dropped) to {result.out}")
     if result.manifest["parquet"] is not True:
         print(f"note: {result.manifest['parquet']}; JSON Lines were written", file=sys.stderr)
@@ -131,7 +131,8 @@ def build_parser() -> argparse.ArgumentParser:
     ex.add_argument("--out", required=True, help="folder to write jsonl/, parquet/ and manifest.json into")
     ex.add_argument("--since", help=f"only proposals made since then: {USAGE_DATES}")
     ex.add_argument("--until", help="only proposals made before then")
-    ex.add_argument("--eval-fraction", type=float, default=0.1)
+    ex.add_argument("--test-fraction", "--eval-fraction", dest="test_fraction", type=float, default=0.1,
+                    help="share of requests held out as the test split (stable by request id)")
     ex.add_argument("--min-retention", type=float, default=0.5, help="sft: least retention kept (0..1)")
     st = sub.add_parser("stats", help="proposals, accept rate, retention per model, language, week")
     st.add_argument("--plot", metavar="PNG", help="also write a chart")

@@ -13,11 +13,15 @@
 A partial (per-hunk) accept contributes what was really written, rendered as
 blocks, rather than the whole answer. Rows are deduplicated by prompt (a
 correction wins over a retry, then the newest); the split is stable:
-``sha256(request id)`` decides eval vs train. Output layout::
+``sha256(request id)`` decides test vs train. Output layout::
 
-    DIR/jsonl/{train,eval}.jsonl      always (stdlib only)
-    DIR/parquet/{train,eval}.parquet  when pyarrow is installed (the train extra)
+    DIR/jsonl/{train,test}.jsonl      always (stdlib only)
+    DIR/parquet/{train,test}.parquet  when pyarrow is installed (the train extra)
     DIR/manifest.json                 counts, date range, schema version, models
+
+A split with no rows gets no file (``datasets`` cannot read an empty Parquet
+file); the manifest still counts it. ``test`` is the held-out split (the name
+``datasets`` and TRL's scripts expect).
 
 Load with ``datasets.load_dataset("parquet", data_dir=DIR/"parquet")`` or
 ``load_dataset("json", data_dir=DIR/"jsonl")``.
@@ -39,7 +43,7 @@ from feedback.store import Store
 
 Format = Literal["dpo", "sft"]
 FORMATS = ("dpo", "sft")
-SPLIT_RULE = "eval when int(sha256(request_id)[:8], 16) / 2**32 < eval_fraction"
+SPLIT_RULE = "test when int(sha256(request_id)[:8], 16) / 2**32 < test_fraction"
 
 
 @dataclass
@@ -63,9 +67,9 @@ class ExportResult:
     manifest: dict[str, Any] = field(default_factory=dict)
 
 
-def is_eval(request_id: str, eval_fraction: float) -> bool:
+def is_test(request_id: str, test_fraction: float) -> bool:
     """The stable split: the same request always lands on the same side."""
-    return int(hashlib.sha256(request_id.encode()).hexdigest()[:8], 16) / 2**32 < eval_fraction
+    return int(hashlib.sha256(request_id.encode()).hexdigest()[:8], 16) / 2**32 < test_fraction
 
 
 def _iso(ts: float) -> str:
@@ -248,22 +252,26 @@ def _write_parquet(path: Path, fmt: Format, records: list[dict[str, Any]]) -> bo
 
 
 def export(store: Store, fmt: str, out: Path, since: float = 0.0, until: float | None = None,
-           eval_fraction: float = 0.1, min_retention: float = 0.5) -> ExportResult:
+           test_fraction: float = 0.1, min_retention: float = 0.5) -> ExportResult:
     """Write the ``fmt`` dataset of proposals made in [since, until) to ``out``."""
     if fmt not in FORMATS:
         raise InputError(f"unknown export format {fmt!r}: use one of {', '.join(FORMATS)}")
-    if not 0.0 <= eval_fraction < 1.0:
-        raise InputError(f"eval fraction {eval_fraction} is out of range: give a number in [0, 1)")
+    if not 0.0 <= test_fraction < 1.0:
+        raise InputError(f"test fraction {test_fraction} is out of range: give a number in [0, 1)")
     out = Path(out)
     if out.exists() and not out.is_dir():
         raise InputError(f"{out} is a file: give a folder for the export")
     found = dpo_examples(store, since, until) if fmt == "dpo" else sft_examples(store, since, until, min_retention)
     kept, dropped = dedup(found)
-    splits: dict[str, list[Example]] = {"train": [], "eval": []}
+    splits: dict[str, list[Example]] = {"train": [], "test": []}
     for ex in kept:
-        splits["eval" if is_eval(ex.request_id, eval_fraction) else "train"].append(ex)
+        splits["test" if is_test(ex.request_id, test_fraction) else "train"].append(ex)
     files, parquet = [], True
     for split, examples in splits.items():
+        for stale in (out / "jsonl" / f"{split}.jsonl", out / "parquet" / f"{split}.parquet"):
+            stale.unlink(missing_ok=True)  # a re-export into the same folder must not mix runs
+        if not examples:
+            continue
         records = [_record(fmt, ex) for ex in examples]  # type: ignore[arg-type]
         _write_jsonl(out / "jsonl" / f"{split}.jsonl", records)
         files.append(f"jsonl/{split}.jsonl")
@@ -284,11 +292,11 @@ def export(store: Store, fmt: str, out: Path, since: float = 0.0, until: float |
         "created_at": _iso(time.time()),
         "since": _iso(since) if since else None,
         "until": _iso(until) if until else None,
-        "counts": {"train": len(splits["train"]), "eval": len(splits["eval"]), "total": len(kept),
+        "counts": {"train": len(splits["train"]), "test": len(splits["test"]), "total": len(kept),
                    "duplicates_dropped": dropped, "by_source": sources},
         "date_range": {"first": _iso(kept[0].created_at), "last": _iso(kept[-1].created_at)} if kept else None,
         "models": models,
-        "split": {"rule": SPLIT_RULE, "eval_fraction": eval_fraction},
+        "split": {"rule": SPLIT_RULE, "test_fraction": test_fraction},
         "min_retention": min_retention if fmt == "sft" else None,
         "files": files,
         "parquet": parquet if parquet else "not written: pyarrow is missing (pip install 'amigo[train]')",

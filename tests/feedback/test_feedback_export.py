@@ -1,0 +1,220 @@
+"""Export round trip: store -> DPO/SFT datasets -> `datasets` -> TRL's DPO data collator."""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+
+import pytest
+
+from amigo.events import AcceptedEvent, ProposalEvent, RejectedEvent, RetriedEvent, UndoneEvent
+from feedback import attach, follow_up
+from feedback.cli import main as cli
+from feedback.export import dedup, export, is_test
+from feedback.settings import FeedbackSettings, db_path
+from feedback.store import Store
+from feedback_helpers import CALC
+
+OLD = time.time() - 40 * 86400
+
+
+def build(repo, make, bus, settings) -> dict:
+    """A store with two retry pairs (one a duplicate prompt), an accept kept, one undone, one old."""
+    recorder = attach(bus, repo, settings)
+    made = {}
+    a = make(instruction="add type checks to mul", answer="a bad answer")
+    b = make(instruction="add type checks to mul", parent=a)
+    a2 = make(instruction="add type checks to mul", answer="an older bad answer", created_at=time.time() - 3600)
+    b2 = make(instruction="add type checks to mul", parent=a2)
+    c = make(instruction="check sub's types", answer="wrong", created_at=OLD)
+    d = make(instruction="check sub's types", parent=c, created_at=OLD)
+    kept = make(instruction="document add", new=CALC.replace("def add(a, b):\n", 'def add(a, b):\n    """Add."""\n'))
+    undone = make(instruction="document sub")
+    for p in (a, b, a2, b2, c, d, kept, undone):
+        bus.publish(ProposalEvent(p))
+    for old, new in ((a, b), (a2, b2), (c, d)):
+        bus.publish(RetriedEvent(old, new))
+        bus.publish(AcceptedEvent(new, None, None, ((new.request.path, new.changes[0].new_text),)))
+    for p in (kept, undone):
+        bus.publish(AcceptedEvent(p, None, None, ((p.request.path, p.changes[0].new_text),)))
+    bus.publish(UndoneEvent(undone.id, ("calc.py",)))
+    recorder.close()
+    (repo / "calc.py").write_text(kept.changes[0].new_text)
+    follow_up(repo, settings, now=time.time() + settings.retention_delay_s + 1)
+    made.update(a=a, b=b, a2=a2, b2=b2, c=c, d=d, kept=kept, undone=undone)
+    return made
+
+
+def read_jsonl(path: Path) -> list[dict]:
+    return [json.loads(line) for line in path.read_text().splitlines()]
+
+
+def test_dpo_export_pairs_dedups_and_splits(repo, make, bus, tmp_path):
+    settings = FeedbackSettings(retention_delay_s=10)
+    made = build(repo, make, bus, settings)
+    out = tmp_path / "dpo"
+    with Store(db_path(settings)) as store:
+        result = export(store, "dpo", out, since=time.time() - 7 * 86400, test_fraction=0.0)
+    manifest = json.loads((out / "manifest.json").read_text())
+    assert manifest == result.manifest
+    assert manifest["counts"]["total"] == 1 and manifest["counts"]["duplicates_dropped"] == 1
+    assert manifest["counts"]["by_source"] == {"retry": 1}
+    assert manifest["schema_version"] == 2 and manifest["models"] == {"smollm2-135m": 1}
+    assert manifest["parquet"] is True
+    (row,) = read_jsonl(out / "jsonl" / "train.jsonl")
+    assert not (out / "jsonl" / "test.jsonl").exists() and manifest["counts"]["test"] == 0
+    # the newer of the two pairs with the same prompt wins; prompt = the rejected request's messages
+    assert row["prompt"] == list(made["a"].messages)
+    assert row["chosen"] == [{"role": "assistant", "content": made["b"].answer}]
+    assert row["rejected"] == [{"role": "assistant", "content": "a bad answer"}]
+
+    with Store(db_path(settings)) as store:
+        everything = export(store, "dpo", tmp_path / "all", test_fraction=0.0)
+    assert everything.manifest["counts"]["total"] == 2  # the 40-day-old pair too
+
+
+def test_sft_export_keeps_retained_accepts_only(repo, make, bus, tmp_path):
+    settings = FeedbackSettings(retention_delay_s=10)
+    made = build(repo, make, bus, settings)
+    with Store(db_path(settings)) as store:
+        result = export(store, "sft", tmp_path / "sft", test_fraction=0.0)
+    rows = read_jsonl(tmp_path / "sft" / "jsonl" / "train.jsonl")
+    # 'kept' is on disk (retention 1.0); the retried winners' change is not on disk any more; undone is out
+    assert [r["prompt"] for r in rows] == [list(made["kept"].messages)]
+    assert rows[0]["completion"] == [{"role": "assistant", "content": made["kept"].answer}]
+    assert result.manifest["min_retention"] == 0.5
+    with Store(db_path(settings)) as store:
+        loose = export(store, "sft", tmp_path / "sft0", test_fraction=0.0, min_retention=0.0)
+    # the retried winners (retention 0) join: b/b2 share a prompt, d is old; undone never
+    assert loose.manifest["counts"]["total"] == 3 and loose.manifest["counts"]["duplicates_dropped"] == 1
+
+
+def test_split_is_stable_and_by_request_id(repo, make, bus, tmp_path):
+    ids = [f"req{i}" for i in range(2000)]
+    share = sum(is_test(i, 0.1) for i in ids) / len(ids)
+    assert 0.07 < share < 0.13
+    assert [is_test(i, 0.1) for i in ids] == [is_test(i, 0.1) for i in ids]
+    settings = FeedbackSettings(retention_delay_s=10)
+    build(repo, make, bus, settings)
+    with Store(db_path(settings)) as store:
+        export(store, "dpo", tmp_path / "one", test_fraction=0.5)
+        export(store, "dpo", tmp_path / "two", test_fraction=0.5)
+    for split in ("train", "test"):
+        assert (tmp_path / "one/jsonl" / f"{split}.jsonl").read_bytes() == \
+            (tmp_path / "two/jsonl" / f"{split}.jsonl").read_bytes()
+        assert (tmp_path / "one/parquet" / f"{split}.parquet").exists()
+
+
+def test_dedup_prefers_corrections_then_newest():
+    from feedback.export import Example
+
+    prompt = [{"role": "user", "content": "x"}]
+    old = Example("1", prompt, 1.0, "m", "retry", "a", "b", priority=1)
+    new = Example("2", prompt, 2.0, "m", "retry", "a", "b", priority=1)
+    corr = Example("3", prompt, 0.5, "m", "correction", "c", "b", priority=0)
+    kept, dropped = dedup([old, new])
+    assert [e.request_id for e in kept] == ["2"] and dropped == 1
+    assert [e.request_id for e in dedup([old, new, corr])[0]] == ["3"]
+
+
+def test_correction_becomes_the_chosen_answer_rendered_as_blocks(repo, make, bus, tmp_path):
+    edits = pytest.importorskip("amigo.edits", reason="amigo.edits (render) is not in this tree yet")
+    settings = FeedbackSettings(correction_window_s=600)
+    recorder = attach(bus, repo, settings)
+    rejected = make(answer="a wrong answer")
+    bus.publish(RejectedEvent(rejected))
+    recorder.close()
+    fixed = CALC.replace("    return a * b\n", "    return int(a) * int(b)\n")
+    (repo / "calc.py").write_text(fixed)
+    assert follow_up(repo, settings).corrections == 1
+    with Store(db_path(settings)) as store:
+        result = export(store, "dpo", tmp_path / "c", test_fraction=0.0)
+    (row,) = read_jsonl(tmp_path / "c" / "jsonl" / "train.jsonl")
+    assert result.manifest["counts"]["by_source"] == {"correction": 1}
+    assert row["chosen"][0]["content"] == edits.render(CALC, fixed, "calc.py")
+    assert row["rejected"][0]["content"] == "a wrong answer"
+    applied = edits.apply_answer(row["chosen"][0]["content"], {"calc.py": CALC}, "calc.py", "blocks")
+    assert applied.new_texts["calc.py"] == fixed
+
+
+def test_partial_accept_exports_what_was_written(repo, make, bus, tmp_path):
+    edits = pytest.importorskip("amigo.edits", reason="amigo.edits (render) is not in this tree yet")
+    settings = FeedbackSettings(retention_delay_s=0)
+    recorder = attach(bus, repo, settings)
+    proposal = make()
+    written = CALC.replace("def add", "def add_numbers")
+    (repo / "calc.py").write_text(written)
+    bus.publish(AcceptedEvent(proposal, (0,), None, (("calc.py", written),)))
+    recorder.close()
+    follow_up(repo, settings)
+    with Store(db_path(settings)) as store:
+        export(store, "sft", tmp_path / "p", test_fraction=0.0)
+    (row,) = read_jsonl(tmp_path / "p" / "jsonl" / "train.jsonl")
+    assert row["completion"][0]["content"] == edits.render(CALC, written, "calc.py")
+
+
+def _tokenizer(texts: list[str]):  # type: ignore[no-untyped-def]
+    """A real (tiny, locally trained) fast tokenizer with a chat template: no hub download."""
+    from tokenizers import Tokenizer, models, pre_tokenizers, trainers
+    from transformers import PreTrainedTokenizerFast
+
+    tok = Tokenizer(models.WordLevel(unk_token="[UNK]"))
+    tok.pre_tokenizer = pre_tokenizers.Whitespace()
+    tok.train_from_iterator(texts, trainers.WordLevelTrainer(special_tokens=["[PAD]", "[UNK]", "[EOS]"]))
+    fast = PreTrainedTokenizerFast(tokenizer_object=tok, unk_token="[UNK]", pad_token="[PAD]", eos_token="[EOS]")
+    fast.chat_template = ("{% for m in messages %}<{{ m['role'] }}> {{ m['content'] }} [EOS]\n{% endfor %}"
+                          "{% if add_generation_prompt %}<assistant> {% endif %}")
+    return fast
+
+
+def test_export_loads_with_datasets_and_feeds_trls_dpo_collator(repo, make, bus, tmp_path):
+    datasets = pytest.importorskip("datasets")
+    pytest.importorskip("trl")
+    from trl.data_utils import is_conversational, maybe_apply_chat_template
+    from trl.trainer.dpo_trainer import DataCollatorForPreference
+
+    settings = FeedbackSettings(retention_delay_s=10)
+    build(repo, make, bus, settings)
+    out = tmp_path / "dpo"
+    assert cli(["--db", str(db_path(settings)), "export", "--format", "dpo", "--out", str(out),
+                "--test-fraction", "0"]) == 0
+    from_parquet = datasets.load_dataset("parquet", data_dir=str(out / "parquet"))
+    from_json = datasets.load_dataset("json", data_dir=str(out / "jsonl"))
+    assert set(from_parquet) == {"train"} and from_parquet["train"].num_rows == 2
+    assert from_parquet["train"].column_names == ["prompt", "chosen", "rejected"]
+    assert from_parquet["train"].to_list() == from_json["train"].to_list()
+    example = from_parquet["train"][0]
+    assert is_conversational(example)
+
+    texts = [m["content"] for row in from_parquet["train"] for col in ("prompt", "chosen", "rejected")
+             for m in row[col]]
+    tokenizer = _tokenizer(texts + ["<system> <user> <assistant>"])
+    features = []
+    for row in from_parquet["train"]:
+        rendered = maybe_apply_chat_template(row, tokenizer)
+        features.append({key: tokenizer(rendered[src], add_special_tokens=False)["input_ids"]
+                         for key, src in (("prompt_ids", "prompt"), ("chosen_ids", "chosen"),
+                                          ("rejected_ids", "rejected"))})
+    batch = DataCollatorForPreference(pad_token_id=tokenizer.pad_token_id)(features)
+    assert batch["input_ids"].shape[0] == 4  # chosen half, then rejected half
+    for i, f in enumerate(features):
+        assert int(batch["completion_mask"][i].sum()) == len(f["chosen_ids"])
+        assert int(batch["completion_mask"][i + 2].sum()) == len(f["rejected_ids"])
+        assert int(batch["attention_mask"][i].sum()) == len(f["prompt_ids"]) + len(f["chosen_ids"])
+
+
+def test_export_errors_are_clear(repo, make, bus, tmp_path, capsys):
+    settings = FeedbackSettings()
+    recorder = attach(bus, repo, settings)
+    recorder.close()
+    db = str(db_path(settings))
+    assert cli(["--db", db, "export", "--format", "dpo", "--out", str(tmp_path / "x"), "--since", "last tuesday"]) == 1
+    assert "cannot read the date" in capsys.readouterr().err
+    (tmp_path / "file").write_text("")
+    assert cli(["--db", db, "export", "--format", "sft", "--out", str(tmp_path / "file")]) == 1
+    assert "give a folder" in capsys.readouterr().err
+    assert cli(["--db", str(tmp_path / "none.db"), "stats"]) == 1
+    assert "no feedback database" in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        cli(["export", "--format", "kto", "--out", "x"])
