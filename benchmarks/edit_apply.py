@@ -34,7 +34,7 @@ import time
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Iterator
+from typing import Iterator
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
@@ -177,8 +177,8 @@ def _blank(blk: EditBlock, rng: random.Random) -> EditBlock | None:
     s, r = _lines(blk.search), _lines(blk.replace)
     candidates = []
     for tag, a1, a2, b1, b2 in SequenceMatcher(None, s, r, autojunk=False).get_opcodes():
-        if tag == "equal":
-            candidates += [(a1 + t, b1 + t) for t in range(a2 - a1) if not s[a1 + t].strip()]
+        if tag == "equal":  # inside a run of unchanged lines, as when a model copies context
+            candidates += [(a1 + t, b1 + t) for t in range(1, a2 - a1 - 1) if not s[a1 + t].strip()]
     if not candidates:
         return None
     i, j = rng.choice(candidates)

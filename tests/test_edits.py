@@ -182,6 +182,12 @@ def test_elision_ambiguous_refused() -> None:
         apply(text, "...\nx\n", "new\n...\nx\n")
 
 
+def test_elision_refused_where_the_file_has_real_ellipsis_lines() -> None:
+    text = "def stub():\n    ...\n\nx = 1\ny = 2\nz = 3\n"
+    with pytest.raises(EditError, match="file itself has '...' lines"):
+        apply(text, "def stub():\n...\nz = 3\n", "def stub():\n...\nz = 4\n")
+
+
 def test_fuzzy_tier_keeps_file_lines_for_context_typos() -> None:
     search = "    def f(self, x):\n        y = x + 1\n\n        retrun y\n\n    def g(self):\n"
     new, tier = apply(CODE, search, search.replace("x + 1", "x + 10"))

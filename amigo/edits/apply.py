@@ -107,7 +107,7 @@ def apply_answer(
         tiers.append(tier)
     if errors and not allow_partial:
         return AppliedAnswer({}, parsed.prose, tuple(tiers), tuple(errors))
-    changed = {p: t for p, t in current.items() if t is not None and (t != files.get(p) or files.get(p) is None)}
+    changed = {p: t for p, t in current.items() if t is not None and t != files.get(p)}
     return AppliedAnswer(changed, parsed.prose, tuple(tiers), tuple(errors))
 
 

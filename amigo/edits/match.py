@@ -256,30 +256,32 @@ def rebuild(
         if tag == "insert":
             inserts.append(a1)
     changed = {s for s, tag in op_of.items() if tag != "equal"}
+    replaced = {s for s, tag in op_of.items() if tag == "replace"}
     pairs = list(match.pairs)
     fmap = dict(pairs)
-    for s in range(len(skeys)):  # a SEARCH line the file lacks, kept, next to a change
-        if s not in fmap and s not in changed and (
-            s - 1 in changed or s + 1 in changed or s in inserts or s + 1 in inserts
-        ):
-            near = max((f for t, f in pairs if t < s), default=match.start) + 1
-            raise AmbiguousGap(near, near, extra_in_search=True)
     order = [s for s, _ in pairs]
     nxt = {p: q for p, q in zip(order, order[1:])}
     prv = {q: p for p, q in zip(order, order[1:])}
+
+    def near_new_lines(p: int, q: int) -> bool:
+        """Does REPLACE add lines between SEARCH lines p..q, blank runs around them included?"""
+        while p > 0 and not skeys[p].strip():
+            p -= 1
+        while q < len(skeys) - 1 and not skeys[q].strip():
+            q += 1
+        return any(p <= s <= q for s in replaced) or any(p < a <= q for a in inserts)
+
+    for s in range(len(skeys)):  # a SEARCH line the file lacks, kept, next to new lines
+        if s not in fmap and s not in changed and near_new_lines(s, s):
+            near = max((f for t, f in pairs if t < s), default=match.start) + 1
+            raise AmbiguousGap(near, near, extra_in_search=True)
 
     def gap(p: int, q: int) -> list[str]:
         """File lines between aligned SEARCH lines p and q that the block keeps."""
         lines = flines[fmap[p] + 1 : fmap[q]]
         if not lines or any(s in changed for s in range(p + 1, q)):
             return []  # none, or they stand for SEARCH lines the block changes
-        adds_next_to = (
-            any(p < a <= q for a in inserts)
-            or op_of.get(p) == "replace"
-            or op_of.get(q) == "replace"
-            or (p in changed and q in changed)
-        )
-        if adds_next_to:
+        if near_new_lines(p, q) or (p in changed and q in changed):
             raise AmbiguousGap(fmap[p] + 2, fmap[q])
         return lines
 
@@ -469,12 +471,11 @@ def _apply_block(text: str, block: EditBlock, path: str | None) -> tuple[str, st
         new_lines = flines[: m.start] + new_region + flines[m.end :]
         return _finish(new_lines, nl, had_eol, block.eol, verbatim), "exact"
 
-    for finder in (find_whitespace,):
-        found = finder(fkeys, skeys)
-        if len(found) > 1:
-            raise fail(_ambiguous(label, [m.start for m in found]))
-        if found:
-            return _splice(flines, fkeys, skeys, rkeys, [found[0]], nl, had_eol, block.eol), "whitespace"
+    found = find_whitespace(fkeys, skeys)
+    if len(found) > 1:
+        raise fail(_ambiguous(label, [m.start for m in found]))
+    if found:
+        return _splice_many(flines, fkeys, [(found[0], skeys, rkeys)], nl, had_eol, block.eol), "whitespace"
 
     spieces, rpieces = _split_elisions(skeys), _split_elisions(rkeys)
     if len(spieces) > 1:
@@ -494,13 +495,19 @@ def _apply_block(text: str, block: EditBlock, path: str | None) -> tuple[str, st
             raise fail(err) from None
         if placed is not None:
             jobs = [(m, sp, rp) for m, sp, rp in zip(placed, spieces, rpieces) if m is not None]
+            span = range(jobs[0][0].start, jobs[-1][0].end)
+            if any(_is_elision(fkeys[f]) for f in span):
+                raise fail(EditError(
+                    f"{label}: the file itself has '...' lines where this block applies, so a "
+                    "'...' in SEARCH cannot stand for unchanged lines; copy the lines instead."
+                ))
             return _splice_many(flines, fkeys, jobs, nl, had_eol, block.eol), "elision"
 
     found = find_fuzzy(fkeys, skeys)
     if len(found) > 1:
         raise fail(_ambiguous(label, [m.start for m in found]))
     if found:
-        return _splice(flines, fkeys, skeys, rkeys, [found[0]], nl, had_eol, block.eol), "fuzzy"
+        return _splice_many(flines, fkeys, [(found[0], skeys, rkeys)], nl, had_eol, block.eol), "fuzzy"
 
     closest, at = closest_lines(fkeys, skeys)
     hint = (
@@ -514,10 +521,6 @@ def _apply_block(text: str, block: EditBlock, path: str | None) -> tuple[str, st
         block.index, path or block.path, closest,
     )
     raise err
-
-
-def _splice(flines, fkeys, skeys, rkeys, matches, nl, had_eol, eol) -> str:  # type: ignore[no-untyped-def]
-    return _splice_many(flines, fkeys, [(matches[0], skeys, rkeys)], nl, had_eol, eol)
 
 
 def _splice_many(
