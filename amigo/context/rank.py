@@ -25,6 +25,9 @@ ITERATIONS = 30
 TOLERANCE = 1e-5
 _EMPTY_I = np.zeros(0, dtype=np.int32)
 _EMPTY_F = np.zeros(0, dtype=np.float64)
+FAMILIES = ("edges", "refs", "defs", "targets")
+COLUMN_TYPES = {"edges": (np.int32, np.float64), "refs": (np.int32, np.float64),
+                "defs": (np.int32, np.int32, np.float64), "targets": (np.int32,)}
 
 
 # Names every file uses that a repository merely shadows (builtins, common keywords).
@@ -67,6 +70,9 @@ class Ranked:
 class FileGraph:
     """Names, definitions and reference edges of one :class:`RepoIndex`."""
 
+    PATCH_MAX_FILES = 16  # more changed files than this (or 5%): rebuild the arrays
+    REBUILD_DEAD_FRACTION = 0.3  # retired entries beyond this share: compact by rebuilding
+
     def __init__(self) -> None:
         self.generation = -1
         self.name_ids: dict[str, int] = {}
@@ -83,6 +89,10 @@ class FileGraph:
         self.out_edges: list[tuple[np.ndarray, np.ndarray]] = []
         self.file_targets: list[np.ndarray] = []  # names each file defines (graph targets)
         self._arrays: tuple[np.ndarray, ...] | None = None
+        self._raw: dict[str, list[np.ndarray]] = {}
+        self._segments: dict[str, list[tuple[int, int]]] = {}
+        self._dirty: set[int] = set()
+        self._dead = 0
         self._lower: dict[str, list[int]] | None = None
         self._alive_count: int | None = None
         self._stems: dict[str, list[int]] | None = None
@@ -93,7 +103,8 @@ class FileGraph:
         if nid is None:
             nid = self.name_ids[name] = len(self.names)
             self.names.append(name)
-            self._lower = None
+            if self._lower is not None:
+                self._lower.setdefault(name.lower(), []).append(nid)
         return nid
 
     def _file_id(self, path: str) -> int:
@@ -151,6 +162,7 @@ class FileGraph:
             self.defs_by_name.setdefault(nid, set()).add(fid)
         self.file_def_names[fid] = new_names
         self.file_targets[fid] = np.fromiter(new_names, dtype=np.int32, count=len(new_names))
+        self._dirty.add(fid)
         return set(old_names ^ new_names)
 
     def _compute_out(self, fid: int) -> None:
@@ -173,6 +185,7 @@ class FileGraph:
                     acc[target] = acc.get(target, 0.0) + share
         self.out_edges[fid] = (np.fromiter(acc.keys(), dtype=np.int32, count=len(acc)),
                                np.fromiter(acc.values(), dtype=np.float64, count=len(acc)))
+        self._dirty.add(fid)
 
     def sync(self, index: RepoIndex, changed: list[str] | None = None,
              removed: list[str] | None = None) -> None:
@@ -198,6 +211,7 @@ class FileGraph:
                     fid = self.file_ids[path]
                     touched_names |= self._set_file(fid, None)
                     self.out_edges[fid] = (_EMPTY_I, _EMPTY_F)
+                    self._dirty.add(fid)
             for path in changed:
                 entry = index.entries.get(path)
                 fid = self._file_id(path)
@@ -211,43 +225,99 @@ class FileGraph:
                     self._compute_out(fid)
                 else:
                     self.out_edges[fid] = (_EMPTY_I, _EMPTY_F)
+                    self._dirty.add(fid)
         self.generation = index.generation
         self._arrays = None
         self._stems = None
 
     # ---- ranking ------------------------------------------------------------------
+    def _family(self, name: str, fid: int) -> tuple[np.ndarray, ...]:
+        """One file's segment of a concatenated family of arrays."""
+        if name == "edges":
+            return self.out_edges[fid]
+        if name == "refs":
+            return self.file_refs[fid]
+        if name == "defs":
+            return self.file_defs[fid]
+        return (self.file_targets[fid],)
+
+    def _build_raw(self) -> None:
+        """Concatenate every file's arrays, remembering where each file's segment lies."""
+        n = len(self.paths)
+        self._raw = {}
+        self._segments = {}
+        for family in FAMILIES:
+            parts = [self._family(family, fid) for fid in range(n)]
+            sizes = np.array([len(p[0]) for p in parts], dtype=np.int64)
+            ends = np.cumsum(sizes)
+            self._segments[family] = [(int(e - z), int(e)) for e, z in zip(ends, sizes)]
+            columns = [np.repeat(np.arange(n, dtype=np.int32), sizes)]
+            for k, dtype in enumerate(COLUMN_TYPES[family]):
+                columns.append(np.concatenate([p[k] for p in parts]).astype(dtype, copy=False)
+                               if n else np.zeros(0, dtype=dtype))
+            columns.append(np.ones(int(sizes.sum()), dtype=np.float64))  # 1 live, 0 dead
+            self._raw[family] = columns
+        self._dead = 0
+        self._dirty.clear()
+
+    def _patch_raw(self) -> None:
+        """Retire the old segments of changed files and append their new ones."""
+        for family in FAMILIES:
+            columns = self._raw[family]
+            segments = self._segments[family]
+            live = columns[-1]
+            additions: list[list[np.ndarray]] = [[] for _ in columns]
+            length = len(live)
+            for fid in sorted(self._dirty):
+                if fid < len(segments):
+                    start, end = segments[fid]
+                    live[start:end] = 0.0
+                    self._dead += end - start
+                part = self._family(family, fid)
+                size = len(part[0])
+                additions[0].append(np.full(size, fid, dtype=np.int32))
+                for k, array in enumerate(part):
+                    additions[k + 1].append(array)
+                additions[-1].append(np.ones(size, dtype=np.float64))
+                while len(segments) <= fid:
+                    segments.append((0, 0))
+                segments[fid] = (length, length + size)
+                length += size
+            self._raw[family] = [np.concatenate([col, *extra]) if extra else col
+                                 for col, extra in zip(columns, additions)]
+        self._dirty.clear()
+
     def arrays(self) -> tuple[np.ndarray, ...]:
-        """Concatenated edge, reference and definition arrays (cached until a change)."""
-        if self._arrays is None:
-            n = len(self.paths)
-            sizes = np.array([len(e[0]) for e in self.out_edges], dtype=np.int64)
-            src = np.repeat(np.arange(n, dtype=np.int32), sizes)
-            dst = np.concatenate([e[0] for e in self.out_edges]) if n else _EMPTY_I
-            w = np.concatenate([e[1] for e in self.out_edges]) if n else _EMPTY_F
-            out_sum = np.bincount(src, weights=w, minlength=n) if n else _EMPTY_F
-            ref_sizes = np.array([len(r[0]) for r in self.file_refs], dtype=np.int64)
-            r_file = np.repeat(np.arange(n, dtype=np.int32), ref_sizes)
-            r_name = np.concatenate([r[0] for r in self.file_refs]) if n else _EMPTY_I
-            r_w = np.concatenate([r[1] for r in self.file_refs]) if n else _EMPTY_F
-            def_sizes = np.array([len(d[0]) for d in self.file_defs], dtype=np.int64)
-            d_file = np.repeat(np.arange(n, dtype=np.int32), def_sizes)
-            d_name = np.concatenate([d[0] for d in self.file_defs]) if n else _EMPTY_I
-            d_idx = np.concatenate([d[1] for d in self.file_defs]) if n else _EMPTY_I
-            d_weight = np.concatenate([d[2] for d in self.file_defs]) if n else _EMPTY_F
-            n_names = len(self.names)
-            targets = np.concatenate(self.file_targets) if n else _EMPTY_I
-            ndefs = np.bincount(targets, minlength=n_names).astype(np.float64)
-            users = np.bincount(r_name, minlength=n_names).astype(np.float64)  # names unique per file
-            alive = np.array(self.alive, dtype=bool)
-            idf = np.log(1.0 + (1.0 + alive.sum()) / (1.0 + users))
-            r_w = r_w * idf[r_name] if len(r_name) else r_w
-            safe = np.where(out_sum > 0, out_sum, 1.0)
-            norm_w = w / safe[src] if len(src) else w
-            flow_w = r_w / safe[r_file] if len(r_file) else r_w
-            valid = (ndefs[r_name] > 0) & (ndefs[r_name] <= MAX_DEFINING_FILES)
-            flow_w = np.where(valid, flow_w, 0.0)
-            self._arrays = (src, dst, norm_w, out_sum <= 0, r_file, r_name, flow_w,
-                            d_file, d_name, d_idx, ndefs, alive, d_weight)
+        """Edge, reference and definition arrays for ranking (patched, not rebuilt, after
+        a few files change, so a request after an edit stays fast)."""
+        if self._arrays is not None:
+            return self._arrays
+        total = sum(len(cols[-1]) for cols in self._raw.values()) if self._raw else 0
+        if (not self._raw or self._dead > self.REBUILD_DEAD_FRACTION * max(total, 1)
+                or len(self._dirty) > max(self.PATCH_MAX_FILES, 0.05 * len(self.paths))):
+            self._build_raw()
+        elif self._dirty:
+            self._patch_raw()
+        n = len(self.paths)
+        n_names = len(self.names)
+        src, dst, w, e_live = self._raw["edges"]
+        r_file, r_name, r_w, r_live = self._raw["refs"]
+        d_file, d_name, d_idx, d_weight, d_live = self._raw["defs"]
+        _, t_name, t_live = self._raw["targets"]
+        w = w * e_live
+        out_sum = np.bincount(src, weights=w, minlength=n)
+        ndefs = np.bincount(t_name, weights=t_live, minlength=n_names)
+        users = np.bincount(r_name, weights=r_live, minlength=n_names)  # names unique per file
+        alive = np.array(self.alive, dtype=bool)
+        idf = np.log(1.0 + (1.0 + alive.sum()) / (1.0 + users))
+        r_w = r_w * r_live * idf[r_name]
+        safe = np.where(out_sum > 0, out_sum, 1.0)
+        norm_w = w / safe[src]
+        flow_w = r_w / safe[r_file]
+        valid = (ndefs[r_name] > 0) & (ndefs[r_name] <= MAX_DEFINING_FILES)
+        flow_w = np.where(valid, flow_w, 0.0)
+        self._arrays = (src, dst, norm_w, out_sum <= 0, r_file, r_name, flow_w,
+                        d_file, d_name, d_idx.astype(np.int64), ndefs, alive, d_weight * d_live)
         return self._arrays
 
     def files_named(self, stem: str) -> list[int]:
