@@ -61,12 +61,12 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--mbpp-split", choices=("test", "all"), default="test")
 
     report = sub.add_parser("report", help="Markdown + HTML report comparing runs")
-    report.add_argument("runs", nargs="+", help="run folders")
+    report.add_argument("runs", nargs="+", help="run folders (amigo eval run --out), compared side by side")
     report.add_argument("--out", required=True, help="report.md or report.html (both are written)")
 
     gate = sub.add_parser("gate", help="exit 0 only if the candidate regresses on no task")
-    gate.add_argument("--candidate", required=True)
-    gate.add_argument("--baseline", required=True)
+    gate.add_argument("--candidate", required=True, help="run folder of the new model (amigo eval run --out)")
+    gate.add_argument("--baseline", required=True, help="run folder of the model in production")
     gate.add_argument("--tasks", type=_tasks, default=None, help="default: every task of the baseline")
     gate.add_argument("--tolerance", type=_fraction, default=0.01, help="allowed drop in pass rate (0.01 = 1 point)")
     gate.add_argument("--alpha", type=float, default=0.05, help="significance level of the paired test")

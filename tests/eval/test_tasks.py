@@ -33,6 +33,8 @@ EXPECTED_IDS = {
     "mbppplus": ["Mbpp/11", "Mbpp/13"],
     "humanevalfix": ["Python/0", "Python/1"],
     "quixbugs": ["QuixBugs/gcd", "QuixBugs/count_up"],
+    "humanevalfix@amigo": ["Python/0", "Python/1"],
+    "quixbugs@amigo": ["QuixBugs/gcd", "QuixBugs/count_up"],
     "debugbench": ["DebugBench/condition_error/0/add-two", "DebugBench/condition_error/2/sum-list"],
     "gsm8k": ["GSM8K/0", "GSM8K/1"],
 }
@@ -123,3 +125,18 @@ def test_javascript_fix_runs_node_and_console_assert_fails_the_run(data: Path, s
     # a body-only answer is completed with the declaration; a whole function is used as is
     assert task.score(problem, "```js\n  return b + a;\n}\n```", sandbox).passed
     assert task.score(problem, "```javascript\nconst add = (x, y) => x + y\n```", sandbox).passed
+
+
+def test_amigo_style_repair_uses_the_editor_prompt_and_blocks(data: Path, sandbox: Sandbox) -> None:
+    task = get_task("quixbugs@amigo")
+    gcd = task.load(data)[0]
+    system, user = task.messages(gcd)
+    assert "SEARCH/REPLACE" in system["content"] and "## File: gcd.py" in user["content"]
+    fix = "gcd.py\n<<<<<<< SEARCH\n    return gcd(a % b, b)\n=======\n    return gcd(b, a % b)\n>>>>>>> REPLACE\n"
+    good = task.score(gcd, fix, sandbox)
+    assert good.passed and good.metrics["applies"] == 1.0
+    unmatched = fix.replace("return gcd(a % b, b)", "return nonsense")
+    bad = task.score(gcd, unmatched, sandbox)
+    assert not bad.passed and bad.metrics["applies"] == 0.0 and "did not apply" in bad.detail
+    with pytest.raises(InputError, match="unknown task"):
+        get_task("gsm8k@amigo")

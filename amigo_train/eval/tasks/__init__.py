@@ -12,6 +12,9 @@ TASK_NAMES: tuple[str, ...] = (
     "humaneval", "humanevalplus", "mbpp", "mbppplus", "humanevalfix",
     *(f"humanevalfix-{lang}" for lang in LANGUAGES if lang != "python"),
     "quixbugs", "debugbench", "gsm8k", "amigo-edits",
+    # the same repair tasks asked the way the editor asks (amigo.prompt + SEARCH/REPLACE blocks)
+    "humanevalfix@amigo", *(f"humanevalfix-{lang}@amigo" for lang in LANGUAGES if lang != "python"),
+    "quixbugs@amigo",
 )
 
 
@@ -25,12 +28,15 @@ def get_task(name: str, **options: object) -> Task:
         return MBPP(str(options.get("split") or "test"))
     if name == "mbppplus":
         return MBPPPlus()
-    if name == "humanevalfix":
-        return HumanEvalFix("python")
-    if name.startswith("humanevalfix-"):
-        return HumanEvalFix(name.split("-", 1)[1])
-    if name == "quixbugs":
-        return QuixBugs()
+    base, _, style = name.partition("@")
+    if style and (style != "amigo" or not base.startswith(("humanevalfix", "quixbugs"))):
+        raise InputError(f"unknown task {name!r}; choose from {', '.join(TASK_NAMES)}")
+    if base == "humanevalfix":
+        return HumanEvalFix("python", amigo_style=bool(style))
+    if base.startswith("humanevalfix-"):
+        return HumanEvalFix(base.split("-", 1)[1], amigo_style=bool(style))
+    if base == "quixbugs":
+        return QuixBugs(amigo_style=bool(style))
     if name == "debugbench":
         return DebugBench()
     if name == "gsm8k":

@@ -9,10 +9,49 @@ import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
+from amigo.edits import apply_answer
 from amigo.errors import InputError
+from amigo.prompt import ContextSection, EditRequest, build_messages, render_answer
 from amigo_train.eval.data import data_dir, locate, read_jsonl, require
-from amigo_train.eval.sandbox import Job, Limits
-from amigo_train.eval.tasks.base import Problem, Task, extract_code, fenced, python_imports
+from amigo_train.eval.sandbox import Job, Limits, Sandbox
+from amigo_train.eval.tasks.base import Outcome, Problem, Task, extract_code, fenced, python_imports
+
+AMIGO_PROMPT_FORMAT = ("amigo.prompt.build_messages, blocks format: the buggy file as the file, the tests as "
+                       "context, the benchmark's fix instruction; the answer is applied with "
+                       "amigo.edits.apply_answer and the resulting file is run")
+
+
+class AmigoStyle:
+    """Ask a repair task the way the editor asks (SEARCH/REPLACE blocks), then run the edited file.
+
+    Mixed into a repair task; ``edit_case`` gives (path, buggy file, fixed file, instruction, tests).
+    """
+
+    amigo_style = False
+
+    def edit_case(self, problem: Problem) -> tuple[str, str, str, str, str]:
+        raise NotImplementedError
+
+    def edit_request(self, problem: Problem) -> EditRequest:
+        path, buggy, _fixed, instruction, tests = self.edit_case(problem)
+        context = (ContextSection("tests", "Unit tests", tests),) if tests else ()
+        return EditRequest(instruction=instruction, path=path, file_text=buggy, context=context,
+                           edit_format="blocks")
+
+    def edit_messages(self, problem: Problem) -> list[dict[str, str]]:
+        return build_messages(self.edit_request(problem))
+
+    def edit_reference(self, problem: Problem) -> str:
+        return render_answer(self.edit_request(problem), self.edit_case(problem)[2])
+
+    def edit_score(self, problem: Problem, answer: str, sandbox: Sandbox | None) -> Outcome:
+        path, buggy, _fixed, _instruction, _tests = self.edit_case(problem)
+        applied = apply_answer(answer, {path: buggy}, path, "blocks")
+        if not applied.ok:
+            return Outcome(False, "failed", "the edit did not apply: " + "; ".join(applied.errors)[:1400],
+                           {"applies": 0.0})
+        outcome = Task.score(self, problem, fenced(applied.new_texts.get(path, buggy)), sandbox)  # type: ignore[arg-type]
+        return Outcome(outcome.passed, outcome.status, outcome.detail, {"applies": 1.0})
 
 
 @dataclass(frozen=True)
@@ -46,14 +85,14 @@ LANGUAGES: dict[str, Language] = {
 NODE_PATH = "/usr/local/lib/node_modules:/usr/lib/node_modules"
 
 
-class HumanEvalFix(Task):
+class HumanEvalFix(AmigoStyle, Task):
     """HumanEvalFix (OctoPack): a buggy function plus its unit tests; fix the bug."""
 
     name = "humanevalfix"
     prompt_format = ("chat, zero-shot, 'HumanEvalFixTests' layout: the buggy function and its tests in "
                      "fences, then 'Fix bugs in {entry_point}.'; the answer's code block replaces the function")
 
-    def __init__(self, language: str = "python") -> None:
+    def __init__(self, language: str = "python", amigo_style: bool = False) -> None:
         if language not in LANGUAGES:
             raise InputError(f"HumanEvalFix language {language!r} is not supported; use one of "
                              f"{', '.join(LANGUAGES)}")
@@ -62,6 +101,21 @@ class HumanEvalFix(Task):
             self.name = f"humanevalfix-{language}"
         self.wall_s = self.lang.wall_s
         self.memory_mb = self.lang.memory_mb
+        if amigo_style:
+            self.amigo_style = True
+            self.name += "@amigo"
+            self.prompt_format = AMIGO_PROMPT_FORMAT
+
+    def edit_case(self, problem: Problem) -> tuple[str, str, str, str, str]:
+        d = problem.data
+        ext = {"python": "py", "js": "js", "cpp": "cpp", "java": "java"}[self.lang.key]
+        return (f"solution.{ext}", d["declaration"] + d["buggy_solution"], d["declaration"] + d["canonical_solution"],
+                f"Fix bugs in {d['entry_point']}.", d["test"])
+
+    def score(self, problem: Problem, answer: str, sandbox: Sandbox | None) -> Outcome:
+        if self.amigo_style:
+            return self.edit_score(problem, answer, sandbox)
+        return super().score(problem, answer, sandbox)
 
     def available(self) -> tuple[bool, str]:
         """Whether this language's toolchain is installed."""
@@ -79,6 +133,8 @@ class HumanEvalFix(Task):
         return problems
 
     def messages(self, problem: Problem) -> list[dict[str, str]]:
+        if self.amigo_style:
+            return self.edit_messages(problem)
         d = problem.data
         code = d["declaration"] + d["buggy_solution"]
         content = (f"{fenced(code, self.lang.fence)}\n{fenced(d['test'], self.lang.fence)}\n"
@@ -87,9 +143,13 @@ class HumanEvalFix(Task):
         return [{"role": "user", "content": content}]
 
     def reference(self, problem: Problem) -> str:
+        if self.amigo_style:
+            return self.edit_reference(problem)
         return fenced(problem.data["declaration"] + problem.data["canonical_solution"], self.lang.fence)
 
     def buggy(self, problem: Problem) -> str | None:
+        if self.amigo_style:
+            return "The code looks correct to me; no change is needed."
         return fenced(problem.data["declaration"] + problem.data["buggy_solution"], self.lang.fence)
 
     def job(self, problem: Problem, answer: str) -> Job:
@@ -134,13 +194,29 @@ def _cpp_headers(declaration: str) -> str:
                    if line.startswith("#include") or line.startswith("using namespace"))
 
 
-class QuixBugs(Task):
+class QuixBugs(AmigoStyle, Task):
     """QuixBugs (Python): 40 classic algorithms with a one-line bug each."""
 
     name = "quixbugs"
     prompt_format = ("chat, zero-shot: the buggy program and its docstring in a ```python fence, then "
                      "'Fix the bug in {name}.'; the answer's code block is run against the tests")
     wall_s = 5.0  # three buggy programs loop forever
+
+    def __init__(self, amigo_style: bool = False) -> None:
+        if amigo_style:
+            self.amigo_style = True
+            self.name = "quixbugs@amigo"
+            self.prompt_format = AMIGO_PROMPT_FORMAT
+
+    def edit_case(self, problem: Problem) -> tuple[str, str, str, str, str]:
+        d = problem.data
+        return (f"{d['name']}.py", d["buggy_program"].rstrip() + "\n", d["solution"].rstrip() + "\n",
+                f"Fix the bug in {d['name']}.", d["tests"])
+
+    def score(self, problem: Problem, answer: str, sandbox: Sandbox | None) -> Outcome:
+        if self.amigo_style:
+            return self.edit_score(problem, answer, sandbox)
+        return super().score(problem, answer, sandbox)
 
     def load(self, data_dir: str | Path | None = None, download: bool = False) -> list[Problem]:
         path = locate("quixbugs/quixbugs_python.jsonl", data_dir, download)
@@ -151,15 +227,21 @@ class QuixBugs(Task):
         return problems
 
     def messages(self, problem: Problem) -> list[dict[str, str]]:
+        if self.amigo_style:
+            return self.edit_messages(problem)
         d = problem.data
         content = (f"{fenced(d['buggy_program'])}\n{d.get('docstring', '')}\n\nFix the bug in {d['name']}. "
                    "Answer with the complete fixed program in one ```python code block.")
         return [{"role": "user", "content": content}]
 
     def reference(self, problem: Problem) -> str:
+        if self.amigo_style:
+            return self.edit_reference(problem)
         return fenced(problem.data["solution"])
 
     def buggy(self, problem: Problem) -> str | None:
+        if self.amigo_style:
+            return "The code looks correct to me; no change is needed."
         return fenced(problem.data["buggy_program"])
 
     def job(self, problem: Problem, answer: str) -> Job:
