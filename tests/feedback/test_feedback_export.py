@@ -100,10 +100,10 @@ def test_split_is_stable_and_by_request_id(repo, make, bus, tmp_path):
     with Store(db_path(settings)) as store:
         export(store, "dpo", tmp_path / "one", test_fraction=0.5)
         export(store, "dpo", tmp_path / "two", test_fraction=0.5)
-    for split in ("train", "test"):
-        assert (tmp_path / "one/jsonl" / f"{split}.jsonl").read_bytes() == \
-            (tmp_path / "two/jsonl" / f"{split}.jsonl").read_bytes()
-        assert (tmp_path / "one/parquet" / f"{split}.parquet").exists()
+    written = sorted(p.relative_to(tmp_path / "one") for p in (tmp_path / "one").rglob("*.*l"))
+    assert written and written == sorted(p.relative_to(tmp_path / "two") for p in (tmp_path / "two").rglob("*.*l"))
+    for rel in written:
+        assert (tmp_path / "one" / rel).read_bytes() == (tmp_path / "two" / rel).read_bytes()
 
 
 def test_dedup_prefers_corrections_then_newest():
