@@ -73,6 +73,9 @@ class AmigoApp(App[int]):
         self.proposal: Proposal | None = None
         self.generating = False
         self._cancel = threading.Event()
+        self._token_lock = threading.Lock()
+        self._token_buffer: list[str] = []
+        self._token_wake_pending = False
         self._last_job: tuple[str, Job] | None = None
         self._edit_retry_of: Proposal | None = None
         self._pending_fix: str | None = None
@@ -161,7 +164,14 @@ class AmigoApp(App[int]):
     def _on_engine_event(self, event: Event) -> None:
         """Called on the thread that published; only posts messages (thread-safe)."""
         if isinstance(event, TokenEvent):
-            self.post_message(TokenArrived(event.text))
+            # Coalesce: tokens wait in a buffer and one message wakes the UI, so a fast
+            # stream costs one screen update per batch rather than one per token.
+            with self._token_lock:
+                self._token_buffer.append(event.text)
+                wake = not self._token_wake_pending
+                self._token_wake_pending = True
+            if wake:
+                self.post_message(TokenArrived())
         elif isinstance(event, StaleEvent):
             self.call_later(self._mark_stale, event.path)
 
@@ -306,10 +316,17 @@ class AmigoApp(App[int]):
             self.post_message(GenerationEnded(proposal, "done"))
 
     def on_token_arrived(self, message: TokenArrived) -> None:
-        self.query_one(StreamPanel).append(message.text)
+        with self._token_lock:
+            pieces, self._token_buffer = self._token_buffer, []
+            self._token_wake_pending = False
+        if not pieces:
+            return
+        for stream in self.query(StreamPanel):  # none while the app shuts down
+            stream.append("".join(pieces), count=len(pieces))
 
     def _tick(self) -> None:
-        self.query_one(StreamPanel).refresh_stats()
+        for stream in self.query(StreamPanel):
+            stream.refresh_stats()
 
     async def on_generation_ended(self, message: GenerationEnded) -> None:
         self.generating = False

@@ -8,9 +8,7 @@ from amigo.events import Proposal
 
 
 class TokenArrived(Message):
-    def __init__(self, text: str) -> None:
-        super().__init__()
-        self.text = text
+    """Tokens are waiting in the app's buffer (sent once per batch, not per token)."""
 
 
 class GenerationEnded(Message):

@@ -36,8 +36,9 @@ class StreamPanel(Vertical):
         self.log_widget.write(f"» {title}\n\n")
         self.refresh_stats()
 
-    def append(self, text: str) -> None:
-        self.tokens += 1
+    def append(self, text: str, count: int = 1) -> None:
+        """Add ``count`` streamed pieces, joined as ``text``."""
+        self.tokens += count
         self.log_widget.write(text)
 
     def finish(self, state: str, note: str | None = None) -> None:
@@ -52,5 +53,5 @@ class StreamPanel(Vertical):
         elapsed = max(0.0, end - self.started) if self.started else 0.0
         rate = self.tokens / elapsed if elapsed > 0.05 else 0.0
         hint = "  ·  esc cancels" if self.state == "streaming" else ""
-        self.query_one("#stream-stats", Static).update(
-            f"{self.state}  ·  {self.tokens} tokens  ·  {rate:.1f} tok/s  ·  {elapsed:.1f} s{hint}")
+        self.query_one("#stream-stats", Static).update(  # one fixed line: no layout pass needed
+            f"{self.state}  ·  {self.tokens} tokens  ·  {rate:.1f} tok/s  ·  {elapsed:.1f} s{hint}", layout=False)
