@@ -123,6 +123,55 @@ class AmigoServer(LanguageServer):
         """A message for the person (window/showMessage), from any thread."""
         self.on_loop(self.window_show_message, types.ShowMessageParams(type=kind, message=message))
 
+    def start_io(self, stdin: Any = None, stdout: Any = None) -> None:
+        """Serve LSP on stdio with :mod:`amigo_lsp.transport`'s single reader thread."""
+        import json
+        import sys
+
+        from pygls.io_ import StdoutWriter
+
+        from amigo_lsp.transport import read_frames
+
+        source = stdin or sys.stdin.buffer
+        self.protocol.set_writer(StdoutWriter(stdout or sys.stdout.buffer))
+
+        def on_body(body: bytes) -> None:
+            try:
+                message = json.loads(body, object_hook=self.protocol.structure_message)
+            except Exception as exc:  # noqa: BLE001 - parse errors are answered, never fatal
+                self.report_server_error(exc, JsonRpcException)
+                return
+            self.protocol.handle_message(message)
+
+        async def serve() -> None:
+            loop = asyncio.get_running_loop()
+            finished = loop.create_future()
+
+            def mark_finished() -> None:
+                if not finished.done():
+                    finished.set_result(None)
+
+            def reader() -> None:
+                try:
+                    for body in read_frames(source):
+                        loop.call_soon_threadsafe(on_body, body)
+                except (OSError, ValueError) as exc:
+                    log.warning("stdin failed: %s", exc)
+                finally:
+                    loop.call_soon_threadsafe(mark_finished)
+
+            threading.Thread(target=reader, name="amigo-lsp-reader", daemon=True).start()
+            await finished
+
+        try:
+            asyncio.run(serve())
+        except BrokenPipeError:
+            log.error("the editor closed the connection; shutting down")
+        except (KeyboardInterrupt, SystemExit):
+            pass
+        finally:
+            self.shutdown()
+
     def report_server_error(self, error: Exception, source: Any) -> None:
         """Unparseable JSON gets a parse-error response; the rest is logged, never a popup storm."""
         if isinstance(error, (ValueError, RecursionError)) and not isinstance(error, JsonRpcException):
@@ -283,7 +332,6 @@ class AmigoServer(LanguageServer):
         """amigo.edit / amigo.fix: generate in the background, then hand the proposal to review."""
         try:
             path, text, version = self._document(args.uri)
-            session = self.session_for(path)
         except AmigoError as exc:
             return self._failed(exc)
         selection = selection_lines(args.range.start_line, args.range.start_char,
@@ -292,14 +340,15 @@ class AmigoServer(LanguageServer):
             selection = (min(d.start_line for d in args.diagnostics),
                          max(d.end_line or d.start_line for d in args.diagnostics))
         job = self._new_job(args.uri, version, title)
-        job.session = session
 
         def work() -> Proposal:
+            # Building the session (config, git, feedback store) is I/O: keep it off the loop.
+            session = job.session = self.session_for(path)
             request = session.make_request(args.instruction or "", path, selection=selection,
                                            diagnostics=args.diagnostics, file_text=text)
             return session.propose(request, cancel=job.cancel)
 
-        return await self._generate_and_review(job, session, work)
+        return await self._generate_and_review(job, work)
 
     async def run_retry(self, proposal_id: str, instruction: str | None) -> dict[str, Any]:
         known = self.known.get(proposal_id)
@@ -313,7 +362,7 @@ class AmigoServer(LanguageServer):
         job = self._new_job(known.uri, known.version, f"Amigo: retrying \u201c{proposal.request.instruction[:40]}\u201d")
         job.session = known.session
         return await self._generate_and_review(
-            job, known.session, lambda: known.session.retry(proposal, instruction, cancel=job.cancel))
+            job, lambda: known.session.retry(proposal, instruction, cancel=job.cancel))
 
     def _new_job(self, uri: str, version: int | None, title: str) -> Job:
         job = Job(id=uuid.uuid4().hex[:12], uri=uri, version=version, title=title,
@@ -321,8 +370,7 @@ class AmigoServer(LanguageServer):
         self.jobs[job.id] = job
         return job
 
-    async def _generate_and_review(self, job: Job, session: EditSession,
-                                   work: Callable[[], Proposal]) -> dict[str, Any]:
+    async def _generate_and_review(self, job: Job, work: Callable[[], Proposal]) -> dict[str, Any]:
         try:
             await self._begin(job)
             proposal = await self._in_thread(job, work)
@@ -341,7 +389,8 @@ class AmigoServer(LanguageServer):
             return self._failed(AmigoError(f"Amigo failed unexpectedly ({type(exc).__name__}: {exc}); see the server log"))
         self._end(job, "proposal ready" if proposal.ok else "the answer did not apply")
         self.stats["last_proposal"] = time.monotonic() - job.started
-        self._remember(proposal.id, Known(session, job.uri, job.version))
+        assert job.session is not None
+        self._remember(proposal.id, Known(job.session, job.uri, job.version))
         return await self._review(proposal, job.uri, job.version)
 
     def _remember(self, proposal_id: str, known: Known) -> None:

@@ -87,7 +87,7 @@ def main(argv: list[str]) -> int:
 
     server = None
     endpoint = args.endpoint
-    if endpoint is None:
+    if endpoint is None and args.runs > 0:
         from amigo.serve import ServerProcess
 
         server = ServerProcess(n_ctx=4096)
@@ -103,7 +103,7 @@ def main(argv: list[str]) -> int:
         client = StdioClient([sys.executable, "-m", "amigo_lsp"], env=env)
         try:
             started = time.perf_counter()
-            client.initialize(repo.as_uri(), {"endpoint": endpoint, "maxTokens": args.max_tokens, "editFormat": "whole"})
+            client.initialize(repo.as_uri(), {"endpoint": endpoint or "http://127.0.0.1:9/v1", "maxTokens": args.max_tokens, "editFormat": "whole"})
             print(f"server start + initialize: {(time.perf_counter() - started) * 1000:.0f} ms")
             uri = (repo / "users.py").as_uri()
             client.notify("textDocument/didOpen", {"textDocument": {"uri": uri, "languageId": "python", "version": 1, "text": SAMPLE}})
