@@ -19,6 +19,7 @@ from __future__ import annotations
 import os
 import sqlite3
 import threading
+import time
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Iterator
@@ -92,7 +93,7 @@ class Store:
         """``BEGIN IMMEDIATE`` ... ``COMMIT`` (rolled back on any error)."""
         with self.lock:
             if self._lock_fd is not None:
-                fcntl.flock(self._lock_fd, fcntl.LOCK_EX)
+                self._flock()
             try:
                 self.conn.execute("BEGIN IMMEDIATE")
                 try:
@@ -104,6 +105,22 @@ class Store:
             finally:
                 if self._lock_fd is not None:
                     fcntl.flock(self._lock_fd, fcntl.LOCK_UN)
+
+    def _flock(self) -> None:
+        """Take the writers' flock, waiting at most the busy timeout (a stopped process must not hang us)."""
+        deadline = time.monotonic() + BUSY_TIMEOUT_MS / 1000
+        pause = 0.0002
+        while True:
+            try:
+                fcntl.flock(self._lock_fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                return
+            except BlockingIOError:
+                if time.monotonic() >= deadline:
+                    raise sqlite3.OperationalError(
+                        f"database is locked: another Amigo process has held {self.path}.lock for "
+                        f"{BUSY_TIMEOUT_MS // 1000} s") from None
+                time.sleep(pause)
+                pause = min(pause * 2, 0.005)
 
     def query(self, sql: str, params: tuple | dict = ()) -> list[sqlite3.Row]:
         with self.lock:

@@ -140,3 +140,29 @@ def test_store_pragmas(tmp_path):
         assert store.query("PRAGMA foreign_keys")[0][0] == 1
         assert store.query("PRAGMA busy_timeout")[0][0] >= 1000
         assert store.version == 2 and store.integrity() == "ok"
+
+
+def test_a_stuck_writer_costs_a_bounded_wait_never_the_edit(repo, make, bus, settings, monkeypatch):
+    import subprocess
+    import sys
+
+    from feedback import store as store_module
+
+    recorder = attach(bus, repo, settings)
+    lock = f"{db_path(settings)}.lock"
+    holder = subprocess.Popen([sys.executable, "-c", (
+        "import fcntl, os, sys, time\n"
+        f"fd = os.open({lock!r}, os.O_RDWR)\nfcntl.flock(fd, fcntl.LOCK_EX)\n"
+        "print('held', flush=True)\ntime.sleep(30)\n")], stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout.readline().strip() == "held"
+        monkeypatch.setattr(store_module, "BUSY_TIMEOUT_MS", 300)
+        bus.publish(ProposalEvent(make()))  # logged and dropped; publish itself does not raise
+    finally:
+        holder.kill()
+        holder.wait()
+    assert rows("SELECT COUNT(*) FROM proposals")[0][0] == 0
+    later = make()
+    bus.publish(ProposalEvent(later))
+    recorder.close()
+    assert rows("SELECT id FROM proposals")[0][0] == later.id
