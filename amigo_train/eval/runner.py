@@ -180,7 +180,7 @@ def run_eval(config: RunConfig, out: str | Path, generate: Generate | None = Non
 
 
 def _needs_sandbox(task: Task) -> bool:
-    return type(task).score is Task.score
+    return task.needs_sandbox
 
 
 def _answers(task: Task, problems: list[Problem], config: RunConfig, generate: Generate | None,

@@ -37,6 +37,8 @@ class Task(ABC):
     prompt_format: str = ""
     wall_s: float = 10.0
     memory_mb: int | None = 1024
+    #: whether scoring runs model-written code (then the runner starts a Sandbox)
+    needs_sandbox: bool = True
     #: score only problems whose reference passes and buggy answer fails (checked once, cached)
     calibrate: bool = False
 

@@ -34,6 +34,7 @@ def request_of(problem: Problem) -> EditRequest:
 class AmigoEdits(Task):
     """Instruction + file -> SEARCH/REPLACE blocks, scored by applying them."""
 
+    needs_sandbox = False
     name = "amigo-edits"
     prompt_format = "amigo.prompt.build_messages (system + one user turn, blocks format)"
 

@@ -40,6 +40,7 @@ def same_number(a: str | None, b: str | None) -> bool:
 class GSM8K(Task):
     """OpenAI's GSM8K test split (1,319 problems)."""
 
+    needs_sandbox = False
     name = "gsm8k"
     prompt_format = ("chat, zero-shot chain of thought: the question, then 'give the final answer on its own "
                      "line as #### <number>'; scored on the last '####'/'answer is'/last number")

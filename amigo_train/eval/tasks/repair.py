@@ -75,7 +75,7 @@ LANGUAGES: dict[str, Language] = {
     # console.assert only logs in Node; make it throw so a failed check fails the run
     "js": Language("js", "javascript", ("javascript", "js", "node"), "main.js", "node main.js", "node",
                    prelude="console.assert = (ok, ...m) => { if (!ok) throw new Error('Assertion failed ' + m.join(' ')); };\n"),
-    "cpp": Language("cpp", "cpp", ("cpp", "c++", "cc"), "main.cpp", "g++ -std=c++17 -O1 -o main main.cpp && ./main", "g++"),
+    "cpp": Language("cpp", "cpp", ("cpp", "c++", "cc"), "main.cpp", "g++ -std=c++17 -O1 -o main main.cpp $(grep -q openssl main.cpp && echo -lcrypto) && ./main", "g++"),
     "java": Language("java", "java", ("java",), "Main.java",
                      "javac -J-Xmx512m Main.java && java -Xmx512m -XX:+UseSerialGC Main", "javac"),
 }
