@@ -45,7 +45,7 @@ def average_age(users):
 
 INSTRUCTION = "Return 0 when the list of users is empty instead of dividing by zero."
 TARGET = "users.py"
-LINES = "18-22"
+LINES = "17-21"
 
 
 def make_sample_repo(folder: Path) -> Path:
