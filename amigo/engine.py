@@ -145,6 +145,10 @@ class EditSession:
             self.events.publish(DoneEvent(request_id))
             raise
         answer = "".join(pieces)
+        if decoding == "constrained-json":
+            from amigo.decoding import answer_text
+
+            answer = answer_text(answer, decoding)  # JSON blocks -> SEARCH/REPLACE text, still validated
         if not answer.strip():
             message = "the model returned an empty answer; try again or rephrase the instruction"
             self.events.publish(ErrorEvent(request_id, message, kind="server"))
