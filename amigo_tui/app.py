@@ -135,6 +135,12 @@ class AmigoApp(App[int]):
         self._cancel.set()
         if self._unsubscribe:
             self._unsubscribe()
+        close = getattr(self.recorder, "close", None)
+        if callable(close):
+            try:
+                close()
+            except Exception:  # noqa: BLE001 - closing the store must not block quitting
+                log.exception("closing the feedback recorder failed")
 
     # -- background work ------------------------------------------------------------
 

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import json
 import socket
 from pathlib import Path
 
+import pytest
 from helpers import git
 from recorded_server import RecordedServer, recorded
 from tui_helpers import open_session, run, wait_for
@@ -245,3 +247,27 @@ def test_instruction_history_survives_a_restart(repo: Path, answer_server: Recor
             assert again.query_one("#instruction").value == "first instruction"
     run(scenario())
     assert InstructionHistory().entries[-1] == "first instruction"
+
+
+def test_verdicts_reach_the_feedback_store(repo: Path, answer_server: RecordedServer) -> None:
+    feedback = pytest.importorskip("feedback")
+
+    async def scenario() -> None:
+        app = AmigoApp(open_session(repo, answer_server.base_url), path="users.py")
+        async with app.run_test(size=(100, 30)) as pilot:
+            assert app.recorder is not None
+            await ask(pilot, app, "document oldest")
+            first = app.proposal
+            await pilot.press("r")  # a second candidate: the pair is preference data
+            await wait_for(pilot, lambda: app.proposal is not first and app.proposal is not None)
+            await pilot.press("space", "a")  # accept hunk 2 only
+            await wait_for(pilot, lambda: app.proposal is None)
+            await pilot.press("u")
+            await wait_for(pilot, lambda: any(m.startswith("restored") for _, m in app.notices))
+    run(scenario())
+    config = open_session(repo, "http://127.0.0.1:9/v1").config
+    with feedback.Store(feedback.db_path(config.feedback)) as store:
+        kinds = [row["kind"] for row in store.query("SELECT kind FROM events ORDER BY id")]
+        accepted = store.query("SELECT data FROM events WHERE kind = 'accepted'")
+    assert kinds == ["retried", "accepted", "undone"]
+    assert json.loads(accepted[0]["data"])["hunks"] == [1]
