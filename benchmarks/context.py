@@ -12,6 +12,7 @@ quiet 2-core machine, and a busy one slows both sides of a comparison alike.
 from __future__ import annotations
 
 import argparse
+import builtins
 import json
 import os
 import re
@@ -221,6 +222,11 @@ def aider(args: argparse.Namespace) -> None:
 
 # ---- context recall on real commits -----------------------------------------------------------
 WORD = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+# Builtins and methods of builtin types: ``x.append`` is list.append even when some file of
+# the repository happens to define an ``append`` too. Excluded in the "strict" figures.
+BUILTIN_NAMES = frozenset(dir(builtins)) | {
+    name for kind in (list, dict, str, set, bytes, int, float, tuple, frozenset, object)
+    for name in dir(kind)}
 TARGET_KINDS = {"function", "method", "class", "interface", "type", "enum", "constant"}
 
 
@@ -268,7 +274,8 @@ def recall(args: argparse.Namespace) -> None:
     commits = git(clone, "rev-list", "--no-merges", f"--max-count={args.max_commits}", "HEAD").split()
     budgets = (1024, 2048, 4096)
     cache = clone.parent / "cache"
-    totals = {(mode, b): [0, 0] for mode in ("file", "hunk") for b in budgets}
+    totals = {(mode, b): [0, 0] for mode in ("file", "hunk", "file-strict", "hunk-strict")
+              for b in budgets}
     cases = 0
     for sha in reversed(commits):
         parents = git(clone, "rev-list", "--parents", "-n", "1", sha).split()[1:]
@@ -300,9 +307,14 @@ def recall(args: argparse.Namespace) -> None:
                     names = {name for path, name, _ in r.shown if path != rel}
                     totals[(mode, budget)][0] += len(targets & names)
                     totals[(mode, budget)][1] += len(targets)
+                    strict = targets - BUILTIN_NAMES
+                    totals[(mode + "-strict", budget)][0] += len(strict & names)
+                    totals[(mode + "-strict", budget)][1] += len(strict)
     print(f"context recall on {cases} (commit, file) cases from the last {len(commits)} commits of "
           f"{source} (instruction = the commit message):")
-    for mode, label in (("file", "no selection"), ("hunk", "selection = the changed lines")):
+    for mode, label in (("file", "no selection"), ("hunk", "selection = the changed lines"),
+                        ("file-strict", "no selection, builtins excluded"),
+                        ("hunk-strict", "selection, builtins excluded")):
         cells = []
         for budget in budgets:
             hit, total = totals[(mode, budget)]

@@ -432,14 +432,15 @@ def build_context(repo_root: Path | None, path: str, text: str,
     add("imports", title, imports_section(tags, text, room(title, SHARES["imports"]), count))
     if graph is not None and ranked is not None and root is not None:
         import_text = _import_text(tags, text)
-        if selection is not None:
-            names, attributes = _ordered_names(_selected_text(text, selection), tags, import_text)
-        else:  # the whole file: its plain references, imported and most used first
-            imported_words = set(_WORD.findall(import_text))
-            local = {d[0] for d in tags.definitions}
-            names = sorted((n for n in tags.references if n not in local and n not in COMMON_NAMES),
-                           key=lambda n: (n not in imported_words, -tags.references[n]))
-            attributes = frozenset()
+        # the selection's names first, then the rest of the file's (imported, most used first)
+        names, attributes = ([], frozenset()) if selection is None else _ordered_names(
+            _selected_text(text, selection), tags, import_text)
+        imported_words = set(_WORD.findall(import_text))
+        local = {d[0] for d in tags.definitions}
+        chosen = set(names)
+        names = names + sorted((n for n in tags.references if n not in local and n not in COMMON_NAMES
+                                and n not in chosen),
+                               key=lambda n: (n not in imported_words, -tags.references[n]))
         found = definitions_for(graph, names, import_text, fid, file_rank, attributes)
         entries = (_entry(graph, f, d, True, count) for f, d in found)
         title = ("Definitions of names the selection uses" if selection
