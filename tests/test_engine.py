@@ -140,3 +140,20 @@ def test_bad_requests(repo):
         # an unsaved editor buffer is what the request is built from
         request = session.make_request("x", "users.py", file_text="unsaved = True\n")
         assert request.file_text == "unsaved = True\n"
+
+
+def test_repository_context_reaches_the_prompt(repo):
+    (repo / "ages.py").write_text('def clamp_age(age, low=0, high=150):\n    """Keep an age in range."""\n'
+                                  '    return max(low, min(high, age))\n')
+    users = (repo / "users.py").read_text().replace("int(age)", "clamp_age(int(age))")
+    (repo / "users.py").write_text("from ages import clamp_age\n" + users)
+    git(repo, "add", "ages.py", "users.py")
+    git(repo, "commit", "-q", "-m", "clamp ages")
+    with RecordedModelServer(answer("blocks_sort.txt")) as server:
+        session, _ = session_for(repo, server, edit_format="blocks")
+        session.config.context_budget = 1024
+        request = session.make_request("validate ages when loading users", "users.py", selection=(13, 15))
+        session.propose(request)
+    assert request.context, "no repository context was built"
+    prompt = server.requests[0]["messages"][1]["content"]
+    assert "## Repository context" in prompt and "def clamp_age(age, low=0, high=150)" in prompt
