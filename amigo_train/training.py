@@ -39,6 +39,20 @@ from amigo_train.recipe import Recipe, StageSpec, TrainSpec
 Log = Callable[[str], None]
 
 
+def is_main_process() -> bool:
+    """Rank 0 under ``accelerate launch`` (or a plain single process): the one that writes files."""
+    return os.environ.get("RANK", "0") == "0"
+
+
+def _wait_for(path: Path, newer_than: float, timeout: float = 6 * 3600) -> None:
+    """Other ranks wait for rank 0 to write ``path`` (data preparation is done once)."""
+    deadline = time.time() + timeout
+    while not (path.is_file() and path.stat().st_mtime >= newer_than):
+        if time.time() > deadline:
+            raise ConfigError(f"timed out waiting for rank 0 to write {path}")
+        time.sleep(2)
+
+
 def stage_dir(run_dir: Path, stage: StageSpec) -> Path:
     return run_dir / "stages" / stage.name
 
@@ -100,6 +114,8 @@ class Manifest:
         self.save()
 
     def save(self) -> None:
+        if not is_main_process():
+            return
         self.path.parent.mkdir(parents=True, exist_ok=True)
         tmp = self.path.with_suffix(".tmp")
         tmp.write_text(json.dumps(self.data, indent=2, sort_keys=True))
@@ -167,7 +183,7 @@ def _metrics_callback(path: Path):  # type: ignore[no-untyped-def]
         """Appends every log line to metrics.jsonl (so a resumed stage keeps its history)."""
 
         def on_log(self, args, state, control, logs=None, **kwargs):  # type: ignore[no-untyped-def]
-            if logs:
+            if logs and state.is_world_process_zero:
                 row = {"step": state.global_step, "epoch": state.epoch, "time": time.time(), **logs}
                 with path.open("a", encoding="utf-8") as fh:
                     fh.write(json.dumps(row) + "\n")
@@ -267,14 +283,18 @@ def train_stage(recipe: Recipe, stage: StageSpec, run_dir: Path, base: str, prev
                              eval_dataset=_dataset(eval_rows, "dpo") if eval_rows else None,
                              processing_class=tokenizer, peft_config=lora_config(recipe), callbacks=callbacks)
     checkpoint = latest_checkpoint(ckpt_dir) if resume else None
-    if checkpoint is None and (sdir / "metrics.jsonl").exists():
+    if checkpoint is None and (sdir / "metrics.jsonl").exists() and is_main_process():
         (sdir / "metrics.jsonl").unlink()  # a fresh start: old curves would mislead
     log(f"stage {stage.name}: {stage.kind}, {len(train_rows)} examples"
         + (f", resuming from {checkpoint.name}" if checkpoint else ""))
     started = time.time()
     result = trainer.train(resume_from_checkpoint=str(checkpoint) if checkpoint else None)
+    evaluation = trainer.evaluate() if eval_rows else None  # collective: every rank runs it
     adapter_dir = sdir / "adapter"
-    trainer.model.save_pretrained(str(adapter_dir))
+    trainer.save_model(str(adapter_dir))  # gathers FSDP/ZeRO-3 shards; a PEFT model saves its adapter only
+    if not is_main_process():
+        _wait_for(sdir / "stage.json", newer_than=started)
+        return json.loads((sdir / "stage.json").read_text())
     tokenizer.save_pretrained(str(adapter_dir))
     plot_loss(sdir / "metrics.jsonl", sdir / "loss.png", f"{recipe.name}: {stage.name}")
     summary = {
@@ -283,8 +303,8 @@ def train_stage(recipe: Recipe, stage: StageSpec, run_dir: Path, base: str, prev
         "resumed_from": checkpoint.name if checkpoint else None, "metrics": result.metrics,
         "previous_adapters": [str(p) for p in previous],
     }
-    if eval_rows:
-        summary["eval"] = trainer.evaluate()
+    if evaluation is not None:
+        summary["eval"] = evaluation
     (sdir / "stage.json").write_text(json.dumps(summary, indent=2))
     return summary
 
@@ -295,6 +315,9 @@ def prepare_stage_data(recipe: Recipe, stage: StageSpec, run_dir: Path, base_dir
     ddir = stage_dir(run_dir, stage) / "data"
     info_path = ddir / "info.json"
     if reuse and info_path.is_file() and (ddir / "train.jsonl").is_file():
+        return json.loads(info_path.read_text())
+    if not is_main_process():
+        _wait_for(info_path, newer_than=time.time() - 60)
         return json.loads(info_path.read_text())
     spec = recipe.train_for(stage)
     data: StageData = build_stage_data(stage, base_dir, recipe.seed, spec.eval_fraction, index)
@@ -369,7 +392,8 @@ def run_recipe(recipe: Recipe, recipe_path: str, *, only_stage: str | None = Non
         lengths = example_lengths(read_jsonl(sdir / "data" / "train.jsonl"), tok)
         padding = padding_report(lengths, spec.per_device_batch_size, spec.max_length,
                                  spec.packing and stage.kind == "sft")
-        (sdir / "data" / "padding.json").write_text(json.dumps(padding, indent=2))
+        if is_main_process():
+            (sdir / "data" / "padding.json").write_text(json.dumps(padding, indent=2))
         log(f"stage {stage.name}: padding efficiency {padding['padding_efficiency_unpacked']:.2f} unpacked, "
             f"{padding['padding_efficiency_packed']:.2f} packed ({'packing' if padding['packing'] else 'no packing'})")
         manifest.stage(stage.name, status="running", data=info, padding=padding, started=time.time())

@@ -16,7 +16,7 @@ from amigo_train import cli
 
 from train_records import tiny_recipe
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(1200)]
 STAGES = """  - name: sft
     data: [{path: data/commits.jsonl, adapter: commitpackft}]
     train: {packing: true}
