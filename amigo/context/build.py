@@ -9,6 +9,7 @@ what one leaves unused goes to the repo map.
 
 from __future__ import annotations
 
+import itertools
 import os
 import re
 import subprocess
@@ -238,7 +239,8 @@ MEMBER_KINDS = frozenset({"method", "field"})
 
 
 def definitions_for(graph: FileGraph, names: list[str], import_text: str, exclude: int | None,
-                    file_rank, attributes: frozenset[str] = frozenset()) -> list[tuple[int, Definition]]:
+                    file_rank, attributes: frozenset[str] = frozenset(),
+                    per_name: int = MAX_CANDIDATES_PER_NAME) -> list[tuple[int, Definition]]:
     """Where each name is defined (best candidates first), skipping the edited file.
 
     Names only ever used as attributes (``obj.name``) resolve to class members
@@ -260,7 +262,7 @@ def definitions_for(graph: FileGraph, names: list[str], import_text: str, exclud
         elif len(candidates) > (3 if attribute else MAX_DEFINING_FILES):
             continue
         candidates.sort(key=lambda f: -float(file_rank[f]) if file_rank is not None else 0.0)
-        for fid in candidates[:MAX_CANDIDATES_PER_NAME]:
+        for fid in candidates[:per_name]:
             tags = graph.tags[fid]
             for definition in tags.definitions if tags else ():
                 if attribute and definition[1] not in MEMBER_KINDS:
@@ -441,8 +443,12 @@ def build_context(repo_root: Path | None, path: str, text: str,
         names = names + sorted((n for n in tags.references if n not in local and n not in COMMON_NAMES
                                 and n not in chosen),
                                key=lambda n: (n not in imported_words, -tags.references[n]))
-        found = definitions_for(graph, names, import_text, fid, file_rank, attributes)
-        entries = (_entry(graph, f, d, True, count) for f, d in found)
+        found = definitions_for(graph, names[:len(chosen)], import_text, fid, file_rank, attributes)
+        rest = definitions_for(graph, names[len(chosen):], import_text, fid, file_rank,
+                               per_name=1)
+        # the selection's names in full (a class with its members), the rest one line each
+        entries = itertools.chain((_entry(graph, f, d, True, count) for f, d in found),
+                                  (_entry(graph, f, d, False, count) for f, d in rest))
         title = ("Definitions of names the selection uses" if selection
                  else "Definitions of names this file uses")
         def_text, kept = _fit_entries(entries, room(title, SHARES["definitions"]), graph, count)

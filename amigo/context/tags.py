@@ -78,7 +78,10 @@ def _queries(language: str) -> tuple[Query, Query] | None:
     lang = languages.grammar(language)
     if lang is None:
         return None
-    patterns = _split_patterns(languages.query_source(language))
+    try:
+        patterns = _split_patterns(languages.query_source(language))
+    except OSError:  # queries/*.scm not installed with the package: plain-text handling
+        return None
     is_use = lambda p: "@ref" in p or "@weak" in p or "@local" in p  # noqa: E731
     defs = "\n".join(p for p in patterns if not is_use(p))
     refs = "\n".join(p for p in patterns if is_use(p))
