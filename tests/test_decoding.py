@@ -24,6 +24,43 @@ from amigo.errors import ConfigError
 from amigo.prompt import EditRequest
 
 
+def block(path: str, search: str, replace: str) -> str:
+    return f"{path}\n<<<<<<< SEARCH\n{search}=======\n{replace}>>>>>>> REPLACE\n"
+
+
+TRICKY = (
+    'def f(a, b="\\"quoted\\" [x] {y} (z) | * + ? # : ::= \\\\"):\n'
+    "\tif a:\t# tab-indented\n"
+    "\t\treturn 'ünïcødé → 😀 ∑ 中文'\n"
+    "\treturn b\n"
+    "\n"
+    "LONG = '" + "x" * 5000 + "'\n"
+    "\n"
+    "def g():\n"
+    "\treturn b\n"
+)
+CRLF = "x = 1\r\ny = 2\r\n\r\nz = 3\r\n"
+
+
+def bad_answers(good: str) -> dict[str, str]:
+    """Answers the blocks grammar for ``{"src/mod.py": TRICKY}`` (80 prose chars) must refuse."""
+    lines = TRICKY.splitlines(keepends=True)
+    return {
+        "unknown path": block("other.py", lines[1], "x\n"),
+        "not a line of the file": block("src/mod.py", "\tif b:\n", "x\n"),
+        "lines not contiguous": block("src/mod.py", lines[1] + lines[3], "x\n"),
+        "ambiguous (occurs twice)": block("src/mod.py", "\treturn b\n", "\treturn a\n"),
+        "empty SEARCH on an existing file": block("src/mod.py", "", "x = 1\n"),
+        "marker inside REPLACE": block("src/mod.py", lines[3], ">>>>>>> REPLACE\n\treturn a\n"),
+        "fence inside REPLACE": block("src/mod.py", lines[3], "```python\n\treturn a\n"),
+        "indented marker inside REPLACE": block("src/mod.py", lines[3], "  <<<<<<< SEARCH\n"),
+        "fenced rewrite instead of blocks": "```python\ndef f():\n    pass\n```\n",
+        "prose with a fence first": "Here:\n```\n" + good,
+        "prose too long": "x" * 81 + "\n" + good,
+        "missing REPLACE marker": good.replace(">>>>>>> REPLACE\n", ""),
+    }
+
+
 # ---------------------------------------------------------------- lines and runs
 
 

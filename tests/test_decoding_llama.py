@@ -24,6 +24,7 @@ from amigo.decoding import (  # noqa: E402
     blocks_grammar, clear_probe_cache, constraint_params, plan_constraint, probe_backend, whole_grammar,
 )
 from amigo.prompt import EditRequest, build_messages  # noqa: E402
+from test_decoding import CRLF, TRICKY, bad_answers, block  # noqa: E402
 
 
 def gguf_path() -> Path:
@@ -74,24 +75,6 @@ def checker() -> LlamaChecker:
     return LlamaChecker()
 
 
-def block(path: str, search: str, replace: str) -> str:
-    return f"{path}\n<<<<<<< SEARCH\n{search}=======\n{replace}>>>>>>> REPLACE\n"
-
-
-TRICKY = (
-    'def f(a, b="\\"quoted\\" [x] {y} (z) | * + ? # : ::= \\\\"):\n'
-    "\tif a:\t# tab-indented\n"
-    "\t\treturn 'ünïcødé → 😀 ∑ 中文'\n"
-    "\treturn b\n"
-    "\n"
-    "LONG = '" + "x" * 5000 + "'\n"
-    "\n"
-    "def g():\n"
-    "\treturn b\n"
-)
-CRLF = "x = 1\r\ny = 2\r\n\r\nz = 3\r\n"
-
-
 FILES = {
     "tricky": TRICKY,
     "crlf": CRLF,
@@ -128,20 +111,7 @@ def test_good_answers_are_accepted_and_bad_ones_rejected(checker: LlamaChecker) 
     assert checker.accepts(grammar, long_line)
     # The whole file (it is unique) and deleting with an empty REPLACE.
     assert checker.accepts(grammar, block("src/mod.py", TRICKY, ""))
-    bad = {
-        "unknown path": block("other.py", lines[1], "x\n"),
-        "not a line of the file": block("src/mod.py", "\tif b:\n", "x\n"),
-        "lines not contiguous": block("src/mod.py", lines[1] + lines[3], "x\n"),
-        "ambiguous (occurs twice)": block("src/mod.py", "\treturn b\n", "\treturn a\n"),
-        "empty SEARCH on an existing file": block("src/mod.py", "", "x = 1\n"),
-        "marker inside REPLACE": block("src/mod.py", lines[3], ">>>>>>> REPLACE\n\treturn a\n"),
-        "fence inside REPLACE": block("src/mod.py", lines[3], "```python\n\treturn a\n"),
-        "indented marker inside REPLACE": block("src/mod.py", lines[3], "  <<<<<<< SEARCH\n"),
-        "fenced rewrite instead of blocks": "```python\ndef f():\n    pass\n```\n",
-        "prose with a fence first": "Here:\n```\n" + good,
-        "prose too long": "x" * 81 + "\n" + good,
-        "missing REPLACE marker": good.replace(">>>>>>> REPLACE\n", ""),
-    }
+    bad = bad_answers(good)
     for why, answer in bad.items():
         assert not checker.accepts(grammar, answer), why
     # An unfinished answer is a valid prefix, but may not end there.
