@@ -12,7 +12,7 @@ perturbation:
   context   3 more lines of context each side (what models usually copy)
   indent    context block, indentation drifted (dedented, or 4 spaces added)
   trailing  context block, trailing spaces on half the SEARCH lines
-  blank     context block with one unchanged blank line dropped
+  blank     context block with one blank context line dropped (both sides)
   elision   6 lines of context each side, their middles replaced by '...'
   crlf      the file uses CRLF, the block LF
   combo     indent + trailing + blank together
@@ -61,6 +61,17 @@ class Tally:
     tiers: Counter = field(default_factory=Counter)
     seconds: float = 0.0
     wrong_examples: list[str] = field(default_factory=list)
+    reasons: Counter = field(default_factory=Counter)
+
+
+def _reason(message: str) -> str:
+    """The kind of refusal, from its message."""
+    for needle, kind in (("matches", "ambiguous"), ("leaves out", "left-out line"),
+                         ("does not have", "extra line"), ("not found", "not found"),
+                         ("'...'", "elision"), ("more than one", "ambiguous")):
+        if needle in message:
+            return kind
+    return "other"
 
 
 # ---------------------------------------------------------------- sources
@@ -171,18 +182,23 @@ def _trailing(blk: EditBlock, rng: random.Random) -> EditBlock:
     return _mk(blk, s, _lines(blk.replace))
 
 
-def _blank(blk: EditBlock, rng: random.Random) -> EditBlock | None:
-    from difflib import SequenceMatcher
-
-    s, r = _lines(blk.search), _lines(blk.replace)
-    candidates = []
-    for tag, a1, a2, b1, b2 in SequenceMatcher(None, s, r, autojunk=False).get_opcodes():
-        if tag == "equal":  # inside a run of unchanged lines, as when a model copies context
-            candidates += [(a1 + t, b1 + t) for t in range(1, a2 - a1 - 1) if not s[a1 + t].strip()]
+def _blank(evolving: str, blk: EditBlock, rng: random.Random) -> EditBlock | None:
+    """The context block with one blank context line (not its first or last line) left out
+    of both SEARCH and REPLACE: the same file line on both sides, as a careless copy does."""
+    above, s, r, below = _extend(evolving, blk, 3)
+    search = above + s + below
+    candidates = [("a", i) for i, x in enumerate(above) if not x.strip() and i > 0]
+    candidates += [("b", i) for i, x in enumerate(below) if not x.strip() and i < len(below) - 1]
     if not candidates:
         return None
-    i, j = rng.choice(candidates)
-    return _mk(blk, s[:i] + s[i + 1 :], r[:j] + r[j + 1 :])
+    side, i = rng.choice(candidates)
+    if side == "a":
+        above = above[:i] + above[i + 1 :]
+    else:
+        below = below[:i] + below[i + 1 :]
+    if len(above + s + below) != len(search) - 1:
+        return None
+    return _mk(blk, above + s + below, above + r + below)
 
 
 def _elision(evolving: str, blk: EditBlock, rng: random.Random) -> EditBlock | None:
@@ -219,8 +235,9 @@ def run_pair(label: str, old: str, new: str, tallies: dict[str, Tally], rng: ran
                 t0 = time.perf_counter()
                 try:
                     got, tier = edits.apply_block(text, block)
-                except EditError:
+                except EditError as err:
                     tally.outcomes["refused"] += 1
+                    tally.reasons[_reason(str(err))] += 1
                     tally.seconds += time.perf_counter() - t0
                     continue
                 tally.seconds += time.perf_counter() - t0
@@ -233,7 +250,7 @@ def run_pair(label: str, old: str, new: str, tallies: dict[str, Tally], rng: ran
                         import pickle
                         DUMP.mkdir(parents=True, exist_ok=True)
                         with open(DUMP / f"{name}-{len(list(DUMP.iterdir()))}.pickle", "wb") as fh:
-                            pickle.dump((text, block, want if want is not None else expected, label), fh)
+                            pickle.dump((text, block, want if want is not None else expected, label, blk), fh)
                     if len(tally.wrong_examples) < 5:
                         tally.wrong_examples.append(f"{label} block {blk.index}:\n{block.search}=====\n{block.replace}")
         evolving = expected
@@ -255,7 +272,7 @@ def perturb(name: str, evolving: str, blk: EditBlock, rng: random.Random) -> tup
     if name == "trailing":
         return evolving, _trailing(ctx, rng), None
     if name == "blank":
-        b = _blank(ctx, rng)
+        b = _blank(evolving, blk, rng)
         return None if b is None else (evolving, b, None)
     if name == "elision":
         b = _elision(evolving, blk, rng)
@@ -266,7 +283,7 @@ def perturb(name: str, evolving: str, blk: EditBlock, rng: random.Random) -> tup
         want, _ = edits.apply_block(evolving, blk)
         return evolving.replace("\n", "\r\n"), blk, want.replace("\n", "\r\n")
     if name == "combo":
-        b = _blank(ctx, rng)
+        b = _blank(evolving, blk, rng)
         return None if b is None else (evolving, _trailing(_indent(b, rng), rng), None)
     raise ValueError(name)
 
@@ -281,6 +298,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--max-file-bytes", type=int, default=400_000)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--show-wrong", action="store_true")
+    parser.add_argument("--why", action="store_true", help="count refusals by reason")
     parser.add_argument("--dump-wrong", type=Path, help="write each wrong case as a pickle here")
     parser.add_argument("--only", help="only files whose label contains this")
     args = parser.parse_args(argv)
@@ -324,6 +342,8 @@ def main(argv: list[str] | None = None) -> int:
         tiers = " ".join(f"{k}:{v}" for k, v in t.tiers.most_common())
         print(f"{name:<12}{n:>7}{100 * t.outcomes['correct'] / n:>10.1f}%{100 * t.outcomes['refused'] / n:>10.1f}%"
               f"{t.outcomes['WRONG']:>7}{n / t.seconds if t.seconds else 0:>10.0f}  {tiers}")
+        if args.why and t.reasons:
+            print(" " * 12 + "refused: " + ", ".join(f"{k} {v}" for k, v in t.reasons.most_common()))
         if args.show_wrong:
             for ex in t.wrong_examples:
                 print("---- WRONG", ex)

@@ -257,19 +257,26 @@ def rebuild(
             inserts.append(a1)
     changed = {s for s, tag in op_of.items() if tag != "equal"}
     replaced = {s for s, tag in op_of.items() if tag == "replace"}
+    uneven = {  # replacements that also add or drop lines: they may hide an insertion
+        s for tag, a1, a2, b1, b2 in opcodes if tag == "replace" and a2 - a1 != b2 - b1
+        for s in range(a1, a2)
+    }
     pairs = list(match.pairs)
     fmap = dict(pairs)
     order = [s for s, _ in pairs]
     nxt = {p: q for p, q in zip(order, order[1:])}
     prv = {q: p for p, q in zip(order, order[1:])}
 
-    def near_new_lines(p: int, q: int) -> bool:
-        """Does REPLACE add lines between SEARCH lines p..q, blank runs around them included?"""
+    def near_new_lines(p: int, q: int, all_replacements: bool = True) -> bool:
+        """Does REPLACE add lines between SEARCH lines p..q, blank runs around them included?
+        Replaced lines count too; with ``all_replacements`` False only those replaced by a
+        different number of lines (a line-for-line replacement keeps the lines beside it)."""
         while p > 0 and not skeys[p].strip():
             p -= 1
         while q < len(skeys) - 1 and not skeys[q].strip():
             q += 1
-        return any(p <= s <= q for s in replaced) or any(p < a <= q for a in inserts)
+        counted = replaced if all_replacements else uneven
+        return any(p <= s <= q for s in counted) or any(p < a <= q for a in inserts)
 
     for s in range(len(skeys)):  # a SEARCH line the file lacks, kept, next to new lines
         if s not in fmap and s not in changed and near_new_lines(s, s):
@@ -281,7 +288,7 @@ def rebuild(
         lines = flines[fmap[p] + 1 : fmap[q]]
         if not lines or any(s in changed for s in range(p + 1, q)):
             return []  # none, or they stand for SEARCH lines the block changes
-        if near_new_lines(p, q) or (p in changed and q in changed):
+        if near_new_lines(p, q, all_replacements=False) or (p in changed and q in changed):
             raise AmbiguousGap(fmap[p] + 2, fmap[q])
         return lines
 
