@@ -11,6 +11,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from amigo.errors import AmigoError, InputError
+from feedback.settings import SettingsLike
 
 USAGE_DATES = "a date like 2026-11-01, 2026-11-01T08:30, or an age like 7d / 12h"
 
@@ -37,7 +38,7 @@ def _repo_root(start: Path) -> Path | None:
     return Path(done.stdout.strip()) if done.returncode == 0 and done.stdout.strip() else None
 
 
-def _settings(root: Path | None):  # type: ignore[no-untyped-def]
+def _settings(root: Path | None) -> "SettingsLike":
     from amigo.config import load_config
 
     return load_config(root).feedback

@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import sqlite3
 import time
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
@@ -88,18 +89,18 @@ class _Proposals:
             params.append(until)
         self.rows = {r["id"]: r for r in store.query(sql, tuple(params))}
 
-    def get(self, pid: str | None):  # type: ignore[no-untyped-def]
+    def get(self, pid: str | None) -> sqlite3.Row | None:
         return self.rows.get(pid) if pid else None
 
 
-def _old_texts(row) -> dict[str, str]:  # type: ignore[no-untyped-def]
+def _old_texts(row: sqlite3.Row) -> dict[str, str]:
     out = {}
     for change in json.loads(row["changes"]):
         out[change["path"]] = row["file_text"] if change["old_text"] is None else change["old_text"]
     return out
 
 
-def render_texts(row, texts: dict[str, str]) -> str:  # type: ignore[no-untyped-def]
+def render_texts(row: sqlite3.Row, texts: dict[str, str]) -> str:
     """The ideal answer that turns the proposal's files into ``texts`` (the one renderer)."""
     from amigo import edits
 
@@ -121,11 +122,11 @@ def render_texts(row, texts: dict[str, str]) -> str:  # type: ignore[no-untyped-
     return "".join(parts)
 
 
-def _model(row) -> str:  # type: ignore[no-untyped-def]
+def _model(row: sqlite3.Row) -> str:
     return row["model"] + (f"@{row['adapter']}" if row["adapter"] else "")
 
 
-def _example(row, source: str, priority: int) -> Example:  # type: ignore[no-untyped-def]
+def _example(row: sqlite3.Row, source: str, priority: int) -> Example:
     return Example(row["id"], json.loads(row["messages"]), row["created_at"], _model(row), source,
                    priority=priority)
 
@@ -144,7 +145,7 @@ def _accepts(store: Store) -> dict[str, dict]:
     return out
 
 
-def _accepted_answer(row, accept: dict) -> str:  # type: ignore[no-untyped-def]
+def _accepted_answer(row: sqlite3.Row, accept: dict) -> str:
     if accept.get("hunks") is None or not accept.get("final_texts"):
         return row["answer"]
     return render_texts(row, accept["final_texts"])
@@ -218,7 +219,7 @@ def dedup(examples: Iterable[Example]) -> tuple[list[Example], int]:
     return kept, count - len(kept)
 
 
-def _record(fmt: Format, ex: Example) -> dict[str, Any]:
+def _record(fmt: str, ex: Example) -> dict[str, Any]:
     if fmt == "dpo":
         return {"prompt": ex.prompt, "chosen": [{"role": "assistant", "content": ex.chosen}],
                 "rejected": [{"role": "assistant", "content": ex.rejected}]}
@@ -234,7 +235,7 @@ def _write_jsonl(path: Path, records: list[dict[str, Any]]) -> None:
     tmp.replace(path)
 
 
-def _write_parquet(path: Path, fmt: Format, records: list[dict[str, Any]]) -> bool:
+def _write_parquet(path: Path, fmt: str, records: list[dict[str, Any]]) -> bool:
     try:
         import pyarrow as pa
         import pyarrow.parquet as pq
@@ -272,10 +273,10 @@ def export(store: Store, fmt: str, out: Path, since: float = 0.0, until: float |
             stale.unlink(missing_ok=True)  # a re-export into the same folder must not mix runs
         if not examples:
             continue
-        records = [_record(fmt, ex) for ex in examples]  # type: ignore[arg-type]
+        records = [_record(fmt, ex) for ex in examples]
         _write_jsonl(out / "jsonl" / f"{split}.jsonl", records)
         files.append(f"jsonl/{split}.jsonl")
-        if _write_parquet(out / "parquet" / f"{split}.parquet", fmt, records):  # type: ignore[arg-type]
+        if _write_parquet(out / "parquet" / f"{split}.parquet", fmt, records):
             files.append(f"parquet/{split}.parquet")
         else:
             parquet = False

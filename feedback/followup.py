@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import difflib
 import json
+import sqlite3
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -110,7 +111,7 @@ def _read(root: Path, path: str) -> tuple[str | None, float | None]:
         return None, None
 
 
-def _changes(row) -> list[dict]:  # type: ignore[no-untyped-def]
+def _changes(row: sqlite3.Row) -> list[dict]:
     changes = json.loads(row["changes"])
     for change in changes:
         if change["old_text"] is None:
@@ -124,7 +125,8 @@ def _latest_accept(store: Store, proposal_id: str) -> dict:
     return json.loads(rows[0]["data"]) if rows else {}
 
 
-def _retention(store: Store, root: Path, row, now: float, head, redactor) -> bool:  # type: ignore[no-untyped-def]
+def _retention(store: Store, root: Path, row: sqlite3.Row, now: float, head: tuple[str, float] | None,
+               redactor: Callable[[str], str]) -> bool:
     accept = _latest_accept(store, row["proposal_id"])
     trigger = None
     if now >= row["due_at"]:
@@ -151,7 +153,7 @@ def _retention(store: Store, root: Path, row, now: float, head, redactor) -> boo
     return True
 
 
-def _correction(store: Store, root: Path, row, now: float, redactor) -> str:  # type: ignore[no-untyped-def]
+def _correction(store: Store, root: Path, row: sqlite3.Row, now: float, redactor: Callable[[str], str]) -> str:
     """'done', 'none' (window over, nothing found) or 'pending'."""
     changes = _changes(row)
     targets: dict[str, list[tuple[int, int]]] = {

@@ -15,7 +15,7 @@ import logging
 import threading
 import time
 from pathlib import Path
-from typing import Callable
+from typing import TYPE_CHECKING, Any, Callable
 
 from amigo.errors import AmigoError
 from amigo.events import (
@@ -27,6 +27,9 @@ from feedback.redact import redact
 from feedback.repoid import identify
 from feedback.settings import SettingsLike, db_path, is_excluded
 from feedback.store import Store
+
+if TYPE_CHECKING:
+    from feedback.followup import FollowUpReport
 
 log = logging.getLogger(__name__)
 
@@ -47,7 +50,7 @@ class Recorder:
         self._unsubscribe: Callable[[], None] | None = None
         self._last_follow_up = 0.0
         self._follow_lock = threading.Lock()
-        self._rows: dict[int, tuple[Proposal, dict]] = {}
+        self._rows: dict[int, tuple[Proposal, dict[str, Any]]] = {}
 
     # -- wiring --------------------------------------------------------------------
     def subscribe(self, bus: EventBus) -> "Recorder":
@@ -108,7 +111,7 @@ class Recorder:
                     "request_id": event.request_id, "kind": event.kind, "message": message,
                 })
 
-    def _row(self, proposal: Proposal) -> dict:
+    def _row(self, proposal: Proposal) -> dict[str, Any]:
         """The redacted row of ``proposal``; proposals are immutable, so recent rows are cached."""
         key = id(proposal)
         cached = self._rows.get(key)
@@ -146,7 +149,7 @@ class Recorder:
                 )
 
     # -- follow-ups ----------------------------------------------------------------
-    def follow_up(self) -> "object | None":
+    def follow_up(self) -> "FollowUpReport | None":
         """Check this repository's due follow-ups now (see :mod:`feedback.followup`)."""
         if self.repo_root is None:
             return None

@@ -8,6 +8,7 @@ imported only then).
 
 from __future__ import annotations
 
+import sqlite3
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
@@ -49,7 +50,7 @@ class Group:
     def retention(self) -> float | None:
         return self.retention_sum / self.retention_n if self.retention_n else None
 
-    def add(self, row) -> None:  # type: ignore[no-untyped-def]
+    def add(self, row: sqlite3.Row) -> None:
         self.proposals += 1
         self.accepted += bool(row["accepted"])
         self.rejected += bool(row["rejected"])

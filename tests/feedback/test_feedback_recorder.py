@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import sqlite3
-from pathlib import Path
 
 from amigo.events import (
     AcceptedEvent, DoneEvent, ErrorEvent, ProposalEvent, RejectedEvent, RetriedEvent, StaleEvent, TokenEvent,
