@@ -28,6 +28,7 @@ from amigo_tui.fileload import load_page
 from amigo_tui.fix import FIX_INSTRUCTION, diagnostics_from_output
 from amigo_tui.history import InstructionHistory
 from amigo_tui.messages import ConnectionChecked, FilesListed, GenerationEnded, TokenArrived
+from amigo_tui.render import warm_highlighter
 from amigo_tui.repo_files import list_repo_files
 from amigo_tui.screens import FinderScreen, FixScreen
 from amigo_tui.widgets.diff_panel import DiffPanel
@@ -115,6 +116,10 @@ class AmigoApp(App[int]):
         self.run_worker(self._check_connection, thread=True, group="connection")
         self._stats_timer = self.set_interval(0.25, self._tick, pause=True)
         self.set_interval(1.0, self._check_stale)
+        # pygments' first use costs 0.3-1.5 s: pay it in the background after the first paint,
+        # not when the first review opens
+        self.set_timer(1.0, lambda: self.run_worker(lambda: warm_highlighter(self.initial_path or "x.py"),
+                                                    thread=True, group="warm"))
         if self.initial_path:
             self.open_file(self.initial_path)
         else:

@@ -31,6 +31,11 @@ def highlight(texts: list[str], path: str) -> list[Text]:
     return out
 
 
+def warm_highlighter(path: str) -> None:
+    """Load the lexer for ``path`` ahead of time (pygments imports lexers lazily, slowly)."""
+    highlight(["x = 1"], path)
+
+
 def hunk_title(view: HunkView, total: int, chosen: bool, current: bool, stale: bool) -> Text:
     box = "[x]" if chosen else "[ ]"
     title = Text()
