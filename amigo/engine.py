@@ -261,22 +261,8 @@ class EditSession:
         texts: dict[str, str] = {}
         changes = list(proposal.changes)
         if chosen is not None:
-            total = len(self.hunks(proposal))
-            bad = [i for i in chosen if not 0 <= i < total]
-            if bad:
-                raise InputError(f"no hunk {bad[0]}: this proposal has hunks 0-{total - 1}")
-            offset = 0
-            kept = []
-            for change in changes:
-                count = len(edits.hunks(change.old_text, change.new_text))
-                mine = [i - offset for i in chosen if offset <= i < offset + count]
-                offset += count
-                if mine:
-                    texts[change.path] = edits.apply_hunks(change.old_text, change.new_text, mine)
-                    kept.append(change)
-            changes = kept
-            if not changes:
-                raise InputError("no hunk chosen: nothing to apply")
+            texts = self._hunk_texts(proposal, chosen)
+            changes = [c for c in changes if c.path in texts]
         try:
             self.workspace.check_fresh(changes)
         except RefusedError as exc:
@@ -290,10 +276,30 @@ class EditSession:
                                           result.commit, final))
         return result
 
+    def _hunk_texts(self, proposal: Proposal, chosen: Sequence[int]) -> dict[str, str]:
+        """Each touched file's text with only the ``chosen`` hunks (numbered across files) applied."""
+        total = len(self.hunks(proposal))
+        bad = [i for i in chosen if not 0 <= i < total]
+        if bad:
+            raise InputError(f"no hunk {bad[0]}: this proposal has hunks 0-{total - 1}")
+        texts: dict[str, str] = {}
+        offset = 0
+        for change in proposal.changes:
+            count = len(edits.hunks(change.old_text, change.new_text))
+            mine = [i - offset for i in chosen if offset <= i < offset + count]
+            offset += count
+            if mine:
+                texts[change.path] = edits.apply_hunks(change.old_text, change.new_text, mine)
+        if not texts:
+            raise InputError("no hunk chosen: nothing to apply")
+        return texts
+
     def mark_accepted(self, proposal: Proposal, hunks: Iterable[int] | None = None) -> None:
         """Record an accept that the front end applied itself (an editor applying to its buffer)."""
         chosen = None if hunks is None else tuple(sorted(set(hunks)))
-        final = tuple((c.path, c.new_text) for c in proposal.changes)
+        texts = self._hunk_texts(proposal, chosen) if chosen is not None else {}
+        final = tuple((c.path, texts.get(c.path, c.new_text)) for c in proposal.changes
+                      if chosen is None or c.path in texts)
         self.events.publish(AcceptedEvent(proposal, chosen, None, final))
 
     def reject(self, proposal: Proposal, reason: str | None = None) -> None:
