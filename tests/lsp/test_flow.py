@@ -47,12 +47,17 @@ async def test_code_actions_list_edit_and_fix_without_the_model(nvim_editor: Edi
     assert list(only) == []
 
 
-async def test_edit_streams_progress_and_applies_a_versioned_edit_on_accept(editor: Editor, repo: Path) -> None:
-    uri = editor.open(repo / "users.py")
+async def test_edit_streams_progress_and_applies_a_versioned_edit_on_accept(editor: Editor, repo: Path,
+                                                                             model: RecordedModel) -> None:
+    unsaved = SAMPLE_USERS.replace("A tiny user registry.", "A tiny user registry (unsaved).")
+    uri = editor.open(repo / "users.py", text=unsaved)
     result = await execute(editor, "amigo.edit", {"uri": uri, "range": _range(16, 0, 18, 0),
                                                   "instruction": "add a docstring"}, token="edit-1")
     assert result["ok"] is True and result["applied"] is True, result
-    assert editor.text(uri) == EXPECTED
+    # the server edits what the editor holds (the unsaved buffer), never the file on disk
+    assert editor.text(uri) == EXPECTED.replace("A tiny user registry.", "A tiny user registry (unsaved).")
+    assert (repo / "users.py").read_text() == SAMPLE_USERS
+    assert "(unsaved)" in model.recording.requests[0]["messages"][-1]["content"]
     [params] = editor.apply_requests
     [doc_edit] = params.edit.document_changes
     assert doc_edit.text_document.version == 1
@@ -65,18 +70,8 @@ async def test_edit_streams_progress_and_applies_a_versioned_edit_on_accept(edit
     # undo sends the reverse edit against the current version
     undone = await execute(editor, "amigo.undo")
     assert undone["applied"] is True
-    assert editor.text(uri) == SAMPLE_USERS
+    assert editor.text(uri) == unsaved
     assert editor.apply_requests[-1].edit.document_changes[0].text_document.version == 2
-
-
-async def test_edit_uses_the_unsaved_buffer_not_the_disk(editor: Editor, repo: Path, model: RecordedModel) -> None:
-    unsaved = SAMPLE_USERS.replace("A tiny user registry.", "A tiny user registry (unsaved).")
-    uri = editor.open(repo / "users.py", text=unsaved)
-    result = await execute(editor, "amigo.edit", {"uri": uri, "range": _range(16, 0, 18, 0), "instruction": "doc"})
-    assert result["applied"] is True
-    assert editor.text(uri) == EXPECTED.replace("A tiny user registry.", "A tiny user registry (unsaved).")
-    assert (repo / "users.py").read_text() == SAMPLE_USERS, "the server never writes the file itself"
-    assert "(unsaved)" in model.recording.requests[0]["messages"][-1]["content"]
 
 
 async def test_declined_review_is_a_reject_and_retry_gives_a_new_candidate(editor: Editor, repo: Path) -> None:
@@ -100,7 +95,21 @@ async def test_declined_review_is_a_reject_and_retry_gives_a_new_candidate(edito
     assert kinds == ["rejected", "retried", "accepted"], kinds
 
 
-async def test_stale_version_is_refused_never_overwritten(editor: Editor, repo: Path) -> None:
+async def test_stale_version_is_refused_never_overwritten(editor: Editor, repo: Path, model: RecordedModel) -> None:
+    import asyncio
+
+    # 1. the buffer changes while the model streams: the server refuses to send the edit at all
+    model.recording.delay_s = 0.05
+    uri = editor.open(repo / "users.py")
+    task = asyncio.ensure_future(execute(editor, "amigo.edit", {"uri": uri, "range": _range(16, 0, 18, 0), "instruction": "doc"}))
+    await wait_until(lambda: model.recording.requests)
+    editor.type_text(uri, SAMPLE_USERS + "# more\n")
+    result = await task
+    assert result.get("stale") is True and not editor.apply_requests
+    assert editor.text(uri) == SAMPLE_USERS + "# more\n"
+    # 2. the buffer changes between the server's applyEdit and the editor applying it: the editor refuses
+    #    the stale version and the server reports it as stale, not as the person's reject
+    model.recording.delay_s = 0.0
     uri = editor.open(repo / "users.py")
     typed = SAMPLE_USERS + "\n# typed while Amigo was thinking\n"
     editor.edit_before_apply = typed
@@ -108,19 +117,6 @@ async def test_stale_version_is_refused_never_overwritten(editor: Editor, repo: 
     assert result["applied"] is False and result.get("stale") is True, result
     assert editor.text(uri) == typed
     assert any("changed" in m.message for m in editor.client.messages)
-
-
-async def test_buffer_changed_during_generation_is_not_sent(editor: Editor, repo: Path, model: RecordedModel) -> None:
-    model.recording.delay_s = 0.05
-    uri = editor.open(repo / "users.py")
-    import asyncio
-
-    task = asyncio.ensure_future(execute(editor, "amigo.edit", {"uri": uri, "range": _range(16, 0, 18, 0), "instruction": "doc"}))
-    await wait_until(lambda: model.recording.requests)
-    editor.type_text(uri, SAMPLE_USERS + "# more\n")
-    result = await task
-    assert result.get("stale") is True and not editor.apply_requests
-    assert editor.text(uri) == SAMPLE_USERS + "# more\n"
 
 
 async def test_cancel_mid_stream_through_work_done_progress(editor: Editor, repo: Path, model: RecordedModel) -> None:
@@ -156,7 +152,7 @@ async def test_cancel_request_stops_the_generation(editor: Editor, repo: Path, m
     assert not editor.apply_requests
 
 
-async def test_model_server_down_is_a_message_and_the_server_keeps_serving(editor: Editor, repo: Path) -> None:
+async def test_model_server_down_and_bad_params_get_answers_and_the_server_keeps_serving(editor: Editor, repo: Path) -> None:
     uri = editor.open(repo / "users.py")
     editor.client.workspace_did_change_configuration(types.DidChangeConfigurationParams(
         settings={"amigo": {"endpoint": "http://127.0.0.1:9/v1"}}))
@@ -167,12 +163,9 @@ async def test_model_server_down_is_a_message_and_the_server_keeps_serving(edito
         text_document=types.TextDocumentIdentifier(uri=uri), range=types.Range(types.Position(0, 0), types.Position(0, 1)),
         context=types.CodeActionContext(diagnostics=[])))
     assert actions
-
-
-async def test_bad_params_get_an_error_response(editor: Editor, repo: Path) -> None:
+    # bad params get an error response (never silence)
     from pygls.exceptions import JsonRpcException
 
-    editor.open(repo / "users.py")
     with pytest.raises(JsonRpcException) as err:
         await execute(editor, "amigo.edit", {"uri": "file:///x.py", "range": {"start": 1}})
     assert "range.start" in str(err.value)

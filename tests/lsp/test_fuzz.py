@@ -142,6 +142,8 @@ def test_ten_thousand_bad_messages_leave_the_server_answering(repo: Path) -> Non
             "textDocument": {"uri": uri}, "range": {"start": {"line": 0, "character": 0}, "end": {"line": 1, "character": 0}},
             "context": {"diagnostics": []}}, timeout=60)
         assert [a["title"] for a in probe] == ["Amigo: Edit with instruction..."]
+        # this client resolves only `edit` lazily (like VS Code), so the command comes with the listing
+        assert probe[0]["command"]["command"] == "amigo.edit" and "instruction" not in probe[0]["command"]["arguments"][0]
         deadline = time.monotonic() + 30
         missing = [i for i in owed if i not in client.responses]
         while missing and time.monotonic() < deadline:

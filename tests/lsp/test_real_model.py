@@ -19,7 +19,7 @@ pytestmark = [pytest.mark.asyncio, pytest.mark.model, pytest.mark.slow]
 
 
 async def test_edit_against_the_embedded_model(repo: Path, model_server: str) -> None:
-    options = {"endpoint": model_server, "editFormat": "whole", "maxTokens": 200, "contextBudget": 256}
+    options = {"endpoint": model_server, "editFormat": "whole", "maxTokens": 160, "contextBudget": 256, "decoding": "free"}
     editor = await start_editor(repo, options, env=dict(os.environ))
     try:
         uri = editor.open(repo / "users.py")
