@@ -82,7 +82,7 @@ class InProcessClient:
 
         self._llama_cpp = llama_cpp
         self.llm = llama_cpp.Llama(model_path=str(model_path), n_ctx=n_ctx, n_threads=threads, verbose=False)
-        self.base_url, self.model = "in-process", "amigo-embedded"
+        self.base_url, self.model = "in-process", str(model_path.name)
 
     def stream(self, messages: list[dict], stats: StreamStats | None = None, **params: Any) -> Iterator[str]:
         stats = stats if stats is not None else StreamStats()
@@ -236,7 +236,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--tasks", type=Path, default=DEFAULT_TASKS)
     parser.add_argument("--endpoint", help="OpenAI-compatible base URL (default: start the embedded server)")
-    parser.add_argument("--model", default="amigo-embedded")
+    parser.add_argument("--model", default="smollm2-135m-instruct", help="model name sent to the server")
     parser.add_argument("--limit", type=int, default=0, help="only the first N tasks")
     parser.add_argument("--max-tokens", type=int, default=768)
     parser.add_argument("--max-prose-chars", type=int, default=DEFAULT_PROSE_CHARS)
