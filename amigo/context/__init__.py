@@ -3,6 +3,6 @@
 Entry point: :func:`build_context`. Command line: ``amigo context`` (see :mod:`amigo.context.cli`).
 """
 
-from amigo.context.build import ContextResult, build_context
+from amigo.context.build import ContextResult, build_context, warm_index
 
-__all__ = ["ContextResult", "build_context"]
+__all__ = ["ContextResult", "build_context", "warm_index"]

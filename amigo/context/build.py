@@ -475,6 +475,17 @@ def build_context(repo_root: Path | None, path: str, text: str,
     return ContextResult(tuple(sections), tuple(notes), timings, used, root, rel, shown_defs)
 
 
+def warm_index(repo_root: Path, cache_dir: Path | None = None) -> None:
+    """Index ``repo_root`` now (call from a background thread when a session opens), so
+    the first request does not wait for a cold parse of the whole repository."""
+    root = Path(repo_root).resolve()
+    index = index_for(root, cache_dir)
+    with index.lock:
+        refresh = index.refresh()
+        graph = graph_for(index, refresh.changed, refresh.removed)
+        graph.arrays()
+
+
 def _personalise(graph: FileGraph, fid: int | None, tags: FileTags, text: str,
                  selection: tuple[int, int] | None, instruction: str) -> tuple[dict[int, float], dict[int, float]]:
     """Teleport weights toward the edited file and the files defining what the request mentions."""

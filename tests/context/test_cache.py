@@ -161,3 +161,14 @@ def test_listing_is_reused_until_a_folder_changes(make_repo, tmp_path: Path) -> 
     run_git(root, "add", "-A")
     run_git(root, "commit", "-q", "-m", "more")
     assert index.refresh(parallel=False).changed == []
+
+
+def test_warm_index_makes_the_first_request_parse_nothing(make_repo, tmp_path: Path) -> None:
+    from amigo.context import warm_index
+
+    root = make_repo(SHOP)
+    warm_index(root, tmp_path / "cache")
+    text = (root / "shop/checkout.py").read_text()
+    result = build_context(root, "shop/checkout.py", text, (5, 7), "", 800, cache_dir=tmp_path / "cache")
+    assert "parse" not in result.timings  # everything was indexed already
+    assert "def apply_tax" in "\n".join(s.text for s in result.sections)
