@@ -7,6 +7,8 @@ engine's token events arrive as messages, so the screen never blocks.
 
 from __future__ import annotations
 
+import functools
+import inspect
 import logging
 import threading
 from pathlib import Path
@@ -15,6 +17,7 @@ from typing import Callable
 from textual.app import App, ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal
+from textual.css.query import NoMatches
 from textual.screen import ModalScreen
 from textual.widgets import ContentSwitcher, Footer, Input, TextArea
 
@@ -41,6 +44,30 @@ from amigo_tui.widgets.stream_panel import StreamPanel
 log = logging.getLogger(__name__)
 
 Job = Callable[[threading.Event], Proposal]
+
+
+def while_mounted(handler: Callable) -> Callable:
+    """Skip a timer or message that arrives while the app tears its widgets down.
+
+    Every widget these handlers query is composed once and never removed, so
+    a missing one means the app is closing: nothing to draw, nothing to lose.
+    """
+    if inspect.iscoroutinefunction(handler):
+        @functools.wraps(handler)
+        async def run_async(self: "AmigoApp", *args: object) -> None:
+            try:
+                await handler(self, *args)
+            except NoMatches:
+                log.debug("%s skipped: the app is closing", handler.__name__)
+        return run_async
+
+    @functools.wraps(handler)
+    def run(self: "AmigoApp", *args: object) -> None:
+        try:
+            handler(self, *args)
+        except NoMatches:
+            log.debug("%s skipped: the app is closing", handler.__name__)
+    return run
 
 
 class AmigoApp(App[int]):
@@ -160,6 +187,7 @@ class AmigoApp(App[int]):
         else:
             self.post_message(ConnectionChecked(True, ", ".join(models[:3])))
 
+    @while_mounted
     def on_files_listed(self, message: FilesListed) -> None:
         self.paths = message.paths
         tree = self.query_one(FileTree)
@@ -167,6 +195,7 @@ class AmigoApp(App[int]):
         if self.initial_path:
             tree.reveal(self.session.workspace.relpath(self.initial_path))
 
+    @while_mounted
     def on_connection_checked(self, message: ConnectionChecked) -> None:
         self.query_one(StatusBar).connection = "connected" if message.ok else "down"
         if not message.ok:
@@ -335,10 +364,12 @@ class AmigoApp(App[int]):
         for stream in self.query(StreamPanel):  # none while the app shuts down
             stream.append("".join(pieces), count=len(pieces))
 
+    @while_mounted
     def _tick(self) -> None:
         for stream in self.query(StreamPanel):
             stream.refresh_stats()
 
+    @while_mounted
     async def on_generation_ended(self, message: GenerationEnded) -> None:
         self.generating = False
         self._stats_timer.pause()
@@ -389,6 +420,7 @@ class AmigoApp(App[int]):
             self.notify("; ".join(proposal.errors), title="the answer cannot be applied", severity="error",
                         markup=False)
 
+    @while_mounted
     def _check_stale(self) -> None:
         proposal = self.proposal
         if proposal is None or self.query_one(DiffPanel).stale:
@@ -398,6 +430,7 @@ class AmigoApp(App[int]):
                 self._mark_stale(change.path)
                 return
 
+    @while_mounted
     def _mark_stale(self, path: str) -> None:
         panel = self.query_one(DiffPanel)
         if self.proposal is None or panel.stale:
