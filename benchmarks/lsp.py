@@ -83,6 +83,8 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--actions", type=int, default=1000, help="code action requests while idle")
     parser.add_argument("--max-tokens", type=int, default=256)
     parser.add_argument("--runs", type=int, default=3, help="amigo.edit runs")
+    parser.add_argument("--decoding", choices=["auto", "constrained", "free"], default=None,
+                        help="override the decoding mode (default: the configuration's)")
     args = parser.parse_args(argv)
 
     server = None
@@ -103,7 +105,8 @@ def main(argv: list[str]) -> int:
         client = StdioClient([sys.executable, "-m", "amigo_lsp"], env=env)
         try:
             started = time.perf_counter()
-            client.initialize(repo.as_uri(), {"endpoint": endpoint or "http://127.0.0.1:9/v1", "maxTokens": args.max_tokens, "editFormat": "whole"})
+            client.initialize(repo.as_uri(), {"endpoint": endpoint or "http://127.0.0.1:9/v1", "maxTokens": args.max_tokens, "editFormat": "whole",
+                                               **({"decoding": args.decoding} if args.decoding else {})})
             print(f"server start + initialize: {(time.perf_counter() - started) * 1000:.0f} ms")
             uri = (repo / "users.py").as_uri()
             client.notify("textDocument/didOpen", {"textDocument": {"uri": uri, "languageId": "python", "version": 1, "text": SAMPLE}})
