@@ -10,7 +10,7 @@ LLAMA_CPP_VERSION := 0.3.36
 TORCH_VERSION := 2.13.0
 PIP := $(BIN)/python -m pip --disable-pip-version-check -q
 
-.PHONY: demo test setup setup-serve setup-dev setup-train setup-editors serve clean
+.PHONY: demo test test-vscode setup setup-serve setup-train serve clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -47,9 +47,14 @@ demo: $(VENV)/.setup-serve
 serve: $(VENV)/.setup-serve
 	$(BIN)/amigo serve
 
-# The whole test suite (CI runs exactly this).
+# The whole test suite (CI runs exactly this): Python, then the VS Code extension
+# (tsc, Node's test runner, and a .vsix package; needs Node 20+ and npm).
 test: $(VENV)/.setup-train
 	$(BIN)/python -m pytest -q -p no:cacheprovider
+	$(MAKE) test-vscode
+
+test-vscode:
+	cd editors/vscode && npm ci --no-audit --no-fund --loglevel=error && npm test && npm run package
 
 clean:
-	rm -rf $(VENV) .amigo-demo
+	rm -rf $(VENV) .amigo-demo editors/vscode/node_modules editors/vscode/out
