@@ -30,6 +30,18 @@ def key(raw: str) -> str:
     return raw
 
 
+def keys_of(text: str) -> list[str]:
+    """``[key(line) for line in split_lines(text)]``, computed fast (whole files, every apply)."""
+    if not text:
+        return []
+    parts = text.split("\n")
+    if not parts[-1]:
+        parts.pop()
+    if "\r" in text:
+        parts = [p[:-1] if p.endswith("\r") else p for p in parts]
+    return parts
+
+
 def newline_of(text: str) -> str:
     """The file's dominant newline: ``"\\r\\n"`` when most lines use it, else ``"\\n"``."""
     crlf = text.count("\r\n")

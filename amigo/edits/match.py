@@ -14,7 +14,7 @@ import re
 from dataclasses import dataclass
 from difflib import SequenceMatcher
 
-from amigo.edits.lines import indent_of, key, newline_of, split_lines, strip_terminator
+from amigo.edits.lines import indent_of, key, keys_of, newline_of, split_lines, strip_terminator
 from amigo.edits.model import EditBlock, EditError
 
 FUZZY_THRESHOLD = 0.9
@@ -431,7 +431,7 @@ def _apply_block(text: str, block: EditBlock, path: str | None) -> tuple[str, st
     label = _label(block.index, path or block.path)
     nl = newline_of(text)
     flines = split_lines(text)
-    fkeys = [key(line) for line in flines]
+    fkeys = keys_of(text)
     slines = split_lines(block.search)
     skeys = [key(line) for line in slines]
     rlines = split_lines(block.replace)
@@ -546,9 +546,8 @@ def _splice_many(
 
 def _finish(lines: list[str], nl: str, had_eol: bool, eol: bool | None, verbatim: bool) -> str:
     """Join lines, giving an inner line its newline and the file its final-newline status."""
-    for i in range(len(lines) - 1):
-        if not lines[i].endswith("\n"):
-            lines[i] += nl
+    for i in [i for i, line in enumerate(lines[:-1]) if line[-1:] != "\n"]:
+        lines[i] += nl
     text = "".join(lines)
     want_eol = had_eol if eol is None else eol
     if not text:
