@@ -115,6 +115,7 @@ class AmigoApp(App[int]):
                timeout: float | None = None, markup: bool = True) -> None:
         """Show a toast and keep it in ``notices`` (tests and the log read them)."""
         self.notices.append((severity, message))
+        del self.notices[:-200]
         log.info("notice (%s): %s", severity, message)
         super().notify(message, title=title, severity=severity, timeout=timeout, markup=markup)  # type: ignore[arg-type]
 
