@@ -67,6 +67,7 @@ class Config:
     retries: int = 2
     max_file_bytes: int = 1024 * 1024
     commit: bool = False
+    test_command: str | None = None  # what "fix" runs to get the error text (e.g. "pytest -x -q")
     feedback: FeedbackSettings = field(default_factory=FeedbackSettings)
     serve: ServeSettings = field(default_factory=ServeSettings)
     sources: tuple[str, ...] = ()  # which files were read, for `amigo doctor`

@@ -28,7 +28,7 @@ def main(argv: list[str]) -> int:
         print(f"amigo tui: {exc}", file=sys.stderr)
         return 1
     try:
-        app = AmigoApp(session, path=args.file, test_command=args.test_command)
+        app = AmigoApp(session, path=args.file, test_command=args.test_command or session.config.test_command)
         result = app.run()
     finally:
         session.close()
