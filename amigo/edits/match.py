@@ -247,7 +247,12 @@ def rebuild(
     that adds lines: whether they go before or after the new lines cannot be
     known, and guessing could write the wrong file.
     """
-    opcodes = SequenceMatcher(None, skeys, rkeys, autojunk=False).get_opcodes()
+    if match.tier == "exact":
+        opcodes = SequenceMatcher(None, skeys, rkeys, autojunk=False).get_opcodes()
+    else:  # trailing spaces are noise here, and must not skew which lines the block keeps
+        opcodes = SequenceMatcher(
+            None, [k.rstrip() for k in skeys], [k.rstrip() for k in rkeys], autojunk=False
+        ).get_opcodes()
     op_of: dict[int, str] = {}
     inserts: list[int] = []
     for tag, a1, a2, _, _ in opcodes:
@@ -271,12 +276,17 @@ def rebuild(
         """Does REPLACE add lines between SEARCH lines p..q, blank runs around them included?
         Replaced lines count too; with ``all_replacements`` False only those replaced by a
         different number of lines (a line-for-line replacement keeps the lines beside it)."""
-        while p > 0 and not skeys[p].strip():
+        def loose(s: int) -> bool:  # blank or deleted: new lines may slide past it
+            return not skeys[s].strip() or op_of.get(s) == "delete"
+
+        while p > 0 and loose(p):
             p -= 1
-        while q < len(skeys) - 1 and not skeys[q].strip():
+        while q < len(skeys) - 1 and loose(q):
             q += 1
+        lo = p - 1 if p == 0 and loose(p) else p
+        hi = q + 1 if q == len(skeys) - 1 and loose(q) else q
         counted = replaced if all_replacements else uneven
-        return any(p <= s <= q for s in counted) or any(p < a <= q for a in inserts)
+        return any(p <= s <= q for s in counted) or any(lo < a <= hi for a in inserts)
 
     for s in range(len(skeys)):  # a SEARCH line the file lacks, kept, next to new lines
         if s not in fmap and s not in changed and near_new_lines(s, s):
