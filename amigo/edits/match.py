@@ -303,6 +303,14 @@ def rebuild(
         return lines
 
     out: list[str] = []
+    def kept(s: int, r: int) -> str:
+        """The file's line for SEARCH line s; REPLACE's trailing spaces win if it changed them."""
+        f = fmap[s]
+        if skeys[s] == rkeys[r]:
+            return flines[f]
+        body = fkeys[f].rstrip()
+        return body + rkeys[r][len(rkeys[r].rstrip()) :] + flines[f][len(fkeys[f]) :]
+
     for tag, a1, a2, b1, b2 in opcodes:
         if tag == "equal":
             for s in range(a1, a2):
@@ -311,7 +319,7 @@ def rebuild(
                 p = prv.get(s)
                 if p is not None:
                     out.extend(gap(p, s))
-                out.append(flines[fmap[s]])
+                out.append(kept(s, b1 + s - a1))
                 q = nxt.get(s)
                 if q is not None and q in changed:
                     out.extend(gap(s, q))
