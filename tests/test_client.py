@@ -83,4 +83,6 @@ def test_real_embedded_model_answers(model_server):
     client = ChatClient(model_server, "smollm2-135m-instruct")
     result = client.complete([{"role": "user", "content": "Say hello."}], temperature=0, max_tokens=16, seed=0)
     assert result.text.strip()
-    assert result.completion_tokens and result.completion_tokens <= 16
+    assert result.finish_reason in ("stop", "length")
+    # llama-cpp-python sends no usage in streams; servers that do must respect max_tokens
+    assert result.completion_tokens is None or result.completion_tokens <= 16
