@@ -16,7 +16,8 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Iterable, Sequence
 
-from amigo import edits
+from amigo import decoding, edits
+from amigo.context import build_context
 from amigo.client import Cancelled, ChatClient, StreamStats
 from amigo.config import Config, load_config
 from amigo.errors import AmigoError, InputError, ModelServerError, RefusedError
@@ -99,10 +100,6 @@ class EditSession:
         if self.config.context_budget <= 0:
             return ()
         try:
-            from amigo.context import build_context
-        except ImportError:
-            return ()
-        try:
             result = build_context(self.workspace.root, rel, text, selection, instruction,
                                    budget_tokens=self.config.context_budget)
         except Exception:  # noqa: BLE001 - see docstring
@@ -127,7 +124,7 @@ class EditSession:
         if self.config.seed is not None:
             params["seed"] = self.config.seed
         params.update(sampling or {})
-        extra, decoding = self._decoding_params(request)
+        extra, label = self._decoding_params(request)
         params.update(extra)
         stats = StreamStats()
         started = time.monotonic()
@@ -145,10 +142,8 @@ class EditSession:
             self.events.publish(DoneEvent(request_id))
             raise
         answer = "".join(pieces)
-        if decoding == "constrained-json":
-            from amigo.decoding import answer_text
-
-            answer = answer_text(answer, decoding)  # JSON blocks -> SEARCH/REPLACE text, still validated
+        if label == "constrained-json":
+            answer = decoding.answer_text(answer, label)  # JSON blocks -> SEARCH/REPLACE text, still validated
         if not answer.strip():
             message = "the model returned an empty answer; try again or rephrase the instruction"
             self.events.publish(ErrorEvent(request_id, message, kind="server"))
@@ -156,7 +151,7 @@ class EditSession:
             raise ModelServerError(message)
         proposal = self._build_proposal(
             request_id, request, messages, answer, allow_partial,
-            latency=time.monotonic() - started, stats=stats, parent=parent, decoding=decoding,
+            latency=time.monotonic() - started, stats=stats, parent=parent, decoding=label,
         )
         with self._lock:
             self._proposals[proposal.id] = proposal
@@ -179,10 +174,6 @@ class EditSession:
     def _decoding_params(self, request: EditRequest) -> tuple[dict, str]:
         """Extra request fields that constrain decoding, and the label recorded with the proposal."""
         if self.config.decoding == "free":
-            return {}, "free"
-        try:
-            from amigo import decoding
-        except ImportError:
             return {}, "free"
         if self._decoding_cache is None:
             self._decoding_cache = decoding.probe_backend(
