@@ -56,9 +56,8 @@ def colorize_diff(diff: str, color: bool) -> str:
     return "".join(out)
 
 
-def parse_lines(value: str | None) -> tuple[int, int] | None:
-    if value is None:
-        return None
+def parse_lines(value: str) -> tuple[int, int]:
+    """``A-B`` (or ``A``) as a 1-based inclusive line range, for every ``--lines`` option."""
     try:
         if "-" in value:
             a, b = value.split("-", 1)
@@ -66,7 +65,9 @@ def parse_lines(value: str | None) -> tuple[int, int] | None:
         else:
             start = end = int(value)
     except ValueError:
-        raise argparse.ArgumentTypeError(f"--lines {value!r}: use A-B, e.g. --lines 10-24") from None
+        raise argparse.ArgumentTypeError(f"--lines wants A-B, like 10-20, not {value!r}") from None
+    if start < 1 or end < start:
+        raise argparse.ArgumentTypeError(f"--lines {value}: need 1 <= A <= B")
     return start, end
 
 

@@ -6,24 +6,10 @@ import argparse
 import sys
 from pathlib import Path
 
+from amigo.cli import parse_lines  # one --lines syntax for every command
 from amigo.context.build import build_context
 from amigo.errors import InputError
 from amigo.prompt import EditRequest, build_messages
-
-
-def parse_lines(value: str) -> tuple[int, int]:
-    """``A-B`` (or ``A``) as a 1-based inclusive line range."""
-    try:
-        if "-" in value:
-            a, b = value.split("-", 1)
-            start, end = int(a), int(b)
-        else:
-            start = end = int(value)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"--lines wants A-B, like 10-20, not {value!r}") from None
-    if start < 1 or end < start:
-        raise argparse.ArgumentTypeError(f"--lines {value}: need 1 <= A <= B")
-    return start, end
 
 
 def _parser() -> argparse.ArgumentParser:
