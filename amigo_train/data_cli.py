@@ -7,6 +7,7 @@ schema offline (the same column check the hub path runs on the first rows).
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from pathlib import Path
 from typing import Any, Sequence
@@ -42,7 +43,34 @@ def check_rows(entry: Any, rows: list[dict[str, Any]]) -> tuple[str, int]:
     return ("ok" if not missing else "missing columns: " + ", ".join(missing)), usable
 
 
-def check_hub(entry: Any, n_rows: int) -> dict[str, str]:
+OFFLINE_HELP = ("checking hub ids needs network. Offline, `amigo data check --list` prints the registry, "
+                "and `amigo data check --local NAME=FILE` checks a downloaded copy's schema")
+
+
+def hub_endpoint() -> str:
+    """The hub the check asks: ``HF_ENDPOINT`` (a mirror) or huggingface.co."""
+    return (os.environ.get("HF_ENDPOINT") or "https://huggingface.co").rstrip("/")
+
+
+def require_hub(endpoint: str, timeout: float = 10.0) -> None:
+    """Raise a ConfigError that says what to do when the hub cannot be reached.
+
+    Why one probe first: without it every registry entry would wait for its own
+    connection timeout and the table would fill with "NO (ConnectError)" rows that
+    look like missing data sets, when the machine simply has no network."""
+    import httpx
+
+    if os.environ.get("HF_HUB_OFFLINE", "").strip().lower() in ("1", "true", "yes", "on"):
+        raise ConfigError(f"HF_HUB_OFFLINE is set, so the hub is not asked: {OFFLINE_HELP}")
+    try:
+        httpx.head(endpoint, timeout=timeout, follow_redirects=False)
+    except httpx.HTTPError as exc:
+        reason = str(exc) or type(exc).__name__
+        raise ConfigError(f"cannot reach the hub at {endpoint} ({type(exc).__name__}: {reason[:120]}): "
+                          f"{OFFLINE_HELP}") from None
+
+
+def check_hub(entry: Any, n_rows: int, endpoint: str | None = None) -> dict[str, str]:
     """Ask the hub whether the id exists, what license its card names, and read a few rows."""
     from huggingface_hub import HfApi
 
@@ -51,7 +79,7 @@ def check_hub(entry: Any, n_rows: int) -> dict[str, str]:
         out["exists"] = "no hub id"
         return out
     try:
-        info = HfApi().dataset_info(entry.hub_id)
+        info = HfApi(endpoint=endpoint or hub_endpoint()).dataset_info(entry.hub_id)
     except Exception as exc:  # network errors and 404s both end up here; the row says which
         out["exists"] = f"NO ({type(exc).__name__})"
         return out
@@ -115,10 +143,14 @@ def main(argv: Sequence[str] | None = None) -> int:
             local[name] = path
         if local:
             entries = [get_entry(n) for n in local] if not args.names else entries
+        endpoint = hub_endpoint()
+        if any(e.name not in local and e.hub_id for e in entries):
+            require_hub(endpoint)
         rows = [["name", "hub id", "status", "exists", "license", "schema"]]
         failed = 0
         for entry in entries:
-            result = check_local(entry, local[entry.name], args.rows) if entry.name in local else check_hub(entry, args.rows)
+            result = (check_local(entry, local[entry.name], args.rows) if entry.name in local
+                      else check_hub(entry, args.rows, endpoint))
             failed += result["exists"].startswith("NO") or not (result["schema"].startswith(("ok", "-")))
             rows.append([entry.name, entry.hub_id or "-", entry.status, result["exists"], result["license"][:30],
                          result["schema"]])
