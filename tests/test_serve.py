@@ -40,3 +40,106 @@ def test_amigo_serve_answers_and_stops_cleanly_on_sigterm(tmp_path):
     finally:
         if proc.poll() is None:
             proc.kill()
+
+
+# ---------------------------------------------------------------- backends: llama-server and vLLM
+
+import os  # noqa: E402
+from pathlib import Path  # noqa: E402
+
+from amigo import edits  # noqa: E402
+from amigo.client import ChatClient  # noqa: E402
+from amigo.decoding import clear_probe_cache, plan_constraint, probe_backend  # noqa: E402
+from amigo.errors import AmigoError, ConfigError  # noqa: E402
+from amigo.prompt import EditRequest, build_messages  # noqa: E402
+from amigo.serve import (  # noqa: E402
+    EMBEDDED_MODEL_ALIAS, ServerProcess, backend_command, find_llama_server, parse_lora_modules, resolve_backend,
+    vllm_command,
+)
+
+# Read at import, before isolated_env points XDG_CACHE_HOME at a temporary folder.
+_CACHE = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "amigo"
+BUILT_LLAMA_SERVER = Path(os.environ.get("AMIGO_LLAMA_SERVER") or _CACHE / "bin" / "llama-server")
+
+
+def _executable(path: Path, text: str = "#!/bin/sh\nexit 0\n") -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(text)
+    path.chmod(0o755)
+    return path
+
+
+def test_unknown_backends_are_refused_with_the_choices() -> None:
+    with pytest.raises(ConfigError, match="llama-cpp-python, llama-server, vllm, auto"):
+        resolve_backend("ollama")
+
+
+def test_auto_prefers_a_built_llama_server_and_falls_back_to_llama_cpp_python(tmp_path: Path,
+                                                                               monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("PATH", str(tmp_path / "empty"))
+    assert find_llama_server() is None
+    assert resolve_backend("auto") == "llama-cpp-python"
+    built = _executable(Path(os.environ["XDG_CACHE_HOME"]) / "amigo" / "bin" / "llama-server")
+    assert find_llama_server() == built and resolve_backend("auto") == "llama-server"
+    cmd = backend_command("auto", Path("m.gguf"), "127.0.0.1", 9, n_ctx=2048, threads=2)
+    assert cmd[0] == str(built)
+    assert cmd[cmd.index("--alias") + 1] == EMBEDDED_MODEL_ALIAS and cmd[cmd.index("--ctx-size") + 1] == "2048"
+    assert cmd[cmd.index("--threads") + 1] == "2"
+
+
+def test_a_missing_llama_server_or_vllm_says_how_to_get_one(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("PATH", str(tmp_path / "empty"))
+    with pytest.raises(AmigoError, match="scripts/build-llama-server.sh"):
+        ServerProcess(model_path=Path("m.gguf"), backend="llama-server").command()
+    with pytest.raises(AmigoError, match="scripts/setup-vllm.sh"):
+        ServerProcess(model_path=tmp_path, backend="vllm").command()
+    with pytest.raises(AmigoError, match="Hugging Face model directory"):
+        ServerProcess(backend="vllm")  # the dequantized embedded model is not in this (empty) cache
+
+
+def test_vllm_command_serves_lora_adapters_by_name(tmp_path: Path) -> None:
+    python = _executable(tmp_path / "venv" / "bin" / "python")
+    adapter = tmp_path / "fixer"
+    adapter.mkdir()
+    (adapter / "adapter_config.json").write_text("{}")
+    modules = parse_lora_modules([f"fixer={adapter}"])
+    cmd = vllm_command(tmp_path, "127.0.0.1", 8000, 4096, python=python, lora_modules=modules)
+    assert cmd[:3] == [str(python), "-m", "vllm.entrypoints.openai.api_server"]
+    assert cmd[cmd.index("--served-model-name") + 1] == EMBEDDED_MODEL_ALIAS
+    assert cmd[cmd.index("--lora-modules") + 1] == f"fixer={adapter}" and "--enable-lora" in cmd
+    with pytest.raises(ConfigError, match="NAME=DIRECTORY"):
+        parse_lora_modules(["fixer"])
+    with pytest.raises(ConfigError, match="no adapter_config.json"):
+        parse_lora_modules([f"other={tmp_path}"])
+    with pytest.raises(ConfigError, match="vllm backend only"):
+        ServerProcess(model_path=Path("m.gguf"), backend="llama-cpp-python", lora_modules=modules)
+
+
+SMALL = '''def greet(name):
+    """Say hello."""
+    message = "Hello, " + name
+    return message
+
+
+def shout(text):
+    return text.upper()
+'''
+
+
+@pytest.mark.model
+@pytest.mark.skipif(not BUILT_LLAMA_SERVER.is_file(),
+                    reason=f"no llama-server at {BUILT_LLAMA_SERVER}: run `bash scripts/build-llama-server.sh`")
+def test_llama_server_is_probed_as_llama_cpp_and_constrains_an_edit(tmp_path: Path) -> None:
+    clear_probe_cache()
+    with ServerProcess(backend="llama-server", binary=BUILT_LLAMA_SERVER, log_path=tmp_path / "server.log") as server:
+        assert [m["id"] for m in httpx.get(f"{server.base_url}/models", timeout=10).json()["data"]] == [
+            EMBEDDED_MODEL_ALIAS]
+        backend = probe_backend(server.base_url, EMBEDDED_MODEL_ALIAS)
+        assert backend.kind == "llama.cpp" and backend.grammar_via == "grammar" and backend.verified, backend
+        request = EditRequest(instruction="Make shout add an exclamation mark.", path="talk.py", file_text=SMALL)
+        plan = plan_constraint(request, backend, "constrained")
+        with ChatClient(server.base_url, EMBEDDED_MODEL_ALIAS, read_timeout=300) as client:
+            answer = client.complete(build_messages(request), temperature=0, seed=0, max_tokens=300, **plan.body)
+    clear_probe_cache()
+    applied = edits.apply_answer(answer.text, {"talk.py": SMALL}, "talk.py")
+    assert applied.errors == () and applied.new_texts, answer.text

