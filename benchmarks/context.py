@@ -231,8 +231,14 @@ TARGET_KINDS = {"function", "method", "class", "interface", "type", "enum", "con
 
 
 def _targets(clone: Path, rel: str, added: list[str]) -> set[str]:
-    """Names the added lines use that another file of the parent tree defines."""
+    """Every word of the added lines that another file of the parent tree defines (the
+    first, loosest measure: local variables, attribute and keyword names that merely share
+    a name with some definition count too)."""
     used = set(WORD.findall("\n".join(added)))
+    return _defined_elsewhere(clone, rel, used)
+
+
+def _defined_elsewhere(clone: Path, rel: str, used: set[str]) -> set[str]:
     own: set[str] = set()
     own_path = clone / rel
     if own_path.exists():
@@ -253,18 +259,70 @@ def _targets(clone: Path, rel: str, added: list[str]) -> set[str]:
     return {n for n in elsewhere - own if len(n) > 2}
 
 
-def _hunks(diff: str) -> tuple[list[str], tuple[int, int] | None]:
-    added, spans = [], []
+def _resolved_uses(new_source: bytes, rel: str, added_lines: set[int]) -> tuple[set[str], set[str]]:
+    """(bare names, attribute names) the added lines use, read from the new file's syntax tree.
+
+    Bare names are what a go-to-definition resolves by name: calls, types and plain uses that
+    are not bound in the file itself (parameters, assignments, loop variables). Attribute
+    names (``obj.name``) need the object's type to resolve, so they are counted apart.
+    """
+    from tree_sitter import QueryCursor
+
+    from amigo.context import languages
+    from amigo.context.tags import _queries
+
+    language = tag_language(rel)
+    queries = _queries(language) if language else None
+    parser = languages.parser(language) if language else None
+    if queries is None or parser is None:
+        return set(), set()
+    new_defs = {d[0] for d in extract(new_source, language).definitions}
+    captured = QueryCursor(queries[1]).captures(parser.parse(new_source).root_node)
+    text = lambda n: new_source[n.start_byte:n.end_byte].decode("utf-8", "replace")  # noqa: E731
+    local = {text(n) for n in captured.get("local", ())}
+    weak_at = {(n.start_byte, n.end_byte) for n in captured.get("weak", ())}
+    bare: set[str] = set()
+    attributes: set[str] = set()
+    for node in captured.get("ref", ()):
+        if node.start_point[0] + 1 not in added_lines:
+            continue
+        name = text(node)
+        if name in BUILTIN_NAMES or name in new_defs:
+            continue
+        if (node.start_byte, node.end_byte) in weak_at:
+            parent = node.parent
+            if parent is not None and parent.type in ("attribute", "member_expression",
+                                                      "field_expression", "selector_expression",
+                                                      "field_access", "scoped_identifier"):
+                attributes.add(name)
+            continue
+        if name not in local:
+            bare.add(name)
+    return bare, attributes
+
+
+def _hunks(diff: str) -> tuple[list[str], tuple[int, int] | None, set[int]]:
+    """Added lines, the span of the old file they replace, and their new line numbers."""
+    added, spans, numbers = [], [], set()
+    new_line = 0
     for line in diff.splitlines():
-        m = re.match(r"@@ -(\d+)(?:,(\d+))? \+", line)
+        m = re.match(r"@@ -(\d+)(?:,(\d+))? \+(\d+)", line)
         if m:
             start, length = int(m.group(1)), int(m.group(2) or 1)
             spans.append((max(1, start), max(1, start + max(length, 1) - 1)))
+            new_line = int(m.group(3))
         elif line.startswith("+") and not line.startswith("+++"):
             added.append(line[1:])
+            numbers.add(new_line)
+            new_line += 1
     if not spans:
-        return added, None
-    return added, (min(s for s, _ in spans), max(e for _, e in spans))
+        return added, None, numbers
+    return added, (min(s for s, _ in spans), max(e for _, e in spans)), numbers
+
+
+MEASURES = (("names", "names the added lines use (bare, resolved by name)"),
+            ("attrs", "... and attribute names (obj.name)"),
+            ("words", "any word of the added lines (loose)"))
 
 
 def recall(args: argparse.Namespace) -> None:
@@ -274,9 +332,10 @@ def recall(args: argparse.Namespace) -> None:
     commits = git(clone, "rev-list", "--no-merges", f"--max-count={args.max_commits}", "HEAD").split()
     budgets = (1024, 2048, 4096)
     cache = clone.parent / "cache"
-    totals = {(mode, b): [0, 0] for mode in ("file", "hunk", "file-strict", "hunk-strict")
+    totals = {(measure, mode, b): [0, 0] for measure, _ in MEASURES for mode in ("file", "hunk")
               for b in budgets}
     cases = 0
+    misses: list[str] = []
     for sha in reversed(commits):
         parents = git(clone, "rev-list", "--parents", "-n", "1", sha).split()[1:]
         if not parents:
@@ -291,9 +350,15 @@ def recall(args: argparse.Namespace) -> None:
         forget_indexes()
         for rel in changed[: args.max_files]:
             diff = git(clone, "diff", "-U0", parent, sha, "--", rel)
-            added, span = _hunks(diff)
-            targets = _targets(clone, rel, added)
-            if not targets:
+            added, span, numbers = _hunks(diff)
+            new_source = subprocess.run(["git", "-C", str(clone), "show", f"{sha}:{rel}"],
+                                        capture_output=True, check=True).stdout
+            bare, attributes = _resolved_uses(new_source, rel, numbers)
+            names_t = _defined_elsewhere(clone, rel, bare)
+            targets = {"names": names_t,
+                       "attrs": names_t | _defined_elsewhere(clone, rel, attributes),
+                       "words": _targets(clone, rel, added)}
+            if not targets["words"]:
                 continue
             cases += 1
             text = (clone / rel).read_text("utf-8", "replace")
@@ -304,23 +369,28 @@ def recall(args: argparse.Namespace) -> None:
                     selection = (min(span[0], n_lines), min(max(span[1], span[0]), n_lines))
                 for budget in budgets:
                     r = build_context(clone, rel, text, selection, message, budget, cache_dir=cache)
-                    names = {name for path, name, _ in r.shown if path != rel}
-                    totals[(mode, budget)][0] += len(targets & names)
-                    totals[(mode, budget)][1] += len(targets)
-                    strict = targets - BUILTIN_NAMES
-                    totals[(mode + "-strict", budget)][0] += len(strict & names)
-                    totals[(mode + "-strict", budget)][1] += len(strict)
+                    shown = {name for path, name, _ in r.shown if path != rel}
+                    for measure, wanted in targets.items():
+                        totals[(measure, mode, budget)][0] += len(wanted & shown)
+                        totals[(measure, mode, budget)][1] += len(wanted)
+                    lost = targets["attrs"] - shown
+                    if args.verbose and mode == "file" and budget == 2048 and lost:
+                        misses.append(f"  {sha[:7]} {rel}: missed {', '.join(sorted(lost & names_t))}"
+                                      f" | attributes {', '.join(sorted(lost - names_t))}")
     print(f"context recall on {cases} (commit, file) cases from the last {len(commits)} commits of "
-          f"{source} (instruction = the commit message):")
-    for mode, label in (("file", "no selection"), ("hunk", "selection = the changed lines"),
-                        ("file-strict", "no selection, builtins excluded"),
-                        ("hunk-strict", "selection, builtins excluded")):
-        cells = []
-        for budget in budgets:
-            hit, total = totals[(mode, budget)]
-            cells.append(f"{budget // 1024}k: {hit / max(total, 1):.2f} ({hit}/{total})")
-        print(f"  {label:32} " + "   ".join(cells))
+          f"{source} (instruction = the commit message); {load()}:")
+    for measure, label in MEASURES:
+        print(f"  {label}:")
+        for mode, mode_label in (("file", "no selection"), ("hunk", "selection = the changed lines")):
+            cells = []
+            for budget in budgets:
+                hit, total = totals[(measure, mode, budget)]
+                cells.append(f"{budget // 1024}k: {hit / max(total, 1):.2f} ({hit}/{total})")
+            print(f"    {mode_label:30} " + "   ".join(cells))
     print("  goal: >= 0.80 at 2k")
+    if misses:
+        print("missed at 2k, no selection:")
+        print("\n".join(misses))
     shutil.rmtree(clone.parent, ignore_errors=True)
 
 
@@ -369,6 +439,7 @@ def main() -> None:
     r.add_argument("--repo", default=str(REPO_ROOT))
     r.add_argument("--max-commits", type=int, default=60)
     r.add_argument("--max-files", type=int, default=4)
+    r.add_argument("--verbose", action="store_true", help="list the names missed at 2k")
     sub.add_parser("calibrate")
     args = parser.parse_args()
     {"speed": speed, "aider": aider, "recall": recall, "calibrate": calibrate}[args.cmd](args)

@@ -23,13 +23,13 @@ from amigo.context.budget import TokenCounter, estimate_tokens, fit_lines
 from amigo.context.index import Refresh, digest_of, index_for
 from amigo.context.languages import tag_language
 from amigo.context.rank import COMMON_NAMES, MAX_DEFINING_FILES, FileGraph, graph_for
-from amigo.context.render import entry_lines, render_groups
+from amigo.context.render import entry_lines, members_of, render_groups, signature_lines
 from amigo.context.tags import CONTAINER_KINDS, Definition, FileTags, extract, plain_references
 from amigo.prompt import ContextSection
 
 LARGE_FILE_LINES = 200
 MAX_SCOPE_BODY_LINES = 120
-SHARES = {"scope": 0.2, "imports": 0.1, "definitions": 0.4, "uncommitted": 0.15}
+SHARES = {"scope": 0.2, "imports": 0.1, "definitions": 0.55, "uncommitted": 0.15}
 MAX_CANDIDATES_PER_NAME = 2
 _WORD = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 # Words of instructions that name no code ("add a function that ...").
@@ -236,6 +236,24 @@ def _entry(graph: FileGraph, fid: int, definition: Definition, members: bool,
 
 
 MEMBER_KINDS = frozenset({"method", "field"})
+
+
+def _member_entries(graph: FileGraph, classes: list[tuple[int, Definition]], tags: FileTags,
+                    count: TokenCounter) -> Iterator[_Entry]:
+    """One entry per member of each class in ``classes``: members the file already calls
+    as attributes first, then public ones in source order (private ones never)."""
+    used = tags.weak_references
+    for fid, definition in classes:
+        owner = graph.tags[fid]
+        if owner is None or definition[1] not in CONTAINER_KINDS:
+            continue
+        members = [m for m in members_of(owner, definition, limit=64)
+                   if not m[0].startswith("_") or m[0] == "__init__"]
+        members.sort(key=lambda m: (m[0] not in used, m[2]))
+        header = signature_lines(definition)
+        for member in members:
+            lines = header + signature_lines(member)
+            yield _Entry(fid, member, lines, count("\n".join(t for _, t in signature_lines(member))) + 1)
 
 
 def definitions_for(graph: FileGraph, names: list[str], import_text: str, exclude: int | None,
@@ -446,9 +464,11 @@ def build_context(repo_root: Path | None, path: str, text: str,
         found = definitions_for(graph, names[:len(chosen)], import_text, fid, file_rank, attributes)
         rest = definitions_for(graph, names[len(chosen):], import_text, fid, file_rank,
                                per_name=1)
-        # the selection's names in full (a class with its members), the rest one line each
+        # the selection's names in full (a class with its members), the rest one line each,
+        # then the members of the classes the file uses (``obj.method`` needs them)
         entries = itertools.chain((_entry(graph, f, d, True, count) for f, d in found),
-                                  (_entry(graph, f, d, False, count) for f, d in rest))
+                                  (_entry(graph, f, d, False, count) for f, d in rest),
+                                  _member_entries(graph, rest, tags, count))
         title = ("Definitions of names the selection uses" if selection
                  else "Definitions of names this file uses")
         def_text, kept = _fit_entries(entries, room(title, SHARES["definitions"]), graph, count)

@@ -34,15 +34,15 @@ def entry_lines(tags: FileTags, definition: Definition, with_members: bool) -> l
     lines: list[tuple[int, str]] = []
     parent = container_of(tags, definition)
     if parent is not None:
-        lines.extend(_sig(parent))
-    lines.extend(_sig(definition))
+        lines.extend(signature_lines(parent))
+    lines.extend(signature_lines(definition))
     if with_members and definition[1] in CONTAINER_KINDS:
         for member in members_of(tags, definition):
-            lines.extend(_sig(member))
+            lines.extend(signature_lines(member))
     return lines
 
 
-def _sig(definition: Definition) -> list[tuple[int, str]]:
+def signature_lines(definition: Definition) -> list[tuple[int, str]]:
     start = definition[2]
     return [(start + i, text) for i, text in enumerate(definition[5].splitlines())]
 

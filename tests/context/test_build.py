@@ -232,3 +232,24 @@ def test_many_files_list_quickly_and_do_not_crash(make_repo, tmp_path: Path) -> 
     text = (root / "shop/checkout.py").read_text()
     result = build_context(root, "shop/checkout.py", text, (5, 7), "", 1000)
     assert "def apply_tax" in _section(result, "definitions")
+
+
+def test_members_of_used_classes_are_listed_for_attribute_calls(make_repo) -> None:
+    """``store.save(...)`` resolves through the class the file imports: its public
+    methods are listed, its private ones never."""
+    root = make_repo({
+        "app/store.py": "class Store:\n    def __init__(self, path: str) -> None:\n        self.path = path\n\n"
+                        "    def save(self, key: str, value: bytes) -> None:\n        pass\n\n"
+                        "    def load(self, key: str) -> bytes:\n        return b''\n\n"
+                        "    def _compact(self) -> None:\n        pass\n",
+        "app/main.py": "from app.store import Store\n\n\ndef run() -> None:\n    store = Store('db')\n"
+                       "    store.load('a')\n",
+    })
+    text = (root / "app/main.py").read_text()
+    result = build_context(root, "app/main.py", text, None, "save the result", 2048)
+    definitions = _section(result, "definitions")
+    assert "class Store:" in definitions
+    assert "def load(self, key: str) -> bytes:" in definitions
+    assert "def save(self, key: str, value: bytes) -> None:" in definitions
+    assert "_compact" not in definitions
+    assert ("app/store.py", "save", 5) in result.shown
