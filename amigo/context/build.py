@@ -15,6 +15,7 @@ import re
 import subprocess
 import time
 from dataclasses import dataclass, field
+from functools import lru_cache
 from pathlib import Path, PurePosixPath
 from typing import Callable, Iterable, Iterator
 
@@ -160,8 +161,13 @@ def imports_section(tags: FileTags, text: str, budget: int, count: TokenCounter)
 
 
 def _import_text(tags: FileTags, text: str) -> str:
+    return _import_lines(text, tags.imports)
+
+
+@lru_cache(maxsize=64)
+def _import_lines(text: str, imports: tuple[tuple[int, int], ...]) -> str:
     source = text.splitlines()
-    return "\n".join("\n".join(source[s - 1:e]) for s, e in tags.imports)
+    return "\n".join("\n".join(source[s - 1:e]) for s, e in imports)
 
 
 def _module_hint(path: str) -> tuple[str, str]:
@@ -172,7 +178,10 @@ def _module_hint(path: str) -> tuple[str, str]:
     return dotted, parts[-1] if parts else ""
 
 
+@lru_cache(maxsize=1 << 15)
 def _imported(path: str, import_text: str) -> bool:
+    """Whether ``import_text`` seems to import ``path`` (remembered: a file's imports and
+    the repository's paths are the same on every request)."""
     dotted, last = _module_hint(path)
     if not last:
         return False
