@@ -90,6 +90,27 @@ class EditSession:
             diagnostics=tuple(diagnostics), context=context, edit_format=fmt,  # type: ignore[arg-type]
         )
 
+    def warm_context(self) -> threading.Thread | None:
+        """Index the repository in a background thread, so that the first request of an
+        editor or TUI session does not wait for a cold parse of every file.
+
+        Returns the thread (None when context is off); failures are logged only: the
+        first request will simply index what is still missing.
+        """
+        if self.config.context_budget <= 0:
+            return None
+        from amigo.context import warm_index
+
+        def run() -> None:
+            try:
+                warm_index(self.workspace.root)
+            except Exception:  # noqa: BLE001 - best effort, see docstring
+                log.exception("indexing %s in the background failed", self.workspace.root)
+
+        thread = threading.Thread(target=run, name="amigo-warm-context", daemon=True)
+        thread.start()
+        return thread
+
     def _context(self, rel: str, text: str, selection: tuple[int, int] | None,
                  instruction: str) -> tuple[ContextSection, ...]:
         """Repository context inside the token budget (amigo.context), best effort.

@@ -232,6 +232,7 @@ class AmigoServer(LanguageServer):
                 except Exception:  # noqa: BLE001 - a broken recorder must not cost the edit
                     log.exception("attaching the feedback recorder failed; continuing without it")
             self._sessions[workspace.root] = session
+            session.warm_context()  # the first code action of a cold repository stays fast
             return session
 
     def close_sessions(self) -> None:

@@ -148,6 +148,8 @@ class AmigoApp(App[int]):
         # not when the first review opens
         self.set_timer(1.0, lambda: self.run_worker(lambda: warm_highlighter(self.initial_path or "x.py"),
                                                     thread=True, group="warm"))
+        # the repository index too, so the first request does not wait for a cold parse
+        self.set_timer(1.5, self.session.warm_context)
         if self.initial_path:
             self.open_file(self.initial_path)
         else:

@@ -22,7 +22,7 @@ def answer(name: str) -> str:
 
 
 def session_for(repo: Path, server: RecordedModelServer, **overrides) -> tuple[EditSession, list]:
-    config = Config(endpoint=server.base_url, model="recorded", context_budget=0, **overrides)
+    config = Config(endpoint=server.base_url, model="recorded", **{"context_budget": 0, **overrides})
     session = EditSession(config, Workspace(repo), ChatClient(server.base_url, "recorded", retries=0))
     seen: list = []
     session.events.subscribe(seen.append)
@@ -157,3 +157,23 @@ def test_repository_context_reaches_the_prompt(repo):
     assert request.context, "no repository context was built"
     prompt = server.requests[0]["messages"][1]["content"]
     assert "## Repository context" in prompt and "def clamp_age(age, low=0, high=150)" in prompt
+
+
+def test_warm_context_indexes_the_repository_in_the_background(repo, tmp_path, monkeypatch):
+    """An editor session indexes on open; the first request then parses nothing."""
+    from amigo.context.index import forget_indexes, index_for
+
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    forget_indexes()
+    (repo / "helper.py").write_text("def shout(text: str) -> str:\n    return text.upper()\n")
+    with RecordedModelServer("") as server:
+        session, _ = session_for(repo, server, context_budget=1024)
+        thread = session.warm_context()
+        assert thread is not None
+        thread.join(timeout=120)
+        assert not thread.is_alive()
+        assert "helper.py" in index_for(session.repo_root.resolve()).entries
+        refresh = index_for(session.repo_root.resolve()).refresh()
+        assert refresh.changed == [] and refresh.removed == []
+        off, _ = session_for(repo, server, context_budget=0)
+        assert off.warm_context() is None
