@@ -6,11 +6,6 @@ import subprocess
 from pathlib import Path
 
 
-def git(repo: Path, *args: str) -> str:
-    """Run a real git command in ``repo`` and return its standard output."""
-    return subprocess.run(["git", *args], cwd=repo, check=True, capture_output=True, text=True).stdout
-
-
 import json
 import threading
 import time
@@ -18,23 +13,39 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Callable
 
 
+def git(repo: Path, *args: str) -> str:
+    """Run a real git command in ``repo`` and return its standard output."""
+    return subprocess.run(["git", *args], cwd=repo, check=True, capture_output=True, text=True).stdout
+
+
 class RecordedModelServer:
     """A real OpenAI-compatible HTTP server on 127.0.0.1 that streams recorded answers.
 
+    It speaks the SSE ``chat.completion.chunk`` protocol of llama.cpp's and
+    vLLM's servers, so the whole client path runs; only the words are fixed,
+    which is what exact assertions need. One server for every suite (engine,
+    LSP, TUI, feedback).
+
     ``answer`` is the text to stream (or a function of the request body that
-    returns it). ``behaviour`` simulates broken servers: "ok", "garbage" (a
-    non-JSON stream), "empty" (a stream with no content), "status:NNN",
-    "hang" (accepts, then says nothing). ``chunk_delay`` slows streaming so
-    tests can cancel mid-stream. Every request body is kept in ``requests``.
+    returns it); attributes may be changed while the server runs. ``behaviour``
+    simulates broken servers: "ok", "garbage" (a non-JSON stream), "empty" (a
+    stream with no content), "status:NNN", "hang" (accepts, then says
+    nothing). ``delay_s`` spaces the ``chunk_chars``-character chunks so tests
+    can act or cancel mid-stream. Every request body is kept in ``requests``;
+    ``streams_finished``/``streams_aborted`` count streams, and ``disconnected``
+    is set when a client hangs up mid-stream.
     """
 
     def __init__(self, answer: str | Callable[[dict], str] = "", behaviour: str = "ok",
-                 chunk_delay: float = 0.0, chunk_size: int = 8) -> None:
+                 delay_s: float = 0.0, chunk_chars: int = 8, port: int = 0) -> None:
         self.answer = answer
         self.behaviour = behaviour
-        self.chunk_delay = chunk_delay
-        self.chunk_size = chunk_size
+        self.delay_s = delay_s
+        self.chunk_chars = chunk_chars
         self.requests: list[dict] = []
+        self.streams_finished = 0
+        self.streams_aborted = 0
+        self.disconnected = threading.Event()
         outer = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -52,8 +63,8 @@ class RecordedModelServer:
                 self.wfile.write(data)
 
             def do_GET(self) -> None:  # noqa: N802 - http.server's naming
-                if self.path.endswith("/models"):
-                    self._json(200, {"object": "list", "data": [{"id": "recorded"}]})
+                if self.path.rstrip("/").endswith("/models"):
+                    self._json(200, {"object": "list", "data": [{"id": "recorded", "object": "model"}]})
                 else:
                     self._json(404, {"error": {"message": "not found"}})
 
@@ -61,6 +72,9 @@ class RecordedModelServer:
                 length = int(self.headers.get("Content-Length") or 0)
                 body = json.loads(self.rfile.read(length) or b"{}")
                 outer.requests.append(body)
+                if not self.path.rstrip("/").endswith("/chat/completions"):
+                    self._json(404, {"error": {"message": "not found"}})
+                    return
                 if outer.behaviour.startswith("status:"):
                     self._json(int(outer.behaviour.split(":")[1]), {"error": {"message": "recorded failure"}})
                     return
@@ -77,21 +91,32 @@ class RecordedModelServer:
                 text = outer.answer(body) if callable(outer.answer) else outer.answer
                 if outer.behaviour == "empty":
                     text = ""
+                size = max(1, outer.chunk_chars)
+                pieces = [text[i:i + size] for i in range(0, len(text), size)]
                 try:
-                    for i in range(0, len(text), outer.chunk_size):
-                        chunk = {"choices": [{"index": 0, "delta": {"content": text[i:i + outer.chunk_size]}}]}
-                        self.wfile.write(f"data: {json.dumps(chunk)}\n\n".encode())
-                        self.wfile.flush()
-                        if outer.chunk_delay:
-                            time.sleep(outer.chunk_delay)
-                    final = {"choices": [{"index": 0, "delta": {}, "finish_reason": "stop"}],
-                             "usage": {"prompt_tokens": 11, "completion_tokens": max(1, len(text) // 4)}}
-                    self.wfile.write(f"data: {json.dumps(final)}\n\ndata: [DONE]\n\n".encode())
+                    for piece in pieces:
+                        self._event(body, {"index": 0, "delta": {"content": piece}, "finish_reason": None})
+                        if outer.delay_s:
+                            time.sleep(outer.delay_s)
+                    self._event(body, {"index": 0, "delta": {}, "finish_reason": "stop"},
+                                usage={"prompt_tokens": 11, "completion_tokens": max(1, len(text) // 4)})
+                    self.wfile.write(b"data: [DONE]\n\n")
                     self.wfile.flush()
+                    outer.streams_finished += 1
                 except (BrokenPipeError, ConnectionResetError):
-                    pass  # the client cancelled
+                    outer.streams_aborted += 1  # the client cancelled
+                    outer.disconnected.set()
+                self.close_connection = True
 
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+            def _event(self, body: dict, choice: dict, usage: dict | None = None) -> None:
+                chunk = {"id": "rec", "object": "chat.completion.chunk", "model": body.get("model"),
+                         "choices": [choice]}
+                if usage is not None:
+                    chunk["usage"] = usage
+                self.wfile.write(f"data: {json.dumps(chunk)}\n\n".encode())
+                self.wfile.flush()
+
+        self._server = ThreadingHTTPServer(("127.0.0.1", port), Handler)
         self._server.daemon_threads = True
         self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
 

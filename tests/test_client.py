@@ -66,7 +66,7 @@ def test_empty_answer_is_empty_text_not_an_error_at_this_level():
 
 
 def test_cancel_mid_stream():
-    with RecordedModelServer("x" * 400, chunk_delay=0.02, chunk_size=1) as server:
+    with RecordedModelServer("x" * 400, delay_s=0.02, chunk_chars=1) as server:
         client = ChatClient(server.base_url, "m")
         cancel = threading.Event()
         got = []

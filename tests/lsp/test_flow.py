@@ -8,7 +8,7 @@ import pytest
 from lsprotocol import types
 
 from lsp_editor import Editor, execute, wait_until
-from lsp_recorded_model import RecordedModel
+from helpers import RecordedModelServer
 
 pytestmark = pytest.mark.asyncio
 
@@ -23,7 +23,7 @@ def _range(l1: int, c1: int, l2: int, c2: int) -> dict:
 
 
 async def test_code_actions_list_edit_and_fix_without_the_model(nvim_editor: Editor, repo: Path,
-                                                                model: RecordedModel) -> None:
+                                                                model: RecordedModelServer) -> None:
     editor = nvim_editor
     uri = editor.open(repo / "users.py")
     diag = types.Diagnostic(range=types.Range(types.Position(17, 4), types.Position(17, 10)),
@@ -36,7 +36,7 @@ async def test_code_actions_list_edit_and_fix_without_the_model(nvim_editor: Edi
     assert set(kinds) == {types.CodeActionKind.RefactorRewrite, types.CodeActionKind.QuickFix}
     fix = kinds[types.CodeActionKind.QuickFix]
     assert fix.diagnostics and fix.diagnostics[0].message == "max() arg is an empty sequence"
-    assert not model.recording.requests, "listing must not call the model"
+    assert not model.requests, "listing must not call the model"
     assert fix.command is None and fix.data["amigo"] == "fix", "the command is resolved lazily"
     resolved = await editor.client.code_action_resolve_async(fix)
     assert resolved.command.command == "amigo.fix"
@@ -48,7 +48,7 @@ async def test_code_actions_list_edit_and_fix_without_the_model(nvim_editor: Edi
 
 
 async def test_edit_streams_progress_and_applies_a_versioned_edit_on_accept(editor: Editor, repo: Path,
-                                                                             model: RecordedModel) -> None:
+                                                                             model: RecordedModelServer) -> None:
     unsaved = SAMPLE_USERS.replace("A tiny user registry.", "A tiny user registry (unsaved).")
     uri = editor.open(repo / "users.py", text=unsaved)
     result = await execute(editor, "amigo.edit", {"uri": uri, "range": _range(16, 0, 18, 0),
@@ -57,7 +57,7 @@ async def test_edit_streams_progress_and_applies_a_versioned_edit_on_accept(edit
     # the server edits what the editor holds (the unsaved buffer), never the file on disk
     assert editor.text(uri) == EXPECTED.replace("A tiny user registry.", "A tiny user registry (unsaved).")
     assert (repo / "users.py").read_text() == SAMPLE_USERS
-    assert "(unsaved)" in model.recording.requests[0]["messages"][-1]["content"]
+    assert "(unsaved)" in model.requests[0]["messages"][-1]["content"]
     [params] = editor.apply_requests
     [doc_edit] = params.edit.document_changes
     assert doc_edit.text_document.version == 1
@@ -95,21 +95,21 @@ async def test_declined_review_is_a_reject_and_retry_gives_a_new_candidate(edito
     assert kinds == ["rejected", "retried", "accepted"], kinds
 
 
-async def test_stale_version_is_refused_never_overwritten(editor: Editor, repo: Path, model: RecordedModel) -> None:
+async def test_stale_version_is_refused_never_overwritten(editor: Editor, repo: Path, model: RecordedModelServer) -> None:
     import asyncio
 
     # 1. the buffer changes while the model streams: the server refuses to send the edit at all
-    model.recording.delay_s = 0.05
+    model.delay_s = 0.05
     uri = editor.open(repo / "users.py")
     task = asyncio.ensure_future(execute(editor, "amigo.edit", {"uri": uri, "range": _range(16, 0, 18, 0), "instruction": "doc"}))
-    await wait_until(lambda: model.recording.requests)
+    await wait_until(lambda: model.requests)
     editor.type_text(uri, SAMPLE_USERS + "# more\n")
     result = await task
     assert result.get("stale") is True and not editor.apply_requests
     assert editor.text(uri) == SAMPLE_USERS + "# more\n"
     # 2. the buffer changes between the server's applyEdit and the editor applying it: the editor refuses
     #    the stale version and the server reports it as stale, not as the person's reject
-    model.recording.delay_s = 0.0
+    model.delay_s = 0.0
     uri = editor.open(repo / "users.py")
     typed = SAMPLE_USERS + "\n# typed while Amigo was thinking\n"
     editor.edit_before_apply = typed
@@ -119,10 +119,10 @@ async def test_stale_version_is_refused_never_overwritten(editor: Editor, repo: 
     assert any("changed" in m.message for m in editor.client.messages)
 
 
-async def test_cancel_mid_stream_through_work_done_progress(editor: Editor, repo: Path, model: RecordedModel) -> None:
+async def test_cancel_mid_stream_through_work_done_progress(editor: Editor, repo: Path, model: RecordedModelServer) -> None:
     import asyncio
 
-    model.recording.delay_s = 0.2
+    model.delay_s = 0.2
     uri = editor.open(repo / "users.py")
     task = asyncio.ensure_future(execute(editor, "amigo.edit", {"uri": uri, "range": _range(16, 0, 18, 0),
                                                                 "instruction": "doc"}, token="cancel-me"))
@@ -135,20 +135,20 @@ async def test_cancel_mid_stream_through_work_done_progress(editor: Editor, repo
     assert type(editor.client.progress_reports["cancel-me"][-1]).__name__ == "WorkDoneProgressEnd"
 
 
-async def test_cancel_request_stops_the_generation(editor: Editor, repo: Path, model: RecordedModel) -> None:
+async def test_cancel_request_stops_the_generation(editor: Editor, repo: Path, model: RecordedModelServer) -> None:
     import asyncio
 
-    model.recording.delay_s = 0.2
+    model.delay_s = 0.2
     uri = editor.open(repo / "users.py")
     future = editor.client.protocol.send_request(types.WORKSPACE_EXECUTE_COMMAND, types.ExecuteCommandParams(
         command="amigo.edit", arguments=[{"uri": uri, "range": _range(16, 0, 18, 0), "instruction": "doc"}]))
-    await wait_until(lambda: model.recording.requests)
+    await wait_until(lambda: model.requests)
     msg_id = next(k for k, v in editor.client.protocol._request_futures.items() if v is future)
     editor.client.protocol.notify(types.CANCEL_REQUEST, types.CancelParams(id=msg_id))
     with pytest.raises(Exception) as err:
         await asyncio.wait_for(asyncio.wrap_future(future), timeout=10)
     assert "cancel" in str(err.value).lower()
-    await wait_until(lambda: model.recording.streams_aborted == 1)
+    await wait_until(lambda: model.streams_aborted == 1)
     assert not editor.apply_requests
 
 
@@ -177,16 +177,16 @@ async def test_model_server_down_and_bad_params_get_answers_and_the_server_keeps
     assert bad_settings["ok"] is False
 
 
-async def test_fix_sends_the_diagnostics_to_the_model(editor: Editor, repo: Path, model: RecordedModel) -> None:
+async def test_fix_sends_the_diagnostics_to_the_model(editor: Editor, repo: Path, model: RecordedModelServer) -> None:
     uri = editor.open(repo / "users.py")
     diag = {"range": _range(17, 11, 17, 14), "message": "max() arg is an empty sequence", "severity": 1, "source": "pytest"}
     result = await execute(editor, "amigo.fix", {"uri": uri, "range": _range(17, 0, 17, 0), "diagnostics": [diag]})
     assert result["applied"] is True and editor.text(uri) == EXPECTED
-    prompt = "\n".join(m["content"] for m in model.recording.requests[0]["messages"])
+    prompt = "\n".join(m["content"] for m in model.requests[0]["messages"])
     assert "max() arg is an empty sequence" in prompt and "Fix this bug" in prompt
 
 
-async def test_client_review_mode_accept_and_reject(repo: Path, model: RecordedModel) -> None:
+async def test_client_review_mode_accept_and_reject(repo: Path, model: RecordedModelServer) -> None:
     import os
 
     from lsp_answers import options_for

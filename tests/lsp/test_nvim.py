@@ -18,15 +18,15 @@ from pathlib import Path
 import pytest
 
 from lsp_answers import options_for
-from lsp_recorded_model import RecordedModel
+from helpers import RecordedModelServer
 
 ROOT = Path(__file__).resolve().parents[2]
 NVIM = shutil.which("nvim")
 
 
 @pytest.mark.skipif(NVIM is None, reason="needs Debian's neovim package (apt-get install neovim)")
-def test_neovim_edit_accept_undo(repo: Path, model: RecordedModel, tmp_path: Path) -> None:
-    model.recording.delay_s = 0.01
+def test_neovim_edit_accept_undo(repo: Path, model: RecordedModelServer, tmp_path: Path) -> None:
+    model.delay_s = 0.01
     result_file = tmp_path / "result.json"
     original = (repo / "users.py").read_text()
     env = dict(os.environ,

@@ -10,11 +10,12 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).parent))
 
-from recorded_server import RecordedServer, recorded  # noqa: E402
+from helpers import RecordedModelServer  # noqa: E402
+from tui_helpers import recorded  # noqa: E402
 
 
 @pytest.fixture
-def answer_server() -> Iterator[RecordedServer]:
+def answer_server() -> Iterator[RecordedModelServer]:
     """Streams tests/tui/answers/users_two_hunks.txt quickly."""
-    with RecordedServer(recorded("users_two_hunks.txt")) as server:
+    with RecordedModelServer(recorded("users_two_hunks.txt"), chunk_chars=6) as server:
         yield server

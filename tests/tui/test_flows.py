@@ -8,7 +8,8 @@ from pathlib import Path
 
 import pytest
 from helpers import git
-from recorded_server import RecordedServer, recorded
+from helpers import RecordedModelServer
+from tui_helpers import recorded
 from tui_helpers import open_session, run, wait_for
 
 from amigo_tui.app import AmigoApp
@@ -44,7 +45,7 @@ async def ask(pilot, app: AmigoApp, text: str, type_keys: bool = False) -> None:
     await wait_for(pilot, lambda: app.proposal is not None and not app.generating)
 
 
-def test_select_instruct_accept_one_hunk_writes_exact_bytes(repo: Path, answer_server: RecordedServer) -> None:
+def test_select_instruct_accept_one_hunk_writes_exact_bytes(repo: Path, answer_server: RecordedModelServer) -> None:
     sample = (repo / "users.py").read_text()
     async def scenario() -> None:
         app = AmigoApp(open_session(repo, answer_server.base_url), path="users.py")
@@ -66,7 +67,7 @@ def test_select_instruct_accept_one_hunk_writes_exact_bytes(repo: Path, answer_s
     run(scenario())
 
 
-def test_accept_all_with_commit_then_undo_restores_bytes(repo: Path, answer_server: RecordedServer) -> None:
+def test_accept_all_with_commit_then_undo_restores_bytes(repo: Path, answer_server: RecordedModelServer) -> None:
     before = (repo / "users.py").read_bytes()
 
     async def scenario() -> None:
@@ -84,7 +85,7 @@ def test_accept_all_with_commit_then_undo_restores_bytes(repo: Path, answer_serv
     run(scenario())
 
 
-def test_reject_leaves_the_tree_untouched(repo: Path, answer_server: RecordedServer) -> None:
+def test_reject_leaves_the_tree_untouched(repo: Path, answer_server: RecordedModelServer) -> None:
     (repo / "notes.txt").write_text("untracked work\n")
     state, status = tree_state(repo), git(repo, "status", "--porcelain")
 
@@ -102,7 +103,7 @@ def test_reject_leaves_the_tree_untouched(repo: Path, answer_server: RecordedSer
 
 def test_escape_cancels_mid_stream(repo: Path) -> None:
     sample = (repo / "users.py").read_text()
-    slow = RecordedServer(recorded("users_two_hunks.txt"), piece_chars=1, delay_s=0.03)
+    slow = RecordedModelServer(recorded("users_two_hunks.txt"), chunk_chars=1, delay_s=0.03)
     with slow:
         async def scenario() -> None:
             app = AmigoApp(open_session(repo, slow.base_url), path="users.py")
@@ -137,14 +138,14 @@ def test_server_down_notifies_and_r_retries(repo: Path) -> None:
             await wait_for(pilot, lambda: not app.generating and app.query_one(StreamPanel).state == "failed")
             assert any(sev == "error" and "cannot reach the model server" in msg for sev, msg in app.notices)
             assert app.query_one("#status").connection == "down"
-            with RecordedServer(recorded("users_two_hunks.txt"), port=port):
+            with RecordedModelServer(recorded("users_two_hunks.txt"), port=port):
                 await pilot.press("escape", "r")
                 await wait_for(pilot, lambda: app.proposal is not None)
             assert app.query_one("#status").connection == "connected"
     run(scenario())
 
 
-def test_file_changed_on_disk_marks_the_proposal_stale(repo: Path, answer_server: RecordedServer) -> None:
+def test_file_changed_on_disk_marks_the_proposal_stale(repo: Path, answer_server: RecordedModelServer) -> None:
     edited = (repo / "users.py").read_text() + "# typed meanwhile\n"
     async def scenario() -> None:
         app = AmigoApp(open_session(repo, answer_server.base_url), path="users.py")
@@ -161,7 +162,7 @@ def test_file_changed_on_disk_marks_the_proposal_stale(repo: Path, answer_server
     assert (repo / "users.py").read_text() == edited
 
 
-def test_edit_instruction_and_retry_pairs_the_proposals(repo: Path, answer_server: RecordedServer) -> None:
+def test_edit_instruction_and_retry_pairs_the_proposals(repo: Path, answer_server: RecordedModelServer) -> None:
     async def scenario() -> None:
         app = AmigoApp(open_session(repo, answer_server.base_url), path="users.py")
         async with app.run_test(size=(100, 30)) as pilot:
@@ -178,7 +179,7 @@ def test_edit_instruction_and_retry_pairs_the_proposals(repo: Path, answer_serve
     run(scenario())
 
 
-def test_fix_sends_the_pasted_error_as_a_diagnostic(repo: Path, answer_server: RecordedServer) -> None:
+def test_fix_sends_the_pasted_error_as_a_diagnostic(repo: Path, answer_server: RecordedModelServer) -> None:
     error = 'Traceback (most recent call last):\n  File "users.py", line 18, in oldest\nValueError: max() arg is empty'
 
     async def scenario() -> None:
@@ -194,7 +195,7 @@ def test_fix_sends_the_pasted_error_as_a_diagnostic(repo: Path, answer_server: R
     run(scenario())
 
 
-def test_binary_non_utf8_and_huge_files(repo: Path, answer_server: RecordedServer) -> None:
+def test_binary_non_utf8_and_huge_files(repo: Path, answer_server: RecordedModelServer) -> None:
     (repo / "logo.png").write_bytes(b"\x89PNG\r\n\x1a\n\0\0\0\rIHDR" + bytes(200))
     (repo / "latin1.txt").write_bytes("caf\xe9\n".encode("latin-1"))
     (repo / "big.log").write_text("".join(f"line {i}\n" for i in range(200_000)))  # ~2.3 MB
@@ -220,7 +221,7 @@ def test_binary_non_utf8_and_huge_files(repo: Path, answer_server: RecordedServe
     run(scenario())
 
 
-def test_tiny_terminal_sizes_keep_running(repo: Path, answer_server: RecordedServer) -> None:
+def test_tiny_terminal_sizes_keep_running(repo: Path, answer_server: RecordedModelServer) -> None:
     async def scenario() -> None:
         app = AmigoApp(open_session(repo, answer_server.base_url), path="users.py")
         async with app.run_test(size=(80, 24)) as pilot:
@@ -236,7 +237,7 @@ def test_tiny_terminal_sizes_keep_running(repo: Path, answer_server: RecordedSer
     run(scenario())
 
 
-def test_instruction_history_survives_a_restart(repo: Path, answer_server: RecordedServer) -> None:
+def test_instruction_history_survives_a_restart(repo: Path, answer_server: RecordedModelServer) -> None:
     async def scenario() -> None:
         app = AmigoApp(open_session(repo, answer_server.base_url), path="users.py")
         async with app.run_test(size=(100, 30)) as pilot:
@@ -249,7 +250,7 @@ def test_instruction_history_survives_a_restart(repo: Path, answer_server: Recor
     assert InstructionHistory().entries[-1] == "first instruction"
 
 
-def test_verdicts_reach_the_feedback_store(repo: Path, answer_server: RecordedServer) -> None:
+def test_verdicts_reach_the_feedback_store(repo: Path, answer_server: RecordedModelServer) -> None:
     feedback = pytest.importorskip("feedback")
 
     async def scenario() -> None:

@@ -9,7 +9,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from recorded_server import RecordedServer
+from helpers import RecordedModelServer
 from tui_helpers import open_session, wait_for
 
 from amigo_tui.app import AmigoApp
@@ -18,7 +18,7 @@ from amigo_tui.widgets.status_bar import StatusBar
 FIXED_ENDPOINT = "http://127.0.0.1:8080/v1"
 
 
-def make_app(repo: Path, server: RecordedServer) -> AmigoApp:
+def make_app(repo: Path, server: RecordedModelServer) -> AmigoApp:
     return AmigoApp(open_session(repo, server.base_url), path="users.py")
 
 
@@ -39,25 +39,25 @@ async def review(pilot) -> None:
     await pilot.pause(0.1)
 
 
-def test_file_open(snap_compare, repo: Path, answer_server: RecordedServer) -> None:
+def test_file_open(snap_compare, repo: Path, answer_server: RecordedModelServer) -> None:
     async def before(pilot) -> None:
         await settle(pilot)
         await pilot.press("down", "shift+down", "shift+down")
     assert snap_compare(make_app(repo, answer_server), terminal_size=(80, 24), run_before=before)
 
 
-def test_review_unified(snap_compare, repo: Path, answer_server: RecordedServer) -> None:
+def test_review_unified(snap_compare, repo: Path, answer_server: RecordedModelServer) -> None:
     assert snap_compare(make_app(repo, answer_server), terminal_size=(80, 24), run_before=review)
 
 
-def test_review_split_with_one_hunk_off(snap_compare, repo: Path, answer_server: RecordedServer) -> None:
+def test_review_split_with_one_hunk_off(snap_compare, repo: Path, answer_server: RecordedModelServer) -> None:
     async def before(pilot) -> None:
         await review(pilot)
         await pilot.press("t", "space", "j")
     assert snap_compare(make_app(repo, answer_server), terminal_size=(100, 30), run_before=before)
 
 
-def test_finder(snap_compare, repo: Path, answer_server: RecordedServer) -> None:
+def test_finder(snap_compare, repo: Path, answer_server: RecordedModelServer) -> None:
     async def before(pilot) -> None:
         await settle(pilot)
         await pilot.press("ctrl+p", "u", "s", "r")
@@ -65,11 +65,11 @@ def test_finder(snap_compare, repo: Path, answer_server: RecordedServer) -> None
     assert snap_compare(make_app(repo, answer_server), terminal_size=(80, 24), run_before=before)
 
 
-def test_narrow_terminal(snap_compare, repo: Path, answer_server: RecordedServer) -> None:
+def test_narrow_terminal(snap_compare, repo: Path, answer_server: RecordedModelServer) -> None:
     assert snap_compare(make_app(repo, answer_server), terminal_size=(50, 16), run_before=review)
 
 
-def test_no_color(snap_compare, repo: Path, answer_server: RecordedServer, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_no_color(snap_compare, repo: Path, answer_server: RecordedModelServer, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("NO_COLOR", "1")
     app = make_app(repo, answer_server)
     assert app.no_color

@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Callable
 
 import pytest
-from recorded_server import RecordedServer
+from helpers import RecordedModelServer
 
 import amigo_tui
 
@@ -54,7 +54,7 @@ class Tmux:
         raise AssertionError(f"never saw {what}; the screen was:\n{screen}")
 
 
-def test_amigo_tui_in_tmux_performs_an_edit(repo: Path, answer_server: RecordedServer) -> None:
+def test_amigo_tui_in_tmux_performs_an_edit(repo: Path, answer_server: RecordedModelServer) -> None:
     before = (repo / "users.py").read_text()
     env = {
         "AMIGO_ENDPOINT": answer_server.base_url, "AMIGO_MODEL": "recorded", "AMIGO_EDIT_FORMAT": "blocks",

@@ -32,3 +32,11 @@ async def wait_for(pilot, condition: Callable[[], bool], timeout: float = 15.0) 
 
 def run(coro: Coroutine) -> None:
     asyncio.run(coro)
+
+
+ANSWERS = Path(__file__).parent / "answers"
+
+
+def recorded(name: str) -> str:
+    """A recorded model answer from tests/tui/answers."""
+    return (ANSWERS / name).read_text(encoding="utf-8")
