@@ -47,30 +47,69 @@ def merge(base: str, adapters: list[Path], out: Path) -> Path:
     return out
 
 
-def verify_gguf(merged: Path, gguf_path: Path, prompt: str, max_tokens: int = 24) -> dict[str, Any]:
-    """Greedy tokens from llama.cpp on the GGUF vs transformers on the merged model."""
+def verification_prompts() -> list[list[dict[str, str]]]:
+    """Chat prompts the GGUF check runs: a plain question, a code request, and an Amigo edit
+    request rendered by ``amigo.prompt`` (the layout the exported model is served with)."""
+    from amigo.prompt import EditRequest, build_messages
+
+    edit = EditRequest(instruction="Return 0.0 for an empty list instead of failing.", path="stats.py",
+                       file_text="def mean(xs):\n    return sum(xs) / len(xs)\n")
+    return [
+        [{"role": "user", "content": "Write a Python function that adds two numbers."}],
+        [{"role": "user", "content": "What is the capital of France?"}],
+        build_messages(edit),
+    ]
+
+
+def verify_gguf(merged: Path, gguf_path: Path, prompts: list[list[dict[str, str]]] | None = None,
+                max_tokens: int = 24) -> dict[str, Any]:
+    """llama.cpp on the GGUF vs transformers on the merged model, on several chat prompts.
+
+    Per prompt: greedy tokens from each (real generation on both sides; ``match`` when
+    identical) and, teacher-forced over prompt + transformers' answer, the share of
+    positions whose top token agrees and the top-5 overlap. A conversion bug (rotary
+    permutation, tied embeddings, rope base, tokenizer) shows as garbage here, while
+    f16 rounding shows only as a rare late divergence on a near tie."""
     import torch
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
-    from amigo_train.gguf_export import greedy_llama_cpp
+    from amigo_train.gguf_export import compare_logits, greedy_llama_cpp, llama_cpp_logits, open_llama_cpp
 
     tok = AutoTokenizer.from_pretrained(str(merged))
-    ids = tok.apply_chat_template([{"role": "user", "content": prompt}], add_generation_prompt=True, tokenize=True)
-    if hasattr(ids, "keys"):
-        ids = ids["input_ids"]
-    model = AutoModelForCausalLM.from_pretrained(str(merged), dtype=torch.float32)
-    with torch.no_grad():
-        gen = model.generate(torch.tensor([ids]), max_new_tokens=max_tokens, do_sample=False,
-                             pad_token_id=tok.pad_token_id or tok.eos_token_id)
-    hf = [int(t) for t in gen[0][len(ids):] if int(t) != tok.eos_token_id][:max_tokens]
-    cpp = greedy_llama_cpp(gguf_path, list(ids), len(hf))
-    same = 0
-    for a, b in zip(hf, cpp):
-        if a != b:
-            break
-        same += 1
-    return {"transformers": tok.decode(hf), "llama_cpp": tok.decode(cpp), "tokens": len(hf),
-            "identical_prefix": same, "match": hf == cpp}
+    model = AutoModelForCausalLM.from_pretrained(str(merged), dtype=torch.float32).eval()
+    eos = model.generation_config.eos_token_id
+    stop = set(eos if isinstance(eos, list) else [eos]) | {tok.eos_token_id}
+    rows = []
+    encoded = [[int(i) for i in tok.apply_chat_template(m, add_generation_prompt=True, tokenize=True,
+                                                        return_dict=False)]
+               for m in prompts or verification_prompts()]
+    # logits_all keeps n_ctx x vocab floats: size the context to the longest prompt, not more
+    llm = open_llama_cpp(gguf_path, n_ctx=max(len(ids) for ids in encoded) + max_tokens + 8, logits_all=True)
+    for ids in encoded:
+        with torch.no_grad():
+            gen = model.generate(torch.tensor([ids]), max_new_tokens=max_tokens, do_sample=False,
+                                 pad_token_id=tok.pad_token_id or tok.eos_token_id)
+        hf = []
+        for t in gen[0][len(ids):].tolist():
+            if t in stop:
+                break
+            hf.append(int(t))
+        cpp = greedy_llama_cpp(llm, ids, max_tokens)
+        same = next((i for i, (a, b) in enumerate(zip(hf, cpp)) if a != b), min(len(hf), len(cpp)))
+        seq = ids + hf
+        with torch.no_grad():
+            hf_logits = model(torch.tensor([seq])).logits[0].float().numpy()
+        agreement = compare_logits(hf_logits, llama_cpp_logits(llm, seq), start=len(ids) - 1)
+        rows.append({"transformers": tok.decode(hf), "llama_cpp": tok.decode(cpp), "tokens": len(hf),
+                     "identical_prefix": same, "match": hf == cpp, **agreement})
+    positions = sum(r["positions"] for r in rows)
+    return {
+        "prompts": rows, "match": all(r["match"] for r in rows),
+        "tokens": sum(r["tokens"] for r in rows), "identical_prefix": sum(r["identical_prefix"] for r in rows),
+        "top1_agreement": sum(r["top1_agreement"] * r["positions"] for r in rows) / positions,
+        "top5_overlap": sum(r["top5_overlap"] * r["positions"] for r in rows) / positions,
+        "max_abs_logit_diff": max(r["max_abs_logit_diff"] for r in rows),
+    }
 
 
 def _ollama_template(chat_template: str) -> tuple[str, list[str]]:
@@ -187,9 +226,10 @@ def export_run(run_dir: Path, out: Path, *, gguf: bool = True, verify: bool = Tr
         chat_template = (merged / "chat_template.jinja").read_text() if (merged / "chat_template.jinja").is_file() else ""
         (out / "Modelfile").write_text(modelfile(gguf_path.name, chat_template))
         if verify:
-            report["verify"] = verify_gguf(merged, gguf_path, "Write a Python function that adds two numbers.")
-            log(f"GGUF check: {report['verify']['identical_prefix']}/{report['verify']['tokens']} greedy tokens "
-                "identical between llama.cpp and transformers")
+            report["verify"] = check = verify_gguf(merged, gguf_path)
+            log(f"GGUF check ({len(check['prompts'])} prompts): {check['identical_prefix']}/{check['tokens']} greedy "
+                f"tokens identical between llama.cpp and transformers, top-1 agreement {check['top1_agreement']:.3f}, "
+                f"top-5 overlap {check['top5_overlap']:.3f}")
     (out / "README.md").write_text(model_card(manifest, name, eval_results))
     (out / "export.json").write_text(json.dumps(report, indent=2))
     return report

@@ -92,15 +92,54 @@ def write_llama_gguf(model_dir: Path, template_gguf: Path, out: Path, half: bool
     return out
 
 
-def greedy_llama_cpp(gguf_path: Path, prompt_ids: list[int], max_tokens: int) -> list[int]:
-    """Greedy continuation of ``prompt_ids`` by llama.cpp (llama-cpp-python), as token ids."""
+def open_llama_cpp(gguf_path: Path, n_ctx: int = 2048, logits_all: bool = False) -> Any:
+    """A llama.cpp model on the GGUF (2 threads: the machines this runs on are small and shared)."""
     from llama_cpp import Llama
 
-    llm = Llama(model_path=str(gguf_path), n_ctx=max(512, len(prompt_ids) + max_tokens + 8), verbose=False,
-                n_threads=2, seed=0)
+    return Llama(model_path=str(gguf_path), n_ctx=n_ctx, verbose=False, n_threads=2, seed=0, logits_all=logits_all)
+
+
+def greedy_llama_cpp(gguf_path: Path | Any, prompt_ids: list[int], max_tokens: int) -> list[int]:
+    """Greedy continuation of ``prompt_ids`` by llama.cpp (llama-cpp-python), as token ids.
+
+    ``gguf_path`` may also be an already opened ``llama_cpp.Llama`` (reused across prompts)."""
+    llm = gguf_path if not isinstance(gguf_path, (str, Path)) else open_llama_cpp(
+        Path(gguf_path), n_ctx=max(512, len(prompt_ids) + max_tokens + 8))
+    llm.reset()
     out: list[int] = []
-    for token in llm.generate(prompt_ids, top_k=1, top_p=1.0, temp=0.0, repeat_penalty=1.0):
+    for token in llm.generate(prompt_ids, top_k=1, top_p=1.0, temp=0.0, repeat_penalty=1.0, reset=True):
         if token == llm.token_eos() or len(out) >= max_tokens:
             break
         out.append(int(token))
     return out
+
+
+def llama_cpp_logits(llm: Any, ids: list[int]) -> Any:
+    """llama.cpp's next-token logits at every position of ``ids`` (teacher forcing), float32 [len, vocab].
+
+    ``llm`` must be opened with ``logits_all=True``."""
+    import numpy as np
+
+    llm.reset()
+    llm.eval(ids)
+    return np.array(llm.scores[: len(ids)], dtype=np.float32)
+
+
+def compare_logits(hf_logits: Any, cpp_logits: Any, start: int = 0, k: int = 5) -> dict[str, float]:
+    """How closely two models' next-token distributions agree from position ``start`` on.
+
+    top1: share of positions with the same argmax; topk_overlap: mean share of the top-k
+    ids both have; max_abs_logit_diff: after centring each row (llama.cpp and transformers
+    may differ by a constant per row, which changes no probability)."""
+    import numpy as np
+
+    a = np.asarray(hf_logits, dtype=np.float32)[start:]
+    b = np.asarray(cpp_logits, dtype=np.float32)[start:]
+    if a.shape != b.shape:
+        raise ValueError(f"logit shapes differ: transformers {a.shape}, llama.cpp {b.shape} (vocabulary mismatch?)")
+    top1 = float(np.mean(a.argmax(-1) == b.argmax(-1)))
+    ta, tb = np.argsort(-a, -1)[:, :k], np.argsort(-b, -1)[:, :k]
+    overlap = float(np.mean([len(set(x) & set(y)) / k for x, y in zip(ta.tolist(), tb.tolist())]))
+    diff = (a - a.mean(-1, keepdims=True)) - (b - b.mean(-1, keepdims=True))
+    return {"positions": int(a.shape[0]), "top1_agreement": top1, f"top{k}_overlap": overlap,
+            "max_abs_logit_diff": float(np.abs(diff).max())}

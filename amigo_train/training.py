@@ -141,14 +141,18 @@ def padding_report(lengths: list[int], batch_size: int, max_length: int, packing
 
 
 def example_lengths(examples: list[dict[str, Any]], tokenizer: Any) -> list[int]:
-    """Token count of each example as the chat template lays it out (prompt + answer)."""
+    """Token count of each example as the chat template lays it out (prompt + answer; for a
+    preference pair, the longer of chosen and rejected)."""
     out = []
     for ex in examples:
-        answer = ex.get("completion") or ex.get("chosen") or []
-        ids = tokenizer.apply_chat_template(list(ex["prompt"]) + list(answer), tokenize=True)
-        if isinstance(ids, dict) or hasattr(ids, "keys"):
-            ids = ids["input_ids"]
-        out.append(len(ids))
+        answers = [a for a in (ex.get("completion"), ex.get("chosen"), ex.get("rejected")) if a] or [[]]
+        longest = 0
+        for answer in answers:
+            ids = tokenizer.apply_chat_template(list(ex["prompt"]) + list(answer), tokenize=True)
+            if isinstance(ids, dict) or hasattr(ids, "keys"):
+                ids = ids["input_ids"]
+            longest = max(longest, len(ids))
+        out.append(longest)
     return out
 
 
@@ -309,9 +313,24 @@ def train_stage(recipe: Recipe, stage: StageSpec, run_dir: Path, base: str, prev
     return summary
 
 
+def drop_too_long(rows: list[dict[str, Any]], lengths: list[int],
+                  max_length: int) -> tuple[list[dict[str, Any]], list[int], int]:
+    """(rows that fit, their lengths, how many were dropped) for a ``max_length`` in tokens.
+
+    Why drop rather than let the trainer truncate: truncation cuts the END of the
+    sequence - the end of the answer and its end-of-turn token. A model trained on
+    such answers learns to stop mid-block and not to stop at all, which is exactly
+    the failure (unparseable, runaway answers) the edit format cannot afford."""
+    kept = [(r, n) for r, n in zip(rows, lengths) if n <= max_length]
+    return [r for r, _ in kept], [n for _, n in kept], len(rows) - len(kept)
+
+
 def prepare_stage_data(recipe: Recipe, stage: StageSpec, run_dir: Path, base_dir: Path,
-                       index: Decontaminator | None, reuse: bool) -> dict[str, Any]:
-    """Build (or, on resume, reuse) a stage's data files; returns their hashes and counts."""
+                       index: Decontaminator | None, reuse: bool, tokenizer: Any = None) -> dict[str, Any]:
+    """Build (or, on resume, reuse) a stage's data files; returns their hashes and counts.
+
+    With a ``tokenizer``, examples longer than the stage's ``max_length`` are dropped
+    (see :func:`drop_too_long`) and counted; a dry run has none and drops nothing."""
     ddir = stage_dir(run_dir, stage) / "data"
     info_path = ddir / "info.json"
     if reuse and info_path.is_file() and (ddir / "train.jsonl").is_file():
@@ -321,11 +340,19 @@ def prepare_stage_data(recipe: Recipe, stage: StageSpec, run_dir: Path, base_dir
         return json.loads(info_path.read_text())
     spec = recipe.train_for(stage)
     data: StageData = build_stage_data(stage, base_dir, recipe.seed, spec.eval_fraction, index)
+    too_long = 0
+    if tokenizer is not None:
+        data.train, _, too_long = drop_too_long(data.train, example_lengths(data.train, tokenizer), spec.max_length)
+        data.eval, _, eval_too_long = drop_too_long(data.eval, example_lengths(data.eval, tokenizer), spec.max_length)
+        too_long += eval_too_long
+        if not data.train:
+            raise ConfigError(f"stage {stage.name}: every training example is longer than max_length "
+                              f"{spec.max_length} tokens; raise max_length in the recipe")
     info = {
         "train_sha256": write_jsonl(ddir / "train.jsonl", data.train),
         "eval_sha256": write_jsonl(ddir / "eval.jsonl", data.eval),
         "train_examples": len(data.train), "eval_examples": len(data.eval),
-        "per_source": data.per_source, "decontaminated": len(data.dropped),
+        "per_source": data.per_source, "decontaminated": len(data.dropped), "too_long": too_long,
     }
     (ddir / "decontamination.json").write_text(json.dumps(
         {"dropped": len(data.dropped), "rows": data.dropped}, indent=2))
@@ -378,7 +405,12 @@ def run_recipe(recipe: Recipe, recipe_path: str, *, only_stage: str | None = Non
             elif not dry_run:
                 raise ConfigError(f"stage {stage.name} has not run yet; run it before the later stages")
             continue
-        info = prepare_stage_data(recipe, stage, run_dir, base_dir, index, reuse=resume)
+        tok = None
+        if not dry_run:
+            from transformers import AutoTokenizer
+
+            tok = AutoTokenizer.from_pretrained(base)
+        info = prepare_stage_data(recipe, stage, run_dir, base_dir, index, reuse=resume, tokenizer=tok)
         spec = recipe.train_for(stage)
         if dry_run:
             plan["stages"][stage.name] = {"kind": stage.kind, **info, "train": spec.model_dump()}
@@ -386,14 +418,13 @@ def run_recipe(recipe: Recipe, recipe_path: str, *, only_stage: str | None = Non
                 f"{info['eval_examples']} eval examples, {info['decontaminated']} dropped by decontamination")
             continue
         assert manifest is not None and base is not None
-        from transformers import AutoTokenizer
-
-        tok = AutoTokenizer.from_pretrained(base)
         lengths = example_lengths(read_jsonl(sdir / "data" / "train.jsonl"), tok)
         padding = padding_report(lengths, spec.per_device_batch_size, spec.max_length,
                                  spec.packing and stage.kind == "sft")
         if is_main_process():
             (sdir / "data" / "padding.json").write_text(json.dumps(padding, indent=2))
+        if info.get("too_long"):
+            log(f"stage {stage.name}: dropped {info['too_long']} examples longer than max_length {spec.max_length}")
         log(f"stage {stage.name}: padding efficiency {padding['padding_efficiency_unpacked']:.2f} unpacked, "
             f"{padding['padding_efficiency_packed']:.2f} packed ({'packing' if padding['packing'] else 'no packing'})")
         manifest.stage(stage.name, status="running", data=info, padding=padding, started=time.time())

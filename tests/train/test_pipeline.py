@@ -93,3 +93,34 @@ def test_resume_after_a_killed_stage(tmp_path: Path, tiny_model: Path, commit_fi
     assert cli.main(["run", str(recipe), "--resume"]) == 0
     stage = json.loads((tmp_path / "run" / "stages" / "sft" / "stage.json").read_text())
     assert stage["resumed_from"] == resumed_from.name and stage["global_step"] == 12
+
+
+def test_examples_longer_than_max_length_are_dropped_not_truncated(tmp_path: Path, tiny_model: Path,
+                                                                     commit_file: Path) -> None:
+    """A truncated answer loses its end-of-turn token and teaches the model not to stop."""
+    from transformers import AutoTokenizer
+
+    from amigo_train.data import read_jsonl
+    from amigo_train.recipe import load_recipe
+    from amigo_train.training import example_lengths, prepare_stage_data
+
+    tok = AutoTokenizer.from_pretrained(str(tiny_model))
+    path = tiny_recipe(tmp_path, tiny_model, STAGES)
+    recipe = load_recipe(path)
+    everything = prepare_stage_data(recipe, recipe.stage("sft"), tmp_path / "all", tmp_path, None, reuse=False,
+                                     tokenizer=tok)
+    assert everything["too_long"] == 0
+    rows = read_jsonl(tmp_path / "all" / "stages" / "sft" / "data" / "train.jsonl")
+    lengths = sorted(set(example_lengths(rows, tok)))
+    assert len(lengths) >= 2  # the fixture's commits differ in length
+    limit = lengths[0]  # only the shortest examples fit
+    path.write_text(path.read_text().replace("max_length: 512", f"max_length: {limit}"))
+    recipe = load_recipe(path)
+    info = prepare_stage_data(recipe, recipe.stage("sft"), tmp_path / "cut", tmp_path, None, reuse=False,
+                              tokenizer=tok)
+    kept = read_jsonl(tmp_path / "cut" / "stages" / "sft" / "data" / "train.jsonl")
+    assert kept and all(n <= limit for n in example_lengths(kept, tok))
+    assert info["too_long"] > 0 and info["train_examples"] == len(kept)
+    assert info["train_examples"] + info["eval_examples"] + info["too_long"] == (
+        everything["train_examples"] + everything["eval_examples"])
+    assert all(r["completion"][-1]["content"] in {x["completion"][-1]["content"] for x in rows} for r in kept)

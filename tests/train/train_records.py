@@ -39,7 +39,7 @@ output_dir: {tmp_path / 'run'}
 precision: fp32
 gradient_checkpointing: false
 lora: {{r: 4, alpha: 8, dropout: 0.0}}
-defaults: {{max_steps: 2, max_length: 256, save_steps: 1, logging_steps: 1, per_device_batch_size: 2, learning_rate: 0.01{defaults}}}
+defaults: {{max_steps: 2, max_length: 512, save_steps: 1, logging_steps: 1, per_device_batch_size: 2, learning_rate: 0.01{defaults}}}
 stages:
 {stages}"""
     path = tmp_path / "recipe.yaml"
