@@ -18,7 +18,9 @@ from __future__ import annotations
 import argparse
 import ast
 import json
+import os
 import random
+import re
 import resource
 import subprocess
 import sys
@@ -67,8 +69,8 @@ def _edit(name: str, src: str, rng: random.Random) -> tuple[str, str] | None:
     if args:
         old = rng.choice(args)
         new = old + "_value" if not old.endswith("s") else old[:-1] + "_items"
-        import re
-        options.append((f"Rename the {old} parameter of {fn.name} to {new}", re.sub(rf"\b{old}\b", new, src)))
+        # the name alone, not an attribute that happens to share it (``os.environ`` stays)
+        options.append((f"Rename the {old} parameter of {fn.name} to {new}", re.sub(rf"(?<![.\w]){old}\b", new, src)))
     if not has_doc:
         indent = " " * (len(lines[1]) - len(lines[1].lstrip())) if len(lines) > 1 else "    "
         doc = f'{indent}"""{fn.name.replace("_", " ").strip().capitalize()}."""\n'
@@ -102,17 +104,50 @@ def build_repo(path: Path, n_functions: int, seed: int) -> Path:
     return path
 
 
-def evaluate(model_dir: str, adapters: list[Path], examples: list[dict], max_new_tokens: int) -> dict[str, float]:
-    """Held-out answer loss and greedy-answer parse/apply/exact shares."""
+def answer_tokens(tok: object, ex: dict) -> int:
+    """Tokens of the reference answer as the chat template lays it out (end-of-turn included)."""
+    prompt_ids = tok.apply_chat_template(ex["prompt"], add_generation_prompt=True, tokenize=True, return_dict=False)
+    full_ids = tok.apply_chat_template(ex["prompt"] + ex["completion"], tokenize=True, return_dict=False)
+    return len(full_ids) - len(prompt_ids)
+
+
+def classify(answer: str, stopped: bool, ex: dict) -> str:
+    """Why an answer is or is not usable: ok, exact, truncated, no-blocks, parse-error, apply-error."""
+    from amigo import edits
+
+    result = edits.parse_blocks(answer)
+    if not result.blocks or result.errors:
+        if not stopped:
+            return "truncated"
+        return "parse-error" if result.errors else "no-blocks"
+    got = edits.apply_answer(answer, {ex["path"]: ex["old"]}, ex["path"])
+    if got.errors:
+        return "apply-error"
+    if not got.new_texts:
+        return "no-change"
+    return "exact" if got.new_texts.get(ex["path"]) == ex["new"] else "applies"
+
+
+def evaluate(model_dir: str, adapters: list[Path], examples: list[dict], max_new_tokens: int,
+             answers_out: Path | None = None) -> dict[str, float]:
+    """Held-out answer loss and greedy-answer parse/apply/exact shares; every answer is kept
+    in ``answers_out`` (JSON Lines) so a low score can be read, not guessed at."""
+    import collections
+
     import torch
     from transformers import AutoTokenizer
 
-    from amigo import edits
     from amigo_train.training import load_stage_model
 
     tok = AutoTokenizer.from_pretrained(model_dir)
     model = load_stage_model(model_dir, adapters, torch.float32).eval()
-    losses, parsed, applied, exact = [], 0, 0, 0
+    eos = model.generation_config.eos_token_id
+    eos_ids = set(eos if isinstance(eos, list) else [eos])
+    losses: list[float] = []
+    kinds: collections.Counter[str] = collections.Counter()
+    rows = []
+    generated = 0
+    gen_seconds = 0.0
     for ex in examples:
         prompt_ids = tok.apply_chat_template(ex["prompt"], add_generation_prompt=True, tokenize=True, return_dict=False)
         full_ids = tok.apply_chat_template(ex["prompt"] + ex["completion"], tokenize=True, return_dict=False)
@@ -121,31 +156,40 @@ def evaluate(model_dir: str, adapters: list[Path], examples: list[dict], max_new
         labels[0, : len(prompt_ids)] = -100
         with torch.no_grad():
             losses.append(float(model(ids, labels=labels).loss))
+            t0 = time.time()
             out = model.generate(torch.tensor([prompt_ids]), max_new_tokens=max_new_tokens, do_sample=False,
                                  pad_token_id=tok.eos_token_id)
-        answer = tok.decode(out[0][len(prompt_ids):], skip_special_tokens=True)
-        result = edits.parse_blocks(answer)
-        if result.blocks and not result.errors:
-            parsed += 1
-        files = {ex["path"]: ex["old"]}
-        got = edits.apply_answer(answer, files, ex["path"])
-        if not got.errors and got.new_texts:
-            applied += 1
-            exact += got.new_texts.get(ex["path"]) == ex["new"]
+            gen_seconds += time.time() - t0
+        new_ids = [int(t) for t in out[0][len(prompt_ids):]]
+        generated += len(new_ids)
+        stopped = bool(new_ids) and new_ids[-1] in eos_ids
+        answer = tok.decode(new_ids, skip_special_tokens=True)
+        kind = classify(answer, stopped, ex)
+        kinds[kind] += 1
+        print(f"  [{len(rows) + 1}/{len(examples)}] {kind:<12} {len(new_ids):>4} tokens  {ex['path']}", flush=True)
+        rows.append({"path": ex["path"], "instruction": ex["prompt"][-1]["content"].rsplit("## Instruction\n", 1)[-1],
+                     "kind": kind, "stopped": stopped, "tokens": len(new_ids), "answer": answer,
+                     "reference": ex["completion"][0]["content"]})
+    if answers_out is not None:
+        answers_out.write_text("".join(json.dumps(r) + "\n" for r in rows))
     n = len(examples)
-    return {"heldout_loss": sum(losses) / n, "parse_share": parsed / n, "apply_share": applied / n,
-            "exact_share": exact / n, "examples": n}
+    parsed = sum(kinds[k] for k in ("applies", "exact", "apply-error", "no-change"))
+    return {"heldout_loss": sum(losses) / n, "parse_share": parsed / n,
+            "apply_share": (kinds["applies"] + kinds["exact"]) / n, "exact_share": kinds["exact"] / n,
+            "stopped_share": sum(r["stopped"] for r in rows) / n, "examples": n, "kinds": dict(kinds),
+            "generated_tokens_per_s": round(generated / gen_seconds, 1) if gen_seconds else None}
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repos", nargs="*", default=None, help="git repositories to mine (default: build one)")
     parser.add_argument("--functions", type=int, default=60)
-    parser.add_argument("--heldout", type=int, default=12)
-    parser.add_argument("--max-new-tokens", type=int, default=160)
+    parser.add_argument("--heldout", type=int, default=24)
+    parser.add_argument("--max-new-tokens", type=int, default=256)
     parser.add_argument("--out", default=str(Path.home() / ".cache" / "amigo" / "bench-smoke"))
     parser.add_argument("--seed", type=int, default=3)
     parser.add_argument("--no-export", action="store_true", help="skip the GGUF export and llama.cpp check")
+    parser.add_argument("--no-cache", action="store_true", help="recompute the base model's answers")
     args = parser.parse_args(argv)
 
     import shutil
@@ -162,10 +206,29 @@ def main(argv: list[str] | None = None) -> int:
     records = []
     for repo in repos:
         records += list(mine_repo(repo))
-    records.sort(key=lambda r: r["date"])  # oldest first; mine_repo yields newest first
-    records.reverse()
-    held, train = records[: args.heldout], records[args.heldout:]
-    print(f"mined {len(records)} commits from {len(repos)} repo(s): {len(train)} train, {len(held)} held out", flush=True)
+    # Newest first. mine_repo yields git-log order (newest first); a stable sort on the
+    # date only interleaves repositories, so commits made in the same second keep their
+    # order and the held-out set is the same on every run.
+    records.sort(key=lambda r: r["date"], reverse=True)
+    from transformers import AutoTokenizer
+
+    base = str(dequantized_smollm2())
+    tok = AutoTokenizer.from_pretrained(base)
+    # Held out: the newest commits whose reference answer fits the generation cap (with
+    # room to spare), so a failure means the model's answer, not the cap, was wrong.
+    # Longer newest commits are set aside, not trained on, so "newest = held out" holds.
+    fit = args.max_new_tokens - 16
+    held, set_aside, train = [], [], []
+    for r in records:
+        ex = commitpackft(r)
+        if len(held) >= args.heldout or ex is None:
+            train.append(r)
+        elif answer_tokens(tok, ex) <= fit:
+            held.append(r)
+        else:
+            set_aside.append(r)
+    print(f"mined {len(records)} commits from {len(repos)} repo(s): {len(train)} train, {len(held)} held out "
+          f"(newest whose answer fits {fit} tokens), {len(set_aside)} newer ones set aside as too long", flush=True)
     out.mkdir(parents=True, exist_ok=True)
     train_file = out / "mined-train.jsonl"
     train_file.write_text("".join(json.dumps(r) + "\n" for r in train))
@@ -183,14 +246,10 @@ def main(argv: list[str] | None = None) -> int:
             stage["data"] = [{"path": str(train_file), "adapter": adapter}] + (
                 [{"path": "data/smoke/instruct.jsonl", "adapter": "instruct_code"}] if stage["name"] == "nl2code" else [])
     recipe = parse_recipe(data, str(recipe_path))
-    base = str(dequantized_smollm2())
 
-    t0 = time.time()
-    before = evaluate(base, [], heldout, args.max_new_tokens)
-    print("before:", json.dumps(before), f"({time.time() - t0:.0f}s)", flush=True)
-    t0 = time.time()
+    t0, cpu0 = time.time(), time.process_time()
     manifest = run_recipe(recipe, str(recipe_path), output_dir=str(out / "run"), log=lambda m: print(m, flush=True))
-    train_seconds = time.time() - t0
+    train_seconds, train_cpu = time.time() - t0, time.process_time() - cpu0
     tokens = 0.0
     runtime = 0.0
     for name, stage in manifest["stages"].items():
@@ -200,10 +259,31 @@ def main(argv: list[str] | None = None) -> int:
         tokens += max((r.get("num_tokens", 0.0) for r in rows), default=0.0)
     adapters = [Path(p) for p in manifest["adapters"]]
     t0 = time.time()
-    after = evaluate(base, adapters, heldout, args.max_new_tokens)
+    after = evaluate(base, adapters, heldout, args.max_new_tokens, out / "answers-after.jsonl")
     print("after: ", json.dumps(after), f"({time.time() - t0:.0f}s)", flush=True)
+    (out / "summary-after.json").write_text(json.dumps({"after": after, "train_wall_s": round(train_seconds, 1),
+                                                        "train_cpu_s": round(train_cpu, 1)}, indent=2))
+    # the base model last: its answers are the least informative and are cached across runs
+    t0 = time.time()
+    # The base model's answers depend only on the held-out set and the cap: cached, so that
+    # tuning the recipe does not pay for them again (--no-cache to recompute).
+    import hashlib
+
+    key = hashlib.sha256(json.dumps([heldout, args.max_new_tokens, base], sort_keys=True).encode()).hexdigest()[:16]
+    cache = Path.home() / ".cache" / "amigo" / "bench-smoke-before" / f"{key}.json"
+    if cache.is_file() and not args.no_cache:
+        before = json.loads(cache.read_text())
+        (out / "answers-before.jsonl").write_text((cache.with_suffix(".jsonl")).read_text())
+        print(f"before: cached in {cache}", flush=True)
+    else:
+        before = evaluate(base, [], heldout, args.max_new_tokens, out / "answers-before.jsonl")
+        cache.parent.mkdir(parents=True, exist_ok=True)
+        cache.write_text(json.dumps(before))
+        cache.with_suffix(".jsonl").write_text((out / "answers-before.jsonl").read_text())
+    print("before:", json.dumps(before), f"({time.time() - t0:.0f}s)", flush=True)
     peak_gib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20
     summary = {"before": before, "after": after, "train_wall_s": round(train_seconds, 1),
+               "train_cpu_s": round(train_cpu, 1), "load_average": list(os.getloadavg()),
                "train_tokens": tokens, "train_tokens_per_s": round(tokens / runtime, 1) if runtime else None,
                "peak_rss_gib": round(peak_gib, 2),
                "padding": {n: s.get("padding", {}).get("padding_efficiency_unpacked") for n, s in manifest["stages"].items()}}
@@ -213,10 +293,13 @@ def main(argv: list[str] | None = None) -> int:
         report = export_run(out / "run", out / "export", log=lambda m: print(m, flush=True))
         summary["gguf_check"] = report.get("verify")
     print(f"{'metric':<22}{'before':>10}{'after':>10}")
-    for key in ("heldout_loss", "parse_share", "apply_share", "exact_share"):
+    for key in ("heldout_loss", "parse_share", "apply_share", "exact_share", "stopped_share"):
         print(f"{key:<22}{before[key]:>10.3f}{after[key]:>10.3f}")
-    print(f"training: {summary['train_wall_s']}s wall for all 5 stages, {summary['train_tokens_per_s']} tokens/s, "
-          f"peak RSS {summary['peak_rss_gib']} GiB")
+    print(f"answer kinds before: {before['kinds']}\nanswer kinds after:  {after['kinds']}")
+    print(f"answers: {out / 'answers-before.jsonl'}, {out / 'answers-after.jsonl'}")
+    print(f"training: {summary['train_wall_s']}s wall for all 5 stages ({summary['train_cpu_s']} CPU-s of this "
+          f"process), {summary['train_tokens_per_s']} tokens/s, peak RSS {summary['peak_rss_gib']} GiB, "
+          f"load average {summary['load_average']}")
     (out / "summary.json").write_text(json.dumps(summary, indent=2))
     print(json.dumps(summary, indent=2))
     return 0
