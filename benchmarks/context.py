@@ -348,7 +348,7 @@ def recall(args: argparse.Namespace) -> None:
     source = Path(args.repo).resolve()
     clone = Path(tempfile.mkdtemp(prefix="amigo-recall-")) / "repo"
     subprocess.run(["git", "clone", "-q", "--shared", str(source), str(clone)], check=True)
-    commits = git(clone, "rev-list", "--no-merges", f"--max-count={args.max_commits}", "HEAD").split()
+    commits = git(clone, "rev-list", "--no-merges", f"--max-count={args.max_commits}", args.rev).split()
     budgets = (1024, 2048, 4096)
     cache = clone.parent / "cache"
     totals = {(measure, mode, b): [0, 0] for measure, _ in MEASURES for mode in ("file", "hunk")
@@ -393,7 +393,7 @@ def recall(args: argparse.Namespace) -> None:
                         totals[(measure, mode, budget)][0] += len(wanted & shown)
                         totals[(measure, mode, budget)][1] += len(wanted)
                     lost = targets["attrs"] - shown
-                    if args.verbose and mode == "file" and budget == 2048 and lost:
+                    if args.verbose and mode == args.verbose_mode and budget == 2048 and lost:
                         misses.append(f"  {sha[:7]} {rel}: missed {', '.join(sorted(lost & names_t))}"
                                       f" | attributes {', '.join(sorted(lost - names_t))}")
     print(f"context recall on {cases} (commit, file) cases from the last {len(commits)} commits of "
@@ -408,7 +408,7 @@ def recall(args: argparse.Namespace) -> None:
             print(f"    {mode_label:30} " + "   ".join(cells))
     print("  goal: >= 0.80 at 2k")
     if misses:
-        print("missed at 2k, no selection:")
+        print(f"missed at 2k ({args.verbose_mode} mode):")
         print("\n".join(misses))
     shutil.rmtree(clone.parent, ignore_errors=True)
 
@@ -460,6 +460,9 @@ def main() -> None:
     r.add_argument("--max-commits", type=int, default=60)
     r.add_argument("--max-files", type=int, default=4)
     r.add_argument("--verbose", action="store_true", help="list the names missed at 2k")
+    r.add_argument("--verbose-mode", default="file", choices=("file", "hunk"),
+                   help="list misses without a selection (file) or with the changed lines selected (hunk)")
+    r.add_argument("--rev", default="HEAD", help="the newest commit to measure (pin it to compare changes)")
     sub.add_parser("calibrate")
     args = parser.parse_args()
     {"speed": speed, "aider": aider, "recall": recall, "calibrate": calibrate}[args.cmd](args)

@@ -248,9 +248,10 @@ MEMBER_KINDS = frozenset({"method", "field"})
 
 
 def _member_entries(graph: FileGraph, classes: list[tuple[int, Definition]], tags: FileTags,
-                    count: TokenCounter) -> Iterator[_Entry]:
+                    count: TokenCounter, full: frozenset = frozenset()) -> Iterator[_Entry]:
     """One entry per member of each class in ``classes``: members the file already calls
-    as attributes first, then public ones in source order (private ones never)."""
+    as attributes first, then public ones in source order (private ones never). Classes
+    in ``full`` are rendered with their first members already: those are skipped."""
     used = tags.weak_references
     for fid, definition in classes:
         owner = graph.tags[fid]
@@ -258,6 +259,8 @@ def _member_entries(graph: FileGraph, classes: list[tuple[int, Definition]], tag
             continue
         members = [m for m in members_of(owner, definition, limit=64)
                    if not m[0].startswith("_") or m[0] == "__init__"]
+        if (fid, definition) in full:  # its first members are shown with it already
+            members = [m for m in members if m not in members_of(owner, definition)]
         members.sort(key=lambda m: (m[0] not in used, m[2]))
         header = signature_lines(definition)
         for member in members:
@@ -477,7 +480,7 @@ def build_context(repo_root: Path | None, path: str, text: str,
         # then the members of the classes the file uses (``obj.method`` needs them)
         entries = itertools.chain((_entry(graph, f, d, True, count) for f, d in found),
                                   (_entry(graph, f, d, False, count) for f, d in rest),
-                                  _member_entries(graph, rest, tags, count))
+                                  _member_entries(graph, found + rest, tags, count, frozenset(found)))
         title = ("Definitions of names the selection uses" if selection
                  else "Definitions of names this file uses")
         def_text, kept = _fit_entries(entries, room(title, SHARES["definitions"]), graph, count)
