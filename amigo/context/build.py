@@ -339,12 +339,16 @@ def _git_stamp(root: Path) -> tuple[int, ...]:
 
 def _diff_lines(root: Path, rel: str, generation: int) -> list[str]:
     """``git diff HEAD`` lines of the other files, remembered for a few seconds while no
-    source file, the git index or HEAD changed (so warm requests spawn no git)."""
+    source file, the git index or HEAD changed (so warm requests spawn no git).
+
+    ``--no-optional-locks``: a read must not rewrite .git/index (git refreshes its
+    stat cache otherwise), which would also invalidate the cached file listing.
+    """
     key = (generation, _git_stamp(root))
     cached = _DIFFS.get((str(root), rel))
     if cached is not None and cached[0] == key and time.monotonic() - cached[1] < DIFF_TTL_S:
         return cached[2]
-    cmd = ["git", "-C", str(root), "diff", "HEAD", "--no-color", "--no-ext-diff", "-U1",
+    cmd = ["git", "--no-optional-locks", "-C", str(root), "diff", "HEAD", "--no-color", "--no-ext-diff", "-U1",
            "--", ".", f":(exclude){rel}"]
     try:
         out = subprocess.run(cmd, capture_output=True, timeout=10)

@@ -78,7 +78,7 @@ def is_vendored(path: str) -> bool:
 def _git_paths(root: Path) -> list[str] | None:
     try:
         out = subprocess.run(
-            ["git", "-C", str(root), "-c", "core.quotepath=off", "ls-files", "-z",
+            ["git", "--no-optional-locks", "-C", str(root), "-c", "core.quotepath=off", "ls-files", "-z",
              "--cached", "--others", "--exclude-standard"],
             capture_output=True, timeout=60)
     except (OSError, subprocess.SubprocessError):
