@@ -314,6 +314,12 @@ class EditSession:
                       if chosen is None or c.path in texts)
         self.events.publish(AcceptedEvent(proposal, chosen, None, final))
 
+    def mark_undone(self, proposal: Proposal, paths: Iterable[str]) -> None:
+        """Record an undo that the front end carried out itself (an editor reverting its
+        buffers), the counterpart of :meth:`mark_accepted`: feedback learns the accept
+        did not hold."""
+        self.events.publish(UndoneEvent(proposal.id, tuple(paths)))
+
     def reject(self, proposal: Proposal, reason: str | None = None) -> None:
         """Record that the person rejected the proposal; nothing on disk changes."""
         self.events.publish(RejectedEvent(proposal, reason))

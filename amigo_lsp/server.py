@@ -35,7 +35,7 @@ from amigo.client import Cancelled
 from amigo.config import Config, load_config
 from amigo.engine import EditSession
 from amigo.errors import AmigoError, ConfigError, InputError
-from amigo.events import Proposal, TokenEvent, UndoneEvent
+from amigo.events import Proposal, TokenEvent
 from amigo_lsp import __version__, commands
 from amigo_lsp.commands import EditArgs
 from amigo_lsp.protocol import PARSE_ERROR, AmigoProtocol, current_command
@@ -557,8 +557,8 @@ class AmigoServer(LanguageServer):
         if not response.applied:
             return {"ok": False, "applied": False, "reason": response.failure_reason or "declined in the editor"}
         self.undo_stack.pop()
-        paths = tuple(entry.proposal.changes[i].path for i in range(len(entry.proposal.changes)))
-        entry.session.events.publish(UndoneEvent(entry.proposal.id, paths))
+        paths = tuple(change.path for change in entry.proposal.changes)
+        entry.session.mark_undone(entry.proposal, paths)
         return {"ok": True, "applied": True, "id": entry.proposal.id}
 
 

@@ -177,3 +177,15 @@ def test_warm_context_indexes_the_repository_in_the_background(repo, tmp_path, m
         assert refresh.changed == [] and refresh.removed == []
         off, _ = session_for(repo, server, context_budget=0)
         assert off.warm_context() is None
+
+
+def test_mark_undone_publishes_the_undo_an_editor_carried_out(repo):
+    """The LSP reverts editor buffers itself; the session still tells feedback the accept did not hold."""
+    with RecordedModelServer(answer("blocks_sort.txt")) as server:
+        session, seen = session_for(repo, server, edit_format="blocks")
+        proposal = session.propose(session.make_request("add sort_by_age", "users.py"))
+        session.mark_accepted(proposal)
+        session.mark_undone(proposal, [c.path for c in proposal.changes])
+    undone = [e for e in seen if isinstance(e, UndoneEvent)]
+    assert undone == [UndoneEvent(proposal.id, ("users.py",))]
+    assert git(repo, "status", "--porcelain") == ""  # nothing on disk: the editor owns the buffers
