@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import builtins
 import math
+from functools import lru_cache
 from dataclasses import dataclass
 
 import numpy as np
@@ -45,8 +46,10 @@ NON_TARGET_KINDS = frozenset({"field"})
 KIND_WEIGHT = {"field": 0.3, "constant": 0.6, "module": 0.5}
 
 
+@lru_cache(maxsize=1 << 17)
 def name_weight(name: str) -> float:
-    """Private, very short and builtin names say little about what a file needs."""
+    """Private, very short and builtin names say little about what a file needs
+    (remembered: the same names recur in every file of a repository)."""
     if name in COMMON_NAMES:
         return 0.0
     weight = 1.0
@@ -124,8 +127,11 @@ class FileGraph:
     def _set_file(self, fid: int, tags: FileTags | None) -> set[int]:
         """Replace one file's tags; return the names whose defining files changed."""
         intern = self._intern
+        name_ids = self.name_ids
+        refs_by_name = self.refs_by_name
+        sqrt = math.sqrt
         for nid in self.file_refs[fid][0].tolist():
-            self.refs_by_name.get(nid, set()).discard(fid)
+            refs_by_name.get(nid, set()).discard(fid)
         old_names = self.file_def_names[fid]
         if tags is None:
             self.alive[fid] = False
@@ -146,11 +152,16 @@ class FileGraph:
             for name, count in uses.items():
                 if name in COMMON_NAMES:
                     continue
-                nid = intern(name)
+                nid = name_ids.get(name)
+                if nid is None:
+                    nid = intern(name)
                 ref_ids.append(nid)
                 strength = count + WEAK_USE * weak.get(name, 0)
-                ref_w.append(math.sqrt(strength) * name_weight(name) * (0.2 if nid in new_names else 1.0))
-                self.refs_by_name.setdefault(nid, set()).add(fid)
+                ref_w.append(sqrt(strength) * name_weight(name) * (0.2 if nid in new_names else 1.0))
+                users = refs_by_name.get(nid)
+                if users is None:
+                    users = refs_by_name[nid] = set()
+                users.add(fid)
             self.file_refs[fid] = (np.array(ref_ids, dtype=np.int32), np.array(ref_w, dtype=np.float64))
             self.file_defs[fid] = (np.array(def_ids, dtype=np.int32),
                                    np.arange(len(def_ids), dtype=np.int32),
