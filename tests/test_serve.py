@@ -1,12 +1,29 @@
+import os
 import signal
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import httpx
 import pytest
 
-from amigo.serve import embedded_model_path, free_port
+from amigo import edits
+from amigo.client import ChatClient
+from amigo.decoding import clear_probe_cache, plan_constraint, probe_backend
+from amigo.errors import AmigoError, ConfigError
+from amigo.prompt import EditRequest, build_messages
+from amigo.serve import (
+    EMBEDDED_MODEL_ALIAS,
+    ServerProcess,
+    backend_command,
+    embedded_model_path,
+    find_llama_server,
+    free_port,
+    parse_lora_modules,
+    resolve_backend,
+    vllm_command,
+)
 
 
 def test_embedded_model_is_found_through_the_installed_package():
@@ -43,19 +60,6 @@ def test_amigo_serve_answers_and_stops_cleanly_on_sigterm(tmp_path):
 
 
 # ---------------------------------------------------------------- backends: llama-server and vLLM
-
-import os  # noqa: E402
-from pathlib import Path  # noqa: E402
-
-from amigo import edits  # noqa: E402
-from amigo.client import ChatClient  # noqa: E402
-from amigo.decoding import clear_probe_cache, plan_constraint, probe_backend  # noqa: E402
-from amigo.errors import AmigoError, ConfigError  # noqa: E402
-from amigo.prompt import EditRequest, build_messages  # noqa: E402
-from amigo.serve import (  # noqa: E402
-    EMBEDDED_MODEL_ALIAS, ServerProcess, backend_command, find_llama_server, parse_lora_modules, resolve_backend,
-    vllm_command,
-)
 
 # Read at import, before isolated_env points XDG_CACHE_HOME at a temporary folder.
 _CACHE = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "amigo"

@@ -13,15 +13,21 @@ serve ``smollm2-135m-instruct`` and an adapter named ``tiny``), and
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Iterator
 
 import httpx
 import pytest
 
 from amigo import edits
 from amigo.client import ChatClient
-from amigo.decoding import answer_text, clear_probe_cache, constraint_body, plan_constraint, probe_backend
+from amigo.decoding import (
+    answer_text,
+    clear_probe_cache,
+    constraint_body,
+    plan_constraint,
+    probe_backend,
+)
 from amigo.decoding.backend import PROBE_ANSWER, PROBE_GRAMMAR
 from amigo.prompt import EditRequest, build_messages
 from amigo.serve import EMBEDDED_MODEL_ALIAS, ServerProcess
