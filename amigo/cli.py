@@ -245,13 +245,16 @@ def cmd_undo(args: argparse.Namespace) -> int:
 
 def cmd_serve(args: argparse.Namespace) -> int:
     from amigo.config import load_config
-    from amigo.serve import serve_foreground
+    from amigo.serve import parse_lora_modules, serve_foreground
 
     config = load_config(Path.cwd())
     model = Path(args.model) if args.model else (Path(config.serve.model_path) if config.serve.model_path else None)
     return serve_foreground(model, args.host or config.serve.host,
                             config.serve.port if args.port is None else args.port,
-                            args.n_ctx or config.serve.n_ctx, args.threads or config.serve.threads)
+                            args.n_ctx or config.serve.n_ctx, args.threads or config.serve.threads,
+                            backend=args.backend or config.serve.backend, binary=config.serve.binary,
+                            lora_modules=parse_lora_modules(args.lora or []),
+                            extra_args=config.serve.extra_args)
 
 
 def cmd_doctor(args: argparse.Namespace) -> int:
@@ -321,9 +324,14 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("serve", help="run the embedded model server in the foreground")
     p.add_argument("--host")
     p.add_argument("--port", type=int, help="default: serve.port in the config (8080); 0 picks a free port")
-    p.add_argument("--model", help="a GGUF file (default: the embedded SmolLM2-135M-Instruct)")
+    p.add_argument("--model", help="a GGUF file (a Hugging Face directory for --backend vllm; "
+                                   "default: the embedded SmolLM2-135M-Instruct)")
     p.add_argument("--n-ctx", type=int, dest="n_ctx")
     p.add_argument("--threads", type=int)
+    p.add_argument("--backend", choices=("llama-cpp-python", "llama-server", "vllm", "auto"),
+                   help="default: serve.backend in the config (llama-cpp-python)")
+    p.add_argument("--lora", action="append", metavar="NAME=DIR",
+                   help="a PEFT adapter served under NAME (vllm backend; repeatable)")
     p.set_defaults(func=cmd_serve)
 
     p = sub.add_parser("doctor", help="show configuration, server state and decoding mode")

