@@ -85,3 +85,13 @@ def model_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         yield server.base_url
     finally:
         server.stop()
+
+
+@pytest.fixture
+def fresh_probe_cache() -> Iterator[None]:
+    """A server probe that is really sent (the cache is per process and keyed by URL)."""
+    from amigo.decoding import clear_probe_cache
+
+    clear_probe_cache()
+    yield
+    clear_probe_cache()

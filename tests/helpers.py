@@ -132,3 +132,15 @@ class RecordedModelServer:
     def __exit__(self, *exc: object) -> None:
         self._server.shutdown()
         self._server.server_close()
+
+
+# A small file for real-server edit tests ("Make shout add an exclamation mark.").
+TALK_PY = '''def greet(name):
+    """Say hello."""
+    message = "Hello, " + name
+    return message
+
+
+def shout(text):
+    return text.upper()
+'''

@@ -12,7 +12,6 @@ import ctypes
 import math
 import time
 from pathlib import Path
-from typing import Iterator
 
 import pytest
 
@@ -21,11 +20,12 @@ llama_cpp = pytest.importorskip("llama_cpp")
 from amigo import edits  # noqa: E402
 from amigo.client import ChatClient  # noqa: E402
 from amigo.decoding import (  # noqa: E402
-    blocks_grammar, clear_probe_cache, constraint_params, plan_constraint, probe_backend, whole_grammar,
+    blocks_grammar, constraint_params, plan_constraint, probe_backend, whole_grammar,
 )
 from amigo.prompt import EditRequest, build_messages  # noqa: E402
 from amigo.serve import EMBEDDED_MODEL_ALIAS  # noqa: E402
 from test_decoding import CRLF, TRICKY, bad_answers, block  # noqa: E402
+from helpers import TALK_PY  # noqa: E402
 
 
 def gguf_path() -> Path:
@@ -191,27 +191,12 @@ def test_windowed_grammar_for_a_big_file_compiles_quickly(checker: LlamaChecker)
 # ---------------------------------------------------------------- the real server
 
 
-@pytest.fixture
-def fresh_cache() -> Iterator[None]:
-    clear_probe_cache()
-    yield
-    clear_probe_cache()
-
-
-SMALL = '''def greet(name):
-    """Say hello."""
-    message = "Hello, " + name
-    return message
-
-
-def shout(text):
-    return text.upper()
-'''
+SMALL = TALK_PY
 
 
 @pytest.mark.model
 @pytest.mark.slow
-def test_constrained_edit_through_the_real_llama_cpp_server(model_server: str, fresh_cache: None) -> None:
+def test_constrained_edit_through_the_real_llama_cpp_server(model_server: str, fresh_probe_cache: None) -> None:
     backend = probe_backend(model_server, EMBEDDED_MODEL_ALIAS)
     assert backend.kind == "llama-cpp-python" and backend.verified and backend.grammar_via == "grammar"
     request = EditRequest(instruction="Make shout add an exclamation mark.", path="talk.py", file_text=SMALL)

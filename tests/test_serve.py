@@ -25,6 +25,8 @@ from amigo.serve import (
     vllm_command,
 )
 
+from helpers import TALK_PY
+
 
 def test_embedded_model_is_found_through_the_installed_package():
     path = embedded_model_path()
@@ -120,15 +122,7 @@ def test_vllm_command_serves_lora_adapters_by_name(tmp_path: Path) -> None:
         ServerProcess(model_path=Path("m.gguf"), backend="llama-cpp-python", lora_modules=modules)
 
 
-SMALL = '''def greet(name):
-    """Say hello."""
-    message = "Hello, " + name
-    return message
-
-
-def shout(text):
-    return text.upper()
-'''
+SMALL = TALK_PY
 
 
 @pytest.mark.model

@@ -23,7 +23,6 @@ from amigo import edits
 from amigo.client import ChatClient
 from amigo.decoding import (
     answer_text,
-    clear_probe_cache,
     constraint_body,
     plan_constraint,
     probe_backend,
@@ -31,6 +30,8 @@ from amigo.decoding import (
 from amigo.decoding.backend import PROBE_ANSWER, PROBE_GRAMMAR
 from amigo.prompt import EditRequest, build_messages
 from amigo.serve import EMBEDDED_MODEL_ALIAS, ServerProcess
+
+from helpers import TALK_PY
 
 # Read at import: the autouse isolated_env fixture points XDG_CACHE_HOME at a
 # temporary folder and drops AMIGO_* variables before each test runs.
@@ -91,21 +92,11 @@ def vllm_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
 
 
 @pytest.fixture(autouse=True)
-def _fresh_probe_cache() -> Iterator[None]:
-    clear_probe_cache()
-    yield
-    clear_probe_cache()
+def _fresh_probe_cache(fresh_probe_cache: None) -> None:
+    """Every test here probes the real server anew."""
 
 
-SMALL = '''def greet(name):
-    """Say hello."""
-    message = "Hello, " + name
-    return message
-
-
-def shout(text):
-    return text.upper()
-'''
+SMALL = TALK_PY
 REQUEST = EditRequest(instruction="Make shout add an exclamation mark.", path="talk.py", file_text=SMALL)
 
 
