@@ -1,13 +1,15 @@
 """Run recipes/smoke-cpu.yaml on mined commits and measure the model before and after.
 
-    python benchmarks/train_smoke.py [--repos REPO ...] [--heldout 12] [--out runs/bench-smoke]
+    python benchmarks/train_smoke.py [--repos REPO ...] [--functions 150] [--heldout 20] [--max-new-tokens 256] [--no-export]
 
 Commits are mined with GitPython and the OctoPack filters (``amigo data mine-commits``).
 With ``--repos`` they come from your repositories; without, from a repository this
 script builds by committing real functions from Python's standard library and then
 editing them one commit at a time (renames, docstrings, comment removals) - this
 offline machine has no real history with single-file, imperative-subject commits.
-The newest commits are held out. Printed, before/after training: held-out loss
+The newest commits whose reference answer fits the generation cap are held out. Every
+greedy answer is saved (answers-before.jsonl, answers-after.jsonl) and classified: truncated
+(hit the cap), no-blocks, parse-error, apply-error, no-change, applies, exact. Printed, before/after training: held-out loss
 (answer tokens only), the share of greedy answers that parse as valid SEARCH/REPLACE
 blocks, the share that apply, the share that give exactly the committed file;
 training tokens/s and peak memory (max RSS).
