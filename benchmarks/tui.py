@@ -33,9 +33,9 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-sys.path[:0] = [str(ROOT), str(ROOT / "tests" / "tui")]
+sys.path[:0] = [str(ROOT), str(ROOT / "tests")]
 
-from recorded_server import RecordedServer  # noqa: E402  (the tests' recorded-answer server)
+from helpers import RecordedModelServer  # noqa: E402  (the tests' recorded-answer server)
 
 
 def make_repo(where: Path, files: int) -> Path:
@@ -81,7 +81,7 @@ def tmux_startup(repo: Path, endpoint: str) -> float | None:
         subprocess.run(["tmux", "-L", socket, "kill-server"], capture_output=True)
 
 
-async def in_process(repo: Path, endpoint: str, slow: RecordedServer) -> dict[str, object]:
+async def in_process(repo: Path, endpoint: str, slow: RecordedModelServer) -> dict[str, object]:
     from textual import events
     from textual._compositor import CompositorUpdate
 
@@ -205,7 +205,7 @@ def main(argv: list[str] | None = None) -> int:
         block = ('users.py\n<<<<<<< SEARCH\ndef oldest(users):\n=======\ndef oldest(users):\n'
                  '    """The oldest user."""\n>>>>>>> REPLACE\n')
         answer = ((prose + "\n") * (args.tokens * 4 // (len(prose) + 1) + 1))[: args.tokens * 4] + "\n\n" + block
-        with RecordedServer(answer, piece_chars=4, delay_s=args.token_delay) as server:
+        with RecordedModelServer(answer, chunk_chars=4, delay_s=args.token_delay) as server:
             wall = tmux_startup(repo, server.base_url)
             print("start-up in tmux, to tree + file + footer drawn: "
                   + (f"{wall:.2f} s" if wall is not None else "skipped (no tmux)"))
