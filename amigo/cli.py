@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Callable, Sequence, TextIO
 
 from amigo import __version__
+from amigo.config import SERVE_BACKENDS
 from amigo.errors import AmigoError
 
 EXIT_OK, EXIT_FAIL, EXIT_USAGE, EXIT_REJECTED = 0, 1, 2, 3
@@ -328,7 +329,7 @@ def build_parser() -> argparse.ArgumentParser:
                                    "default: the embedded SmolLM2-135M-Instruct)")
     p.add_argument("--n-ctx", type=int, dest="n_ctx")
     p.add_argument("--threads", type=int)
-    p.add_argument("--backend", choices=("llama-cpp-python", "llama-server", "vllm", "auto"),
+    p.add_argument("--backend", choices=SERVE_BACKENDS,
                    help="default: serve.backend in the config (auto: llama-server when built, else llama-cpp-python)")
     p.add_argument("--lora", action="append", metavar="NAME=DIR",
                    help="a PEFT adapter served under NAME (vllm backend; repeatable)")

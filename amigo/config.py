@@ -37,6 +37,10 @@ class FeedbackSettings:
     correction_window_s: int = 3600
 
 
+# What ``serve.backend`` may name (amigo.serve starts each; "auto" picks llama-server when built).
+SERVE_BACKENDS: tuple[str, ...] = ("llama-cpp-python", "llama-server", "vllm", "auto")
+
+
 @dataclass
 class ServeSettings:
     """``[serve]``: the model server that ``amigo serve`` starts (llama.cpp by default)."""
@@ -89,8 +93,7 @@ class Config:
             ("retries", 0 <= self.retries <= 10, "between 0 and 10"),
             ("max_file_bytes", self.max_file_bytes > 0, "a positive number of bytes"),
             ("serve.port", 0 <= self.serve.port <= 65535, "a TCP port (0 picks a free one)"),
-            ("serve.backend", self.serve.backend in ("llama-cpp-python", "llama-server", "vllm", "auto"),
-             "one of llama-cpp-python, llama-server, vllm, auto"),
+            ("serve.backend", self.serve.backend in SERVE_BACKENDS, "one of " + ", ".join(SERVE_BACKENDS)),
         ]
         for key, ok, expected in checks:
             if not ok:

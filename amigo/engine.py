@@ -17,10 +17,10 @@ from pathlib import Path
 from typing import Iterable, Sequence
 
 from amigo import decoding, edits
-from amigo.context import build_context
+from amigo.context import build_context, warm_index
 from amigo.client import Cancelled, ChatClient, StreamStats
 from amigo.config import Config, load_config
-from amigo.errors import AmigoError, InputError, ModelServerError, RefusedError
+from amigo.errors import InputError, ModelServerError, RefusedError
 from amigo.events import (
     AcceptedEvent, DoneEvent, ErrorEvent, EventBus, FileChange, Proposal, ProposalEvent,
     RejectedEvent, RetriedEvent, StaleEvent, TokenEvent, UndoneEvent,
@@ -99,7 +99,6 @@ class EditSession:
         """
         if self.config.context_budget <= 0:
             return None
-        from amigo.context import warm_index
 
         def run() -> None:
             try:

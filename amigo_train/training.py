@@ -326,23 +326,28 @@ def drop_too_long(rows: list[dict[str, Any]], lengths: list[int],
 
 
 def prepare_stage_data(recipe: Recipe, stage: StageSpec, run_dir: Path, base_dir: Path,
-                       index: Decontaminator | None, reuse: bool, tokenizer: Any = None) -> dict[str, Any]:
-    """Build (or, on resume, reuse) a stage's data files; returns their hashes and counts.
+                       index: Decontaminator | None, reuse: bool,
+                       tokenizer: Any = None) -> tuple[dict[str, Any], list[int] | None]:
+    """Build (or, on resume, reuse) a stage's data files; returns their hashes and counts,
+    and the token length of each training example when they were measured (else None).
 
     With a ``tokenizer``, examples longer than the stage's ``max_length`` are dropped
-    (see :func:`drop_too_long`) and counted; a dry run has none and drops nothing."""
+    (see :func:`drop_too_long`) and counted; a dry run has none and drops nothing. The
+    lengths come back so the padding report need not tokenize the data a second time."""
     ddir = stage_dir(run_dir, stage) / "data"
     info_path = ddir / "info.json"
     if reuse and info_path.is_file() and (ddir / "train.jsonl").is_file():
-        return json.loads(info_path.read_text())
+        return json.loads(info_path.read_text()), None
     if not is_main_process():
         _wait_for(info_path, newer_than=time.time() - 60)
-        return json.loads(info_path.read_text())
+        return json.loads(info_path.read_text()), None
     spec = recipe.train_for(stage)
     data: StageData = build_stage_data(stage, base_dir, recipe.seed, spec.eval_fraction, index)
     too_long = 0
+    lengths = None
     if tokenizer is not None:
-        data.train, _, too_long = drop_too_long(data.train, example_lengths(data.train, tokenizer), spec.max_length)
+        data.train, lengths, too_long = drop_too_long(data.train, example_lengths(data.train, tokenizer),
+                                                      spec.max_length)
         data.eval, _, eval_too_long = drop_too_long(data.eval, example_lengths(data.eval, tokenizer), spec.max_length)
         too_long += eval_too_long
         if not data.train:
@@ -357,7 +362,7 @@ def prepare_stage_data(recipe: Recipe, stage: StageSpec, run_dir: Path, base_dir
     (ddir / "decontamination.json").write_text(json.dumps(
         {"dropped": len(data.dropped), "rows": data.dropped}, indent=2))
     info_path.write_text(json.dumps(info, indent=2))
-    return info
+    return info, lengths
 
 
 def decontaminator(recipe: Recipe, explicit_dir: str | None, log: Log) -> Decontaminator | None:
@@ -410,7 +415,7 @@ def run_recipe(recipe: Recipe, recipe_path: str, *, only_stage: str | None = Non
             from transformers import AutoTokenizer
 
             tok = AutoTokenizer.from_pretrained(base)
-        info = prepare_stage_data(recipe, stage, run_dir, base_dir, index, reuse=resume, tokenizer=tok)
+        info, lengths = prepare_stage_data(recipe, stage, run_dir, base_dir, index, reuse=resume, tokenizer=tok)
         spec = recipe.train_for(stage)
         if dry_run:
             plan["stages"][stage.name] = {"kind": stage.kind, **info, "train": spec.model_dump()}
@@ -418,7 +423,8 @@ def run_recipe(recipe: Recipe, recipe_path: str, *, only_stage: str | None = Non
                 f"{info['eval_examples']} eval examples, {info['decontaminated']} dropped by decontamination")
             continue
         assert manifest is not None and base is not None
-        lengths = example_lengths(read_jsonl(sdir / "data" / "train.jsonl"), tok)
+        if lengths is None:  # reused on resume, or written by the main process
+            lengths = example_lengths(read_jsonl(sdir / "data" / "train.jsonl"), tok)
         padding = padding_report(lengths, spec.per_device_batch_size, spec.max_length,
                                  spec.packing and stage.kind == "sft")
         if is_main_process():

@@ -38,6 +38,7 @@ from amigo.client import ChatClient, StreamStats  # noqa: E402
 from amigo.decoding import Backend, blocks_grammar, plan_constraint, probe_backend, split_lines  # noqa: E402
 from amigo.decoding.params import DEFAULT_PROSE_CHARS  # noqa: E402
 from amigo.prompt import EditRequest, build_messages  # noqa: E402
+from amigo.config import SERVE_BACKENDS  # noqa: E402
 
 DEFAULT_TASKS = REPO / "benchmarks" / "data" / "edit_tasks.jsonl"
 
@@ -263,8 +264,7 @@ def main(argv: list[str] | None = None) -> int:
                         help="run llama-cpp-python in this process instead of through a server")
     parser.add_argument("--threads", type=int, default=None)
     parser.add_argument("--gguf", type=Path, help="model file for --in-process (default: the embedded one)")
-    parser.add_argument("--backend", default="llama-cpp-python",
-                        choices=("llama-cpp-python", "llama-server", "vllm", "auto"),
+    parser.add_argument("--backend", default="llama-cpp-python", choices=SERVE_BACKENDS,
                         help="which server to start when no --endpoint is given (see amigo.serve)")
     parser.add_argument("--server-arg", action="append", metavar="ARG",
                         help="extra argument for the started server, repeatable (e.g. --server-arg=--dtype "
@@ -299,45 +299,43 @@ def main(argv: list[str] | None = None) -> int:
 
 def run(args: argparse.Namespace, client: Any, backend: Backend) -> int:
     """The benchmark proper, over a ChatClient or an InProcessClient."""
-    if True:
-        with client:
-            print(f"backend: {backend.describe()}", flush=True)
-            if args.sizes:
-                sizes = [int(s) for s in args.size_list.split(",")]
-                print(measure_sizes(client, backend, sizes, max_tokens=48, repeats=args.repeats))
-                return 0
-            tasks = load_tasks(args.tasks)[: args.limit or None]
-            modes = [m.strip() for m in args.modes.split(",") if m.strip()]
-            outcomes: list[Outcome] = []
-            out = args.out.open("w", encoding="utf-8") if args.out else None
-            # Blocked (default): modes in the outer loop, since llama.cpp reuses the
-            # previous request's prompt cache and running one task twice in a row
-            # would flatter the second. Interleaved: per task, the modes alternate
-            # which goes first, so that a load that drifts on a shared machine and
-            # the prompt cache each favour every mode equally.
-            if args.order == "interleaved":
-                schedule = [(mode, number, task) for number, task in enumerate(tasks, 1)
-                            for mode in (modes if number % 2 else modes[::-1])]
-            else:
-                schedule = [(mode, number, task) for mode in modes for number, task in enumerate(tasks, 1)]
-            if True:
-                for mode, number, task in schedule:
-                    outcome, answer = run_one(client, backend, task, mode, args.max_tokens, args.max_prose_chars)
-                    outcomes.append(outcome)
-                    flags = "".join(c if ok else "." for c, ok in zip(
-                        "WACPE", (outcome.well_formed, outcome.applies, outcome.changed, outcome.parses,
-                                  outcome.expected)))
-                    print(f"[{number:>2}/{len(tasks)}] {mode:<11} {flags} {outcome.completion_tokens:>4} tok "
-                          f"{outcome.decode_tps:6.1f} tok/s ttft {outcome.first_token_s:5.2f}s  {task['id']}"
-                          + (f"  ({outcome.error[:70]})" if outcome.error else ""), flush=True)
-                    if out:
-                        out.write(json.dumps({**asdict(outcome), "answer": answer}) + "\n")
+    with client:
+        print(f"backend: {backend.describe()}", flush=True)
+        if args.sizes:
+            sizes = [int(s) for s in args.size_list.split(",")]
+            print(measure_sizes(client, backend, sizes, max_tokens=48, repeats=args.repeats))
+            return 0
+        tasks = load_tasks(args.tasks)[: args.limit or None]
+        modes = [m.strip() for m in args.modes.split(",") if m.strip()]
+        outcomes: list[Outcome] = []
+        out = args.out.open("w", encoding="utf-8") if args.out else None
+        # Blocked (default): modes in the outer loop, since llama.cpp reuses the
+        # previous request's prompt cache and running one task twice in a row
+        # would flatter the second. Interleaved: per task, the modes alternate
+        # which goes first, so that a load that drifts on a shared machine and
+        # the prompt cache each favour every mode equally.
+        if args.order == "interleaved":
+            schedule = [(mode, number, task) for number, task in enumerate(tasks, 1)
+                        for mode in (modes if number % 2 else modes[::-1])]
+        else:
+            schedule = [(mode, number, task) for mode in modes for number, task in enumerate(tasks, 1)]
+        for mode, number, task in schedule:
+            outcome, answer = run_one(client, backend, task, mode, args.max_tokens, args.max_prose_chars)
+            outcomes.append(outcome)
+            flags = "".join(c if ok else "." for c, ok in zip(
+                "WACPE", (outcome.well_formed, outcome.applies, outcome.changed, outcome.parses,
+                          outcome.expected)))
+            print(f"[{number:>2}/{len(tasks)}] {mode:<11} {flags} {outcome.completion_tokens:>4} tok "
+                  f"{outcome.decode_tps:6.1f} tok/s ttft {outcome.first_token_s:5.2f}s  {task['id']}"
+                  + (f"  ({outcome.error[:70]})" if outcome.error else ""), flush=True)
             if out:
-                out.close()
-            print()
-            print(f"{len(tasks)} tasks from {args.tasks.name}, model {args.model}, temperature 0, "
-                  f"max_tokens {args.max_tokens}, backend {backend.kind}")
-            print(summarize(outcomes, modes))
+                out.write(json.dumps({**asdict(outcome), "answer": answer}) + "\n")
+        if out:
+            out.close()
+        print()
+        print(f"{len(tasks)} tasks from {args.tasks.name}, model {args.model}, temperature 0, "
+              f"max_tokens {args.max_tokens}, backend {backend.kind}")
+        print(summarize(outcomes, modes))
     return 0
 
 

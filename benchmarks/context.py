@@ -249,15 +249,8 @@ BUILTIN_NAMES = frozenset(dir(builtins)) | {
 TARGET_KINDS = {"function", "method", "class", "interface", "type", "enum", "constant"}
 
 
-def _targets(clone: Path, rel: str, added: list[str]) -> set[str]:
-    """Every word of the added lines that another file of the parent tree defines (the
-    first, loosest measure: local variables, attribute and keyword names that merely share
-    a name with some definition count too)."""
-    used = set(WORD.findall("\n".join(added)))
-    return _defined_elsewhere(clone, rel, used)
-
-
 def _defined_elsewhere(clone: Path, rel: str, used: set[str]) -> set[str]:
+    """The names of ``used`` that another file of the tree defines and ``rel`` does not."""
     own: set[str] = set()
     own_path = clone / rel
     if own_path.exists():
@@ -373,10 +366,12 @@ def recall(args: argparse.Namespace) -> None:
             new_source = subprocess.run(["git", "-C", str(clone), "show", f"{sha}:{rel}"],
                                         capture_output=True, check=True).stdout
             bare, attributes = _resolved_uses(new_source, rel, numbers)
-            names_t = _defined_elsewhere(clone, rel, bare)
-            targets = {"names": names_t,
-                       "attrs": names_t | _defined_elsewhere(clone, rel, attributes),
-                       "words": _targets(clone, rel, added)}
+            # the loosest measure: every word of the added lines that another file defines
+            # (local variables, attribute and keyword names that merely share a name count too)
+            words = set(WORD.findall("\n".join(added)))
+            elsewhere = _defined_elsewhere(clone, rel, words | bare | attributes)  # one pass over the tree
+            names_t = bare & elsewhere
+            targets = {"names": names_t, "attrs": (bare | attributes) & elsewhere, "words": words & elsewhere}
             if not targets["words"]:
                 continue
             cases += 1

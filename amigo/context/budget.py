@@ -20,6 +20,7 @@ _DIGITS = re.compile(r"[0-9]+")
 _PUNCT = re.compile(r"[!-/:-@\[-`{-~]")
 _LINE_BREAKS = re.compile(r"\s*\n([^\S\n]*)")
 _NON_ASCII = re.compile(r"[^\x00-\x7f]")
+SHORT_TEXT = 400  # characters: longer texts are scanned, shorter ones remembered
 
 
 def estimate_tokens(text: str) -> int:
@@ -35,9 +36,6 @@ def estimate_tokens(text: str) -> int:
     if len(text) <= SHORT_TEXT:
         return _count_short(text)
     return _count_by_scans(text)
-
-
-SHORT_TEXT = 400
 
 
 def _count_by_scans(text: str) -> int:

@@ -11,8 +11,8 @@ from __future__ import annotations
 
 import builtins
 import math
-from functools import lru_cache
 from dataclasses import dataclass
+from functools import lru_cache
 
 import numpy as np
 

@@ -107,8 +107,8 @@ def test_examples_longer_than_max_length_are_dropped_not_truncated(tmp_path: Pat
     tok = AutoTokenizer.from_pretrained(str(tiny_model))
     path = tiny_recipe(tmp_path, tiny_model, STAGES)
     recipe = load_recipe(path)
-    everything = prepare_stage_data(recipe, recipe.stage("sft"), tmp_path / "all", tmp_path, None, reuse=False,
-                                     tokenizer=tok)
+    everything, _ = prepare_stage_data(recipe, recipe.stage("sft"), tmp_path / "all", tmp_path, None, reuse=False,
+                                        tokenizer=tok)
     assert everything["too_long"] == 0
     rows = read_jsonl(tmp_path / "all" / "stages" / "sft" / "data" / "train.jsonl")
     lengths = sorted(set(example_lengths(rows, tok)))
@@ -116,8 +116,8 @@ def test_examples_longer_than_max_length_are_dropped_not_truncated(tmp_path: Pat
     limit = lengths[0]  # only the shortest examples fit
     path.write_text(path.read_text().replace("max_length: 512", f"max_length: {limit}"))
     recipe = load_recipe(path)
-    info = prepare_stage_data(recipe, recipe.stage("sft"), tmp_path / "cut", tmp_path, None, reuse=False,
-                              tokenizer=tok)
+    info, _ = prepare_stage_data(recipe, recipe.stage("sft"), tmp_path / "cut", tmp_path, None, reuse=False,
+                                 tokenizer=tok)
     kept = read_jsonl(tmp_path / "cut" / "stages" / "sft" / "data" / "train.jsonl")
     assert kept and all(n <= limit for n in example_lengths(kept, tok))
     assert info["too_long"] > 0 and info["train_examples"] == len(kept)
