@@ -20,7 +20,8 @@ _DIGITS = re.compile(r"[0-9]+")
 _PUNCT = re.compile(r"[!-/:-@\[-`{-~]")
 _LINE_BREAKS = re.compile(r"\s*\n([^\S\n]*)")
 _NON_ASCII = re.compile(r"[^\x00-\x7f]")
-SHORT_TEXT = 400  # characters: longer texts are scanned, shorter ones remembered
+SHORT_TEXT = 400  # characters: shorter texts are counted piece by piece, longer ones scanned
+LONG_TEXT = 65_536  # characters: texts up to this long are remembered once counted
 
 
 def estimate_tokens(text: str) -> int:
@@ -30,11 +31,22 @@ def estimate_tokens(text: str) -> int:
     punctuation mark one, a line break one (two before deep indentation), a
     non-ASCII character two; spaces inside a line merge into the next word.
     Short texts (signature lines, asked about again on every request) are
-    remembered; long ones are counted by one regular expression per kind,
-    since several C-level scans beat a Python loop over every piece.
+    counted piece by piece, longer ones by one regular expression per kind,
+    since several C-level scans beat a Python loop over every piece; both are
+    remembered, except very long texts.
     """
     if len(text) <= SHORT_TEXT:
         return _count_short(text)
+    if len(text) <= LONG_TEXT:
+        return _count_remembered(text)
+    return _count_by_scans(text)
+
+
+@lru_cache(maxsize=512)
+def _count_remembered(text: str) -> int:
+    # A rendered section is counted when it is fitted and again when it is added, and
+    # a repeated request renders the same sections: hashing a string is far cheaper
+    # than scanning it.
     return _count_by_scans(text)
 
 

@@ -107,6 +107,12 @@ def _buffer_tags(text: str, rel: str, notes: list[str]) -> FileTags:
     return cached[0]
 
 
+@lru_cache(maxsize=8)
+def _text_digest(text: str) -> str:
+    """The buffer's content digest (remembered: hashing the text again is cheaper)."""
+    return digest_of(text.encode("utf-8", "surrogatepass"))
+
+
 def _parse_buffer(text: str, rel: str, notes: list[str]) -> FileTags:
     data = text.encode("utf-8", "surrogatepass")
     if "\0" in text[:8192]:
@@ -153,9 +159,17 @@ def imports_section(tags: FileTags, text: str, budget: int, count: TokenCounter)
     """The file's import statements, for files too long to read at a glance."""
     if tags.lines <= LARGE_FILE_LINES or not tags.imports:
         return ""
+    return _fitted_imports(text, tags.imports, budget, count)
+
+
+@lru_cache(maxsize=16)
+def _fitted_imports(text: str, imports: tuple[tuple[int, int], ...], budget: int,
+                    count: TokenCounter) -> str:
+    # remembered: splitting a long file into lines costs more than the rest of the
+    # section, and the same buffer is asked about again and again
     source = text.splitlines()
     lines: list[str] = []
-    for start, end in tags.imports:
+    for start, end in imports:
         lines.extend(source[start - 1:end])
     return "\n".join(fit_lines(lines, budget, count))
 
@@ -278,26 +292,29 @@ def definitions_for(graph: FileGraph, names: list[str], import_text: str, exclud
     """
     out: list[tuple[int, Definition]] = []
     seen: set[tuple[int, int]] = set()
+    ranks = file_rank.tolist() if file_rank is not None else None
+    alive = graph.alive
+    paths = graph.paths
     for name in names:
-        attribute = name in attributes
         nid = graph.name_ids.get(name)
         if nid is None:
             continue
-        candidates = [f for f in graph.defs_by_name.get(nid, ()) if f != exclude and graph.alive[f]]
+        candidates = [f for f in graph.defs_by_name.get(nid, ()) if f != exclude and alive[f]]
         if not candidates:
             continue
-        imported = [f for f in candidates if _imported(graph.paths[f], import_text)]
+        attribute = name in attributes
+        imported = [f for f in candidates if _imported(paths[f], import_text)]
         if imported:
             candidates = imported
         elif len(candidates) > (3 if attribute else MAX_DEFINING_FILES):
             continue
-        candidates.sort(key=lambda f: -float(file_rank[f]) if file_rank is not None else 0.0)
+        if ranks is not None and len(candidates) > 1:
+            candidates.sort(key=lambda f: -ranks[f])
         for fid in candidates[:per_name]:
-            tags = graph.tags[fid]
-            for definition in tags.definitions if tags else ():
+            for definition in graph.definitions_named(fid, name):
                 if attribute and definition[1] not in MEMBER_KINDS:
                     continue
-                if definition[0] == name and (fid, definition[2]) not in seen:
+                if (fid, definition[2]) not in seen:
                     seen.add((fid, definition[2]))
                     out.append((fid, definition))
                     break
@@ -341,14 +358,16 @@ def _diff_lines(root: Path, rel: str, generation: int) -> list[str]:
     """``git diff HEAD`` lines of the other files, remembered for a few seconds while no
     source file, the git index or HEAD changed (so warm requests spawn no git).
 
-    ``--no-optional-locks``: a read must not rewrite .git/index (git refreshes its
-    stat cache otherwise), which would also invalidate the cached file listing.
+    Asked through the plumbing ``git diff-index -p HEAD``: the porcelain ``git diff``
+    rewrites .git/index whenever a file's content matches but its stat data does not
+    (an edit undone, say; git 2.39 does so even with ``--no-optional-locks``), and
+    a write to the index makes the file watch ask git for the file list again.
     """
     key = (generation, _git_stamp(root))
     cached = _DIFFS.get((str(root), rel))
     if cached is not None and cached[0] == key and time.monotonic() - cached[1] < DIFF_TTL_S:
         return cached[2]
-    cmd = ["git", "--no-optional-locks", "-C", str(root), "diff", "HEAD", "--no-color", "--no-ext-diff", "-U1",
+    cmd = ["git", "--no-optional-locks", "-C", str(root), "diff-index", "-p", "--no-color", "--no-ext-diff", "-U1", "HEAD",
            "--", ".", f":(exclude){rel}"]
     try:
         out = subprocess.run(cmd, capture_output=True, timeout=10)
@@ -420,8 +439,7 @@ def build_context(repo_root: Path | None, path: str, text: str,
             graph = graph_for(index, refresh.changed, refresh.removed)
             timings["graph"] = time.perf_counter() - t
             on_disk = index.entries.get(rel)
-            if on_disk is not None and on_disk.tags is not None and on_disk.digest == digest_of(
-                    text.encode("utf-8", "surrogatepass")):
+            if on_disk is not None and on_disk.tags is not None and on_disk.digest == _text_digest(text):
                 tags = on_disk.tags  # the buffer is what is saved: parsed already
                 if tags.syntax_errors:
                     notes.append(f"{rel} has syntax errors: used the partial tree tree-sitter recovered")

@@ -205,4 +205,7 @@ def looks_minified(data: bytes) -> bool:
     if len(data) < MINIFIED_LINE_CHARS:
         return False
     lines = data.count(b"\n") + 1
-    return len(data) / lines > 400 or max(map(len, data[:200_000].split(b"\n"))) > 20 * MINIFIED_LINE_CHARS
+    if len(data) / lines > 400:
+        return True
+    longest = 20 * MINIFIED_LINE_CHARS  # a shorter file cannot hold a longer line: no split
+    return len(data) > longest and max(map(len, data[:200_000].split(b"\n"))) > longest

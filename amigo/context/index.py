@@ -12,13 +12,13 @@ from __future__ import annotations
 
 import errno
 import hashlib
+import marshal
 import os
 import stat
-import threading
-import time
-import marshal
 import subprocess
 import sys
+import threading
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -26,6 +26,7 @@ from amigo.context import files as filelist
 from amigo.context.cache import CachedFile, TagCache
 from amigo.context.languages import tag_language
 from amigo.context.tags import FileTags, extract
+from amigo.context.watch import TreeWatch, watch_tree
 
 PARALLEL_MIN_FILES = 48
 _SAME = "__same__"
@@ -113,6 +114,8 @@ class RepoIndex:
         self.cache_notes: list[str] = []
         self.derived: dict[str, object] = {}  # rank structures keyed by name, see rank.py
         self._listing: filelist.Listing | None = None
+        self._watch: TreeWatch | None = None  # changed files, from the kernel (see watch.py)
+        self._watch_tried = False
 
     def _open_cache(self) -> TagCache:
         if self._cache is None:
@@ -128,8 +131,24 @@ class RepoIndex:
         report = Refresh()
         t0 = time.perf_counter()
         listing = self._listing
-        if listing is None or not filelist.still_valid(self.root, listing):
-            listing = self._listing = filelist.list_files(self.root)
+        targeted: set[str] | None = None  # only these files can have changed (the watch says)
+        gone: set[str] = set()  # files that left the listing (targeted mode)
+        relist = listing is None
+        if listing is not None and self._watch is not None:
+            changes = self._watch.changes(self.entries.__contains__)
+            if changes.full:  # folders came or went, or the watch lost track
+                relist = True
+            else:
+                targeted = changes.paths
+                relist = changes.relist or not all(  # an ignore file or git's index changed,
+                    os.path.lexists(os.path.join(str(self.root), path)) for path in targeted)  # or a file went
+        if relist or (targeted is None and not filelist.still_valid(self.root, listing)):
+            before = listing
+            listing = self._listing = self._list_and_watch()
+            if targeted is not None and before is not None:
+                old, new = set(before.paths), set(listing.paths)
+                gone = old - new
+                targeted = (targeted | (new - old)) - gone
         report.is_git = listing.is_git
         report.listing_skipped = listing.skipped
         t1 = time.perf_counter()
@@ -148,7 +167,10 @@ class RepoIndex:
         jobs: list[tuple[str, str | None]] = []
         stat_changes: list[tuple[str, CachedFile]] = []
         present = set()
-        for path in listing.paths:
+        if targeted is not None and not targeted and not gone:
+            report.timings["check files"] = time.perf_counter() - t2
+            return report
+        for path in listing.paths if targeted is None else sorted(targeted):
             present.add(path)
             full = os.path.join(root, path)
             old = self.entries.get(path)
@@ -167,8 +189,9 @@ class RepoIndex:
                     self.entries[path] = Entry(0, 0, "", None, "not a regular file")
                     report.changed.append(path)
                 continue
-            if old is not None and old.size == st.st_size and old.mtime_ns == st.st_mtime_ns:
-                continue
+            if (targeted is None and old is not None and old.size == st.st_size
+                    and old.mtime_ns == st.st_mtime_ns):
+                continue  # (a file the watch names is read again: same size and time prove little)
             hit = cached.get(path)
             if old is None and hit is not None and hit.size == st.st_size and hit.mtime_ns == st.st_mtime_ns:
                 tags = FileTags.from_record(hit.record) if hit.record is not None else None
@@ -211,7 +234,7 @@ class RepoIndex:
         if jobs:
             report.timings["parse"] = t4 - t3
 
-        for path in [p for p in self.entries if p not in present]:
+        for path in [p for p in self.entries if p not in present] if targeted is None else sorted(gone):
             del self.entries[path]
             report.removed.append(path)
         if rows:
@@ -225,11 +248,34 @@ class RepoIndex:
             self.generation += 1
         return report
 
+    def _list_and_watch(self) -> filelist.Listing:
+        """List the files and (first time, or after a change of folders) watch their folders.
+
+        The watch is set up after listing and the listing checked once more after: a
+        folder created in between is then either listed or reported by the watch.
+        """
+        listing = filelist.list_files(self.root)
+        if not self._watch_tried:
+            self._watch_tried = True
+            self._watch = watch_tree(str(self.root))
+        if self._watch is not None:
+            try:
+                self._watch.watch([f for f in listing.stamp if f != ".gitignore" and not f.startswith(".git/")])
+            except OSError:  # out of inotify watches: fall back to checking every file
+                self._watch.close()
+                self._watch = None
+                return listing
+            if not filelist.still_valid(self.root, listing):
+                listing = filelist.list_files(self.root)
+        return listing
+
     def _run_jobs(self, jobs: list[tuple[str, str | None]], parallel: bool) -> list[tuple[str, CachedFile, int]]:
         workers = _workers()
         root = str(self.root)
         if not parallel or workers < 2 or len(jobs) < PARALLEL_MIN_FILES:
             return process_chunk(root, jobs)
+        if can_fork():
+            return run_forked(root, jobs, workers)
         return run_in_workers(root, jobs, workers)
 
     def skipped(self) -> dict[str, list[str]]:
@@ -241,6 +287,9 @@ class RepoIndex:
         return out
 
     def close(self) -> None:
+        if self._watch is not None:
+            self._watch.close()
+            self._watch = None
         if self._cache is not None:
             self._cache.close()
             self._cache = None
@@ -261,6 +310,65 @@ def _balanced(root: str, jobs: list[tuple[str, str | None]], n: int) -> list[lis
         parts[i].append(job)
         loads[i] += size(job) + 1
     return [p for p in parts if p]
+
+
+def can_fork() -> bool:
+    """Whether parse workers may be forked from this process.
+
+    A forked worker starts in a millisecond with tree-sitter, the grammars and
+    the compiled queries already loaded, where a fresh interpreter needs
+    150-200 ms before it parses anything; and this process can parse a share
+    itself meanwhile. Both are only safe while no other thread runs: a fork
+    copies locks another thread may hold, and parsing here would take the GIL
+    from a front end's event loop. So the CLI and scripts fork (Linux only;
+    macOS system libraries are not fork-safe); the LSP server and the TUI,
+    which index from a background thread, spawn fresh workers.
+    """
+    return (sys.platform == "linux" and threading.active_count() == 1
+            and threading.current_thread() is threading.main_thread())
+
+
+def run_forked(root: str, jobs: list[tuple[str, str | None]], workers: int) -> list[tuple[str, CachedFile, int]]:
+    """Parse ``jobs`` here and in ``workers - 1`` forked children (see :func:`can_fork`)."""
+    parts = _balanced(root, jobs, workers)
+    children: list[tuple[int, int, list[tuple[str, str | None]]]] = []
+    results: list[tuple[str, CachedFile, int]] = []
+    try:
+        for part in parts[1:]:
+            read_end, write_end = os.pipe()
+            try:
+                pid = os.fork()
+            except OSError:
+                os.close(read_end)
+                os.close(write_end)
+                results.extend(process_chunk(root, part))
+                continue
+            if pid == 0:  # the child: parse, hand the tags back, leave without any cleanup
+                code = 1
+                try:
+                    os.close(read_end)
+                    data = marshal.dumps([(path, tuple(item), lines)
+                                          for path, item, lines in process_chunk(root, part)])
+                    with os.fdopen(write_end, "wb") as out:
+                        out.write(data)
+                    code = 0
+                finally:
+                    os._exit(code)
+            os.close(write_end)
+            children.append((pid, read_end, part))
+        results.extend(process_chunk(root, parts[0] if parts else []))
+    finally:
+        for pid, read_end, part in children:
+            with os.fdopen(read_end, "rb") as handle:
+                data = handle.read()
+            _, status = os.waitpid(pid, 0)
+            try:
+                if status != 0:
+                    raise ValueError("worker failed")
+                results.extend((path, CachedFile(*item), lines) for path, item, lines in marshal.loads(data))
+            except (ValueError, EOFError, TypeError):
+                results.extend(process_chunk(root, part))  # the child died: do its share here
+    return results
 
 
 def run_in_workers(root: str, jobs: list[tuple[str, str | None]], workers: int) -> list[tuple[str, CachedFile, int]]:

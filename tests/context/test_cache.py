@@ -6,11 +6,13 @@ import os
 import subprocess
 import sys
 import textwrap
+import threading
 from pathlib import Path
 
 from amigo.context import build_context
 from amigo.context.cache import DB_NAME, TagCache, default_cache_dir
-from amigo.context.index import RepoIndex, forget_indexes, process_file
+from amigo.context.index import (RepoIndex, can_fork, forget_indexes, process_chunk, process_file,
+                                 run_forked, run_in_workers)
 
 from context_helpers import SHOP, run_git, write_files
 
@@ -65,6 +67,24 @@ def test_parallel_parse_matches_serial(make_repo, tmp_path: Path) -> None:
     serial = RepoIndex(root, tmp_path / "b")
     serial.refresh(parallel=False)
     assert {p: e.tags for p, e in parallel.entries.items()} == {p: e.tags for p, e in serial.entries.items()}
+
+
+def test_forked_and_spawned_workers_match_serial(make_repo, tmp_path: Path) -> None:
+    """Both ways of parsing in parallel give what one process gives; a background
+    thread (how the LSP server and the TUI index) never forks."""
+    files = {f"pkg/m{i}.py": f"class C{i}:\n    def f{i}(self, x):\n        return g{i}(x)\n" for i in range(60)}
+    files["pkg/broken.py"] = "def oops(:\n"
+    files["pkg/blob.py"] = b"\0\1binary"
+    root = make_repo(files)
+    jobs = [(f"pkg/m{i}.py", None) for i in range(60)] + [("pkg/broken.py", None), ("pkg/blob.py", None)]
+    serial = sorted(process_chunk(str(root), jobs))
+    assert sorted(run_forked(str(root), jobs, 3)) == serial
+    assert sorted(run_in_workers(str(root), jobs, 2)) == serial
+    seen: list[bool] = []
+    thread = threading.Thread(target=lambda: seen.append(can_fork()))
+    thread.start()
+    thread.join()
+    assert seen == [False]
 
 
 def test_corrupt_cache_is_deleted_and_rebuilt(make_repo, tmp_path: Path) -> None:
