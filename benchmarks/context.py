@@ -288,7 +288,39 @@ def _defined_elsewhere(clone: Path, rel: str, used: set[str]) -> set[str]:
     return {n for n in elsewhere - own if len(n) > 2}
 
 
-def _resolved_uses(new_source: bytes, rel: str, added_lines: set[int]) -> tuple[set[str], set[str]]:
+def _external_modules(root_node, text, repo: Path) -> set[str]:
+    """Names a Python file binds to modules from outside ``repo`` (``import os``,
+    ``import numpy as np``, ``from os import path``): their attributes are not the
+    repository's definitions, whatever names the repository happens to share."""
+    names: set[str] = set()
+
+    def local_package(module: str) -> bool:
+        top = module.lstrip(".").split(".")[0]
+        return module.startswith(".") or (repo / top).is_dir() or (repo / f"{top}.py").exists()
+
+    stack = [root_node]
+    while stack:
+        node = stack.pop()
+        if node.type == "import_statement":
+            for child in node.named_children:
+                module = child.child_by_field_name("name") if child.type == "aliased_import" else child
+                alias = child.child_by_field_name("alias") if child.type == "aliased_import" else None
+                if module is not None and not local_package(text(module)):
+                    names.add(text(alias) if alias is not None else text(module).split(".")[0])
+        elif node.type == "import_from_statement":
+            module = node.child_by_field_name("module_name")
+            if module is not None and not local_package(text(module)):
+                for child in node.children_by_field_name("name"):
+                    target = child.child_by_field_name("alias") if child.type == "aliased_import" else child
+                    if target is not None:
+                        names.add(text(target).split(".")[-1])
+        else:
+            stack.extend(node.named_children)
+    return names
+
+
+def _resolved_uses(new_source: bytes, rel: str, added_lines: set[int],
+                   root: Path) -> tuple[set[str], set[str]]:
     """(bare names, attribute names) the added lines use, read from the new file's syntax tree.
 
     Bare names are what a go-to-definition resolves by name: calls, types and plain uses that
@@ -306,8 +338,10 @@ def _resolved_uses(new_source: bytes, rel: str, added_lines: set[int]) -> tuple[
     if queries is None or parser is None:
         return set(), set()
     new_defs = {d[0] for d in extract(new_source, language).definitions}
-    captured = QueryCursor(queries[1]).captures(parser.parse(new_source).root_node)
+    tree = parser.parse(new_source)
+    captured = QueryCursor(queries[1]).captures(tree.root_node)
     text = lambda n: new_source[n.start_byte:n.end_byte].decode("utf-8", "replace")  # noqa: E731
+    outside = _external_modules(tree.root_node, text, root) if language == "python" else set()
     local = {text(n) for n in captured.get("local", ())}
     weak_at = {(n.start_byte, n.end_byte) for n in captured.get("weak", ())}
     bare: set[str] = set()
@@ -323,6 +357,11 @@ def _resolved_uses(new_source: bytes, rel: str, added_lines: set[int]) -> tuple[
             if parent is not None and parent.type in ("attribute", "member_expression",
                                                       "field_expression", "selector_expression",
                                                       "field_access", "scoped_identifier"):
+                receiver = parent.child_by_field_name("object")
+                while receiver is not None and receiver.type == "attribute":
+                    receiver = receiver.child_by_field_name("object")
+                if receiver is not None and receiver.type == "identifier" and text(receiver) in outside:
+                    continue  # ``subprocess.run``, ``os.path.join``: not this repository's ``run``
                 attributes.add(name)
             continue
         if name not in local:
@@ -382,7 +421,7 @@ def recall(args: argparse.Namespace) -> None:
             added, span, numbers = _hunks(diff)
             new_source = subprocess.run(["git", "-C", str(clone), "show", f"{sha}:{rel}"],
                                         capture_output=True, check=True).stdout
-            bare, attributes = _resolved_uses(new_source, rel, numbers)
+            bare, attributes = _resolved_uses(new_source, rel, numbers, clone)
             # the loosest measure: every word of the added lines that another file defines
             # (local variables, attribute and keyword names that merely share a name count too)
             words = set(WORD.findall("\n".join(added)))
