@@ -88,6 +88,28 @@ def _queries(language: str) -> tuple[Query, Query] | None:
     return Query(lang, defs), Query(lang, refs)
 
 
+_NOT_DEFINITIONS = frozenset({"name", "import", "ref", "weak", "local"})
+
+
+@lru_cache(maxsize=None)
+def _kind_order(language: str) -> dict[str, int]:
+    """Capture names in the order the query file first uses them (ties between kinds)."""
+    query = _tag_query(language)
+    return {query.capture_name(i): i for i in range(query.capture_count)} if query else {}
+
+
+@lru_cache(maxsize=None)
+def _tag_query(language: str) -> Query | None:
+    """The whole tag query for ``language``, compiled once (None: plain-text handling)."""
+    lang = languages.grammar(language)
+    if lang is None:
+        return None
+    try:
+        return Query(lang, "\n".join(_split_patterns(languages.query_source(language))))
+    except OSError:  # queries/*.scm not installed with the package
+        return None
+
+
 def _signature(source: bytes, node: Node) -> str:
     """The lines that introduce ``node`` (up to its body), trimmed."""
     start = source.rfind(b"\n", 0, node.start_byte) + 1
@@ -125,37 +147,51 @@ def extract(source: bytes, language: str | None) -> FileTags:
     recover; ``syntax_errors`` says so.
     """
     line_count = source.count(b"\n") + (0 if source.endswith(b"\n") or not source else 1)
-    queries = _queries(language) if language else None
+    query = _tag_query(language) if language else None
     parser = languages.parser(language) if language else None
-    if queries is None or parser is None:
+    if query is None or parser is None:
         return FileTags(None, line_count, (), plain_references(source), ())
     tree = parser.parse(source)
     root = tree.root_node
-    def_query, ref_query = queries
+    # One pass of the whole tag query: a second pass over the tree (definitions by
+    # match, uses by capture) cost a quarter of the time spent per file.
+    captured = QueryCursor(query).captures(root)
 
+    imports = sorted((node.start_point[0] + 1, node.end_point[0] + 1) for node in captured.get("import", ()))
+    # Each @name belongs to the innermost definition node around it (a method's name
+    # lies in its class too, a struct field's in its typedef); one node captured as
+    # two kinds keeps the more specific kind.
+    order = _kind_order(language)
+    defs = sorted(((node.start_byte, -node.end_byte, -_PRIORITY.get(kind, 0), order.get(kind, 99), kind, node)
+                   for kind, nodes in captured.items() if kind not in _NOT_DEFINITIONS for node in nodes),
+                  key=lambda item: item[:4])
+    names = sorted({n.start_byte: n for n in captured.get("name", ())}.values(), key=lambda n: n.start_byte)
     found: dict[int, tuple[int, int, str, str, Node]] = {}  # name start -> definition
-    imports: list[tuple[int, int]] = []
-    for _, captures in QueryCursor(def_query).matches(root):
-        if "import" in captures:
-            for node in captures["import"]:
-                imports.append((node.start_point[0] + 1, node.end_point[0] + 1))
+    open_defs: list[tuple] = []  # definition nodes around the current position, outermost first
+    next_def = 0
+    for name_node in names:
+        start, end = name_node.start_byte, name_node.end_byte
+        while next_def < len(defs) and defs[next_def][0] <= start:
+            item = defs[next_def]
+            while open_defs and -open_defs[-1][1] <= item[0]:
+                open_defs.pop()
+            open_defs.append(item)
+            next_def += 1
+        inner = None
+        for item in reversed(open_defs):
+            if -item[1] >= end:
+                inner = item
+                break
+        if inner is None:
             continue
-        names = captures.get("name")
-        if not names:
-            continue
-        name_node = names[0]
-        for kind, nodes in captures.items():
-            if kind == "name":
-                continue
-            node = nodes[0]
-            previous = found.get(name_node.start_byte)
-            # one name, two patterns (``const f = () => ...`` is also a constant): the
-            # more specific kind wins
-            if previous is None or _PRIORITY.get(kind, 0) > _PRIORITY.get(previous[2], 0):
-                found[name_node.start_byte] = (
-                    node.start_byte, node.end_byte, kind,
-                    source[name_node.start_byte:name_node.end_byte].decode("utf-8", "replace"), node)
-            break
+        # the same range captured as several kinds: the first in sort order is the most specific
+        for item in open_defs:
+            if item[0] == inner[0] and item[1] == inner[1]:
+                inner = item
+                break
+        node = inner[5]
+        found[start] = (node.start_byte, node.end_byte, inner[4],
+                        source[start:end].decode("utf-8", "replace"), node)
     raw = list(found.values())
     raw.sort(key=lambda item: (item[0], -item[1]))
     definitions: list[Definition] = []
@@ -175,7 +211,6 @@ def extract(source: bytes, language: str | None) -> FileTags:
                                 scope, _signature(source, node)))
         stack.append((end, kind, name))
 
-    captured = QueryCursor(ref_query).captures(root)
     words: Counter[bytes] = Counter([source[n.start_byte:n.end_byte] for n in captured.get("ref", ())])
     weak: Counter[bytes] = Counter([source[n.start_byte:n.end_byte] for n in captured.get("weak", ())])
     local = {source[n.start_byte:n.end_byte] for n in captured.get("local", ())}

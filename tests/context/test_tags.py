@@ -161,3 +161,55 @@ def test_unknown_language_gets_plain_words() -> None:
 def test_record_round_trip() -> None:
     tags = extract(SAMPLES["go"][1].encode(), "go")
     assert FileTags.from_record(tags.to_record()) == tags
+
+
+# Sources where a definition's own name is not the first name inside it: several
+# declarators in one declaration, a typedef named after its body, nested classes.
+PAIRING_CASES = {
+    "javascript": ("var convert = require('./convert'),\n    func = convert('lte'),\n    other = 2;\n"
+                   "const f = () => 1, g = function () { return 2; };\n"
+                   "class A { m() { class B { n() {} } } }\n"),
+    "c": ("typedef struct node { int value; struct node *next; } Node;\n"
+          "typedef enum { RED = 1, GREEN } Color;\n"
+          "int add(int a, int b) { return a + b; }\n"),
+    "cpp": "namespace shop { struct S { int a, b; void f(); }; typedef S T; }\nint S::g() { return 1; }\n",
+    "go": "package p\nconst A, B = 1, 2\ntype T struct { X, Y int }\nfunc (t *T) M() {}\n",
+    "rust": "struct S { a: i32 }\nimpl S { fn new() -> Self { S { a: 1 } } }\nmod m { pub fn h() {} }\n",
+    "java": "class A { int x, y; class B { void m() {} } enum E { P; void q() {} } }\n",
+    "typescript": "export const a = 1, b = () => 2;\ninterface I { p: number; q(): void }\n"
+                  "class K { private z = 0; static w(): K { return new K(); } }\n",
+}
+
+
+def _definitions_by_match(source: bytes, language: str) -> set[tuple[str, str, int, int]]:
+    """The reference pairing: one definition per match of the definition patterns
+    (a second pass over the tree, which the one-pass extraction avoids)."""
+    from tree_sitter import QueryCursor
+
+    from amigo.context import languages
+    from amigo.context.tags import _PRIORITY, _queries
+
+    def_query, _ = _queries(language)
+    root = languages.parser(language).parse(source).root_node
+    found: dict[int, tuple[str, str, int, int]] = {}
+    for _, captures in QueryCursor(def_query).matches(root):
+        if "import" in captures or not captures.get("name"):
+            continue
+        name = captures["name"][0]
+        kind, node = next((k, v[0]) for k, v in captures.items() if k != "name")
+        previous = found.get(name.start_byte)
+        if previous is None or _PRIORITY.get(kind, 0) > _PRIORITY.get(previous[1], 0):
+            found[name.start_byte] = (name.text.decode(), kind, node.start_point[0] + 1, node.end_point[0] + 1)
+    return set(found.values())
+
+
+@pytest.mark.parametrize("language", sorted(set(SAMPLES) | set(PAIRING_CASES)))
+def test_one_pass_pairs_names_with_definitions_as_matches_do(language: str) -> None:
+    sources = [s for s in (PAIRING_CASES.get(language), SAMPLES.get(language, (None, None))[1]) if s]
+    for source in sources:
+        data = source.encode()
+        # kinds as the patterns capture them (extract turns a function in a class into a method)
+        got = {(d[0], d[1] if d[1] != "method" else "function", d[2], d[3]) for d in extract(data, language).definitions}
+        want = {(n, k if k != "method" else "function", a, b) for n, k, a, b in _definitions_by_match(data, language)
+                if k != "impl"}
+        assert got == want, (language, got ^ want)
