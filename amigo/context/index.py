@@ -21,6 +21,7 @@ import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Iterator
 
 from amigo.context import files as filelist
 from amigo.context.cache import CachedFile, TagCache
@@ -328,46 +329,96 @@ def can_fork() -> bool:
             and threading.current_thread() is threading.main_thread())
 
 
+def _chunks(root: str, jobs: list[tuple[str, str | None]], n: int) -> list[list[tuple[str, str | None]]]:
+    """``jobs`` in about ``n`` chunks of similar bytes, the largest files first."""
+    def size(job: tuple[str, str | None]) -> int:
+        try:
+            return os.stat(os.path.join(root, job[0])).st_size
+        except OSError:
+            return 0
+
+    sized = sorted(((size(job), job) for job in jobs), key=lambda item: item[0], reverse=True)
+    target = max(1, sum(s for s, _ in sized) // max(1, n))
+    chunks: list[list[tuple[str, str | None]]] = []
+    current: list[tuple[str, str | None]] = []
+    filled = 0
+    for job_size, job in sized:
+        current.append(job)
+        filled += job_size + 1
+        if filled >= target:
+            chunks.append(current)
+            current, filled = [], 0
+    if current:
+        chunks.append(current)
+    return chunks
+
+
+def _take(tokens: int) -> Iterator[int]:
+    """Chunk numbers read one at a time from a pipe that several processes share: a
+    read of 4 bytes from a pipe is atomic, so each chunk goes to exactly one process."""
+    while True:
+        token = os.read(tokens, 4)
+        if len(token) < 4:
+            return
+        yield int.from_bytes(token, "little")
+
+
 def run_forked(root: str, jobs: list[tuple[str, str | None]], workers: int) -> list[tuple[str, CachedFile, int]]:
-    """Parse ``jobs`` here and in ``workers - 1`` forked children (see :func:`can_fork`)."""
-    parts = _balanced(root, jobs, workers)
-    children: list[tuple[int, int, list[tuple[str, str | None]]]] = []
+    """Parse ``jobs`` here and in ``workers - 1`` forked children (see :func:`can_fork`).
+
+    The work is cut into chunks (largest files first) that each process takes from
+    a shared pipe as it becomes free, so a process slowed by the machine's other
+    load takes fewer: nobody waits for a fixed share.
+    """
+    chunks = _chunks(root, jobs, 8 * workers)
+    tokens, feed = os.pipe()
+    os.write(feed, b"".join(i.to_bytes(4, "little") for i in range(len(chunks))))  # < 64 KiB: never blocks
+    os.close(feed)
+    children: list[tuple[int, int]] = []
     results: list[tuple[str, CachedFile, int]] = []
+    done: set[int] = set()
     try:
-        for part in parts[1:]:
+        for _ in range(workers - 1):
             read_end, write_end = os.pipe()
             try:
                 pid = os.fork()
             except OSError:
                 os.close(read_end)
                 os.close(write_end)
-                results.extend(process_chunk(root, part))
-                continue
+                break
             if pid == 0:  # the child: parse, hand the tags back, leave without any cleanup
                 code = 1
                 try:
                     os.close(read_end)
-                    data = marshal.dumps([(path, tuple(item), lines)
-                                          for path, item, lines in process_chunk(root, part)])
+                    mine = [(i, [(path, tuple(item), lines) for path, item, lines in process_chunk(root, chunks[i])])
+                            for i in _take(tokens)]
                     with os.fdopen(write_end, "wb") as out:
-                        out.write(data)
+                        out.write(marshal.dumps(mine))
                     code = 0
                 finally:
                     os._exit(code)
             os.close(write_end)
-            children.append((pid, read_end, part))
-        results.extend(process_chunk(root, parts[0] if parts else []))
+            children.append((pid, read_end))
+        for i in _take(tokens):
+            results.extend(process_chunk(root, chunks[i]))
+            done.add(i)
     finally:
-        for pid, read_end, part in children:
+        os.close(tokens)
+        for pid, read_end in children:
             with os.fdopen(read_end, "rb") as handle:
                 data = handle.read()
             _, status = os.waitpid(pid, 0)
             try:
                 if status != 0:
                     raise ValueError("worker failed")
-                results.extend((path, CachedFile(*item), lines) for path, item, lines in marshal.loads(data))
+                for i, items in marshal.loads(data):
+                    results.extend((path, CachedFile(*item), lines) for path, item, lines in items)
+                    done.add(i)
             except (ValueError, EOFError, TypeError):
-                results.extend(process_chunk(root, part))  # the child died: do its share here
+                pass  # what a dead child took is done below
+    for i in range(len(chunks)):
+        if i not in done:
+            results.extend(process_chunk(root, chunks[i]))
     return results
 
 
