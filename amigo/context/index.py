@@ -296,23 +296,6 @@ class RepoIndex:
             self._cache = None
 
 
-def _balanced(root: str, jobs: list[tuple[str, str | None]], n: int) -> list[list[tuple[str, str | None]]]:
-    """Split ``jobs`` into ``n`` parts of about equal bytes (largest files first)."""
-    def size(job: tuple[str, str | None]) -> int:
-        try:
-            return os.stat(os.path.join(root, job[0])).st_size
-        except OSError:
-            return 0
-
-    parts: list[list[tuple[str, str | None]]] = [[] for _ in range(n)]
-    loads = [0] * n
-    for job in sorted(jobs, key=size, reverse=True):
-        i = loads.index(min(loads))
-        parts[i].append(job)
-        loads[i] += size(job) + 1
-    return [p for p in parts if p]
-
-
 def can_fork() -> bool:
     """Whether parse workers may be forked from this process.
 
@@ -353,7 +336,7 @@ def _chunks(root: str, jobs: list[tuple[str, str | None]], n: int) -> list[list[
     return chunks
 
 
-def _take(tokens: int) -> Iterator[int]:
+def take_chunks(tokens: int) -> Iterator[int]:
     """Chunk numbers read one at a time from a pipe that several processes share: a
     read of 4 bytes from a pipe is atomic, so each chunk goes to exactly one process."""
     while True:
@@ -391,7 +374,7 @@ def run_forked(root: str, jobs: list[tuple[str, str | None]], workers: int) -> l
                 try:
                     os.close(read_end)
                     mine = [(i, [(path, tuple(item), lines) for path, item, lines in process_chunk(root, chunks[i])])
-                            for i in _take(tokens)]
+                            for i in take_chunks(tokens)]
                     with os.fdopen(write_end, "wb") as out:
                         out.write(marshal.dumps(mine))
                     code = 0
@@ -399,7 +382,7 @@ def run_forked(root: str, jobs: list[tuple[str, str | None]], workers: int) -> l
                     os._exit(code)
             os.close(write_end)
             children.append((pid, read_end))
-        for i in _take(tokens):
+        for i in take_chunks(tokens):
             results.extend(process_chunk(root, chunks[i]))
             done.add(i)
     finally:
@@ -423,45 +406,53 @@ def run_forked(root: str, jobs: list[tuple[str, str | None]], workers: int) -> l
 
 
 def run_in_workers(root: str, jobs: list[tuple[str, str | None]], workers: int) -> list[tuple[str, CachedFile, int]]:
-    """Parse ``jobs`` in ``workers`` worker subprocesses; whatever fails is done here."""
-    procs = []
+    """Parse ``jobs`` in ``workers`` fresh worker interpreters, which take chunks from a
+    shared pipe as :func:`run_forked`'s processes do; what a failed worker took is done here."""
+    chunks = _chunks(root, jobs, 8 * workers)
+    tokens, feed = os.pipe()
+    os.write(feed, b"".join(i.to_bytes(4, "little") for i in range(len(chunks))))  # < 64 KiB: never blocks
+    os.close(feed)
     package_parent = str(Path(__file__).resolve().parents[2])  # importable even uninstalled
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(
         p for p in (package_parent, os.environ.get("PYTHONPATH", "")) if p)}
-    for part in _balanced(root, jobs, workers):
-        try:
-            proc = subprocess.Popen([sys.executable, "-m", "amigo.context.worker"],
-                                    stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                                    stderr=subprocess.DEVNULL, env=env)
-        except OSError:
-            procs.append((None, part))
-            continue
-        procs.append((proc, part))
-    threads = []
-    outputs: dict[int, bytes] = {}
+    outputs: list[bytes] = []
+    request = marshal.dumps((root, chunks, tokens))
 
-    def feed(i: int, proc: subprocess.Popen, part: list) -> None:
+    def run_one() -> None:
         try:
-            out, _ = proc.communicate(marshal.dumps((root, part)), timeout=3600)
-            outputs[i] = out if proc.returncode == 0 else b""
+            proc = subprocess.Popen([sys.executable, "-m", "amigo.context.worker"], stdin=subprocess.PIPE,
+                                    stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, env=env,
+                                    pass_fds=(tokens,))
+        except OSError:
+            return
+        try:
+            out, _ = proc.communicate(request, timeout=3600)
+            if proc.returncode == 0:
+                outputs.append(out)
         except (OSError, subprocess.SubprocessError):
             proc.kill()
-            outputs[i] = b""
 
-    for i, (proc, part) in enumerate(procs):
-        if proc is not None:
-            thread = threading.Thread(target=feed, args=(i, proc, part), daemon=True)
+    threads = [threading.Thread(target=run_one, daemon=True) for _ in range(workers)]
+    try:
+        for thread in threads:
             thread.start()
-            threads.append(thread)
-    for thread in threads:
-        thread.join()
+        for thread in threads:
+            thread.join()
+    finally:
+        os.close(tokens)
     results: list[tuple[str, CachedFile, int]] = []
-    for i, (_, part) in enumerate(procs):
+    done: set[int] = set()
+    for out in outputs:
         try:
-            decoded = marshal.loads(outputs.get(i, b""))
-            results.extend((path, CachedFile(*item), lines) for path, item, lines in decoded)
+            decoded = marshal.loads(out)
         except (ValueError, EOFError, TypeError):
-            results.extend(process_chunk(root, part))  # the worker died: do its share here
+            continue
+        for i, items in decoded:
+            results.extend((path, CachedFile(*item), lines) for path, item, lines in items)
+            done.add(i)
+    for i in range(len(chunks)):
+        if i not in done:  # a worker died (or never started): its chunks are done here
+            results.extend(process_chunk(root, chunks[i]))
     return results
 
 

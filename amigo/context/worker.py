@@ -1,4 +1,6 @@
-"""A parse worker: ``python -m amigo.context.worker`` reads jobs on stdin, writes tags on stdout.
+"""A parse worker: ``python -m amigo.context.worker`` reads the chunks of a cold index on
+stdin, parses those whose numbers it takes from a pipe shared with the other workers
+(so a worker slowed down takes fewer), and writes their tags on stdout.
 
 Plain subprocesses instead of :mod:`multiprocessing`: nothing of the parent
 (its threads, its ``__main__``) is forked or re-imported, so a cold index is
@@ -10,12 +12,13 @@ from __future__ import annotations
 import marshal
 import sys
 
-from amigo.context.index import process_chunk
+from amigo.context.index import take_chunks, process_chunk
 
 
 def main() -> int:
-    root, jobs = marshal.loads(sys.stdin.buffer.read())
-    results = [(path, tuple(item), lines) for path, item, lines in process_chunk(root, jobs)]
+    root, chunks, tokens = marshal.loads(sys.stdin.buffer.read())
+    results = [(i, [(path, tuple(item), lines) for path, item, lines in process_chunk(root, chunks[i])])
+               for i in take_chunks(tokens)]  # the chunks this worker took from the shared pipe
     sys.stdout.buffer.write(marshal.dumps(results))
     sys.stdout.buffer.flush()
     return 0

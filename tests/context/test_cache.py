@@ -10,6 +10,7 @@ import threading
 from pathlib import Path
 
 from amigo.context import build_context
+from amigo.context import index as index_module
 from amigo.context.cache import DB_NAME, TagCache, default_cache_dir
 from amigo.context.index import (RepoIndex, can_fork, forget_indexes, process_chunk, process_file,
                                  run_forked, run_in_workers)
@@ -85,6 +86,25 @@ def test_forked_and_spawned_workers_match_serial(make_repo, tmp_path: Path) -> N
     thread.start()
     thread.join()
     assert seen == [False]
+
+
+def test_what_a_dead_worker_took_is_parsed_here(make_repo, monkeypatch) -> None:
+    files = {f"pkg/m{i}.py": f"def f{i}():\n    return {i}\n" for i in range(40)}
+    root = make_repo(files)
+    jobs = [(path, None) for path in files]
+    serial = sorted(process_chunk(str(root), jobs))
+    parent = os.getpid()
+    real_chunk = index_module.process_chunk
+
+    def dies_in_a_child(root_: str, chunk: list) -> list:
+        if os.getpid() != parent:
+            os._exit(3)
+        return real_chunk(root_, chunk)
+
+    monkeypatch.setattr(index_module, "process_chunk", dies_in_a_child)
+    assert sorted(run_forked(str(root), jobs, 2)) == serial  # the child died after taking a chunk
+    monkeypatch.setattr(sys, "executable", "/nonexistent/python")
+    assert sorted(run_in_workers(str(root), jobs, 2)) == serial  # no worker could start
 
 
 def test_corrupt_cache_is_deleted_and_rebuilt(make_repo, tmp_path: Path) -> None:
