@@ -565,14 +565,16 @@ def _personalise(graph: FileGraph, fid: int | None, tags: FileTags, text: str,
             toward(nid, 0.2)
             boost[nid] = 4.0
     if selection is not None:
-        for name in set(_WORD.findall(_selected_text(text, selection))):
+        for name in dict.fromkeys(_WORD.findall(_selected_text(text, selection))):
             if name in tags.weak_references and name not in tags.references:
                 continue  # a local variable or attribute: names nothing elsewhere
             nid = graph.name_ids.get(name)
             if nid is not None:
                 toward(nid, 0.3)
                 boost[nid] = max(boost.get(nid, 1.0), 5.0)
-    for word in set(_WORD.findall(instruction)):
+    # (in order of appearance, not a set's: string hashes differ from process to
+    # process, and the order of these additions decides ties in the ranking)
+    for word in dict.fromkeys(_WORD.findall(instruction)):
         if len(word) < 3 or word.lower() in INSTRUCTION_STOPWORDS:
             continue
         code_like = not word.islower() or "_" in word or any(c.isdigit() for c in word)

@@ -15,7 +15,7 @@ import sqlite3
 from pathlib import Path
 from typing import Iterable, NamedTuple
 
-SCHEMA_VERSION = 2  # bump whenever FileTags.to_record changes shape
+SCHEMA_VERSION = 3  # bump whenever FileTags.to_record changes shape or order (3: sorted names)
 RECORD_FIELDS = 7
 DB_NAME = f"context-v{SCHEMA_VERSION}.sqlite"
 BUSY_TIMEOUT_MS = 10_000

@@ -213,7 +213,8 @@ class RepoIndex:
         t3 = time.perf_counter()
         report.timings["check files"] = t3 - t2
 
-        results = self._run_jobs(jobs, parallel)
+        known = len(self.entries)
+        results = sorted(self._run_jobs(jobs, parallel), key=lambda result: result[0])
         rows: list[tuple[str, CachedFile]] = list(stat_changes)
         for path, item, lines in results:
             previous = self.entries.get(path)
@@ -245,6 +246,11 @@ class RepoIndex:
         if rows or report.removed:
             report.timings["write cache"] = time.perf_counter() - t4
         self.cache_notes = list(cache.notes)
+        if len(self.entries) > known and targeted is None:
+            # files in path order, however the workers shared them out: the graph numbers
+            # files in this order, and ranking ties follow it, so the same tree always
+            # gives the same context, from a cold index or a warm cache alike
+            self.entries = dict(sorted(self.entries.items()))
         if report.changed or report.removed:
             self.generation += 1
         return report

@@ -215,13 +215,15 @@ def extract(source: bytes, language: str | None) -> FileTags:
     weak: Counter[bytes] = Counter([source[n.start_byte:n.end_byte] for n in captured.get("weak", ())])
     local = {source[n.start_byte:n.end_byte] for n in captured.get("local", ())}
     references: dict[str, int] = {}
-    for word, count in words.items():
+    # names in sorted order: tree-sitter hands captures back in an order that changes
+    # from process to process, and these orders decide ties in the ranking
+    for word, count in sorted(words.items()):
         if word in local:  # a variable of this file: every use of it is weak evidence
             weak[word] = count
             continue
         plain = count - weak.get(word, 0)  # a weak use is captured as a @ref too
         if plain > 0:
             references[word.decode("utf-8", "replace")] = plain
-    weak_references = {word.decode("utf-8", "replace"): count for word, count in weak.items()}
+    weak_references = {word.decode("utf-8", "replace"): count for word, count in sorted(weak.items())}
     return FileTags(language, line_count, tuple(definitions), references,
                     tuple(imports), root.has_error, weak_references)

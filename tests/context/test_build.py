@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import os
 import socket
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -253,3 +255,28 @@ def test_members_of_used_classes_are_listed_for_attribute_calls(make_repo) -> No
     assert "def save(self, key: str, value: bytes) -> None:" in definitions
     assert "_compact" not in definitions
     assert ("app/store.py", "save", 5) in result.shown
+
+
+def test_same_tree_same_context_in_any_process(make_repo, tmp_path: Path) -> None:
+    """String hashes, and with them the order tree-sitter hands back captures, change
+    from process to process; tags and context must not (ties in the ranking follow orders)."""
+    body = "".join(f"def func_{i}(obj, arg_{i}):\n    obj.attr_{i % 7} = helper_{i % 5}(arg_{i}, key_{i}=obj.value)\n"
+                   f"    return Thing{i % 3}(obj).method_{i % 11}()\n\n\n" for i in range(300))
+    files = {"pkg/big.py": "from pkg.base import *\n\n\n" + body,
+             "pkg/base.py": "".join(f"def helper_{i}(v, **kw):\n    return v\n\n\n" for i in range(5))
+             + "".join(f"class Thing{i}:\n    def method_{i}(self):\n        return {i}\n\n\n" for i in range(3))}
+    root = make_repo(files)
+    script = (
+        "import sys\nfrom pathlib import Path\nfrom amigo.context import build_context\n"
+        "from amigo.context.tags import extract\n"
+        "root = Path(sys.argv[1])\ntext = (root / 'pkg/big.py').read_text()\n"
+        "tags = extract(text.encode(), 'python')\nprint(list(tags.references), list(tags.weak_references))\n"
+        "r = build_context(root, 'pkg/big.py', text, (5, 6), 'call the helper', 300,"
+        " cache_dir=Path(sys.argv[2]))\nprint('\\n'.join(s.text for s in r.sections))\n")
+    outputs = set()
+    for seed in ("1", "2", "3", "4", "5"):
+        env = {**os.environ, "PYTHONHASHSEED": seed}
+        out = subprocess.run([sys.executable, "-c", script, str(root), str(tmp_path / f"cache{seed}")],
+                             capture_output=True, text=True, env=env, check=True)
+        outputs.add(out.stdout)
+    assert len(outputs) == 1
