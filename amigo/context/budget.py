@@ -21,7 +21,7 @@ _PUNCT = re.compile(r"[!-/:-@\[-`{-~]")
 _LINE_BREAKS = re.compile(r"\s*\n([^\S\n]*)")
 _NON_ASCII = re.compile(r"[^\x00-\x7f]")
 SHORT_TEXT = 400  # characters: shorter texts are counted piece by piece, longer ones scanned
-LONG_TEXT = 65_536  # characters: texts up to this long are remembered once counted
+LONG_TEXT = 32_768  # characters: texts up to this long are remembered once counted
 
 
 def estimate_tokens(text: str) -> int:
@@ -42,7 +42,7 @@ def estimate_tokens(text: str) -> int:
     return _count_by_scans(text)
 
 
-@lru_cache(maxsize=512)
+@lru_cache(maxsize=256)  # at most 8 MB of text
 def _count_remembered(text: str) -> int:
     # A rendered section is counted when it is fitted and again when it is added, and
     # a repeated request renders the same sections: hashing a string is far cheaper

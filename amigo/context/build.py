@@ -159,7 +159,10 @@ def imports_section(tags: FileTags, text: str, budget: int, count: TokenCounter)
     """The file's import statements, for files too long to read at a glance."""
     if tags.lines <= LARGE_FILE_LINES or not tags.imports:
         return ""
-    return _fitted_imports(text, tags.imports, budget, count)
+    try:
+        return _fitted_imports(text, tags.imports, budget, count)
+    except TypeError:  # a caller's token counter that cannot be a cache key
+        return _fitted_imports.__wrapped__(text, tags.imports, budget, count)
 
 
 @lru_cache(maxsize=16)

@@ -117,6 +117,8 @@ class RepoIndex:
         self._listing: filelist.Listing | None = None
         self._watch: TreeWatch | None = None  # changed files, from the kernel (see watch.py)
         self._watch_tried = False
+        self._unsettled = False  # a refresh drained the watch's events and did not finish
+        self._linked: set[str] = set()  # symlinks and hard links: stat them on every refresh
 
     def _open_cache(self) -> TagCache:
         if self._cache is None:
@@ -126,23 +128,32 @@ class RepoIndex:
     def refresh(self, parallel: bool = True) -> Refresh:
         """Bring the index up to date with the disk; return what changed."""
         with self.lock:
-            return self._refresh(parallel)
+            report = self._refresh(parallel)
+            self._unsettled = False  # the events drained by this refresh are all accounted for
+            return report
 
     def _refresh(self, parallel: bool) -> Refresh:
         report = Refresh()
         t0 = time.perf_counter()
+        known = len(self.entries)
         listing = self._listing
         targeted: set[str] | None = None  # only these files can have changed (the watch says)
+        forced: set[str] = set()  # files the watch named: read again, whatever their size and mtime
         gone: set[str] = set()  # files that left the listing (targeted mode)
         relist = listing is None
         if listing is not None and self._watch is not None:
             changes = self._watch.changes(self.entries.__contains__)
-            if changes.full:  # folders came or went, or the watch lost track
+            forced = changes.paths
+            if changes.full or self._unsettled:
+                # folders came or went, the watch lost track, or the last refresh failed
+                # after draining its events: check everything
                 relist = True
             else:
-                targeted = changes.paths
+                # a symlink's target (or a hard link's other name) changes out of sight
+                targeted = changes.paths | self._linked
                 relist = changes.relist or not all(  # an ignore file or git's index changed,
                     os.path.lexists(os.path.join(str(self.root), path)) for path in targeted)  # or a file went
+            self._unsettled = True  # until this refresh completes (see refresh)
         if relist or (targeted is None and not filelist.still_valid(self.root, listing)):
             before = listing
             listing = self._listing = self._list_and_watch()
@@ -176,7 +187,14 @@ class RepoIndex:
             full = os.path.join(root, path)
             old = self.entries.get(path)
             try:
-                st = os.stat(full)
+                st = os.lstat(full)
+                if stat.S_ISLNK(st.st_mode):
+                    self._linked.add(path)
+                    st = os.stat(full)
+                elif st.st_nlink > 1:
+                    self._linked.add(path)
+                else:
+                    self._linked.discard(path)
             except OSError as err:
                 reason = ("symlink loop" if err.errno == errno.ELOOP
                           else "missing (broken symlink?)" if err.errno == errno.ENOENT
@@ -190,7 +208,7 @@ class RepoIndex:
                     self.entries[path] = Entry(0, 0, "", None, "not a regular file")
                     report.changed.append(path)
                 continue
-            if (targeted is None and old is not None and old.size == st.st_size
+            if (path not in forced and old is not None and old.size == st.st_size
                     and old.mtime_ns == st.st_mtime_ns):
                 continue  # (a file the watch names is read again: same size and time prove little)
             hit = cached.get(path)
@@ -213,7 +231,6 @@ class RepoIndex:
         t3 = time.perf_counter()
         report.timings["check files"] = t3 - t2
 
-        known = len(self.entries)
         results = sorted(self._run_jobs(jobs, parallel), key=lambda result: result[0])
         rows: list[tuple[str, CachedFile]] = list(stat_changes)
         for path, item, lines in results:
@@ -238,6 +255,7 @@ class RepoIndex:
 
         for path in [p for p in self.entries if p not in present] if targeted is None else sorted(gone):
             del self.entries[path]
+            self._linked.discard(path)
             report.removed.append(path)
         if rows:
             cache.store(root, rows)
@@ -246,34 +264,41 @@ class RepoIndex:
         if rows or report.removed:
             report.timings["write cache"] = time.perf_counter() - t4
         self.cache_notes = list(cache.notes)
-        if len(self.entries) > known and targeted is None:
-            # files in path order, however the workers shared them out: the graph numbers
-            # files in this order, and ranking ties follow it, so the same tree always
-            # gives the same context, from a cold index or a warm cache alike
+        if len(self.entries) > known:
+            # files in path order, whether they came from the workers (in whatever order
+            # they shared them out) or from the cache (in git's order): the graph numbers
+            # files in this order and ranking ties follow it, so the same tree always
+            # gives the same context
             self.entries = dict(sorted(self.entries.items()))
         if report.changed or report.removed:
             self.generation += 1
         return report
 
     def _list_and_watch(self) -> filelist.Listing:
-        """List the files and (first time, or after a change of folders) watch their folders.
+        """List the files and watch their folders (again after every relist: watching a
+        folder twice is harmless, missing a new one is not).
 
         The watch is set up after listing and the listing checked once more after: a
-        folder created in between is then either listed or reported by the watch.
+        folder created in between is then listed, watched and checked again, until the
+        listing holds still (a tree that never does gets the full check next time).
         """
         listing = filelist.list_files(self.root)
         if not self._watch_tried:
             self._watch_tried = True
             self._watch = watch_tree(str(self.root))
-        if self._watch is not None:
+        for _ in range(3):
+            if self._watch is None:
+                return listing
             try:
                 self._watch.watch([f for f in listing.stamp if f != ".gitignore" and not f.startswith(".git/")])
             except OSError:  # out of inotify watches: fall back to checking every file
                 self._watch.close()
                 self._watch = None
                 return listing
-            if not filelist.still_valid(self.root, listing):
-                listing = filelist.list_files(self.root)
+            if filelist.still_valid(self.root, listing):
+                return listing
+            listing = filelist.list_files(self.root)
+        self._watch.restless = True
         return listing
 
     def _run_jobs(self, jobs: list[tuple[str, str | None]], parallel: bool) -> list[tuple[str, CachedFile, int]]:
@@ -352,23 +377,38 @@ def take_chunks(tokens: int) -> Iterator[int]:
         yield int.from_bytes(token, "little")
 
 
+MAX_CHUNKS = 1000  # their numbers (4 bytes each) fit a pipe of one page, the smallest Linux makes
+
+
+def _token_pipe(count: int) -> int:
+    """A pipe holding the numbers 0..count-1, its write end closed: readers see the end."""
+    tokens, feed = os.pipe()
+    try:
+        os.write(feed, b"".join(i.to_bytes(4, "little") for i in range(count)))
+    finally:
+        os.close(feed)
+    return tokens
+
+
 def run_forked(root: str, jobs: list[tuple[str, str | None]], workers: int) -> list[tuple[str, CachedFile, int]]:
     """Parse ``jobs`` here and in ``workers - 1`` forked children (see :func:`can_fork`).
 
     The work is cut into chunks (largest files first) that each process takes from
     a shared pipe as it becomes free, so a process slowed by the machine's other
-    load takes fewer: nobody waits for a fixed share.
+    load takes fewer: nobody waits for a fixed share. Whatever a child took and did
+    not hand back (it died, its pipe broke) is parsed here.
     """
-    chunks = _chunks(root, jobs, 8 * workers)
-    tokens, feed = os.pipe()
-    os.write(feed, b"".join(i.to_bytes(4, "little") for i in range(len(chunks))))  # < 64 KiB: never blocks
-    os.close(feed)
+    chunks = _chunks(root, jobs, min(8 * workers, MAX_CHUNKS))
+    tokens = _token_pipe(len(chunks))
     children: list[tuple[int, int]] = []
     results: list[tuple[str, CachedFile, int]] = []
     done: set[int] = set()
     try:
         for _ in range(workers - 1):
-            read_end, write_end = os.pipe()
+            try:
+                read_end, write_end = os.pipe()
+            except OSError:
+                break  # out of file descriptors: fewer workers
             try:
                 pid = os.fork()
             except OSError:
@@ -394,13 +434,19 @@ def run_forked(root: str, jobs: list[tuple[str, str | None]], workers: int) -> l
     finally:
         os.close(tokens)
         for pid, read_end in children:
-            with os.fdopen(read_end, "rb") as handle:
-                data = handle.read()
-            _, status = os.waitpid(pid, 0)
+            data = b""
             try:
-                if status != 0:
-                    raise ValueError("worker failed")
-                for i, items in marshal.loads(data):
+                with os.fdopen(read_end, "rb") as handle:
+                    data = handle.read()
+            except OSError:
+                pass
+            finally:
+                try:
+                    os.waitpid(pid, 0)
+                except ChildProcessError:
+                    pass  # reaped by someone else (SIGCHLD ignored): the data tells
+            try:
+                for i, items in marshal.loads(data):  # written whole at the end, or not at all
                     results.extend((path, CachedFile(*item), lines) for path, item, lines in items)
                     done.add(i)
             except (ValueError, EOFError, TypeError):
@@ -414,10 +460,8 @@ def run_forked(root: str, jobs: list[tuple[str, str | None]], workers: int) -> l
 def run_in_workers(root: str, jobs: list[tuple[str, str | None]], workers: int) -> list[tuple[str, CachedFile, int]]:
     """Parse ``jobs`` in ``workers`` fresh worker interpreters, which take chunks from a
     shared pipe as :func:`run_forked`'s processes do; what a failed worker took is done here."""
-    chunks = _chunks(root, jobs, 8 * workers)
-    tokens, feed = os.pipe()
-    os.write(feed, b"".join(i.to_bytes(4, "little") for i in range(len(chunks))))  # < 64 KiB: never blocks
-    os.close(feed)
+    chunks = _chunks(root, jobs, min(8 * workers, MAX_CHUNKS))
+    tokens = _token_pipe(len(chunks))
     package_parent = str(Path(__file__).resolve().parents[2])  # importable even uninstalled
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(
         p for p in (package_parent, os.environ.get("PYTHONPATH", "")) if p)}
@@ -437,6 +481,7 @@ def run_in_workers(root: str, jobs: list[tuple[str, str | None]], workers: int) 
                 outputs.append(out)
         except (OSError, subprocess.SubprocessError):
             proc.kill()
+            proc.wait()
 
     threads = [threading.Thread(target=run_one, daemon=True) for _ in range(workers)]
     try:

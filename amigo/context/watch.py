@@ -18,7 +18,9 @@ the watch is used only where :data:`LOCAL_FILESYSTEMS` lists the tree's type.
 
 from __future__ import annotations
 
+import errno
 import os
+import re
 import sys
 from dataclasses import dataclass, field
 
@@ -42,26 +44,49 @@ class Changes:
     paths: set[str] = field(default_factory=set)
 
 
-def filesystem_type(path: str, mountinfo: str | None = None) -> str | None:
-    """The type of the filesystem holding ``path`` (None when unknown): the deepest
-    mount point above it in ``mountinfo`` (default: this process's /proc/self/mountinfo)."""
+def _mounts(mountinfo: str | None) -> list[tuple[str, str]] | None:
+    """(mount point, filesystem type) of every mount, from ``mountinfo`` (default: this
+    process's /proc/self/mountinfo); None when it cannot be read."""
     if mountinfo is None:
         try:
             with open("/proc/self/mountinfo", encoding="utf-8", errors="replace") as handle:
                 mountinfo = handle.read()
         except OSError:
             return None
-    path = os.path.realpath(path)
-    best, best_type = "", None
+    mounts = []
     for line in mountinfo.splitlines():
         left, _, right = line.partition(" - ")
         fields = left.split()
         if len(fields) < 5 or not right:
             continue
-        point = fields[4].replace("\\040", " ")
+        point = re.sub(r"\\([0-7]{3})", lambda m: chr(int(m.group(1), 8)), fields[4])  # \040 is a space
+        mounts.append((point, right.split()[0]))
+    return mounts
+
+
+def filesystem_type(path: str, mountinfo: str | None = None) -> str | None:
+    """The type of the filesystem holding ``path`` (None when unknown): the deepest
+    mount point above it in ``mountinfo`` (default: this process's /proc/self/mountinfo)."""
+    mounts = _mounts(mountinfo)
+    if mounts is None:
+        return None
+    path = os.path.realpath(path)
+    best, best_type = "", None
+    for point, kind in mounts:
         if (path == point or path.startswith(point.rstrip("/") + "/")) and len(point) >= len(best):
-            best, best_type = point, right.split()[0]
+            best, best_type = point, kind
     return best_type
+
+
+def filesystem_types_under(path: str, mountinfo: str | None = None) -> set[str | None]:
+    """Types of the filesystem holding ``path`` and of every mount inside it (a network
+    share mounted into a work tree makes no events for the other side's writes either)."""
+    mounts = _mounts(mountinfo)
+    if mounts is None:
+        return {None}
+    path = os.path.realpath(path)
+    inside = {kind for point, kind in mounts if point.startswith(path.rstrip("/") + "/")}
+    return inside | {filesystem_type(path, mountinfo)}
 
 
 class TreeWatch:
@@ -74,33 +99,62 @@ class TreeWatch:
         self._folders: dict[int, str] = {}  # watch descriptor -> folder ("" is the root)
         self._git_wd: int | None = None
         self._git_info_wd: int | None = None
+        self.restless = False  # the folders would not hold still while watched: check all once
         self.mask = (flags.MODIFY | flags.ATTRIB | flags.CLOSE_WRITE | flags.CREATE | flags.DELETE
                      | flags.MOVED_FROM | flags.MOVED_TO | flags.DELETE_SELF | flags.MOVE_SELF
                      | flags.ONLYDIR | flags.DONT_FOLLOW)
 
     def watch(self, folders: list[str]) -> None:
-        """Add watches on ``folders`` (repository-relative); OSError when the kernel refuses."""
+        """Watch ``folders`` (repository-relative) and git's own; OSError when the kernel
+        refuses more watches. A folder gone meanwhile is skipped: its parent's event
+        already asks for the full check."""
         for folder in folders:
-            wd = self._inotify.add_watch(os.path.join(self.root, folder), self.mask)
-            self._folders[wd] = folder
+            wd = self._add(os.path.join(self.root, folder))
+            if wd is not None:
+                self._folders[wd] = folder
         git_dir = os.path.join(self.root, ".git")
         if self._git_wd is None and os.path.isdir(git_dir):
-            self._git_wd = self._inotify.add_watch(git_dir, self.mask)
-            if os.path.isdir(os.path.join(git_dir, "info")):  # info/exclude ignores files too
-                self._git_info_wd = self._inotify.add_watch(os.path.join(git_dir, "info"), self.mask)
+            self._git_wd = self._add(git_dir)
+        if self._git_info_wd is None and os.path.isdir(os.path.join(git_dir, "info")):
+            self._git_info_wd = self._add(os.path.join(git_dir, "info"))  # info/exclude ignores files too
+
+    def _add(self, path: str) -> int | None:
+        try:
+            return self._inotify.add_watch(path, self.mask)
+        except OSError as err:
+            if err.errno in (errno.ENOENT, errno.ENOTDIR):
+                return None
+            raise
+
+    def _forget(self, wd: int) -> None:
+        """A watch the kernel dropped (folder deleted) or that no longer names its folder (moved)."""
+        self._folders.pop(wd, None)
+        if wd == self._git_wd:
+            self._git_wd = None
+        if wd == self._git_info_wd:
+            self._git_info_wd = None
+        try:
+            self._inotify.rm_watch(wd)
+        except OSError:
+            pass  # already gone
 
     def changes(self, is_source) -> Changes:
         """Drain the events queued since the last call. ``is_source(path)``: whether a
         path is one of the listed files (events on other files are left out)."""
         flags = self._flags
-        out = Changes()
+        out = Changes(full=self.restless)
+        self.restless = False
         try:
             events = self._inotify.read(timeout=0)
         except OSError:
             out.full = True
             return out
         for event in events:
-            if event.mask & (flags.Q_OVERFLOW | flags.IGNORED | flags.DELETE_SELF | flags.MOVE_SELF):
+            if event.mask & flags.Q_OVERFLOW:
+                out.full = True
+                continue
+            if event.mask & (flags.IGNORED | flags.DELETE_SELF | flags.MOVE_SELF):
+                self._forget(event.wd)
                 out.full = True
                 continue
             if event.wd == self._git_wd:
@@ -140,10 +194,11 @@ class TreeWatch:
 
 def watch_tree(root: str) -> TreeWatch | None:
     """A watch for ``root``, or None where one cannot be trusted or had: not Linux,
-    a network or FUSE filesystem, ``AMIGO_NO_WATCH`` set, or inotify unavailable."""
+    a network or FUSE filesystem holding the tree or mounted inside it,
+    ``AMIGO_NO_WATCH`` set, or inotify unavailable."""
     if sys.platform != "linux" or os.environ.get("AMIGO_NO_WATCH"):
         return None
-    if filesystem_type(root) not in LOCAL_FILESYSTEMS:
+    if not filesystem_types_under(root) <= LOCAL_FILESYSTEMS:
         return None
     try:
         from inotify_simple import INotify, flags

@@ -107,6 +107,38 @@ def test_what_a_dead_worker_took_is_parsed_here(make_repo, monkeypatch) -> None:
     assert sorted(run_in_workers(str(root), jobs, 2)) == serial  # no worker could start
 
 
+def test_files_are_in_path_order_from_workers_and_from_the_cache(make_repo, tmp_path: Path) -> None:
+    """The graph numbers files in index order and ranking ties follow it: a cold index
+    and one loaded from the cache must agree (git lists untracked files last)."""
+    files = {f"pkg/m{i:02d}.py": f"def f{i}():\n    return {i}\n" for i in range(60)}
+    root = make_repo(files)
+    write_files(root, {"pkg/z_untracked.py": "def untracked():\n    pass\n"})  # git lists it first
+    cold = RepoIndex(root, tmp_path / "cache")
+    cold.refresh(parallel=True)
+    assert list(cold.entries) == sorted(cold.entries)
+    warm = RepoIndex(root, tmp_path / "cache")
+    assert warm.refresh(parallel=False).parsed_lines == 0
+    assert list(warm.entries) == list(cold.entries)
+
+
+def test_forked_workers_survive_an_ignored_sigchld(make_repo) -> None:
+    """With SIGCHLD ignored (some launchers do) children are reaped by the kernel and
+    waitpid fails: the tags they wrote still count, and no descriptor leaks."""
+    import signal
+
+    files = {f"pkg/m{i}.py": f"def f{i}():\n    return {i}\n" for i in range(40)}
+    root = make_repo(files)
+    jobs = [(path, None) for path in files]
+    serial = sorted(process_chunk(str(root), jobs))
+    fds = len(os.listdir("/proc/self/fd"))
+    previous = signal.signal(signal.SIGCHLD, signal.SIG_IGN)
+    try:
+        assert sorted(run_forked(str(root), jobs, 3)) == serial
+    finally:
+        signal.signal(signal.SIGCHLD, previous)
+    assert len(os.listdir("/proc/self/fd")) == fds
+
+
 def test_corrupt_cache_is_deleted_and_rebuilt(make_repo, tmp_path: Path) -> None:
     root = make_repo(SHOP)
     cache = tmp_path / "cache"

@@ -103,9 +103,11 @@ def test_only_local_filesystems_are_watched(tmp_path: Path, monkeypatch) -> None
     assert watch.filesystem_type("/home/me/project", mountinfo) == "ext4"
     assert watch.filesystem_type("/mnt/share/project", mountinfo) == "nfs4"
     assert watch.filesystem_type("/mnt/my disk/x", mountinfo) == "fuse.sshfs"
-    monkeypatch.setattr(watch, "filesystem_type", lambda path: "nfs4")
-    assert watch.watch_tree(str(tmp_path)) is None
-    monkeypatch.setattr(watch, "filesystem_type", lambda path: "ext4")
+    assert watch.filesystem_types_under("/", mountinfo) == {"ext4", "nfs4", "fuse.sshfs"}
+    assert watch.filesystem_types_under("/home/me", mountinfo) == {"ext4"}
+    monkeypatch.setattr(watch, "filesystem_types_under", lambda path: {"ext4", "nfs4"})
+    assert watch.watch_tree(str(tmp_path)) is None  # a share mounted inside the tree
+    monkeypatch.setattr(watch, "filesystem_types_under", lambda path: {"ext4"})
     monkeypatch.setenv("AMIGO_NO_WATCH", "1")
     assert watch.watch_tree(str(tmp_path)) is None
 
@@ -127,3 +129,63 @@ def test_building_context_never_rewrites_the_git_index(make_repo, tmp_path: Path
     text = (root / "shop/checkout.py").read_text()
     build_context(root, "shop/checkout.py", text, None, "", 1000, cache_dir=tmp_path / "cache")
     assert index_file.stat().st_mtime_ns == stamp
+
+
+def _names(index: RepoIndex, path: str) -> list[str]:
+    entry = index.entries[path]
+    return [d[0] for d in entry.tags.definitions] if entry.tags else []
+
+
+def test_a_symlinked_file_follows_its_target(watched, tmp_path: Path) -> None:
+    """The target's folder is not watched (it may lie outside the tree): links are
+    checked by size and time on every refresh."""
+    root, index = watched
+    outside = tmp_path / "outside.py"
+    outside.write_text("def first():\n    pass\n")
+    os.symlink(outside, root / "shop/linked.py")
+    index.refresh(parallel=False)
+    assert _names(index, "shop/linked.py") == ["first"]
+    outside.write_text("def second_version():\n    pass\n")
+    index.refresh(parallel=False)
+    assert _names(index, "shop/linked.py") == ["second_version"]
+
+
+def test_a_refresh_that_fails_loses_no_change(watched, monkeypatch) -> None:
+    root, index = watched
+    (root / "shop/models.py").write_text("def changed():\n    pass\n")
+
+    def broken(self, jobs, parallel):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(RepoIndex, "_run_jobs", broken)
+    with pytest.raises(KeyboardInterrupt):
+        index.refresh(parallel=False)  # the events are drained, the work is not done
+    monkeypatch.undo()
+    index.refresh(parallel=False)
+    assert _names(index, "shop/models.py") == ["changed"]
+
+
+def test_a_folder_made_while_the_watch_starts_is_watched(make_repo, tmp_path: Path, monkeypatch) -> None:
+    from amigo.context import files as filelist
+
+    root = make_repo(SHOP)
+    real = filelist.list_files
+    calls: list[int] = []
+
+    def racing(folder):
+        listing = real(folder)
+        if not calls:  # a folder appears after the first listing, before its parent is watched
+            write_files(root, {"late/mod.py": "def early():\n    pass\n"})
+        calls.append(1)
+        return listing
+
+    monkeypatch.setattr(filelist, "list_files", racing)
+    index = RepoIndex(root, tmp_path / "cache")
+    index.refresh(parallel=False)
+    if index._watch is None:
+        pytest.skip("no inotify watch here")
+    assert _names(index, "late/mod.py") == ["early"]
+    (root / "late/mod.py").write_text("def later_version():\n    pass\n")
+    index.refresh(parallel=False)
+    assert _names(index, "late/mod.py") == ["later_version"]
+    index.close()
