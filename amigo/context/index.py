@@ -377,6 +377,7 @@ def take_chunks(tokens: int) -> Iterator[int]:
         yield int.from_bytes(token, "little")
 
 
+INHERITABLE_PIPES = os.name == "posix"  # elsewhere a spawned worker gets a fixed share of chunks
 MAX_CHUNKS = 1000  # their numbers (4 bytes each) fit a pipe of one page, the smallest Linux makes
 
 
@@ -466,13 +467,15 @@ def run_in_workers(root: str, jobs: list[tuple[str, str | None]], workers: int) 
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(
         p for p in (package_parent, os.environ.get("PYTHONPATH", "")) if p)}
     outputs: list[bytes] = []
-    request = marshal.dumps((root, chunks, tokens))
+    shared = INHERITABLE_PIPES
 
-    def run_one() -> None:
+    def run_one(k: int) -> None:
+        # a fixed share is every workers-th chunk of the size-ordered list: about even
+        request = marshal.dumps((root, chunks, tokens if shared else list(range(k, len(chunks), workers))))
         try:
             proc = subprocess.Popen([sys.executable, "-m", "amigo.context.worker"], stdin=subprocess.PIPE,
                                     stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, env=env,
-                                    pass_fds=(tokens,))
+                                    **({"pass_fds": (tokens,)} if shared else {}))
         except OSError:
             return
         try:
@@ -483,7 +486,7 @@ def run_in_workers(root: str, jobs: list[tuple[str, str | None]], workers: int) 
             proc.kill()
             proc.wait()
 
-    threads = [threading.Thread(target=run_one, daemon=True) for _ in range(workers)]
+    threads = [threading.Thread(target=run_one, args=(k,), daemon=True) for k in range(workers)]
     try:
         for thread in threads:
             thread.start()

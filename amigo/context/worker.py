@@ -16,9 +16,11 @@ from amigo.context.index import take_chunks, process_chunk
 
 
 def main() -> int:
-    root, chunks, tokens = marshal.loads(sys.stdin.buffer.read())
+    root, chunks, share = marshal.loads(sys.stdin.buffer.read())
+    # ``share``: the shared pipe to take chunk numbers from, or (no pipes to inherit) a fixed list
+    mine = take_chunks(share) if isinstance(share, int) else share
     results = [(i, [(path, tuple(item), lines) for path, item, lines in process_chunk(root, chunks[i])])
-               for i in take_chunks(tokens)]  # the chunks this worker took from the shared pipe
+               for i in mine]
     sys.stdout.buffer.write(marshal.dumps(results))
     sys.stdout.buffer.flush()
     return 0

@@ -103,6 +103,8 @@ def test_what_a_dead_worker_took_is_parsed_here(make_repo, monkeypatch) -> None:
 
     monkeypatch.setattr(index_module, "process_chunk", dies_in_a_child)
     assert sorted(run_forked(str(root), jobs, 2)) == serial  # the child died after taking a chunk
+    monkeypatch.setattr(index_module, "INHERITABLE_PIPES", False)  # as on Windows: fixed shares
+    assert sorted(run_in_workers(str(root), jobs, 2)) == serial
     monkeypatch.setattr(sys, "executable", "/nonexistent/python")
     assert sorted(run_in_workers(str(root), jobs, 2)) == serial  # no worker could start
 
