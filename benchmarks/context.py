@@ -330,16 +330,15 @@ def _resolved_uses(new_source: bytes, rel: str, added_lines: set[int],
     from tree_sitter import QueryCursor
 
     from amigo.context import languages
-    from amigo.context.tags import _queries
 
     language = tag_language(rel)
-    queries = _queries(language) if language else None
+    query = languages.query(language) if language else None
     parser = languages.parser(language) if language else None
-    if queries is None or parser is None:
+    if query is None or parser is None:
         return set(), set()
     new_defs = {d[0] for d in extract(new_source, language).definitions}
     tree = parser.parse(new_source)
-    captured = QueryCursor(queries[1]).captures(tree.root_node)
+    captured = QueryCursor(query).captures(tree.root_node)
     text = lambda n: new_source[n.start_byte:n.end_byte].decode("utf-8", "replace")  # noqa: E731
     outside = _external_modules(tree.root_node, text, root) if language == "python" else set()
     local = {text(n) for n in captured.get("local", ())}

@@ -159,22 +159,7 @@ def imports_section(tags: FileTags, text: str, budget: int, count: TokenCounter)
     """The file's import statements, for files too long to read at a glance."""
     if tags.lines <= LARGE_FILE_LINES or not tags.imports:
         return ""
-    try:
-        return _fitted_imports(text, tags.imports, budget, count)
-    except TypeError:  # a caller's token counter that cannot be a cache key
-        return _fitted_imports.__wrapped__(text, tags.imports, budget, count)
-
-
-@lru_cache(maxsize=16)
-def _fitted_imports(text: str, imports: tuple[tuple[int, int], ...], budget: int,
-                    count: TokenCounter) -> str:
-    # remembered: splitting a long file into lines costs more than the rest of the
-    # section, and the same buffer is asked about again and again
-    source = text.splitlines()
-    lines: list[str] = []
-    for start, end in imports:
-        lines.extend(source[start - 1:end])
-    return "\n".join(fit_lines(lines, budget, count))
+    return "\n".join(fit_lines(_import_text(tags, text).split("\n"), budget, count))
 
 
 def _import_text(tags: FileTags, text: str) -> str:
@@ -183,6 +168,8 @@ def _import_text(tags: FileTags, text: str) -> str:
 
 @lru_cache(maxsize=64)
 def _import_lines(text: str, imports: tuple[tuple[int, int], ...]) -> str:
+    # remembered: splitting a long file into lines costs more than the rest of a
+    # request, and the same buffer is asked about again and again
     source = text.splitlines()
     return "\n".join("\n".join(source[s - 1:e]) for s, e in imports)
 

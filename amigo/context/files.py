@@ -44,6 +44,10 @@ class Listing:
     def skip(self, reason: str, path: str) -> None:
         self.skipped.setdefault(reason, []).append(path)
 
+    def folders(self) -> list[str]:
+        """The folders the listing came from ("" is the root): those ``stamp`` holds."""
+        return [name for name in self.stamp if name != ".gitignore" and not name.startswith(".git/")]
+
 
 def git_toplevel(folder: Path) -> Path | None:
     """The work tree root containing ``folder``, or None outside git (remembered per folder)."""

@@ -21,7 +21,7 @@ import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Iterator
+from typing import Iterable, Iterator
 
 from amigo.context import files as filelist
 from amigo.context.cache import CachedFile, TagCache
@@ -177,6 +177,7 @@ class RepoIndex:
 
         root = str(self.root)
         jobs: list[tuple[str, str | None]] = []
+        sizes: dict[str, int] = {}  # of the jobs' files, for sharing them out
         stat_changes: list[tuple[str, CachedFile]] = []
         present = set()
         if targeted is not None and not targeted and not gone:
@@ -228,10 +229,11 @@ class RepoIndex:
             if previous is not None and old is None:
                 self.entries[path] = previous
             jobs.append((path, previous.digest if previous is not None and previous.digest else None))
+            sizes[path] = st.st_size
         t3 = time.perf_counter()
         report.timings["check files"] = t3 - t2
 
-        results = sorted(self._run_jobs(jobs, parallel), key=lambda result: result[0])
+        results = sorted(self._run_jobs(jobs, parallel, sizes), key=lambda result: result[0])
         rows: list[tuple[str, CachedFile]] = list(stat_changes)
         for path, item, lines in results:
             previous = self.entries.get(path)
@@ -290,7 +292,7 @@ class RepoIndex:
             if self._watch is None:
                 return listing
             try:
-                self._watch.watch([f for f in listing.stamp if f != ".gitignore" and not f.startswith(".git/")])
+                self._watch.watch(listing.folders())
             except OSError:  # out of inotify watches: fall back to checking every file
                 self._watch.close()
                 self._watch = None
@@ -301,14 +303,15 @@ class RepoIndex:
         self._watch.restless = True
         return listing
 
-    def _run_jobs(self, jobs: list[tuple[str, str | None]], parallel: bool) -> list[tuple[str, CachedFile, int]]:
+    def _run_jobs(self, jobs: list[tuple[str, str | None]], parallel: bool,
+                  sizes: dict[str, int]) -> list[tuple[str, CachedFile, int]]:
         workers = _workers()
         root = str(self.root)
         if not parallel or workers < 2 or len(jobs) < PARALLEL_MIN_FILES:
             return process_chunk(root, jobs)
         if can_fork():
-            return run_forked(root, jobs, workers)
-        return run_in_workers(root, jobs, workers)
+            return run_forked(root, jobs, workers, sizes)
+        return run_in_workers(root, jobs, workers, sizes)
 
     def skipped(self) -> dict[str, list[str]]:
         """Files left out, grouped by reason."""
@@ -343,9 +346,13 @@ def can_fork() -> bool:
             and threading.current_thread() is threading.main_thread())
 
 
-def _chunks(root: str, jobs: list[tuple[str, str | None]], n: int) -> list[list[tuple[str, str | None]]]:
-    """``jobs`` in about ``n`` chunks of similar bytes, the largest files first."""
+def _chunks(root: str, jobs: list[tuple[str, str | None]], n: int,
+            sizes: dict[str, int] | None = None) -> list[list[tuple[str, str | None]]]:
+    """``jobs`` in about ``n`` chunks of similar bytes, the largest files first (sizes from
+    ``sizes`` when the caller has just stat-ed the files, else asked again)."""
     def size(job: tuple[str, str | None]) -> int:
+        if sizes is not None and job[0] in sizes:
+            return sizes[job[0]]
         try:
             return os.stat(os.path.join(root, job[0])).st_size
         except OSError:
@@ -391,7 +398,33 @@ def _token_pipe(count: int) -> int:
     return tokens
 
 
-def run_forked(root: str, jobs: list[tuple[str, str | None]], workers: int) -> list[tuple[str, CachedFile, int]]:
+def parse_chunks(root: str, chunks: list[list[tuple[str, str | None]]],
+                 numbers: Iterable[int]) -> list[tuple[int, list[tuple[str, tuple, int]]]]:
+    """A worker's body (forked or spawned): the chunks it takes, parsed, as marshal-able tuples."""
+    return [(i, [(path, tuple(item), lines) for path, item, lines in process_chunk(root, chunks[i])])
+            for i in numbers]
+
+
+def _gather(root: str, chunks: list[list[tuple[str, str | None]]], payloads: list[bytes],
+            results: list[tuple[str, CachedFile, int]], done: set[int]) -> list[tuple[str, CachedFile, int]]:
+    """Add the workers' tags (a payload is written whole at the end, or is unreadable)
+    to ``results``; parse here whatever chunk nobody handed back."""
+    for payload in payloads:
+        try:
+            decoded = marshal.loads(payload)
+        except (ValueError, EOFError, TypeError):
+            continue  # a worker died: its chunks are done below
+        for i, items in decoded:
+            results.extend((path, CachedFile(*item), lines) for path, item, lines in items)
+            done.add(i)
+    for i in range(len(chunks)):
+        if i not in done:
+            results.extend(process_chunk(root, chunks[i]))
+    return results
+
+
+def run_forked(root: str, jobs: list[tuple[str, str | None]], workers: int,
+               sizes: dict[str, int] | None = None) -> list[tuple[str, CachedFile, int]]:
     """Parse ``jobs`` here and in ``workers - 1`` forked children (see :func:`can_fork`).
 
     The work is cut into chunks (largest files first) that each process takes from
@@ -399,9 +432,10 @@ def run_forked(root: str, jobs: list[tuple[str, str | None]], workers: int) -> l
     load takes fewer: nobody waits for a fixed share. Whatever a child took and did
     not hand back (it died, its pipe broke) is parsed here.
     """
-    chunks = _chunks(root, jobs, min(8 * workers, MAX_CHUNKS))
+    chunks = _chunks(root, jobs, min(8 * workers, MAX_CHUNKS), sizes)
     tokens = _token_pipe(len(chunks))
     children: list[tuple[int, int]] = []
+    payloads: list[bytes] = []
     results: list[tuple[str, CachedFile, int]] = []
     done: set[int] = set()
     try:
@@ -420,10 +454,9 @@ def run_forked(root: str, jobs: list[tuple[str, str | None]], workers: int) -> l
                 code = 1
                 try:
                     os.close(read_end)
-                    mine = [(i, [(path, tuple(item), lines) for path, item, lines in process_chunk(root, chunks[i])])
-                            for i in take_chunks(tokens)]
+                    mine = marshal.dumps(parse_chunks(root, chunks, take_chunks(tokens)))
                     with os.fdopen(write_end, "wb") as out:
-                        out.write(marshal.dumps(mine))
+                        out.write(mine)
                     code = 0
                 finally:
                     os._exit(code)
@@ -435,33 +468,24 @@ def run_forked(root: str, jobs: list[tuple[str, str | None]], workers: int) -> l
     finally:
         os.close(tokens)
         for pid, read_end in children:
-            data = b""
             try:
                 with os.fdopen(read_end, "rb") as handle:
-                    data = handle.read()
+                    payloads.append(handle.read())
             except OSError:
                 pass
             finally:
                 try:
                     os.waitpid(pid, 0)
                 except ChildProcessError:
-                    pass  # reaped by someone else (SIGCHLD ignored): the data tells
-            try:
-                for i, items in marshal.loads(data):  # written whole at the end, or not at all
-                    results.extend((path, CachedFile(*item), lines) for path, item, lines in items)
-                    done.add(i)
-            except (ValueError, EOFError, TypeError):
-                pass  # what a dead child took is done below
-    for i in range(len(chunks)):
-        if i not in done:
-            results.extend(process_chunk(root, chunks[i]))
-    return results
+                    pass  # reaped by someone else (SIGCHLD ignored): the payload tells
+    return _gather(root, chunks, payloads, results, done)
 
 
-def run_in_workers(root: str, jobs: list[tuple[str, str | None]], workers: int) -> list[tuple[str, CachedFile, int]]:
+def run_in_workers(root: str, jobs: list[tuple[str, str | None]], workers: int,
+                   sizes: dict[str, int] | None = None) -> list[tuple[str, CachedFile, int]]:
     """Parse ``jobs`` in ``workers`` fresh worker interpreters, which take chunks from a
     shared pipe as :func:`run_forked`'s processes do; what a failed worker took is done here."""
-    chunks = _chunks(root, jobs, min(8 * workers, MAX_CHUNKS))
+    chunks = _chunks(root, jobs, min(8 * workers, MAX_CHUNKS), sizes)
     tokens = _token_pipe(len(chunks))
     package_parent = str(Path(__file__).resolve().parents[2])  # importable even uninstalled
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(
@@ -494,20 +518,7 @@ def run_in_workers(root: str, jobs: list[tuple[str, str | None]], workers: int) 
             thread.join()
     finally:
         os.close(tokens)
-    results: list[tuple[str, CachedFile, int]] = []
-    done: set[int] = set()
-    for out in outputs:
-        try:
-            decoded = marshal.loads(out)
-        except (ValueError, EOFError, TypeError):
-            continue
-        for i, items in decoded:
-            results.extend((path, CachedFile(*item), lines) for path, item, lines in items)
-            done.add(i)
-    for i in range(len(chunks)):
-        if i not in done:  # a worker died (or never started): its chunks are done here
-            results.extend(process_chunk(root, chunks[i]))
-    return results
+    return _gather(root, chunks, outputs, [], set())
 
 
 _INDEXES: dict[tuple[str, str], RepoIndex] = {}

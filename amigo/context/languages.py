@@ -70,11 +70,15 @@ def query_source(name: str) -> str:
 
 @lru_cache(maxsize=None)
 def query(name: str) -> Query | None:
-    """The compiled tag query for ``name`` (None when the grammar is missing)."""
+    """The compiled tag query for ``name`` (None when the grammar or, in a broken
+    install, the query file is missing: the file then gets plain-text handling)."""
     lang = grammar(name)
     if lang is None:
         return None
-    return Query(lang, query_source(name))
+    try:
+        return Query(lang, query_source(name))
+    except OSError:
+        return None
 
 
 def parser(name: str) -> Parser | None:

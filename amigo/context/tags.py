@@ -11,7 +11,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 from functools import lru_cache
 
-from tree_sitter import Node, Query, QueryCursor
+from tree_sitter import Node, QueryCursor
 
 from amigo.context import languages
 
@@ -50,64 +50,14 @@ class FileTags:
         return FileTags(language, lines, tuple(defs), refs, tuple(imports), errors, weak)
 
 
-def _split_patterns(source: str) -> list[str]:
-    """Top-level S-expressions of a query file (comments dropped)."""
-    patterns: list[str] = []
-    depth, current, in_string = 0, [], False
-    for line in source.splitlines():
-        if not in_string and line.lstrip().startswith(";"):
-            continue
-        for ch in line:
-            current.append(ch)
-            if ch == '"':
-                in_string = not in_string
-            elif not in_string and ch in "([":
-                depth += 1
-            elif not in_string and ch in ")]":
-                depth -= 1
-        current.append("\n")
-        if depth == 0 and "".join(current).strip():
-            patterns.append("".join(current).strip())
-            current = []
-    return patterns
-
-
-@lru_cache(maxsize=None)
-def _queries(language: str) -> tuple[Query, Query] | None:
-    """(definition+import query, reference query) for ``language``."""
-    lang = languages.grammar(language)
-    if lang is None:
-        return None
-    try:
-        patterns = _split_patterns(languages.query_source(language))
-    except OSError:  # queries/*.scm not installed with the package: plain-text handling
-        return None
-    is_use = lambda p: "@ref" in p or "@weak" in p or "@local" in p  # noqa: E731
-    defs = "\n".join(p for p in patterns if not is_use(p))
-    refs = "\n".join(p for p in patterns if is_use(p))
-    return Query(lang, defs), Query(lang, refs)
-
-
 _NOT_DEFINITIONS = frozenset({"name", "import", "ref", "weak", "local"})
 
 
 @lru_cache(maxsize=None)
 def _kind_order(language: str) -> dict[str, int]:
     """Capture names in the order the query file first uses them (ties between kinds)."""
-    query = _tag_query(language)
+    query = languages.query(language)
     return {query.capture_name(i): i for i in range(query.capture_count)} if query else {}
-
-
-@lru_cache(maxsize=None)
-def _tag_query(language: str) -> Query | None:
-    """The whole tag query for ``language``, compiled once (None: plain-text handling)."""
-    lang = languages.grammar(language)
-    if lang is None:
-        return None
-    try:
-        return Query(lang, "\n".join(_split_patterns(languages.query_source(language))))
-    except OSError:  # queries/*.scm not installed with the package
-        return None
 
 
 def _signature(source: bytes, node: Node) -> str:
@@ -147,7 +97,7 @@ def extract(source: bytes, language: str | None) -> FileTags:
     recover; ``syntax_errors`` says so.
     """
     line_count = source.count(b"\n") + (0 if source.endswith(b"\n") or not source else 1)
-    query = _tag_query(language) if language else None
+    query = languages.query(language) if language else None
     parser = languages.parser(language) if language else None
     if query is None or parser is None:
         return FileTags(None, line_count, (), plain_references(source), ())
@@ -162,9 +112,13 @@ def extract(source: bytes, language: str | None) -> FileTags:
     # lies in its class too, a struct field's in its typedef); one node captured as
     # two kinds keeps the more specific kind.
     order = _kind_order(language)
-    defs = sorted(((node.start_byte, -node.end_byte, -_PRIORITY.get(kind, 0), order.get(kind, 99), kind, node)
-                   for kind, nodes in captured.items() if kind not in _NOT_DEFINITIONS for node in nodes),
-                  key=lambda item: item[:4])
+    ranked = sorted(((node.start_byte, -node.end_byte, -_PRIORITY.get(kind, 0), order.get(kind, 99), kind, node)
+                     for kind, nodes in captured.items() if kind not in _NOT_DEFINITIONS for node in nodes),
+                    key=lambda item: item[:4])
+    by_range: dict[tuple[int, int], tuple] = {}
+    for item in ranked:  # the same node captured as several kinds: the first is the most specific
+        by_range.setdefault(item[:2], item)
+    defs = list(by_range.values())
     names = sorted({n.start_byte: n for n in captured.get("name", ())}.values(), key=lambda n: n.start_byte)
     found: dict[int, tuple[int, int, str, str, Node]] = {}  # name start -> definition
     open_defs: list[tuple] = []  # definition nodes around the current position, outermost first
@@ -184,11 +138,6 @@ def extract(source: bytes, language: str | None) -> FileTags:
                 break
         if inner is None:
             continue
-        # the same range captured as several kinds: the first in sort order is the most specific
-        for item in open_defs:
-            if item[0] == inner[0] and item[1] == inner[1]:
-                inner = item
-                break
         node = inner[5]
         found[start] = (node.start_byte, node.end_byte, inner[4],
                         source[start:end].decode("utf-8", "replace"), node)

@@ -12,15 +12,13 @@ from __future__ import annotations
 import marshal
 import sys
 
-from amigo.context.index import take_chunks, process_chunk
+from amigo.context.index import parse_chunks, take_chunks
 
 
 def main() -> int:
     root, chunks, share = marshal.loads(sys.stdin.buffer.read())
     # ``share``: the shared pipe to take chunk numbers from, or (no pipes to inherit) a fixed list
-    mine = take_chunks(share) if isinstance(share, int) else share
-    results = [(i, [(path, tuple(item), lines) for path, item, lines in process_chunk(root, chunks[i])])
-               for i in mine]
+    results = parse_chunks(root, chunks, take_chunks(share) if isinstance(share, int) else share)
     sys.stdout.buffer.write(marshal.dumps(results))
     sys.stdout.buffer.flush()
     return 0

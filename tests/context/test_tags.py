@@ -181,15 +181,36 @@ PAIRING_CASES = {
 }
 
 
+def _definition_query(language: str):
+    """Only the definition and import patterns of the tag query (top-level S-expressions
+    without a use capture), as one query."""
+    from tree_sitter import Query
+
+    from amigo.context import languages
+
+    patterns, current, depth = [], [], 0
+    for line in languages.query_source(language).splitlines():
+        if not current and (not line.strip() or line.lstrip().startswith(";")):
+            continue
+        current.append(line)
+        depth += line.count("(") + line.count("[") - line.count(")") - line.count("]")
+        if depth == 0:
+            patterns.append("\n".join(current))
+            current = []
+    uses = ("@ref", "@weak", "@local")
+    return Query(languages.grammar(language),
+                 "\n".join(p for p in patterns if not any(u in p for u in uses)))
+
+
 def _definitions_by_match(source: bytes, language: str) -> set[tuple[str, str, int, int]]:
     """The reference pairing: one definition per match of the definition patterns
     (a second pass over the tree, which the one-pass extraction avoids)."""
     from tree_sitter import QueryCursor
 
     from amigo.context import languages
-    from amigo.context.tags import _PRIORITY, _queries
+    from amigo.context.tags import _PRIORITY
 
-    def_query, _ = _queries(language)
+    def_query = _definition_query(language)
     root = languages.parser(language).parse(source).root_node
     found: dict[int, tuple[str, str, int, int]] = {}
     for _, captures in QueryCursor(def_query).matches(root):

@@ -154,7 +154,7 @@ def test_a_refresh_that_fails_loses_no_change(watched, monkeypatch) -> None:
     root, index = watched
     (root / "shop/models.py").write_text("def changed():\n    pass\n")
 
-    def broken(self, jobs, parallel):
+    def broken(self, *args):
         raise KeyboardInterrupt
 
     monkeypatch.setattr(RepoIndex, "_run_jobs", broken)
