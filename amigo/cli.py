@@ -276,7 +276,12 @@ def cmd_doctor(args: argparse.Namespace) -> int:
         client.retries = 0
         try:
             models = client.models()
-            print(f"server:      up, serving {', '.join(models) or '(no model list)'}")
+            # Answering /v1/models is not being up: a llama.cpp built for another CPU answers
+            # it and dies on its first completion. One token proves the model runs.
+            started = time.monotonic()
+            client.complete([{"role": "user", "content": "Hi"}], max_tokens=1, temperature=0.0)
+            print(f"server:      up, serving {', '.join(models) or '(no model list)'}; "
+                  f"a one-token completion took {(time.monotonic() - started) * 1000:.0f} ms")
         except AmigoError as exc:
             print(f"server:      DOWN: {exc}")
             status = EXIT_FAIL

@@ -17,6 +17,7 @@ from typing import Any, Iterator, Sequence
 import httpx
 
 from amigo.errors import ModelServerError
+from amigo.server_state import dead_server_report
 
 START_HINT = "start the embedded one with `amigo serve`, or set `endpoint` in amigo.toml / AMIGO_ENDPOINT"
 
@@ -128,13 +129,11 @@ class ChatClient:
                     return
             except _Retry as retry:
                 self._backoff(attempt, retry.reason)
-            except httpx.ConnectError:
-                if stats.chunks == 0 and attempt <= self.retries:
+            except httpx.ConnectError as exc:
+                if stats.chunks == 0 and attempt <= self.retries and not self._crashed():
                     self._backoff(attempt, "connect")
                     continue
-                raise ModelServerError(
-                    f"cannot reach the model server at {self.base_url}: {START_HINT}"
-                ) from None
+                raise ModelServerError(self._unreachable(exc)) from None
             except httpx.TimeoutException as exc:
                 if stats.chunks == 0 and attempt <= self.retries and isinstance(exc, httpx.ConnectTimeout):
                     self._backoff(attempt, "connect timeout")
@@ -143,10 +142,12 @@ class ChatClient:
                     f"the model server at {self.base_url} did not answer within "
                     f"{self._read_timeout:g} s; it may be overloaded: try again, or raise read_timeout"
                 ) from None
+            except (httpx.RemoteProtocolError, httpx.ReadError) as exc:
+                raise ModelServerError(self._dropped(stats.chunks, exc)) from None
             except httpx.HTTPError as exc:
                 raise ModelServerError(
-                    f"the connection to the model server at {self.base_url} failed ({type(exc).__name__}); "
-                    "check that it is running and try again"
+                    self._crashed() or f"the connection to the model server at {self.base_url} failed "
+                    f"({type(exc).__name__}: {exc}); check that it is running and try again"
                 ) from None
 
     def complete(self, messages: Sequence[dict[str, str]], cancel: threading.Event | None = None, **params: Any) -> Completion:
@@ -173,19 +174,49 @@ class ChatClient:
                 return response
             except _Retry as retry:
                 self._backoff(attempt, retry.reason)
-            except httpx.ConnectError:
-                if attempt <= self.retries:
+            except httpx.ConnectError as exc:
+                if attempt <= self.retries and not self._crashed():
                     self._backoff(attempt, "connect")
                     continue
-                raise ModelServerError(f"cannot reach the model server at {self.base_url}: {START_HINT}") from None
+                raise ModelServerError(self._unreachable(exc)) from None
             except httpx.TimeoutException:
                 raise ModelServerError(
                     f"the model server at {self.base_url} did not answer in time; try again, or raise read_timeout"
                 ) from None
+            except (httpx.RemoteProtocolError, httpx.ReadError) as exc:
+                raise ModelServerError(self._dropped(0, exc)) from None
             except httpx.HTTPError as exc:
                 raise ModelServerError(
-                    f"the connection to the model server at {self.base_url} failed ({type(exc).__name__})"
+                    self._crashed() or f"the connection to the model server at {self.base_url} failed "
+                    f"({type(exc).__name__}: {exc})"
                 ) from None
+
+    # -- why a connection failed: three different stories ------------------------
+
+    def _crashed(self) -> str | None:
+        """The crash report when Amigo started this server and it has died, else None."""
+        return dead_server_report(self.base_url)
+
+    def _unreachable(self, exc: Exception) -> str:
+        """No connection at all: a dead server of ours, nothing listening, or a network problem."""
+        crashed = self._crashed()
+        if crashed:
+            return crashed
+        if "refused" in str(exc).lower():
+            return (f"cannot reach the model server at {self.base_url}: nothing is listening there "
+                    f"(connection refused); {START_HINT}")
+        return f"cannot reach the model server at {self.base_url} ({exc}); {START_HINT}"
+
+    def _dropped(self, chunks: int, exc: Exception | None = None) -> str:
+        """The server closed the connection before the answer was complete."""
+        crashed = self._crashed()
+        if crashed:
+            return crashed
+        where = f"after {chunks} pieces of the answer" if chunks else "before sending any of the answer"
+        why = f" ({exc})" if exc else ""
+        return (f"the model server at {self.base_url} closed the connection {where}{why}; it may have been "
+                "restarted, or interrupted this request for another one (llama-cpp-python does unless started "
+                "with --interrupt_requests False, as `amigo serve` does): try again")
 
     @staticmethod
     def _backoff(attempt: int, reason: str) -> None:
@@ -211,16 +242,19 @@ class ChatClient:
     def _iter_sse(
         self, response: httpx.Response, cancel: threading.Event | None, stats: StreamStats, started: float
     ) -> Iterator[str]:
-        got_any = False
+        """Yield the text of each event. A stream that ends without ``[DONE]`` or a
+        finish reason was cut off (a dropped stream), which is not the same as a
+        complete answer that happens to be empty (the engine reports that)."""
+        events = 0
+        done = False
         for line in response.iter_lines():
             if cancel is not None and cancel.is_set():
                 raise Cancelled("generation cancelled")
-            if not line or line.startswith(":"):
-                continue
-            if not line.startswith("data:"):
+            if not line or line.startswith(":") or not line.startswith("data:"):
                 continue
             data = line[5:].strip()
             if data == "[DONE]":
+                done = True
                 break
             try:
                 chunk = json.loads(data)
@@ -232,7 +266,7 @@ class ChatClient:
                 raise ModelServerError(f"the model server at {self.base_url} sent an unexpected stream chunk")
             if "error" in chunk:
                 raise ModelServerError(f"the model server reported an error: {_short(chunk['error'])}")
-            got_any = True
+            events += 1
             usage = chunk.get("usage")
             if isinstance(usage, dict):
                 stats.prompt_tokens = usage.get("prompt_tokens", stats.prompt_tokens)
@@ -249,11 +283,13 @@ class ChatClient:
                     if stats.first_token_s is None:
                         stats.first_token_s = time.monotonic() - started
                     yield text
-        if not got_any:
-            raise ModelServerError(
-                f"the model server at {self.base_url} closed the stream without an answer; "
-                "is it an OpenAI-compatible /v1 endpoint?"
-            )
+        if not done and stats.finish_reason is None:
+            if events == 0 and not self._crashed():
+                raise ModelServerError(
+                    f"the model server at {self.base_url} closed the stream without sending any event; "
+                    "is it an OpenAI-compatible /v1 endpoint? If it is, it may have dropped the request: try again"
+                )
+            raise ModelServerError(self._dropped(stats.chunks))
 
 
 class _Retry(Exception):

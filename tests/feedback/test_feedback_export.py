@@ -218,3 +218,17 @@ def test_export_errors_are_clear(repo, make, bus, tmp_path, capsys):
     assert "no feedback database" in capsys.readouterr().err
     with pytest.raises(SystemExit):
         cli(["export", "--format", "kto", "--out", "x"])
+
+
+def test_a_fresh_machine_has_empty_stats_and_an_empty_export(tmp_path, capsys):
+    """Nothing recorded yet (no database file at the default place): a scheduled job must not fail."""
+    assert not db_path(FeedbackSettings()).exists()
+    assert cli(["stats"]) == 0
+    assert "0 proposals are recorded yet" in capsys.readouterr().out
+    for fmt in ("dpo", "sft"):
+        out = tmp_path / fmt
+        assert cli(["export", "--format", fmt, "--out", str(out)]) == 0
+        assert f"wrote 0 {fmt} examples" in capsys.readouterr().out
+        manifest = json.loads((out / "manifest.json").read_text())
+        assert manifest["counts"]["total"] == 0
+    assert not db_path(FeedbackSettings()).exists()  # reading created no database
