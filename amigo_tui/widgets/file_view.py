@@ -9,6 +9,7 @@ from textual.binding import Binding
 from textual.containers import Vertical
 from textual.message import Message
 from textual.widgets import Static, TextArea
+from textual.widgets.text_area import LanguageDoesNotExist
 
 from amigo_tui.fileload import FilePage
 
@@ -70,7 +71,12 @@ class FileView(Vertical):
         code.line_number_start = page.first_line
         code.load_text(page.text)
         if language in code.available_languages:
-            code.language = language
+            try:
+                code.language = language
+            except LanguageDoesNotExist:
+                # Textual knows how to highlight the language but its grammar package
+                # (tree-sitter-markdown, -toml, ...) is not installed: plain text, never a crash.
+                code.language = None
         if keep_cursor:
             row = min(cursor[0], max(0, code.document.line_count - 1))
             code.cursor_location = (row, 0)

@@ -15,7 +15,7 @@ from tui_helpers import open_session, run, wait_for
 from amigo_tui.app import AmigoApp
 from amigo_tui.history import InstructionHistory
 from amigo_tui.widgets.diff_panel import DiffPanel
-from amigo_tui.widgets.file_view import FileView
+from amigo_tui.widgets.file_view import FileView, language_for
 from amigo_tui.widgets.stream_panel import StreamPanel
 
 DOC = '    """The oldest user (the first one on ties)."""\n'
@@ -272,3 +272,31 @@ def test_verdicts_reach_the_feedback_store(repo: Path, answer_server: RecordedMo
         accepted = store.query("SELECT data FROM events WHERE kind = 'accepted'")
     assert kinds == ["retried", "accepted", "undone"]
     assert json.loads(accepted[0]["data"])["hunks"] == [1]
+
+
+def test_every_kind_of_file_opens(repo: Path, answer_server: RecordedModelServer) -> None:
+    """Textual can highlight markdown, TOML, JSON, YAML, shell...; where the grammar package
+    is not installed (the core install has none of them) the file opens as plain text."""
+    files = {
+        "README.md": "# Title\n\nSome *text*.\n", "pyproject.toml": "[project]\nname = \"x\"\n",
+        "data.json": "{\"a\": 1}\n", "ci.yaml": "on: push\njobs: {}\n", "run.sh": "#!/bin/sh\necho hi\n",
+        "notes.txt": "plain\n", "Makefile": "all:\n\techo hi\n", "LICENSE": "no extension\n",
+        "main.rs": "fn main() {}\n", "main.go": "package main\n", "page.html": "<p>hi</p>\n",
+        "query.sql": "select 1;\n",
+    }
+    for name, text in files.items():
+        (repo / name).write_text(text)
+
+    async def scenario() -> None:
+        app = AmigoApp(open_session(repo, answer_server.base_url), path="users.py")
+        async with app.run_test(size=(100, 30)) as pilot:
+            view = app.query_one(FileView)
+            await wait_for(pilot, lambda: view.page is not None)
+            assert view.code.language == "python"
+            for name, text in files.items():
+                app.open_file(name)
+                await pilot.pause(0.05)
+                assert app.is_running, name
+                assert view.page.path == name and view.code.text == text, name
+                assert view.code.language in (None, language_for(name)), name
+    run(scenario())
