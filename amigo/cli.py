@@ -262,6 +262,7 @@ def cmd_doctor(args: argparse.Namespace) -> int:
     """Say which configuration, server and decoding mode are in use."""
     from amigo.client import ChatClient
     from amigo.config import load_config
+    from amigo.cpu import installed_llama_cpp_problems
     from amigo.workspace import find_repo_root
 
     root = find_repo_root(Path(args.repo or Path.cwd()))
@@ -272,6 +273,11 @@ def cmd_doctor(args: argparse.Namespace) -> int:
     print(f"endpoint:    {config.endpoint}  model: {config.model}" + (f"  adapter: {config.adapter}" if config.adapter else ""))
     print(f"edit format: {config.edit_format}  decoding: {config.decoding}  context budget: {config.context_budget}")
     status = EXIT_OK
+    problems = installed_llama_cpp_problems()
+    if problems is not None:
+        print("llama.cpp:   " + ("PROBLEM: the installed llama-cpp-python will crash on this CPU: "
+                                 + "; ".join(problems) + ". Rebuild it: `rm -f .venv/.setup-serve && make setup-serve`"
+                                 if problems else "the installed build fits this CPU (no AMX)"))
     with ChatClient.from_config(config) as client:
         client.retries = 0
         try:

@@ -39,6 +39,7 @@ import httpx
 
 from amigo import server_state
 from amigo.config import SERVE_BACKENDS
+from amigo.cpu import cpu_flags, portable_build
 from amigo.errors import AmigoError, ConfigError, ModelServerError
 from amigo.paths import cache_dir, state_dir
 
@@ -94,7 +95,9 @@ def find_llama_server(binary: str | Path | None = None) -> Path | None:
     if binary:
         path = Path(binary).expanduser()
         return path if path.is_file() and os.access(path, os.X_OK) else None
-    cached = amigo_cache_dir() / "bin" / "llama-server"
+    # Kept per CPU flag set (scripts/build-llama-server.sh): a binary built on another machine
+    # that shares this home is never picked up.
+    cached = amigo_cache_dir() / "bin" / portable_build(cpu_flags()).tag / "llama-server"
     if cached.is_file() and os.access(cached, os.X_OK):
         return cached
     found = shutil.which("llama-server")

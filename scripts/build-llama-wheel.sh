@@ -1,17 +1,16 @@
 #!/usr/bin/env bash
 # Build the llama-cpp-python wheel once per CPU flag set, portably (no AMX, no
-# -march=native; see llama-cpu-flags.sh for why), and print the folder that
-# holds it: $WHEELS/<tag>/. Idempotent: a wheel already in that folder is kept.
+# -march=native; amigo/cpu.py says why and picks the flags), and print the
+# folder that holds it: $WHEELS/<tag>/. Idempotent: a wheel already in that folder is kept.
 # --no-cache-dir because pip's wheel cache ignores CMAKE_ARGS and would hand back
 # whatever was built before (possibly a native build that crashes on this CPU).
 set -euo pipefail
 VERSION="${LLAMA_CPP_PYTHON_VERSION:-0.3.36}"
 WHEELS="${WHEELS:-${XDG_CACHE_HOME:-$HOME/.cache}/amigo/wheels}"
-PIP="${PIP:-python3 -m pip}"
-here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
-# shellcheck source=llama-cpu-flags.sh
-source "$here/llama-cpu-flags.sh"
-llama_cpu_flags
+PYTHON="${PYTHON:-python3}"
+PIP="${PIP:-$PYTHON -m pip}"
+cd "$(dirname "${BASH_SOURCE[0]}")/.."  # so that `-m amigo.cpu` finds the package before it is installed
+{ read -r LLAMA_CPU_TAG; read -r LLAMA_CMAKE_ARGS; } < <("$PYTHON" -m amigo.cpu)
 dest="$WHEELS/$LLAMA_CPU_TAG"
 if ls "$dest"/llama_cpp_python-"$VERSION"-*.whl >/dev/null 2>&1; then
   echo "$dest"; exit 0

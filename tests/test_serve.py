@@ -13,6 +13,7 @@ from amigo.client import ChatClient
 from amigo.decoding import clear_probe_cache, plan_constraint, probe_backend
 from amigo.errors import AmigoError, ConfigError
 from amigo.prompt import EditRequest, build_messages
+from amigo.cpu import cpu_flags, portable_build
 from amigo.serve import (
     EMBEDDED_MODEL_ALIAS,
     ServerProcess,
@@ -65,7 +66,8 @@ def test_amigo_serve_answers_and_stops_cleanly_on_sigterm(tmp_path):
 
 # Read at import, before isolated_env points XDG_CACHE_HOME at a temporary folder.
 _CACHE = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "amigo"
-BUILT_LLAMA_SERVER = Path(os.environ.get("AMIGO_LLAMA_SERVER") or _CACHE / "bin" / "llama-server")
+_TAG = portable_build(cpu_flags()).tag  # the build script keeps one binary per CPU flag set
+BUILT_LLAMA_SERVER = Path(os.environ.get("AMIGO_LLAMA_SERVER") or _CACHE / "bin" / _TAG / "llama-server")
 
 
 def _executable(path: Path, text: str = "#!/bin/sh\nexit 0\n") -> Path:
@@ -85,7 +87,9 @@ def test_auto_prefers_a_built_llama_server_and_falls_back_to_llama_cpp_python(tm
     monkeypatch.setenv("PATH", str(tmp_path / "empty"))
     assert find_llama_server() is None
     assert resolve_backend("auto") == "llama-cpp-python"
-    built = _executable(Path(os.environ["XDG_CACHE_HOME"]) / "amigo" / "bin" / "llama-server")
+    _executable(Path(os.environ["XDG_CACHE_HOME"]) / "amigo" / "bin" / "llama-server")  # untagged: another CPU's
+    assert find_llama_server() is None
+    built = _executable(Path(os.environ["XDG_CACHE_HOME"]) / "amigo" / "bin" / _TAG / "llama-server")
     assert find_llama_server() == built and resolve_backend("auto") == "llama-server"
     cmd = backend_command("auto", Path("m.gguf"), "127.0.0.1", 9, n_ctx=2048, threads=2)
     assert cmd[0] == str(built)
