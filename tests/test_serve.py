@@ -62,6 +62,34 @@ def test_amigo_serve_answers_and_stops_cleanly_on_sigterm(tmp_path):
             proc.kill()
 
 
+@pytest.mark.model
+def test_amigo_serve_says_up_after_a_completion_and_names_a_crash(tmp_path):
+    """`amigo serve` prints "up" only once a completion came back; when its server dies, it
+    says how (the signal), shows the log and exits 1 instead of 0."""
+    from amigo import server_state
+
+    port = free_port()
+    out = tmp_path / "serve.out"
+    with out.open("w") as sink:
+        proc = subprocess.Popen([sys.executable, "-m", "amigo", "serve", "--port", str(port)], cwd=tmp_path,
+                                stdout=sink, stderr=subprocess.STDOUT, text=True)
+    try:
+        deadline = time.monotonic() + 180
+        while "amigo serve: up at" not in out.read_text() and time.monotonic() < deadline:
+            assert proc.poll() is None, out.read_text()[-2000:]
+            time.sleep(0.2)
+        assert "answered a first completion" in out.read_text()
+        record = server_state.read_record(f"http://127.0.0.1:{port}/v1")
+        assert record is not None and record.log_path and Path(record.log_path).is_file()
+        os.kill(record.pid, signal.SIGSEGV)
+        assert proc.wait(timeout=30) == 1
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    text = out.read_text()
+    assert "crashed (SIGSEGV)" in text and record.log_path in text and "likely cause" in text
+
+
 # ---------------------------------------------------------------- backends: llama-server and vLLM
 
 # Read at import, before isolated_env points XDG_CACHE_HOME at a temporary folder.
