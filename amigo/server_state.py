@@ -20,7 +20,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from urllib.parse import urlsplit
 
-from amigo.paths import state_dir
+from amigo.xdg import state_dir
 
 LOG_TAIL_LINES = 20
 # How long a client waits for the starter to write down a death it has just seen.
