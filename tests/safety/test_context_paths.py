@@ -181,3 +181,34 @@ def test_the_language_server_refuses_a_link_out_and_sends_nothing(attack: Path, 
         assert server.requests == []
         shown = [m["params"]["message"] for _, m in client.notifications if m["method"] == "window/showMessage"]
         assert any("symlink leads outside" in text for text in shown)
+
+
+@pytest.mark.parametrize("target,needle", CASES)
+def test_the_tui_says_why_and_keeps_running(attack: Path, target: str, needle: str) -> None:
+    """``amigo tui FILE`` with a file it may not read: a notification, no crash, the secret not on screen."""
+    import asyncio
+    import dataclasses
+
+    from amigo_tui.app import AmigoApp
+
+    target = target.format(outside=attack.parent / "outside")
+    config = dataclasses.replace(load_config(attack), endpoint="http://127.0.0.1:9/v1", retries=0, context_budget=0)
+    session = EditSession.open(attack, config=config)
+
+    async def scenario() -> None:
+        app = AmigoApp(session, path=target)
+        async with app.run_test() as pilot:
+            loop = asyncio.get_running_loop()
+            deadline = loop.time() + 30
+            while not any(needle in n.message for n in app._notifications) and loop.time() < deadline:
+                await pilot.pause(0.05)
+            messages = [n.message for n in app._notifications]
+            assert any(needle in m and target in m for m in messages), messages
+            await pilot.pause(0.3)  # the file listing arrives too: it must not end the app
+            assert app.is_running
+            assert not any(n in app.export_screenshot() for n in NEEDLES[1:])
+
+    try:
+        asyncio.run(scenario())
+    finally:
+        session.close()
