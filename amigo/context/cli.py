@@ -75,7 +75,7 @@ def main(argv: list[str]) -> int:
     n_lines = text.count("\n") + (0 if text.endswith("\n") else 1)
     if args.lines is not None and args.lines[1] > max(n_lines, 1):
         print(f"amigo context: --lines {args.lines[0]}-{args.lines[1]} is past the end of "
-              f"{file_path} ({n_lines} lines)", file=sys.stderr)
+              f"{args.path} ({n_lines} lines)", file=sys.stderr)
         return 2
     if indexed:
         result = build_context(root, rel, text, args.lines, args.instruction, args.budget)

@@ -158,7 +158,7 @@ def test_the_prompt_names_only_repository_relative_files(name: str) -> None:
     assert check_relative("pkg/.gitignore") == "pkg/.gitignore"
 
 
-def test_the_language_server_refuses_a_link_out_and_sends_nothing(attack: Path, tmp_path: Path) -> None:
+def test_the_language_server_refuses_a_link_out_and_sends_nothing(attack: Path) -> None:
     """amigo.edit on link.py in a real ``amigo lsp``: an error for the person, no request to the model."""
     with RecordedModelServer("") as server:
         env = {**os.environ, "PYTHONPATH": str(ROOT), "AMIGO_FEEDBACK__ENABLED": "false"}
