@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Callable, Sequence, TextIO
 
 from amigo import __version__
-from amigo.config import SERVE_BACKENDS
+from amigo.config import SERVE_BACKENDS, SWITCHES, switch_on
 from amigo.errors import AmigoError
 
 EXIT_OK, EXIT_FAIL, EXIT_USAGE, EXIT_REJECTED = 0, 1, 2, 3
@@ -272,6 +272,9 @@ def cmd_doctor(args: argparse.Namespace) -> int:
     print(f"config from: {', '.join(config.sources) or 'defaults'}")
     print(f"endpoint:    {config.endpoint}  model: {config.model}" + (f"  adapter: {config.adapter}" if config.adapter else ""))
     print(f"edit format: {config.edit_format}  decoding: {config.decoding}  context budget: {config.context_budget}")
+    flags = [s.name for s in SWITCHES.values() if s.flag and switch_on(s.name)]
+    if flags:
+        print(f"switches:    {', '.join(flags)}")
     status = EXIT_OK
     problems = installed_llama_cpp_problems()
     if problems is not None:

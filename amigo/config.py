@@ -101,6 +101,56 @@ class Config:
         return self
 
 
+@dataclass(frozen=True)
+class Switch:
+    """An ``AMIGO_*`` environment variable that is not a configuration key.
+
+    Each is read where it acts (the watch, the test suite, the training data
+    loader); listing them here is what lets ``load_config`` accept them while
+    a mistyped ``AMIGO_`` variable is still an error that names itself.
+    """
+
+    name: str
+    flag: bool  # on/off ("1"/"0"); else a free value (a key, a path, a URL)
+    does: str
+
+
+SWITCHES: dict[str, Switch] = {s.name: s for s in (
+    Switch("AMIGO_API_KEY", False, "the model server's API key (never read from files)"),
+    Switch("AMIGO_DATA_DIR", False, "the evaluation and decontamination data folder"),
+    Switch("AMIGO_NO_WATCH", True, "the context index stats every file instead of asking inotify"),
+    Switch("AMIGO_SKIP_VLLM", True, "the test suite skips the vLLM server tests"),
+    Switch("AMIGO_TEST_ENDPOINT", False, "the test suite reuses this model server"),
+    Switch("AMIGO_TEST_VLLM_ENDPOINT", False, "the vLLM tests reuse this server"),
+    Switch("AMIGO_VLLM_PYTHON", False, "the Python of the vLLM venv (tests)"),
+    Switch("AMIGO_VLLM_MODEL", False, "the model folder the vLLM tests serve"),
+    Switch("AMIGO_VLLM_VENV", False, "where make setup-vllm builds the vLLM venv"),
+    Switch("AMIGO_LLAMA_SERVER", False, "the llama-server binary the tests use"),
+)}
+_FLAG_VALUES = {"1": True, "true": True, "yes": True, "on": True, "": False, "0": False, "false": False,
+                "no": False, "off": False}
+
+
+def switch_on(name: str, environ: Mapping[str, str] | None = None) -> bool:
+    """Whether the on/off switch ``name`` (one of :data:`SWITCHES`) is set to on.
+
+    A value that is neither on nor off counts as on: the person set the
+    variable, and ``load_config`` has already named it as a bad value.
+    """
+    if not SWITCHES[name].flag:
+        raise KeyError(f"{name} is not an on/off switch")
+    value = (os.environ if environ is None else environ).get(name)
+    return value is not None and _FLAG_VALUES.get(value.strip().lower(), True)
+
+
+def _check_switches(environ: Mapping[str, str]) -> None:
+    """An on/off switch with another value is an error naming the variable."""
+    for switch in SWITCHES.values():
+        value = environ.get(switch.name)
+        if switch.flag and value is not None and value.strip().lower() not in _FLAG_VALUES:
+            raise ConfigError(f"environment: '{switch.name}' has a bad value {value!r} (expected 1 or 0)")
+
+
 _SECTIONS = {"feedback": FeedbackSettings, "serve": ServeSettings}
 _NOT_IN_FILES = {"api_key", "sources"}
 
@@ -164,7 +214,8 @@ def _apply(target: Any, data: Mapping[str, Any], where: str, prefix: str = "", e
                     "set the AMIGO_API_KEY environment variable instead"
                 )
             allowed = ", ".join(sorted(n for n in fields if prefix or n not in _NOT_IN_FILES))
-            raise ConfigError(f"{where}: unknown key '{full}' (known keys: {allowed})")
+            switches = f"; other AMIGO_ variables: {', '.join(SWITCHES)}" if env else ""
+            raise ConfigError(f"{where}: unknown key '{full}' (known keys: {allowed}{switches})")
         if not prefix and key in _SECTIONS:
             if not isinstance(value, dict):
                 raise ConfigError(f"{where}: '{key}' must be a table ([{key}])")
@@ -191,9 +242,8 @@ def user_config_path() -> Path:
 def _env_layer(environ: Mapping[str, str]) -> dict[str, Any]:
     """``AMIGO_EDIT_FORMAT=whole`` -> edit_format; ``AMIGO_FEEDBACK__ENABLED`` -> feedback.enabled."""
     data: dict[str, Any] = {}
-    reserved = {"AMIGO_API_KEY", "AMIGO_DATA_DIR"}
     for name, value in environ.items():
-        if not name.startswith("AMIGO_") or name in reserved:
+        if not name.startswith("AMIGO_") or name in SWITCHES:
             continue
         key = name[len("AMIGO_"):].lower()
         if "__" in key:
@@ -216,6 +266,7 @@ def load_config(repo_root: Path | str | None = None, environ: Mapping[str, str] 
         if path.is_file():
             _apply(config, _read_toml(path), str(path))
             sources.append(str(path))
+    _check_switches(env)
     env_data = _env_layer(env)
     if env_data:
         # The env layer may set only known keys; a stray AMIGO_ variable names itself.

@@ -13,6 +13,8 @@ from dataclasses import dataclass, field
 from pathlib import PurePosixPath
 from typing import Literal, Sequence
 
+from amigo.paths import check_relative
+
 EditFormat = Literal["blocks", "whole"]
 EDIT_FORMATS: tuple[str, ...] = ("blocks", "whole")
 
@@ -142,7 +144,12 @@ def _diagnostics_part(diagnostics: Sequence[Diagnostic]) -> str:
 
 
 def build_messages(request: EditRequest) -> list[dict[str, str]]:
-    """Render ``request`` as OpenAI-style chat messages (system + one user turn)."""
+    """Render ``request`` as OpenAI-style chat messages (system + one user turn).
+
+    The file's name must be repository-relative (:func:`amigo.paths.check_relative`):
+    a prompt never names a file Amigo may not read.
+    """
+    check_relative(request.path)
     lang = request.language
     parts: list[str] = []
     context = _context_part(request.context)

@@ -25,11 +25,12 @@ import stat
 import tempfile
 import time
 from dataclasses import dataclass
-from pathlib import Path, PurePosixPath
+from pathlib import Path
 from typing import Iterable, Sequence
 
 from amigo.errors import InputError, RefusedError
 from amigo.events import FileChange
+from amigo.paths import repo_relpath
 
 BINARY_SNIFF_BYTES = 8192
 
@@ -103,27 +104,10 @@ class Workspace:
         """Normalise ``path`` (absolute, or relative to the root) to a safe relative path.
 
         Refuses what would leave the repository: ``..``, absolute paths
-        elsewhere, ``.git/`` and symlinks that point outside.
+        elsewhere, ``.git/`` and symlinks that point outside. The rule lives
+        in :func:`amigo.paths.repo_relpath`, shared with what is read into prompts.
         """
-        raw = Path(path)
-        absolute = raw if raw.is_absolute() else self.root / raw
-        lexical = Path(os.path.normpath(absolute))
-        try:
-            rel = lexical.relative_to(self.root)
-        except ValueError:
-            raise RefusedError(f"{path}: outside the repository {self.root}; refused") from None
-        if not rel.parts:
-            raise RefusedError(f"{path}: is the repository folder itself, not a file")
-        if ".git" in rel.parts:
-            raise RefusedError(f"{path}: inside .git/; Amigo never edits git's own files")
-        real = Path(os.path.realpath(lexical))
-        try:
-            real.relative_to(self.root)
-        except ValueError:
-            raise RefusedError(f"{path}: a symlink leads outside the repository (to {real}); refused") from None
-        if ".git" in real.relative_to(self.root).parts:
-            raise RefusedError(f"{path}: a symlink leads into .git/; refused")
-        return PurePosixPath(*rel.parts).as_posix()
+        return repo_relpath(self.root, path)
 
     def abspath(self, rel: str) -> Path:
         return self.root / self.relpath(rel)

@@ -41,4 +41,4 @@ def main(argv: list[str]) -> int:
         server.start_tcp(host, port)
     else:
         server.start_io()
-    return 0
+    return server.exit_code

@@ -102,6 +102,7 @@ class AmigoServer(LanguageServer):
         self.undo_stack: list[AppliedEdit] = []
         self.stats: dict[str, float] = {}  # timings the benchmark reads through amigo/stats
         self.pending_error: str | None = None  # a settings error to show once initialized
+        self.exit_code = 0  # what ``amigo lsp`` exits with (see start_io)
 
     # -- plumbing ---------------------------------------------------------------------
 
@@ -124,15 +125,20 @@ class AmigoServer(LanguageServer):
         self.on_loop(self.window_show_message, types.ShowMessageParams(type=kind, message=message))
 
     def start_io(self, stdin: Any = None, stdout: Any = None) -> None:
-        """Serve LSP on stdio with :mod:`amigo_lsp.transport`'s single reader thread."""
+        """Serve LSP on stdio with :mod:`amigo_lsp.transport`'s single reader thread.
+
+        Sets :attr:`exit_code`: 0 after ``shutdown`` then ``exit`` (or the
+        editor closing standard input), 1 for ``exit`` without ``shutdown``,
+        as the LSP specification asks.
+        """
         import json
         import sys
 
         from pygls.io_ import StdoutWriter
 
-        from amigo_lsp.transport import read_frames
+        from amigo_lsp.transport import raw_reader, read_frames
 
-        source = stdin or sys.stdin.buffer
+        read = raw_reader(stdin or sys.stdin)
         self.protocol.set_writer(StdoutWriter(stdout or sys.stdout.buffer))
 
         def on_body(body: bytes) -> None:
@@ -151,14 +157,21 @@ class AmigoServer(LanguageServer):
                 if not finished.done():
                     finished.set_result(None)
 
+            def hand_over(fn: Callable[..., Any], *args: Any) -> bool:
+                try:
+                    loop.call_soon_threadsafe(fn, *args)
+                except RuntimeError:  # the loop is closed: the server is exiting
+                    return False
+                return True
+
             def reader() -> None:
                 try:
-                    for body in read_frames(source):
-                        loop.call_soon_threadsafe(on_body, body)
+                    for body in read_frames(read):
+                        if not hand_over(on_body, body):
+                            return
                 except (OSError, ValueError) as exc:
                     log.warning("stdin failed: %s", exc)
-                finally:
-                    loop.call_soon_threadsafe(mark_finished)
+                hand_over(mark_finished)
 
             threading.Thread(target=reader, name="amigo-lsp-reader", daemon=True).start()
             await finished
@@ -167,8 +180,10 @@ class AmigoServer(LanguageServer):
             asyncio.run(serve())
         except BrokenPipeError:
             log.error("the editor closed the connection; shutting down")
-        except (KeyboardInterrupt, SystemExit):
+        except KeyboardInterrupt:
             pass
+        except SystemExit as exc:  # pygls' exit handler: 0 after shutdown, else 1
+            self.exit_code = exc.code if isinstance(exc.code, int) else 1
         finally:
             self.shutdown()
 

@@ -38,9 +38,10 @@ class StdioClient:
     """``StdioClient([sys.executable, "-m", "amigo_lsp"])``; ``request()`` blocks for the answer."""
 
     def __init__(self, command: list[str] | None = None, env: dict[str, str] | None = None,
-                 cwd: str | None = None, handler: ServerRequestHandler = default_handler) -> None:
+                 cwd: str | None = None, handler: ServerRequestHandler = default_handler,
+                 stderr: Any = subprocess.DEVNULL) -> None:
         self.proc = subprocess.Popen(command or [sys.executable, "-m", "amigo_lsp"], stdin=subprocess.PIPE,
-                                     stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, env=env, cwd=cwd)
+                                     stdout=subprocess.PIPE, stderr=stderr, env=env, cwd=cwd)
         self.handler = handler
         self._ids = itertools.count(1)
         self._write_lock = threading.Lock()
@@ -56,9 +57,13 @@ class StdioClient:
     # -- sending ----------------------------------------------------------------------
 
     def send_bytes(self, body: bytes) -> None:
+        self.send_raw(frame(body))
+
+    def send_raw(self, data: bytes) -> None:
+        """Write ``data`` as it is, unframed (for framing tests)."""
         assert self.proc.stdin is not None
         with self._write_lock:
-            self.proc.stdin.write(frame(body))
+            self.proc.stdin.write(data)
             self.proc.stdin.flush()
 
     def send(self, message: Any) -> None:
@@ -148,9 +153,13 @@ class StdioClient:
             self.server_requests.append((now, message))
             try:
                 result = self.handler(message["method"], message.get("params"))
-                self.send({"jsonrpc": "2.0", "id": message["id"], "result": result})
+                answer: dict[str, Any] = {"jsonrpc": "2.0", "id": message["id"], "result": result}
             except Exception as exc:  # noqa: BLE001 - report to the server as an error response
-                self.send({"jsonrpc": "2.0", "id": message["id"], "error": {"code": -32603, "message": str(exc)}})
+                answer = {"jsonrpc": "2.0", "id": message["id"], "error": {"code": -32603, "message": str(exc)}}
+            try:
+                self.send(answer)
+            except (OSError, ValueError):  # we closed the server's stdin: nothing can be answered
+                pass
             return
         if "method" in message:
             self.notifications.append((now, message))

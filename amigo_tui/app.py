@@ -196,7 +196,10 @@ class AmigoApp(App[int]):
         tree = self.query_one(FileTree)
         tree.set_paths(message.paths)
         if self.initial_path:
-            tree.reveal(self.session.workspace.relpath(self.initial_path))
+            try:
+                tree.reveal(self.session.workspace.relpath(self.initial_path))
+            except AmigoError:
+                pass  # refused (outside the repository, .git/, a link out): open_file said why
 
     @while_mounted
     def on_connection_checked(self, message: ConnectionChecked) -> None:

@@ -26,6 +26,7 @@ from amigo.context.languages import tag_language
 from amigo.context.rank import COMMON_NAMES, MAX_DEFINING_FILES, FileGraph, graph_for
 from amigo.context.render import entry_lines, members_of, render_groups, signature_lines
 from amigo.context.tags import CONTAINER_KINDS, Definition, FileTags, extract, plain_references
+from amigo.paths import repo_relpath
 from amigo.prompt import ContextSection
 
 LARGE_FILE_LINES = 200
@@ -81,12 +82,9 @@ def _resolve_root(repo_root: Path | None, path: str, notes: list[str]) -> Path |
 
 
 def _relative(root: Path | None, path: str) -> str:
-    p = Path(path)
-    if root is not None and p.is_absolute():
-        try:
-            return p.resolve().relative_to(root).as_posix()
-        except ValueError:
-            return p.as_posix()
+    """The edited file's path relative to ``root``; what Amigo may not read is refused (RefusedError)."""
+    if root is not None:
+        return repo_relpath(root, path)
     return PurePosixPath(path.replace("\\", "/")).as_posix()
 
 
@@ -406,7 +404,12 @@ def build_context(repo_root: Path | None, path: str, text: str,
                   budget_tokens: int = 2048,
                   count_tokens: Callable[[str], int] | None = None,
                   cache_dir: Path | None = None) -> ContextResult:
-    """Build the ranked, budgeted repository context for one edit request."""
+    """Build the ranked, budgeted repository context for one edit request.
+
+    ``path`` must be a file Amigo may read (:func:`amigo.paths.repo_relpath`):
+    outside the repository, in ``.git/`` or through a symlink that leaves it,
+    it is refused with :class:`~amigo.errors.RefusedError`.
+    """
     started = time.perf_counter()
     timings: dict[str, float] = {}
     notes: list[str] = []

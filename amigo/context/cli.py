@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from pathlib import Path
 
 from amigo.cli import parse_lines  # one --lines syntax for every command
 from amigo.context.build import build_context
-from amigo.errors import InputError
+from amigo.errors import InputError, RefusedError
+from amigo.paths import repo_relpath
 from amigo.prompt import EditRequest, build_messages
+from amigo.workspace import find_repo_root
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -41,32 +44,43 @@ def _read(path: Path) -> str:
     return data.decode("utf-8", "replace")
 
 
+def _root(repo: Path | None, file_path: Path) -> tuple[Path, bool]:
+    """The folder whose files may be read, and whether it is a repository to index.
+
+    ``--repo``, else the repository you stand in, else the one around the file
+    (as ``amigo edit`` chooses); outside any repository, the file's own folder
+    (only the file is shown then).
+    """
+    if repo is not None:
+        return repo.resolve(), True
+    found = find_repo_root(Path.cwd()) or find_repo_root(file_path.parent)
+    return (found, True) if found is not None else (file_path.parent.resolve(), False)
+
+
 def main(argv: list[str]) -> int:
     """Entry point of ``amigo context`` (returns the exit status)."""
     args = _parser().parse_args(argv)
-    file_path = Path(args.path)
+    file_path = Path(os.path.abspath(args.path))  # not resolved: a symlink must meet the path rule itself
+    root, indexed = _root(args.repo, file_path)
     try:
-        text = _read(file_path)
+        rel = repo_relpath(root, file_path if indexed else root / file_path.name, name=args.path)
+    except RefusedError as err:
+        print(f"amigo context: {err}", file=sys.stderr)
+        return 1
+    try:
+        text = _read(root / rel)
     except InputError as err:
         print(f"amigo context: {err}", file=sys.stderr)
         return 2
     n_lines = text.count("\n") + (0 if text.endswith("\n") else 1)
     if args.lines is not None and args.lines[1] > max(n_lines, 1):
         print(f"amigo context: --lines {args.lines[0]}-{args.lines[1]} is past the end of "
-              f"{file_path} ({n_lines} lines)", file=sys.stderr)
+              f"{args.path} ({n_lines} lines)", file=sys.stderr)
         return 2
-    repo = args.repo.resolve() if args.repo is not None else None
-    absolute = file_path.resolve()
-    if repo is not None:
-        try:
-            rel = absolute.relative_to(repo).as_posix()
-        except ValueError:
-            print(f"amigo context: {file_path} is not inside --repo {repo}", file=sys.stderr)
-            return 2
-        result = build_context(repo, rel, text, args.lines, args.instruction, args.budget)
+    if indexed:
+        result = build_context(root, rel, text, args.lines, args.instruction, args.budget)
     else:
-        result = build_context(None, str(absolute), text, args.lines, args.instruction, args.budget)
-        rel = result.path if result.root is not None else absolute.name
+        result = build_context(None, str(root / rel), text, args.lines, args.instruction, args.budget)
     request = EditRequest(instruction=args.instruction, path=rel, file_text=text,
                           selection=args.lines, context=result.sections)
     for message in build_messages(request):

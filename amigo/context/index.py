@@ -28,8 +28,11 @@ from amigo.context.cache import CachedFile, TagCache
 from amigo.context.languages import tag_language
 from amigo.context.tags import FileTags, extract
 from amigo.context.watch import TreeWatch, watch_tree
+from amigo.errors import RefusedError
+from amigo.paths import repo_relpath
 
 PARALLEL_MIN_FILES = 48
+LINK_OUT = "symlink out of the repository"
 _SAME = "__same__"
 
 
@@ -92,6 +95,19 @@ def process_file(full: str, path: str, old_digest: str | None) -> tuple[str, Cac
 def process_chunk(root: str, jobs: list[tuple[str, str | None]]) -> list[tuple[str, CachedFile, int]]:
     """Process many files in this process (the worker's body)."""
     return [process_file(os.path.join(root, path), path, old) for path, old in jobs]
+
+
+def _link_stays_inside(root: Path, path: str) -> bool:
+    """Whether the symlink ``path`` ends inside the repository (and outside ``.git/``).
+
+    A link that leaves it is never read: its text would reach the prompt,
+    which may go to a remote server (the rule is :func:`amigo.paths.repo_relpath`).
+    """
+    try:
+        repo_relpath(root, path)
+    except RefusedError:
+        return False
+    return True
 
 
 def _workers() -> int:
@@ -191,6 +207,11 @@ class RepoIndex:
                 st = os.lstat(full)
                 if stat.S_ISLNK(st.st_mode):
                     self._linked.add(path)
+                    if not _link_stays_inside(self.root, path):
+                        if old is None or old.skip != LINK_OUT:
+                            self.entries[path] = Entry(0, 0, "", None, LINK_OUT)
+                            report.changed.append(path)
+                        continue
                     st = os.stat(full)
                 elif st.st_nlink > 1:
                     self._linked.add(path)

@@ -24,6 +24,8 @@ import re
 import sys
 from dataclasses import dataclass, field
 
+from amigo.config import switch_on
+
 # Filesystem types whose every change on this machine raises an inotify event.
 LOCAL_FILESYSTEMS = frozenset({
     "ext2", "ext3", "ext4", "xfs", "btrfs", "tmpfs", "overlay", "zfs", "f2fs", "bcachefs",
@@ -196,7 +198,7 @@ def watch_tree(root: str) -> TreeWatch | None:
     """A watch for ``root``, or None where one cannot be trusted or had: not Linux,
     a network or FUSE filesystem holding the tree or mounted inside it,
     ``AMIGO_NO_WATCH`` set, or inotify unavailable."""
-    if sys.platform != "linux" or os.environ.get("AMIGO_NO_WATCH"):
+    if sys.platform != "linux" or switch_on("AMIGO_NO_WATCH"):
         return None
     if not filesystem_types_under(root) <= LOCAL_FILESYSTEMS:
         return None

@@ -137,10 +137,12 @@ def _names(index: RepoIndex, path: str) -> list[str]:
 
 
 def test_a_symlinked_file_follows_its_target(watched, tmp_path: Path) -> None:
-    """The target's folder is not watched (it may lie outside the tree): links are
-    checked by size and time on every refresh."""
+    """The target's folder is not watched (here an ignored folder; a link out of the
+    tree is never read): links are checked by size and time on every refresh."""
     root, index = watched
-    outside = tmp_path / "outside.py"
+    (root / ".git" / "info" / "exclude").write_text("generated/\n")
+    outside = root / "generated" / "target.py"
+    outside.parent.mkdir()
     outside.write_text("def first():\n    pass\n")
     os.symlink(outside, root / "shop/linked.py")
     index.refresh(parallel=False)
