@@ -317,13 +317,18 @@ class Workspace:
 
     @contextmanager
     def locked(self) -> Iterator[None]:
-        """Hold this repository's write lock (every apply and undo of every front end takes it).
+        """Hold this repository's write lock (every apply and undo that writes files takes it: the
+        CLI's and the TUI's; the editor applies to its own buffers, checked by document version).
 
         The lock is an ``flock`` on a file beside the undo journal, so it is
         released by the kernel when a holder dies, even by kill -9.
         """
-        self.lock_path.parent.mkdir(parents=True, exist_ok=True)
-        fd = os.open(self.lock_path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+        try:
+            self.lock_path.parent.mkdir(parents=True, exist_ok=True)
+            fd = os.open(self.lock_path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+        except OSError as exc:
+            raise RefusedError(f"cannot create the write lock {self.lock_path} ({exc.strerror}); nothing was "
+                               "changed; make that folder writable or point XDG_STATE_HOME elsewhere") from None
         try:
             deadline = time.monotonic() + LOCK_TIMEOUT_S
             while True:
