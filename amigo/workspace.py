@@ -105,33 +105,30 @@ def _state_dir() -> Path:
     return Path(base) / "amigo"
 
 
-def _rev_parse(folder: Path, *args: str) -> list[str] | None:
-    """``git rev-parse ARGS`` run in ``folder``: its output lines, or None (not a repository, no git)."""
+def git_layout(folder: Path) -> GitLayout | None:
+    """The git layout around ``folder`` (None outside any repository or without git).
+
+    One ``git rev-parse``: without a work tree ``--show-toplevel`` fails last,
+    after the other answers were printed, which is how bare repositories show.
+    """
     try:
         import git  # GitPython; a machine without git simply has no layouts
     except ImportError:
         return None
     try:
-        return git.Git(str(folder)).execute(["git", "rev-parse", *args]).splitlines()
+        _, out, _ = git.Git(str(folder)).execute(
+            ["git", "rev-parse", "--is-bare-repository", "--is-inside-git-dir", "--absolute-git-dir",
+             "--git-common-dir", "--show-toplevel"], with_extended_output=True, with_exceptions=False)
     except (git.GitCommandError, OSError):
         return None
-
-
-def git_layout(folder: Path) -> GitLayout | None:
-    """The git layout around ``folder`` (None outside any repository or without git)."""
-    out = _rev_parse(folder, "--is-bare-repository", "--is-inside-git-dir", "--absolute-git-dir",
-                     "--git-common-dir")
-    if out is None or len(out) != 4:
+    lines = out.splitlines()
+    if len(lines) < 4:
         return None
-    bare, inside = out[0] == "true", out[1] == "true"
-    git_dir = Path(out[2]).resolve()
-    common = Path(out[3])
+    bare, inside = lines[0] == "true", lines[1] == "true"
+    common = Path(lines[3])
     common = (common if common.is_absolute() else folder / common).resolve()
-    top = None
-    if not bare and not inside:
-        shown = _rev_parse(folder, "--show-toplevel")
-        top = Path(shown[0]).resolve() if shown else None
-    return GitLayout(git_dir, common, bare, inside, top)
+    top = Path(lines[4]).resolve() if len(lines) > 4 and not bare and not inside else None
+    return GitLayout(Path(lines[2]).resolve(), common, bare, inside, top)
 
 
 def looks_like_git_dir(folder: Path) -> bool:
@@ -154,18 +151,22 @@ def _no_work_tree(folder: Path, layout: GitLayout | None) -> str | None:
     return None
 
 
+def _repo_root(folder: Path, layout: GitLayout | None) -> Path | None:
+    """The work tree's top for ``folder`` from its layout (without git: the nearest ``.git``)."""
+    if layout is not None:
+        return layout.top
+    for candidate in (folder, *folder.parents):
+        if (candidate / ".git").exists():
+            return candidate
+    return None
+
+
 def find_repo_root(start: Path) -> Path | None:
     """The top of the git work tree containing ``start``, or None outside git (or without a work tree)."""
     here = start.resolve()
     if here.is_file():
         here = here.parent
-    layout = git_layout(here) if here.is_dir() else None
-    if layout is not None:
-        return layout.top
-    for folder in (here, *here.parents):
-        if (folder / ".git").exists():
-            return folder
-    return None
+    return _repo_root(here, git_layout(here) if here.is_dir() else None)
 
 
 NAME_MAX_BYTES = 255  # the longest file name Linux file systems take (ext4, xfs, btrfs, tmpfs)
@@ -196,11 +197,13 @@ def _default_mode() -> int:
 class Workspace:
     """A folder Amigo edits: a git work tree, or a plain folder (no commit then)."""
 
-    def __init__(self, root: Path | str, max_file_bytes: int = 1024 * 1024) -> None:
+    def __init__(self, root: Path | str, max_file_bytes: int = 1024 * 1024,
+                 layout: GitLayout | None = None) -> None:
         root_path = Path(root).resolve()
         if not root_path.is_dir():
             raise InputError(f"{root}: not a folder; run Amigo inside your repository or pass --repo")
-        layout = git_layout(root_path)
+        if layout is None or layout.top != root_path:  # a layout found for a folder of this tree is this one's
+            layout = git_layout(root_path)
         refusal = _no_work_tree(root_path, layout)
         if refusal:
             raise RefusedError(refusal)
@@ -217,10 +220,9 @@ class Workspace:
     def discover(cls, start: Path | str, max_file_bytes: int = 1024 * 1024) -> "Workspace":
         """The git work tree around ``start``, else ``start`` itself (a plain folder)."""
         start_path = Path(start).resolve()
-        root = find_repo_root(start_path)
-        if root is None:
-            root = start_path if start_path.is_dir() else start_path.parent
-        return cls(root, max_file_bytes=max_file_bytes)
+        folder = start_path if start_path.is_dir() else start_path.parent
+        layout = git_layout(folder) if folder.is_dir() else None
+        return cls(_repo_root(folder, layout) or folder, max_file_bytes=max_file_bytes, layout=layout)
 
     # -- paths ------------------------------------------------------------------
 
