@@ -4,10 +4,12 @@ Safety rules this module enforces for every front end:
 
 * A change applies only to the bytes it was computed from (SHA-256), else it
   is refused as stale: nothing the person typed meanwhile is overwritten.
-* Writes go to a temporary file in the same folder, then ``os.replace``: a
-  crash leaves either the old or the new file, never half of one. Mode,
-  encoding (the UTF-8 BOM included) and newline style are kept, because the
-  text carries its own line endings and is encoded back unchanged.
+* Writes go to a temporary file in the same folder (unnamed until complete
+  where Linux allows, so a kill leaves nothing in ``git status``), then
+  ``os.replace``: a crash leaves either the old or the new file, never half
+  of one. Mode, encoding (the UTF-8 BOM included) and newline style are
+  kept, because the text carries its own BOM and line endings (amigo.edits
+  keeps both) and is encoded back unchanged.
 * Paths outside the repository, inside ``.git/`` (or any git directory: a
   bare repository, ``--separate-git-dir``, ``GIT_DIR``) or through a symlink
   that leaves it are refused; without a work tree nothing is edited.
