@@ -4,10 +4,10 @@ Safety rules this module enforces for every front end:
 
 * A change applies only to the bytes it was computed from (SHA-256), else it
   is refused as stale: nothing the person typed meanwhile is overwritten.
-* Writes go to a temporary file in the same folder (unnamed until complete
-  where Linux allows, so a kill leaves nothing in ``git status``), then
-  ``os.replace``: a crash leaves either the old or the new file, never half
-  of one. Mode, encoding (the UTF-8 BOM included) and newline style are
+* Writes go to a temporary file (beside the undo journal when that is on the
+  same file system, so a kill leaves nothing in ``git status``; else in the
+  file's folder), then ``os.replace``: a crash leaves either the old or the
+  new file, never half of one. Mode, encoding (the UTF-8 BOM included) and newline style are
   kept, because the text carries its own BOM and line endings (amigo.edits
   keeps both) and is encoded back unchanged.
 * Paths outside the repository, inside ``.git/`` (or any git directory: a
@@ -27,12 +27,12 @@ Safety rules this module enforces for every front end:
 from __future__ import annotations
 
 import base64
+import errno
 import fcntl
 import hashlib
 import json
 import os
 import re
-import secrets
 import stat
 import tempfile
 import time
@@ -217,6 +217,7 @@ class Workspace:
         journal_key = hashlib.sha1(str(self.root).encode()).hexdigest()[:16]
         self.journal_path = _state_dir() / "undo" / f"{journal_key}.jsonl"
         self.lock_path = self.journal_path.with_suffix(".lock")
+        self.temp_dir = self.journal_path.with_suffix(".tmp.d")  # this repository's write temporaries
 
     @classmethod
     def discover(cls, start: Path | str, max_file_bytes: int = 1024 * 1024) -> "Workspace":
@@ -467,6 +468,7 @@ class Workspace:
         """Write every planned file; returns the folders created (outermost first). All or nothing."""
         created: list[str] = []
         done: list[_Write] = []
+        self._clean_stale_temps(self.temp_dir)
         try:
             for w in planned:
                 created.extend(self._make_parents(w.rel))
@@ -519,13 +521,32 @@ class Workspace:
                 pass
 
     def _atomic_write(self, rel: str, data: bytes, mode: int | None) -> None:
+        """Replace ``rel`` by ``data`` in one rename, from this repository's temporary folder when
+        it is on the same file system (else, or when the rename says otherwise, from the file's own)."""
         full = self.root / rel
-        tmp = _write_temp(full, data, _default_mode() if mode is None else mode)
+        mode = _default_mode() if mode is None else mode
+        for folder in dict.fromkeys((self._temp_folder(full.parent), full.parent)):
+            tmp = _write_temp(folder, full.name, data, mode)
+            try:
+                os.replace(tmp, full)
+                return
+            except OSError as exc:
+                tmp.unlink(missing_ok=True)
+                if exc.errno != errno.EXDEV or folder == full.parent:
+                    raise
+            except BaseException:
+                tmp.unlink(missing_ok=True)
+                raise
+
+    def _temp_folder(self, folder: Path) -> Path:
+        """``temp_dir`` when a rename from it into ``folder`` can work (same device), else ``folder``."""
         try:
-            os.replace(tmp, full)
-        except BaseException:
-            tmp.unlink(missing_ok=True)
-            raise
+            self.temp_dir.mkdir(parents=True, exist_ok=True)
+            if self.temp_dir.stat().st_dev == folder.stat().st_dev:
+                return self.temp_dir
+        except OSError:
+            pass
+        return folder
 
     def _restore(self, rel: str, before: bytes | None, mode: int | None) -> None:
         if before is None:
@@ -644,6 +665,7 @@ class Workspace:
             commit_again = self._committed_as_is(entry.get("commit"), paths)
             if commit_again:
                 self.check_can_commit(paths)
+            self._clean_stale_temps(self.temp_dir)
             for f in entry["files"]:
                 before = None if f["before"] is None else base64.b64decode(f["before"])
                 self._clean_stale_temps((self.root / f["path"]).parent)
@@ -664,32 +686,9 @@ class Workspace:
         return paths
 
 
-def _write_temp(target: Path, data: bytes, mode: int) -> Path:
-    """``data`` in a new file beside ``target``, fsynced, with ``mode``; returns its (temporary) path.
-
-    On Linux the bytes are written into a file with no name (``O_TMPFILE``),
-    which is named only once it is complete, just before the rename: a kill
-    while writing leaves nothing in the work tree. Elsewhere a named
-    temporary is written; a killed run's leftover is removed by the next.
-    """
-    name = f".{target.name}.{secrets.token_hex(4)}{TEMP_SUFFIX}"
-    tmp = target.parent / name
-    unnamed = getattr(os, "O_TMPFILE", 0)
-    if unnamed:
-        try:
-            fd = os.open(target.parent, unnamed | os.O_WRONLY | os.O_CLOEXEC, 0o600)
-        except OSError:
-            fd = -1  # a file system without O_TMPFILE
-        if fd >= 0:
-            try:
-                _fill(fd, data, mode)
-                os.link(f"/proc/self/fd/{fd}", tmp, follow_symlinks=True)
-                return tmp
-            except OSError:
-                pass  # no /proc, or linking refused: write a named temporary instead
-            finally:
-                os.close(fd)
-    fd, tmp_name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=TEMP_SUFFIX, dir=target.parent)
+def _write_temp(folder: Path, name: str, data: bytes, mode: int) -> Path:
+    """``data`` in a new file ``.NAME.RANDOM.amigo-tmp`` in ``folder``, fsynced, with ``mode``."""
+    fd, tmp_name = tempfile.mkstemp(prefix=f".{name}.", suffix=TEMP_SUFFIX, dir=folder)
     try:
         _fill(fd, data, mode)
     except BaseException:

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import os
+import shutil
 import signal
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -72,7 +74,7 @@ def test_apply_outside_git_says_so(tmp_path: Path) -> None:
 
 
 def test_a_killed_run_s_temporary_is_cleaned_and_never_in_git_status(repo: Path, tmp_path: Path) -> None:
-    stale = repo / ".users.py.k1ll3d9x.amigo-tmp"  # what a run killed mid-write leaves where O_TMPFILE is missing
+    stale = repo / ".users.py.k1ll3d9x.amigo-tmp"  # left by a run killed mid-write, state on another file system
     stale.write_text("half a file")
     assert amigo(repo, "apply", str(_answer(tmp_path, EDIT_USERS)), "--yes").returncode == 0
     assert not stale.exists()
@@ -80,21 +82,50 @@ def test_a_killed_run_s_temporary_is_cleaned_and_never_in_git_status(repo: Path,
 
 
 def test_kill_9_while_writing_leaves_the_old_or_new_file_and_no_temporary(repo: Path, tmp_path: Path) -> None:
+    """The process is killed the moment its temporary appears (mid-write): git status stays clean."""
+    from amigo.workspace import Workspace
+
     big = repo / "big.txt"
     old = b"".join(b"line %d of a big file\n" % i for i in range(600_000))  # about 14 MB
     answer = _answer(tmp_path, "big.txt\n<<<<<<< SEARCH\nline 7 of a big file\n=======\nSEVEN\n>>>>>>> REPLACE\n")
     env = {**os.environ, "AMIGO_MAX_FILE_BYTES": str(64 << 20), "AMIGO_CONTEXT_BUDGET": "0",
            "AMIGO_FEEDBACK__ENABLED": "false"}
-    new = old.replace(b"line 7 of a big file\n", b"SEVEN\n")
-    for delay in (0.6, 1.2, 2.0):
+    temps = Workspace(repo).temp_dir
+    caught = 0
+    for _ in range(2):
         big.write_bytes(old)
         proc = subprocess.Popen([sys.executable, "-m", "amigo", "apply", str(answer), "--yes"], cwd=repo, env=env,
                                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        time.sleep(delay)
-        proc.send_signal(signal.SIGKILL)
+        deadline = time.monotonic() + 120
+        while proc.poll() is None and time.monotonic() < deadline:
+            if temps.is_dir() and any(temps.iterdir()):
+                proc.send_signal(signal.SIGKILL)
+                caught += 1
+                break
+            time.sleep(0.0005)
         proc.wait(timeout=30)
-        assert big.read_bytes() in (old, new)
+        assert big.read_bytes() == old or big.read_bytes() == old.replace(b"line 7 of a big file\n", b"SEVEN\n")
         assert git(repo, "status", "--porcelain", "--untracked-files=all") == "?? big.txt\n"
+    assert caught, "never saw the temporary being written"
+    big.write_bytes(old)
+    assert amigo(repo, "apply", str(answer), "--yes", env=env).returncode == 0
+    assert not any(temps.iterdir()), "the killed runs' temporaries were not cleaned"
+
+
+def test_state_on_another_file_system_writes_beside_the_file(repo: Path, tmp_path: Path) -> None:
+    """Where a rename from the state folder cannot work, the temporary goes beside the file instead."""
+    shm = Path("/dev/shm")
+    if not shm.is_dir() or os.stat(shm).st_dev == os.stat(repo).st_dev:
+        pytest.skip("needs /dev/shm on another file system than the repository")
+    state = Path(tempfile.mkdtemp(dir=shm))
+    try:
+        result = amigo(repo, "apply", str(_answer(tmp_path, EDIT_USERS)), "--yes", env={"XDG_STATE_HOME": str(state)})
+        assert result.returncode == 0, result.stderr
+        assert git(repo, "status", "--porcelain", "--untracked-files=all") == " M users.py\n"
+        assert amigo(repo, "undo", env={"XDG_STATE_HOME": str(state)}).returncode == 0
+        assert git(repo, "status", "--porcelain", "--untracked-files=all") == ""
+    finally:
+        shutil.rmtree(state)
 
 
 def test_undo_of_a_committed_change_after_a_later_manual_commit_commits(repo: Path, tmp_path: Path) -> None:
