@@ -182,10 +182,16 @@ class EditSession:
         return proposal
 
     def proposal_from_answer(self, request: EditRequest, answer: str, allow_partial: bool = False) -> Proposal:
-        """A proposal from a saved answer (``amigo apply``): same parsing, no model call."""
+        """A proposal from a saved answer (``amigo apply``): same parsing, no model call.
+
+        An empty request for a file that does not exist is an answer creating it:
+        only an empty SEARCH may, and applying checks that it is still missing.
+        """
         request_id = uuid.uuid4().hex[:12]
+        creates = not request.file_text and not (self.workspace.root / request.path).exists()
         proposal = self._build_proposal(request_id, request, build_messages(request), answer, allow_partial,
-                                        latency=0.0, stats=StreamStats(), parent=None, decoding="replay")
+                                        latency=0.0, stats=StreamStats(), parent=None, decoding="replay",
+                                        creates=creates)
         with self._lock:
             self._proposals[proposal.id] = proposal
         self.events.publish(ProposalEvent(proposal))
@@ -204,12 +210,9 @@ class EditSession:
 
     def _build_proposal(self, request_id: str, request: EditRequest, messages: list[dict], answer: str,
                         allow_partial: bool, latency: float, stats: StreamStats,
-                        parent: Proposal | None, decoding: str) -> Proposal:
-        # A request for a file that does not exist yet (a saved answer creating it) has no base:
-        # only an empty SEARCH may create it, and applying checks that it is still missing.
-        missing = not request.file_text and not (self.workspace.root / request.path).exists()
-        files: dict[str, str | None] = {request.path: None if missing else request.file_text}
-        bases: dict[str, str | None] = {request.path: None if missing else sha256_text(request.file_text)}
+                        parent: Proposal | None, decoding: str, creates: bool = False) -> Proposal:
+        files: dict[str, str | None] = {request.path: None if creates else request.file_text}
+        bases: dict[str, str | None] = {request.path: None if creates else sha256_text(request.file_text)}
         errors: list[str] = []
         if request.edit_format == "blocks":
             for block in edits.parse_blocks(answer).blocks:
