@@ -150,12 +150,17 @@ def _review_and_apply(session, proposal, args: argparse.Namespace) -> int:
             print("amigo: nothing was applied; the working tree is unchanged", file=sys.stderr)
             session.reject(proposal, reason="parse-error")
             return EXIT_FAIL
+        print("amigo: --partial: the diff below holds only what applied; the failed parts above are left out",
+              file=sys.stderr)
     sys.stdout.write(colorize_diff(proposal.diff, color))
     sys.stdout.flush()
     if not _confirm("Apply this change? [y/N] ", args.yes):
         session.reject(proposal)
         print("amigo: rejected; nothing was changed", file=sys.stderr)
         return EXIT_REJECTED
+    if not session.workspace.is_git:
+        print(f"amigo: note: {session.repo_root} is not a git work tree; git will not show or keep this "
+              "change (amigo undo, run from this folder, still restores it)", file=sys.stderr)
     result = session.accept(proposal, commit=args.commit)
     what = ", ".join(result.paths)
     print(f"amigo: applied to {what}" + (f" and committed {result.commit[:12]}" if result.commit else ""),
@@ -210,7 +215,7 @@ def cmd_apply(args: argparse.Namespace) -> int:
 
             paths = [b.path for b in edits.parse_blocks(answer).blocks if b.path]
             if not paths:
-                raise AmigoError("the answer names no file: pass --path FILE")
+                raise AmigoError(edits.why_no_path(answer))
             target = paths[0]
         target_path = Path(target)
         if not target_path.is_absolute():
@@ -219,12 +224,15 @@ def cmd_apply(args: argparse.Namespace) -> int:
         try:
             request = session.make_request("(replayed answer)", target_path, selection=args.lines, edit_format=fmt)
         except AmigoError:
-            if fmt != "blocks" or target_path.exists():
+            if fmt != "blocks":
+                raise
+            rel = session.workspace.relpath(target_path)  # a bad path gets its own message here
+            if (session.repo_root / rel).exists():
                 raise
             # A block that creates a new file: an empty request for it.
             from amigo.prompt import EditRequest
 
-            request = EditRequest("(replayed answer)", session.workspace.relpath(target_path), "", edit_format="blocks")
+            request = EditRequest("(replayed answer)", rel, "", edit_format="blocks")
         proposal = session.proposal_from_answer(request, answer, allow_partial=args.partial)
         return _review_and_apply(session, proposal, args)
     finally:
@@ -237,10 +245,14 @@ def cmd_undo(args: argparse.Namespace) -> int:
     session = EditSession.open(args.repo or Path.cwd())
     try:
         _attach_feedback(session)
+        head = session.workspace.head()
         paths = session.undo()
+        after = session.workspace.head()
     finally:
         session.close()
-    print(f"amigo: restored {', '.join(paths)} to their bytes before Amigo's last change", file=sys.stderr)
+    committed = f" and committed the undo as {after[:12]}" if after and after != head else ""
+    print(f"amigo: restored {', '.join(paths)} to their bytes before Amigo's last change{committed}",
+          file=sys.stderr)
     return EXIT_OK
 
 

@@ -155,9 +155,13 @@ _SECTIONS = {"feedback": FeedbackSettings, "serve": ServeSettings}
 _NOT_IN_FILES = {"api_key", "sources"}
 
 
-def _coerce(value: Any, default: Any, annotation: str, key: str, where: str) -> Any:
-    """Check ``value`` against the field's type; strings (from env) are parsed."""
+def _coerce(value: Any, default: Any, annotation: str, key: str, where: str, env: bool = False) -> Any:
+    """Check ``value`` against the field's type. Strings are parsed only from the environment
+    (where every value is a string); in a TOML file ``commit = "yes"`` is a bad value, not True."""
     kind = annotation.replace(" ", "")
+    if isinstance(value, str) and not env and kind not in ("str", "str|None"):
+        raise ConfigError(f"{where}: '{key}' has a bad value {value!r}: expected {annotation}, not a string "
+                          "(write it without quotes, e.g. true, 3 or 1.5)")
     try:
         if kind == "bool":
             if isinstance(value, str):
@@ -221,7 +225,7 @@ def _apply(target: Any, data: Mapping[str, Any], where: str, prefix: str = "", e
                 raise ConfigError(f"{where}: '{key}' must be a table ([{key}])")
             _apply(getattr(target, key), value, where, prefix=f"{key}.", env=env)
             continue
-        setattr(target, key, _coerce(value, getattr(target, key), str(fields[key].type), full, where))
+        setattr(target, key, _coerce(value, getattr(target, key), str(fields[key].type), full, where, env=env))
 
 
 def _read_toml(path: Path) -> dict[str, Any]:

@@ -20,7 +20,7 @@ from amigo import decoding, edits
 from amigo.context import build_context, warm_index
 from amigo.client import Cancelled, ChatClient, StreamStats
 from amigo.config import Config, load_config
-from amigo.errors import InputError, ModelServerError, RefusedError
+from amigo.errors import InputError, ModelServerError, RefusedError, StaleError
 from amigo.events import (
     AcceptedEvent, DoneEvent, ErrorEvent, EventBus, FileChange, Proposal, ProposalEvent,
     RejectedEvent, RetriedEvent, StaleEvent, TokenEvent, UndoneEvent,
@@ -182,10 +182,16 @@ class EditSession:
         return proposal
 
     def proposal_from_answer(self, request: EditRequest, answer: str, allow_partial: bool = False) -> Proposal:
-        """A proposal from a saved answer (``amigo apply``): same parsing, no model call."""
+        """A proposal from a saved answer (``amigo apply``): same parsing, no model call.
+
+        An empty request for a file that does not exist is an answer creating it:
+        only an empty SEARCH may, and applying checks that it is still missing.
+        """
         request_id = uuid.uuid4().hex[:12]
+        creates = not request.file_text and not (self.workspace.root / request.path).exists()
         proposal = self._build_proposal(request_id, request, build_messages(request), answer, allow_partial,
-                                        latency=0.0, stats=StreamStats(), parent=None, decoding="replay")
+                                        latency=0.0, stats=StreamStats(), parent=None, decoding="replay",
+                                        creates=creates)
         with self._lock:
             self._proposals[proposal.id] = proposal
         self.events.publish(ProposalEvent(proposal))
@@ -204,9 +210,9 @@ class EditSession:
 
     def _build_proposal(self, request_id: str, request: EditRequest, messages: list[dict], answer: str,
                         allow_partial: bool, latency: float, stats: StreamStats,
-                        parent: Proposal | None, decoding: str) -> Proposal:
-        files: dict[str, str | None] = {request.path: request.file_text}
-        bases: dict[str, str | None] = {request.path: sha256_text(request.file_text)}
+                        parent: Proposal | None, decoding: str, creates: bool = False) -> Proposal:
+        files: dict[str, str | None] = {request.path: None if creates else request.file_text}
+        bases: dict[str, str | None] = {request.path: None if creates else sha256_text(request.file_text)}
         errors: list[str] = []
         if request.edit_format == "blocks":
             for block in edits.parse_blocks(answer).blocks:
@@ -237,6 +243,11 @@ class EditSession:
             old = files.get(path) or ""
             if new_text == old:
                 continue
+            try:  # over the size limit, or hard-linked: refused before any diff is shown
+                self.workspace.check_writable(rel, len(new_text.encode("utf-8")))
+            except RefusedError as exc:
+                errors.append(str(exc))
+                continue
             changes.append(FileChange(rel, old, new_text, bases.get(path)))
         if not changes and not errors:
             errors.append("the answer changes nothing; rephrase the instruction or retry")
@@ -265,23 +276,26 @@ class EditSession:
 
     def accept(self, proposal: Proposal, hunks: Iterable[int] | None = None, commit: bool = False,
                message: str | None = None) -> ApplyResult:
-        """Write the proposal (or only the chosen hunks) to disk; optionally commit exactly those files."""
-        if not proposal.ok:
-            raise RefusedError("this proposal has errors and cannot be applied: " + "; ".join(proposal.errors))
+        """Write the proposal (or only the chosen hunks) to disk; optionally commit exactly those files.
+
+        A proposal built with ``allow_partial`` carries the blocks that applied
+        beside the errors of those that did not; those changes are written.
+        """
+        if not proposal.changes:
+            raise RefusedError("this proposal has errors and cannot be applied: "
+                               + "; ".join(proposal.errors or ("it changes nothing",)))
         chosen = None if hunks is None else sorted(set(hunks))
         texts: dict[str, str] = {}
         changes = list(proposal.changes)
         if chosen is not None:
             texts = self._hunk_texts(proposal, chosen)
             changes = [c for c in changes if c.path in texts]
-        try:
-            self.workspace.check_fresh(changes)
-        except RefusedError as exc:
-            stale = next((c.path for c in changes if self.workspace.current_sha(c.path) != c.base_sha256), "")
-            self.events.publish(StaleEvent(proposal, stale))
-            raise exc
         commit_message = (message or _commit_message(proposal)) if commit else None
-        result = self.workspace.apply(changes, texts, commit_message=commit_message, proposal_id=proposal.id)
+        try:  # the workspace re-checks every file under its lock: the one check that counts
+            result = self.workspace.apply(changes, texts, commit_message=commit_message, proposal_id=proposal.id)
+        except StaleError as exc:
+            self.events.publish(StaleEvent(proposal, exc.path))
+            raise
         final = tuple((c.path, texts.get(c.path, c.new_text)) for c in changes)
         self.events.publish(AcceptedEvent(proposal, tuple(chosen) if chosen is not None else None,
                                           result.commit, final))

@@ -21,3 +21,11 @@ class RefusedError(AmigoError):
 
 class InputError(AmigoError):
     """A file or request Amigo cannot work on (binary, too large, not UTF-8, missing)."""
+
+
+class StaleError(RefusedError):
+    """A change refused because ``path`` no longer has the bytes it was computed from."""
+
+    def __init__(self, message: str, path: str) -> None:
+        super().__init__(message)
+        self.path = path

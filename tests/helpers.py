@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
+import sys
 from pathlib import Path
 
 
@@ -16,6 +18,30 @@ from typing import Callable
 def git(repo: Path, *args: str) -> str:
     """Run a real git command in ``repo`` and return its standard output."""
     return subprocess.run(["git", *args], cwd=repo, check=True, capture_output=True, text=True).stdout
+
+
+def amigo(repo: Path, *args: str, endpoint: str | None = None, stdin: str = "", env: dict | None = None,
+          timeout: float = 120) -> subprocess.CompletedProcess:
+    """Run the real ``amigo`` command in ``repo`` as a person would (context off unless asked)."""
+    environ = {**os.environ, **(env or {})}
+    if endpoint:
+        environ["AMIGO_ENDPOINT"] = endpoint
+    environ.setdefault("AMIGO_CONTEXT_BUDGET", "0")
+    return subprocess.run([sys.executable, "-m", "amigo", *args], cwd=repo, input=stdin, text=True,
+                          capture_output=True, env=environ, timeout=timeout)
+
+
+def snapshot(root: Path) -> dict[str, bytes]:
+    """Every file under ``root`` outside ``.git`` folders: its bytes, or ``b"-> target"`` for a symlink
+    (links are not followed, so a link turned into a file shows as a change)."""
+    out: dict[str, bytes] = {}
+    for folder, dirs, files in os.walk(root):
+        dirs[:] = sorted(d for d in dirs if d != ".git")
+        for name in sorted(files + [d for d in dirs if os.path.islink(os.path.join(folder, d))]):
+            path = Path(folder) / name
+            rel = str(path.relative_to(root))
+            out[rel] = b"-> " + os.readlink(path).encode() if path.is_symlink() else path.read_bytes()
+    return out
 
 
 class RecordedModelServer:

@@ -1,29 +1,12 @@
 """The `amigo` command as a person runs it: a real subprocess, a real git repo, a real HTTP server."""
 
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
-from helpers import RecordedModelServer, git
+from helpers import RecordedModelServer, amigo, git, snapshot
 
 RECORDED = Path(__file__).parent / "data" / "recorded"
-
-
-def amigo(repo: Path, *args: str, endpoint: str | None = None, stdin: str = "", env: dict | None = None):
-    environ = {**os.environ, **(env or {})}
-    if endpoint:
-        environ["AMIGO_ENDPOINT"] = endpoint
-    environ.setdefault("AMIGO_CONTEXT_BUDGET", "0")
-    return subprocess.run([sys.executable, "-m", "amigo", *args], cwd=repo, input=stdin, text=True,
-                          capture_output=True, env=environ, timeout=120)
-
-
-def snapshot(repo: Path) -> dict[str, bytes]:
-    return {str(p.relative_to(repo)): p.read_bytes() for p in sorted(repo.rglob("*"))
-            if p.is_file() and ".git" not in p.parts}
 
 
 def test_version_and_help(repo):

@@ -317,7 +317,7 @@ def test_apply_answer_default_path_suffix_and_missing_file() -> None:
     text = "<<<<<<< SEARCH\nx = 1\n=======\nx = 2\n>>>>>>> REPLACE\n" + answer("m.py", "x = 2\n", "x = 3\n")
     assert edits.apply_answer(text, files, "src/pkg/m.py").new_texts == {"src/pkg/m.py": "x = 3\n"}
     missing = edits.apply_answer(answer("new.py", "x\n", "y\n"), files, "src/pkg/m.py")
-    assert missing.new_texts == {} and "does not exist" in missing.errors[0]
+    assert missing.new_texts == {} and "no such file" in missing.errors[0]
     created = edits.apply_answer(answer("new.py", "", "y\n"), files, "src/pkg/m.py")
     assert created.new_texts == {"new.py": "y\n"}
 

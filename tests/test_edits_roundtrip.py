@@ -53,6 +53,8 @@ def pairs(draw: st.DrawFn) -> tuple[str, str]:
 
 
 def roundtrip(old: str, new: str) -> None:
+    if old.startswith("\ufeff") and not new.startswith("\ufeff"):
+        return  # a byte order mark is the file's encoding: blocks keep it, so removing one has no blocks
     planned = render_planned(old, new, "pkg/mod.py")  # render() without its safety net
     assert apply_blocks_text(old, planned) == new, planned
     answer = edits.render(old, new, "pkg/mod.py")

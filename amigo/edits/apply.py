@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Mapping
 
-from amigo.edits.lines import newline_of, split_lines
+from amigo.edits.lines import BOM, newline_of, split_bom, split_lines
 from amigo.edits.match import apply_block_to
 from amigo.edits.model import AppliedAnswer, EditBlock, EditError
 from amigo.edits.parse import find_fences, parse_blocks, parse_whole, whole_prose
@@ -12,9 +13,19 @@ from amigo.edits.parse import find_fences, parse_blocks, parse_whole, whole_pros
 EDIT_FORMATS = ("blocks", "whole")
 
 
-def apply_block(text: str, block: EditBlock) -> tuple[str, str]:
-    """Apply one block to ``text``: (new text, tier). Raises EditError naming the block."""
-    return apply_block_to(text, block)
+def apply_block(text: str, block: EditBlock, path: str | None = None) -> tuple[str, str]:
+    """Apply one block to ``text``: (new text, tier). Raises EditError naming the block.
+
+    A file's byte order mark stays: the block applies to the text after it,
+    and a BOM the model copied into SEARCH (with or without REPLACE) is not
+    taken as content to match or remove.
+    """
+    bom, body = split_bom(text)
+    if bom and block.search.startswith(BOM):
+        block = replace(block, search=block.search[1:],
+                        replace=block.replace[1:] if block.replace.startswith(BOM) else block.replace)
+    new, tier = apply_block_to(body, block, path)
+    return bom + new, tier
 
 
 def apply_blocks_text(text: str, answer: str) -> str:
@@ -23,7 +34,7 @@ def apply_blocks_text(text: str, answer: str) -> str:
     if parsed.errors:
         raise EditError(parsed.errors[0])
     for block in parsed.blocks:
-        text, _ = apply_block_to(text, block)
+        text, _ = apply_block(text, block)
     return text
 
 
@@ -31,8 +42,11 @@ def apply_whole(text: str, selection: tuple[int, int] | None, replacement: str) 
     """Put ``replacement`` in place of the selected lines (1-based, inclusive) or the file.
 
     The file's newline style is kept whatever the model wrote, and so is the
-    final newline of the selection (or file).
+    final newline of the selection (or file), and its byte order mark.
     """
+    bom, text = split_bom(text)
+    if bom:
+        return bom + apply_whole(text, selection, split_bom(replacement)[1])
     nl = newline_of(text) if text else newline_of(replacement)
     body = "".join(line.rstrip("\r\n") + nl for line in split_lines(replacement.replace("\r\n", "\n")))
     lines = split_lines(text)
@@ -94,12 +108,12 @@ def apply_answer(
         text = current[path] if path in current else files.get(path)
         if text is None and block.search:
             errors.append(
-                f"Block {block.index + 1} ({path}): the file does not exist; a block can only "
-                "create a file with an empty SEARCH section."
+                f"Block {block.index + 1} ({path}): no such file; check the path (a block can only "
+                "create a file with an empty SEARCH section)."
             )
             continue
         try:
-            new, tier = apply_block_to(text or "", block, path)
+            new, tier = apply_block(text or "", block, path)
         except EditError as err:
             errors.append(str(err))
             continue

@@ -60,3 +60,12 @@ def strip_terminator(text: str, exact_lf: bool) -> str:
     if not exact_lf and text.endswith("\r\n"):
         return text[:-2]
     return text[:-1]
+
+
+BOM = "\ufeff"
+
+
+def split_bom(text: str) -> tuple[str, str]:
+    """(``BOM`` or "", the rest): a UTF-8 byte order mark decoded as text is the file's
+    encoding, not its content, so edits apply after it and keep it."""
+    return (BOM, text[1:]) if text.startswith(BOM) else ("", text)

@@ -486,8 +486,11 @@ def _apply_block(text: str, block: EditBlock, path: str | None) -> tuple[str, st
     if exact:
         m = exact[0]
         region = flines[m.start : m.end]
+        # A last line without newline is copied verbatim only in an LF file or from render()
+        # (which flags the final newline): a model's LF lines in a CRLF file get CRLF.
+        lenient = nl == "\n" or block.eol is not None
         verbatim = all(
-            s == f or (not f.endswith("\n") and s[:-1] == f) for s, f in zip(slines, region)
+            s == f or (lenient and not f.endswith("\n") and s[:-1] == f) for s, f in zip(slines, region)
         )
         if verbatim:
             new_region = list(rlines)

@@ -72,7 +72,8 @@ def _why_malformed(keys: list[str], start: int) -> tuple[str, int]:
     """Explain a block that did not scan; returns (reason, line to resume from)."""
     for j in range(start + 1, len(keys)):
         if marker_count(keys[j], OPEN_RE):
-            return "it has no '=======' divider or no '>>>>>>> REPLACE' line before the next block", j
+            return (f"another '<<<<<<< SEARCH' (answer line {j + 1}) comes before its '=======' divider; "
+                    "blocks cannot be nested, close each with '>>>>>>> REPLACE' first"), j
         if marker_count(keys[j], CLOSE_RE):
             return "it has no '=======' line between SEARCH and REPLACE", j + 1
         if marker_count(keys[j], DIVIDER_RE):
@@ -205,3 +206,29 @@ def whole_prose(answer: str) -> str:
         return answer.strip()
     start, end, _ = max(fences, key=lambda f: len(f[2]))
     return ("".join(lines[:start]) + "".join(lines[end + 1 :])).strip()
+
+
+_ABSOLUTE_RE = re.compile(r"^(/|[A-Za-z]:[\\/]|~/)")
+
+
+def why_no_path(answer: str) -> str:
+    """Why no block of ``answer`` names its file, said so that the person can fix it."""
+    parsed = parse_blocks(answer)
+    if parsed.errors:
+        return "the answer's blocks are malformed: " + " ".join(parsed.errors)
+    if not parsed.blocks:
+        return ("the answer has no SEARCH/REPLACE blocks; for a rewrite in one fenced block "
+                "pass --path FILE (and --lines A-B)")
+    keys = [key(line) for line in split_lines(answer)]
+    opener = next(i for i, k in enumerate(keys) if marker_count(k, OPEN_RE))
+    before = next((keys[j].strip() for j in range(opener - 1, -1, -1)
+                   if keys[j].strip() and not FENCE_RE.match(keys[j])), "")
+    name = before.strip("*`'\"").rstrip(":")
+    if not before:
+        return "block 1 has no file name on the line before '<<<<<<< SEARCH'; add one, or pass --path FILE"
+    if _ABSOLUTE_RE.match(name):
+        return (f"block 1 names {name!r}, an absolute path; Amigo edits files inside the repository "
+                "only: name it relative to the repository root, or pass --path FILE")
+    return (f"the line before block 1 ({name[:80]!r}) is not taken as a file name (a name needs a folder "
+            "or an extension, like src/app.py; bare names other than Makefile-like ones are read as "
+            f"prose); pass --path {name.split()[0][:80] if name.split() else 'FILE'} to edit that file")

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from difflib import SequenceMatcher
 
-from amigo.edits.lines import key, split_lines
+from amigo.edits.lines import key, newline_of, split_lines
 from amigo.edits.match import find_exact
 from amigo.edits.parse import CLOSE_RE, DIVIDER_RE, EOL_FLAG, NO_EOL_FLAG, OPEN_RE, marker_count
 
@@ -103,9 +103,12 @@ def block_text(path: str, search: list[str], replace: list[str], eol: bool | Non
 def _render(old: str, new: str, path: str, regions: list[tuple[int, int, int, int]]) -> str:
     olines, nlines = split_lines(old), split_lines(new)
     old_eol, new_eol = not old or old.endswith("\n"), not new or new.endswith("\n")
+    # The flag also marks an edit of a CRLF file's unterminated last line, so that apply
+    # copies REPLACE's line endings as written (a model's LF lines there get CRLF).
+    flag_end = old_eol != new_eol or (not old_eol and newline_of(old) == "\r\n")
     out = []
     for a, b, c, d in regions:
-        eol = new_eol if b == len(olines) and old_eol != new_eol else None
+        eol = new_eol if b == len(olines) and flag_end else None
         out.append(block_text(path, olines[a:b], nlines[c:d], eol))
     return "\n".join(out)
 
