@@ -226,9 +226,13 @@ class AmigoServer(LanguageServer):
 
     def session_for(self, path: Path) -> EditSession:
         """The session of the repository holding ``path``, built (and recorded) on first use."""
+        from amigo.errors import RefusedError
         from amigo.workspace import Workspace
 
-        workspace = Workspace.discover(path.parent)
+        try:
+            workspace = Workspace.discover(path.parent)
+        except RefusedError as exc:  # name the file the editor asked about, not only its folder
+            raise RefusedError(f"{path}: {exc}") from None
         with self._sessions_lock:
             session = self._sessions.get(workspace.root)
             if session is not None:

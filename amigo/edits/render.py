@@ -104,8 +104,12 @@ def _render(old: str, new: str, path: str, regions: list[tuple[int, int, int, in
     olines, nlines = split_lines(old), split_lines(new)
     old_eol, new_eol = not old or old.endswith("\n"), not new or new.endswith("\n")
     # The flag also marks an edit of a CRLF file's unterminated last line, so that apply
-    # copies REPLACE's line endings as written (a model's LF lines there get CRLF).
-    flag_end = old_eol != new_eol or (not old_eol and newline_of(old) == "\r\n")
+    # copies REPLACE's line endings as written (a model's LF lines there get CRLF). "CRLF
+    # file" as apply will see it when the last block applies: after the earlier blocks.
+    flag_end = old_eol != new_eol
+    if regions and not old_eol and regions[-1][1] == len(olines):
+        a, _, c, _ = regions[-1]
+        flag_end = flag_end or newline_of("".join(nlines[:c] + olines[a:])) == "\r\n"
     out = []
     for a, b, c, d in regions:
         eol = new_eol if b == len(olines) and flag_end else None

@@ -65,7 +65,7 @@ CASES = [
 ]
 
 
-REASONS = ("outside the repository", "a symlink leads", "inside .git/")
+REASONS = ("outside the repository", "a symlink leads", "inside .git/", "inside git's own folder")
 
 
 def _amigo_context(cwd: Path, *args: str) -> subprocess.CompletedProcess[str]:
