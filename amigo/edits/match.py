@@ -16,9 +16,13 @@ from difflib import SequenceMatcher
 
 from amigo.edits.lines import indent_of, key, keys_of, newline_of, split_lines, strip_terminator
 from amigo.edits.model import EditBlock, EditError
+from amigo.edits.sequence import opcodes as line_opcodes
 
 FUZZY_THRESHOLD = 0.9
-FUZZY_MAX_WINDOWS = 400
+FUZZY_MAX_WINDOWS = 400  # distinct windows compared, at most
+FUZZY_WORK = 20_000_000  # and their characters, len(window) * len(SEARCH) summed (0.2-1.5 s)
+FUZZY_SCAN = 400_000  # file lines walked and joined looking for windows
+MAX_PLACES = 50  # matches counted before a SEARCH is called ambiguous without counting on
 _ELISION_RE = re.compile(r"(?:\.\.\.|…)|(?:#|//|--|;|/\*|<!--|\*)\s*(?:\.\.\.|…).*")
 
 Indent = tuple[str, str]  # (prefix removed from SEARCH/REPLACE lines, prefix added)
@@ -49,14 +53,42 @@ def _label(block_index: int | None, path: str | None) -> str:
 # ---------------------------------------------------------------- locating
 
 
-def find_exact(fkeys: list[str], skeys: list[str], lo: int = 0, hi: int | None = None) -> list[int]:
-    """Start indices where ``skeys`` occurs line for line in ``fkeys[lo:hi]``."""
-    hi = len(fkeys) if hi is None else hi
-    k = len(skeys)
-    if not k:
+def occurrences(
+    seq: list[str], pattern: list[str], lo: int = 0, hi: int | None = None, limit: int | None = None
+) -> list[int]:
+    """Start indices where ``pattern`` occurs item for item in ``seq[lo:hi]``, the first
+    ``limit`` of them.
+
+    The candidates are the places of the pattern's rarest line (of its few longest),
+    found by list.index, so a file of repeated lines costs a scan, not a comparison
+    of the whole pattern at every line.
+    """
+    hi = len(seq) if hi is None else hi
+    k = len(pattern)
+    if not k or hi - lo < k:
         return []
-    first = skeys[0]
-    return [i for i in range(lo, hi - k + 1) if fkeys[i] == first and fkeys[i : i + k] == skeys]
+    window = seq if (lo, hi) == (0, len(seq)) else seq[lo:hi]
+    longest = sorted(range(k), key=lambda t: -len(pattern[t]))[:4]
+    off = min(longest, key=lambda t: window.count(pattern[t]))
+    anchor, found = pattern[off], []
+    i = lo + off - 1
+    while True:
+        try:
+            i = seq.index(anchor, i + 1, hi - (k - 1 - off))
+        except ValueError:
+            return found
+        start = i - off
+        if seq[start : start + k] == pattern:
+            found.append(start)
+            if limit is not None and len(found) >= limit:
+                return found
+
+
+def find_exact(
+    fkeys: list[str], skeys: list[str], lo: int = 0, hi: int | None = None, limit: int | None = None
+) -> list[int]:
+    """Start indices where ``skeys`` occurs line for line in ``fkeys[lo:hi]`` (the first ``limit``)."""
+    return occurrences(fkeys, skeys, lo, hi, limit)
 
 
 def _indent_delta(fkeys: list[str], skeys: list[str], pairs: list[tuple[int, int]]) -> Indent | None:
@@ -114,8 +146,11 @@ def _pair_blanks(fkeys: list[str], skeys: list[str], pairs: list[tuple[int, int]
     return out
 
 
-def find_whitespace(fkeys: list[str], skeys: list[str], lo: int = 0, hi: int | None = None) -> list[Match]:
-    """Matches that ignore trailing spaces, blank-line differences and a uniform indent drift."""
+def find_whitespace(
+    fkeys: list[str], skeys: list[str], lo: int = 0, hi: int | None = None, limit: int | None = None
+) -> list[Match]:
+    """Matches that ignore trailing spaces, blank-line differences and a uniform indent drift
+    (the first ``limit`` of them)."""
     hi = len(fkeys) if hi is None else hi
     s_nb = [s for s, line in enumerate(skeys) if line.strip()]
     if not s_nb:
@@ -124,16 +159,16 @@ def find_whitespace(fkeys: list[str], skeys: list[str], lo: int = 0, hi: int | N
     f_nb = [f for f in range(lo, hi) if fkeys[f].strip()]
     f_strip = [fkeys[f].strip() for f in f_nb]
     n = len(target)
-    found = []
-    for p in range(len(f_nb) - n + 1):
-        if f_strip[p] != target[0] or f_strip[p : p + n] != target:
-            continue
+    found: list[Match] = []
+    for p in occurrences(f_strip, target):
         pairs = list(zip(s_nb, f_nb[p : p + n]))
         delta = _indent_delta(fkeys, skeys, pairs)
         if delta is None:
             continue
         full = [(s, f) for s, f in _pair_blanks(fkeys, skeys, pairs) if lo <= f < hi]
         found.append(Match(tuple(full), delta, "whitespace"))
+        if limit is not None and len(found) >= limit:
+            break
     return found
 
 
@@ -149,21 +184,35 @@ def _pair_substitutions(pairs: list[tuple[int, int]]) -> list[tuple[int, int]]:
     return out
 
 
+def _exact_match(start: int, k: int) -> Match:
+    return Match(tuple((s, start + s) for s in range(k)), ("", ""), "exact")
+
+
 def _locate(fkeys: list[str], skeys: list[str]) -> list[Match]:
-    """All exact matches, or failing that all whitespace-tolerant ones."""
-    exact = find_exact(fkeys, skeys)
+    """The exact matches, or failing that the whitespace-tolerant ones (MAX_PLACES + 1 at most)."""
+    exact = find_exact(fkeys, skeys, limit=MAX_PLACES + 1)
     if exact:
-        return [Match(tuple((s, i + s) for s in range(len(skeys))), ("", ""), "exact") for i in exact]
-    return find_whitespace(fkeys, skeys)
+        return [_exact_match(i, len(skeys)) for i in exact]
+    return find_whitespace(fkeys, skeys, limit=MAX_PLACES + 1)
 
 
 def _norm(lines: list[str]) -> str:
     return "\n".join(line.strip() for line in lines if line.strip())
 
 
+class FuzzyGaveUp(Exception):
+    """The fuzzy tier would have had to compare more windows than its bounds allow."""
+
+
 def find_fuzzy(fkeys: list[str], skeys: list[str]) -> list[Match]:
     """Windows whose first and last non-blank lines equal the SEARCH's and whose text is
-    at least FUZZY_THRESHOLD similar; bounded to FUZZY_MAX_WINDOWS comparisons."""
+    at least FUZZY_THRESHOLD similar.
+
+    The work is bounded (FUZZY_SCAN lines walked, FUZZY_MAX_WINDOWS distinct windows,
+    FUZZY_WORK characters compared; equal windows are compared once): past a bound it
+    raises FuzzyGaveUp rather than answer from the windows seen so far, which could
+    call a match unique that is not.
+    """
     s_nb = [s for s, line in enumerate(skeys) if line.strip()]
     if len(s_nb) < 3 or sum(len(skeys[s].strip()) for s in s_nb) < 24:
         return []
@@ -172,35 +221,39 @@ def find_fuzzy(fkeys: list[str], skeys: list[str]) -> list[Match]:
     slack = max(2, len(s_nb) // 5)
     starts = [i for i, line in enumerate(fkeys) if line.strip() == first]
     scored: list[tuple[float, int, int]] = []
-    budget = FUZZY_MAX_WINDOWS
+    ratios: dict[str, float] = {}
+    scan, work = FUZZY_SCAN, FUZZY_WORK
     for i in starts:
         nb = 0
         for e in range(i, len(fkeys)):
+            scan -= 1
             if fkeys[e].strip():
                 nb += 1
             if nb > len(s_nb) + slack:
                 break
             if nb < len(s_nb) - slack or fkeys[e].strip() != last:
                 continue
-            budget -= 1
-            if budget < 0:
-                break
-            sm = SequenceMatcher(None, _norm(fkeys[i : e + 1]), want, autojunk=False)
-            if sm.real_quick_ratio() >= FUZZY_THRESHOLD and sm.quick_ratio() >= FUZZY_THRESHOLD:
-                ratio = sm.ratio()
-                if ratio >= FUZZY_THRESHOLD:
-                    scored.append((ratio, i, e + 1))
-        if budget < 0:
-            break
+            scan -= e + 1 - i
+            text = _norm(fkeys[i : e + 1])
+            if text not in ratios:
+                work -= len(text) * len(want)
+                if len(ratios) >= FUZZY_MAX_WINDOWS or work < 0:
+                    raise FuzzyGaveUp
+                ratios[text] = _similarity(text, want)
+            if ratios[text] >= FUZZY_THRESHOLD:
+                scored.append((ratios[text], i, e + 1))
+            if scan < 0:
+                raise FuzzyGaveUp
+        if scan < 0:
+            raise FuzzyGaveUp
     matches = []
+    stripped = [line.strip() for line in skeys]
     for _, i, e in sorted(scored, reverse=True):
         window = [fkeys[f].strip() for f in range(i, e)]
-        sm = SequenceMatcher(None, [line.strip() for line in skeys], window, autojunk=False)
         pairs = [
-            (a + t, i + b + t)
-            for a, b, size in sm.get_matching_blocks()
-            for t in range(size)
-            if skeys[a + t].strip()
+            (a1 + t, i + b1 + t)
+            for tag, a1, a2, b1, _ in line_opcodes(stripped, window) if tag == "equal"
+            for t in range(a2 - a1) if skeys[a1 + t].strip()
         ]
         if not pairs or pairs[0][0] != s_nb[0] or pairs[-1][0] != s_nb[-1]:
             continue
@@ -208,7 +261,17 @@ def find_fuzzy(fkeys: list[str], skeys: list[str]) -> list[Match]:
         if delta is None:
             continue
         matches.append(Match(tuple(_pair_substitutions(_pair_blanks(fkeys, skeys, pairs))), delta, "fuzzy"))
+        if len(matches) > MAX_PLACES:
+            break
     return matches
+
+
+def _similarity(window: str, want: str) -> float:
+    """SequenceMatcher's ratio, after its two cheap upper bounds (0.0 when they rule it out)."""
+    sm = SequenceMatcher(None, window, want, autojunk=False)
+    if sm.real_quick_ratio() < FUZZY_THRESHOLD or sm.quick_ratio() < FUZZY_THRESHOLD:
+        return 0.0
+    return sm.ratio()
 
 
 # ---------------------------------------------------------------- rebuilding
@@ -248,11 +311,9 @@ def rebuild(
     known, and guessing could write the wrong file.
     """
     if match.tier == "exact":
-        opcodes = SequenceMatcher(None, skeys, rkeys, autojunk=False).get_opcodes()
+        opcodes = line_opcodes(skeys, rkeys)
     else:  # trailing spaces are noise here, and must not skew which lines the block keeps
-        opcodes = SequenceMatcher(
-            None, [k.rstrip() for k in skeys], [k.rstrip() for k in rkeys], autojunk=False
-        ).get_opcodes()
+        opcodes = line_opcodes([k.rstrip() for k in skeys], [k.rstrip() for k in rkeys])
     op_of: dict[int, str] = {}
     inserts: list[int] = []
     for tag, a1, a2, _, _ in opcodes:
@@ -358,6 +419,11 @@ def _elision_matches(
     idx = [k for k, piece in enumerate(spieces) if piece]
     if not idx or any(not cands[k] for k in idx):
         return None
+    if any(len(c) > MAX_PLACES for c in cands):
+        raise EditError(
+            f"{label}: a part of SEARCH between its '...' lines matches more than {MAX_PLACES} "
+            "places in the file; give more lines around each '...' so that each part is unique."
+        )
     forward: dict[int, Match] = {}
     pos = 0
     for k in idx:
@@ -414,9 +480,11 @@ def closest_lines(fkeys: list[str], skeys: list[str]) -> tuple[str | None, int]:
 
 
 def _ambiguous(label: str, starts: list[int]) -> EditError:
+    """The error for a SEARCH found in several places; MAX_PLACES + 1 of them means 'or more'."""
     shown = ", ".join(str(s + 1) for s in starts[:6]) + (", ..." if len(starts) > 6 else "")
+    count = f"more than {MAX_PLACES}" if len(starts) > MAX_PLACES else str(len(starts))
     return EditError(
-        f"{label}: the SEARCH text matches {len(starts)} places in the file (lines {shown}); "
+        f"{label}: the SEARCH text matches {count} places in the file (lines {shown}); "
         "add a few surrounding lines to SEARCH so that it matches exactly one."
     )
 
@@ -471,16 +539,15 @@ def _apply_block(text: str, block: EditBlock, path: str | None) -> tuple[str, st
         return _finish(new_lines, nl, had_eol, block.eol, verbatim), tier
 
     if not any(line.strip() for line in skeys):
-        starts = find_exact(fkeys, skeys)
+        starts = find_exact(fkeys, skeys, limit=2)
         if len(starts) != 1:
             raise fail(EditError(
                 f"{label}: its SEARCH text has only blank lines and matches "
-                f"{len(starts) or 'no'} place(s); include a non-blank line from the file."
+                f"{'several' if starts else 'no'} places; include a non-blank line from the file."
             ))
-        exact = [Match(tuple((s, starts[0] + s) for s in range(len(skeys))), ("", ""), "exact")]
+        exact = [_exact_match(starts[0], len(skeys))]
     else:
-        exact = [Match(tuple((s, i + s) for s in range(len(skeys))), ("", ""), "exact")
-                 for i in find_exact(fkeys, skeys)]
+        exact = [_exact_match(i, len(skeys)) for i in find_exact(fkeys, skeys, limit=MAX_PLACES + 1)]
     if len(exact) > 1:
         raise fail(_ambiguous(label, [m.start for m in exact]))
     if exact:
@@ -496,7 +563,7 @@ def _apply_block(text: str, block: EditBlock, path: str | None) -> tuple[str, st
         new_lines = flines[: m.start] + new_region + flines[m.end :]
         return _finish(new_lines, nl, had_eol, block.eol, verbatim), "exact"
 
-    found = find_whitespace(fkeys, skeys)
+    found = find_whitespace(fkeys, skeys, limit=MAX_PLACES + 1)
     if len(found) > 1:
         raise fail(_ambiguous(label, [m.start for m in found]))
     if found:
@@ -528,7 +595,14 @@ def _apply_block(text: str, block: EditBlock, path: str | None) -> tuple[str, st
                 ))
             return _splice_many(flines, fkeys, jobs, nl, had_eol, block.eol), "elision"
 
-    found = find_fuzzy(fkeys, skeys)
+    try:
+        found = find_fuzzy(fkeys, skeys)
+    except FuzzyGaveUp:
+        raise fail(EditError(
+            f"{label}: its SEARCH text was not found exactly, and it resembles so many places "
+            "in the file that a fuzzy match cannot be checked for being the only one; copy the "
+            "lines into SEARCH exactly as they are in the file, with a few distinctive ones."
+        )) from None
     if len(found) > 1:
         raise fail(_ambiguous(label, [m.start for m in found]))
     if found:
