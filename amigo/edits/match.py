@@ -301,6 +301,61 @@ class AmbiguousGap(Exception):
         self.first, self.last, self.extra_in_search = first, last, extra_in_search
 
 
+def _blank_gaps(fkeys: list[str], match: Match) -> dict[int, list[int]]:
+    """SEARCH line s -> the file's blank lines between it and SEARCH line s + 1, where
+    the file has only blank lines there: the lines a careless copy of SEARCH lost."""
+    return {
+        s: list(range(f + 1, g))
+        for (s, f), (t, g) in zip(match.pairs, match.pairs[1:])
+        if t == s + 1 and g > f + 1 and not any(fkeys[x].strip() for x in range(f + 1, g))
+    }
+
+
+def restore_blanks(
+    fkeys: list[str], skeys: list[str], rkeys: list[str], match: Match
+) -> tuple[list[str], list[str], Match] | None:
+    """SEARCH, REPLACE and the match with the file's blank lines put back where SEARCH
+    lost them, or None when there are none or the result would not be certain.
+
+    Models drop a blank line when copying SEARCH, and write REPLACE either with it
+    (only SEARCH lost it) or without it (the same careless copy, where the block keeps
+    the lines on both sides of it). So a lost blank line goes into SEARCH, and into
+    REPLACE too where REPLACE keeps both its neighbours side by side; the restored
+    pair is taken only when every restored line then counts as kept. Otherwise the
+    gap stays, and rebuild() decides (it refuses what it cannot place).
+    """
+    gaps = _blank_gaps(fkeys, match)
+    if not gaps:
+        return None
+    side_by_side: dict[int, int] = {}  # SEARCH line s -> REPLACE line r, both kept, s + 1 -> r + 1
+    for tag, a1, a2, b1, _ in line_opcodes([k.rstrip() for k in skeys], [k.rstrip() for k in rkeys]):
+        if tag == "equal":
+            side_by_side.update((s, b1 + s - a1) for s in range(a1, a2 - 1))
+    new_s: list[str] = []
+    pairs: list[tuple[int, int]] = []
+    restored: list[int] = []
+    fmap = dict(match.pairs)
+    for s, line in enumerate(skeys):
+        if s in fmap:
+            pairs.append((len(new_s), fmap[s]))
+        new_s.append(line)
+        for f in gaps.get(s, []):
+            restored.append(len(new_s))
+            pairs.append((len(new_s), f))
+            new_s.append(fkeys[f])
+    new_r = list(rkeys)
+    for s in sorted((s for s in gaps if s in side_by_side), reverse=True):
+        r = side_by_side[s] + 1
+        new_r[r:r] = [fkeys[f] for f in gaps[s]]
+    kept = {
+        s for tag, a1, a2, _, _ in line_opcodes([k.rstrip() for k in new_s], [k.rstrip() for k in new_r])
+        if tag == "equal" for s in range(a1, a2)
+    }
+    if not all(s in kept for s in restored):
+        return None
+    return new_s, new_r, Match(tuple(pairs), match.indent, match.tier)
+
+
 def rebuild(
     flines: list[str], fkeys: list[str], skeys: list[str], rkeys: list[str], match: Match, nl: str
 ) -> list[str]:
@@ -308,8 +363,12 @@ def rebuild(
 
     Raises AmbiguousGap when file lines missing from SEARCH touch a change
     that adds lines: whether they go before or after the new lines cannot be
-    known, and guessing could write the wrong file.
+    known, and guessing could write the wrong file. Blank lines SEARCH lost
+    are put back first (restore_blanks), which settles most such gaps.
     """
+    restored = restore_blanks(fkeys, skeys, rkeys, match)
+    if restored is not None:
+        skeys, rkeys, match = restored
     if match.tier == "exact":
         opcodes = line_opcodes(skeys, rkeys)
     else:  # trailing spaces are noise here, and must not skew which lines the block keeps
