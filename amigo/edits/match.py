@@ -315,45 +315,74 @@ def restore_blanks(
     fkeys: list[str], skeys: list[str], rkeys: list[str], match: Match
 ) -> tuple[list[str], list[str], Match] | None:
     """SEARCH, REPLACE and the match with the file's blank lines put back where SEARCH
-    lost them, or None when there are none or the result would not be certain.
+    lost them, or None when there are none or where they go is not certain.
 
     Models drop a blank line when copying SEARCH, and write REPLACE either with it
-    (only SEARCH lost it) or without it (the same careless copy, where the block keeps
-    the lines on both sides of it). So a lost blank line goes into SEARCH, and into
-    REPLACE too where REPLACE keeps both its neighbours side by side; the restored
-    pair is taken only when every restored line then counts as kept. Otherwise the
-    gap stays, and rebuild() decides (it refuses what it cannot place).
+    (only SEARCH lost it) or without it (the same careless copy). The lost lines go
+    back into SEARCH. Which of the two happened shows where REPLACE has the same two
+    non-blank lines around the blank run as SEARCH (or their replacements): a run as
+    long as SEARCH's lost the lines too, and gets them back; a run as long as the
+    file's kept them. Elsewhere REPLACE stays as written, and the restored lines must
+    then line up with blank lines of REPLACE. Otherwise the gap stays and rebuild()
+    decides (it refuses what it cannot place). The result's non-blank lines are
+    REPLACE's either way.
     """
     gaps = _blank_gaps(fkeys, match)
     if not gaps:
         return None
-    side_by_side: dict[int, int] = {}  # SEARCH line s -> REPLACE line r, both kept, s + 1 -> r + 1
-    for tag, a1, a2, b1, _ in line_opcodes([k.rstrip() for k in skeys], [k.rstrip() for k in rkeys]):
-        if tag == "equal":
-            side_by_side.update((s, b1 + s - a1) for s in range(a1, a2 - 1))
     new_s: list[str] = []
     pairs: list[tuple[int, int]] = []
-    restored: list[int] = []
+    restored: set[int] = set()
     fmap = dict(match.pairs)
     for s, line in enumerate(skeys):
         if s in fmap:
             pairs.append((len(new_s), fmap[s]))
         new_s.append(line)
         for f in gaps.get(s, []):
-            restored.append(len(new_s))
+            restored.add(len(new_s))
             pairs.append((len(new_s), f))
             new_s.append(fkeys[f])
     new_r = list(rkeys)
-    for s in sorted((s for s in gaps if s in side_by_side), reverse=True):
-        r = side_by_side[s] + 1
-        new_r[r:r] = [fkeys[f] for f in gaps[s]]
-    kept = {
-        s for tag, a1, a2, _, _ in line_opcodes([k.rstrip() for k in new_s], [k.rstrip() for k in new_r])
-        if tag == "equal" for s in range(a1, a2)
-    }
-    if not all(s in kept for s in restored):
+    for s in sorted(gaps, reverse=True):
+        lost = [fkeys[f] for f in gaps[s]]
+        where = _replace_run(skeys, rkeys, s)
+        if where is None:
+            continue
+        at, r_run, s_run = where
+        if r_run == s_run:
+            new_r[at:at] = lost
+        elif r_run != s_run + len(lost):
+            return None
+    kept = {s for tag, a1, a2, _, _ in _loose_opcodes(new_s, new_r) if tag == "equal" for s in range(a1, a2)}
+    if not restored <= kept:
         return None
     return new_s, new_r, Match(tuple(pairs), match.indent, match.tier)
+
+
+def _replace_run(skeys: list[str], rkeys: list[str], s: int) -> tuple[int, int, int] | None:
+    """For the blank run of SEARCH around line s: (REPLACE line where the same run starts,
+    its length in REPLACE, its length in SEARCH), when REPLACE has the run between the
+    same two non-blank lines (or their replacements) with nothing new in between."""
+    s_nb = [t for t, line in enumerate(skeys) if line.strip()]
+    r_nb = [t for t, line in enumerate(rkeys) if line.strip()]
+    before = [i for i, t in enumerate(s_nb) if t <= s]
+    if not before or before[-1] + 1 >= len(s_nb):
+        return None
+    ip = before[-1]
+    rp = rq = None
+    for tag, a1, a2, b1, b2 in line_opcodes([skeys[t].rstrip() for t in s_nb], [rkeys[t].rstrip() for t in r_nb]):
+        if a1 <= ip < a2:
+            rp = b1 + ip - a1 if tag == "equal" else (b2 - 1 if ip == a2 - 1 and b2 > b1 else None)
+        if a1 <= ip + 1 < a2:
+            rq = b1 + ip + 1 - a1 if tag == "equal" else (b1 if ip + 1 == a1 and b2 > b1 else None)
+    if rp is None or rq is None or rq != rp + 1:
+        return None
+    return r_nb[rp] + 1, r_nb[rq] - r_nb[rp] - 1, s_nb[ip + 1] - s_nb[ip] - 1
+
+
+def _loose_opcodes(skeys: list[str], rkeys: list[str]) -> list[tuple[str, int, int, int, int]]:
+    """SEARCH -> REPLACE opcodes ignoring trailing spaces (noise outside the exact tier)."""
+    return line_opcodes([k.rstrip() for k in skeys], [k.rstrip() for k in rkeys])
 
 
 def rebuild(
@@ -372,7 +401,7 @@ def rebuild(
     if match.tier == "exact":
         opcodes = line_opcodes(skeys, rkeys)
     else:  # trailing spaces are noise here, and must not skew which lines the block keeps
-        opcodes = line_opcodes([k.rstrip() for k in skeys], [k.rstrip() for k in rkeys])
+        opcodes = _loose_opcodes(skeys, rkeys)
     op_of: dict[int, str] = {}
     inserts: list[int] = []
     for tag, a1, a2, _, _ in opcodes:
