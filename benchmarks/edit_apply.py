@@ -445,14 +445,14 @@ def _apply_seconds(text: str, answer: str, repeats: int = 3) -> float:
 def scaling() -> bool:
     """Print the worst-case rows; True when repeated lines cost MAX_RATIO times unique ones."""
     print(f"\nworst case: one-line edit near the top, apply + diff + hunks (best of 3)")
-    print(f"{'lines':>7}{'unique s':>10}{'repeated s':>12}{'ratio':>7}")
+    print(f"{'lines':>7}{'unique s':>10}{'repeated s':>12}{'ratio':>9}")
     too_slow = False
     for n in SCALING_SIZES:
         unique = _apply_seconds(*_one_line_edit([f"item_{i} = {i}\n" for i in range(n)]))
         repeated = _apply_seconds(*_one_line_edit(["    pass\n"] * n))
         ratio = repeated / unique
         too_slow |= n == SCALING_SIZES[-1] and ratio >= MAX_RATIO
-        print(f"{n:>7}{unique:>10.4f}{repeated:>12.4f}{ratio:>7.2f}")
+        print(f"{n:>7}{unique:>10.4f}{repeated:>12.4f}{ratio:>9.2f}")
     return too_slow
 
 
