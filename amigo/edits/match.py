@@ -321,11 +321,10 @@ def restore_blanks(
     (only SEARCH lost it) or without it (the same careless copy). The lost lines go
     back into SEARCH. Which of the two happened shows where REPLACE has the same two
     non-blank lines around the blank run as SEARCH (or their replacements): a run as
-    long as SEARCH's lost the lines too, and gets them back; a run as long as the
-    file's kept them. Elsewhere REPLACE stays as written, and the restored lines must
-    then line up with blank lines of REPLACE. Otherwise the gap stays and rebuild()
-    decides (it refuses what it cannot place). The result's non-blank lines are
-    REPLACE's either way.
+    long as SEARCH's lost the lines too, and gets them back; a run of another length
+    is what the model wants there. Elsewhere REPLACE stays as written. Every restored
+    line must then be settled (_settled), or the gap stays and rebuild() decides (it
+    refuses what it cannot place). The result's non-blank lines are REPLACE's either way.
     """
     gaps = _blank_gaps(fkeys, match)
     if not gaps:
@@ -349,14 +348,32 @@ def restore_blanks(
         if where is None:
             continue
         at, r_run, s_run = where
-        if r_run == s_run:
+        if r_run == s_run:  # REPLACE lost them too
             new_r[at:at] = lost
-        elif r_run != s_run + len(lost):
-            return None
-    kept = {s for tag, a1, a2, _, _ in _loose_opcodes(new_s, new_r) if tag == "equal" for s in range(a1, a2)}
-    if not restored <= kept:
+    if not all(_settled(new_s, new_r, s) for s in restored):
         return None
     return new_s, new_r, Match(tuple(pairs), match.indent, match.tier)
+
+
+def _settled(skeys: list[str], rkeys: list[str], s: int) -> bool:
+    """Is it certain what becomes of the restored blank SEARCH line s? So it is when
+    REPLACE keeps it; when the nearest non-blank lines on both sides of it change (it
+    goes with that stretch); or when REPLACE has no new non-blank line between the
+    nearest kept non-blank lines around it (lines were only deleted next to it, so
+    the stretch is REPLACE's either way). Not when new lines sit beside it."""
+    image = {
+        a: b1 + a - a1 for tag, a1, a2, b1, _ in _loose_opcodes(skeys, rkeys) if tag == "equal" for a in range(a1, a2)
+    }
+    if s in image:
+        return True
+    solid = [t for t in range(len(skeys)) if skeys[t].strip()]
+    above = [t for t in solid if t < s]
+    below = [t for t in solid if t > s]
+    if above and below and above[-1] not in image and below[0] not in image:
+        return True
+    start = max((image[t] for t in above if t in image), default=-1)
+    end = min((image[t] for t in below if t in image), default=len(rkeys))
+    return not any(line.strip() for line in rkeys[start + 1 : end])
 
 
 def _replace_run(skeys: list[str], rkeys: list[str], s: int) -> tuple[int, int, int] | None:
