@@ -127,6 +127,17 @@ def test_lost_blank_line_of_a_double_blank_run_between_functions() -> None:
     assert got == text.replace("return 2", "return 3")
 
 
+TOX_INI = "[pytest]\nfilterwarnings =\n  error\n\n[flake8]\nmax-line-length = 99\n\n[testenv:release]\nbasepython = python3\n"
+
+
+@pytest.mark.parametrize("replace", ["  error\n\n[testenv:release]\n", "  error\n[testenv:release]\n"])
+def test_lost_blank_line_beside_a_deleted_section(replace: str) -> None:
+    # the [flake8] section goes; SEARCH lost the blank line above it, REPLACE kept it
+    # (only SEARCH lost it) or lost it too (the same careless copy): one blank line stays
+    search = "  error\n[flake8]\nmax-line-length = 99\n\n[testenv:release]\n"
+    assert apply(TOX_INI, search, replace) == TOX_INI.replace("[flake8]\nmax-line-length = 99\n\n", "")
+
+
 # ------------------------------------------------------------------ bounded work
 
 

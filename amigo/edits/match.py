@@ -319,10 +319,10 @@ def restore_blanks(
 
     Models drop a blank line when copying SEARCH, and write REPLACE either with it
     (only SEARCH lost it) or without it (the same careless copy). The lost lines go
-    back into SEARCH. Which of the two happened shows where REPLACE has the same two
-    non-blank lines around the blank run as SEARCH (or their replacements): a run as
-    long as SEARCH's lost the lines too, and gets them back; a run of another length
-    is what the model wants there. Elsewhere REPLACE stays as written. Every restored
+    back into SEARCH. Which of the two happened shows in REPLACE's blank run beside
+    the nearest line around it that REPLACE keeps (_replace_run): a run as long as
+    SEARCH's lost the lines too, and gets them back; a run of another length is
+    what the model wants there. Elsewhere REPLACE stays as written. Every restored
     line must then be settled (_settled), or the gap stays and rebuild() decides (it
     refuses what it cannot place). The result's non-blank lines are REPLACE's either way.
     """
@@ -377,24 +377,45 @@ def _settled(skeys: list[str], rkeys: list[str], s: int) -> bool:
 
 
 def _replace_run(skeys: list[str], rkeys: list[str], s: int) -> tuple[int, int, int] | None:
-    """For the blank run of SEARCH around line s: (REPLACE line where the same run starts,
-    its length in REPLACE, its length in SEARCH), when REPLACE has the run between the
-    same two non-blank lines (or their replacements) with nothing new in between."""
+    """For the blank run of SEARCH around line s: (REPLACE line where the same run
+    starts, its length in REPLACE, its length in SEARCH), or None when REPLACE has no
+    such run for certain.
+
+    REPLACE's run is the one between the same two non-blank lines (or their
+    replacements) with nothing new between them; or, where REPLACE only deletes
+    lines around s, the run beside the nearer of those two lines that it keeps.
+    """
     s_nb = [t for t, line in enumerate(skeys) if line.strip()]
     r_nb = [t for t, line in enumerate(rkeys) if line.strip()]
-    before = [i for i, t in enumerate(s_nb) if t <= s]
-    if not before or before[-1] + 1 >= len(s_nb):
+    above = max((i for i, t in enumerate(s_nb) if t <= s), default=None)
+    if above is None or above + 1 >= len(s_nb):
         return None
-    ip = before[-1]
-    rp = rq = None
+    s_run = s_nb[above + 1] - s_nb[above] - 1
+    kept: dict[int, int] = {}  # indices into s_nb -> into r_nb
+    last_of: dict[int, int] = {}  # the last line of a replacement ending at this line
+    first_of: dict[int, int] = {}  # the first line of a replacement starting at it
     for tag, a1, a2, b1, b2 in line_opcodes([skeys[t].rstrip() for t in s_nb], [rkeys[t].rstrip() for t in r_nb]):
-        if a1 <= ip < a2:
-            rp = b1 + ip - a1 if tag == "equal" else (b2 - 1 if ip == a2 - 1 and b2 > b1 else None)
-        if a1 <= ip + 1 < a2:
-            rq = b1 + ip + 1 - a1 if tag == "equal" else (b1 if ip + 1 == a1 and b2 > b1 else None)
-    if rp is None or rq is None or rq != rp + 1:
-        return None
-    return r_nb[rp] + 1, r_nb[rq] - r_nb[rp] - 1, s_nb[ip + 1] - s_nb[ip] - 1
+        if tag == "equal":
+            kept.update((i, b1 + i - a1) for i in range(a1, a2))
+        elif b2 > b1:
+            last_of[a2 - 1], first_of[a1] = b2 - 1, b1
+    rp = kept.get(above, last_of.get(above))
+    rq = kept.get(above + 1, first_of.get(above + 1))
+    if rp is not None and rq == rp + 1:
+        return r_nb[rp] + 1, r_nb[rq] - r_nb[rp] - 1, s_run
+    low = max((kept[i] for i in kept if i <= above), default=-1)
+    high = min((kept[i] for i in kept if i > above), default=len(r_nb))
+    if high != low + 1:
+        return None  # REPLACE has new lines around s: which run is which is unclear
+    if above in kept:
+        at = r_nb[kept[above]] + 1
+        run = (r_nb[high] if high < len(r_nb) else len(rkeys)) - at
+        return at, run, s_run
+    if above + 1 in kept:
+        end = r_nb[kept[above + 1]]
+        start = r_nb[low] + 1 if low >= 0 else 0
+        return start, end - start, s_run
+    return None
 
 
 def _loose_opcodes(skeys: list[str], rkeys: list[str]) -> list[tuple[str, int, int, int, int]]:
