@@ -11,8 +11,11 @@ changed lines. Ambiguity is always an error, never a guess.
 from __future__ import annotations
 
 import re
+from bisect import bisect_left, bisect_right
 from dataclasses import dataclass
 from difflib import SequenceMatcher
+from itertools import islice
+from typing import Iterator
 
 from amigo.edits.lines import indent_of, key, keys_of, newline_of, split_lines, strip_terminator
 from amigo.edits.model import EditBlock, EditError
@@ -53,42 +56,36 @@ def _label(block_index: int | None, path: str | None) -> str:
 # ---------------------------------------------------------------- locating
 
 
-def occurrences(
-    seq: list[str], pattern: list[str], lo: int = 0, hi: int | None = None, limit: int | None = None
-) -> list[int]:
-    """Start indices where ``pattern`` occurs item for item in ``seq[lo:hi]``, the first
-    ``limit`` of them.
+def occurrences(seq: list[str], pattern: list[str], lo: int = 0, hi: int | None = None) -> Iterator[int]:
+    """Start indices where ``pattern`` occurs item for item in ``seq[lo:hi]``, in order.
 
     The candidates are the places of the pattern's rarest line (of its few longest),
     found by list.index, so a file of repeated lines costs a scan, not a comparison
-    of the whole pattern at every line.
+    of the whole pattern at every line; a caller that needs only a few stops early.
     """
     hi = len(seq) if hi is None else hi
     k = len(pattern)
     if not k or hi - lo < k:
-        return []
+        return
     window = seq if (lo, hi) == (0, len(seq)) else seq[lo:hi]
     longest = sorted(range(k), key=lambda t: -len(pattern[t]))[:4]
     off = min(longest, key=lambda t: window.count(pattern[t]))
-    anchor, found = pattern[off], []
+    anchor = pattern[off]
     i = lo + off - 1
     while True:
         try:
             i = seq.index(anchor, i + 1, hi - (k - 1 - off))
         except ValueError:
-            return found
-        start = i - off
-        if seq[start : start + k] == pattern:
-            found.append(start)
-            if limit is not None and len(found) >= limit:
-                return found
+            return
+        if seq[i - off : i - off + k] == pattern:
+            yield i - off
 
 
 def find_exact(
     fkeys: list[str], skeys: list[str], lo: int = 0, hi: int | None = None, limit: int | None = None
 ) -> list[int]:
     """Start indices where ``skeys`` occurs line for line in ``fkeys[lo:hi]`` (the first ``limit``)."""
-    return occurrences(fkeys, skeys, lo, hi, limit)
+    return list(islice(occurrences(fkeys, skeys, lo, hi), limit))
 
 
 def _indent_delta(fkeys: list[str], skeys: list[str], pairs: list[tuple[int, int]]) -> Indent | None:
@@ -320,7 +317,7 @@ def restore_blanks(
     Models drop a blank line when copying SEARCH, and write REPLACE either with it
     (only SEARCH lost it) or without it (the same careless copy). The lost lines go
     back into SEARCH. Which of the two happened shows in REPLACE's blank run beside
-    the nearest line around it that REPLACE keeps (_replace_run): a run as long as
+    the nearest line around it that REPLACE keeps (_replace_runs): a run as long as
     SEARCH's lost the lines too, and gets them back; a run of another length is
     what the model wants there. Elsewhere REPLACE stays as written. Every restored
     line must then be settled (_settled), or the gap stays and rebuild() decides (it
@@ -331,32 +328,27 @@ def restore_blanks(
         return None
     new_s: list[str] = []
     pairs: list[tuple[int, int]] = []
-    restored: set[int] = set()
+    restored: list[int] = []
     fmap = dict(match.pairs)
     for s, line in enumerate(skeys):
         if s in fmap:
             pairs.append((len(new_s), fmap[s]))
         new_s.append(line)
         for f in gaps.get(s, []):
-            restored.add(len(new_s))
+            restored.append(len(new_s))
             pairs.append((len(new_s), f))
             new_s.append(fkeys[f])
     new_r = list(rkeys)
-    for s in sorted(gaps, reverse=True):
-        lost = [fkeys[f] for f in gaps[s]]
-        where = _replace_run(skeys, rkeys, s)
-        if where is None:
-            continue
-        at, r_run, s_run = where
+    for s, (at, r_run, s_run) in sorted(_replace_runs(skeys, rkeys, list(gaps)).items(), reverse=True):
         if r_run == s_run:  # REPLACE lost them too
-            new_r[at:at] = lost
-    if not all(_settled(new_s, new_r, s) for s in restored):
+            new_r[at:at] = [fkeys[f] for f in gaps[s]]
+    if not _settled(new_s, new_r, restored):
         return None
     return new_s, new_r, Match(tuple(pairs), match.indent, match.tier)
 
 
-def _settled(skeys: list[str], rkeys: list[str], s: int) -> bool:
-    """Is it certain what becomes of the restored blank SEARCH line s? So it is when
+def _settled(skeys: list[str], rkeys: list[str], restored: list[int]) -> bool:
+    """Is it certain what becomes of each restored blank SEARCH line? So it is when
     REPLACE keeps it; when the nearest non-blank lines on both sides of it change (it
     goes with that stretch); or when REPLACE has no new non-blank line between the
     nearest kept non-blank lines around it (lines were only deleted next to it, so
@@ -364,33 +356,33 @@ def _settled(skeys: list[str], rkeys: list[str], s: int) -> bool:
     image = {
         a: b1 + a - a1 for tag, a1, a2, b1, _ in _loose_opcodes(skeys, rkeys) if tag == "equal" for a in range(a1, a2)
     }
-    if s in image:
-        return True
-    solid = [t for t in range(len(skeys)) if skeys[t].strip()]
-    above = [t for t in solid if t < s]
-    below = [t for t in solid if t > s]
-    if above and below and above[-1] not in image and below[0] not in image:
-        return True
-    start = max((image[t] for t in above if t in image), default=-1)
-    end = min((image[t] for t in below if t in image), default=len(rkeys))
-    return not any(line.strip() for line in rkeys[start + 1 : end])
+    solid = [t for t, line in enumerate(skeys) if line.strip()]
+    kept_solid = [t for t in solid if t in image]
+    for s in restored:
+        if s in image:
+            continue
+        at = bisect_left(solid, s)
+        if 0 < at < len(solid) and solid[at - 1] not in image and solid[at] not in image:
+            continue
+        k = bisect_left(kept_solid, s)
+        start = image[kept_solid[k - 1]] if k > 0 else -1
+        end = image[kept_solid[k]] if k < len(kept_solid) else len(rkeys)
+        if any(line.strip() for line in rkeys[start + 1 : end]):
+            return False
+    return True
 
 
-def _replace_run(skeys: list[str], rkeys: list[str], s: int) -> tuple[int, int, int] | None:
-    """For the blank run of SEARCH around line s: (REPLACE line where the same run
-    starts, its length in REPLACE, its length in SEARCH), or None when REPLACE has no
-    such run for certain.
+def _replace_runs(skeys: list[str], rkeys: list[str], lines: list[int]) -> dict[int, tuple[int, int, int]]:
+    """For the blank run of SEARCH around each of ``lines``: (REPLACE line where the same
+    run starts, its length in REPLACE, its length in SEARCH), where REPLACE has such a
+    run for certain.
 
     REPLACE's run is the one between the same two non-blank lines (or their
     replacements) with nothing new between them; or, where REPLACE only deletes
-    lines around s, the run beside the nearer of those two lines that it keeps.
+    lines around it, the run beside the nearer of those two lines that it keeps.
     """
     s_nb = [t for t, line in enumerate(skeys) if line.strip()]
     r_nb = [t for t, line in enumerate(rkeys) if line.strip()]
-    above = max((i for i, t in enumerate(s_nb) if t <= s), default=None)
-    if above is None or above + 1 >= len(s_nb):
-        return None
-    s_run = s_nb[above + 1] - s_nb[above] - 1
     kept: dict[int, int] = {}  # indices into s_nb -> into r_nb
     last_of: dict[int, int] = {}  # the last line of a replacement ending at this line
     first_of: dict[int, int] = {}  # the first line of a replacement starting at it
@@ -399,23 +391,30 @@ def _replace_run(skeys: list[str], rkeys: list[str], s: int) -> tuple[int, int, 
             kept.update((i, b1 + i - a1) for i in range(a1, a2))
         elif b2 > b1:
             last_of[a2 - 1], first_of[a1] = b2 - 1, b1
-    rp = kept.get(above, last_of.get(above))
-    rq = kept.get(above + 1, first_of.get(above + 1))
-    if rp is not None and rq == rp + 1:
-        return r_nb[rp] + 1, r_nb[rq] - r_nb[rp] - 1, s_run
-    low = max((kept[i] for i in kept if i <= above), default=-1)
-    high = min((kept[i] for i in kept if i > above), default=len(r_nb))
-    if high != low + 1:
-        return None  # REPLACE has new lines around s: which run is which is unclear
-    if above in kept:
-        at = r_nb[kept[above]] + 1
-        run = (r_nb[high] if high < len(r_nb) else len(rkeys)) - at
-        return at, run, s_run
-    if above + 1 in kept:
-        end = r_nb[kept[above + 1]]
-        start = r_nb[low] + 1 if low >= 0 else 0
-        return start, end - start, s_run
-    return None
+    kept_at = sorted(kept)
+    runs: dict[int, tuple[int, int, int]] = {}
+    for s in lines:
+        above = bisect_right(s_nb, s) - 1
+        if above < 0 or above + 1 >= len(s_nb):
+            continue
+        s_run = s_nb[above + 1] - s_nb[above] - 1
+        rp = kept.get(above, last_of.get(above))
+        rq = kept.get(above + 1, first_of.get(above + 1))
+        if rp is not None and rq == rp + 1:
+            runs[s] = (r_nb[rp] + 1, r_nb[rq] - r_nb[rp] - 1, s_run)
+            continue
+        k = bisect_right(kept_at, above)
+        low = kept[kept_at[k - 1]] if k > 0 else -1
+        high = kept[kept_at[k]] if k < len(kept_at) else len(r_nb)
+        if high != low + 1:
+            continue  # REPLACE has new lines around s: which run is which is unclear
+        if above in kept:
+            at = r_nb[low] + 1
+            runs[s] = (at, (r_nb[high] if high < len(r_nb) else len(rkeys)) - at, s_run)
+        elif above + 1 in kept:
+            start = r_nb[low] + 1 if low >= 0 else 0
+            runs[s] = (start, r_nb[high] - start, s_run)
+    return runs
 
 
 def _loose_opcodes(skeys: list[str], rkeys: list[str]) -> list[tuple[str, int, int, int, int]]:
