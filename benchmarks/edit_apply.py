@@ -405,8 +405,9 @@ def main(argv: list[str] | None = None) -> int:
             continue
         all_wrong += t.outcomes["WRONG"]
         tiers = " ".join(f"{k}:{v}" for k, v in t.tiers.most_common())
+        rate = n / t.seconds if t.seconds else 0
         print(f"{name:<12}{n:>7}{100 * t.outcomes['correct'] / n:>10.1f}%{100 * t.outcomes['refused'] / n:>10.1f}%"
-              f"{t.outcomes['blank-only']:>12}{t.outcomes['WRONG']:>7}{n / t.seconds if t.seconds else 0:>10.0f}  {tiers}")
+              f"{t.outcomes['blank-only']:>12}{t.outcomes['WRONG']:>7}{rate:>10.0f}  {tiers}")
         if args.why and t.reasons:
             print(" " * 12 + "refused: " + ", ".join(f"{k} {v}" for k, v in t.reasons.most_common()))
         if args.show_wrong:

@@ -114,7 +114,8 @@ def test_lost_blank_line_next_to_new_lines_keeps_replace_as_written() -> None:
 def test_lost_blank_line_replaced_by_new_lines_is_still_refused() -> None:
     # did the new line go before the blank line, after it, or in its place? no guess
     with pytest.raises(EditError, match="leaves out line 3"):
-        apply(CODE, "    count = 0\n    for item in items:\n", "    count = 0\n    items = list(items)\n    for item in items:\n")
+        apply(CODE, "    count = 0\n    for item in items:\n",
+              "    count = 0\n    items = list(items)\n    for item in items:\n")
 
 
 def test_lost_blank_line_of_a_double_blank_run_between_functions() -> None:
@@ -127,7 +128,8 @@ def test_lost_blank_line_of_a_double_blank_run_between_functions() -> None:
     assert got == text.replace("return 2", "return 3")
 
 
-TOX_INI = "[pytest]\nfilterwarnings =\n  error\n\n[flake8]\nmax-line-length = 99\n\n[testenv:release]\nbasepython = python3\n"
+TOX_INI = ("[pytest]\nfilterwarnings =\n  error\n\n[flake8]\nmax-line-length = 99\n\n"
+           "[testenv:release]\nbasepython = python3\n")
 
 
 @pytest.mark.parametrize("replace", ["  error\n\n[testenv:release]\n", "  error\n[testenv:release]\n"])
@@ -282,4 +284,6 @@ def test_costly_diff_falls_back_to_one_replacement_past_its_bound(monkeypatch: p
     monkeypatch.setattr(sequence, "PAIR_BUDGET", 10)
     a = ["x"] * 50 + ["y", "x"] * 10 + ["q"] + ["x"] * 50
     b = ["x"] * 50 + ["z", "x"] * 10 + ["r"] + ["x"] * 50
-    assert sequence.opcodes(a, b) == [("equal", 0, 50, 0, 50), ("replace", 50, 71, 50, 71), ("equal", 71, 121, 71, 121)]
+    assert sequence.opcodes(a, b) == [
+        ("equal", 0, 50, 0, 50), ("replace", 50, 71, 50, 71), ("equal", 71, 121, 71, 121)
+    ]
