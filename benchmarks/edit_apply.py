@@ -16,9 +16,20 @@ perturbation:
   elision   6 lines of context each side, their middles replaced by '...'
   crlf      the file uses CRLF, the block LF
   combo     indent + trailing + blank together
+  lostblank context block whose SEARCH alone lost one interior blank line
+            (REPLACE as rendered: the way models copy SEARCH carelessly)
+  dotfile   the whole answer for a file whose path has a part starting with
+            '.' (.pre-commit-config.yaml, .github/workflows/ci.yml), applied
+            by path through apply_answer: the path line must name the file
 
 An outcome is *correct* when the result equals what the clean block gives,
-*refused* when apply raises EditError, and *WRONG* otherwise (must be 0).
+*blank-only* when it differs from that only in blank lines, *refused* when
+apply raises EditError, and *WRONG* otherwise (must be 0).
+
+Then the worst case of the matcher's work: a one-line edit near the top of a
+file of N repeated short lines, against the same edit in N unique lines, each
+applied and diffed as `amigo apply` does (apply_answer, unified_diff, hunks),
+side by side in one run; the ratio must stay under 3 (exit status 1 if not).
 
     python benchmarks/edit_apply.py [REPO ...] [--stdlib] [--max-commits N]
 """
@@ -44,7 +55,9 @@ from amigo.edits.lines import indent_of, key, split_lines  # noqa: E402
 from amigo.edits.match import find_exact  # noqa: E402
 
 DUMP: Path | None = None  # --dump-wrong: pickles of wrong cases, for debugging
-PERTURBATIONS = ["clean", "context", "indent", "trailing", "blank", "elision", "crlf", "combo"]
+PERTURBATIONS = ["clean", "context", "indent", "trailing", "blank", "elision", "crlf", "combo", "lostblank"]
+SCALING_SIZES = (8_000, 16_000, 32_000)
+MAX_RATIO = 3.0
 STDLIB_FILES = [
     "argparse.py", "difflib.py", "textwrap.py", "dataclasses.py", "functools.py", "json/__init__.py",
     "json/decoder.py", "json/encoder.py", "shutil.py", "subprocess.py", "typing.py", "enum.py",
@@ -201,6 +214,21 @@ def _blank(evolving: str, blk: EditBlock, rng: random.Random) -> EditBlock | Non
     return _mk(blk, above + s + below, above + r + below)
 
 
+def _lost_blank(evolving: str, blk: EditBlock, rng: random.Random) -> EditBlock | None:
+    """The context block with one interior blank line of its SEARCH (one with non-blank
+    lines above and below it) left out of SEARCH only; REPLACE stays as rendered."""
+    above, s, r, below = _extend(evolving, blk, 3)
+    search = above + s + below
+    body = [i for i, x in enumerate(search) if x.strip()]
+    if not body:
+        return None
+    inner = [i for i, x in enumerate(search) if not x.strip() and body[0] < i < body[-1]]
+    if not inner:
+        return None
+    i = rng.choice(inner)
+    return _mk(blk, search[:i] + search[i + 1 :], above + r + below)
+
+
 def _elision(evolving: str, blk: EditBlock, rng: random.Random) -> EditBlock | None:
     above, s, r, below = _extend(evolving, blk, 6)
     if len(above) < 6 and len(below) < 6:
@@ -244,6 +272,8 @@ def run_pair(label: str, old: str, new: str, tallies: dict[str, Tally], rng: ran
                 tally.tiers[tier] += 1
                 if got == (want if want is not None else expected):
                     tally.outcomes["correct"] += 1
+                elif blank_only(got, want if want is not None else expected):
+                    tally.outcomes["blank-only"] += 1
                 else:
                     tally.outcomes["WRONG"] += 1
                     if DUMP is not None:
@@ -285,7 +315,38 @@ def perturb(name: str, evolving: str, blk: EditBlock, rng: random.Random) -> tup
     if name == "combo":
         b = _blank(evolving, blk, rng)
         return None if b is None else (evolving, _trailing(_indent(b, rng), rng), None)
+    if name == "lostblank":
+        b = _lost_blank(evolving, blk, rng)
+        return None if b is None else (evolving, b, None)
     raise ValueError(name)
+
+
+def blank_only(got: str, want: str) -> bool:
+    """Do two texts differ only in blank lines?"""
+    def body(text: str) -> list[str]:
+        return [line for line in split_lines(text) if line.strip()]
+    return got != want and body(got) == body(want)
+
+
+def is_dotfile(path: str) -> bool:
+    return any(part.startswith(".") for part in path.split("/"))
+
+
+def run_dotfile(path: str, old: str, new: str, tally: Tally) -> None:
+    """The whole rendered answer, naming ``path``, applied by path as `amigo apply` does."""
+    answer = edits.render(old, new, path)
+    t0 = time.perf_counter()
+    result = edits.apply_answer(answer, {path: old or None}, "")
+    tally.seconds += time.perf_counter() - t0
+    if result.errors:
+        tally.outcomes["refused"] += 1
+        tally.reasons[_reason(result.errors[0])] += 1
+    elif result.new_texts == {path: new}:
+        tally.outcomes["correct"] += 1
+        tally.tiers["path"] += 1
+    else:
+        tally.outcomes["WRONG"] += 1
+        tally.wrong_examples.append(f"{path}:\n{answer}")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -325,30 +386,75 @@ def main(argv: list[str] | None = None) -> int:
                 continue
             t0 = time.perf_counter()
             blocks += run_pair(label, old, new, tallies, rng, args.max_blocks)
+            path = label.split(":", 1)[1]
+            if is_dotfile(path):
+                run_dotfile(path, old, new, tallies["dotfile"])
             render_s += time.perf_counter() - t0
             files += 1
     total_s = time.perf_counter() - t_start
     print(f"repos: {', '.join(str(r) for r in repos)}")
     print(f"changed files: {files}, rendered blocks: {blocks} (every render round-trips), "
           f"total {total_s:.1f}s\n")
-    print(f"{'perturbation':<12}{'edits':>7}{'correct %':>11}{'refused %':>11}{'WRONG':>7}{'edits/s':>10}  tiers")
+    print(f"{'perturbation':<12}{'edits':>7}{'correct %':>11}{'refused %':>11}{'blank-only':>12}{'WRONG':>7}"
+          f"{'edits/s':>10}  tiers")
     all_wrong = 0
-    for name in PERTURBATIONS:
+    for name in PERTURBATIONS + ["dotfile"]:
         t = tallies[name]
         n = sum(t.outcomes.values())
         if not n:
             continue
         all_wrong += t.outcomes["WRONG"]
         tiers = " ".join(f"{k}:{v}" for k, v in t.tiers.most_common())
+        rate = n / t.seconds if t.seconds else 0
         print(f"{name:<12}{n:>7}{100 * t.outcomes['correct'] / n:>10.1f}%{100 * t.outcomes['refused'] / n:>10.1f}%"
-              f"{t.outcomes['WRONG']:>7}{n / t.seconds if t.seconds else 0:>10.0f}  {tiers}")
+              f"{t.outcomes['blank-only']:>12}{t.outcomes['WRONG']:>7}{rate:>10.0f}  {tiers}")
         if args.why and t.reasons:
             print(" " * 12 + "refused: " + ", ".join(f"{k} {v}" for k, v in t.reasons.most_common()))
         if args.show_wrong:
             for ex in t.wrong_examples:
                 print("---- WRONG", ex)
     tmp.cleanup()
-    return 1 if all_wrong else 0
+    slow = scaling()
+    return 1 if all_wrong or slow else 0
+
+
+# ---------------------------------------------------------------- worst case
+
+
+def _one_line_edit(lines: list[str]) -> tuple[str, str]:
+    """The file and an answer that changes its line 10 (unique in either file)."""
+    lines = list(lines)
+    lines[9] = "value = compute(1)\n"
+    text = "".join(lines)
+    answer = "f.py\n<<<<<<< SEARCH\nvalue = compute(1)\n=======\nvalue = compute(2)\n>>>>>>> REPLACE\n"
+    return text, answer
+
+
+def _apply_seconds(text: str, answer: str, repeats: int = 3) -> float:
+    """Best of ``repeats``: apply the answer, then the diff and hunks the front ends show."""
+    best = float("inf")
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        result = edits.apply_answer(answer, {"f.py": text}, "f.py")
+        new = result.new_texts["f.py"]
+        edits.unified_diff("f.py", text, new)
+        edits.hunks(text, new)
+        best = min(best, time.perf_counter() - t0)
+    return best
+
+
+def scaling() -> bool:
+    """Print the worst-case rows; True when repeated lines cost MAX_RATIO times unique ones."""
+    print(f"\nworst case: one-line edit near the top, apply + diff + hunks (best of 3)")
+    print(f"{'lines':>7}{'unique s':>10}{'repeated s':>12}{'ratio':>9}")
+    too_slow = False
+    for n in SCALING_SIZES:
+        unique = _apply_seconds(*_one_line_edit([f"item_{i} = {i}\n" for i in range(n)]))
+        repeated = _apply_seconds(*_one_line_edit(["    pass\n"] * n))
+        ratio = repeated / unique
+        too_slow |= n == SCALING_SIZES[-1] and ratio >= MAX_RATIO
+        print(f"{n:>7}{unique:>10.4f}{repeated:>12.4f}{ratio:>9.2f}")
+    return too_slow
 
 
 if __name__ == "__main__":

@@ -54,6 +54,33 @@ def test_parse_path_styles(path_line: str) -> None:
     assert parsed.errors == ()
 
 
+@pytest.mark.parametrize(
+    "path_line,path",
+    [(".pre-commit-config.yaml", ".pre-commit-config.yaml"), ("`.readthedocs.yaml`", ".readthedocs.yaml"),
+     ("# .github/workflows/ci.yml", ".github/workflows/ci.yml"), (".gitignore", ".gitignore"),
+     ("docs/.nojekyll", "docs/.nojekyll")],
+)
+def test_parse_dotfile_paths(path_line: str, path: str) -> None:
+    parsed = edits.parse_blocks(f"{path_line}\n<<<<<<< SEARCH\na\n=======\nb\n>>>>>>> REPLACE\n")
+    assert [b.path for b in parsed.blocks] == [path] and parsed.prose == ""
+
+
+@pytest.mark.parametrize("line", ["...", "..", "."])
+def test_parse_dots_alone_are_not_a_path(line: str) -> None:
+    parsed = edits.parse_blocks(f"{line}\n<<<<<<< SEARCH\na\n=======\nb\n>>>>>>> REPLACE\n")
+    assert parsed.blocks[0].path is None and parsed.prose == line
+
+
+def test_apply_answer_to_a_dotfile() -> None:
+    # .pre-commit-config.yaml as pre-commit's own template has it; the block bumps a hook's rev
+    old = ("repos:\n-   repo: https://github.com/pre-commit/pre-commit-hooks\n    rev: v4.5.0\n"
+           "    hooks:\n    -   id: trailing-whitespace\n")
+    text = answer(".pre-commit-config.yaml", "    rev: v4.5.0\n", "    rev: v4.6.0\n")
+    result = edits.apply_answer(text, {".pre-commit-config.yaml": old}, "setup.py")
+    assert result.errors == ()
+    assert result.new_texts == {".pre-commit-config.yaml": old.replace("v4.5.0", "v4.6.0")}
+
+
 def test_parse_path_inside_and_outside_fence_and_prose() -> None:
     text = (
         "First I fix a.\n```python\na.py\n<<<<<<< SEARCH\nx\n=======\ny\n>>>>>>> REPLACE\n```\n"

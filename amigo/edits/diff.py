@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from difflib import SequenceMatcher
 from typing import Iterable
 
 from amigo.edits.lines import split_lines
+from amigo.edits.sequence import grouped, opcodes
 
 NO_EOL = "\\ No newline at end of file\n"
 
@@ -32,7 +32,7 @@ class Hunk:
 
 
 def _grouped(olines: list[str], nlines: list[str], context: int) -> list[list[tuple[str, int, int, int, int]]]:
-    return list(SequenceMatcher(None, olines, nlines, autojunk=False).get_grouped_opcodes(context))
+    return grouped(opcodes(olines, nlines), context)
 
 
 def _line(prefix: str, raw: str) -> str:

@@ -11,14 +11,21 @@ changed lines. Ambiguity is always an error, never a guess.
 from __future__ import annotations
 
 import re
+from bisect import bisect_left, bisect_right
 from dataclasses import dataclass
 from difflib import SequenceMatcher
+from itertools import islice
+from typing import Iterator
 
 from amigo.edits.lines import indent_of, key, keys_of, newline_of, split_lines, strip_terminator
 from amigo.edits.model import EditBlock, EditError
+from amigo.edits.sequence import opcodes as line_opcodes
 
 FUZZY_THRESHOLD = 0.9
-FUZZY_MAX_WINDOWS = 400
+FUZZY_MAX_WINDOWS = 400  # distinct windows compared, at most
+FUZZY_WORK = 20_000_000  # and their characters, len(window) * len(SEARCH) summed (0.2-1.5 s)
+FUZZY_SCAN = 400_000  # file lines walked and joined looking for windows
+MAX_PLACES = 50  # matches counted before a SEARCH is called ambiguous without counting on
 _ELISION_RE = re.compile(r"(?:\.\.\.|…)|(?:#|//|--|;|/\*|<!--|\*)\s*(?:\.\.\.|…).*")
 
 Indent = tuple[str, str]  # (prefix removed from SEARCH/REPLACE lines, prefix added)
@@ -49,14 +56,36 @@ def _label(block_index: int | None, path: str | None) -> str:
 # ---------------------------------------------------------------- locating
 
 
-def find_exact(fkeys: list[str], skeys: list[str], lo: int = 0, hi: int | None = None) -> list[int]:
-    """Start indices where ``skeys`` occurs line for line in ``fkeys[lo:hi]``."""
-    hi = len(fkeys) if hi is None else hi
-    k = len(skeys)
-    if not k:
-        return []
-    first = skeys[0]
-    return [i for i in range(lo, hi - k + 1) if fkeys[i] == first and fkeys[i : i + k] == skeys]
+def occurrences(seq: list[str], pattern: list[str], lo: int = 0, hi: int | None = None) -> Iterator[int]:
+    """Start indices where ``pattern`` occurs item for item in ``seq[lo:hi]``, in order.
+
+    The candidates are the places of the pattern's rarest line (of its few longest),
+    found by list.index, so a file of repeated lines costs a scan, not a comparison
+    of the whole pattern at every line; a caller that needs only a few stops early.
+    """
+    hi = len(seq) if hi is None else hi
+    k = len(pattern)
+    if not k or hi - lo < k:
+        return
+    window = seq if (lo, hi) == (0, len(seq)) else seq[lo:hi]
+    longest = sorted(range(k), key=lambda t: -len(pattern[t]))[:4]
+    off = min(longest, key=lambda t: window.count(pattern[t]))
+    anchor = pattern[off]
+    i = lo + off - 1
+    while True:
+        try:
+            i = seq.index(anchor, i + 1, hi - (k - 1 - off))
+        except ValueError:
+            return
+        if seq[i - off : i - off + k] == pattern:
+            yield i - off
+
+
+def find_exact(
+    fkeys: list[str], skeys: list[str], lo: int = 0, hi: int | None = None, limit: int | None = None
+) -> list[int]:
+    """Start indices where ``skeys`` occurs line for line in ``fkeys[lo:hi]`` (the first ``limit``)."""
+    return list(islice(occurrences(fkeys, skeys, lo, hi), limit))
 
 
 def _indent_delta(fkeys: list[str], skeys: list[str], pairs: list[tuple[int, int]]) -> Indent | None:
@@ -114,8 +143,11 @@ def _pair_blanks(fkeys: list[str], skeys: list[str], pairs: list[tuple[int, int]
     return out
 
 
-def find_whitespace(fkeys: list[str], skeys: list[str], lo: int = 0, hi: int | None = None) -> list[Match]:
-    """Matches that ignore trailing spaces, blank-line differences and a uniform indent drift."""
+def find_whitespace(
+    fkeys: list[str], skeys: list[str], lo: int = 0, hi: int | None = None, limit: int | None = None
+) -> list[Match]:
+    """Matches that ignore trailing spaces, blank-line differences and a uniform indent drift
+    (the first ``limit`` of them)."""
     hi = len(fkeys) if hi is None else hi
     s_nb = [s for s, line in enumerate(skeys) if line.strip()]
     if not s_nb:
@@ -124,16 +156,16 @@ def find_whitespace(fkeys: list[str], skeys: list[str], lo: int = 0, hi: int | N
     f_nb = [f for f in range(lo, hi) if fkeys[f].strip()]
     f_strip = [fkeys[f].strip() for f in f_nb]
     n = len(target)
-    found = []
-    for p in range(len(f_nb) - n + 1):
-        if f_strip[p] != target[0] or f_strip[p : p + n] != target:
-            continue
+    found: list[Match] = []
+    for p in occurrences(f_strip, target):
         pairs = list(zip(s_nb, f_nb[p : p + n]))
         delta = _indent_delta(fkeys, skeys, pairs)
         if delta is None:
             continue
         full = [(s, f) for s, f in _pair_blanks(fkeys, skeys, pairs) if lo <= f < hi]
         found.append(Match(tuple(full), delta, "whitespace"))
+        if limit is not None and len(found) >= limit:
+            break
     return found
 
 
@@ -149,21 +181,35 @@ def _pair_substitutions(pairs: list[tuple[int, int]]) -> list[tuple[int, int]]:
     return out
 
 
+def _exact_match(start: int, k: int) -> Match:
+    return Match(tuple((s, start + s) for s in range(k)), ("", ""), "exact")
+
+
 def _locate(fkeys: list[str], skeys: list[str]) -> list[Match]:
-    """All exact matches, or failing that all whitespace-tolerant ones."""
-    exact = find_exact(fkeys, skeys)
+    """The exact matches, or failing that the whitespace-tolerant ones (MAX_PLACES + 1 at most)."""
+    exact = find_exact(fkeys, skeys, limit=MAX_PLACES + 1)
     if exact:
-        return [Match(tuple((s, i + s) for s in range(len(skeys))), ("", ""), "exact") for i in exact]
-    return find_whitespace(fkeys, skeys)
+        return [_exact_match(i, len(skeys)) for i in exact]
+    return find_whitespace(fkeys, skeys, limit=MAX_PLACES + 1)
 
 
 def _norm(lines: list[str]) -> str:
     return "\n".join(line.strip() for line in lines if line.strip())
 
 
+class FuzzyGaveUp(Exception):
+    """The fuzzy tier would have had to compare more windows than its bounds allow."""
+
+
 def find_fuzzy(fkeys: list[str], skeys: list[str]) -> list[Match]:
     """Windows whose first and last non-blank lines equal the SEARCH's and whose text is
-    at least FUZZY_THRESHOLD similar; bounded to FUZZY_MAX_WINDOWS comparisons."""
+    at least FUZZY_THRESHOLD similar.
+
+    The work is bounded (FUZZY_SCAN lines walked, FUZZY_MAX_WINDOWS distinct windows,
+    FUZZY_WORK characters compared; equal windows are compared once): past a bound it
+    raises FuzzyGaveUp rather than answer from the windows seen so far, which could
+    call a match unique that is not.
+    """
     s_nb = [s for s, line in enumerate(skeys) if line.strip()]
     if len(s_nb) < 3 or sum(len(skeys[s].strip()) for s in s_nb) < 24:
         return []
@@ -172,35 +218,39 @@ def find_fuzzy(fkeys: list[str], skeys: list[str]) -> list[Match]:
     slack = max(2, len(s_nb) // 5)
     starts = [i for i, line in enumerate(fkeys) if line.strip() == first]
     scored: list[tuple[float, int, int]] = []
-    budget = FUZZY_MAX_WINDOWS
+    ratios: dict[str, float] = {}
+    scan, work = FUZZY_SCAN, FUZZY_WORK
     for i in starts:
         nb = 0
         for e in range(i, len(fkeys)):
+            scan -= 1
             if fkeys[e].strip():
                 nb += 1
             if nb > len(s_nb) + slack:
                 break
             if nb < len(s_nb) - slack or fkeys[e].strip() != last:
                 continue
-            budget -= 1
-            if budget < 0:
-                break
-            sm = SequenceMatcher(None, _norm(fkeys[i : e + 1]), want, autojunk=False)
-            if sm.real_quick_ratio() >= FUZZY_THRESHOLD and sm.quick_ratio() >= FUZZY_THRESHOLD:
-                ratio = sm.ratio()
-                if ratio >= FUZZY_THRESHOLD:
-                    scored.append((ratio, i, e + 1))
-        if budget < 0:
-            break
+            scan -= e + 1 - i
+            text = _norm(fkeys[i : e + 1])
+            if text not in ratios:
+                work -= len(text) * len(want)
+                if len(ratios) >= FUZZY_MAX_WINDOWS or work < 0:
+                    raise FuzzyGaveUp
+                ratios[text] = _similarity(text, want)
+            if ratios[text] >= FUZZY_THRESHOLD:
+                scored.append((ratios[text], i, e + 1))
+            if scan < 0:
+                raise FuzzyGaveUp
+        if scan < 0:
+            raise FuzzyGaveUp
     matches = []
+    stripped = [line.strip() for line in skeys]
     for _, i, e in sorted(scored, reverse=True):
         window = [fkeys[f].strip() for f in range(i, e)]
-        sm = SequenceMatcher(None, [line.strip() for line in skeys], window, autojunk=False)
         pairs = [
-            (a + t, i + b + t)
-            for a, b, size in sm.get_matching_blocks()
-            for t in range(size)
-            if skeys[a + t].strip()
+            (a1 + t, i + b1 + t)
+            for tag, a1, a2, b1, _ in line_opcodes(stripped, window) if tag == "equal"
+            for t in range(a2 - a1) if skeys[a1 + t].strip()
         ]
         if not pairs or pairs[0][0] != s_nb[0] or pairs[-1][0] != s_nb[-1]:
             continue
@@ -208,7 +258,17 @@ def find_fuzzy(fkeys: list[str], skeys: list[str]) -> list[Match]:
         if delta is None:
             continue
         matches.append(Match(tuple(_pair_substitutions(_pair_blanks(fkeys, skeys, pairs))), delta, "fuzzy"))
+        if len(matches) > MAX_PLACES:
+            break
     return matches
+
+
+def _similarity(window: str, want: str) -> float:
+    """SequenceMatcher's ratio, after its two cheap upper bounds (0.0 when they rule it out)."""
+    sm = SequenceMatcher(None, window, want, autojunk=False)
+    if sm.real_quick_ratio() < FUZZY_THRESHOLD or sm.quick_ratio() < FUZZY_THRESHOLD:
+        return 0.0
+    return sm.ratio()
 
 
 # ---------------------------------------------------------------- rebuilding
@@ -238,6 +298,130 @@ class AmbiguousGap(Exception):
         self.first, self.last, self.extra_in_search = first, last, extra_in_search
 
 
+def _blank_gaps(fkeys: list[str], match: Match) -> dict[int, list[int]]:
+    """SEARCH line s -> the file's blank lines between it and SEARCH line s + 1, where
+    the file has only blank lines there: the lines a careless copy of SEARCH lost."""
+    return {
+        s: list(range(f + 1, g))
+        for (s, f), (t, g) in zip(match.pairs, match.pairs[1:])
+        if t == s + 1 and g > f + 1 and not any(fkeys[x].strip() for x in range(f + 1, g))
+    }
+
+
+def restore_blanks(
+    fkeys: list[str], skeys: list[str], rkeys: list[str], match: Match
+) -> tuple[list[str], list[str], Match] | None:
+    """SEARCH, REPLACE and the match with the file's blank lines put back where SEARCH
+    lost them, or None when there are none or where they go is not certain.
+
+    Models drop a blank line when copying SEARCH, and write REPLACE either with it
+    (only SEARCH lost it) or without it (the same careless copy). The lost lines go
+    back into SEARCH. Which of the two happened shows in REPLACE's blank run beside
+    the nearest line around it that REPLACE keeps (_replace_runs): a run as long as
+    SEARCH's lost the lines too, and gets them back; a run of another length is
+    what the model wants there. Elsewhere REPLACE stays as written. Every restored
+    line must then be settled (_settled), or the gap stays and rebuild() decides (it
+    refuses what it cannot place). The result's non-blank lines are REPLACE's either way.
+    """
+    gaps = _blank_gaps(fkeys, match)
+    if not gaps:
+        return None
+    new_s: list[str] = []
+    pairs: list[tuple[int, int]] = []
+    restored: list[int] = []
+    fmap = dict(match.pairs)
+    for s, line in enumerate(skeys):
+        if s in fmap:
+            pairs.append((len(new_s), fmap[s]))
+        new_s.append(line)
+        for f in gaps.get(s, []):
+            restored.append(len(new_s))
+            pairs.append((len(new_s), f))
+            new_s.append(fkeys[f])
+    new_r = list(rkeys)
+    for s, (at, r_run, s_run) in sorted(_replace_runs(skeys, rkeys, list(gaps)).items(), reverse=True):
+        if r_run == s_run:  # REPLACE lost them too
+            new_r[at:at] = [fkeys[f] for f in gaps[s]]
+    if not _settled(new_s, new_r, restored):
+        return None
+    return new_s, new_r, Match(tuple(pairs), match.indent, match.tier)
+
+
+def _settled(skeys: list[str], rkeys: list[str], restored: list[int]) -> bool:
+    """Is it certain what becomes of each restored blank SEARCH line? So it is when
+    REPLACE keeps it; when the nearest non-blank lines on both sides of it change (it
+    goes with that stretch); or when REPLACE has no new non-blank line between the
+    nearest kept non-blank lines around it (lines were only deleted next to it, so
+    the stretch is REPLACE's either way). Not when new lines sit beside it."""
+    image = {
+        a: b1 + a - a1 for tag, a1, a2, b1, _ in _loose_opcodes(skeys, rkeys) if tag == "equal" for a in range(a1, a2)
+    }
+    solid = [t for t, line in enumerate(skeys) if line.strip()]
+    kept_solid = [t for t in solid if t in image]
+    for s in restored:
+        if s in image:
+            continue
+        at = bisect_left(solid, s)
+        if 0 < at < len(solid) and solid[at - 1] not in image and solid[at] not in image:
+            continue
+        k = bisect_left(kept_solid, s)
+        start = image[kept_solid[k - 1]] if k > 0 else -1
+        end = image[kept_solid[k]] if k < len(kept_solid) else len(rkeys)
+        if any(line.strip() for line in rkeys[start + 1 : end]):
+            return False
+    return True
+
+
+def _replace_runs(skeys: list[str], rkeys: list[str], lines: list[int]) -> dict[int, tuple[int, int, int]]:
+    """For the blank run of SEARCH around each of ``lines``: (REPLACE line where the same
+    run starts, its length in REPLACE, its length in SEARCH), where REPLACE has such a
+    run for certain.
+
+    REPLACE's run is the one between the same two non-blank lines (or their
+    replacements) with nothing new between them; or, where REPLACE only deletes
+    lines around it, the run beside the nearer of those two lines that it keeps.
+    """
+    s_nb = [t for t, line in enumerate(skeys) if line.strip()]
+    r_nb = [t for t, line in enumerate(rkeys) if line.strip()]
+    kept: dict[int, int] = {}  # indices into s_nb -> into r_nb
+    last_of: dict[int, int] = {}  # the last line of a replacement ending at this line
+    first_of: dict[int, int] = {}  # the first line of a replacement starting at it
+    for tag, a1, a2, b1, b2 in line_opcodes([skeys[t].rstrip() for t in s_nb], [rkeys[t].rstrip() for t in r_nb]):
+        if tag == "equal":
+            kept.update((i, b1 + i - a1) for i in range(a1, a2))
+        elif b2 > b1:
+            last_of[a2 - 1], first_of[a1] = b2 - 1, b1
+    kept_at = sorted(kept)
+    runs: dict[int, tuple[int, int, int]] = {}
+    for s in lines:
+        above = bisect_right(s_nb, s) - 1
+        if above < 0 or above + 1 >= len(s_nb):
+            continue
+        s_run = s_nb[above + 1] - s_nb[above] - 1
+        rp = kept.get(above, last_of.get(above))
+        rq = kept.get(above + 1, first_of.get(above + 1))
+        if rp is not None and rq == rp + 1:
+            runs[s] = (r_nb[rp] + 1, r_nb[rq] - r_nb[rp] - 1, s_run)
+            continue
+        k = bisect_right(kept_at, above)
+        low = kept[kept_at[k - 1]] if k > 0 else -1
+        high = kept[kept_at[k]] if k < len(kept_at) else len(r_nb)
+        if high != low + 1:
+            continue  # REPLACE has new lines around s: which run is which is unclear
+        if above in kept:
+            at = r_nb[low] + 1
+            runs[s] = (at, (r_nb[high] if high < len(r_nb) else len(rkeys)) - at, s_run)
+        elif above + 1 in kept:
+            start = r_nb[low] + 1 if low >= 0 else 0
+            runs[s] = (start, r_nb[high] - start, s_run)
+    return runs
+
+
+def _loose_opcodes(skeys: list[str], rkeys: list[str]) -> list[tuple[str, int, int, int, int]]:
+    """SEARCH -> REPLACE opcodes ignoring trailing spaces (noise outside the exact tier)."""
+    return line_opcodes([k.rstrip() for k in skeys], [k.rstrip() for k in rkeys])
+
+
 def rebuild(
     flines: list[str], fkeys: list[str], skeys: list[str], rkeys: list[str], match: Match, nl: str
 ) -> list[str]:
@@ -245,14 +429,16 @@ def rebuild(
 
     Raises AmbiguousGap when file lines missing from SEARCH touch a change
     that adds lines: whether they go before or after the new lines cannot be
-    known, and guessing could write the wrong file.
+    known, and guessing could write the wrong file. Blank lines SEARCH lost
+    are put back first (restore_blanks), which settles most such gaps.
     """
+    restored = restore_blanks(fkeys, skeys, rkeys, match)
+    if restored is not None:
+        skeys, rkeys, match = restored
     if match.tier == "exact":
-        opcodes = SequenceMatcher(None, skeys, rkeys, autojunk=False).get_opcodes()
+        opcodes = line_opcodes(skeys, rkeys)
     else:  # trailing spaces are noise here, and must not skew which lines the block keeps
-        opcodes = SequenceMatcher(
-            None, [k.rstrip() for k in skeys], [k.rstrip() for k in rkeys], autojunk=False
-        ).get_opcodes()
+        opcodes = _loose_opcodes(skeys, rkeys)
     op_of: dict[int, str] = {}
     inserts: list[int] = []
     for tag, a1, a2, _, _ in opcodes:
@@ -358,6 +544,11 @@ def _elision_matches(
     idx = [k for k, piece in enumerate(spieces) if piece]
     if not idx or any(not cands[k] for k in idx):
         return None
+    if any(len(c) > MAX_PLACES for c in cands):
+        raise EditError(
+            f"{label}: a part of SEARCH between its '...' lines matches more than {MAX_PLACES} "
+            "places in the file; give more lines around each '...' so that each part is unique."
+        )
     forward: dict[int, Match] = {}
     pos = 0
     for k in idx:
@@ -414,9 +605,11 @@ def closest_lines(fkeys: list[str], skeys: list[str]) -> tuple[str | None, int]:
 
 
 def _ambiguous(label: str, starts: list[int]) -> EditError:
+    """The error for a SEARCH found in several places; MAX_PLACES + 1 of them means 'or more'."""
     shown = ", ".join(str(s + 1) for s in starts[:6]) + (", ..." if len(starts) > 6 else "")
+    count = f"more than {MAX_PLACES}" if len(starts) > MAX_PLACES else str(len(starts))
     return EditError(
-        f"{label}: the SEARCH text matches {len(starts)} places in the file (lines {shown}); "
+        f"{label}: the SEARCH text matches {count} places in the file (lines {shown}); "
         "add a few surrounding lines to SEARCH so that it matches exactly one."
     )
 
@@ -471,16 +664,15 @@ def _apply_block(text: str, block: EditBlock, path: str | None) -> tuple[str, st
         return _finish(new_lines, nl, had_eol, block.eol, verbatim), tier
 
     if not any(line.strip() for line in skeys):
-        starts = find_exact(fkeys, skeys)
+        starts = find_exact(fkeys, skeys, limit=2)
         if len(starts) != 1:
             raise fail(EditError(
                 f"{label}: its SEARCH text has only blank lines and matches "
-                f"{len(starts) or 'no'} place(s); include a non-blank line from the file."
+                f"{'several' if starts else 'no'} places; include a non-blank line from the file."
             ))
-        exact = [Match(tuple((s, starts[0] + s) for s in range(len(skeys))), ("", ""), "exact")]
+        exact = [_exact_match(starts[0], len(skeys))]
     else:
-        exact = [Match(tuple((s, i + s) for s in range(len(skeys))), ("", ""), "exact")
-                 for i in find_exact(fkeys, skeys)]
+        exact = [_exact_match(i, len(skeys)) for i in find_exact(fkeys, skeys, limit=MAX_PLACES + 1)]
     if len(exact) > 1:
         raise fail(_ambiguous(label, [m.start for m in exact]))
     if exact:
@@ -499,7 +691,7 @@ def _apply_block(text: str, block: EditBlock, path: str | None) -> tuple[str, st
         new_lines = flines[: m.start] + new_region + flines[m.end :]
         return _finish(new_lines, nl, had_eol, block.eol, verbatim), "exact"
 
-    found = find_whitespace(fkeys, skeys)
+    found = find_whitespace(fkeys, skeys, limit=MAX_PLACES + 1)
     if len(found) > 1:
         raise fail(_ambiguous(label, [m.start for m in found]))
     if found:
@@ -531,7 +723,14 @@ def _apply_block(text: str, block: EditBlock, path: str | None) -> tuple[str, st
                 ))
             return _splice_many(flines, fkeys, jobs, nl, had_eol, block.eol), "elision"
 
-    found = find_fuzzy(fkeys, skeys)
+    try:
+        found = find_fuzzy(fkeys, skeys)
+    except FuzzyGaveUp:
+        raise fail(EditError(
+            f"{label}: its SEARCH text was not found exactly, and it resembles so many places "
+            "in the file that a fuzzy match cannot be checked for being the only one; copy the "
+            "lines into SEARCH exactly as they are in the file, with a few distinctive ones."
+        )) from None
     if len(found) > 1:
         raise fail(_ambiguous(label, [m.start for m in found]))
     if found:

@@ -17,7 +17,8 @@ OPEN_RE = re.compile(r"^\s*(<{5,})\s*SEARCH\s*:?\s*$")
 DIVIDER_RE = re.compile(r"^\s*(={5,})\s*$")
 CLOSE_RE = re.compile(r"^\s*(>{5,})\s*REPLACE\b(.*)$")
 FENCE_RE = re.compile(r"^\s*(`{3,}|~{3,})\s*([^`]*?)\s*$")
-_PATH_RE = re.compile(r"(?:[\w.@+~-]+/)*[\w@+~-][\w.@+~-]*")
+# the last part may be a dotfile (.pre-commit-config.yaml), never dots alone ("...": an elision)
+_PATH_RE = re.compile(r"(?:[\w.@+~-]+/)*\.?[\w@+~-][\w.@+~-]*")
 _PATH_PREFIX_RE = re.compile(r"^(?:#+|//|--|;+|>)?\s*(?:(?:file|path|filename)\s*:\s*)?", re.I)
 _BARE_NAMES = {"Makefile", "Dockerfile", "Gemfile", "Rakefile", "Procfile", "Jenkinsfile",
                "LICENSE", "README", "CMakeLists.txt", "Vagrantfile"}

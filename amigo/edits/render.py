@@ -10,11 +10,11 @@ one block replacing the whole file is used instead.
 
 from __future__ import annotations
 
-from difflib import SequenceMatcher
 
 from amigo.edits.lines import key, newline_of, split_lines
 from amigo.edits.match import find_exact
 from amigo.edits.parse import CLOSE_RE, DIVIDER_RE, EOL_FLAG, NO_EOL_FLAG, OPEN_RE, marker_count
+from amigo.edits.sequence import opcodes
 
 MERGE_GAP = 2  # hunks this close share one block
 
@@ -24,7 +24,7 @@ def _unique(evolving: list[str], skeys: list[str]) -> bool:
 
 
 def _groups(olines: list[str], nlines: list[str]) -> list[list[int]]:
-    ops = SequenceMatcher(None, olines, nlines, autojunk=False).get_opcodes()
+    ops = opcodes(olines, nlines)
     groups: list[list[int]] = []
     for tag, a1, a2, b1, b2 in ops:
         if tag == "equal":
