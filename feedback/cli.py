@@ -10,7 +10,7 @@ import time
 from datetime import datetime, timezone
 from pathlib import Path
 
-from amigo.errors import AmigoError, InputError
+from amigo.errors import AmigoError, InputError, UsageError, exit_status
 from feedback.settings import SettingsLike
 
 USAGE_DATES = "a date like 2026-11-01, 2026-11-01T08:30, or an age like 7d / 12h"
@@ -26,7 +26,7 @@ def parse_date(text: str, now: float | None = None) -> float:
     try:
         parsed = datetime.fromisoformat(value)
     except ValueError:
-        raise InputError(f"cannot read the date {text!r}: give {USAGE_DATES}") from None
+        raise UsageError(f"cannot read the date {text!r}: give {USAGE_DATES}") from None
     if parsed.tzinfo is None:
         parsed = parsed.replace(tzinfo=timezone.utc)
     return parsed.timestamp()
@@ -88,7 +88,7 @@ def _purge(args: argparse.Namespace) -> int:
     from feedback.store import Store
 
     if not (args.repo or args.before or args.all):
-        raise InputError("purge needs --repo, --before or --all (to delete everything)")
+        raise UsageError("purge needs --repo, --before or --all (to delete everything)")
     repo_id = None
     if args.repo:
         candidate = Path(args.repo).expanduser()
@@ -158,7 +158,7 @@ def main(argv: list[str]) -> int:
         return handlers[args.command](args)
     except AmigoError as exc:
         print(f"amigo feedback {args.command}: {exc}", file=sys.stderr)
-        return 1
+        return exit_status(exc)
 
 
 if __name__ == "__main__":  # pragma: no cover

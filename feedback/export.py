@@ -38,6 +38,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Iterable, Literal
 
+from amigo import install_hint
 from amigo.errors import InputError
 from amigo.prompt import EditRequest, render_answer
 from feedback.store import Store
@@ -300,7 +301,7 @@ def export(store: Store, fmt: str, out: Path, since: float = 0.0, until: float |
         "split": {"rule": SPLIT_RULE, "test_fraction": test_fraction},
         "min_retention": min_retention if fmt == "sft" else None,
         "files": files,
-        "parquet": parquet if parquet else "not written: pyarrow is missing (pip install 'amigo[train]')",
+        "parquet": parquet if parquet else f"not written: pyarrow is missing ({install_hint('train')})",
     }
     out.mkdir(parents=True, exist_ok=True)
     (out / "manifest.json").write_text(json.dumps(manifest, indent=2) + "\n", encoding="utf-8")

@@ -8,7 +8,7 @@ from pathlib import Path
 
 from amigo.cli import parse_lines  # one --lines syntax for every command
 from amigo.context.build import build_context
-from amigo.errors import InputError
+from amigo.errors import EXIT_FAIL, EXIT_USAGE, InputError
 from amigo.prompt import EditRequest, build_messages
 
 
@@ -49,12 +49,12 @@ def main(argv: list[str]) -> int:
         text = _read(file_path)
     except InputError as err:
         print(f"amigo context: {err}", file=sys.stderr)
-        return 2
+        return EXIT_FAIL
     n_lines = text.count("\n") + (0 if text.endswith("\n") else 1)
     if args.lines is not None and args.lines[1] > max(n_lines, 1):
         print(f"amigo context: --lines {args.lines[0]}-{args.lines[1]} is past the end of "
               f"{file_path} ({n_lines} lines)", file=sys.stderr)
-        return 2
+        return EXIT_USAGE
     repo = args.repo.resolve() if args.repo is not None else None
     absolute = file_path.resolve()
     if repo is not None:
@@ -62,7 +62,7 @@ def main(argv: list[str]) -> int:
             rel = absolute.relative_to(repo).as_posix()
         except ValueError:
             print(f"amigo context: {file_path} is not inside --repo {repo}", file=sys.stderr)
-            return 2
+            return EXIT_USAGE
         result = build_context(repo, rel, text, args.lines, args.instruction, args.budget)
     else:
         result = build_context(None, str(absolute), text, args.lines, args.instruction, args.budget)

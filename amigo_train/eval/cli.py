@@ -6,7 +6,7 @@
     amigo eval gate --candidate runs/cand --baseline runs/base --tasks humaneval,mbpp [--tolerance 0.01]
     amigo eval mine-edits --repo PATH --rev v1.0..HEAD --out edits.jsonl
 
-Exit status: 0 success (gate: promotion allowed), 1 gate blocked, 2 bad input.
+Exit status: 0 success (gate: promotion allowed), 1 failed or gate blocked, 2 bad usage.
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from amigo.errors import AmigoError
+from amigo.errors import EXIT_FAIL, AmigoError, UsageError, exit_status
 from amigo_train.eval.tasks import TASK_NAMES
 
 
@@ -85,7 +85,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
     from amigo_train.eval.runner import RunConfig, run_eval
 
     if args.n < 1:
-        raise AmigoError("--n must be at least 1")
+        raise UsageError("--n must be at least 1")
     for name in args.task:
         config = RunConfig(
             task=name, model=args.model, endpoint=args.endpoint, source=args.source, n=args.n,
@@ -133,7 +133,7 @@ def _cmd_mine(args: argparse.Namespace) -> int:
 
     count = mine_edits(args.repo, args.out, max_commits=args.max, rev=args.rev)
     print(f"wrote {count} edit problems to {args.out}")
-    return 0 if count else 2
+    return 0 if count else EXIT_FAIL
 
 
 def main(argv: list[str]) -> int:
@@ -148,7 +148,7 @@ def main(argv: list[str]) -> int:
         return handlers[args.command](args)
     except AmigoError as exc:
         print(f"amigo eval: {exc}", file=sys.stderr)
-        return 2
+        return exit_status(exc)
     except KeyboardInterrupt:
         print("amigo eval: interrupted; rerun the same command to resume from the generation cache",
               file=sys.stderr)

@@ -209,7 +209,7 @@ def test_export_errors_are_clear(repo, make, bus, tmp_path, capsys):
     recorder = attach(bus, repo, settings)
     recorder.close()
     db = str(db_path(settings))
-    assert cli(["--db", db, "export", "--format", "dpo", "--out", str(tmp_path / "x"), "--since", "last tuesday"]) == 1
+    assert cli(["--db", db, "export", "--format", "dpo", "--out", str(tmp_path / "x"), "--since", "last tuesday"]) == 2
     assert "cannot read the date" in capsys.readouterr().err
     (tmp_path / "file").write_text("")
     assert cli(["--db", db, "export", "--format", "sft", "--out", str(tmp_path / "file")]) == 1

@@ -63,5 +63,6 @@ def test_export_round_trip(tmp_path: Path, tiny_model: Path, commit_file: Path, 
     assert cli.main(["push", str(out), "--repo-id", "acme/amigo-tiny", "--dry-run"]) == 0
     listing = capsys.readouterr().out
     assert "would upload model.gguf" in listing and "would upload README.md" in listing
-    assert cli.main(["push", str(out), "--repo-id", "acme/amigo-tiny"]) == 2  # no HF_TOKEN in the test env
-    assert "HF_TOKEN" in capsys.readouterr().err
+    monkeypatch.setenv("HF_HOME", str(tmp_path / "hf-home"))  # no token saved by `hf auth login` either
+    assert cli.main(["push", str(out), "--repo-id", "acme/amigo-tiny"]) == 1
+    assert "hf auth login" in capsys.readouterr().err
