@@ -12,7 +12,7 @@ import sys
 import threading
 import time
 from pathlib import Path
-from typing import Callable, Sequence, TextIO
+from typing import Any, Callable, Sequence, TextIO
 
 from amigo import __version__, install_hint
 from amigo.config import SERVE_BACKENDS
@@ -266,36 +266,60 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
 
 def cmd_doctor(args: argparse.Namespace) -> int:
-    """Say which configuration, server and decoding mode are in use."""
+    """Say which configuration, server and decoding mode are in use (``--json``: for editors' status bars)."""
     from amigo.client import ChatClient
     from amigo.config import load_config
     from amigo.workspace import find_repo_root
 
     root = find_repo_root(Path(args.repo or Path.cwd()))
     config = load_config(root)
-    print(f"amigo {__version__}")
-    print(f"repository:  {root or '(not a git repository)'}")
-    print(f"config from: {', '.join(config.sources) or 'defaults'}")
-    print(f"endpoint:    {config.endpoint}  model: {config.model}" + (f"  adapter: {config.adapter}" if config.adapter else ""))
-    print(f"edit format: {config.edit_format}  decoding: {config.decoding}  context budget: {config.context_budget}")
-    status = EXIT_OK
+    report: dict[str, object] = {
+        "version": __version__, "repository": str(root) if root else None, "config_sources": list(config.sources),
+        "endpoint": config.endpoint, "model": config.model, "adapter": config.adapter,
+        "edit_format": config.edit_format, "decoding": config.decoding, "context_budget": config.context_budget,
+        "server": "up", "server_models": [], "server_error": None,
+        # what a request will really get: "free" or "constrained"
+        "decoding_in_use": "free", "decoding_backend": None,
+    }
     with ChatClient.from_config(config) as client:
         client.retries = 0
         try:
-            models = client.models()
-            print(f"server:      up, serving {', '.join(models) or '(no model list)'}")
+            report["server_models"] = client.models()
         except AmigoError as exc:
-            print(f"server:      DOWN: {exc}")
-            status = EXIT_FAIL
-    if status == EXIT_OK and config.decoding != "free":
+            report["server"], report["server_error"] = "down", str(exc)
+    if report["server"] == "up" and config.decoding != "free":
         try:
             from amigo import decoding
 
             backend = decoding.probe_backend(config.endpoint, config.model, api_key=config.api_key)
-            print(f"decoding:    {backend}")
+            report["decoding_backend"] = str(backend)
+            report["decoding_in_use"] = "constrained" if backend.constrainable else "free"
         except ImportError:
-            print("decoding:    free (constrained decoding not available in this install)")
-    return status
+            report["decoding_backend"] = "free (constrained decoding not available in this install)"
+    if args.json:
+        import json
+
+        print(json.dumps(report, indent=2))
+    else:
+        _print_doctor(report)
+    return EXIT_OK if report["server"] == "up" else EXIT_FAIL
+
+
+def _print_doctor(report: dict[str, Any]) -> None:
+    """The person-readable form of ``amigo doctor``."""
+    print(f"amigo {report['version']}")
+    print(f"repository:  {report['repository'] or '(not a git repository)'}")
+    print(f"config from: {', '.join(report['config_sources']) or 'defaults'}")
+    print(f"endpoint:    {report['endpoint']}  model: {report['model']}"
+          + (f"  adapter: {report['adapter']}" if report["adapter"] else ""))
+    print(f"edit format: {report['edit_format']}  decoding: {report['decoding']}  "
+          f"context budget: {report['context_budget']}")
+    if report["server"] == "up":
+        print(f"server:      up, serving {', '.join(report['server_models']) or '(no model list)'}")
+    else:
+        print(f"server:      DOWN: {report['server_error']}")
+    if report["decoding_backend"]:
+        print(f"decoding:    {report['decoding_backend']}")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -344,6 +368,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("doctor", help="show configuration, server state and decoding mode")
     p.add_argument("--repo")
+    p.add_argument("--json", action="store_true", help="one JSON object (what editor status bars read)")
     p.set_defaults(func=cmd_doctor)
 
     for name, (_, help_text) in DELEGATED.items():
