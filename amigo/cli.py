@@ -14,7 +14,7 @@ import time
 from pathlib import Path
 from typing import Any, Callable, Sequence, TextIO
 
-from amigo import __version__, install_hint
+from amigo import __version__, install_hint, progress
 from amigo.config import SERVE_BACKENDS
 from amigo.errors import EXIT_FAIL, EXIT_OK, EXIT_REJECTED, EXIT_USAGE, AmigoError, InputError, exit_status
 
@@ -339,12 +339,13 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("edit", help="edit a file with a natural-language instruction")
     p.add_argument("instruction")
     p.add_argument("path")
-    p.add_argument("--quiet", "-q", action="store_true", help="do not stream the answer")
+    p.add_argument("--quiet", "-q", action="store_true", help="do not stream the answer or show progress")
     common(p)
     p.set_defaults(func=cmd_edit)
 
     p = sub.add_parser("apply", help="apply a saved model answer (replay)")
     p.add_argument("answer", help="a file holding the model's answer")
+    progress.add_quiet_flag([p])
     p.add_argument("--path", help="the file the answer edits (default: the first path the blocks name)")
     common(p)
     p.set_defaults(func=cmd_apply)
@@ -408,6 +409,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_USAGE
     try:
         require_folder(getattr(args, "repo", None))
+        progress.enable(quiet=getattr(args, "quiet", False))
         return args.func(args)
     except AmigoError as exc:
         print(f"amigo: {exc}", file=sys.stderr)

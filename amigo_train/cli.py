@@ -12,7 +12,7 @@ import sys
 from pathlib import Path
 from typing import Sequence
 
-from amigo import install_hint
+from amigo import install_hint, progress
 from amigo.errors import EXIT_FAIL, AmigoError, exit_status
 
 
@@ -40,6 +40,7 @@ def _parser() -> argparse.ArgumentParser:
     push.add_argument("--repo-id", required=True, help="ORG/NAME")
     push.add_argument("--dry-run", action="store_true", help="list what would be uploaded; send nothing")
     push.add_argument("--public", action="store_true", help="create the repository public (default private)")
+    progress.add_quiet_flag(sub.choices.values())
     return parser
 
 
@@ -50,6 +51,7 @@ def _log(message: str) -> None:
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of ``amigo train``; returns the exit status."""
     args = _parser().parse_args(list(argv) if argv is not None else None)
+    progress.enable(quiet=args.quiet)
     try:
         if args.command == "run":
             from amigo_train.recipe import load_recipe

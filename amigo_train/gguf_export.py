@@ -15,6 +15,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from amigo import progress
+
 SKIP_KEYS = ("GGUF.", "general.file_type", "general.quantization_version")
 
 
@@ -71,7 +73,7 @@ def write_llama_gguf(model_dir: Path, template_gguf: Path, out: Path, half: bool
     writer.add_vocab_size(config.vocab_size)
     writer.add_file_type(gguf.LlamaFileType.MOSTLY_F16 if half else gguf.LlamaFileType.ALL_F32)
     n_head, n_kv = config.num_attention_heads, config.num_key_value_heads
-    for name, value in tensors.items():
+    for name, value in progress.track(tensors.items(), "converting to GGUF", len(tensors), "tensors"):
         if name == "lm_head.weight" and config.tie_word_embeddings:
             continue
         data = value.astype(np.float32)

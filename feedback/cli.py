@@ -10,6 +10,7 @@ import time
 from datetime import datetime, timezone
 from pathlib import Path
 
+from amigo import progress
 from amigo.errors import AmigoError, InputError, UsageError, exit_status
 from feedback.settings import SettingsLike
 
@@ -146,6 +147,7 @@ def build_parser() -> argparse.ArgumentParser:
     fu.add_argument("--repo", help="the repository (default: the current one)")
     for p in (ex, st, pu, fu):
         p.add_argument("--db", default=argparse.SUPPRESS, help=argparse.SUPPRESS)
+    progress.add_quiet_flag(sub.choices.values())
     return parser
 
 
@@ -153,6 +155,7 @@ def main(argv: list[str]) -> int:
     """Run one ``amigo feedback`` command; returns the exit status."""
     parser = build_parser()
     args = parser.parse_args(argv)
+    progress.enable(quiet=args.quiet)
     handlers = {"export": _export, "stats": _stats, "purge": _purge, "follow-up": _follow_up}
     try:
         return handlers[args.command](args)

@@ -6,6 +6,7 @@ import argparse
 import sys
 from pathlib import Path
 
+from amigo import progress
 from amigo.cli import parse_lines  # one --lines syntax for every command
 from amigo.context.build import build_context
 from amigo.errors import EXIT_FAIL, EXIT_USAGE, InputError
@@ -24,6 +25,7 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--budget", type=int, default=2048, help="context budget in tokens")
     parser.add_argument("--repo", type=Path, default=None,
                         help="repository root (default: the git work tree around PATH)")
+    progress.add_quiet_flag([parser])
     return parser
 
 
@@ -44,6 +46,7 @@ def _read(path: Path) -> str:
 def main(argv: list[str]) -> int:
     """Entry point of ``amigo context`` (returns the exit status)."""
     args = _parser().parse_args(argv)
+    progress.enable(quiet=args.quiet)
     file_path = Path(args.path)
     try:
         text = _read(file_path)

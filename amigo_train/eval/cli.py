@@ -15,6 +15,7 @@ import argparse
 import sys
 from pathlib import Path
 
+from amigo import progress
 from amigo.errors import EXIT_FAIL, AmigoError, UsageError, exit_status
 from amigo_train.eval.tasks import TASK_NAMES
 
@@ -78,6 +79,7 @@ def build_parser() -> argparse.ArgumentParser:
     mine.add_argument("--out", required=True)
     mine.add_argument("--rev", default="HEAD", help="revision range, e.g. v1.0..HEAD (held out from training)")
     mine.add_argument("--max", type=int, default=200)
+    progress.add_quiet_flag(sub.choices.values())
     return parser
 
 
@@ -94,7 +96,8 @@ def _cmd_run(args: argparse.Namespace) -> int:
             seed=args.seed, workers=args.workers, sandbox_mode=args.sandbox, download=args.download,
             task_options={"split": args.mbpp_split} if name == "mbpp" else {},
         )
-        record = run_eval(config, Path(args.out) / name, progress=lambda m: print(m, file=sys.stderr))
+        record = run_eval(config, Path(args.out) / name,
+                          progress=None if args.quiet else lambda m: print(m, file=sys.stderr))
         summary = record["summary"]
         scores = ", ".join(f"{k} {100 * v:.1f}%" for k, v in summary.items()
                            if isinstance(v, float))
@@ -144,6 +147,7 @@ def main(argv: list[str]) -> int:
     except SystemExit as exc:
         return int(exc.code or 0)
     handlers = {"run": _cmd_run, "report": _cmd_report, "gate": _cmd_gate, "mine-edits": _cmd_mine}
+    progress.enable(quiet=args.quiet)
     try:
         return handlers[args.command](args)
     except AmigoError as exc:
