@@ -61,3 +61,34 @@ def test_embedded_export_loads_and_its_quantized_gguf_answers(tmp_path: Path, co
         assert tokenizer.decode(got).strip(), kind  # it answers
         if kind == "Q8_0":  # near-lossless: the same first greedy token as transformers
             assert got[0] == want[0], (tokenizer.decode(got), tokenizer.decode(want))
+
+
+def test_a_base_without_template_goes_through_llama_cpps_converter(tmp_path: Path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    """The flagship path (Gemma 3, Qwen2.5 and any base without a template GGUF): llama.cpp's own
+    converter, then quantization; the files must load and answer in llama.cpp. A tiny random
+    Llama stands in for a 12B model (a random Qwen2 cannot: the converter only accepts
+    tokenizers it knows by hash, and the dequantized embedded one is not byte-identical)."""
+    llama_cpp = pytest.importorskip("llama_cpp")
+    gguf = pytest.importorskip("gguf")
+    from transformers import AutoTokenizer
+
+    from amigo_train.base_model import tiny_llama
+    from amigo_train.export import write_gguf
+    from amigo_train.gguf_export import LLAMA_CPP_PYTHON_VERSION, greedy_llama_cpp, llama_cpp_source
+
+    # the tests' XDG cache is a fresh folder: also look where build-llama-server.sh put it for this user
+    unpacked = Path.home() / ".cache" / "amigo" / "src" / f"llama_cpp_python-{LLAMA_CPP_PYTHON_VERSION}" / "vendor"
+    source = next((s for s in (llama_cpp_source(), unpacked / "llama.cpp") if (s / "convert_hf_to_gguf.py").is_file()),
+                  None)
+    if source is None:
+        pytest.skip("needs llama.cpp's source: bash scripts/build-llama-server.sh (or AMIGO_LLAMA_CPP_SRC)")
+    monkeypatch.setenv("AMIGO_LLAMA_CPP_SRC", str(source))
+    model_dir = tiny_llama(tmp_path / "base")
+    out = tmp_path / "out"
+    out.mkdir()
+    paths = write_gguf(model_dir, out, "meta-llama/Llama-3.1-8B-Instruct", None, ("Q8_0",), log=lambda _m: None)
+    assert [p.name for p in paths] == ["model.gguf", "model-Q8_0.gguf"]
+    assert gguf.GGUFReader(str(paths[0])).fields["general.architecture"].contents() == "llama"
+    tokenizer = AutoTokenizer.from_pretrained(str(model_dir))
+    llm = llama_cpp.Llama(model_path=str(paths[1]), n_ctx=256, verbose=False)
+    assert len(greedy_llama_cpp(llm, tokenizer("def add(a, b):")["input_ids"], 4)) > 0
