@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any, Callable, Sequence, TextIO
 
 from amigo import __version__, install_hint, progress
-from amigo.config import SERVE_BACKENDS
+from amigo.config import SERVE_BACKENDS, Config
 from amigo.errors import EXIT_FAIL, EXIT_OK, EXIT_REJECTED, EXIT_USAGE, AmigoError, InputError, exit_status
 
 # Subcommands implemented in other packages: name -> (module, help). Each module
@@ -267,13 +267,26 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
 def cmd_doctor(args: argparse.Namespace) -> int:
     """Say which configuration, server and decoding mode are in use (``--json``: for editors' status bars)."""
-    from amigo.client import ChatClient
     from amigo.config import load_config
     from amigo.workspace import find_repo_root
 
     root = find_repo_root(Path(args.repo or Path.cwd()))
-    config = load_config(root)
-    report: dict[str, object] = {
+    report = doctor_report(load_config(root), root)
+    if args.json:
+        import json
+
+        print(json.dumps(report, indent=2))
+    else:
+        _print_doctor(report)
+    return EXIT_OK if report["server"] == "up" else EXIT_FAIL
+
+
+def doctor_report(config: Config, root: Path | None) -> dict[str, Any]:
+    """What ``amigo doctor`` reports: the configuration in use, whether the server answers,
+    and the decoding mode a request will really get."""
+    from amigo.client import ChatClient
+
+    report: dict[str, Any] = {
         "version": __version__, "repository": str(root) if root else None, "config_sources": list(config.sources),
         "endpoint": config.endpoint, "model": config.model, "adapter": config.adapter,
         "edit_format": config.edit_format, "decoding": config.decoding, "context_budget": config.context_budget,
@@ -296,13 +309,7 @@ def cmd_doctor(args: argparse.Namespace) -> int:
             report["decoding_in_use"] = "constrained" if backend.constrainable else "free"
         except ImportError:
             report["decoding_backend"] = "free (constrained decoding not available in this install)"
-    if args.json:
-        import json
-
-        print(json.dumps(report, indent=2))
-    else:
-        _print_doctor(report)
-    return EXIT_OK if report["server"] == "up" else EXIT_FAIL
+    return report
 
 
 def _print_doctor(report: dict[str, Any]) -> None:
