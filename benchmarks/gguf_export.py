@@ -1,7 +1,7 @@
 """GGUF export figures on the real embedded SmolLM2-135M: f16 by Amigo's writer and by
 llama.cpp's converter, each quantization's time and size, and how fast each file decodes.
 
-    python benchmarks/gguf_export.py [--threads 2] [--tokens 64] [--dir TMP]
+    python benchmarks/gguf_export.py [--threads 1] [--tokens 32] [--dir TMP]
 
 The model is the dequantized embedded SmolLM2 (what `amigo train export` merges onto),
 so the figures are those of a real export minus the merge. The converter needs
@@ -24,7 +24,7 @@ sys.path.insert(0, str(ROOT))
 from amigo.errors import ConfigError  # noqa: E402
 from amigo_train.base_model import dequantized_smollm2, embedded_gguf  # noqa: E402
 from amigo_train.gguf_export import (QUANTIZATIONS, convert_with_llama_cpp, greedy_llama_cpp,  # noqa: E402
-                                     open_llama_cpp, quantize, write_llama_gguf)
+                                     quantize, write_llama_gguf)
 
 
 def timed(step):  # type: ignore[no-untyped-def]
@@ -34,17 +34,22 @@ def timed(step):  # type: ignore[no-untyped-def]
     return result, time.perf_counter() - started
 
 
-def decode_rate(path: Path, prompt: list[int], tokens: int) -> float:
-    """Greedy tokens per second llama.cpp decodes from ``path`` after ``prompt``."""
-    llm = open_llama_cpp(path, n_ctx=len(prompt) + tokens + 8)
+def decode_rate(path: Path, prompt: list[int], tokens: int, threads: int) -> float:
+    """Greedy tokens per second llama.cpp decodes from ``path`` after ``prompt`` (prompt included:
+    on a 135M model it is a small share)."""
+    from llama_cpp import Llama
+
+    llm = Llama(model_path=str(path), n_ctx=len(prompt) + tokens + 8, n_threads=threads, verbose=False)
     got, seconds = timed(lambda: greedy_llama_cpp(llm, prompt, tokens))
     return len(got) / seconds if seconds else 0.0
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--threads", type=int, default=2)
-    parser.add_argument("--tokens", type=int, default=64, help="greedy tokens decoded per file")
+    # 1 by default: on an oversubscribed machine llama.cpp's threads wait on each other at every
+    # barrier, and 2 threads on 2 loaded cores decoded 0.2 tokens/s where 1 thread does far better
+    parser.add_argument("--threads", type=int, default=1, help="llama.cpp threads for quantizing and decoding")
+    parser.add_argument("--tokens", type=int, default=32, help="greedy tokens decoded per file")
     parser.add_argument("--dir", help="where to write the files (default: a temporary folder)")
     args = parser.parse_args()
     from transformers import AutoTokenizer
@@ -71,7 +76,7 @@ def main() -> None:
     print(f"| file | written in | size | decode tok/s ({args.tokens} greedy tokens) |")
     print("| --- | --- | --- | --- |")
     for label, seconds, path in rows:
-        rate = decode_rate(path, prompt, args.tokens)
+        rate = decode_rate(path, prompt, args.tokens, args.threads)
         print(f"| {label} | {seconds:.1f} s | {path.stat().st_size / 2**20:.0f} MiB | {rate:.1f} |")
     print(f"load average after: {os.getloadavg()}; files in {out}")
 
