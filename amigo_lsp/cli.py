@@ -27,7 +27,13 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str]) -> int:
     """Entry point the ``amigo`` CLI dispatches to."""
     args = build_parser().parse_args(argv)
-    handler: logging.Handler = logging.FileHandler(args.log_file) if args.log_file else logging.StreamHandler(sys.stderr)
+    try:
+        handler: logging.Handler = (logging.FileHandler(args.log_file) if args.log_file
+                                    else logging.StreamHandler(sys.stderr))
+    except OSError as exc:
+        print(f"amigo lsp: cannot write the log file {args.log_file} ({exc.strerror}); "
+              "give --log-file a path in an existing, writable folder", file=sys.stderr)
+        return 1
     logging.basicConfig(level=args.log_level, handlers=[handler],
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     # pygls logs every message it sends at INFO; keep that out unless asked for.

@@ -15,6 +15,42 @@ from typing import Any
 
 EMBEDDED = "embedded:smollm2-135m"
 GGUF_NAME = "SmolLM2-135M-Instruct.Q4_1.gguf"
+# The Hub id the embedded GGUF was made from: what a model card names as its base.
+EMBEDDED_HUB_ID = "HuggingFaceTB/SmolLM2-135M-Instruct"
+
+# Hub license ids of the bases the recipes name, as their own model cards give them.
+# A fine-tune inherits its base's terms: Gemma 3 is under the Gemma terms, not Apache-2.0.
+# Matched by prefix; Qwen2.5-Coder sizes differ (3B is qwen-research), so those are exact.
+BASE_LICENSES: tuple[tuple[str, str], ...] = (
+    (EMBEDDED_HUB_ID, "apache-2.0"),
+    ("HuggingFaceTB/SmolLM2-", "apache-2.0"),
+    ("google/gemma-3-", "gemma"),
+    ("google/gemma-2-", "gemma"),
+    ("meta-llama/Llama-3.1-", "llama3.1"),
+    ("meta-llama/Llama-3.2-", "llama3.2"),
+    ("Qwen/Qwen2.5-Coder-0.5B", "apache-2.0"),
+    ("Qwen/Qwen2.5-Coder-1.5B", "apache-2.0"),
+    ("Qwen/Qwen2.5-Coder-7B", "apache-2.0"),
+    ("Qwen/Qwen2.5-Coder-14B", "apache-2.0"),
+    ("Qwen/Qwen2.5-Coder-32B", "apache-2.0"),
+)
+
+
+def hub_id(base: str) -> str | None:
+    """The Hub id of a recipe's ``base_model`` (None for a local folder, which has none)."""
+    if base == EMBEDDED:
+        return EMBEDDED_HUB_ID
+    if base.count("/") == 1 and not Path(base).expanduser().exists() and not base.startswith((".", "/", "~")):
+        return base
+    return None
+
+
+def base_license(base: str) -> str | None:
+    """The Hub license id of ``base`` when it is one we know, else None (the caller must ask)."""
+    ident = hub_id(base)
+    if ident is None:
+        return None
+    return next((lic for prefix, lic in BASE_LICENSES if ident.startswith(prefix)), None)
 
 
 def cache_dir() -> Path:

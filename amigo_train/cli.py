@@ -12,7 +12,9 @@ import sys
 from pathlib import Path
 from typing import Sequence
 
-from amigo.errors import AmigoError
+from amigo import install_hint, progress
+from amigo.errors import EXIT_FAIL, AmigoError, exit_status
+from amigo_train.gguf_export import QUANTIZATIONS
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -25,7 +27,8 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--dry-run", action="store_true", help="validate, build and decontaminate data; train nothing")
     run.add_argument("--output-dir", help="override the recipe's output_dir")
     run.add_argument("--data-dir", help="evaluation sets for decontamination (default: AMIGO_DATA_DIR)")
-    exp = sub.add_parser("export", help="merge adapters, write safetensors, GGUF, Modelfile and model card")
+    exp = sub.add_parser("export", help="merge adapters; write safetensors (at the top, for from_pretrained), "
+                                        "GGUF (f16 + quantized), Modelfile and model card")
     exp.add_argument("run_dir", help="the output_dir of a finished run")
     exp.add_argument("--out", required=True, help="where to write the export")
     exp.add_argument("--no-gguf", action="store_true", help="skip the GGUF file and Modelfile")
@@ -33,12 +36,23 @@ def _parser() -> argparse.ArgumentParser:
     exp.add_argument("--template-gguf", help="a GGUF of the base model (tokenizer metadata); default: embedded")
     exp.add_argument("--eval-results", help="a JSON file {benchmark: score} for the model card")
     exp.add_argument("--name", help="model name in the card")
-    push = sub.add_parser("push", help="upload an export folder to the Hugging Face hub (HF_TOKEN from env)")
+    exp.add_argument("--license", help="Hub license id for the card (default: the base model's own license)")
+    exp.add_argument("--quantize", default=",".join(QUANTIZATIONS), metavar="KINDS",
+                     help=f"GGUF quantizations besides f16, comma-separated (default {','.join(QUANTIZATIONS)}; "
+                          "'none' for none)")
+    push = sub.add_parser("push", help="upload an export folder to the Hugging Face hub "
+                          "(token: HF_TOKEN, else the one `hf auth login` saved)")
     push.add_argument("folder", nargs="?", default="export", help="the export folder (default: ./export)")
     push.add_argument("--repo-id", required=True, help="ORG/NAME")
     push.add_argument("--dry-run", action="store_true", help="list what would be uploaded; send nothing")
     push.add_argument("--public", action="store_true", help="create the repository public (default private)")
+    progress.add_quiet_flag(sub.choices.values())
     return parser
+
+
+def _kinds(value: str) -> tuple[str, ...]:
+    """``--quantize Q8_0,Q4_K_M`` (or ``none``) as a tuple of llama.cpp quantization names."""
+    return () if value.strip().lower() == "none" else tuple(k.strip().upper() for k in value.split(",") if k.strip())
 
 
 def _log(message: str) -> None:
@@ -48,6 +62,7 @@ def _log(message: str) -> None:
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of ``amigo train``; returns the exit status."""
     args = _parser().parse_args(list(argv) if argv is not None else None)
+    progress.enable(quiet=args.quiet)
     try:
         if args.command == "run":
             from amigo_train.recipe import load_recipe
@@ -69,7 +84,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             report = export_run(Path(args.run_dir), Path(args.out), gguf=not args.no_gguf,
                                 verify=not args.no_verify,
                                 template_gguf=Path(args.template_gguf) if args.template_gguf else None,
-                                eval_results=results, name=args.name, log=_log)
+                                eval_results=results, name=args.name, log=_log, license=args.license,
+                                quantizations=_kinds(args.quantize))
             print(json.dumps(report, indent=2))
             verify = report.get("verify")
             return 0 if verify is None or verify["match"] else 1
@@ -84,8 +100,12 @@ def main(argv: Sequence[str] | None = None) -> int:
             return 0
     except AmigoError as err:
         print(f"amigo train: {err}", file=sys.stderr)
-        return 2
-    return 1
+        return exit_status(err)
+    except ImportError as err:  # torch, transformers, trl...: the train extra is missing
+        print(f"amigo train {args.command}: {err.name or err} is not installed: {install_hint('train')}",
+              file=sys.stderr)
+        return EXIT_FAIL
+    return EXIT_FAIL
 
 
 if __name__ == "__main__":

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterable, Iterator
 
+from amigo import progress
 from amigo.errors import ConfigError
 from amigo_train.adapters import DPO_ADAPTERS, Example, get_adapter
 from amigo_train.decontam import Decontaminator, decontaminate
@@ -66,7 +67,7 @@ def adapt(records: Iterable[dict[str, Any]], adapter_name: str, label: str, limi
     """Adapter output for each usable record, tagged with ``id`` and ``source``."""
     adapter = get_adapter(adapter_name)
     count = 0
-    for rec in records:
+    for rec in progress.track(records, f"preparing {label}", unit="records"):
         if limit is not None and count >= limit:
             return
         ex = adapter(rec)

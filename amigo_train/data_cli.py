@@ -12,7 +12,8 @@ import sys
 from pathlib import Path
 from typing import Any, Sequence
 
-from amigo.errors import AmigoError, ConfigError
+from amigo import progress
+from amigo.errors import AmigoError, ConfigError, UsageError, exit_status
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -28,6 +29,7 @@ def _parser() -> argparse.ArgumentParser:
     mine.add_argument("repos", nargs="+", help="paths of git repositories")
     mine.add_argument("--out", required=True, help="JSON Lines file to write")
     mine.add_argument("--max-commits", type=int, default=None, help="look at most at this many commits per repo")
+    progress.add_quiet_flag(sub.choices.values())
     return parser
 
 
@@ -116,6 +118,7 @@ def _table(rows: list[list[str]]) -> str:
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of ``amigo data``; returns the exit status."""
     args = _parser().parse_args(list(argv) if argv is not None else None)
+    progress.enable(quiet=args.quiet)
     try:
         if args.command == "mine-commits":
             from amigo_train.mine import mine_to_file
@@ -137,7 +140,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         local = {}
         for item in args.local:
             if "=" not in item:
-                raise ConfigError(f"--local takes NAME=FILE, got {item!r}")
+                raise UsageError(f"--local takes NAME=FILE, got {item!r}")
             name, path = item.split("=", 1)
             get_entry(name)
             local[name] = path
@@ -158,7 +161,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 1 if failed else 0
     except AmigoError as err:
         print(f"amigo data: {err}", file=sys.stderr)
-        return 2
+        return exit_status(err)
 
 
 if __name__ == "__main__":

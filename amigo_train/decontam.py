@@ -17,6 +17,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterable, Iterator
 
+from amigo import progress
+
 _TOKEN = re.compile(r"[A-Za-z_][A-Za-z0-9_]*|\d+|[^\sA-Za-z0-9_]")
 TEXT_FIELDS = ("prompt", "canonical_solution", "buggy_solution", "text", "code", "buggy_program",
                "solution", "buggy_code", "oracle_code", "content", "description", "declaration")
@@ -119,7 +121,7 @@ def example_text(example: dict[str, Any]) -> str:
 def decontaminate(examples: list[dict[str, Any]], index: Decontaminator) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
     """(kept examples, report rows of dropped ones: example id, source, overlapping problems)."""
     kept, dropped = [], []
-    for ex in examples:
+    for ex in progress.track(examples, "decontaminating", unit="examples"):
         hits = index.hits(example_text(ex))
         if hits:
             dropped.append({"id": ex.get("id"), "source": ex.get("source"), "problems": sorted(hits)[:10]})

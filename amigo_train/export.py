@@ -8,11 +8,12 @@ training chained them ("merge first"), so the merged model equals base + adapter
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 from typing import Any
 
+from amigo import progress
 from amigo.errors import ConfigError
+from amigo_train.gguf_export import QUANTIZATIONS
 
 
 def run_adapters(run_dir: Path) -> tuple[str, list[Path], dict[str, Any]]:
@@ -112,7 +113,9 @@ def verify_gguf(merged: Path, gguf_path: Path, prompts: list[list[dict[str, str]
     }
 
 
-def _ollama_template(chat_template: str) -> tuple[str, list[str]]:
+def _ollama_template(chat_template: str) -> tuple[str, list[str]] | None:
+    """The model's own chat template as Ollama's Go template, by the family its Jinja template
+    belongs to; None for one we do not know (Ollama then reads the template inside the GGUF)."""
     if "<start_of_turn>" in chat_template:
         return ("{{ if .System }}<start_of_turn>user\n{{ .System }}\n\n{{ end }}{{ if .Prompt }}"
                 "{{ if not .System }}<start_of_turn>user\n{{ end }}{{ .Prompt }}<end_of_turn>\n{{ end }}"
@@ -121,25 +124,29 @@ def _ollama_template(chat_template: str) -> tuple[str, list[str]]:
         return ("{{ if .System }}<|start_header_id|>system<|end_header_id|>\n\n{{ .System }}<|eot_id|>{{ end }}"
                 "<|start_header_id|>user<|end_header_id|>\n\n{{ .Prompt }}<|eot_id|>"
                 "<|start_header_id|>assistant<|end_header_id|>\n\n{{ .Response }}<|eot_id|>", ["<|eot_id|>"])
-    return ("{{ if .System }}<|im_start|>system\n{{ .System }}<|im_end|>\n{{ end }}"
-            "<|im_start|>user\n{{ .Prompt }}<|im_end|>\n<|im_start|>assistant\n{{ .Response }}<|im_end|>\n",
-            ["<|im_end|>"])
+    if "<|im_start|>" in chat_template:
+        return ("{{ if .System }}<|im_start|>system\n{{ .System }}<|im_end|>\n{{ end }}"
+                "<|im_start|>user\n{{ .Prompt }}<|im_end|>\n<|im_start|>assistant\n{{ .Response }}<|im_end|>\n",
+                ["<|im_end|>"])
+    return None
 
 
 def modelfile(gguf_name: str, chat_template: str) -> str:
-    """An Ollama Modelfile: the GGUF, its chat template, Amigo's system prompt, low temperature."""
+    """An Ollama Modelfile: the GGUF, the model's chat template, Amigo's system prompt, low temperature."""
     from amigo.prompt import SYSTEM_BLOCKS
 
-    template, stops = _ollama_template(chat_template)
-    lines = [f"FROM ./{gguf_name}", f'TEMPLATE """{template}"""', f'SYSTEM """{SYSTEM_BLOCKS}"""',
-             "PARAMETER temperature 0.2", "PARAMETER num_ctx 8192"]
-    lines += [f'PARAMETER stop "{s}"' for s in stops]
+    family = _ollama_template(chat_template)
+    lines = [f"FROM ./{gguf_name}"]
+    if family is not None:
+        lines.append(f'TEMPLATE """{family[0]}"""')
+    lines += [f'SYSTEM """{SYSTEM_BLOCKS}"""', "PARAMETER temperature 0.2", "PARAMETER num_ctx 8192"]
+    lines += [f'PARAMETER stop "{s}"' for s in (family[1] if family else [])]
     return "\n".join(lines) + "\n"
 
 
 def model_card(manifest: dict[str, Any], name: str, eval_results: dict[str, float] | None = None,
-               license: str = "apache-2.0") -> str:
-    """README.md with YAML metadata (base_model, datasets, license, results) and the plain facts."""
+               license: str = "apache-2.0", base_hub_id: str | None = None, gguf_files: list[str] | None = None) -> str:
+    """README.md with YAML metadata (base_model as a Hub id, datasets, license, results) and the plain facts."""
     import yaml
 
     from amigo_train.registry import REGISTRY
@@ -152,9 +159,10 @@ def model_card(manifest: dict[str, Any], name: str, eval_results: dict[str, floa
             if entry and entry.hub_id and entry.hub_id not in datasets:
                 datasets.append(entry.hub_id)
     meta: dict[str, Any] = {
-        "base_model": recipe["base_model"], "license": license, "datasets": datasets,
+        **({"base_model": base_hub_id, "base_model_relation": "finetune"} if base_hub_id else {}),
+        "license": license, "datasets": datasets,
         "library_name": "transformers", "pipeline_tag": "text-generation",
-        "tags": ["code", "amigo", "lora", "sft", "dpo", "search-replace-edits"],
+        "tags": ["code", "amigo", "lora", "sft", "dpo", "search-replace-edits", *(["gguf"] if gguf_files else [])],
     }
     if eval_results:
         meta["model-index"] = [{"name": name, "results": [
@@ -166,6 +174,7 @@ def model_card(manifest: dict[str, Any], name: str, eval_results: dict[str, floa
         for i, s in enumerate(recipe["stages"], 1))
     lora = recipe["lora"]
     results = "\n".join(f"| {k} | {v:.3f} |" for k, v in (eval_results or {}).items()) or "| (not evaluated) | - |"
+    files = ", ".join(f"`{g}`" for g in gguf_files or []) or "none in this export"
     return f"""---
 {yaml.safe_dump(meta, sort_keys=False).strip()}
 ---
@@ -174,6 +183,17 @@ def model_card(manifest: dict[str, Any], name: str, eval_results: dict[str, floa
 
 Amigo's editing model: given an instruction and a file, it answers with
 SEARCH/REPLACE blocks (the format `amigo.edits` parses and applies).
+
+## Use
+
+```python
+from transformers import AutoModelForCausalLM, AutoTokenizer
+model = AutoModelForCausalLM.from_pretrained("ORG/NAME")   # this repository
+tokenizer = AutoTokenizer.from_pretrained("ORG/NAME")
+```
+
+GGUF for llama.cpp ({files}); `ollama create {name.lower()} -f Modelfile` for Ollama;
+`amigo serve --model FILE.gguf` for Amigo itself. License: `{license}`, the base model's terms.
 
 ## Training method
 
@@ -203,56 +223,88 @@ versions: {json.dumps(manifest.get('versions', {}))}.
 """
 
 
+def export_license(base: str, explicit: str | None) -> str:
+    """The license the export is published under: ``--license``, else the base model's own
+    (a fine-tune inherits its base's terms); an unknown base must be told, never guessed."""
+    from amigo_train.base_model import base_license
+
+    found = explicit or base_license(base)
+    if not found:
+        raise ConfigError(f"the license of the base model {base!r} is not known here: pass --license with the "
+                          "Hub license id its model card gives (e.g. apache-2.0, gemma, llama3.1, mit)")
+    return found
+
+
+def write_gguf(model_dir: Path, out_dir: Path, base: str, template_gguf: Path | None,
+               quantizations: tuple[str, ...], log: Any) -> list[Path]:
+    """model.gguf (f16) and one ``model-<KIND>.gguf`` per quantization; returns their paths.
+
+    The llama architecture with a template GGUF (the embedded model, or ``--template-gguf``)
+    uses the writer here (bit-identical tokenizer); everything else llama.cpp's converter."""
+    from transformers import AutoConfig
+
+    from amigo_train.base_model import EMBEDDED, embedded_gguf
+    from amigo_train.gguf_export import convert_with_llama_cpp, quantize, write_llama_gguf
+
+    template = template_gguf or (embedded_gguf() if base == EMBEDDED else None)
+    f16 = out_dir / "model.gguf"
+    if AutoConfig.from_pretrained(model_dir).model_type == "llama" and template is not None:
+        write_llama_gguf(model_dir, Path(template), f16)
+    else:
+        convert_with_llama_cpp(model_dir, f16)
+    paths = [f16]
+    with progress.task("quantizing GGUF", len(quantizations), "files") as reporter:
+        for kind in quantizations:
+            paths.append(quantize(f16, out_dir / f"model-{kind}.gguf", kind))
+            reporter.advance()
+    log("GGUF: " + ", ".join(f"{p.name} ({p.stat().st_size / 2**20:.0f} MiB)" for p in paths))
+    return paths
+
+
 def export_run(run_dir: Path, out: Path, *, gguf: bool = True, verify: bool = True,
                template_gguf: Path | None = None, eval_results: dict[str, float] | None = None,
-               name: str | None = None, log: Any = print) -> dict[str, Any]:
-    """merged/ safetensors, model.gguf (+ verification), Modelfile and README.md under ``out``."""
-    from amigo_train.base_model import EMBEDDED, embedded_gguf
+               name: str | None = None, log: Any = print, license: str | None = None,
+               quantizations: tuple[str, ...] = QUANTIZATIONS) -> dict[str, Any]:
+    """A Hub-ready folder ``out``: the merged weights and tokenizer at its top (so
+    ``from_pretrained("ORG/NAME")`` loads it), GGUF files (f16 checked against transformers,
+    then quantized), an Ollama Modelfile and the model card README.md."""
+    from amigo_train.base_model import hub_id
 
     base, adapters, manifest = run_adapters(run_dir)
+    license = export_license(base, license)  # before hours of work, not after
     name = name or manifest["recipe"]["name"]
-    merged = merge(base, adapters, out / "merged")
-    log(f"merged {len(adapters)} adapters into {merged}")
-    report: dict[str, Any] = {"merged": str(merged), "adapters": [str(a) for a in adapters]}
+    merge(base, adapters, out)
+    log(f"merged {len(adapters)} adapters into {out}")
+    report: dict[str, Any] = {"merged": str(out), "adapters": [str(a) for a in adapters], "license": license}
+    gguf_files: list[str] = []
     if gguf:
-        from amigo_train.gguf_export import write_llama_gguf
-
-        template = template_gguf or (embedded_gguf() if base == EMBEDDED else None)
-        if template is None:
-            raise ConfigError("GGUF export needs --template-gguf (a GGUF of the base, for its tokenizer metadata), "
-                              "or use llama.cpp's convert_hf_to_gguf.py on the merged directory")
-        gguf_path = write_llama_gguf(merged, Path(template), out / "model.gguf")
-        report["gguf"] = str(gguf_path)
-        chat_template = (merged / "chat_template.jinja").read_text() if (merged / "chat_template.jinja").is_file() else ""
-        (out / "Modelfile").write_text(modelfile(gguf_path.name, chat_template))
+        paths = write_gguf(out, out, base, template_gguf, quantizations, log)
+        gguf_files = [p.name for p in paths]
+        report["gguf"] = [str(p) for p in paths]
+        chat_template = (out / "chat_template.jinja").read_text() if (out / "chat_template.jinja").is_file() else ""
+        (out / "Modelfile").write_text(modelfile(paths[-1].name, chat_template))
         if verify:
-            report["verify"] = check = verify_gguf(merged, gguf_path)
+            report["verify"] = check = verify_gguf(out, paths[0])
             log(f"GGUF check ({len(check['prompts'])} prompts): {check['identical_prefix']}/{check['tokens']} greedy "
                 f"tokens identical between llama.cpp and transformers, top-1 agreement {check['top1_agreement']:.3f}, "
                 f"top-5 overlap {check['top5_overlap']:.3f}")
-    (out / "README.md").write_text(model_card(manifest, name, eval_results))
+    (out / "README.md").write_text(model_card(manifest, name, eval_results, license, hub_id(base), gguf_files))
     (out / "export.json").write_text(json.dumps(report, indent=2))
     return report
 
 
 def push(folder: Path, repo_id: str, dry_run: bool, private: bool = True) -> list[tuple[str, int]]:
-    """Upload ``folder`` to the hub (token from HF_TOKEN / HUGGING_FACE_HUB_TOKEN only).
+    """Upload ``folder`` to the hub (token: see ``amigo.hub.hub_token``).
 
     Returns the (path, bytes) list; with ``dry_run`` nothing is sent and no token is needed.
     """
-    if "/" not in repo_id or repo_id.count("/") != 1:
-        raise ConfigError(f"--repo-id must look like ORG/NAME, got {repo_id!r}")
+    from amigo.hub import check_repo_id, folder_files, upload_folder
+
+    check_repo_id(repo_id)
     if not folder.is_dir():
         raise ConfigError(f"{folder} does not exist: run `amigo train export` first")
-    files = sorted((str(p.relative_to(folder)), p.stat().st_size) for p in folder.rglob("*") if p.is_file())
+    files = folder_files(folder)
     if dry_run:
         return files
-    token = os.environ.get("HF_TOKEN") or os.environ.get("HUGGING_FACE_HUB_TOKEN")
-    if not token:
-        raise ConfigError("set HF_TOKEN in the environment to push (tokens are never read from files or flags)")
-    from huggingface_hub import HfApi
-
-    api = HfApi(token=token)
-    api.create_repo(repo_id, private=private, exist_ok=True)
-    api.upload_folder(folder_path=str(folder), repo_id=repo_id, commit_message="Upload Amigo model")
+    upload_folder(folder, repo_id, private, "model", "Upload Amigo model")
     return files

@@ -1,4 +1,5 @@
-"""Write a merged Llama-architecture model as a GGUF file with the ``gguf`` package.
+"""GGUF files of a merged model: written here (llama architecture with a template GGUF),
+or by llama.cpp's own converter (Gemma 3, Qwen2.5, ...), then quantized by llama.cpp.
 
 Why our own writer: llama.cpp's ``convert_hf_to_gguf.py`` ships only in its
 source tree (the llama-cpp-python sdist), not in any installed wheel. For the
@@ -6,14 +7,29 @@ embedded SmolLM2 (architecture ``llama``) the conversion is small: tensor names
 come from ``gguf.TensorNameMap``, q/k projections get llama.cpp's rotary
 permutation back, and every metadata key (tokenizer, chat template, rope and
 norm settings) is copied from the GGUF the base was dequantized from, so the
-tokenizer is bit-identical. Other architectures (Gemma 3, Qwen2.5): run
-llama.cpp's convert script on the merged safetensors directory.
+tokenizer is bit-identical. Other architectures go through the converter in the
+llama.cpp source the project already fetches to build ``llama-server``
+(``scripts/build-llama-server.sh``), the same version the server runs.
 """
 
 from __future__ import annotations
 
+import ctypes
+import os
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
+
+from amigo import progress
+from amigo.errors import ConfigError
+
+# The quantizations an export writes besides f16: Q8_0 (near-lossless) and Q4_K_M
+# (what Ollama and most llama.cpp users run by default).
+QUANTIZATIONS = ("Q8_0", "Q4_K_M")
+LLAMA_CPP_PYTHON_VERSION = "0.3.36"  # the Makefile's pin; its sdist holds llama.cpp's source
+
+from amigo import progress
 
 SKIP_KEYS = ("GGUF.", "general.file_type", "general.quantization_version")
 
@@ -71,7 +87,7 @@ def write_llama_gguf(model_dir: Path, template_gguf: Path, out: Path, half: bool
     writer.add_vocab_size(config.vocab_size)
     writer.add_file_type(gguf.LlamaFileType.MOSTLY_F16 if half else gguf.LlamaFileType.ALL_F32)
     n_head, n_kv = config.num_attention_heads, config.num_key_value_heads
-    for name, value in tensors.items():
+    for name, value in progress.track(tensors.items(), "converting to GGUF", len(tensors), "tensors"):
         if name == "lm_head.weight" and config.tie_word_embeddings:
             continue
         data = value.astype(np.float32)
@@ -143,3 +159,45 @@ def compare_logits(hf_logits: Any, cpp_logits: Any, start: int = 0, k: int = 5) 
     diff = (a - a.mean(-1, keepdims=True)) - (b - b.mean(-1, keepdims=True))
     return {"positions": int(a.shape[0]), "top1_agreement": top1, f"top{k}_overlap": overlap,
             "max_abs_logit_diff": float(np.abs(diff).max())}
+
+
+def llama_cpp_source() -> Path:
+    """llama.cpp's source tree: ``AMIGO_LLAMA_CPP_SRC``, else where build-llama-server.sh unpacks it."""
+    explicit = os.environ.get("AMIGO_LLAMA_CPP_SRC")
+    if explicit:
+        return Path(explicit).expanduser()
+    from amigo.serve import amigo_cache_dir
+
+    return amigo_cache_dir() / "src" / f"llama_cpp_python-{LLAMA_CPP_PYTHON_VERSION}" / "vendor" / "llama.cpp"
+
+
+def convert_with_llama_cpp(model_dir: Path, out: Path) -> Path:
+    """f16 GGUF of any architecture llama.cpp knows, by its own ``convert_hf_to_gguf.py``."""
+    script = llama_cpp_source() / "convert_hf_to_gguf.py"
+    if not script.is_file():
+        raise ConfigError(
+            f"GGUF export of this architecture needs llama.cpp's converter, not found at {script}: run "
+            "`bash scripts/build-llama-server.sh` once (it unpacks llama.cpp's source), or set "
+            "AMIGO_LLAMA_CPP_SRC to a llama.cpp checkout; --no-gguf skips the GGUF files")
+    done = subprocess.run([sys.executable, str(script), str(model_dir), "--outfile", str(out), "--outtype", "f16"],
+                          capture_output=True, text=True, check=False)
+    if done.returncode != 0 or not out.is_file():
+        tail = (done.stderr or done.stdout).strip().splitlines()[-3:]
+        raise ConfigError(f"llama.cpp's converter failed on {model_dir}: {' | '.join(tail)}")
+    return out
+
+
+def quantize(src: Path, out: Path, kind: str, threads: int | None = None) -> Path:
+    """``src`` (f16 GGUF) quantized to ``kind`` (e.g. Q8_0, Q4_K_M) by llama.cpp itself, through
+    llama-cpp-python's binding of ``llama_model_quantize``: no separate binary to build."""
+    import llama_cpp
+
+    ftype = getattr(llama_cpp, f"LLAMA_FTYPE_MOSTLY_{kind}", None)
+    if ftype is None:
+        raise ConfigError(f"unknown GGUF quantization {kind!r}; llama.cpp knows e.g. Q8_0, Q6_K, Q5_K_M, Q4_K_M")
+    params = llama_cpp.llama_model_quantize_default_params()
+    params.ftype = ftype
+    params.nthread = threads or os.cpu_count() or 1
+    if llama_cpp.llama_model_quantize(str(src).encode(), str(out).encode(), ctypes.byref(params)) != 0:
+        raise ConfigError(f"llama.cpp could not quantize {src} to {kind}")
+    return out

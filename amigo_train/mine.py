@@ -12,7 +12,9 @@ import json
 import re
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterator
+from typing import Callable, Iterator
+
+from amigo import progress
 
 IMPERATIVE_VERBS = frozenset("""
 add adjust allow append apply avoid bump call change check clarify clean cleanup clear close
@@ -85,9 +87,18 @@ def mine_repo(repo_path: str | Path, max_commits: int | None = None, branch: str
     def drop(reason: str) -> None:
         dropped[reason] = dropped.get(reason, 0) + 1
 
+    total = int(repo.git.rev_list("--count", branch or "HEAD"))
+    with progress.task(f"mining {name}", min(total, max_commits) if max_commits is not None else total,
+                       "commits") as reporter:
+        yield from _mine_commits(repo, name, branch, max_commits, drop, reporter)
+
+
+def _mine_commits(repo, name: str, branch: str | None, max_commits: int | None,  # type: ignore[no-untyped-def]
+                  drop: Callable[[str], None], reporter: progress.Task) -> Iterator[dict[str, object]]:
     for n, commit in enumerate(repo.iter_commits(branch or "HEAD")):
         if max_commits is not None and n >= max_commits:
             break
+        reporter.advance()
         if len(commit.parents) != 1:
             drop("merge" if len(commit.parents) > 1 else "root")
             continue

@@ -31,6 +31,7 @@ import time
 from pathlib import Path
 from typing import Any, Callable
 
+from amigo import progress
 from amigo.errors import ConfigError
 from amigo_train.data import StageData, build_stage_data, read_jsonl, write_jsonl
 from amigo_train.decontam import Decontaminator, data_dir, load_problems
@@ -144,7 +145,7 @@ def example_lengths(examples: list[dict[str, Any]], tokenizer: Any) -> list[int]
     """Token count of each example as the chat template lays it out (prompt + answer; for a
     preference pair, the longer of chosen and rejected)."""
     out = []
-    for ex in examples:
+    for ex in progress.track(examples, "tokenizing", unit="examples"):
         answers = [a for a in (ex.get("completion"), ex.get("chosen"), ex.get("rejected")) if a] or [[]]
         longest = 0
         for answer in answers:

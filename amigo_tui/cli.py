@@ -18,11 +18,13 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str]) -> int:
     """Run the app; configuration errors are printed (not raised) with exit code 1."""
     args = build_parser().parse_args(argv)
+    from amigo.cli import require_folder
     from amigo.engine import EditSession
     from amigo.errors import AmigoError
     from amigo_tui.app import AmigoApp
 
     try:
+        require_folder(args.repo)
         session = EditSession.open(args.repo)
     except AmigoError as exc:
         print(f"amigo tui: {exc}", file=sys.stderr)

@@ -13,7 +13,8 @@ from collections.abc import Iterator
 from datetime import datetime, timezone
 from pathlib import Path
 
-from amigo.errors import AmigoError, InputError
+from amigo import progress
+from amigo.errors import AmigoError, InputError, UsageError, exit_status
 from feedback.settings import SettingsLike
 
 USAGE_DATES = "a date like 2026-11-01, 2026-11-01T08:30, or an age like 7d / 12h"
@@ -29,7 +30,7 @@ def parse_date(text: str, now: float | None = None) -> float:
     try:
         parsed = datetime.fromisoformat(value)
     except ValueError:
-        raise InputError(f"cannot read the date {text!r}: give {USAGE_DATES}") from None
+        raise UsageError(f"cannot read the date {text!r}: give {USAGE_DATES}") from None
     if parsed.tzinfo is None:
         parsed = parsed.replace(tzinfo=timezone.utc)
     return parsed.timestamp()
@@ -80,7 +81,8 @@ def _export(args: argparse.Namespace) -> int:
     since = parse_date(args.since) if args.since else 0.0
     until = parse_date(args.until) if args.until else None
     with _open_store(args) as store:
-        result = export(store, args.format, Path(args.out), since, until, args.test_fraction, args.min_retention)
+        result = export(store, args.format, Path(args.out), since, until, args.test_fraction, args.min_retention,
+                        args.license)
     counts = result.manifest["counts"]
     print(f"wrote {counts['total']} {args.format} examples ({counts['train']} train, {counts['test']} test, "
           f"{counts['duplicates_dropped']} duplicates dropped) to {result.out}")
@@ -109,7 +111,7 @@ def _purge(args: argparse.Namespace) -> int:
     from feedback.store import Store
 
     if not (args.repo or args.before or args.all):
-        raise InputError("purge needs --repo, --before or --all (to delete everything)")
+        raise UsageError("purge needs --repo, --before or --all (to delete everything)")
     repo_id = None
     if args.repo:
         candidate = Path(args.repo).expanduser()
@@ -143,6 +145,25 @@ def _follow_up(args: argparse.Namespace) -> int:
     return 0
 
 
+def _push(args: argparse.Namespace) -> int:
+    """Upload an export (its card included) as a Hub dataset, private unless --public."""
+    from amigo.hub import check_repo_id, folder_files, upload_folder
+
+    check_repo_id(args.repo_id)
+    folder = Path(args.folder)
+    if not (folder / "manifest.json").is_file():
+        raise InputError(f"{folder} holds no export (no manifest.json): run `amigo feedback export --out {folder}` first")
+    files = folder_files(folder)
+    if not args.dry_run:
+        upload_folder(folder, args.repo_id, not args.public, "dataset", "Upload Amigo preference data")
+    verb = "would upload" if args.dry_run else "uploaded"
+    for path, size in files:
+        print(f"{verb} {path} ({size:,} bytes)")
+    visibility = "public" if args.public else "private"
+    print(f"{len(files)} files -> https://huggingface.co/datasets/{args.repo_id} ({visibility})")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="amigo feedback", description="The preference data Amigo keeps.")
     parser.add_argument("--db", help="the database file (default: feedback.db_path, else "
@@ -156,6 +177,12 @@ def build_parser() -> argparse.ArgumentParser:
     ex.add_argument("--test-fraction", "--eval-fraction", dest="test_fraction", type=float, default=0.1,
                     help="share of requests held out as the test split (stable by request id)")
     ex.add_argument("--min-retention", type=float, default=0.5, help="sft: least retention kept (0..1)")
+    ex.add_argument("--license", default="other", help="Hub license id for the dataset card (default: other)")
+    ph = sub.add_parser("push", help="upload an export folder to the Hugging Face Hub as a dataset (private)")
+    ph.add_argument("folder", help="the folder `amigo feedback export --out` wrote")
+    ph.add_argument("--repo-id", required=True, help="ORG/NAME")
+    ph.add_argument("--public", action="store_true", help="create the dataset public (default private)")
+    ph.add_argument("--dry-run", action="store_true", help="list what would be uploaded; send nothing")
     st = sub.add_parser("stats", help="proposals, accept rate, retention per model, language, week")
     st.add_argument("--plot", metavar="PNG", help="also write a chart")
     st.add_argument("--since")
@@ -167,6 +194,7 @@ def build_parser() -> argparse.ArgumentParser:
     fu.add_argument("--repo", help="the repository (default: the current one)")
     for p in (ex, st, pu, fu):
         p.add_argument("--db", default=argparse.SUPPRESS, help=argparse.SUPPRESS)
+    progress.add_quiet_flag(sub.choices.values())
     return parser
 
 
@@ -174,12 +202,13 @@ def main(argv: list[str]) -> int:
     """Run one ``amigo feedback`` command; returns the exit status."""
     parser = build_parser()
     args = parser.parse_args(argv)
-    handlers = {"export": _export, "stats": _stats, "purge": _purge, "follow-up": _follow_up}
+    progress.enable(quiet=args.quiet)
+    handlers = {"export": _export, "stats": _stats, "purge": _purge, "follow-up": _follow_up, "push": _push}
     try:
         return handlers[args.command](args)
     except AmigoError as exc:
         print(f"amigo feedback {args.command}: {exc}", file=sys.stderr)
-        return 1
+        return exit_status(exc)
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -18,6 +18,7 @@ correction wins over a retry, then the newest); the split is stable:
     DIR/jsonl/{train,test}.jsonl      always (stdlib only)
     DIR/parquet/{train,test}.parquet  when pyarrow is installed (the train extra)
     DIR/manifest.json                 counts, date range, schema version, models
+    DIR/README.md                     the dataset card (Hub metadata: splits, files, license)
 
 A split with no rows gets no file (``datasets`` cannot read an empty Parquet
 file); the manifest still counts it. ``test`` is the held-out split (the name
@@ -38,6 +39,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Iterable, Literal
 
+from amigo import install_hint
 from amigo.errors import InputError
 from amigo.prompt import EditRequest, render_answer
 from feedback.store import Store
@@ -253,8 +255,8 @@ def _write_parquet(path: Path, fmt: str, records: list[dict[str, Any]]) -> bool:
 
 
 def export(store: Store, fmt: str, out: Path, since: float = 0.0, until: float | None = None,
-           test_fraction: float = 0.1, min_retention: float = 0.5) -> ExportResult:
-    """Write the ``fmt`` dataset of proposals made in [since, until) to ``out``."""
+           test_fraction: float = 0.1, min_retention: float = 0.5, license: str = "other") -> ExportResult:
+    """Write the ``fmt`` dataset of proposals made in [since, until) to ``out``, with its card."""
     if fmt not in FORMATS:
         raise InputError(f"unknown export format {fmt!r}: use one of {', '.join(FORMATS)}")
     if not 0.0 <= test_fraction < 1.0:
@@ -300,8 +302,59 @@ def export(store: Store, fmt: str, out: Path, since: float = 0.0, until: float |
         "split": {"rule": SPLIT_RULE, "test_fraction": test_fraction},
         "min_retention": min_retention if fmt == "sft" else None,
         "files": files,
-        "parquet": parquet if parquet else "not written: pyarrow is missing (pip install 'amigo[train]')",
+        "parquet": parquet if parquet else f"not written: pyarrow is missing ({install_hint('train')})",
     }
     out.mkdir(parents=True, exist_ok=True)
     (out / "manifest.json").write_text(json.dumps(manifest, indent=2) + "\n", encoding="utf-8")
+    (out / "README.md").write_text(dataset_card(manifest, license), encoding="utf-8")
     return ExportResult(out, manifest)
+
+
+def _size_category(n: int) -> str:
+    """The Hub's size_categories bucket for ``n`` rows."""
+    for limit, name in ((1_000, "n<1K"), (10_000, "1K<n<10K"), (100_000, "10K<n<100K"), (1_000_000, "100K<n<1M")):
+        if n < limit:
+            return name
+    return "n>1M"
+
+
+def dataset_card(manifest: dict[str, Any], license: str = "other") -> str:
+    """README.md for the Hub: YAML metadata (license, splits and their files, TRL format) and
+    what the rows are. The YAML is written as JSON values (valid YAML), so no YAML library is needed."""
+    fmt = manifest["format"]
+    kind = "parquet" if manifest["parquet"] is True else "jsonl"
+    splits = [s for s in ("train", "test") if f"{kind}/{s}.{kind}" in manifest["files"]]
+    data_files = "".join(f"\n      - split: {s}\n        path: {kind}/{s}.{kind}" for s in splits)
+    counts = manifest["counts"]
+    rows = (f"`prompt` (the exact messages Amigo sent), `chosen` and `rejected` (one assistant message each)"
+            if fmt == "dpo" else "`prompt` (the exact messages Amigo sent) and `completion` (the accepted answer)")
+    return f"""---
+license: {json.dumps(license)}
+pretty_name: {json.dumps(f"Amigo {fmt.upper()} preferences")}
+task_categories:
+  - text-generation
+tags: ["amigo", "code", "code-edits", "{fmt}", "trl"]
+size_categories:
+  - {json.dumps(_size_category(counts["total"]))}
+configs:
+  - config_name: default
+    data_files:{data_files}
+---
+
+# Amigo {fmt.upper()} data
+
+Preference data recorded by Amigo while people accepted, rejected, retried and
+corrected its proposed edits, exported by `amigo feedback export --format {fmt}`
+in TRL's {manifest["trl_format"]} format: {rows}.
+
+- Rows: {counts["total"]} ({counts["train"]} train, {counts["test"]} test; {counts["duplicates_dropped"]} duplicate prompts dropped).
+- Proposals made {manifest["since"] or "from the start"} to {manifest["until"] or "the export"}; models: {", ".join(manifest["models"]) or "none"}.
+- Split: {manifest["split"]["rule"]} (test fraction {manifest["split"]["test_fraction"]}).
+- Secrets were redacted before anything was stored; the code is the recording team's own:
+  check that you may share it before making this dataset public.
+
+```python
+from datasets import load_dataset
+data = load_dataset("ORG/NAME")   # this repository
+```
+"""

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 
+from amigo import install_hint
 from amigo.errors import InputError
 from feedback.store import Store
 
@@ -116,7 +117,7 @@ def plot(stats: Stats, path: Path) -> Path:
         matplotlib.use("Agg")
         import matplotlib.pyplot as plt
     except ImportError as exc:
-        raise InputError("--plot needs matplotlib: pip install 'amigo[eval]'") from exc
+        raise InputError(f"--plot needs matplotlib: {install_hint('eval')}") from exc
     fig, axes = plt.subplots(1, 3, figsize=(15, 4.5))
     weeks = sorted(stats.by_week)
     ax = axes[0]

@@ -21,7 +21,7 @@ def isolated_env(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.M
         path.mkdir()
         monkeypatch.setenv(name, str(path))
     for name in list(os.environ):
-        if name.startswith("AMIGO_") and name != "AMIGO_DATA_DIR":
+        if name.startswith("AMIGO_") and name not in ("AMIGO_DATA_DIR", "AMIGO_LLAMA_CPP_SRC"):
             monkeypatch.delenv(name)
     monkeypatch.delenv("OPENAI_API_KEY", raising=False)
     monkeypatch.setenv("GIT_AUTHOR_NAME", "Amigo Test")

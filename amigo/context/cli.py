@@ -7,9 +7,10 @@ import os
 import sys
 from pathlib import Path
 
+from amigo import progress
 from amigo.cli import parse_lines  # one --lines syntax for every command
 from amigo.context.build import build_context
-from amigo.errors import InputError, RefusedError
+from amigo.errors import EXIT_FAIL, EXIT_USAGE, InputError, RefusedError
 from amigo.paths import repo_relpath
 from amigo.prompt import EditRequest, build_messages
 from amigo.workspace import find_repo_root
@@ -27,6 +28,7 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--budget", type=int, default=2048, help="context budget in tokens")
     parser.add_argument("--repo", type=Path, default=None,
                         help="repository root (default: the git work tree around PATH)")
+    progress.add_quiet_flag([parser])
     return parser
 
 
@@ -60,23 +62,24 @@ def _root(repo: Path | None, file_path: Path) -> tuple[Path, bool]:
 def main(argv: list[str]) -> int:
     """Entry point of ``amigo context`` (returns the exit status)."""
     args = _parser().parse_args(argv)
+    progress.enable(quiet=args.quiet)
     file_path = Path(os.path.abspath(args.path))  # not resolved: a symlink must meet the path rule itself
     root, indexed = _root(args.repo, file_path)
     try:
         rel = repo_relpath(root, file_path if indexed else root / file_path.name, name=args.path)
     except RefusedError as err:
         print(f"amigo context: {err}", file=sys.stderr)
-        return 1
+        return EXIT_FAIL
     try:
         text = _read(root / rel)
     except InputError as err:
         print(f"amigo context: {err}", file=sys.stderr)
-        return 2
+        return EXIT_FAIL
     n_lines = text.count("\n") + (0 if text.endswith("\n") else 1)
     if args.lines is not None and args.lines[1] > max(n_lines, 1):
         print(f"amigo context: --lines {args.lines[0]}-{args.lines[1]} is past the end of "
               f"{args.path} ({n_lines} lines)", file=sys.stderr)
-        return 2
+        return EXIT_USAGE
     if indexed:
         result = build_context(root, rel, text, args.lines, args.instruction, args.budget)
     else:

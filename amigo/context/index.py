@@ -23,6 +23,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterable, Iterator
 
+from amigo import progress
 from amigo.context import files as filelist
 from amigo.context.cache import CachedFile, TagCache
 from amigo.context.languages import tag_language
@@ -444,6 +445,19 @@ def _gather(root: str, chunks: list[list[tuple[str, str | None]]], payloads: lis
     return results
 
 
+def _files_started(chunks: list[list[tuple[str, str | None]]], tokens: int) -> int:
+    """Files in the chunks any process has taken from the pipe so far, for progress: tokens
+    leave the pipe in order, so the chunks taken are those before the ones still in it."""
+    import fcntl  # POSIX, as fork is
+    import termios
+
+    try:
+        waiting = int.from_bytes(fcntl.ioctl(tokens, termios.FIONREAD, b"\0\0\0\0"), sys.byteorder) // 4
+    except OSError:
+        return 0
+    return sum(len(chunk) for chunk in chunks[: len(chunks) - waiting])
+
+
 def run_forked(root: str, jobs: list[tuple[str, str | None]], workers: int,
                sizes: dict[str, int] | None = None) -> list[tuple[str, CachedFile, int]]:
     """Parse ``jobs`` here and in ``workers - 1`` forked children (see :func:`can_fork`).
@@ -483,9 +497,12 @@ def run_forked(root: str, jobs: list[tuple[str, str | None]], workers: int,
                     os._exit(code)
             os.close(write_end)
             children.append((pid, read_end))
-        for i in take_chunks(tokens):
-            results.extend(process_chunk(root, chunks[i]))
-            done.add(i)
+        with progress.task("indexing", len(jobs), "files") as reporter:
+            for i in take_chunks(tokens):
+                results.extend(process_chunk(root, chunks[i]))
+                done.add(i)
+                reporter.update(_files_started(chunks, tokens))
+            reporter.update(len(jobs))  # children are finishing their last chunks
     finally:
         os.close(tokens)
         for pid, read_end in children:

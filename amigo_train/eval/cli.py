@@ -6,7 +6,7 @@
     amigo eval gate --candidate runs/cand --baseline runs/base --tasks humaneval,mbpp [--tolerance 0.01]
     amigo eval mine-edits --repo PATH --rev v1.0..HEAD --out edits.jsonl
 
-Exit status: 0 success (gate: promotion allowed), 1 gate blocked, 2 bad input.
+Exit status: 0 success (gate: promotion allowed), 1 failed or gate blocked, 2 bad usage.
 """
 
 from __future__ import annotations
@@ -15,7 +15,8 @@ import argparse
 import sys
 from pathlib import Path
 
-from amigo.errors import AmigoError
+from amigo import progress
+from amigo.errors import EXIT_FAIL, AmigoError, UsageError, exit_status
 from amigo_train.eval.tasks import TASK_NAMES
 
 
@@ -78,6 +79,7 @@ def build_parser() -> argparse.ArgumentParser:
     mine.add_argument("--out", required=True)
     mine.add_argument("--rev", default="HEAD", help="revision range, e.g. v1.0..HEAD (held out from training)")
     mine.add_argument("--max", type=int, default=200)
+    progress.add_quiet_flag(sub.choices.values())
     return parser
 
 
@@ -85,7 +87,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
     from amigo_train.eval.runner import RunConfig, run_eval
 
     if args.n < 1:
-        raise AmigoError("--n must be at least 1")
+        raise UsageError("--n must be at least 1")
     for name in args.task:
         config = RunConfig(
             task=name, model=args.model, endpoint=args.endpoint, source=args.source, n=args.n,
@@ -94,7 +96,8 @@ def _cmd_run(args: argparse.Namespace) -> int:
             seed=args.seed, workers=args.workers, sandbox_mode=args.sandbox, download=args.download,
             task_options={"split": args.mbpp_split} if name == "mbpp" else {},
         )
-        record = run_eval(config, Path(args.out) / name, progress=lambda m: print(m, file=sys.stderr))
+        record = run_eval(config, Path(args.out) / name,
+                          progress=None if args.quiet else lambda m: print(m, file=sys.stderr))
         summary = record["summary"]
         scores = ", ".join(f"{k} {100 * v:.1f}%" for k, v in summary.items()
                            if isinstance(v, float))
@@ -133,7 +136,7 @@ def _cmd_mine(args: argparse.Namespace) -> int:
 
     count = mine_edits(args.repo, args.out, max_commits=args.max, rev=args.rev)
     print(f"wrote {count} edit problems to {args.out}")
-    return 0 if count else 2
+    return 0 if count else EXIT_FAIL
 
 
 def main(argv: list[str]) -> int:
@@ -144,11 +147,12 @@ def main(argv: list[str]) -> int:
     except SystemExit as exc:
         return int(exc.code or 0)
     handlers = {"run": _cmd_run, "report": _cmd_report, "gate": _cmd_gate, "mine-edits": _cmd_mine}
+    progress.enable(quiet=args.quiet)
     try:
         return handlers[args.command](args)
     except AmigoError as exc:
         print(f"amigo eval: {exc}", file=sys.stderr)
-        return 2
+        return exit_status(exc)
     except KeyboardInterrupt:
         print("amigo eval: interrupted; rerun the same command to resume from the generation cache",
               file=sys.stderr)

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Sequence
 
+from amigo import install_hint
 from amigo_train.eval.runner import RunResult
 
 
@@ -136,7 +137,7 @@ def build_markdown(runs: Sequence[RunResult], chart_name: str | None, gate_secti
     if chart_name:
         parts += [f"![pass@1 per task]({chart_name})", ""]
     else:
-        parts += ["(No chart: install matplotlib, the `eval` extra, to get one.)", ""]
+        parts += [f"(No chart: install matplotlib, the `eval` extra, to get one: `{install_hint('eval')}`.)", ""]
     parts += ["## Published reference numbers", "", references_table({r.task for r in runs}), "",
               "## Prompt formats", "", prompts_table(runs), "",
               "## Sample outcomes", "", status_table(runs), ""]

@@ -20,6 +20,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Literal, Sequence
 
+from amigo import progress as progress_bar
 from amigo.errors import InputError
 from amigo_train.eval.cache import GenerationCache, params_key
 from amigo_train.eval.passk import ks_for, mean_pass_at_k, pass_at_k
@@ -154,7 +155,7 @@ def run_eval(config: RunConfig, out: str | Path, generate: Generate | None = Non
             problems, calibration = calibrated(task, problems, sandbox)
         if config.limit:
             problems = problems[: config.limit]
-        answers = _answers(task, problems, config, generate, out / "generations.sqlite", say)
+        answers = _answers(task, problems, config, generate, out / "generations.sqlite")
         say(f"scoring {len(answers)} answers")
         outcomes = _score(task, problems, answers, sandbox)
     finally:
@@ -184,7 +185,7 @@ def _needs_sandbox(task: Task) -> bool:
 
 
 def _answers(task: Task, problems: list[Problem], config: RunConfig, generate: Generate | None,
-             cache_path: Path, say: Callable[[str], None]) -> dict[tuple[str, int], tuple[str, dict[str, Any]]]:
+             cache_path: Path) -> dict[tuple[str, int], tuple[str, dict[str, Any]]]:
     if config.source != "model":
         answers = {}
         for p in problems:
@@ -200,7 +201,6 @@ def _answers(task: Task, problems: list[Problem], config: RunConfig, generate: G
     todo = [(p, i) for p in problems for i in range(config.n)]
     answers: dict[tuple[str, int], tuple[str, dict[str, Any]]] = {}
     lock = threading.Lock()
-    done = [0]
 
     def one(item: tuple[Problem, int]) -> None:
         problem, index = item
@@ -216,12 +216,11 @@ def _answers(task: Task, problems: list[Problem], config: RunConfig, generate: G
             hit = (text, meta)
         with lock:
             answers[(problem.id, index)] = hit
-            done[0] += 1
-            if done[0] % 50 == 0:
-                say(f"generated {done[0]}/{len(todo)}")
+            reporter.advance()
 
     try:
-        with ThreadPoolExecutor(max_workers=max(1, config.concurrency)) as pool:
+        with progress_bar.task(f"generating {task.name}", len(todo), "answers") as reporter, \
+                ThreadPoolExecutor(max_workers=max(1, config.concurrency)) as pool:
             list(pool.map(one, todo))
     finally:
         cache.close()
@@ -238,8 +237,13 @@ def _score(task: Task, problems: list[Problem], answers: dict[tuple[str, int], t
         return task.score(by_id[key[0]], answers[key][0], sandbox)
 
     workers = sandbox.size if sandbox else 1
-    with ThreadPoolExecutor(max_workers=workers) as pool:
-        return dict(zip(keys, pool.map(one, keys)))
+    outcomes: dict[tuple[str, int], Outcome] = {}
+    with progress_bar.task(f"scoring {task.name}", len(keys), "answers") as reporter, \
+            ThreadPoolExecutor(max_workers=workers) as pool:
+        for key, outcome in zip(keys, pool.map(one, keys)):
+            outcomes[key] = outcome
+            reporter.advance()
+    return outcomes
 
 
 def _write_results(out: Path, task: Task, problems: list[Problem],

@@ -37,17 +37,17 @@ def test_finds_the_repository_without_repo(make_repo, capsys, monkeypatch) -> No
     assert "## File: shop/checkout.py" in out and "def apply_tax" in out
 
 
-@pytest.mark.parametrize("argv,message", [
-    (["missing.py"], "no such file"),
-    (["shop"], "is a folder"),
-    (["shop/checkout.py", "--lines", "50-60"], "past the end"),
-    (["shop/blob.bin"], "looks binary"),
+@pytest.mark.parametrize("argv,message,status", [
+    (["missing.py"], "no such file", 1),
+    (["shop"], "is a folder", 1),
+    (["shop/checkout.py", "--lines", "50-60"], "past the end", 2),  # bad usage
+    (["shop/blob.bin"], "looks binary", 1),
 ])
-def test_bad_input_is_a_clear_error(make_repo, capsys, monkeypatch, argv, message) -> None:
+def test_bad_input_is_a_clear_error(make_repo, capsys, monkeypatch, argv, message, status) -> None:
     root = make_repo(SHOP)
     (root / "shop/blob.bin").write_bytes(b"\0\0")
     monkeypatch.chdir(root)
-    assert main(argv) == 2
+    assert main(argv) == status
     assert message in capsys.readouterr().err
 
 

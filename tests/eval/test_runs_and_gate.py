@@ -99,7 +99,7 @@ def test_model_run_scores_writes_results_and_resumes_from_cache(model, eval_data
     server.close()
     assert _run(out, eval_data, server.url, "--n", "3", "--temperature", "0.8", "--seed", "1") == 0
     # a changed sampling parameter is a different generation: it must not reuse the cache
-    assert _run(out, eval_data, server.url, "--n", "3", "--temperature", "0.2", "--seed", "1") == 2
+    assert _run(out, eval_data, server.url, "--n", "3", "--temperature", "0.2", "--seed", "1") == 1
 
 
 def test_gate_blocks_a_regression_and_writes_evidence(model, eval_data: Path, tmp_path: Path,
@@ -142,6 +142,6 @@ def test_reference_run_report_has_runs_references_and_chart(eval_data: Path, tmp
 
 def test_bad_input_gets_clear_errors(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["run", "--task", "nope", "--out", str(tmp_path)]) == 2
-    assert main(["gate", "--candidate", str(tmp_path), "--baseline", str(tmp_path)]) == 2
+    assert main(["gate", "--candidate", str(tmp_path), "--baseline", str(tmp_path)]) == 1
     assert "no evaluation runs" in capsys.readouterr().err
-    assert main(["run", "--task", "humaneval", "--out", str(tmp_path / "x"), "--data-dir", str(tmp_path)]) == 2
+    assert main(["run", "--task", "humaneval", "--out", str(tmp_path / "x"), "--data-dir", str(tmp_path)]) == 1

@@ -209,7 +209,7 @@ def test_export_errors_are_clear(repo, make, bus, tmp_path, capsys):
     recorder = attach(bus, repo, settings)
     recorder.close()
     db = str(db_path(settings))
-    assert cli(["--db", db, "export", "--format", "dpo", "--out", str(tmp_path / "x"), "--since", "last tuesday"]) == 1
+    assert cli(["--db", db, "export", "--format", "dpo", "--out", str(tmp_path / "x"), "--since", "last tuesday"]) == 2
     assert "cannot read the date" in capsys.readouterr().err
     (tmp_path / "file").write_text("")
     assert cli(["--db", db, "export", "--format", "sft", "--out", str(tmp_path / "file")]) == 1
@@ -232,3 +232,32 @@ def test_a_fresh_machine_has_empty_stats_and_an_empty_export(tmp_path, capsys):
         manifest = json.loads((out / "manifest.json").read_text())
         assert manifest["counts"]["total"] == 0
     assert not db_path(FeedbackSettings()).exists()  # reading created no database
+
+
+def test_export_card_loads_as_a_hub_dataset_and_push_is_private(repo, make, bus, tmp_path, capsys, monkeypatch):
+    datasets = pytest.importorskip("datasets")
+    yaml = pytest.importorskip("yaml")
+    settings = FeedbackSettings(retention_delay_s=10)
+    build(repo, make, bus, settings)
+    out = tmp_path / "dpo"
+    assert cli(["--db", str(db_path(settings)), "export", "--format", "dpo", "--out", str(out),
+                "--test-fraction", "0.5", "--license", "mit"]) == 0
+    card = (out / "README.md").read_text()
+    meta = yaml.safe_load(card.split("---")[1])
+    assert meta["license"] == "mit" and "dpo" in meta["tags"] and meta["size_categories"] == ["n<1K"]
+    # the card's configs are what the Hub and `load_dataset(folder)` read: every split, its file
+    loaded = datasets.load_dataset(str(out))
+    manifest = json.loads((out / "manifest.json").read_text())
+    assert {s: loaded[s].num_rows for s in loaded} == {s: manifest["counts"][s] for s in ("train", "test")
+                                                        if manifest["counts"][s]}
+    capsys.readouterr()
+
+    assert cli(["push", str(out), "--repo-id", "acme/amigo-prefs", "--dry-run"]) == 0
+    listing = capsys.readouterr().out
+    assert "would upload README.md" in listing and "(private)" in listing
+    assert cli(["push", str(tmp_path), "--repo-id", "acme/amigo-prefs"]) == 1
+    assert "run `amigo feedback export" in capsys.readouterr().err
+    monkeypatch.setenv("HF_TOKEN", "hf_test_not_real")
+    monkeypatch.setenv("HF_ENDPOINT", "http://127.0.0.1:9")  # nothing listens: refused at once
+    assert cli(["push", str(out), "--repo-id", "acme/amigo-prefs"]) == 1
+    assert "check the network" in capsys.readouterr().err

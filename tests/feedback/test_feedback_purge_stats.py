@@ -39,7 +39,7 @@ def test_purge_all_removes_the_text_from_the_file(repo, make, bus):
     with Store(db) as store:
         store.conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
     assert marker.encode() in db_bytes(db)  # the check below can fail
-    assert cli(["purge"]) == 1  # refuses without a scope
+    assert cli(["purge"]) == 2  # bad usage: no scope given
     assert cli(["purge", "--all"]) == 0
     assert marker.encode() not in db_bytes(db)
     with Store(db) as store:

@@ -30,7 +30,7 @@ def test_local_schema_check(tmp_path: Path, capsys) -> None:  # type: ignore[no-
 
 
 def test_unknown_name_is_a_clear_error(capsys) -> None:  # type: ignore[no-untyped-def]
-    assert data_cli.main(["check", "no-such-set", "--list"]) == 2
+    assert data_cli.main(["check", "no-such-set", "--list"]) == 1
     assert "known: commitpackft-python" in capsys.readouterr().err
 
 
@@ -46,7 +46,7 @@ def _closed_port() -> int:
 def test_hub_check_offline_is_a_clear_message_not_a_traceback(capsys, monkeypatch) -> None:  # type: ignore[no-untyped-def]
     monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)
     monkeypatch.setenv("HF_ENDPOINT", f"http://127.0.0.1:{_closed_port()}")
-    assert data_cli.main(["check", "commitpackft-python"]) == 2
+    assert data_cli.main(["check", "commitpackft-python"]) == 1
     captured = capsys.readouterr()
     assert captured.out == ""  # no table of misleading "NO" rows
     assert "cannot reach the hub at http://127.0.0.1:" in captured.err
@@ -56,7 +56,7 @@ def test_hub_check_offline_is_a_clear_message_not_a_traceback(capsys, monkeypatc
 
 def test_hub_offline_setting_is_honoured(capsys, monkeypatch) -> None:  # type: ignore[no-untyped-def]
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
-    assert data_cli.main(["check"]) == 2
+    assert data_cli.main(["check"]) == 1
     assert "HF_HUB_OFFLINE is set" in capsys.readouterr().err
 
 

@@ -33,6 +33,9 @@ def test_export_round_trip(tmp_path: Path, tiny_model: Path, commit_file: Path, 
     capsys.readouterr()
     run, out = tmp_path / "run", tmp_path / "export"
     argv = ["export", str(run), "--out", str(out), "--template-gguf", str(embedded_gguf())]
+    # a local base has no known license: refused before any work, with what to do
+    assert cli.main(argv) == 1 and "pass --license" in capsys.readouterr().err and not out.exists()
+    argv += ["--license", "mit"]
     try:
         import llama_cpp  # noqa: F401
     except ImportError:
@@ -41,7 +44,7 @@ def test_export_round_trip(tmp_path: Path, tiny_model: Path, commit_file: Path, 
     report = json.loads(capsys.readouterr().out)
 
     ids = torch.tensor([[1, 42, 7, 300, 9, 11, 2000, 5]])
-    merged = AutoModelForCausalLM.from_pretrained(str(out / "merged"), dtype=torch.float32)
+    merged = AutoModelForCausalLM.from_pretrained(str(out), dtype=torch.float32)  # weights at the top
     stacked = AutoModelForCausalLM.from_pretrained(str(tiny_model), dtype=torch.float32)
     stacked = PeftModel.from_pretrained(stacked, str(run / "stages" / "one" / "adapter"), adapter_name="one")
     stacked.load_adapter(str(run / "stages" / "two" / "adapter"), adapter_name="two")
@@ -53,15 +56,18 @@ def test_export_round_trip(tmp_path: Path, tiny_model: Path, commit_file: Path, 
     assert not torch.allclose(got, plain, atol=1e-3)  # the adapters did change the model
 
     assert (out / "model.gguf").stat().st_size > 1_000_000
+    assert (out / "model-Q8_0.gguf").is_file() and (out / "model-Q4_K_M.gguf").is_file()
     if "verify" in report:
         assert report["verify"]["match"], report["verify"]
     modelfile = (out / "Modelfile").read_text()
-    assert modelfile.startswith("FROM ./model.gguf") and "<|im_end|>" in modelfile
+    assert modelfile.startswith("FROM ./model-Q4_K_M.gguf") and "<|im_end|>" in modelfile
     card = (out / "README.md").read_text()
-    assert card.startswith("---\nbase_model: ") and "## Limitations" in card
+    assert card.startswith("---\nlicense: mit\n") and "## Limitations" in card
+    assert "base_model:" not in card  # a local folder is no Hub id
 
     assert cli.main(["push", str(out), "--repo-id", "acme/amigo-tiny", "--dry-run"]) == 0
     listing = capsys.readouterr().out
     assert "would upload model.gguf" in listing and "would upload README.md" in listing
-    assert cli.main(["push", str(out), "--repo-id", "acme/amigo-tiny"]) == 2  # no HF_TOKEN in the test env
-    assert "HF_TOKEN" in capsys.readouterr().err
+    monkeypatch.setenv("HF_HOME", str(tmp_path / "hf-home"))  # no token saved by `hf auth login` either
+    assert cli.main(["push", str(out), "--repo-id", "acme/amigo-tiny"]) == 1
+    assert "hf auth login" in capsys.readouterr().err

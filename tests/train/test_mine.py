@@ -68,4 +68,4 @@ def test_mine_commits_cli(tmp_path: Path, capsys) -> None:  # type: ignore[no-un
     rows = [json.loads(line) for line in out.read_text().splitlines()]
     assert len(rows) == 3
     assert "kept 3 of" in capsys.readouterr().out
-    assert data_cli.main(["mine-commits", str(tmp_path), "--out", str(out)]) == 2
+    assert data_cli.main(["mine-commits", str(tmp_path), "--out", str(out)]) == 1

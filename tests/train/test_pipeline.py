@@ -51,7 +51,7 @@ def test_sft_then_dpo_on_the_sft_adapter(tmp_path: Path, tiny_model: Path, commi
     # a fresh LoRA on the merged SFT model: policy == reference at step 0, so the margin is exactly 0
     assert first["rewards/margins"] == 0.0
     # a second plain run refuses to overwrite; --resume finds everything complete
-    assert cli.main(["run", str(recipe)]) == 2
+    assert cli.main(["run", str(recipe)]) == 1
     assert cli.main(["run", str(recipe), "--resume"]) == 0
 
 
@@ -61,7 +61,7 @@ def test_dry_run_and_wrong_adapter_kind(tmp_path: Path, commit_file: Path, pairs
     plan = json.loads(capsys.readouterr().out)
     assert plan["stages"]["sft"]["train_examples"] == 6 and plan["stages"]["pref"]["train_examples"] == 2
     bad = tiny_recipe(tmp_path, Path("/x"), STAGES.replace("adapter: preference_qa", "adapter: commitpackft"))
-    assert cli.main(["run", str(bad), "--dry-run"]) == 2
+    assert cli.main(["run", str(bad), "--dry-run"]) == 1
     assert "needs a preference adapter" in capsys.readouterr().err
 
 

@@ -1,27 +1,38 @@
 // Amigo for VS Code: starts `amigo lsp`, adds the edit/fix/accept/reject/retry/undo commands.
 // Proposals arrive as workspace/applyEdit with a change annotation that needs confirmation, so
 // VS Code opens its refactor preview; applying or discarding it is the accept or reject.
+// A status bar item shows the server state, model and decoding mode (from `amigo doctor --json`).
+import { execFile } from "node:child_process";
 import * as vscode from "vscode";
 import {
   ExecuteCommandRequest,
   LanguageClient,
   LanguageClientOptions,
   ServerOptions,
+  State,
   TransportKind,
 } from "vscode-languageclient/node";
 import {
   describeResult,
+  DoctorReport,
+  doctorCommand,
+  doctorEnv,
   editArguments,
   fixArguments,
   lspSeverity,
   needsInstruction,
   serverCommand,
   serverSettings,
+  statusText,
   withInstruction,
 } from "./settings";
 
 let client: LanguageClient | undefined;
 let lastProposal: string | undefined;
+let statusItem: vscode.StatusBarItem | undefined;
+let doctorOutput: vscode.OutputChannel | undefined;
+// How often the status bar asks again: a model server started or stopped later shows up.
+const STATUS_REFRESH_MS = 60_000;
 
 function settings(): vscode.WorkspaceConfiguration {
   return vscode.workspace.getConfiguration("amigo");
@@ -131,7 +142,73 @@ function startClient(context: vscode.ExtensionContext): LanguageClient {
   return c;
 }
 
+/** Run `amigo doctor` (as this editor's server would see the configuration); resolves with
+ *  its standard output, or rejects with what went wrong (amigo missing, ...). Exit 1 (server
+ *  down) still has a report on standard output. */
+function runDoctor(json: boolean): Promise<string> {
+  const { command, args } = doctorCommand(settings(), json);
+  const cwd = vscode.workspace.workspaceFolders?.[0]?.uri.fsPath;
+  return new Promise((resolve, reject) => {
+    execFile(command, args, { cwd, env: { ...process.env, ...doctorEnv(settings()) }, timeout: 90_000 },
+      (error, stdout, stderr) => {
+        if (stdout.trim()) {
+          resolve(stdout);
+        } else {
+          reject(new Error(stderr.trim() || `${command} ${args.join(" ")}: ${error?.message ?? "no output"}`));
+        }
+      });
+  });
+}
+
+async function refreshStatus(): Promise<void> {
+  if (!statusItem) {
+    return;
+  }
+  const running = client?.state === State.Running || client?.state === State.Starting;
+  let report: DoctorReport | undefined;
+  let problem: string | undefined;
+  try {
+    report = JSON.parse(await runDoctor(true)) as DoctorReport;
+  } catch (err) {
+    problem = `amigo doctor failed: ${(err as Error).message}`;
+  }
+  const { text, tooltip } = statusText(running, report, problem);
+  statusItem.text = text;
+  statusItem.tooltip = tooltip;
+}
+
+async function showDoctor(): Promise<void> {
+  doctorOutput ??= vscode.window.createOutputChannel("Amigo Doctor");
+  doctorOutput.clear();
+  try {
+    doctorOutput.append(await runDoctor(false));
+  } catch (err) {
+    doctorOutput.appendLine((err as Error).message);
+    doctorOutput.appendLine("Is `amigo` on PATH? Set amigo.serverCommand to its full path otherwise.");
+  }
+  doctorOutput.show(true);
+  await refreshStatus();
+}
+
+function startStatus(context: vscode.ExtensionContext): void {
+  statusItem = vscode.window.createStatusBarItem("amigo.status", vscode.StatusBarAlignment.Right, 100);
+  statusItem.name = "Amigo";
+  statusItem.command = "amigo.showDoctor";
+  statusItem.text = "$(sync~spin) Amigo";
+  statusItem.show();
+  const timer = setInterval(() => void refreshStatus(), STATUS_REFRESH_MS);
+  context.subscriptions.push(statusItem, { dispose: () => clearInterval(timer) });
+  context.subscriptions.push(
+    vscode.workspace.onDidChangeConfiguration((e) => {
+      if (e.affectsConfiguration("amigo")) {
+        void refreshStatus();
+      }
+    }),
+  );
+}
+
 export async function activate(context: vscode.ExtensionContext): Promise<void> {
+  startStatus(context);
   client = startClient(context);
   const reg = (name: string, fn: () => Promise<void>) =>
     context.subscriptions.push(vscode.commands.registerCommand(name, fn));
@@ -141,11 +218,14 @@ export async function activate(context: vscode.ExtensionContext): Promise<void> 
   reg("amigo.rejectLast", () => withLast("amigo.reject"));
   reg("amigo.retryLast", () => withLast("amigo.retry"));
   reg("amigo.undoLast", () => runServerCommand("amigo.undo", []));
+  reg("amigo.showDoctor", showDoctor);
   reg("amigo.restartServer", async () => {
     await client?.stop();
     client = startClient(context);
+    client.onDidChangeState(() => void refreshStatus());
     await client.start();
   });
+  client.onDidChangeState(() => void refreshStatus());
   await client.start();
 }
 

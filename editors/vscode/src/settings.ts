@@ -1,13 +1,18 @@
 // Pure helpers (no `vscode` import) so Node's test runner can check them without VS Code.
 
-/** The settings the extension contributes under "amigo.*" that the server understands. */
+/** The settings the extension contributes under "amigo.*" that the server understands
+ *  (amigo_lsp/settings.py CONFIG_KEYS; tests/lsp/test_vscode_settings.py keeps the three in step). */
 export const SERVER_KEYS = [
   "endpoint",
   "model",
+  "adapter",
   "editFormat",
+  "decoding",
   "contextBudget",
   "maxTokens",
   "temperature",
+  "connectTimeout",
+  "readTimeout",
 ] as const;
 
 export type ServerKey = (typeof SERVER_KEYS)[number];
@@ -39,6 +44,61 @@ export function serverCommand(config: SettingsReader): { command: string; args: 
     return { command: "amigo", args: ["lsp"] };
   }
   return { command: parts[0], args: parts.slice(1) };
+}
+
+/** The `amigo doctor --json` command line: the server command with `doctor` in place of `lsp`
+ *  (so a configured path to amigo is used), else `amigo doctor`. */
+export function doctorCommand(config: SettingsReader, json: boolean): { command: string; args: string[] } {
+  const { command, args } = serverCommand(config);
+  const base = args.length > 0 && args[args.length - 1] === "lsp" ? { command, args: args.slice(0, -1) } : { command: "amigo", args: [] };
+  return { command: base.command, args: [...base.args, "doctor", ...(json ? ["--json"] : [])] };
+}
+
+/** The editor's settings as AMIGO_* variables, so `amigo doctor` reports what this editor's
+ *  server uses (the environment layer of Amigo's configuration: editFormat -> AMIGO_EDIT_FORMAT). */
+export function doctorEnv(config: SettingsReader): Record<string, string> {
+  const env: Record<string, string> = {};
+  for (const [key, value] of Object.entries(serverSettings(config))) {
+    if (key === "review") {
+      continue;
+    }
+    env["AMIGO_" + key.replace(/[A-Z]/g, (c) => "_" + c).toUpperCase()] = String(value);
+  }
+  return env;
+}
+
+/** What `amigo doctor --json` prints (the fields the status bar shows). */
+export interface DoctorReport {
+  server: "up" | "down";
+  model: string;
+  adapter?: string | null;
+  decoding: string;
+  decoding_in_use: "free" | "constrained";
+  endpoint: string;
+  server_error?: string | null;
+}
+
+/** The status bar item: text and tooltip, from the language client's state and the doctor report. */
+export function statusText(
+  clientRunning: boolean,
+  report: DoctorReport | undefined,
+  problem?: string,
+): { text: string; tooltip: string } {
+  const click = "Click: the full `amigo doctor` report.";
+  if (!clientRunning) {
+    return { text: "$(circle-slash) Amigo: stopped", tooltip: `The Amigo language server is not running. ${click}` };
+  }
+  if (!report) {
+    return problem
+      ? { text: "$(warning) Amigo", tooltip: `${problem} ${click}` }
+      : { text: "$(sync~spin) Amigo", tooltip: "Asking `amigo doctor`..." };
+  }
+  const model = report.adapter ? `${report.model}+${report.adapter}` : report.model;
+  if (report.server === "down") {
+    return { text: `$(debug-disconnect) Amigo: server down`, tooltip: `${report.server_error ?? report.endpoint} ${click}` };
+  }
+  const mode = report.decoding === "auto" ? `auto: ${report.decoding_in_use}` : report.decoding_in_use;
+  return { text: `$(check) Amigo: ${model} · ${mode}`, tooltip: `${report.endpoint}, decoding ${mode}. ${click}` };
 }
 
 export interface Position {

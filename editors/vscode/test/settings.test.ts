@@ -3,12 +3,15 @@ import { strict as assert } from "node:assert";
 import { test } from "node:test";
 import {
   describeResult,
+  doctorCommand,
+  doctorEnv,
   editArguments,
   fixArguments,
   lspSeverity,
   needsInstruction,
   serverCommand,
   serverSettings,
+  statusText,
   withInstruction,
 } from "../src/settings";
 
@@ -54,4 +57,26 @@ test("results become short messages; stale ones are left to the server's message
   assert.match(describeResult({ applied: false, reason: "declined" }) ?? "", /Retry/);
   assert.equal(describeResult({ applied: false, stale: true, reason: "x" }), undefined);
   assert.match(describeResult({ cancelled: true }) ?? "", /cancelled/);
+});
+
+test("the doctor runs beside the configured server, with the editor's settings as AMIGO_* variables", () => {
+  assert.deepEqual(doctorCommand(reader({}), true), { command: "amigo", args: ["doctor", "--json"] });
+  assert.deepEqual(doctorCommand(reader({ serverCommand: ["/opt/amigo/bin/amigo", "lsp"] }), false), {
+    command: "/opt/amigo/bin/amigo",
+    args: ["doctor"],
+  });
+  assert.deepEqual(doctorCommand(reader({ serverCommand: ["python3", "-m", "amigo_lsp"] }), true).args, ["doctor", "--json"]);
+  const env = doctorEnv(reader({ endpoint: "http://gpu:8000/v1", editFormat: "blocks", readTimeout: 30, decoding: null }));
+  assert.deepEqual(env, { AMIGO_ENDPOINT: "http://gpu:8000/v1", AMIGO_EDIT_FORMAT: "blocks", AMIGO_READ_TIMEOUT: "30" });
+});
+
+test("the status bar shows server state, model and decoding mode", () => {
+  const up = { server: "up", model: "smollm2", decoding: "auto", decoding_in_use: "constrained", endpoint: "http://x/v1" } as const;
+  assert.equal(statusText(true, up).text, "$(check) Amigo: smollm2 · auto: constrained");
+  assert.equal(statusText(true, { ...up, decoding: "free", decoding_in_use: "free", adapter: "a1" }).text, "$(check) Amigo: smollm2+a1 · free");
+  const down = statusText(true, { ...up, server: "down", server_error: "cannot reach the model server: start it with `amigo serve`" });
+  assert.match(down.text, /server down/);
+  assert.match(down.tooltip, /amigo serve/);
+  assert.match(statusText(false, up).text, /stopped/);
+  assert.match(statusText(true, undefined, "amigo doctor failed: spawn amigo ENOENT").tooltip, /ENOENT/);
 });

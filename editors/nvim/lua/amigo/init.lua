@@ -333,6 +333,7 @@ end
 
 function M.setup(opts)
   M.config = vim.tbl_deep_extend("force", M.config, opts or {})
+  M._setup_done = true -- for :checkhealth amigo
   local group = vim.api.nvim_create_augroup("amigo", { clear = true })
   vim.api.nvim_create_autocmd({ "BufReadPost", "BufNewFile" }, {
     group = group,
