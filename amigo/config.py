@@ -126,6 +126,8 @@ SWITCHES: dict[str, Switch] = {s.name: s for s in (
     Switch("AMIGO_VLLM_MODEL", False, "the model folder the vLLM tests serve"),
     Switch("AMIGO_VLLM_VENV", False, "where make setup-vllm builds the vLLM venv"),
     Switch("AMIGO_LLAMA_SERVER", False, "the llama-server binary the tests use"),
+    Switch("AMIGO_PROGRESS_INTERVAL", False, "seconds between progress lines when output is not a terminal"),
+    Switch("AMIGO_LLAMA_CPP_SRC", False, "llama.cpp's source folder (its GGUF converter, for exports)"),
 )}
 _FLAG_VALUES = {"1": True, "true": True, "yes": True, "on": True, "": False, "0": False, "false": False,
                 "no": False, "off": False}
