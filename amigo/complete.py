@@ -80,7 +80,7 @@ and nothing that is already written before or after the marker."""
 _STRING_TYPES = ("string", "template_string", "raw_string_literal", "interpreted_string_literal",
                  "char_literal", "character_literal", "string_literal", "string_content")
 _COMMENT_TYPES = ("comment", "line_comment", "block_comment")
-_OPENERS = (":", "{", "(", "[", "=>", "->")
+_OPENERS = (":", "{")
 
 
 @dataclass(frozen=True)
@@ -95,6 +95,7 @@ class Shape:
     indent: int = 0
     line_suffix: str = ""
     why: str = ""
+    opens: bool = False  # the suggestion starts on a new line (the cursor ends a block's header)
 
 
 @dataclass(frozen=True)
@@ -164,7 +165,7 @@ def analyse(text: str, offset: int, path: str, in_strings: bool = False) -> Shap
                      why="an empty line: the rest of the block")
     if not line_suffix.strip() and line_prefix.rstrip().endswith(_OPENERS):
         return Shape("block", indent=_indent_of(line_prefix.expandtabs(4)) + 1, line_suffix=line_suffix,
-                     why="after an opener: the block it opens")
+                     why="after an opener: the block it opens", opens=True)
     return Shape("line", line_suffix=line_suffix, why="inside a line: finish it")
 
 
@@ -218,9 +219,15 @@ def finish(text: str, shape: Shape) -> str:
     return text.rstrip() if shape.mode == "line" else text
 
 
-def clean_chat_answer(answer: str, line_prefix: str) -> str:
-    """A chat model's answer as insertable text: no fence, no cursor marker, no echo of the line."""
+def clean_chat_answer(answer: str, line_prefix: str, opens: bool = False) -> str:
+    """A chat model's answer as insertable text: no fence, no cursor marker, no echo of the line.
+
+    After a block's header (``opens``) the answer is the block's lines, which
+    start on a new line whether or not the model wrote the line break.
+    """
     text = answer.replace(CURSOR, "")
+    if text.lstrip().startswith("`") and "\n" not in text.lstrip():
+        return ""  # a fence still arriving: nothing to show yet
     fenced = re.match(r"\s*(`{3,})[^\n]*\n(.*?)(?:\n\1|\Z)", text, re.S)
     if fenced:
         text = fenced.group(2)
@@ -230,6 +237,8 @@ def clean_chat_answer(answer: str, line_prefix: str) -> str:
         text = stripped[len(typed):]
         if line_prefix[-1:].isspace():
             text = text.lstrip(" \t")
+    if opens and text.strip() and not text.startswith("\n"):
+        text = "\n" + text
     return text
 
 
@@ -445,7 +454,7 @@ class Completer:
                 timing.tokens += 1
                 if timing.first_token_s is None:
                     timing.first_token_s = time.monotonic() - started
-                visible = clean_chat_answer(raw, line_prefix) if route.kind == "chat" else raw
+                visible = clean_chat_answer(raw, line_prefix, shape.opens) if route.kind == "chat" else raw
                 if timing.first_line_s is None and "\n" in visible.lstrip("\n"):
                     timing.first_line_s = time.monotonic() - started
                 answer, done = cut(visible, shape, next_line, self.settings.max_lines)
