@@ -1,6 +1,9 @@
 // Amigo for VS Code: starts `amigo lsp`, adds the edit/fix/accept/reject/retry/undo commands.
 // Proposals arrive as workspace/applyEdit with a change annotation that needs confirmation, so
 // VS Code opens its refactor preview; applying or discarding it is the accept or reject.
+// Inline suggestions (ghost text) come from the server's textDocument/inlineCompletion through
+// the language client's proposed inline completion feature; accepting one runs the item's command,
+// which tells the server (amigo.completionAccepted).
 import * as vscode from "vscode";
 import {
   ExecuteCommandRequest,
@@ -127,6 +130,7 @@ function startClient(context: vscode.ExtensionContext): LanguageClient {
     },
   };
   const c = new LanguageClient("amigo", "Amigo", serverOptions, clientOptions);
+  c.registerProposedFeatures(); // vscode-languageclient 9: inline completion (LSP 3.18) is a proposed feature
   context.subscriptions.push(c);
   return c;
 }
