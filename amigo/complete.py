@@ -100,7 +100,8 @@ class Shape:
 
 @dataclass(frozen=True)
 class Route:
-    """Where a completion request goes: ``fim`` (/completions + template), ``infill`` or ``chat``."""
+    """Where a completion request goes: ``fim`` (/completions + template), ``infill``, ``prefix``
+    (/completions with the text before the cursor only: left to right, for models without FIM) or ``chat``."""
 
     kind: str
     template: FimTemplate | None = None
@@ -118,8 +119,8 @@ def route_for(settings: CompletionSettings, model: str) -> Route:
         choice = next((name for fragment, name in _FAMILIES if fragment in low), "none")
     if choice == "none":
         return Route("chat")
-    if choice == "infill":
-        return Route("infill")
+    if choice in ("infill", "prefix"):
+        return Route(choice)
     return Route("fim", FIM_TEMPLATES[choice])
 
 
@@ -434,6 +435,10 @@ class Completer:
         if route.kind == "fim" and route.template is not None:
             prompt = render_fim(route.template, path, prefix, suffix, context)
             stops = list(route.template.stops) + (["\n"] if shape.mode == "line" else [])
+            stream = self.client.stream_text(prompt, cancel=cancel, stats=stats, stop=stops, **params)
+        elif route.kind == "prefix":
+            prompt = prefix
+            stops = ["\n"] if shape.mode == "line" else []
             stream = self.client.stream_text(prompt, cancel=cancel, stats=stats, stop=stops, **params)
         elif route.kind == "infill":
             prompt = json.dumps({"input_prefix": prefix, "input_suffix": suffix})

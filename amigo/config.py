@@ -56,8 +56,9 @@ class ServeSettings:
 
 
 # What ``completion.fim`` may name: a template (amigo.complete.FIM_TEMPLATES), "infill"
-# (llama.cpp's /infill, which uses the model's own FIM tokens), "none" (chat fallback) or "auto".
-FIM_CHOICES: tuple[str, ...] = ("auto", "none", "qwen", "starcoder", "codellama", "infill")
+# (llama.cpp's /infill, which uses the model's own FIM tokens), "prefix" (no FIM: the text
+# before the cursor continued left to right on /completions), "none" (chat fallback) or "auto".
+FIM_CHOICES: tuple[str, ...] = ("auto", "none", "prefix", "qwen", "starcoder", "codellama", "infill")
 
 
 @dataclass
@@ -70,8 +71,8 @@ class CompletionSettings:
     max_tokens: int = 64
     max_lines: int = 12  # a block suggestion stops after this many lines
     context_budget: int = 256  # tokens of repository context (0: none)
-    prefix_chars: int = 3000  # text before the cursor the model sees
-    suffix_chars: int = 1000  # text after the cursor
+    prefix_chars: int = 1500  # text before the cursor the model sees (prompt evaluation dominates on a CPU)
+    suffix_chars: int = 500  # text after the cursor
     reject_after_s: float = 30.0  # a suggestion neither accepted nor typed over by then counts as rejected
     in_strings: bool = False  # suggest inside strings and comments too
     classic_items: bool = False  # also answer textDocument/completion (clients without inline support)
