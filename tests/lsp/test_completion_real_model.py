@@ -47,7 +47,8 @@ async def test_inline_suggestion_from_the_embedded_model(repo: Path, model_serve
         def recorded() -> list[tuple[str, str]]:
             with Store(db_path(None)) as store:
                 return [(r[0], r[1]) for r in store.query(
-                    "SELECT e.kind, c.route FROM completion_events e JOIN completions c ON c.id = e.completion_id")]
+                    "SELECT e.kind, c.route FROM completion_events e JOIN completions c ON c.id = e.completion_id "
+                    "ORDER BY e.id")]
 
         await wait_until(lambda: len(recorded()) == 2)
         route = "prefix" if fim == "prefix" else "chat"
