@@ -61,6 +61,7 @@ class Shown:
     uri: str
     anchor: str  # the document's text before the suggestion's start when it was shown
     shown_at: float
+    line_rest: str = ""  # what already followed the cursor on its line (not part of what the person writes)
     diverged: bool = False
 
     @property
@@ -127,7 +128,8 @@ class InlineCompletions:
             self.stats["empty" if suggestion is None else "superseded"] += 1
             return None
         self.stats["answered"] += 1
-        self._show(uri, text[:offset], suggestion, completer)
+        line_end = text.find("\n", offset)
+        self._show(uri, text[:offset], suggestion, completer, text[offset:line_end if line_end >= 0 else len(text)])
         item = types.InlineCompletionItem(
             insert_text=suggestion.text, range=types.Range(params.position, params.position),
             command=types.Command(title="Amigo: suggestion accepted", command=ACCEPTED,
@@ -171,13 +173,13 @@ class InlineCompletions:
 
     # -- verdicts -----------------------------------------------------------------
 
-    def _show(self, uri: str, anchor: str, suggestion: Suggestion, completer: Completer) -> None:
+    def _show(self, uri: str, anchor: str, suggestion: Suggestion, completer: Completer, line_rest: str) -> None:
         current = self.shown.get(uri)
         if current is not None and current.suggestion.id == suggestion.id:
             return  # the rest of the suggestion being typed through: shown once
         if current is not None:
             self._close(uri, current, "dismissed")
-        shown = Shown(suggestion, completer, uri, anchor, time.time())
+        shown = Shown(suggestion, completer, uri, anchor, time.time(), line_rest=line_rest)
         self.shown[uri] = shown
         completer.shown(suggestion)
         delay = completer.settings.reject_after_s
@@ -214,7 +216,7 @@ class InlineCompletions:
             shown.diverged = True
             end = _span_end(text, shown.start, wanted)
             if offset > end:  # the person moved past the line(s) they wrote instead
-                self._close(uri, shown, "typed-over", typed=text[shown.start:end])
+                self._close(uri, shown, "typed-over", typed=_own(text[shown.start:end], shown.line_rest))
 
     def _finish(self, uri: str, shown: Shown, text: str, reason: str) -> None:
         """Close a suggestion whose place the person left (or that timed out)."""
@@ -222,7 +224,7 @@ class InlineCompletions:
             self._close(uri, shown, reason)
             return
         end = _span_end(text, shown.start, shown.suggestion.text)
-        written = text[shown.start:end]
+        written = _own(text[shown.start:end], shown.line_rest)
         if shown.diverged:
             self._close(uri, shown, "typed-over", typed=written)
         elif written and shown.suggestion.text.startswith(written) and written.strip():
@@ -288,6 +290,14 @@ def _span_end(text: str, start: int, suggestion: str) -> int:
             return len(text)
         end = nl + 1
     return end - 1
+
+
+def _own(written: str, line_rest: str) -> str:
+    """What the person wrote at the suggestion's place, without the text that already followed the cursor."""
+    rest = line_rest.strip()
+    if rest and written.rstrip().endswith(rest):
+        return written.rstrip()[: -len(rest)]
+    return written
 
 
 def _id_and(command: str, args: tuple[Any, ...], name: str) -> tuple[str, str | None]:

@@ -177,4 +177,8 @@ def test_completion_feedback_is_redacted_and_exported(tmp_path: Path) -> None:
     assert record["completion"] == [{"role": "assistant", "content": "compute("}]
     assert "<|cursor|>" in record["prompt"][-1]["content"] and secret not in json.dumps(record)
     assert result.manifest["counts"]["by_source"] == {"completion-accepted": 1}
+    from feedback.purge import purge
+
+    purge(store, repo_id="crepo")
+    assert not store.query("SELECT * FROM completions") and not store.query("SELECT * FROM completion_events")
     store.close()
