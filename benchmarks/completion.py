@@ -45,7 +45,7 @@ sys.path.insert(0, str(ROOT))
 import httpx  # noqa: E402
 
 from amigo.client import ChatClient  # noqa: E402
-from amigo.complete import Completer, Route, Timing, analyse, route_for  # noqa: E402
+from amigo.complete import Completer, Timing, analyse, route_for  # noqa: E402
 from amigo.config import CompletionSettings, Config  # noqa: E402
 from amigo.events import EventBus  # noqa: E402
 from amigo_lsp.stdio_client import StdioClient  # noqa: E402
