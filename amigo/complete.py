@@ -96,6 +96,7 @@ class Shape:
     line_suffix: str = ""
     why: str = ""
     opens: bool = False  # the suggestion starts on a new line (the cursor ends a block's header)
+    after_space: bool = False  # the cursor follows whitespace: a suggestion must not add more
 
 
 @dataclass(frozen=True)
@@ -163,11 +164,12 @@ def analyse(text: str, offset: int, path: str, in_strings: bool = False) -> Shap
             return Shape("none", why=f"inside a {inside}")
     if not line_prefix.strip():
         return Shape("block", indent=len(line_prefix.expandtabs(4)), line_suffix=line_suffix,
-                     why="an empty line: the rest of the block")
+                     why="an empty line: the rest of the block", after_space=True)
     if not line_suffix.strip() and line_prefix.rstrip().endswith(_OPENERS):
         return Shape("block", indent=_indent_of(line_prefix.expandtabs(4)) + 1, line_suffix=line_suffix,
                      why="after an opener: the block it opens", opens=True)
-    return Shape("line", line_suffix=line_suffix, why="inside a line: finish it")
+    return Shape("line", line_suffix=line_suffix, why="inside a line: finish it",
+                 after_space=line_prefix[-1:].isspace())
 
 
 def cut(answer: str, shape: Shape, next_line: str = "", max_lines: int = 12) -> tuple[str, bool]:
@@ -212,8 +214,12 @@ def _tidy(lines: list[str]) -> str:
 
 
 def finish(text: str, shape: Shape) -> str:
-    """Final touches: no trailing blank lines; a line suggestion that retypes the rest of the line drops it."""
+    """Final touches: no trailing blank lines; no second indentation after the cursor's (models
+    tokenise "    return" as one piece and repeat the space); a line suggestion that retypes the
+    rest of the line drops it."""
     text = _tidy(text.split("\n")) if shape.mode == "block" else text
+    if shape.after_space:
+        text = text.lstrip(" \t")
     rest = shape.line_suffix.strip()
     if shape.mode == "line" and rest and text.rstrip().endswith(rest):
         text = text.rstrip()[: -len(rest)]

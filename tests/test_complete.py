@@ -69,6 +69,16 @@ def test_stop_rules_cut_the_stream() -> None:
     assert cut("\n" + "    x\n" * 20, block, max_lines=3) == ("\n    x\n    x", True)
 
 
+def test_no_second_indentation_after_the_cursors() -> None:
+    from amigo.complete import finish
+
+    text = "def f():\n    x = 1\n    \n"
+    shape = analyse(text, at(text, "x = 1\n    "), "a.py")
+    assert finish(" return x", shape) == "return x", "the model repeated the space before the cursor"
+    opener = analyse(PY, at(PY, "def total(items):"), "a.py")
+    assert finish("\n    return 0", opener) == "\n    return 0"
+
+
 def test_chat_answers_lose_fences_and_echoes() -> None:
     assert clean_chat_answer("```python\n    return x\n```", "", opens=False) == "    return x"
     assert clean_chat_answer("```pyth", "") == "", "a fence still arriving shows nothing yet"
