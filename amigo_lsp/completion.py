@@ -80,7 +80,7 @@ class InlineCompletions:
         self._inflight: dict[str, threading.Event] = {}
         self.shown: dict[str, Shown] = {}  # uri -> the suggestion on screen
         self.stats: dict[str, int] = {"requests": 0, "superseded": 0, "cancelled": 0, "answered": 0,
-                                      "empty": 0, "cached": 0, "failed": 0}
+                                      "empty": 0, "failed": 0}
         self._warned: str | None = None
 
     # -- requests -----------------------------------------------------------------
