@@ -12,7 +12,7 @@ import json
 import threading
 import time
 from dataclasses import dataclass
-from typing import Any, Iterator, Sequence
+from typing import Any, Callable, Iterator, Sequence
 
 import httpx
 
@@ -112,19 +112,60 @@ class ChatClient:
         never silently restarted. ``cancel`` is checked between chunks; setting
         it closes the connection, which makes llama.cpp and vLLM stop generating.
         """
-        stats = stats if stats is not None else StreamStats()
         body = {"model": self.model, "messages": list(messages), "stream": True, **params}
         body.setdefault("stream_options", {"include_usage": True})
+        yield from self._stream_post(f"{self.base_url}/chat/completions", body, cancel, stats, _chat_delta)
+
+    def stream_text(
+        self,
+        prompt: str,
+        cancel: threading.Event | None = None,
+        stats: StreamStats | None = None,
+        **params: Any,
+    ) -> Iterator[str]:
+        """Yield the deltas of a plain ``/completions`` request (no chat template).
+
+        Fill-in-the-middle prompts go this way: the caller has already laid
+        out the model's FIM tokens, so the server must not wrap them in a
+        chat turn. Same retries, timeouts and cancellation as :meth:`stream`.
+        """
+        body = {"model": self.model, "prompt": prompt, "stream": True, **params}
+        body.setdefault("stream_options", {"include_usage": True})
+        yield from self._stream_post(f"{self.base_url}/completions", body, cancel, stats, _text_delta)
+
+    def stream_infill(
+        self,
+        prefix: str,
+        suffix: str,
+        extra: Sequence[dict[str, str]] = (),
+        cancel: threading.Event | None = None,
+        stats: StreamStats | None = None,
+        **params: Any,
+    ) -> Iterator[str]:
+        """Yield the deltas of llama.cpp's ``/infill`` (the server lays out the model's own FIM tokens).
+
+        ``/infill`` lives at the server's root, beside ``/v1``; ``extra`` is
+        repository context as ``{"filename", "text"}`` chunks.
+        """
+        root = self.base_url[:-3] if self.base_url.endswith("/v1") else self.base_url
+        body = {"input_prefix": prefix, "input_suffix": suffix, "input_extra": list(extra), "stream": True, **params}
+        yield from self._stream_post(f"{root}/infill", body, cancel, stats, _infill_delta)
+
+    def _stream_post(
+        self, url: str, body: dict[str, Any], cancel: threading.Event | None, stats: StreamStats | None,
+        deltas: "Callable[[dict[str, Any]], Iterator[tuple[str | None, str | None]]]",
+    ) -> Iterator[str]:
+        stats = stats if stats is not None else StreamStats()
         started = time.monotonic()
         attempt = 0
         while True:
             attempt += 1
             try:
-                with self._http.stream("POST", f"{self.base_url}/chat/completions", json=body) as response:
+                with self._http.stream("POST", url, json=body) as response:
                     if response.status_code >= 400:
                         response.read()
                         self._raise_for_status(response, retryable_ok=attempt <= self.retries)
-                    yield from self._iter_sse(response, cancel, stats, started)
+                    yield from self._iter_sse(response, cancel, stats, started, deltas)
                     stats.seconds = time.monotonic() - started
                     return
             except _Retry as retry:
@@ -240,7 +281,8 @@ class ChatClient:
         raise ModelServerError(f"the model server at {self.base_url} answered HTTP {status}: {detail}")
 
     def _iter_sse(
-        self, response: httpx.Response, cancel: threading.Event | None, stats: StreamStats, started: float
+        self, response: httpx.Response, cancel: threading.Event | None, stats: StreamStats, started: float,
+        deltas: "Callable[[dict[str, Any]], Iterator[tuple[str | None, str | None]]]",
     ) -> Iterator[str]:
         """Yield the text of each event. A stream that ends without ``[DONE]`` or a
         finish reason was cut off (a dropped stream), which is not the same as a
@@ -271,13 +313,9 @@ class ChatClient:
             if isinstance(usage, dict):
                 stats.prompt_tokens = usage.get("prompt_tokens", stats.prompt_tokens)
                 stats.completion_tokens = usage.get("completion_tokens", stats.completion_tokens)
-            for choice in chunk.get("choices") or []:
-                if not isinstance(choice, dict):
-                    continue
-                if choice.get("finish_reason"):
-                    stats.finish_reason = choice["finish_reason"]
-                delta = choice.get("delta") or {}
-                text = delta.get("content") if isinstance(delta, dict) else None
+            for finish, text in deltas(chunk):
+                if finish:
+                    stats.finish_reason = finish
                 if text:
                     stats.chunks += 1
                     if stats.first_token_s is None:
@@ -290,6 +328,28 @@ class ChatClient:
                     "is it an OpenAI-compatible /v1 endpoint? If it is, it may have dropped the request: try again"
                 )
             raise ModelServerError(self._dropped(stats.chunks))
+
+
+def _chat_delta(chunk: dict[str, Any]) -> Iterator[tuple[str | None, str | None]]:
+    """(finish reason, text) of each choice of a ``chat.completion.chunk``."""
+    for choice in chunk.get("choices") or []:
+        if isinstance(choice, dict):
+            delta = choice.get("delta") or {}
+            yield choice.get("finish_reason"), delta.get("content") if isinstance(delta, dict) else None
+
+
+def _text_delta(chunk: dict[str, Any]) -> Iterator[tuple[str | None, str | None]]:
+    """(finish reason, text) of each choice of a ``text_completion`` chunk."""
+    for choice in chunk.get("choices") or []:
+        if isinstance(choice, dict):
+            text = choice.get("text")
+            yield choice.get("finish_reason"), text if isinstance(text, str) else None
+
+
+def _infill_delta(chunk: dict[str, Any]) -> Iterator[tuple[str | None, str | None]]:
+    """llama.cpp's ``/infill`` stream: ``{"content": ..., "stop": bool}`` per chunk."""
+    text = chunk.get("content")
+    yield ("stop" if chunk.get("stop") else None), text if isinstance(text, str) else None
 
 
 class _Retry(Exception):

@@ -55,6 +55,29 @@ class ServeSettings:
     extra_args: list[str] = field(default_factory=list)  # appended to the server command, e.g. ["--dtype", "float32"]
 
 
+# What ``completion.fim`` may name: a template (amigo.complete.FIM_TEMPLATES), "infill"
+# (llama.cpp's /infill, which uses the model's own FIM tokens), "prefix" (no FIM: the text
+# before the cursor continued left to right on /completions), "none" (chat fallback) or "auto".
+FIM_CHOICES: tuple[str, ...] = ("auto", "none", "prefix", "qwen", "starcoder", "codellama", "infill")
+
+
+@dataclass
+class CompletionSettings:
+    """``[completion]``: inline suggestions as you type (amigo.complete)."""
+
+    enabled: bool = True
+    fim: str = "auto"  # auto: a template from the model's name, else the chat fallback
+    debounce_ms: int = 150  # wait this long after the last keystroke before asking
+    max_tokens: int = 64
+    max_lines: int = 12  # a block suggestion stops after this many lines
+    context_budget: int = 256  # tokens of repository context (0: none)
+    prefix_chars: int = 1500  # text before the cursor the model sees (prompt evaluation dominates on a CPU)
+    suffix_chars: int = 500  # text after the cursor
+    reject_after_s: float = 30.0  # a suggestion neither accepted nor typed over by then counts as rejected
+    in_strings: bool = False  # suggest inside strings and comments too
+    classic_items: bool = False  # also answer textDocument/completion (clients without inline support)
+
+
 @dataclass
 class Config:
     """Everything Amigo's core reads. Front ends may override fields per request."""
@@ -77,6 +100,7 @@ class Config:
     test_command: str | None = None  # what "fix" runs to get the error text (e.g. "pytest -x -q")
     feedback: FeedbackSettings = field(default_factory=FeedbackSettings)
     serve: ServeSettings = field(default_factory=ServeSettings)
+    completion: CompletionSettings = field(default_factory=CompletionSettings)
     sources: tuple[str, ...] = ()  # which files were read, for `amigo doctor`
 
     def validate(self, where: str = "configuration") -> "Config":
@@ -94,6 +118,14 @@ class Config:
             ("max_file_bytes", self.max_file_bytes > 0, "a positive number of bytes"),
             ("serve.port", 0 <= self.serve.port <= 65535, "a TCP port (0 picks a free one)"),
             ("serve.backend", self.serve.backend in SERVE_BACKENDS, "one of " + ", ".join(SERVE_BACKENDS)),
+            ("completion.fim", self.completion.fim in FIM_CHOICES, "one of " + ", ".join(FIM_CHOICES)),
+            ("completion.debounce_ms", 0 <= self.completion.debounce_ms <= 5000, "milliseconds in 0-5000"),
+            ("completion.max_tokens", 0 < self.completion.max_tokens <= 1024, "a number of tokens in 1-1024"),
+            ("completion.max_lines", self.completion.max_lines > 0, "a positive number of lines"),
+            ("completion.context_budget", self.completion.context_budget >= 0, "a number of tokens >= 0"),
+            ("completion.prefix_chars", self.completion.prefix_chars > 0, "a positive number of characters"),
+            ("completion.suffix_chars", self.completion.suffix_chars >= 0, "a number of characters >= 0"),
+            ("completion.reject_after_s", self.completion.reject_after_s > 0, "seconds > 0"),
         ]
         for key, ok, expected in checks:
             if not ok:
@@ -153,7 +185,7 @@ def _check_switches(environ: Mapping[str, str]) -> None:
             raise ConfigError(f"environment: '{switch.name}' has a bad value {value!r} (expected 1 or 0)")
 
 
-_SECTIONS = {"feedback": FeedbackSettings, "serve": ServeSettings}
+_SECTIONS = {"feedback": FeedbackSettings, "serve": ServeSettings, "completion": CompletionSettings}
 _NOT_IN_FILES = {"api_key", "sources"}
 
 

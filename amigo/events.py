@@ -118,9 +118,53 @@ class StaleEvent:
     path: str
 
 
+@dataclass(frozen=True)
+class Suggestion:
+    """One inline completion as the person saw it (amigo.complete makes these).
+
+    ``prefix`` and ``suffix`` are the text before and after the cursor that the
+    model was shown (already windowed); ``prompt`` is exactly what was sent: the
+    FIM string, or the chat messages as JSON.
+    """
+
+    id: str
+    path: str
+    language: str
+    prefix: str
+    suffix: str
+    text: str
+    mode: str  # line | block
+    route: str  # fim:<template> | infill | chat
+    prompt: str
+    model: str
+    adapter: str | None = None
+    first_token_s: float | None = None
+    latency_s: float = 0.0
+    created_at: float = field(default_factory=time.time)
+
+
+@dataclass(frozen=True)
+class CompletionShownEvent:
+    suggestion: Suggestion
+
+
+@dataclass(frozen=True)
+class CompletionAcceptedEvent:
+    suggestion: Suggestion
+    accepted: str  # the part of the suggestion the person took (all of it, or a partial accept)
+
+
+@dataclass(frozen=True)
+class CompletionRejectedEvent:
+    suggestion: Suggestion
+    reason: str  # typed-over | dismissed | timeout | moved
+    typed: str | None = None  # what the person wrote at that place instead, when known
+
+
 Event = Union[
     TokenEvent, ProposalEvent, ErrorEvent, DoneEvent, AcceptedEvent, RejectedEvent,
-    RetriedEvent, UndoneEvent, StaleEvent,
+    RetriedEvent, UndoneEvent, StaleEvent, CompletionShownEvent, CompletionAcceptedEvent,
+    CompletionRejectedEvent,
 ]
 Subscriber = Callable[[Event], None]
 

@@ -13,7 +13,7 @@ from typing import Any
 from lsprotocol import types
 
 from amigo.errors import ConfigError
-from amigo_lsp import commands
+from amigo_lsp import commands, completion
 from amigo_lsp.server import AmigoServer, load_initial_settings
 from amigo_lsp.settings import parse_settings
 
@@ -55,6 +55,7 @@ def build_server() -> AmigoServer:
     def initialize(ls: AmigoServer, params: types.InitializeParams) -> None:
         ls.loop = asyncio.get_running_loop()
         load_initial_settings(ls, params.initialization_options)
+        completion.on_initialize(ls, params)
         ls.protocol.initialized_once = True  # type: ignore[attr-defined]
 
     @server.feature(types.INITIALIZED)
@@ -79,6 +80,7 @@ def build_server() -> AmigoServer:
     def shutdown(ls: AmigoServer, params: Any) -> None:
         for job in list(ls.jobs.values()):
             job.cancel.set()
+        ls.completions.cancel_all()  # type: ignore[attr-defined]
         ls.close_sessions()
 
     @server.feature(types.TEXT_DOCUMENT_CODE_ACTION,
@@ -146,6 +148,7 @@ def build_server() -> AmigoServer:
     async def cmd_undo(ls: AmigoServer, *args: Any) -> dict[str, Any]:
         return await ls.run_undo()
 
+    completion.register(server)
     return server
 
 

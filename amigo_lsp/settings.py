@@ -28,6 +28,18 @@ CONFIG_KEYS: dict[str, tuple[str, str]] = {
     "readTimeout": ("read_timeout", "float"),
     "connectTimeout": ("connect_timeout", "float"),
 }
+# editor key inside the ``completion`` object -> (CompletionSettings field, accepted JSON type)
+COMPLETION_KEYS: dict[str, tuple[str, str]] = {
+    "enabled": ("enabled", "bool"),
+    "fim": ("fim", "str"),
+    "debounceMs": ("debounce_ms", "int"),
+    "maxTokens": ("max_tokens", "int"),
+    "maxLines": ("max_lines", "int"),
+    "contextBudget": ("context_budget", "int"),
+    "rejectAfterS": ("reject_after_s", "float"),
+    "inStrings": ("in_strings", "bool"),
+    "classicItems": ("classic_items", "bool"),
+}
 REVIEW_MODES = ("applyEdit", "client")
 # Keys that belong to the editor side only (never Config fields).
 CLIENT_KEYS = ("review", "serverCommand", "trace")
@@ -41,10 +53,14 @@ class EditorSettings:
     review: str = "applyEdit"
 
     def apply(self, config: Config) -> Config:
-        """A copy of ``config`` with the editor's overrides, validated."""
+        """A copy of ``config`` with the editor's overrides, validated (``completion.*`` go in its table)."""
         if not self.overrides:
             return config
-        return dataclasses.replace(config, **dict(self.overrides)).validate("editor settings")
+        top = {k: v for k, v in self.overrides if not k.startswith("completion.")}
+        nested = {k[len("completion."):]: v for k, v in self.overrides if k.startswith("completion.")}
+        if nested:
+            top["completion"] = dataclasses.replace(config.completion, **nested)
+        return dataclasses.replace(config, **top).validate("editor settings")
 
 
 _BY_SNAKE = {field: key for key, (field, _) in CONFIG_KEYS.items()}
@@ -57,7 +73,9 @@ def _check_type(key: str, value: Any, kind: str) -> Any:
         return value
     if kind == "float" and isinstance(value, (int, float)) and not isinstance(value, bool):
         return float(value)
-    expected = {"str": "a string", "int": "an integer", "float": "a number"}[kind]
+    if kind == "bool" and isinstance(value, bool):
+        return value
+    expected = {"str": "a string", "int": "an integer", "float": "a number", "bool": "true or false"}[kind]
     raise ConfigError(f"editor settings: 'amigo.{key}' must be {expected}, not {value!r}; fix it in your editor's settings")
 
 
@@ -85,8 +103,11 @@ def parse_settings(data: Any, base: EditorSettings | None = None) -> EditorSetti
             continue
         if key in CLIENT_KEYS:
             continue
+        if key == "completion":
+            _completion_overrides(value, overrides)
+            continue
         if key not in CONFIG_KEYS:
-            known = ", ".join(sorted([*CONFIG_KEYS, "review"]))
+            known = ", ".join(sorted([*CONFIG_KEYS, "review", "completion"]))
             raise ConfigError(f"editor settings: unknown setting 'amigo.{raw_key}' (known: {known})")
         field, kind = CONFIG_KEYS[key]
         if value is None:
@@ -94,6 +115,23 @@ def parse_settings(data: Any, base: EditorSettings | None = None) -> EditorSetti
             continue
         overrides[field] = _check_type(key, value, kind)
     return EditorSettings(tuple(sorted(overrides.items())), review)
+
+
+def _completion_overrides(data: Any, overrides: dict[str, Any]) -> None:
+    """The ``completion`` object of the editor settings into ``completion.<field>`` overrides."""
+    if data is None:
+        return
+    if not isinstance(data, Mapping):
+        raise ConfigError(f"editor settings: 'amigo.completion' must be an object, not {data!r}")
+    for key, value in data.items():
+        if key not in COMPLETION_KEYS:
+            known = ", ".join(sorted(COMPLETION_KEYS))
+            raise ConfigError(f"editor settings: unknown setting 'amigo.completion.{key}' (known: {known})")
+        field, kind = COMPLETION_KEYS[key]
+        if value is None:
+            overrides.pop(f"completion.{field}", None)
+            continue
+        overrides[f"completion.{field}"] = _check_type(f"completion.{key}", value, kind)
 
 
 def settings_section(data: Any) -> Any:

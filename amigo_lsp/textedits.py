@@ -124,6 +124,16 @@ def _index_of_units(line: str, units: int, encoding: str) -> int:
     return len(line)
 
 
+def offset_at(text: str, line: int, character: int, encoding: str = "utf-16") -> int:
+    """The string index of an LSP position in ``text`` (clamped to the end of its line / the text)."""
+    starts = _line_offsets(text)
+    if line >= len(starts):
+        return len(text)
+    begin = starts[line]
+    end = starts[line + 1] if line + 1 < len(starts) else len(text)
+    return begin + _index_of_units(_strip_eol(text[begin:end]), character, encoding)
+
+
 def selection_lines(start_line: int, start_char: int, end_line: int, end_char: int) -> tuple[int, int] | None:
     """A zero-based LSP range as the engine's 1-based inclusive line span.
 

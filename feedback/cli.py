@@ -170,7 +170,7 @@ def build_parser() -> argparse.ArgumentParser:
                         "$XDG_DATA_HOME/amigo/feedback.db)")
     sub = parser.add_subparsers(dest="command", required=True)
     ex = sub.add_parser("export", help="write DPO/SFT datasets (Parquet + JSON Lines) for training")
-    ex.add_argument("--format", choices=("dpo", "sft"), required=True)
+    ex.add_argument("--format", choices=("dpo", "sft", "dpo-completions", "sft-completions"), required=True)
     ex.add_argument("--out", required=True, help="folder to write jsonl/, parquet/ and manifest.json into")
     ex.add_argument("--since", help=f"only proposals made since then: {USAGE_DATES}")
     ex.add_argument("--until", help="only proposals made before then")

@@ -9,6 +9,13 @@
   / ``amigo.edits.render``, rejected = the model's answer.
 * ``sft``: ``prompt`` / ``completion`` from accepted edits whose measured
   retention is at least ``min_retention`` (not undone).
+* ``sft-completions``: inline completions the person accepted (the part they
+  took, for a partial accept); ``dpo-completions``: suggestions the person
+  typed over, chosen = what they wrote at that place, rejected = the
+  suggestion. The prompt is the chat prompt of ``amigo.complete`` (the one
+  renderer): stored as sent for chat-route suggestions, rendered from the
+  stored prefix and suffix for FIM ones (whose raw FIM prompt stays in the
+  store), so one dataset has one shape.
 
 A partial (per-hunk) accept contributes what was really written, rendered as
 blocks, rather than the whole answer. Rows are deduplicated by prompt (a
@@ -44,8 +51,8 @@ from amigo.errors import InputError
 from amigo.prompt import EditRequest, render_answer
 from feedback.store import Store
 
-Format = Literal["dpo", "sft"]
-FORMATS = ("dpo", "sft")
+Format = Literal["dpo", "sft", "dpo-completions", "sft-completions"]
+FORMATS = ("dpo", "sft", "dpo-completions", "sft-completions")
 SPLIT_RULE = "test when int(sha256(request_id)[:8], 16) / 2**32 < test_fraction"
 
 
@@ -207,6 +214,56 @@ def sft_examples(store: Store, since: float, until: float | None = None,
     return [ex for ex in out if ex.chosen.strip()]
 
 
+def _completion_prompt(row: sqlite3.Row) -> list[dict[str, str]]:
+    """The conversational prompt of a stored suggestion (see the module docstring)."""
+    from amigo.complete import Shape, chat_messages
+
+    if row["route"] == "chat":
+        return json.loads(row["prompt"])
+    return chat_messages(row["path"], row["prefix"], row["suffix"], Shape(row["mode"]))
+
+
+def _completion_rows(store: Store, kind: str, since: float, until: float | None) -> list[tuple[sqlite3.Row, dict]]:
+    """(completion row, event data) for the latest ``kind`` event of each suggestion in [since, until)."""
+    sql = ("SELECT c.*, e.data AS event_data FROM completions c JOIN completion_events e ON e.completion_id = c.id "
+           "WHERE e.kind = ? AND c.created_at >= ?")
+    params: list[Any] = [kind, since]
+    if until is not None:
+        sql += " AND c.created_at < ?"
+        params.append(until)
+    latest: dict[str, tuple[sqlite3.Row, dict]] = {}
+    for r in store.query(sql + " ORDER BY e.at, e.id", tuple(params)):
+        latest[r["id"]] = (r, json.loads(r["event_data"]))
+    return list(latest.values())
+
+
+def _completion_example(row: sqlite3.Row, source: str) -> Example:
+    return Example(row["id"], _completion_prompt(row), row["created_at"], _model(row), source, priority=0)
+
+
+def completion_sft_examples(store: Store, since: float, until: float | None = None) -> list[Example]:
+    """Accepted inline completions: the prompt and what the person took."""
+    out = []
+    for row, data in _completion_rows(store, "accepted", since, until):
+        ex = _completion_example(row, "completion-accepted")
+        ex.chosen = data.get("accepted") or row["suggestion"]
+        out.append(ex)
+    return [ex for ex in out if ex.chosen.strip()]
+
+
+def completion_dpo_examples(store: Store, since: float, until: float | None = None) -> list[Example]:
+    """Suggestions the person typed over: chosen = what they wrote there, rejected = the suggestion."""
+    out = []
+    for row, data in _completion_rows(store, "rejected", since, until):
+        typed = data.get("typed")
+        if not typed or not typed.strip():
+            continue
+        ex = _completion_example(row, "completion-typed")
+        ex.chosen, ex.rejected = typed, row["suggestion"]
+        out.append(ex)
+    return [ex for ex in out if ex.chosen.strip() != ex.rejected.strip()]
+
+
 def dedup(examples: Iterable[Example]) -> tuple[list[Example], int]:
     """One example per prompt: the best source first, then the newest. Returns (kept, dropped)."""
     best: dict[str, Example] = {}
@@ -222,7 +279,7 @@ def dedup(examples: Iterable[Example]) -> tuple[list[Example], int]:
 
 
 def _record(fmt: str, ex: Example) -> dict[str, Any]:
-    if fmt == "dpo":
+    if fmt.startswith("dpo"):
         return {"prompt": ex.prompt, "chosen": [{"role": "assistant", "content": ex.chosen}],
                 "rejected": [{"role": "assistant", "content": ex.rejected}]}
     return {"prompt": ex.prompt, "completion": [{"role": "assistant", "content": ex.chosen}]}
@@ -244,7 +301,7 @@ def _write_parquet(path: Path, fmt: str, records: list[dict[str, Any]]) -> bool:
     except ImportError:
         return False
     message = pa.struct([("role", pa.string()), ("content", pa.string())])
-    names = ("prompt", "chosen", "rejected") if fmt == "dpo" else ("prompt", "completion")
+    names = ("prompt", "chosen", "rejected") if fmt.startswith("dpo") else ("prompt", "completion")
     schema = pa.schema([(n, pa.list_(message)) for n in names])
     table = pa.Table.from_pylist(records, schema=schema)
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -264,7 +321,11 @@ def export(store: Store, fmt: str, out: Path, since: float = 0.0, until: float |
     out = Path(out)
     if out.exists() and not out.is_dir():
         raise InputError(f"{out} is a file: give a folder for the export")
-    found = dpo_examples(store, since, until) if fmt == "dpo" else sft_examples(store, since, until, min_retention)
+    finders = {"dpo": lambda: dpo_examples(store, since, until),
+               "sft": lambda: sft_examples(store, since, until, min_retention),
+               "dpo-completions": lambda: completion_dpo_examples(store, since, until),
+               "sft-completions": lambda: completion_sft_examples(store, since, until)}
+    found = finders[fmt]()
     kept, dropped = dedup(found)
     splits: dict[str, list[Example]] = {"train": [], "test": []}
     for ex in kept:
@@ -289,8 +350,8 @@ def export(store: Store, fmt: str, out: Path, since: float = 0.0, until: float |
         sources[ex.source] = sources.get(ex.source, 0) + 1
     manifest = {
         "format": fmt,
-        "trl_format": "conversational preference" if fmt == "dpo" else "conversational prompt-completion",
-        "columns": ["prompt", "chosen", "rejected"] if fmt == "dpo" else ["prompt", "completion"],
+        "trl_format": "conversational preference" if fmt.startswith("dpo") else "conversational prompt-completion",
+        "columns": ["prompt", "chosen", "rejected"] if fmt.startswith("dpo") else ["prompt", "completion"],
         "schema_version": store.version,
         "created_at": _iso(time.time()),
         "since": _iso(since) if since else None,

@@ -35,6 +35,8 @@ def purge(store: Store, repo_id: str | None = None, before: float | None = None)
     with store.transaction() as conn:
         events_before = conn.execute("SELECT COUNT(*) FROM events").fetchone()[0]
         proposals = conn.execute(f"DELETE FROM proposals{clause}", params).rowcount
+        # inline completions go the same way (their events through the foreign key)
+        conn.execute(f"DELETE FROM completions{clause}", params)
         # events that belong to no proposal (errors, undos of unknown proposals) carry no repository:
         # they go with a purge by date, or with a purge of everything
         if repo_id is None:

@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any, Callable
 
 from amigo.errors import AmigoError
 from amigo.events import (
-    AcceptedEvent, ErrorEvent, Event, EventBus, Proposal, ProposalEvent, RejectedEvent, RetriedEvent,
+    AcceptedEvent, CompletionAcceptedEvent, CompletionRejectedEvent, CompletionShownEvent, ErrorEvent, Event, EventBus, Proposal, ProposalEvent, RejectedEvent, RetriedEvent,
     StaleEvent, UndoneEvent,
 )
 from feedback import records
@@ -101,6 +101,8 @@ class Recorder:
             with self.store.transaction() as conn:
                 records.write_proposal(conn, row)
                 records.write_event(conn, event.proposal.id, "stale", {"path": event.path})
+        elif isinstance(event, (CompletionShownEvent, CompletionAcceptedEvent, CompletionRejectedEvent)):
+            self._completion(event)
         elif isinstance(event, ErrorEvent):
             if event.kind == "cancelled":
                 return
@@ -134,6 +136,20 @@ class Recorder:
             records.write_proposal(conn, row)
             records.write_event(conn, event.proposal.id, "accepted", data, now)
             records.open_followup(conn, event.proposal.id, "retention", now, now + delay)
+
+    def _completion(self, event: CompletionShownEvent | CompletionAcceptedEvent | CompletionRejectedEvent) -> None:
+        """A suggestion shown, taken or turned down; its texts pass the same redaction as edits."""
+        row = records.completion_row(event.suggestion, self.repo_id, self.redactor)
+        if isinstance(event, CompletionShownEvent):
+            kind, data = "shown", {}
+        elif isinstance(event, CompletionAcceptedEvent):
+            kind, data = "accepted", {"accepted": self.redactor(event.accepted),
+                                      "partial": event.accepted != event.suggestion.text}
+        else:
+            typed = self.redactor(event.typed) if event.typed is not None else None
+            kind, data = "rejected", {"reason": event.reason, "typed": typed}
+        with self.store.transaction() as conn:
+            records.write_completion(conn, row, kind, data)
 
     def _undone(self, event: UndoneEvent) -> None:
         with self.store.transaction() as conn:

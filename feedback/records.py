@@ -12,7 +12,7 @@ import sqlite3
 import time
 from typing import Any, Callable
 
-from amigo.events import Proposal
+from amigo.events import Proposal, Suggestion
 from feedback.redact import redact, redact_value
 
 Redactor = Callable[[str], str]
@@ -100,6 +100,28 @@ def open_followup(conn: sqlite3.Connection, proposal_id: str, kind: str, started
         "trigger = NULL, correction_texts = NULL",
         (proposal_id, kind, started, due),
     )
+
+
+def completion_row(suggestion: Suggestion, repo_id: str, redactor: Redactor = redact) -> dict[str, Any]:
+    """The ``completions`` row for ``suggestion``, with every text redacted."""
+    return {
+        "id": suggestion.id, "created_at": suggestion.created_at, "recorded_at": time.time(),
+        "repo_id": repo_id, "path": suggestion.path, "language": suggestion.language,
+        "prefix": redactor(suggestion.prefix), "suffix": redactor(suggestion.suffix),
+        "suggestion": redactor(suggestion.text), "mode": suggestion.mode, "route": suggestion.route,
+        "prompt": redactor(suggestion.prompt), "model": suggestion.model, "adapter": suggestion.adapter,
+        "first_token_s": suggestion.first_token_s, "latency_s": suggestion.latency_s,
+    }
+
+
+def write_completion(conn: sqlite3.Connection, row: dict[str, Any], kind: str, data: dict[str, Any],
+                     at: float | None = None) -> None:
+    """Insert the suggestion (once) and one of its events (shown, accepted, rejected)."""
+    columns = ", ".join(row)
+    marks = ", ".join(f":{k}" for k in row)
+    conn.execute(f"INSERT OR IGNORE INTO completions ({columns}) VALUES ({marks})", row)
+    conn.execute("INSERT INTO completion_events (completion_id, kind, at, data) VALUES (?, ?, ?, ?)",
+                 (row["id"], kind, time.time() if at is None else at, dumps(data)))
 
 
 def proposal_exists(conn: sqlite3.Connection, proposal_id: str) -> bool:

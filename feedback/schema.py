@@ -8,6 +8,9 @@ v1: proposals and the events that happened to them.
 v2: follow-ups - the retention measured after an accept and the correction
     captured after a reject; existing accepts/rejects are backfilled as
     pending follow-ups so old data gains the signal too.
+v3: inline completions (amigo.complete) and what happened to them: shown,
+    accepted (whole or partly), rejected (typed over, dismissed, timed out).
+    New tables only; proposals, events and followups keep their meaning.
 """
 
 from __future__ import annotations
@@ -85,6 +88,37 @@ UPDATE followups SET status = 'undone', checked_at = started_at, retention = 0.0
         AND e.kind = 'undone' AND e.at >= followups.started_at);
 """
 
+V3 = """
+CREATE TABLE completions (
+    id                TEXT PRIMARY KEY,          -- the suggestion id
+    created_at        REAL NOT NULL,
+    recorded_at       REAL NOT NULL,
+    repo_id           TEXT NOT NULL,
+    path              TEXT NOT NULL,
+    language          TEXT NOT NULL,
+    prefix            TEXT NOT NULL,             -- text before the cursor the model saw (redacted)
+    suffix            TEXT NOT NULL,             -- text after it
+    suggestion        TEXT NOT NULL,
+    mode              TEXT NOT NULL,             -- line | block
+    route             TEXT NOT NULL,             -- fim:<template> | infill | chat
+    prompt            TEXT NOT NULL,             -- exactly what was sent (redacted)
+    model             TEXT NOT NULL,
+    adapter           TEXT,
+    first_token_s     REAL,
+    latency_s         REAL
+);
+CREATE INDEX completions_repo_time ON completions(repo_id, created_at);
+CREATE INDEX completions_time ON completions(created_at);
+CREATE TABLE completion_events (
+    id            INTEGER PRIMARY KEY AUTOINCREMENT,
+    completion_id TEXT NOT NULL REFERENCES completions(id) ON DELETE CASCADE,
+    kind          TEXT NOT NULL CHECK (kind IN ('shown', 'accepted', 'rejected')),
+    at            REAL NOT NULL,
+    data          TEXT NOT NULL DEFAULT '{}'   -- JSON: accepted text, reason, what was typed instead
+);
+CREATE INDEX completion_events_completion ON completion_events(completion_id, kind);
+"""
+
 Migration = Callable[[sqlite3.Connection], None]
 
 
@@ -109,5 +143,5 @@ def _statements(sql: str) -> list[str]:
     return out
 
 
-MIGRATIONS: dict[int, Migration] = {1: _script(V1), 2: _script(V2)}
+MIGRATIONS: dict[int, Migration] = {1: _script(V1), 2: _script(V2), 3: _script(V3)}
 LATEST = max(MIGRATIONS)

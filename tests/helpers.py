@@ -48,7 +48,7 @@ class RecordedModelServer:
     """A real OpenAI-compatible HTTP server on 127.0.0.1 that streams recorded answers.
 
     It speaks the SSE ``chat.completion.chunk`` protocol of llama.cpp's and
-    vLLM's servers, so the whole client path runs; only the words are fixed,
+    vLLM's servers (and ``text_completion`` chunks on ``/completions``), so the whole client path runs; only the words are fixed,
     which is what exact assertions need. One server for every suite (engine,
     LSP, TUI, feedback).
 
@@ -100,7 +100,8 @@ class RecordedModelServer:
                 length = int(self.headers.get("Content-Length") or 0)
                 body = json.loads(self.rfile.read(length) or b"{}")
                 outer.requests.append(body)
-                if not self.path.rstrip("/").endswith("/chat/completions"):
+                chat = self.path.rstrip("/").endswith("/chat/completions")
+                if not chat and not self.path.rstrip("/").endswith("/completions"):
                     self._json(404, {"error": {"message": "not found"}})
                     return
                 if outer.behaviour.startswith("status:"):
@@ -128,11 +129,12 @@ class RecordedModelServer:
                     return
                 try:
                     for piece in pieces:
-                        self._event(body, {"index": 0, "delta": {"content": piece}, "finish_reason": None})
+                        delta = {"delta": {"content": piece}} if chat else {"text": piece}
+                        self._event(body, {"index": 0, **delta, "finish_reason": None}, chat=chat)
                         if outer.delay_s:
                             time.sleep(outer.delay_s)
-                    self._event(body, {"index": 0, "delta": {}, "finish_reason": "stop"},
-                                usage={"prompt_tokens": 11, "completion_tokens": max(1, len(text) // 4)})
+                    self._event(body, {"index": 0, **({"delta": {}} if chat else {"text": ""}), "finish_reason": "stop"},
+                                chat=chat, usage={"prompt_tokens": 11, "completion_tokens": max(1, len(text) // 4)})
                     self.wfile.write(b"data: [DONE]\n\n")
                     self.wfile.flush()
                     outer.streams_finished += 1
@@ -141,9 +143,9 @@ class RecordedModelServer:
                     outer.disconnected.set()
                 self.close_connection = True
 
-            def _event(self, body: dict, choice: dict, usage: dict | None = None) -> None:
-                chunk = {"id": "rec", "object": "chat.completion.chunk", "model": body.get("model"),
-                         "choices": [choice]}
+            def _event(self, body: dict, choice: dict, usage: dict | None = None, chat: bool = True) -> None:
+                kind = "chat.completion.chunk" if chat else "text_completion"
+                chunk = {"id": "rec", "object": kind, "model": body.get("model"), "choices": [choice]}
                 if usage is not None:
                     chunk["usage"] = usage
                 self.wfile.write(f"data: {json.dumps(chunk)}\n\n".encode())

@@ -67,3 +67,12 @@ def test_bad_env_value_is_named(tmp_path):
         load_config(tmp_path, environ={"AMIGO_MAX_TOKENS": "many"})
     with pytest.raises(ConfigError, match="unknown key 'AMIGO_NONSENSE'"):
         load_config(tmp_path, environ={"AMIGO_NONSENSE": "1"})
+
+
+def test_completion_table_from_file_and_environment(tmp_path):
+    (tmp_path / "amigo.toml").write_text('[completion]\nfim = "qwen"\ndebounce_ms = 80\n')
+    config = load_config(tmp_path, environ={"AMIGO_COMPLETION__MAX_TOKENS": "32"})
+    assert (config.completion.fim, config.completion.debounce_ms, config.completion.max_tokens) == ("qwen", 80, 32)
+    (tmp_path / "amigo.toml").write_text('[completion]\nfim = "gpt"\n')
+    with pytest.raises(ConfigError, match="completion.fim"):
+        load_config(tmp_path, environ={})

@@ -30,7 +30,7 @@ def test_v1_database_with_data_upgrades_to_latest(tmp_path, make):
         events_before = [dict(r) for r in old.query("SELECT * FROM events ORDER BY id")]
 
     with Store(path) as new:
-        assert new.version == LATEST == 2
+        assert new.version == LATEST == 3
         assert {r["id"]: dict(r) for r in new.query("SELECT * FROM proposals")} == before
         assert [dict(r) for r in new.query("SELECT * FROM events ORDER BY id")] == events_before
         follow = {(r["proposal_id"], r["kind"]): (r["status"], r["started_at"], r["due_at"])
@@ -44,7 +44,7 @@ def test_v1_database_with_data_upgrades_to_latest(tmp_path, make):
         assert json.loads(new.query("SELECT data FROM events WHERE kind = 'rejected'")[0][0]) == {"reason": "no"}
     # opening again is a no-op
     with Store(path) as again:
-        assert again.version == 2
+        assert again.version == LATEST
         assert len(again.query("SELECT * FROM followups")) == 3
 
 

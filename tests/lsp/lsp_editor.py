@@ -58,6 +58,7 @@ class Editor:
     apply_requests: list[types.ApplyWorkspaceEditParams] = field(default_factory=list)
     decline: bool = False
     edit_before_apply: str | None = None  # text typed into the buffer just before an applyEdit lands
+    init: types.InitializeResult | None = None  # what the server answered to initialize (its capabilities)
 
     def open(self, path: Path, text: str | None = None) -> str:
         uri = path.as_uri()
@@ -109,7 +110,7 @@ async def start_editor(repo: Path, options: dict[str, Any], env: dict[str, str] 
     editor = Editor(client)
     client.feature(types.WORKSPACE_APPLY_EDIT)(lambda params: editor.handle_apply(params))
     await client.start_io(sys.executable, "-m", "amigo_lsp", env=env)
-    await client.initialize_session(types.InitializeParams(
+    editor.init = await client.initialize_session(types.InitializeParams(
         capabilities=client_capabilities(client_name),
         root_uri=repo.as_uri(),
         workspace_folders=[types.WorkspaceFolder(uri=repo.as_uri(), name=repo.name)],

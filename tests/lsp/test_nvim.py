@@ -49,3 +49,38 @@ def test_neovim_edit_accept_undo(repo: Path, model: RecordedModelServer, tmp_pat
         "def oldest(users):\n", 'def oldest(users):\n    """The oldest user (the first one on a tie)."""\n')
     assert out["after_undo"] == original
     assert proc.returncode == 0
+
+
+@pytest.mark.skipif(NVIM is None, reason="needs Debian's neovim package (apt-get install neovim)")
+def test_neovim_inline_suggestion_virtual_text_accept_and_dismiss(repo: Path, tmp_path: Path) -> None:
+    """Virtual text at the cursor, the accept key's function inserts it, the server records accept and dismiss."""
+    result_file = tmp_path / "result.json"
+    settings = options_for("", completion={"fim": "starcoder", "debounceMs": 0, "contextBudget": 0})
+    with RecordedModelServer("users, key=lambda u: u.age)\n") as model:
+        settings["endpoint"] = model.base_url
+        env = dict(os.environ, NVIMTEST_NVIM_RESULT=str(result_file), NVIMTEST_PYTHON=sys.executable,
+                   NVIMTEST_FILE=str(repo / "users.py"), NVIMTEST_SETTINGS=json.dumps(settings),
+                   NVIMTEST_ROW="17", NVIMTEST_TYPED="    return max(", PYTHONPATH=str(ROOT))
+        proc = subprocess.run(
+            [NVIM, "--headless", "-u", "NONE", "-i", "NONE", "-n", "--cmd", f"set rtp^={ROOT / 'editors' / 'nvim'}",
+             "-c", f"luafile {Path(__file__).with_name('nvim_completion.lua')}"],
+            env=env, cwd=repo, capture_output=True, text=True, timeout=150)
+    assert result_file.exists(), f"nvim wrote no result (rc={proc.returncode}): {proc.stderr[-2000:]}"
+    out = json.loads(result_file.read_text())
+    assert out["ok"], out.get("error")
+    assert out["advertised"] is True
+    assert out["marks"] == 1 and out["virt_text"] == "users, key=lambda u: u.age)"
+    assert out["line_before_accept"] == "    return max(", "virtual text changes nothing in the buffer"
+    assert out["line_after_accept"] == "    return max(users, key=lambda u: u.age)"
+    assert out["cursor_after_accept"] == [18, len("    return max(users, key=lambda u: u.age)")]
+    assert out["marks_after_accept"] == 0 and out["marks_after_dismiss"] == 0
+    assert out["accept_result"]["ok"] is True
+
+    from feedback.settings import db_path
+    from feedback.store import Store
+
+    with Store(db_path(None)) as store:
+        kinds = [(r[0], json.loads(r[1]).get("reason")) for r in store.query(
+            "SELECT kind, data FROM completion_events ORDER BY id")]
+    assert kinds == [("shown", None), ("accepted", None), ("shown", None), ("rejected", "dismissed")]
+    assert proc.returncode == 0

@@ -7,7 +7,7 @@ from hypothesis import strategies as st
 
 from amigo_lsp.commands import parse_diagnostics, parse_edit
 from amigo_lsp.settings import EditorSettings, parse_settings
-from amigo_lsp.textedits import apply_line_edits, char_len, line_edits, selection_lines, split_lines
+from amigo_lsp.textedits import apply_line_edits, char_len, line_edits, offset_at, selection_lines, split_lines
 from amigo.config import Config
 from amigo.errors import ConfigError
 
@@ -66,3 +66,22 @@ def test_command_arguments_are_checked() -> None:
         parse_edit("amigo.edit", [{"uri": "http://x", "instruction": "y"}])
     with pytest.raises(JsonRpcInvalidParams, match=r"diagnostics\[0\]"):
         parse_diagnostics([{"message": 3}])
+
+
+def test_offset_at_counts_in_the_negotiated_encoding() -> None:
+    text = "a\U0001f600b\r\nxy\n"
+    assert offset_at(text, 0, 3) == 2, "the emoji is two UTF-16 units"
+    assert offset_at(text, 0, 3, "utf-32") == 3
+    assert offset_at(text, 0, 99) == 3, "clamped to the end of the line, before its CRLF"
+    assert offset_at(text, 1, 1) == text.index("y")
+    assert offset_at(text, 9, 0) == len(text)
+
+
+def test_completion_settings_nest_under_completion() -> None:
+    settings = parse_settings({"completion": {"debounceMs": 40, "inStrings": True}})
+    config = settings.apply(Config())
+    assert (config.completion.debounce_ms, config.completion.in_strings) == (40, True)
+    with pytest.raises(ConfigError, match="amigo.completion.debounce"):
+        parse_settings({"completion": {"debounce": 1}})
+    with pytest.raises(ConfigError, match="true or false"):
+        parse_settings({"completion": {"inStrings": "yes"}})

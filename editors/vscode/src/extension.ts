@@ -2,6 +2,9 @@
 // Proposals arrive as workspace/applyEdit with a change annotation that needs confirmation, so
 // VS Code opens its refactor preview; applying or discarding it is the accept or reject.
 // A status bar item shows the server state, model and decoding mode (from `amigo doctor --json`).
+// Inline suggestions (ghost text) come from the server's textDocument/inlineCompletion through
+// the language client's proposed inline completion feature; accepting one runs the item's command,
+// which tells the server (amigo.completionAccepted).
 import { execFile } from "node:child_process";
 import * as vscode from "vscode";
 import {
@@ -138,6 +141,7 @@ function startClient(context: vscode.ExtensionContext): LanguageClient {
     },
   };
   const c = new LanguageClient("amigo", "Amigo", serverOptions, clientOptions);
+  c.registerProposedFeatures(); // vscode-languageclient 9: inline completion (LSP 3.18) is a proposed feature
   context.subscriptions.push(c);
   return c;
 }

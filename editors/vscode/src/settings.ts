@@ -17,6 +17,9 @@ export const SERVER_KEYS = [
 
 export type ServerKey = (typeof SERVER_KEYS)[number];
 
+/** The "amigo.completion.*" settings the server understands (inline suggestions). */
+export const COMPLETION_KEYS = ["enabled", "fim", "debounceMs", "maxTokens", "maxLines", "contextBudget", "rejectAfterS", "inStrings"] as const;
+
 /** Anything with VS Code's WorkspaceConfiguration.get shape. */
 export interface SettingsReader {
   get<T>(key: string): T | undefined;
@@ -30,6 +33,19 @@ export function serverSettings(config: SettingsReader): Record<string, unknown> 
     const value = config.get<unknown>(key);
     if (value !== null && value !== undefined && value !== "") {
       out[key] = value;
+    }
+  }
+  const completion = config.get<Record<string, unknown>>("completion");
+  if (completion && typeof completion === "object") {
+    const picked: Record<string, unknown> = {};
+    for (const key of COMPLETION_KEYS) {
+      const value = completion[key];
+      if (value !== null && value !== undefined && value !== "") {
+        picked[key] = value;
+      }
+    }
+    if (Object.keys(picked).length > 0) {
+      out.completion = picked;
     }
   }
   out.review = "applyEdit";

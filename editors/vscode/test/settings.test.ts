@@ -23,6 +23,12 @@ test("settings map to the server's keys, unset values left out", () => {
   assert.deepEqual(out, { endpoint: "http://gpu:8000/v1", editFormat: "blocks", maxTokens: 512, contextBudget: 0, review: "applyEdit" });
 });
 
+test("completion settings go in their own object, unset ones left out", () => {
+  const out = serverSettings(reader({ completion: { enabled: true, debounceMs: 200, fim: null, maxTokens: undefined } }));
+  assert.deepEqual(out, { completion: { enabled: true, debounceMs: 200 }, review: "applyEdit" });
+  assert.deepEqual(serverSettings(reader({ completion: { fim: null } })), { review: "applyEdit" });
+});
+
 test("the server command defaults to `amigo lsp` and splits a configured one", () => {
   assert.deepEqual(serverCommand(reader({})), { command: "amigo", args: ["lsp"] });
   assert.deepEqual(serverCommand(reader({ serverCommand: ["python3", "-m", "amigo_lsp"] })), {

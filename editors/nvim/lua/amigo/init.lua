@@ -15,6 +15,9 @@ M.config = {
   root_markers = { ".git", "amigo.toml" },
   filetypes = nil, -- nil: every normal file buffer
   diff_split = "botright new",
+  -- Inline suggestions as you type (lua/amigo/complete.lua): accept_key, dismiss_key, enabled;
+  -- false turns them off. Server-side knobs go in settings.completion (debounceMs, maxTokens, fim, ...).
+  completion = {},
 }
 
 M.state = {
@@ -356,6 +359,9 @@ function M.setup(opts)
   cmd("AmigoRetry", M.retry, { desc = "Amigo: ask for another proposal" })
   cmd("AmigoUndo", M.undo, { desc = "Amigo: undo Amigo's last edit" })
   register_code_action_commands()
+  if M.config.completion ~= false then
+    require("amigo.complete").setup(M.config.completion)
+  end
   -- buffers already open when setup() runs
   for _, buf in ipairs(vim.api.nvim_list_bufs()) do
     if vim.api.nvim_buf_is_loaded(buf) then

@@ -1,0 +1,500 @@
+"""Inline completion: what goes at the cursor, suggested as the person types.
+
+One request is the text before and after the cursor plus a small budget of
+repository context. Models that know fill-in-the-middle get their own FIM
+layout (a template per model family, sent to ``/v1/completions``, or llama.cpp's
+``/infill`` which lays out the model's tokens itself); models without FIM
+tokens (the embedded SmolLM2) get a chat prompt with a cursor marker.
+
+The syntax tree decides the shape of a suggestion before the model is asked:
+a single line when the cursor is inside a line (an expression, a call), the
+rest of the block when it stands on an empty line or after a colon or an
+opening brace, and nothing inside strings and comments unless asked. The same
+shape then cuts the streamed answer, so the stream is closed (and the server
+stops) as soon as the suggestion is complete.
+
+Front ends own timing (debounce, cancelling on typing); this module owns the
+prompt, the stop rules, the prefix-keyed cache and the events: it publishes
+``CompletionShownEvent`` / ``CompletionAcceptedEvent`` / ``CompletionRejectedEvent``
+on the session's bus, where the feedback recorder listens.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+import threading
+import time
+import uuid
+from collections import OrderedDict
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Iterator
+
+from amigo.client import Cancelled, ChatClient, StreamStats
+from amigo.config import CompletionSettings, Config
+from amigo.events import (
+    CompletionAcceptedEvent, CompletionRejectedEvent, CompletionShownEvent, EventBus, Suggestion,
+)
+from amigo.prompt import fence_for, language_of
+
+log = logging.getLogger(__name__)
+
+CURSOR = "<|cursor|>"
+CACHE_SIZE = 64
+
+
+@dataclass(frozen=True)
+class FimTemplate:
+    """How one model family spells fill-in-the-middle (prefix-suffix-middle order)."""
+
+    name: str
+    prefix: str
+    suffix: str
+    middle: str
+    file_sep: str | None  # marks a file of repository context, when the family has one
+    stops: tuple[str, ...]
+
+
+FIM_TEMPLATES: dict[str, FimTemplate] = {
+    "qwen": FimTemplate("qwen", "<|fim_prefix|>", "<|fim_suffix|>", "<|fim_middle|>", "<|file_sep|>",
+                        ("<|endoftext|>", "<|fim_pad|>", "<|file_sep|>", "<|repo_name|>", "<|im_end|>")),
+    "starcoder": FimTemplate("starcoder", "<fim_prefix>", "<fim_suffix>", "<fim_middle>", "<file_sep>",
+                             ("<|endoftext|>", "<file_sep>", "<fim_pad>")),
+    "codellama": FimTemplate("codellama", "<PRE> ", " <SUF>", " <MID>", None, (" <EOT>", "<EOT>")),
+}
+
+# model-name fragments -> template, for ``fim = "auto"``
+_FAMILIES: tuple[tuple[str, str], ...] = (
+    ("qwen2.5-coder", "qwen"), ("qwen2-5-coder", "qwen"), ("qwen3-coder", "qwen"),
+    ("starcoder", "starcoder"), ("santacoder", "starcoder"), ("refact", "starcoder"),
+    ("codellama", "codellama"), ("code-llama", "codellama"),
+)
+
+CHAT_SYSTEM = """You are Amigo's code completion. You are shown a file with the marker <|cursor|>.
+Answer with only the code that belongs at the marker: no explanation, no code fence,
+and nothing that is already written before or after the marker."""
+
+# tree-sitter node types (any grammar) inside which nothing is suggested unless asked
+_STRING_TYPES = ("string", "template_string", "raw_string_literal", "interpreted_string_literal",
+                 "char_literal", "character_literal", "string_literal", "string_content")
+_COMMENT_TYPES = ("comment", "line_comment", "block_comment")
+_OPENERS = (":", "{")
+
+
+@dataclass(frozen=True)
+class Shape:
+    """What kind of suggestion fits at the cursor.
+
+    ``mode``: ``line`` (finish this line), ``block`` (the rest of a block, each
+    line indented at least ``indent``), or ``none`` (inside a string or a comment).
+    """
+
+    mode: str
+    indent: int = 0
+    line_suffix: str = ""
+    why: str = ""
+    opens: bool = False  # the suggestion starts on a new line (the cursor ends a block's header)
+    after_space: bool = False  # the cursor follows whitespace: a suggestion must not add more
+
+
+@dataclass(frozen=True)
+class Route:
+    """Where a completion request goes: ``fim`` (/completions + template), ``infill``, ``prefix``
+    (/completions with the text before the cursor only: left to right, for models without FIM) or ``chat``."""
+
+    kind: str
+    template: FimTemplate | None = None
+
+    @property
+    def label(self) -> str:
+        return f"fim:{self.template.name}" if self.template else self.kind
+
+
+def route_for(settings: CompletionSettings, model: str) -> Route:
+    """The route ``completion.fim`` asks for; ``auto`` picks a template from the model's name."""
+    choice = settings.fim
+    if choice == "auto":
+        low = model.lower()
+        choice = next((name for fragment, name in _FAMILIES if fragment in low), "none")
+    if choice == "none":
+        return Route("chat")
+    if choice in ("infill", "prefix"):
+        return Route(choice)
+    return Route("fim", FIM_TEMPLATES[choice])
+
+
+# -- the shape of a suggestion, from the syntax tree ------------------------------------
+
+
+def _indent_of(line: str) -> int:
+    return len(line) - len(line.lstrip(" \t"))
+
+
+def _inside(text: str, offset: int, path: str) -> str | None:
+    """``"string"`` or ``"comment"`` when the cursor is inside one (tree-sitter), else None."""
+    from amigo.context.languages import parser, tag_language
+
+    name = tag_language(path)
+    ts = parser(name) if name else None
+    if ts is None:
+        return None
+    data = text.encode("utf-8", "surrogatepass")
+    at = len(text[:offset].encode("utf-8", "surrogatepass"))
+    node = ts.parse(data).root_node.descendant_for_byte_range(max(at - 1, 0), at)
+    while node is not None:
+        if node.type in _COMMENT_TYPES and node.start_byte < at <= node.end_byte:
+            return "comment"
+        if node.type in _STRING_TYPES and node.start_byte < at < node.end_byte:
+            return "string"
+        node = node.parent
+    return None
+
+
+def analyse(text: str, offset: int, path: str, in_strings: bool = False) -> Shape:
+    """The shape of the suggestion that fits at ``offset`` of ``text`` (a file at ``path``)."""
+    line_start = text.rfind("\n", 0, offset) + 1
+    line_end = text.find("\n", offset)
+    line_prefix = text[line_start:offset]
+    line_suffix = text[offset:line_end if line_end >= 0 else len(text)]
+    if not in_strings:
+        inside = _inside(text, offset, path)
+        if inside:
+            return Shape("none", why=f"inside a {inside}")
+    if not line_prefix.strip():
+        return Shape("block", indent=len(line_prefix.expandtabs(4)), line_suffix=line_suffix,
+                     why="an empty line: the rest of the block", after_space=True)
+    if not line_suffix.strip() and line_prefix.rstrip().endswith(_OPENERS):
+        return Shape("block", indent=_indent_of(line_prefix.expandtabs(4)) + 1, line_suffix=line_suffix,
+                     why="after an opener: the block it opens", opens=True)
+    return Shape("line", line_suffix=line_suffix, why="inside a line: finish it",
+                 after_space=line_prefix[-1:].isspace())
+
+
+def cut(answer: str, shape: Shape, next_line: str = "", max_lines: int = 12) -> tuple[str, bool]:
+    """The part of ``answer`` the shape allows, and whether the suggestion is complete.
+
+    Line mode stops at the first line break. Block mode keeps lines indented at
+    least ``shape.indent`` (the first line continues the cursor's line), stops
+    before a line that leaves the block, before a line the file already has next
+    (``next_line``: the model repeating what follows), after two blank lines,
+    or after ``max_lines``.
+    """
+    if shape.mode == "line":
+        head, sep, _ = answer.partition("\n")
+        return head, bool(sep)
+    lines = answer.split("\n")
+    complete = len(lines) - 1  # the last piece may still grow
+    kept: list[str] = [lines[0]]
+    blanks = 0
+    for i, line in enumerate(lines[1:], start=1):
+        whole = i < complete
+        if not line.strip():
+            blanks += 1
+            if blanks >= 2:
+                return _tidy(kept), True
+            kept.append(line)
+            continue
+        blanks = 0
+        if _indent_of(line.expandtabs(4)) < shape.indent:
+            return _tidy(kept), True
+        if next_line.strip() and line.strip() == next_line.strip() and whole:
+            return _tidy(kept), True
+        kept.append(line)
+        if len(kept) >= max_lines and whole:
+            return _tidy(kept), True
+    return "\n".join(kept), False
+
+
+def _tidy(lines: list[str]) -> str:
+    while lines and not lines[-1].strip() and len(lines) > 1:
+        lines.pop()
+    return "\n".join(lines)
+
+
+def finish(text: str, shape: Shape) -> str:
+    """Final touches: no trailing blank lines; no second indentation after the cursor's (models
+    tokenise "    return" as one piece and repeat the space); a line suggestion that retypes the
+    rest of the line drops it."""
+    text = _tidy(text.split("\n")) if shape.mode == "block" else text
+    if shape.after_space:
+        text = text.lstrip(" \t")
+    rest = shape.line_suffix.strip()
+    if shape.mode == "line" and rest and text.rstrip().endswith(rest):
+        text = text.rstrip()[: -len(rest)]
+    return text.rstrip() if shape.mode == "line" else text
+
+
+def clean_chat_answer(answer: str, line_prefix: str, opens: bool = False) -> str:
+    """A chat model's answer as insertable text: no fence, no cursor marker, no echo of the line.
+
+    After a block's header (``opens``) the answer is the block's lines, which
+    start on a new line whether or not the model wrote the line break.
+    """
+    text = answer.replace(CURSOR, "")
+    if text.lstrip().startswith("`") and "\n" not in text.lstrip():
+        return ""  # a fence still arriving: nothing to show yet
+    fenced = re.match(r"\s*(`{3,})[^\n]*\n(.*?)(?:\n\1|\Z)", text, re.S)
+    if fenced:
+        text = fenced.group(2)
+    typed = line_prefix.strip()
+    stripped = text.lstrip()
+    if typed and stripped.startswith(typed):
+        text = stripped[len(typed):]
+        if line_prefix[-1:].isspace():
+            text = text.lstrip(" \t")
+    if opens and text.strip() and not text.startswith("\n"):
+        text = "\n" + text
+    return text
+
+
+# -- prompts ----------------------------------------------------------------------------
+
+
+def window(text: str, offset: int, prefix_chars: int, suffix_chars: int) -> tuple[str, str]:
+    """The text before and after the cursor the model sees, cut at line boundaries."""
+    start = max(0, offset - prefix_chars)
+    if start > 0:
+        nl = text.find("\n", start, offset)
+        start = nl + 1 if nl >= 0 else start
+    end = min(len(text), offset + suffix_chars)
+    if end < len(text):
+        nl = text.rfind("\n", offset, end)
+        end = nl + 1 if nl >= 0 else end
+    return text[start:offset], text[offset:end]
+
+
+def render_fim(template: FimTemplate, path: str, prefix: str, suffix: str, context: str = "") -> str:
+    """The FIM prompt of ``template``; repository context goes first as its own "file"."""
+    head = ""
+    if template.file_sep is not None:
+        if context.strip():
+            head = f"{template.file_sep}repository context\n{context.rstrip()}\n"
+        head += f"{template.file_sep}{path}\n"
+    return f"{head}{template.prefix}{prefix}{template.suffix}{suffix}{template.middle}"
+
+
+def chat_messages(path: str, prefix: str, suffix: str, shape: Shape, context: str = "") -> list[dict[str, str]]:
+    """The chat fallback: the file with a cursor marker, and what kind of answer fits."""
+    body = f"{prefix}{CURSOR}{suffix}"
+    fence = fence_for(body)
+    want = "the rest of this line" if shape.mode == "line" else "the next lines of this block"
+    parts = []
+    if context.strip():
+        parts.append(f"## Repository context\n{context.rstrip()}")
+    parts.append(f"## File: {path}\n{fence}{language_of(path)}\n{body}\n{fence}")
+    parts.append(f"Write {want} at {CURSOR}.")
+    return [{"role": "system", "content": CHAT_SYSTEM}, {"role": "user", "content": "\n\n".join(parts)}]
+
+
+# -- the cache --------------------------------------------------------------------------
+
+
+@dataclass
+class _Cached:
+    suggestion: Suggestion
+    full_prefix: str
+
+
+class SuggestionCache:
+    """Recent suggestions keyed by the text before the cursor.
+
+    A request whose prefix is a cached prefix plus the start of that
+    suggestion (the person is typing what was suggested) gets the rest of the
+    suggestion without asking the model again. Thread-safe, LRU, small.
+    """
+
+    def __init__(self, size: int = CACHE_SIZE) -> None:
+        self.size = size
+        self._items: OrderedDict[tuple[str, str], _Cached] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def put(self, path: str, full_prefix: str, suffix_line: str, suggestion: Suggestion) -> None:
+        with self._lock:
+            self._items[(path, full_prefix)] = _Cached(suggestion, full_prefix)
+            self._items.move_to_end((path, full_prefix))
+            while len(self._items) > self.size:
+                self._items.popitem(last=False)
+
+    def get(self, path: str, full_prefix: str) -> tuple[Suggestion, str] | None:
+        """(suggestion, what is left of it) when ``full_prefix`` types into a cached suggestion."""
+        with self._lock:
+            for key in reversed(self._items):
+                if key[0] != path:
+                    continue
+                item = self._items[key]
+                if not full_prefix.startswith(item.full_prefix):
+                    continue
+                typed = full_prefix[len(item.full_prefix):]
+                text = item.suggestion.text
+                if text.startswith(typed) and len(typed) < len(text):
+                    self._items.move_to_end(key)
+                    return item.suggestion, text[len(typed):]
+        return None
+
+
+# -- the engine side ----------------------------------------------------------------------
+
+
+@dataclass
+class Timing:
+    """How long the parts of the last request took (seconds), for benchmarks and logs."""
+
+    context_s: float = 0.0
+    first_token_s: float | None = None
+    first_line_s: float | None = None
+    total_s: float = 0.0
+    cached: bool = False
+    tokens: int = 0
+
+
+@dataclass
+class Completer:
+    """Inline completions for one repository, with one model client and one event bus."""
+
+    config: Config
+    client: ChatClient
+    events: EventBus
+    repo_root: Path | None = None
+    cache: SuggestionCache = field(default_factory=SuggestionCache)
+
+    @property
+    def settings(self) -> CompletionSettings:
+        return self.config.completion
+
+    @property
+    def route(self) -> Route:
+        return route_for(self.settings, self.config.adapter or self.config.model)
+
+    def complete(self, path: str, text: str, offset: int, cancel: threading.Event | None = None,
+                 explicit: bool = False, timing: Timing | None = None,
+                 route: Route | None = None) -> Suggestion | None:
+        """A suggestion for the cursor at ``offset`` of ``text`` (the buffer of ``path``,
+        relative to the repository), or None when nothing fits there.
+
+        ``explicit`` (the person asked) also completes inside strings and comments.
+        Raises :class:`~amigo.client.Cancelled` when ``cancel`` is set mid-stream,
+        ModelServerError when the server fails.
+        """
+        timing = timing if timing is not None else Timing()
+        started = time.monotonic()
+        offset = max(0, min(offset, len(text)))
+        shape = analyse(text, offset, path, in_strings=self.settings.in_strings or explicit)
+        if shape.mode == "none":
+            return None
+        full_prefix = text[:offset]
+        hit = self.cache.get(path, full_prefix)
+        if hit is not None:
+            timing.cached, timing.total_s = True, time.monotonic() - started
+            return hit[0] if hit[1] == hit[0].text else _rest(hit[0], hit[1])
+        prefix, suffix = window(text, offset, self.settings.prefix_chars, self.settings.suffix_chars)
+        route = route or self.route
+        context = self._context(path, text, offset, timing)
+        next_line = next((ln for ln in text[offset:].split("\n")[1:] if ln.strip()), "")
+        line_prefix = full_prefix[full_prefix.rfind("\n") + 1:]
+        answer, prompt = self._generate(route, path, prefix, suffix, shape, context, next_line, line_prefix,
+                                        cancel, timing, started)
+        suggestion_text = finish(answer, shape)
+        timing.total_s = time.monotonic() - started
+        if not suggestion_text.strip():
+            return None
+        suggestion = Suggestion(
+            id=uuid.uuid4().hex[:12], path=path, language=language_of(path), prefix=prefix, suffix=suffix,
+            text=suggestion_text, mode=shape.mode, route=route.label, prompt=prompt, model=self.client.model,
+            adapter=self.config.adapter, first_token_s=timing.first_token_s, latency_s=timing.total_s,
+        )
+        self.cache.put(path, full_prefix, shape.line_suffix, suggestion)
+        return suggestion
+
+    def _context(self, path: str, text: str, offset: int, timing: Timing) -> str:
+        """A small budget of repository context (best effort: failures cost only the context)."""
+        if self.settings.context_budget <= 0 or self.repo_root is None:
+            return ""
+        started = time.monotonic()
+        try:
+            from amigo.context import build_context
+
+            line = text.count("\n", 0, offset) + 1
+            result = build_context(self.repo_root, path, text, (line, line), "",
+                                   budget_tokens=self.settings.context_budget)
+        except Exception:  # noqa: BLE001 - see docstring
+            log.exception("completion context failed; asking without it")
+            return ""
+        finally:
+            timing.context_s = time.monotonic() - started
+        return "\n\n".join(f"# {s.title}\n{s.text.rstrip()}" for s in result.sections if s.text.strip())
+
+    def _generate(self, route: Route, path: str, prefix: str, suffix: str, shape: Shape, context: str,
+                  next_line: str, line_prefix: str, cancel: threading.Event | None, timing: Timing,
+                  started: float) -> tuple[str, str]:
+        """Stream the answer, cutting it by ``shape``; returns (the cut answer, the prompt as sent).
+
+        A chat answer is cleaned (fence, echo of the line) before each cut, so a
+        fenced answer also stops as soon as the suggestion is complete.
+        """
+        params: dict = {"max_tokens": self.settings.max_tokens, "temperature": 0.0}
+        if self.config.seed is not None:
+            params["seed"] = self.config.seed
+        stats = StreamStats()
+        stream: Iterator[str]
+        if route.kind == "fim" and route.template is not None:
+            prompt = render_fim(route.template, path, prefix, suffix, context)
+            stops = list(route.template.stops) + (["\n"] if shape.mode == "line" else [])
+            stream = self.client.stream_text(prompt, cancel=cancel, stats=stats, stop=stops, **params)
+        elif route.kind == "prefix":
+            prompt = prefix
+            stops = ["\n"] if shape.mode == "line" else []
+            stream = self.client.stream_text(prompt, cancel=cancel, stats=stats, stop=stops, **params)
+        elif route.kind == "infill":
+            prompt = json.dumps({"input_prefix": prefix, "input_suffix": suffix})
+            extra = [{"filename": "repository context", "text": context}] if context.strip() else []
+            n_predict = params.pop("max_tokens")
+            stream = self.client.stream_infill(prefix, suffix, extra, cancel=cancel, stats=stats,
+                                               n_predict=n_predict, **params)
+        else:
+            messages = chat_messages(path, prefix, suffix, shape, context)
+            prompt = json.dumps(messages, ensure_ascii=False)
+            stream = self.client.stream(messages, cancel=cancel, stats=stats, **params)
+        raw = answer = ""
+        try:
+            for piece in stream:
+                if cancel is not None and cancel.is_set():
+                    raise Cancelled("completion cancelled")
+                raw += piece
+                timing.tokens += 1
+                if timing.first_token_s is None:
+                    timing.first_token_s = time.monotonic() - started
+                visible = clean_chat_answer(raw, line_prefix, shape.opens) if route.kind == "chat" else raw
+                if timing.first_line_s is None and "\n" in visible.lstrip("\n"):
+                    timing.first_line_s = time.monotonic() - started
+                answer, done = cut(visible, shape, next_line, self.settings.max_lines)
+                if done:
+                    break  # closing the stream makes the server stop generating
+        finally:
+            close = getattr(stream, "close", None)
+            if close is not None:
+                close()
+        if timing.first_line_s is None:
+            timing.first_line_s = time.monotonic() - started
+        return answer, prompt
+
+    # -- verdicts (events for whoever listens: the feedback recorder) -----------------
+
+    def shown(self, suggestion: Suggestion) -> None:
+        self.events.publish(CompletionShownEvent(suggestion))
+
+    def accepted(self, suggestion: Suggestion, accepted: str | None = None) -> None:
+        """The person took the suggestion (``accepted``: only that much of it, for a partial accept)."""
+        taken = suggestion.text if accepted is None else accepted
+        self.events.publish(CompletionAcceptedEvent(suggestion, taken))
+
+    def rejected(self, suggestion: Suggestion, reason: str, typed: str | None = None) -> None:
+        self.events.publish(CompletionRejectedEvent(suggestion, reason, typed))
+
+
+def _rest(suggestion: Suggestion, remaining: str) -> Suggestion:
+    """The cached suggestion, as the part not typed yet (same id: it is the same suggestion)."""
+    from dataclasses import replace
+
+    return replace(suggestion, text=remaining)

@@ -1,0 +1,194 @@
+"""amigo.complete: the shape of a suggestion from the syntax tree, stop rules, prompts, cache, and the real HTTP path."""
+
+from __future__ import annotations
+
+import json
+import threading
+from pathlib import Path
+
+import pytest
+
+from amigo.client import Cancelled, ChatClient
+from amigo.complete import (
+    FIM_TEMPLATES, Completer, SuggestionCache, Timing, analyse, clean_chat_answer, cut, render_fim, route_for, window,
+)
+from amigo.config import CompletionSettings, Config
+from amigo.events import CompletionAcceptedEvent, CompletionRejectedEvent, CompletionShownEvent, EventBus
+from helpers import RecordedModelServer
+
+PY = '''def total(items):
+    """Sum the prices."""
+    # skip free ones
+    result = sum(i.price for i in items if i.price)
+    return result
+'''
+JS = '''function total(items) {
+  const label = "sum of prices";
+  // skip free ones
+  return items.reduce((a, i) => a + i.price, 0);
+}
+'''
+
+
+def at(text: str, marker: str, after: bool = True) -> int:
+    return text.index(marker) + (len(marker) if after else 0)
+
+
+@pytest.mark.parametrize("text, path, marker, mode", [
+    (PY, "a.py", '"""Sum the', "none"),            # inside a docstring
+    (PY, "a.py", "# skip", "none"),                 # inside a comment
+    (PY, "a.py", "result = sum(", "line"),          # inside an expression: finish the line
+    (PY, "a.py", "def total(items):", "block"),     # after a colon: the block
+    (JS, "a.js", '"sum of', "none"),
+    (JS, "a.js", "// skip", "none"),
+    (JS, "a.js", "function total(items) {", "block"),  # after a brace
+    (JS, "a.js", "items.reduce(", "line"),
+])
+def test_shape_comes_from_the_syntax_tree(text: str, path: str, marker: str, mode: str) -> None:
+    assert analyse(text, at(text, marker), path).mode == mode
+
+
+def test_asked_for_it_completes_inside_strings_and_an_empty_line_is_a_block() -> None:
+    assert analyse(PY, at(PY, '"""Sum the'), "a.py", in_strings=True).mode == "line"
+    text = "def f():\n    x = 1\n    \n"
+    shape = analyse(text, at(text, "x = 1\n    "), "a.py")
+    assert (shape.mode, shape.indent) == ("block", 4)
+    assert analyse("plain words", 5, "notes.txt").mode == "line", "no grammar: no string detection, still a line"
+
+
+def test_stop_rules_cut_the_stream() -> None:
+    line = analyse(PY, at(PY, "result = sum("), "a.py")
+    assert cut("i.price for i in items)\nprint()", line) == ("i.price for i in items)", True)
+    assert cut("i.price for", line) == ("i.price for", False)
+    block = analyse(PY, at(PY, "def total(items):"), "a.py")
+    # the block ends where a line leaves it, or where the model repeats the file's next line
+    assert cut("\n    n = 0\n    return n\ndef other():", block) == ("\n    n = 0\n    return n", True)
+    assert cut("\n    n = 0\n    \"\"\"Sum the prices.\"\"\"\n", block, next_line='    """Sum the prices."""') == (
+        "\n    n = 0", True)
+    assert cut("\n    a\n\n\n    b", block)[1] is True, "two blank lines end a block"
+    assert cut("\n" + "    x\n" * 20, block, max_lines=3) == ("\n    x\n    x", True)
+
+
+def test_no_second_indentation_after_the_cursors() -> None:
+    from amigo.complete import finish
+
+    text = "def f():\n    x = 1\n    \n"
+    shape = analyse(text, at(text, "x = 1\n    "), "a.py")
+    assert finish(" return x", shape) == "return x", "the model repeated the space before the cursor"
+    opener = analyse(PY, at(PY, "def total(items):"), "a.py")
+    assert finish("\n    return 0", opener) == "\n    return 0"
+
+
+def test_chat_answers_lose_fences_and_echoes() -> None:
+    assert clean_chat_answer("```python\n    return x\n```", "", opens=False) == "    return x"
+    assert clean_chat_answer("```pyth", "") == "", "a fence still arriving shows nothing yet"
+    assert clean_chat_answer("result = sum(i.price)", "    result = ") == "sum(i.price)"
+    assert clean_chat_answer("    n = 0", "def f():", opens=True) == "\n    n = 0"
+
+
+def test_routes_and_templates() -> None:
+    assert route_for(CompletionSettings(), "smollm2-135m-instruct").kind == "chat"
+    assert route_for(CompletionSettings(), "Qwen2.5-Coder-1.5B").label == "fim:qwen"
+    assert route_for(CompletionSettings(), "bigcode/starcoder2-3b").label == "fim:starcoder"
+    assert route_for(CompletionSettings(fim="codellama"), "anything").label == "fim:codellama"
+    assert route_for(CompletionSettings(fim="infill"), "x").label == "infill"
+    assert render_fim(FIM_TEMPLATES["qwen"], "a.py", "def f(", "):\n", "ctx") == (
+        "<|file_sep|>repository context\nctx\n<|file_sep|>a.py\n<|fim_prefix|>def f(<|fim_suffix|>):\n<|fim_middle|>")
+    assert render_fim(FIM_TEMPLATES["codellama"], "a.py", "a", "b", "ignored") == "<PRE> a <SUF>b <MID>"
+
+
+def test_window_cuts_at_line_boundaries() -> None:
+    text = "one\ntwo\nthree\nfour\nfive\n"
+    prefix, suffix = window(text, at(text, "thr"), prefix_chars=6, suffix_chars=7)
+    assert (prefix, suffix) == ("thr", "ee\n")
+    assert window(text, 0, 10, 1000) == ("", text)
+
+
+def test_cache_serves_the_rest_while_the_suggestion_is_typed() -> None:
+    from amigo.events import Suggestion
+
+    cache = SuggestionCache(size=2)
+    s = Suggestion("id1", "a.py", "python", "x = ", "", "compute(1)", "line", "chat", "[]", "m")
+    cache.put("a.py", "x = ", "", s)
+    assert cache.get("a.py", "x = comp") == (s, "ute(1)")
+    assert cache.get("a.py", "x = cop") is None, "typed something else"
+    assert cache.get("b.py", "x = comp") is None
+    assert cache.get("a.py", "x = compute(1)") is None, "all typed: nothing left to suggest"
+    for i in range(2):
+        cache.put("a.py", f"y{i}", "", s)
+    assert cache.get("a.py", "x = comp") is None, "least recently used goes first"
+
+
+def _completer(url: str, repo: Path | None = None, **settings: object) -> tuple[Completer, list]:
+    config = Config(endpoint=url, model="recorded", completion=CompletionSettings(context_budget=0, **settings))  # type: ignore[arg-type]
+    events: list = []
+    bus = EventBus()
+    bus.subscribe(events.append)
+    return Completer(config, ChatClient.from_config(config), bus, repo), events
+
+
+def test_fim_over_real_http_stops_the_stream_when_the_line_is_done() -> None:
+    with RecordedModelServer("i.price for i in items)\n" + "x" * 400, chunk_chars=4, delay_s=0.002) as server:
+        completer, events = _completer(server.base_url, fim="starcoder")
+        timing = Timing()
+        suggestion = completer.complete("a.py", PY, at(PY, "result = sum("), timing=timing)
+        assert suggestion is not None and suggestion.text == "i.price for i in items)"
+        assert suggestion.route == "fim:starcoder" and suggestion.prompt.startswith("<file_sep>a.py\n<fim_prefix>")
+        [body] = server.requests
+        assert body["stop"][-1] == "\n" and body["max_tokens"] == 64 and body["stream"] is True
+        assert timing.first_token_s is not None and timing.tokens < 20, "the rest of the answer was never read"
+        # typing the suggestion: answered from the cache, no new request
+        typed = PY.replace("sum(i.price", "sum(i.pr")
+        again = completer.complete("a.py", typed, at(typed, "sum(i.pr"), timing=(t2 := Timing()))
+        assert again is not None and again.text == "ice for i in items)" and t2.cached and len(server.requests) == 1
+        completer.shown(suggestion)
+        completer.accepted(suggestion, "i.price")
+        completer.rejected(suggestion, "typed-over", "x")
+        assert [type(e) for e in events] == [CompletionShownEvent, CompletionAcceptedEvent, CompletionRejectedEvent]
+        assert events[1].accepted == "i.price"
+
+
+def test_chat_fallback_and_cancel_over_real_http() -> None:
+    answer = "```python\n    n = len(items)\n    return n\n```"
+    with RecordedModelServer(answer) as server:
+        completer, _ = _completer(server.base_url)
+        suggestion = completer.complete("a.py", PY, at(PY, "def total(items):"))
+        assert suggestion is not None and suggestion.text == "\n    n = len(items)\n    return n"
+        assert suggestion.route == "chat" and "<|cursor|>" in json.loads(suggestion.prompt)[-1]["content"]
+        assert completer.complete("a.py", PY, at(PY, "# skip")) is None and len(server.requests) == 1
+    with RecordedModelServer("a" * 200, chunk_chars=1, delay_s=0.05) as slow:
+        completer, _ = _completer(slow.base_url)
+        cancel = threading.Event()
+        threading.Timer(0.3, cancel.set).start()
+        with pytest.raises(Cancelled):
+            completer.complete("a.py", PY, at(PY, "result = sum("), cancel=cancel)
+        assert slow.disconnected.wait(5), "cancelling closed the HTTP stream"
+
+
+def test_completion_feedback_is_redacted_and_exported(tmp_path: Path) -> None:
+    from amigo.events import Suggestion
+    from feedback.export import export
+    from feedback.recorder import Recorder
+    from feedback.settings import FeedbackSettings
+    from feedback.store import Store
+
+    secret = "ghp_" + "A1b2C3d4E5f6G7h8I9j0K1l2M3n4O5p6Q7r8"
+    store = Store(tmp_path / "fb.db")
+    bus = EventBus()
+    Recorder(store, "crepo", FeedbackSettings()).subscribe(bus)
+    s = Suggestion("s1", "a.py", "python", f'TOKEN = "{secret}"\nx = ', "\n", "compute(1)", "line", "fim:qwen",
+                   f'<|fim_prefix|>TOKEN = "{secret}"', "qwen")
+    bus.publish(CompletionShownEvent(s))
+    bus.publish(CompletionAcceptedEvent(s, "compute("))
+    row = store.query("SELECT prefix, prompt FROM completions")[0]
+    assert secret not in row["prefix"] and secret not in row["prompt"]
+    result = export(store, "sft-completions", tmp_path / "sft", test_fraction=0.0)
+    [record] = [json.loads(x) for x in (tmp_path / "sft" / "jsonl" / "train.jsonl").read_text().splitlines()]
+    assert record["completion"] == [{"role": "assistant", "content": "compute("}]
+    assert "<|cursor|>" in record["prompt"][-1]["content"] and secret not in json.dumps(record)
+    assert result.manifest["counts"]["by_source"] == {"completion-accepted": 1}
+    from feedback.purge import purge
+
+    purge(store, repo_id="crepo")
+    assert not store.query("SELECT * FROM completions") and not store.query("SELECT * FROM completion_events")
+    store.close()
