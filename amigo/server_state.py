@@ -23,8 +23,9 @@ from urllib.parse import urlsplit
 from amigo.xdg import state_dir
 
 LOG_TAIL_LINES = 20
-# How long a client waits for the starter to write down a death it has just seen.
-DEATH_WAIT_S = 2.0
+# How long a client waits for the starter to write down a death it has just seen (a loaded
+# machine can take seconds to run the waiting thread).
+DEATH_WAIT_S = 5.0
 
 
 @dataclass

@@ -86,7 +86,8 @@ def main() -> int:
             for name, site in sites.items():
                 result = run_once(site, args.tokens, args.threads)
                 results.setdefault(name, []).append(result)
-                print(f"run {run + 1} {name}: " + (f"CRASHED ({result['crashed']})" if "crashed" in result else
+                print(f"run {run + 1} {name}: " + (f"CRASHED ({result['crashed']}): "
+                      f"{(result['stderr'].strip().splitlines() or [''])[-1][:200]}" if "crashed" in result else
                       f"{result['decode_tok_s']:.1f} tok/s decode, first token {result['first_s'] * 1000:.0f} ms"),
                       flush=True)
     print(f"\n{'build':<10} {'decode tok/s (median)':>22} {'first token ms':>15}  features")
