@@ -12,6 +12,7 @@ from amigo.events import AcceptedEvent, ProposalEvent, RejectedEvent, RetriedEve
 from feedback import attach, follow_up
 from feedback.cli import main as cli
 from feedback.export import dedup, export, is_test
+from feedback.schema import LATEST
 from feedback.settings import FeedbackSettings, db_path
 from feedback.store import Store
 from feedback_helpers import CALC
@@ -60,7 +61,7 @@ def test_dpo_export_pairs_dedups_and_splits(repo, make, bus, tmp_path):
     assert manifest == result.manifest
     assert manifest["counts"]["total"] == 1 and manifest["counts"]["duplicates_dropped"] == 1
     assert manifest["counts"]["by_source"] == {"retry": 1}
-    assert manifest["schema_version"] == 2 and manifest["models"] == {"smollm2-135m": 1}
+    assert manifest["schema_version"] == LATEST and manifest["models"] == {"smollm2-135m": 1}
     assert manifest["parquet"] is True
     (row,) = read_jsonl(out / "jsonl" / "train.jsonl")
     assert not (out / "jsonl" / "test.jsonl").exists() and manifest["counts"]["test"] == 0

@@ -30,9 +30,12 @@ def test_v1_database_with_data_upgrades_to_latest(tmp_path, make):
         events_before = [dict(r) for r in old.query("SELECT * FROM events ORDER BY id")]
 
     with Store(path) as new:
-        assert new.version == LATEST == 2
-        assert {r["id"]: dict(r) for r in new.query("SELECT * FROM proposals")} == before
-        assert [dict(r) for r in new.query("SELECT * FROM events ORDER BY id")] == events_before
+        assert new.version == LATEST
+        # v3 adds the push flags (0: not sent yet); everything else is as it was
+        assert {r["id"]: dict(r) for r in new.query("SELECT * FROM proposals")} == {
+            k: {**v, "pushed": 0} for k, v in before.items()}
+        assert [dict(r) for r in new.query("SELECT * FROM events ORDER BY id")] == [
+            {**e, "pushed": 0} for e in events_before]
         follow = {(r["proposal_id"], r["kind"]): (r["status"], r["started_at"], r["due_at"])
                   for r in new.query("SELECT * FROM followups")}
         assert follow == {
@@ -44,7 +47,7 @@ def test_v1_database_with_data_upgrades_to_latest(tmp_path, make):
         assert json.loads(new.query("SELECT data FROM events WHERE kind = 'rejected'")[0][0]) == {"reason": "no"}
     # opening again is a no-op
     with Store(path) as again:
-        assert again.version == 2
+        assert again.version == LATEST
         assert len(again.query("SELECT * FROM followups")) == 3
 
 
