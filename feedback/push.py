@@ -2,9 +2,12 @@
 
 Local first: the recorder only ever writes the local SQLite store, so no edit
 waits on the network. A push then reads rows not yet sent (``pushed = 0``),
-redacts them again with today's rules (a record kept under older rules gains
-the newer ones before it leaves the machine), sends a batch in one PostgreSQL
-transaction, and only after that commit flags the batch as sent locally.
+redacts again every row kept under other redaction rules than today's (a
+record kept under older rules gains the newer ones before it leaves the
+machine; a row stamped with today's ``RULES`` was redacted by them already),
+sends a batch in one PostgreSQL transaction, and only after that commit flags
+the batch as sent locally. Follow-ups' correction texts are always redacted
+again (they carry no stamp).
 
 Why that is safe to interrupt anywhere and to run from many machines at once:
 
@@ -35,7 +38,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 from feedback.records import dumps
-from feedback.redact import redact, redact_value
+from feedback.redact import RULES, redact, redact_value
 from feedback.repoid import UNKNOWN, identify
 from feedback.settings import SettingsLike
 from feedback.store import Store
@@ -65,10 +68,11 @@ class PushResult:
     machine_id: str = ""
     person_id: str = ""
     target: str = ""
+    seconds: float = 0.0
 
     def __str__(self) -> str:
         text = (f"pushed {self.proposals} proposals, {self.events} events and {self.followups} follow-ups to "
-                f"{self.target} (machine {self.machine_id}, person {self.person_id})")
+                f"{self.target} in {self.seconds:.1f} s (machine {self.machine_id}, person {self.person_id})")
         if self.withheld:
             text += f"; {self.withheld} proposals of excluded repositories stay on this machine"
         return text
@@ -109,13 +113,23 @@ def _redact_json(text: str | None, redactor: Redactor) -> str | None:
 
 
 def redact_proposal(row: dict[str, Any], redactor: Redactor = redact) -> dict[str, Any]:
-    """A stored proposal row with every text redacted again (the same fields the recorder redacts)."""
+    """A stored proposal row with every text redacted again (the same fields the recorder redacts),
+    unless it was stored under today's rules (redacting again would change nothing, at a real cost)."""
     out = dict(row)
+    if redactor is redact and row.get("redaction") == RULES:
+        return out
     for key in ("instruction", "file_text", "answer", "diff"):
         out[key] = redactor(row[key])
     for key in ("messages", "changes", "errors"):
         out[key] = _redact_json(row[key], redactor)
     return out
+
+
+def _event_data(row: Any, redactor: Redactor) -> str | None:
+    """An event's data as it may leave: redacted again unless stored under today's rules."""
+    if redactor is redact and row["redaction"] == RULES:
+        return row["data"]
+    return _redact_json(row["data"], redactor)
 
 
 def _match_target(store: Store, store_id: str) -> None:
@@ -141,7 +155,7 @@ def _send(team: TeamStore, sql: str, rows: list[tuple[Any, ...]]) -> None:
 def _push_proposals(store: Store, team: TeamStore, sender: tuple[str, str, float], excluded: list[str],
                     batch: int, redactor: Redactor) -> int:
     rows = store.query(
-        f"SELECT {', '.join(PROPOSAL_COLUMNS)} FROM proposals p WHERE pushed = 0{_not_excluded(excluded)} "
+        f"SELECT {', '.join(PROPOSAL_COLUMNS)}, redaction FROM proposals p WHERE pushed = 0{_not_excluded(excluded)} "
         "ORDER BY rowid LIMIT ?", (*excluded, batch))
     if not rows:
         return 0
@@ -159,12 +173,13 @@ def _push_events(store: Store, team: TeamStore, sender: tuple[str, str, float], 
                  redactor: Redactor) -> int:
     # only events whose proposal the team store already has (excluded ones never are)
     rows = store.query(
-        "SELECT e.id, e.proposal_id, e.kind, e.at, e.data FROM events e JOIN proposals p ON p.id = e.proposal_id "
+        "SELECT e.id, e.proposal_id, e.kind, e.at, e.data, e.redaction FROM events e "
+        "JOIN proposals p ON p.id = e.proposal_id "
         "WHERE e.pushed = 0 AND p.pushed = 1 ORDER BY e.id LIMIT ?", (batch,))
     if not rows:
         return 0
     machine, person, at = sender
-    values = [(machine, r["id"], r["proposal_id"], r["kind"], r["at"], _redact_json(r["data"], redactor), person, at)
+    values = [(machine, r["id"], r["proposal_id"], r["kind"], r["at"], _event_data(r, redactor), person, at)
               for r in rows]
     _send(team, "INSERT INTO events (machine_id, local_id, proposal_id, kind, at, data, person_id, pushed_at) "
                 "VALUES (%s, %s, %s, %s, %s, %s, %s, %s) ON CONFLICT (machine_id, local_id) DO NOTHING", values)
@@ -196,6 +211,7 @@ def _push_followups(store: Store, team: TeamStore, sender: tuple[str, str, float
 def push(store: Store, team: TeamStore, settings: SettingsLike | None = None, batch: int = BATCH,
          redactor: Redactor = redact, progress: Progress | None = None) -> PushResult:
     """Send ``team`` every proposal, event and follow-up of ``store`` it lacks; see the module docstring."""
+    started = time.perf_counter()
     machine, person = identity(store, settings)
     excluded = sorted(excluded_repo_ids(settings))
     result = PushResult(machine_id=machine, person_id=person, target=public_url(team.url))
@@ -215,4 +231,5 @@ def push(store: Store, team: TeamStore, settings: SettingsLike | None = None, ba
         result.withheld = store.query(
             f"SELECT COUNT(*) FROM proposals WHERE pushed = 0 AND repo_id IN ({', '.join('?' * len(excluded))})",
             tuple(excluded))[0][0]
+    result.seconds = time.perf_counter() - started
     return result

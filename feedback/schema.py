@@ -10,8 +10,10 @@ v2: follow-ups - the retention measured after an accept and the correction
     pending follow-ups so old data gains the signal too.
 v3: what ``amigo feedback push`` has sent: a ``pushed`` flag per row (a
     follow-up that changes after it was sent is flagged again, and its
-    ``rev`` counts the changes, so the team store keeps the newest), and a
-    ``meta`` table with this database's opaque machine and person ids.
+    ``rev`` counts the changes, so the team store keeps the newest); which
+    redaction rules a proposal or event was stored under (a push redacts
+    rows kept under other rules again); and a ``meta`` table with this
+    database's opaque machine and person ids.
 
 The team store (PostgreSQL, :mod:`feedback.team`) has its own numbered
 migrations, ``PG_MIGRATIONS``: the same tables in PostgreSQL's types, plus
@@ -98,6 +100,9 @@ ALTER TABLE proposals ADD COLUMN pushed INTEGER NOT NULL DEFAULT 0;
 ALTER TABLE events ADD COLUMN pushed INTEGER NOT NULL DEFAULT 0;
 ALTER TABLE followups ADD COLUMN pushed INTEGER NOT NULL DEFAULT 0;
 ALTER TABLE followups ADD COLUMN rev INTEGER NOT NULL DEFAULT 0;
+-- the redaction rules a row was stored under (feedback.redact.RULES; NULL: older rules, redact again)
+ALTER TABLE proposals ADD COLUMN redaction TEXT;
+ALTER TABLE events ADD COLUMN redaction TEXT;
 CREATE INDEX proposals_unpushed ON proposals(pushed) WHERE pushed = 0;
 CREATE INDEX events_unpushed ON events(pushed) WHERE pushed = 0;
 CREATE INDEX followups_unpushed ON followups(pushed) WHERE pushed = 0;

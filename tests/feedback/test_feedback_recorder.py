@@ -12,6 +12,7 @@ from amigo.events import (
 from feedback import attach, db_path
 from feedback.repoid import identify
 from feedback.settings import FeedbackSettings
+from feedback.schema import LATEST
 from feedback.store import Store
 from feedback_helpers import git
 
@@ -138,7 +139,7 @@ def test_store_pragmas(tmp_path):
         assert store.query("PRAGMA journal_mode")[0][0] == "wal"
         assert store.query("PRAGMA foreign_keys")[0][0] == 1
         assert store.query("PRAGMA busy_timeout")[0][0] >= 1000
-        assert store.version == 2 and store.integrity() == "ok"
+        assert store.version == LATEST and store.integrity() == "ok"
 
 
 def test_a_stuck_writer_costs_a_bounded_wait_never_the_edit(repo, make, bus, settings, monkeypatch):

@@ -21,6 +21,7 @@ from feedback.cli import main as cli
 from feedback.export import export
 from feedback.push import identity, push
 from feedback.purge import purge_team
+from feedback.redact import RULES
 from feedback.repoid import identify
 from feedback.schema import LATEST, PG_LATEST
 from feedback.settings import FeedbackSettings, db_path
@@ -110,7 +111,8 @@ def test_local_v2_database_gains_push_flags_and_ids(tmp_path, make):
     path = tmp_path / "v2.db"
     with Store(path, target_version=2) as old:
         with old.transaction() as conn:
-            records.write_proposal(conn, records.proposal_row(make(), "cabc"))
+            row = records.proposal_row(make(), "cabc")
+            records.write_proposal(conn, {k: v for k, v in row.items() if k != "redaction"})  # a v3 column
     with Store(path) as new:
         assert new.version == LATEST == 3
         assert new.query("SELECT pushed FROM proposals")[0][0] == 0
@@ -133,8 +135,10 @@ def test_push_sends_what_is_missing_once_redacted_and_followups_again_when_they_
     bus.publish(AcceptedEvent(good, None, None, (("calc.py", good.changes[0].new_text),)))
     recorder.close()
     db = db_path(settings)
-    with Store(db) as store, store.transaction() as conn:  # a row kept before today's redaction rules
-        conn.execute("UPDATE proposals SET instruction = ? WHERE id = ?", (f"use token {SECRET}", bad.id))
+    with Store(db) as store, store.transaction() as conn:  # a row kept under older redaction rules
+        conn.execute("UPDATE proposals SET instruction = ?, redaction = NULL WHERE id = ?",
+                     (f"use token {SECRET}", bad.id))
+        assert conn.execute("SELECT COUNT(*) FROM proposals WHERE redaction = ?", (RULES,)).fetchone()[0] == 1
 
     with Store(db) as store, TeamStore(team_url) as team:
         first = push(store, team, settings)
