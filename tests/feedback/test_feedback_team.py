@@ -126,7 +126,7 @@ def test_local_v2_database_gains_push_flags_and_ids(tmp_path, make):
 
 def test_push_sends_what_is_missing_once_redacted_and_followups_again_when_they_change(
         team_url, repo, make, bus, tmp_path):
-    settings = FeedbackSettings(retention_delay_s=0, url=team_url)
+    settings = FeedbackSettings(retention_delay_s=0)  # no url at attach: see the after-session test
     recorder = attach(bus, repo, settings)
     bad, good = make(answer="bad"), make()
     bus.publish(ProposalEvent(bad))
@@ -288,3 +288,25 @@ def test_stats_and_export_read_the_team_store(team_url, repo, make, bus, tmp_pat
         assert team_rows and team_rows == (tmp_path / f"local-{fmt}" / "jsonl" / "train.jsonl").read_text()
         manifest = json.loads((tmp_path / f"team-{fmt}" / "manifest.json").read_text())
         assert manifest["counts"]["total"] == len(team_rows.splitlines()) >= 1
+
+
+def test_a_session_ends_with_a_background_push(team_url, repo, tmp_path):
+    """An `amigo edit`-like process that attached the recorder with feedback.url set pushes once it exits."""
+    script = (
+        "import sys; from pathlib import Path; sys.path.insert(0, sys.argv[2]); "
+        "from amigo.events import EventBus, ProposalEvent; from feedback import attach; "
+        "from feedback.settings import FeedbackSettings; from feedback_helpers import Maker; "
+        "bus = EventBus(); repo = Path(sys.argv[1]); "
+        "attach(bus, repo, FeedbackSettings(url=sys.argv[3])); bus.publish(ProposalEvent(Maker(repo)()))"
+    )
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "XDG_STATE_HOME": str(tmp_path / "state")}
+    done = subprocess.run([sys.executable, "-c", script, str(repo), str(Path(__file__).parent), team_url],
+                          env=env, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    log = tmp_path / "state" / "amigo" / "push.log"
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline and "pushed" not in (log.read_text() if log.exists() else ""):
+        time.sleep(0.2)
+    assert "pushed 1 proposals" in log.read_text()
+    with TeamStore(team_url) as team:
+        assert counts(team)["proposals"] == 1
