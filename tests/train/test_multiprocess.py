@@ -2,6 +2,11 @@
 the CPU (gloo), with the shipped FSDP config and with DDP, on the tiny model: every stage saves a complete
 adapter that the next stage loads, and the adapters match a one-process run with the same global batch.
 
+What the FSDP case can and cannot show here: accelerate (1.16) turns FSDP on only for accelerator
+processes; CPU processes run the FSDP config as plain data parallel (``MULTI_CPU``), which the test
+asserts so that it notices the day that changes. So it checks that the shipped config launches and trains
+every stage; the sharded-to-full save (``training.save_adapter``) runs only on GPUs.
+
 Why they can match: accelerate gives rank r the batches r, r+2, ... of the one shuffled order, so a step
 of two processes with batch 2 sees the same 4 examples as one process with batch 2 and 2 accumulation
 steps; the loss is averaged over the same tokens either way. Small differences remain from the order of
@@ -82,7 +87,7 @@ def test_smoke_recipe_on_two_processes_matches_one(runs: Path, tiny_model: Path,
     for i, name in enumerate(stages):
         summary = json.loads((multi / "stages" / name / "stage.json").read_text())
         assert summary["processes"] == 2 and summary["global_step"] == 2
-        assert summary["distributed"] == ("FSDP" if how == "fsdp" else "MULTI_CPU")
+        assert summary["distributed"] == "MULTI_CPU"  # see the module docstring for FSDP on CPU processes
         # each stage started from the complete adapters of the stages before it
         assert summary["previous_adapters"] == [str(multi / "stages" / s / "adapter") for s in stages[:i]]
         ours = load_file(multi / "stages" / name / "adapter" / "adapter_model.safetensors")
