@@ -152,6 +152,8 @@ def _push(args: argparse.Namespace) -> int:
     from feedback.store import Store
     from feedback.team import TeamStore
 
+    if args.batch < 1:
+        raise InputError(f"--batch {args.batch}: give the number of rows per transaction, 1 or more")
     settings = _settings(_repo_root(Path.cwd()))
     if not settings.url:
         raise InputError("feedback.url is not set: name the team store (postgresql://user@host:port/database) "

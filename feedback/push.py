@@ -72,7 +72,7 @@ class PushResult:
 
     def __str__(self) -> str:
         text = (f"pushed {self.proposals} proposals, {self.events} events and {self.followups} follow-ups to "
-                f"{self.target} in {self.seconds:.1f} s (machine {self.machine_id}, person {self.person_id})")
+                f"{self.target} in {self.seconds:.2f} s (machine {self.machine_id}, person {self.person_id})")
         if self.withheld:
             text += f"; {self.withheld} proposals of excluded repositories stay on this machine"
         return text
