@@ -200,13 +200,13 @@ def test_push_from_several_processes_at_once(team_url, tmp_path):
 def test_push_killed_midway_and_rerun_loses_nothing_and_sends_nothing_twice(team_url, tmp_path):
     db = tmp_path / "feedback.db"
     fill(db, 1500)
-    cmd, env = push_cmd(db, team_url, "--batch", "25")
+    cmd, env = push_cmd(db, team_url, "--batch", "10")  # 450 transactions: the kill lands well before the end
     proc = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     assert proc.stdout is not None
     line = proc.stdout.readline()  # the first batch is committed in the team store
     assert line.strip().startswith("proposals:"), line + proc.stderr.read()
     os.kill(proc.pid, signal.SIGKILL)
-    proc.wait(30)
+    assert proc.wait(30) == -signal.SIGKILL
     with TeamStore(team_url) as team:
         partial = counts(team)
     assert 0 < partial["proposals"] < 1500 or partial["events"] < 1500, partial
