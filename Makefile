@@ -35,7 +35,7 @@ $(VENV)/.setup-serve: $(VENV)/.setup-core
 # torch first and pinned: it resolves to a local CPU wheel; an unpinned torch pulls CUDA.
 $(VENV)/.setup-train: $(VENV)/.setup-serve
 	$(PIP) install "torch==$(TORCH_VERSION)"
-	$(PIP) install --find-links "$$(PYTHON="$(BIN)/python" PIP="$(PIP)" WHEELS="$(WHEELS)" bash scripts/build-llama-wheel.sh)" -e ".[serve,train,eval,dev]"
+	$(PIP) install --find-links "$$(PYTHON="$(BIN)/python" PIP="$(PIP)" WHEELS="$(WHEELS)" bash scripts/build-llama-wheel.sh)" -e ".[serve,train,eval,team,dev]"
 	touch $@
 
 setup-serve: $(VENV)/.setup-serve

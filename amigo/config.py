@@ -19,6 +19,7 @@ import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Mapping
+from urllib.parse import urlsplit
 
 from amigo.errors import ConfigError
 
@@ -35,6 +36,32 @@ class FeedbackSettings:
     exclude_repos: list[str] = field(default_factory=list)
     retention_delay_s: int = 86400
     correction_window_s: int = 3600
+    url: str | None = None  # the team store, postgresql://user@host/db; password from AMIGO_FEEDBACK_PASSWORD
+    person_id: str | None = None  # an opaque id (not a name) for your pushes; default: one made per database
+
+
+TEAM_URL_SCHEMES = ("postgresql", "postgres")
+TEAM_PASSWORD_ENV = "AMIGO_FEEDBACK_PASSWORD"
+
+
+def team_url_problem(url: str | None) -> str | None:
+    """What is wrong with ``feedback.url`` (None when it is unset or fine).
+
+    A password in it is refused like an API key in a file: configuration
+    files get committed, so the password comes from the environment only."""
+    if not url:
+        return None
+    try:
+        parts = urlsplit(url)
+        has_password = parts.password is not None
+    except ValueError as exc:
+        return f"is not a URL ({exc})"
+    if parts.scheme not in TEAM_URL_SCHEMES:
+        return "must be a postgresql://user@host:port/database URL (or empty for no team store)"
+    if has_password:
+        return (f"must not hold a password (configuration files get committed): remove it and set "
+                f"the {TEAM_PASSWORD_ENV} environment variable instead")
+    return None
 
 
 # What ``serve.backend`` may name (amigo.serve starts each; "auto" picks llama-server when built).
@@ -130,6 +157,9 @@ class Config:
         for key, ok, expected in checks:
             if not ok:
                 raise ConfigError(f"{where}: '{key}' must be {expected}")
+        problem = team_url_problem(self.feedback.url)
+        if problem:
+            raise ConfigError(f"{where}: 'feedback.url' {problem}")
         return self
 
 
@@ -149,6 +179,7 @@ class Switch:
 
 SWITCHES: dict[str, Switch] = {s.name: s for s in (
     Switch("AMIGO_API_KEY", False, "the model server's API key (never read from files)"),
+    Switch(TEAM_PASSWORD_ENV, False, "the team feedback store's password (never read from files)"),
     Switch("AMIGO_DATA_DIR", False, "the evaluation and decontamination data folder"),
     Switch("AMIGO_NO_WATCH", True, "the context index stats every file instead of asking inotify"),
     Switch("AMIGO_SKIP_VLLM", True, "the test suite skips the vLLM server tests"),

@@ -99,6 +99,8 @@ class Recipe(_Strict):
     seed: int = 42
     precision: Literal["bf16", "fp16", "fp32"] = "bf16"
     gradient_checkpointing: bool = True
+    # live curves: TensorBoard (stages/<name>/checkpoints/runs) or trackio; metrics.jsonl and loss.png are written either way
+    report_to: Literal["none", "tensorboard", "trackio"] = "none"
     lora: LoraSpec = LoraSpec()
     defaults: TrainSpec = TrainSpec()
     decontaminate: DecontamSpec = DecontamSpec()

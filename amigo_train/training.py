@@ -28,6 +28,7 @@ import platform
 import subprocess
 import sys
 import time
+from datetime import timedelta
 from pathlib import Path
 from typing import Any, Callable
 
@@ -40,18 +41,28 @@ from amigo_train.recipe import Recipe, StageSpec, TrainSpec
 Log = Callable[[str], None]
 
 
+# Ranks meet at barriers while the main process prepares a stage's data (tokenizing and decontaminating the
+# full recipe's sets takes hours), so the process group waits that long instead of torch's 30-minute default.
+BARRIER_TIMEOUT = timedelta(hours=6)
+
+
 def is_main_process() -> bool:
     """Rank 0 under ``accelerate launch`` (or a plain single process): the one that writes files."""
     return os.environ.get("RANK", "0") == "0"
 
 
-def _wait_for(path: Path, newer_than: float, timeout: float = 6 * 3600) -> None:
-    """Other ranks wait for rank 0 to write ``path`` (data preparation is done once)."""
-    deadline = time.time() + timeout
-    while not (path.is_file() and path.stat().st_mtime >= newer_than):
-        if time.time() > deadline:
-            raise ConfigError(f"timed out waiting for rank 0 to write {path}")
-        time.sleep(2)
+def distributed() -> Any:
+    """accelerate's process state: the barriers ranks wait at (``main_process_first``, ``wait_for_everyone``).
+
+    In a plain single process these are no-ops. The first call sets up the process group (with
+    :data:`BARRIER_TIMEOUT`); the trainer's Accelerator later shares it."""
+    import torch
+    from accelerate import PartialState
+
+    cpu = not torch.cuda.is_available()  # as the training arguments say (use_cpu): gloo between CPU processes
+    if os.environ.get("WORLD_SIZE", "1") == "1":
+        return PartialState(cpu=cpu)
+    return PartialState(cpu=cpu, timeout=BARRIER_TIMEOUT)
 
 
 def stage_dir(run_dir: Path, stage: StageSpec) -> Path:
@@ -216,14 +227,35 @@ def torch_dtype(recipe: Recipe) -> Any:
 
 
 def load_stage_model(base: str, adapters: list[Path], dtype: Any) -> Any:
-    """The base model with the given stage adapters merged in, in order ("merge first")."""
+    """The base model with the given stage adapters merged in, in order ("merge first").
+
+    Call it after the stage's training arguments exist: under DeepSpeed ZeRO-3 they register the
+    DeepSpeed config, so ``from_pretrained`` partitions the weights across ranks as it loads them
+    (without it every rank would hold the whole model in CPU memory)."""
     from peft import PeftModel
     from transformers import AutoModelForCausalLM
 
     model = AutoModelForCausalLM.from_pretrained(base, dtype=dtype)
     for adapter in adapters:
-        model = PeftModel.from_pretrained(model, str(adapter)).merge_and_unload()
+        model = merge_adapter(PeftModel.from_pretrained(model, str(adapter)))
     return model
+
+
+def merge_adapter(peft_model: Any) -> Any:
+    """``merge_and_unload``, also for weights ZeRO-3 has partitioned: each LoRA layer's base weight is
+    gathered only while its own update is added (one layer at a time, never the whole model)."""
+    from transformers.integrations import is_deepspeed_zero3_enabled
+
+    if not is_deepspeed_zero3_enabled():
+        return peft_model.merge_and_unload()
+    import deepspeed
+    from peft.tuners.lora import LoraLayer
+
+    for module in peft_model.modules():
+        if isinstance(module, LoraLayer):
+            with deepspeed.zero.GatheredParameters([module.get_base_layer().weight], modifier_rank=0):
+                module.merge()
+    return peft_model.unload()
 
 
 def lora_config(recipe: Recipe) -> Any:
@@ -243,7 +275,7 @@ def _common_args(recipe: Recipe, spec: TrainSpec, out: Path, has_eval: bool) -> 
         num_train_epochs=spec.epochs, max_steps=spec.max_steps, lr_scheduler_type=spec.lr_scheduler,
         warmup_steps=spec.warmup_ratio, weight_decay=spec.weight_decay, logging_steps=spec.logging_steps,
         save_strategy="steps", save_steps=spec.save_steps, save_total_limit=2, seed=recipe.seed,
-        gradient_checkpointing=recipe.gradient_checkpointing, report_to="none", max_length=spec.max_length,
+        gradient_checkpointing=recipe.gradient_checkpointing, report_to=recipe.report_to, max_length=spec.max_length,
         eval_strategy="steps" if has_eval else "no", eval_steps=spec.save_steps if has_eval else None,
         logging_first_step=True, **_device_kwargs(recipe),
     )
@@ -269,14 +301,15 @@ def train_stage(recipe: Recipe, stage: StageSpec, run_dir: Path, base: str, prev
     tokenizer = AutoTokenizer.from_pretrained(base)
     if tokenizer.pad_token is None:
         tokenizer.pad_token = tokenizer.eos_token
-    model = load_stage_model(base, previous, torch_dtype(recipe))
     ckpt_dir = sdir / "checkpoints"
     args = _common_args(recipe, spec, ckpt_dir, bool(eval_rows))
     callbacks = [_metrics_callback(sdir / "metrics.jsonl")]
+    # the training arguments first, then the model: see load_stage_model (ZeRO-3 partitions at load)
     if stage.kind == "sft":
         from trl import SFTConfig, SFTTrainer
 
         config = SFTConfig(**args, packing=spec.packing, completion_only_loss=True)
+        model = load_stage_model(base, previous, torch_dtype(recipe))
         trainer = SFTTrainer(model=model, args=config, train_dataset=_dataset(train_rows, "sft"),
                              eval_dataset=_dataset(eval_rows, "sft") if eval_rows else None,
                              processing_class=tokenizer, peft_config=lora_config(recipe), callbacks=callbacks)
@@ -284,6 +317,7 @@ def train_stage(recipe: Recipe, stage: StageSpec, run_dir: Path, base: str, prev
         from trl import DPOConfig, DPOTrainer
 
         config = DPOConfig(**args, beta=spec.beta)
+        model = load_stage_model(base, previous, torch_dtype(recipe))
         trainer = DPOTrainer(model=model, ref_model=None, args=config, train_dataset=_dataset(train_rows, "dpo"),
                              eval_dataset=_dataset(eval_rows, "dpo") if eval_rows else None,
                              processing_class=tokenizer, peft_config=lora_config(recipe), callbacks=callbacks)
@@ -296,17 +330,44 @@ def train_stage(recipe: Recipe, stage: StageSpec, run_dir: Path, base: str, prev
     result = trainer.train(resume_from_checkpoint=str(checkpoint) if checkpoint else None)
     evaluation = trainer.evaluate() if eval_rows else None  # collective: every rank runs it
     adapter_dir = sdir / "adapter"
-    trainer.save_model(str(adapter_dir))  # gathers FSDP/ZeRO-3 shards; a PEFT model saves its adapter only
+    save_adapter(trainer, adapter_dir)
+    state = distributed()
     if not is_main_process():
-        _wait_for(sdir / "stage.json", newer_than=started)
+        state.wait_for_everyone()  # until the main process has written stage.json
         return json.loads((sdir / "stage.json").read_text())
+    summary = _finish_stage(recipe, stage, sdir, tokenizer, trainer, result, evaluation, checkpoint, started,
+                            previous)
+    state.wait_for_everyone()
+    return summary
+
+
+def save_adapter(trainer: Any, adapter_dir: Path) -> None:
+    """Save the stage's complete adapter (a collective: every rank calls it).
+
+    Under FSDP with ``SHARDED_STATE_DICT`` (right for checkpoints: each rank writes its shard, fast)
+    the Trainer would write no adapter at all at the end, so the state dict type is switched to
+    ``FULL_STATE_DICT`` first: the shards are gathered and the main process writes one adapter the
+    next stage and the export can load. ZeRO-3 gathers the adapter's 16-bit weights itself."""
+    if getattr(trainer, "is_fsdp_enabled", False):
+        plugin = trainer.accelerator.state.fsdp_plugin
+        if "FULL_STATE_DICT" not in str(plugin.state_dict_type):
+            plugin.set_state_dict_type("FULL_STATE_DICT")
+    trainer.save_model(str(adapter_dir))  # a PEFT model saves its adapter only
+
+
+def _finish_stage(recipe: Recipe, stage: StageSpec, sdir: Path, tokenizer: Any, trainer: Any, result: Any,
+                  evaluation: dict[str, Any] | None, checkpoint: Path | None, started: float,
+                  previous: list[Path]) -> dict[str, Any]:
+    """The main process's part after training: tokenizer beside the adapter, the loss curve, stage.json."""
+    adapter_dir = sdir / "adapter"
     tokenizer.save_pretrained(str(adapter_dir))
     plot_loss(sdir / "metrics.jsonl", sdir / "loss.png", f"{recipe.name}: {stage.name}")
     summary = {
         "stage": stage.name, "kind": stage.kind, "global_step": trainer.state.global_step,
         "train_loss": result.training_loss, "seconds": time.time() - started,
         "resumed_from": checkpoint.name if checkpoint else None, "metrics": result.metrics,
-        "previous_adapters": [str(p) for p in previous],
+        "previous_adapters": [str(p) for p in previous], "processes": distributed().num_processes,
+        "distributed": str(getattr(trainer.accelerator.distributed_type, "value", trainer.accelerator.distributed_type)),
     }
     if evaluation is not None:
         summary["eval"] = evaluation
@@ -337,11 +398,18 @@ def prepare_stage_data(recipe: Recipe, stage: StageSpec, run_dir: Path, base_dir
     lengths come back so the padding report need not tokenize the data a second time."""
     ddir = stage_dir(run_dir, stage) / "data"
     info_path = ddir / "info.json"
-    if reuse and info_path.is_file() and (ddir / "train.jsonl").is_file():
-        return json.loads(info_path.read_text()), None
-    if not is_main_process():
-        _wait_for(info_path, newer_than=time.time() - 60)
-        return json.loads(info_path.read_text()), None
+    with distributed().main_process_first():  # the others enter once the main process has written the files
+        if (reuse or not is_main_process()) and info_path.is_file() and (ddir / "train.jsonl").is_file():
+            return json.loads(info_path.read_text()), None
+        if not is_main_process():
+            raise ConfigError(f"the main process wrote no data for stage {stage.name} ({info_path} is missing)")
+        return _build_stage_data(recipe, stage, ddir, base_dir, index, tokenizer)
+
+
+def _build_stage_data(recipe: Recipe, stage: StageSpec, ddir: Path, base_dir: Path, index: Decontaminator | None,
+                      tokenizer: Any) -> tuple[dict[str, Any], list[int] | None]:
+    """Build a stage's data files (the main process only; see :func:`prepare_stage_data`)."""
+    info_path = ddir / "info.json"
     spec = recipe.train_for(stage)
     data: StageData = build_stage_data(stage, base_dir, recipe.seed, spec.eval_fraction, index)
     too_long = 0
@@ -396,9 +464,12 @@ def run_recipe(recipe: Recipe, recipe_path: str, *, only_stage: str | None = Non
                           "--stage NAME to redo one stage, or choose another output_dir")
     if only_stage:
         recipe.stage(only_stage)  # a clear error for an unknown name
+    state = distributed()
+    state.wait_for_everyone()  # every rank has looked at run_dir before the main process writes to it
     index = decontaminator(recipe, eval_data_dir, log)
     manifest = Manifest(manifest_path, recipe, recipe_path) if not dry_run else None
-    base = None if dry_run else resolve_base(recipe.base_model)
+    with state.main_process_first():  # an embedded base is converted once, then read by every rank
+        base = None if dry_run else resolve_base(recipe.base_model)
     previous: list[Path] = []
     plan: dict[str, Any] = {"stages": {}}
     for stage in recipe.stages:
@@ -424,16 +495,19 @@ def run_recipe(recipe: Recipe, recipe_path: str, *, only_stage: str | None = Non
                 f"{info['eval_examples']} eval examples, {info['decontaminated']} dropped by decontamination")
             continue
         assert manifest is not None and base is not None
-        if lengths is None:  # reused on resume, or written by the main process
-            lengths = example_lengths(read_jsonl(sdir / "data" / "train.jsonl"), tok)
-        padding = padding_report(lengths, spec.per_device_batch_size, spec.max_length,
-                                 spec.packing and stage.kind == "sft")
-        if is_main_process():
+        padding: dict[str, Any] = {}
+        if is_main_process():  # the report is the main process's: the other ranks do not tokenize the data again
+            if lengths is None:  # reused on resume
+                lengths = example_lengths(read_jsonl(sdir / "data" / "train.jsonl"), tok)
+            padding = padding_report(lengths, spec.per_device_batch_size, spec.max_length,
+                                     spec.packing and stage.kind == "sft")
             (sdir / "data" / "padding.json").write_text(json.dumps(padding, indent=2))
-        if info.get("too_long"):
-            log(f"stage {stage.name}: dropped {info['too_long']} examples longer than max_length {spec.max_length}")
-        log(f"stage {stage.name}: padding efficiency {padding['padding_efficiency_unpacked']:.2f} unpacked, "
-            f"{padding['padding_efficiency_packed']:.2f} packed ({'packing' if padding['packing'] else 'no packing'})")
+            if info.get("too_long"):
+                log(f"stage {stage.name}: dropped {info['too_long']} examples longer than max_length "
+                    f"{spec.max_length}")
+            log(f"stage {stage.name}: padding efficiency {padding['padding_efficiency_unpacked']:.2f} unpacked, "
+                f"{padding['padding_efficiency_packed']:.2f} packed "
+                f"({'packing' if padding['packing'] else 'no packing'})")
         manifest.stage(stage.name, status="running", data=info, padding=padding, started=time.time())
         summary = train_stage(recipe, stage, run_dir, base, previous, resume, log)
         manifest.stage(stage.name, status="complete", summary=summary, finished=time.time())

@@ -1,4 +1,9 @@
-"""``amigo feedback export|stats|purge|follow-up`` (``amigo.cli`` dispatches here)."""
+"""``amigo feedback export|stats|purge|follow-up|push`` (``amigo.cli`` dispatches here).
+
+With ``feedback.url`` set, ``stats`` and ``export`` read the team store
+(``--local`` reads this machine's database), ``push`` sends it what it lacks,
+and ``purge --repo`` / ``--person`` purges what was pushed as well.
+"""
 
 from __future__ import annotations
 
@@ -12,10 +17,16 @@ import time
 from collections.abc import Iterator
 from datetime import datetime, timezone
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from amigo import progress
 from amigo.errors import AmigoError, InputError, UsageError, exit_status
 from feedback.settings import SettingsLike
+
+if TYPE_CHECKING:
+    from contextlib import AbstractContextManager
+
+    from feedback.store import Reader
 
 USAGE_DATES = "a date like 2026-11-01, 2026-11-01T08:30, or an age like 7d / 12h"
 
@@ -75,12 +86,29 @@ def _open_store(args: argparse.Namespace) -> Iterator["Store"]:
             yield store
 
 
+def _team_url(args: argparse.Namespace) -> str | None:
+    """The team store's URL, unless there is none or ``--local`` asks for this machine's database."""
+    if getattr(args, "local", False):
+        return None
+    return _settings(_repo_root(Path.cwd())).url or None
+
+
+def _reader(args: argparse.Namespace) -> "AbstractContextManager[Reader]":
+    """What stats and export read: the team store when one is configured, else the local database."""
+    url = _team_url(args)
+    if url:
+        from feedback.team import TeamStore
+
+        return TeamStore(url)
+    return _open_store(args)
+
+
 def _export(args: argparse.Namespace) -> int:
     from feedback.export import export
 
     since = parse_date(args.since) if args.since else 0.0
     until = parse_date(args.until) if args.until else None
-    with _open_store(args) as store:
+    with _reader(args) as store:
         result = export(store, args.format, Path(args.out), since, until, args.test_fraction, args.min_retention,
                         args.license)
     counts = result.manifest["counts"]
@@ -94,7 +122,7 @@ def _export(args: argparse.Namespace) -> int:
 def _stats(args: argparse.Namespace) -> int:
     from feedback.stats import compute, format_table, plot
 
-    with _open_store(args) as store:
+    with _reader(args) as store:
         stats = compute(store, parse_date(args.since) if args.since else 0.0)
     if stats.total.proposals == 0:
         print("0 proposals are recorded yet" + (" in that period" if args.since else "")
@@ -106,19 +134,64 @@ def _stats(args: argparse.Namespace) -> int:
 
 
 def _purge(args: argparse.Namespace) -> int:
-    from feedback.purge import purge
+    from feedback.purge import purge, purge_team
     from feedback.repoid import identify
     from feedback.store import Store
 
-    if not (args.repo or args.before or args.all):
-        raise UsageError("purge needs --repo, --before or --all (to delete everything)")
+    if not (args.repo or args.before or args.all or args.person):
+        raise UsageError("purge needs --repo, --person, --before or --all (to delete everything)")
+    if args.person and (args.before or args.all):
+        raise UsageError("--person purges the team store only: combine it with --repo, not --before or --all")
     repo_id = None
     if args.repo:
         candidate = Path(args.repo).expanduser()
         repo_id = identify(candidate.resolve()).id if candidate.is_dir() else args.repo
     before = parse_date(args.before) if args.before else None
-    with Store(_db(args)) as store:
-        print(purge(store, repo_id, before))
+    person = args.person
+    url = None if args.local_only else _team_url(args)
+    path = _db(args, must_exist=not url)
+    if person == "me":
+        from feedback.push import identity
+
+        with Store(path) as store:
+            person = identity(store, _settings(_repo_root(Path.cwd())))[1]
+    if not args.person and path.exists():
+        with Store(path) as store:
+            print(f"this machine: {purge(store, repo_id, before)}")
+    if url and (repo_id or person):
+        from feedback.team import TeamStore
+
+        with TeamStore(url) as team:
+            print(f"team store {team.url}: {purge_team(team, repo_id, person)}")
+    elif url:
+        print("the team store is untouched: purge pushed data there with --repo or --person")
+    elif person:
+        raise InputError("--person purges pushed data, but feedback.url names no team store")
+    return 0
+
+
+def _push(args: argparse.Namespace) -> int:
+    from feedback.push import push
+    from feedback.store import Store
+    from feedback.team import TeamStore
+
+    if args.batch < 1:
+        raise InputError(f"--batch {args.batch}: give the number of rows per transaction, 1 or more")
+    settings = _settings(_repo_root(Path.cwd()))
+    if not settings.url:
+        raise InputError("feedback.url is not set: name the team store (postgresql://user@host:port/database) "
+                         "in amigo.toml or AMIGO_FEEDBACK__URL, and the password in AMIGO_FEEDBACK_PASSWORD")
+    path = _db(args, must_exist=False)
+    if not path.exists():
+        print("nothing to push: no feedback database yet")
+        return 0
+
+    def progress(kind: str, count: int) -> None:
+        if not args.quiet:
+            print(f"  {kind}: {count} sent", flush=True)
+
+    with Store(path) as store, TeamStore(settings.url) as team:
+        print(push(store, team, settings, batch=args.batch, progress=progress), flush=True)
     return 0
 
 
@@ -186,13 +259,22 @@ def build_parser() -> argparse.ArgumentParser:
     st = sub.add_parser("stats", help="proposals, accept rate, retention per model, language, week")
     st.add_argument("--plot", metavar="PNG", help="also write a chart")
     st.add_argument("--since")
-    pu = sub.add_parser("purge", help="delete records for real (then VACUUM)")
-    pu.add_argument("--repo", help="a repository folder or a repository id (as stats shows)")
-    pu.add_argument("--before", help=f"records made before: {USAGE_DATES}")
-    pu.add_argument("--all", action="store_true", help="delete everything")
+    for p in (ex, st):
+        p.add_argument("--local", action="store_true", help="read this machine's database, not the team store")
+    pu = sub.add_parser("purge", help="delete records for real (then VACUUM), here and in the team store")
+    pu.add_argument("--repo", help="a repository folder or a repository id (as stats shows); "
+                    "also purged from the team store")
+    pu.add_argument("--person", help="a person id (as push shows; 'me' for yours): purge what they pushed "
+                    "from the team store")
+    pu.add_argument("--before", help=f"records made before: {USAGE_DATES} (this machine only)")
+    pu.add_argument("--all", action="store_true", help="delete everything on this machine")
+    pu.add_argument("--local-only", action="store_true", help="leave the team store alone")
+    pu_ = sub.add_parser("push", help="send the team store (feedback.url) what it lacks")
+    pu_.add_argument("--batch", type=int, default=500, help="rows per transaction (default 500)")
+    pu_.add_argument("--quiet", action="store_true", help="print the summary only")
     fu = sub.add_parser("follow-up", help="measure retention and capture corrections now")
     fu.add_argument("--repo", help="the repository (default: the current one)")
-    for p in (ex, st, pu, fu):
+    for p in (ex, st, pu, fu, pu_):
         p.add_argument("--db", default=argparse.SUPPRESS, help=argparse.SUPPRESS)
     progress.add_quiet_flag(sub.choices.values())
     return parser

@@ -49,7 +49,7 @@ from typing import Any, Iterable, Literal
 from amigo import install_hint
 from amigo.errors import InputError
 from amigo.prompt import EditRequest, render_answer
-from feedback.store import Store
+from feedback.store import Reader
 
 Format = Literal["dpo", "sft", "dpo-completions", "sft-completions"]
 FORMATS = ("dpo", "sft", "dpo-completions", "sft-completions")
@@ -89,7 +89,7 @@ def _iso(ts: float) -> str:
 class _Proposals:
     """Lazily loaded proposal rows (only what the export reads)."""
 
-    def __init__(self, store: Store, since: float, until: float | None) -> None:
+    def __init__(self, store: Reader, since: float, until: float | None) -> None:
         sql = ("SELECT id, created_at, path, edit_format, selection_start, selection_end, instruction, "
                "file_text, messages, answer, changes, model, adapter FROM proposals WHERE created_at >= ?")
         params: list[Any] = [since]
@@ -140,7 +140,7 @@ def _example(row: sqlite3.Row, source: str, priority: int) -> Example:
                    priority=priority)
 
 
-def _accepts(store: Store) -> dict[str, dict]:
+def _accepts(store: Reader) -> dict[str, dict]:
     """proposal id -> data of its latest accept that no later undo cancelled."""
     undone = {r[0]: r[1] for r in store.query(
         "SELECT proposal_id, MAX(at) FROM events WHERE kind = 'undone' AND proposal_id IS NOT NULL "
@@ -160,7 +160,7 @@ def _accepted_answer(row: sqlite3.Row, accept: dict) -> str:
     return render_texts(row, accept["final_texts"])
 
 
-def dpo_examples(store: Store, since: float, until: float | None = None) -> list[Example]:
+def dpo_examples(store: Reader, since: float, until: float | None = None) -> list[Example]:
     """Every preference pair the store holds for proposals made since ``since``."""
     proposals = _Proposals(store, since, until)
     accepts = _accepts(store)
@@ -197,7 +197,7 @@ def dpo_examples(store: Store, since: float, until: float | None = None) -> list
     return [ex for ex in out if ex.chosen.strip() and ex.chosen != ex.rejected]
 
 
-def sft_examples(store: Store, since: float, until: float | None = None,
+def sft_examples(store: Reader, since: float, until: float | None = None,
                  min_retention: float = 0.5) -> list[Example]:
     """Accepted edits whose retention was measured at ``min_retention`` or more."""
     proposals = _Proposals(store, since, until)
@@ -311,7 +311,7 @@ def _write_parquet(path: Path, fmt: str, records: list[dict[str, Any]]) -> bool:
     return True
 
 
-def export(store: Store, fmt: str, out: Path, since: float = 0.0, until: float | None = None,
+def export(store: Reader, fmt: str, out: Path, since: float = 0.0, until: float | None = None,
            test_fraction: float = 0.1, min_retention: float = 0.5, license: str = "other") -> ExportResult:
     """Write the ``fmt`` dataset of proposals made in [since, until) to ``out``, with its card."""
     if fmt not in FORMATS:

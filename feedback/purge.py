@@ -4,13 +4,22 @@ Rows are deleted (events and follow-ups go with their proposal through the
 foreign keys), then the database is VACUUMed and its WAL truncated, with
 ``secure_delete`` on, so the text is gone from the bytes on disk, not only
 from the tables.
+
+What was pushed to the team store is purged there too, by repository id or
+by person (:func:`purge_team`); PostgreSQL then VACUUMs the tables, which
+frees the rows' space for reuse (their bytes stay in the data files, its WAL
+and any backups until overwritten: ``VACUUM FULL`` rewrites the tables).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from feedback.store import Store
+
+if TYPE_CHECKING:
+    from feedback.team import TeamStore
 
 
 @dataclass(frozen=True)
@@ -44,4 +53,22 @@ def purge(store: Store, repo_id: str | None = None, before: float | None = None)
                          (before,) if before else ())
         events = events_before - conn.execute("SELECT COUNT(*) FROM events").fetchone()[0]
     store.compact()
+    return PurgeResult(proposals, events)
+
+
+def purge_team(team: "TeamStore", repo_id: str | None = None, person_id: str | None = None) -> PurgeResult:
+    """Delete from the team store what was pushed for ``repo_id`` and/or by ``person_id`` (one is required)."""
+    if repo_id is None and person_id is None:
+        raise ValueError("purge_team needs a repository id or a person id")
+    where, params = [], []
+    for column, value in (("repo_id", repo_id), ("person_id", person_id)):
+        if value is not None:
+            where.append(f"{column} = ?")
+            params.append(value)
+    with team.transaction():
+        events_before = team.query("SELECT COUNT(*) FROM events")[0][0]
+        proposals = team.query(f"WITH gone AS (DELETE FROM proposals WHERE {' AND '.join(where)} RETURNING 1) "
+                               "SELECT COUNT(*) FROM gone", tuple(params))[0][0]
+        events = events_before - team.query("SELECT COUNT(*) FROM events")[0][0]
+    team.vacuum()
     return PurgeResult(proposals, events)

@@ -11,7 +11,11 @@ database must never cost the person their edit.
 
 from __future__ import annotations
 
+import atexit
 import logging
+import os
+import subprocess
+import sys
 import threading
 import time
 from pathlib import Path
@@ -211,4 +215,34 @@ def attach(bus: EventBus, repo_root: Path | None, settings: SettingsLike | None 
         recorder.follow_up()
     except Exception:  # noqa: BLE001
         log.exception("feedback follow-up failed at start")
+    if getattr(settings, "url", None):
+        push_after_session(db_path(settings), str(settings.url))
     return recorder
+
+
+_PUSHES: set[tuple[str, str]] = set()
+
+
+def push_after_session(db: Path, url: str) -> None:
+    """When this process ends, start ``amigo feedback push`` for ``db`` in the background (once per database).
+
+    The session's end never waits on the network: the push is a detached process whose output goes to
+    ``$XDG_STATE_HOME/amigo/push.log``; if it fails, the rows stay unsent and the next push sends them."""
+    key = (str(db), url)
+    if key in _PUSHES:
+        return
+    _PUSHES.add(key)
+    state = Path(os.environ.get("XDG_STATE_HOME") or Path.home() / ".local" / "state") / "amigo"
+    env = {**os.environ, "AMIGO_FEEDBACK__URL": url}
+
+    def start() -> None:
+        try:
+            state.mkdir(parents=True, exist_ok=True)
+            with open(state / "push.log", "ab") as out:
+                subprocess.Popen([sys.executable, "-m", "feedback.cli", "--db", str(db), "push", "--quiet"],
+                                 stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT, env=env,
+                                 start_new_session=True)
+        except OSError:
+            log.warning("could not start the feedback push after the session; run amigo feedback push")
+
+    atexit.register(start)

@@ -13,7 +13,7 @@ import time
 from typing import Any, Callable
 
 from amigo.events import Proposal, Suggestion
-from feedback.redact import redact, redact_value
+from feedback.redact import RULES, redact, redact_value
 
 Redactor = Callable[[str], str]
 
@@ -68,6 +68,7 @@ def proposal_row(proposal: Proposal, repo_id: str, redactor: Redactor = redact) 
         "prompt_tokens": proposal.prompt_tokens,
         "completion_tokens": proposal.completion_tokens,
         "decoding": proposal.decoding,
+        "redaction": RULES if redactor is redact else None,  # another redactor: a push redacts it again
     }
 
 
@@ -82,11 +83,12 @@ def write_proposal(conn: sqlite3.Connection, row: dict[str, Any]) -> bool:
 
 
 def write_event(conn: sqlite3.Connection, proposal_id: str | None, kind: str, data: dict[str, Any],
-                at: float | None = None) -> int:
-    """Insert one event; returns its row id."""
+                at: float | None = None, redacted: bool = True) -> int:
+    """Insert one event whose texts the caller redacted with :func:`redact` (else ``redacted=False``);
+    returns its row id."""
     cur = conn.execute(
-        "INSERT INTO events (proposal_id, kind, at, data) VALUES (?, ?, ?, ?)",
-        (proposal_id, kind, time.time() if at is None else at, dumps(data)),
+        "INSERT INTO events (proposal_id, kind, at, data, redaction) VALUES (?, ?, ?, ?, ?)",
+        (proposal_id, kind, time.time() if at is None else at, dumps(data), RULES if redacted else None),
     )
     return int(cur.lastrowid or 0)
 

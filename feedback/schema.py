@@ -11,6 +11,17 @@ v2: follow-ups - the retention measured after an accept and the correction
 v3: inline completions (amigo.complete) and what happened to them: shown,
     accepted (whole or partly), rejected (typed over, dismissed, timed out).
     New tables only; proposals, events and followups keep their meaning.
+v4: what ``amigo feedback push`` has sent: a ``pushed`` flag per row (a
+    follow-up that changes after it was sent is flagged again, and its
+    ``rev`` counts the changes, so the team store keeps the newest); which
+    redaction rules a proposal or event was stored under (a push redacts
+    rows kept under other rules again); and a ``meta`` table with this
+    database's opaque machine and person ids.
+
+The team store (PostgreSQL, :mod:`feedback.team`) has its own numbered
+migrations, ``PG_MIGRATIONS``: the same tables in PostgreSQL's types, plus
+who sent each row (machine and person, opaque ids) and when. Inline
+completions stay on the machine for now (the team store has no table for them).
 """
 
 from __future__ import annotations
@@ -119,6 +130,28 @@ CREATE TABLE completion_events (
 CREATE INDEX completion_events_completion ON completion_events(completion_id, kind);
 """
 
+V4 = """
+ALTER TABLE proposals ADD COLUMN pushed INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE events ADD COLUMN pushed INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE followups ADD COLUMN pushed INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE followups ADD COLUMN rev INTEGER NOT NULL DEFAULT 0;
+-- the redaction rules a row was stored under (feedback.redact.RULES; NULL: older rules, redact again)
+ALTER TABLE proposals ADD COLUMN redaction TEXT;
+ALTER TABLE events ADD COLUMN redaction TEXT;
+CREATE INDEX proposals_unpushed ON proposals(pushed) WHERE pushed = 0;
+CREATE INDEX events_unpushed ON events(pushed) WHERE pushed = 0;
+CREATE INDEX followups_unpushed ON followups(pushed) WHERE pushed = 0;
+-- a follow-up measured or restarted after it was pushed must be sent again
+CREATE TRIGGER followups_changed AFTER UPDATE OF started_at, due_at, status, checked_at, retention, trigger,
+    correction_texts ON followups
+BEGIN
+    UPDATE followups SET pushed = 0, rev = OLD.rev + 1 WHERE proposal_id = NEW.proposal_id AND kind = NEW.kind;
+END;
+CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+INSERT INTO meta (key, value) VALUES ('machine_id', 'm' || lower(hex(randomblob(8))));
+INSERT INTO meta (key, value) VALUES ('person_id', 'u' || lower(hex(randomblob(8))));
+"""
+
 Migration = Callable[[sqlite3.Connection], None]
 
 
@@ -143,5 +176,82 @@ def _statements(sql: str) -> list[str]:
     return out
 
 
-MIGRATIONS: dict[int, Migration] = {1: _script(V1), 2: _script(V2), 3: _script(V3)}
+MIGRATIONS: dict[int, Migration] = {1: _script(V1), 2: _script(V2), 3: _script(V3), 4: _script(V4)}
 LATEST = max(MIGRATIONS)
+
+# -- the team store (PostgreSQL) ------------------------------------------------------------
+# Texts and JSON stay TEXT, so that stats and export read both back ends with the same code.
+
+PG_V1 = """
+CREATE TABLE amigo_meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+INSERT INTO amigo_meta (key, value) VALUES ('store_id', gen_random_uuid()::text);
+CREATE TABLE proposals (
+    id                TEXT PRIMARY KEY,
+    parent_id         TEXT,
+    created_at        DOUBLE PRECISION NOT NULL,
+    recorded_at       DOUBLE PRECISION NOT NULL,
+    repo_id           TEXT NOT NULL,
+    path              TEXT NOT NULL,
+    language          TEXT NOT NULL,
+    instruction       TEXT NOT NULL,
+    edit_format       TEXT NOT NULL,
+    selection_start   INTEGER,
+    selection_end     INTEGER,
+    file_text         TEXT NOT NULL,
+    messages          TEXT NOT NULL,
+    context_digest    TEXT NOT NULL,
+    model             TEXT NOT NULL,
+    adapter           TEXT,
+    answer            TEXT NOT NULL,
+    changes           TEXT NOT NULL,
+    diff              TEXT NOT NULL,
+    errors            TEXT NOT NULL,
+    latency_s         DOUBLE PRECISION,
+    prompt_tokens     INTEGER,
+    completion_tokens INTEGER,
+    decoding          TEXT NOT NULL,
+    machine_id        TEXT NOT NULL,             -- opaque: which machine sent it
+    person_id         TEXT NOT NULL,             -- opaque: whose feedback it is
+    pushed_at         DOUBLE PRECISION NOT NULL
+);
+CREATE INDEX proposals_repo_time ON proposals(repo_id, created_at);
+CREATE INDEX proposals_time ON proposals(created_at);
+CREATE INDEX proposals_parent ON proposals(parent_id);
+CREATE INDEX proposals_person ON proposals(person_id);
+CREATE TABLE events (
+    id          BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    machine_id  TEXT NOT NULL,
+    local_id    BIGINT NOT NULL,                 -- the event's id on the machine that sent it
+    proposal_id TEXT REFERENCES proposals(id) ON DELETE CASCADE,
+    kind        TEXT NOT NULL CHECK (kind IN
+                ('accepted', 'rejected', 'retried', 'undone', 'stale', 'error')),
+    at          DOUBLE PRECISION NOT NULL,
+    data        TEXT NOT NULL DEFAULT '{}',
+    person_id   TEXT NOT NULL,
+    pushed_at   DOUBLE PRECISION NOT NULL,
+    UNIQUE (machine_id, local_id)                -- a push sent twice stores each event once
+);
+CREATE INDEX events_proposal ON events(proposal_id, kind);
+CREATE INDEX events_time ON events(at);
+CREATE INDEX events_person ON events(person_id);
+CREATE TABLE followups (
+    proposal_id       TEXT NOT NULL REFERENCES proposals(id) ON DELETE CASCADE,
+    kind              TEXT NOT NULL CHECK (kind IN ('retention', 'correction')),
+    started_at        DOUBLE PRECISION NOT NULL,
+    due_at            DOUBLE PRECISION NOT NULL,
+    status            TEXT NOT NULL CHECK (status IN ('pending', 'done', 'undone', 'none', 'missing')),
+    checked_at        DOUBLE PRECISION,
+    retention         DOUBLE PRECISION,
+    trigger           TEXT,
+    correction_texts  TEXT,
+    rev               INTEGER NOT NULL,          -- the sender's change count: an older copy never wins
+    machine_id        TEXT NOT NULL,
+    person_id         TEXT NOT NULL,
+    pushed_at         DOUBLE PRECISION NOT NULL,
+    PRIMARY KEY (proposal_id, kind)
+);
+CREATE INDEX followups_pending ON followups(status, kind, due_at);
+"""
+
+PG_MIGRATIONS: dict[int, str] = {1: PG_V1}
+PG_LATEST = max(PG_MIGRATIONS)

@@ -15,7 +15,7 @@ from pathlib import Path
 
 from amigo import install_hint
 from amigo.errors import InputError
-from feedback.store import Store
+from feedback.store import Reader
 
 _SUMMARY = """
 SELECT p.id, p.model, p.adapter, p.language, p.created_at, p.repo_id,
@@ -76,7 +76,7 @@ def week_of(ts: float) -> str:
     return f"{year}-W{week:02d}"
 
 
-def compute(store: Store, since: float = 0.0) -> Stats:
+def compute(store: Reader, since: float = 0.0) -> Stats:
     """Aggregate every proposal made since ``since``."""
     stats = Stats()
     for row in store.query(_SUMMARY + " WHERE p.created_at >= ?", (since,)):

@@ -22,7 +22,7 @@ import threading
 import time
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Iterator
+from typing import Any, Iterator, Protocol, Sequence
 
 from amigo.errors import ConfigError
 from feedback.schema import LATEST, MIGRATIONS
@@ -33,6 +33,16 @@ except ImportError:  # pragma: no cover - Windows: SQLite's own busy handler onl
     fcntl = None  # type: ignore[assignment]
 
 BUSY_TIMEOUT_MS = 30_000
+
+
+class Reader(Protocol):
+    """What stats and export read: this machine's :class:`Store` or the team's
+    :class:`feedback.team.TeamStore` (same SQL, ``?`` placeholders; rows index by name and position)."""
+
+    @property
+    def version(self) -> int: ...
+
+    def query(self, sql: str, params: Any = ()) -> Sequence[Any]: ...
 
 
 class Store:

@@ -12,6 +12,7 @@ from amigo.events import AcceptedEvent, ProposalEvent, RejectedEvent, RetriedEve
 from feedback import attach, follow_up
 from feedback.cli import main as cli
 from feedback.export import dedup, export, is_test
+from feedback.schema import LATEST
 from feedback.settings import FeedbackSettings, db_path
 from feedback.store import Store
 from feedback_helpers import CALC

@@ -21,18 +21,24 @@ def test_v1_database_with_data_upgrades_to_latest(tmp_path, make):
         assert not old.query("SELECT name FROM sqlite_master WHERE name = 'followups'")
         with old.transaction() as conn:
             for p in (accepted, rejected, undone):
-                records.write_proposal(conn, records.proposal_row(p, "cabc"))
-            records.write_event(conn, accepted.id, "accepted", {"hunks": None, "final_texts": {}}, at=1000.0)
-            records.write_event(conn, rejected.id, "rejected", {"reason": "no"}, at=2000.0)
-            records.write_event(conn, undone.id, "accepted", {"hunks": None}, at=3000.0)
-            records.write_event(conn, undone.id, "undone", {"paths": ["calc.py"]}, at=3100.0)
+                row = records.proposal_row(p, "cabc")
+                records.write_proposal(conn, {k: v for k, v in row.items() if k != "redaction"})  # a v3 column
+            for pid, kind, data, at in ((accepted.id, "accepted", {"hunks": None, "final_texts": {}}, 1000.0),
+                                        (rejected.id, "rejected", {"reason": "no"}, 2000.0),
+                                        (undone.id, "accepted", {"hunks": None}, 3000.0),
+                                        (undone.id, "undone", {"paths": ["calc.py"]}, 3100.0)):
+                conn.execute("INSERT INTO events (proposal_id, kind, at, data) VALUES (?, ?, ?, ?)",
+                             (pid, kind, at, records.dumps(data)))  # as version 1 wrote them
         before = {r["id"]: dict(r) for r in old.query("SELECT * FROM proposals")}
         events_before = [dict(r) for r in old.query("SELECT * FROM events ORDER BY id")]
 
     with Store(path) as new:
-        assert new.version == LATEST == 3
-        assert {r["id"]: dict(r) for r in new.query("SELECT * FROM proposals")} == before
-        assert [dict(r) for r in new.query("SELECT * FROM events ORDER BY id")] == events_before
+        assert new.version == LATEST
+        # v4 adds the push flags (0: not sent yet) and the redaction stamp (None: older rules)
+        assert {r["id"]: dict(r) for r in new.query("SELECT * FROM proposals")} == {
+            k: {**v, "pushed": 0, "redaction": None} for k, v in before.items()}
+        assert [dict(r) for r in new.query("SELECT * FROM events ORDER BY id")] == [
+            {**e, "pushed": 0, "redaction": None} for e in events_before]
         follow = {(r["proposal_id"], r["kind"]): (r["status"], r["started_at"], r["due_at"])
                   for r in new.query("SELECT * FROM followups")}
         assert follow == {

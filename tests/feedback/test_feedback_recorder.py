@@ -12,6 +12,7 @@ from amigo.events import (
 from feedback import attach, db_path
 from feedback.repoid import identify
 from feedback.settings import FeedbackSettings
+from feedback.schema import LATEST
 from feedback.store import Store
 from feedback_helpers import git
 from feedback.schema import LATEST
