@@ -218,7 +218,7 @@ def _follow_up(args: argparse.Namespace) -> int:
     return 0
 
 
-def _push(args: argparse.Namespace) -> int:
+def _publish(args: argparse.Namespace) -> int:
     """Upload an export (its card included) as a Hub dataset, private unless --public."""
     from amigo.hub import check_repo_id, folder_files, upload_folder
 
@@ -251,7 +251,7 @@ def build_parser() -> argparse.ArgumentParser:
                     help="share of requests held out as the test split (stable by request id)")
     ex.add_argument("--min-retention", type=float, default=0.5, help="sft: least retention kept (0..1)")
     ex.add_argument("--license", default="other", help="Hub license id for the dataset card (default: other)")
-    ph = sub.add_parser("push", help="upload an export folder to the Hugging Face Hub as a dataset (private)")
+    ph = sub.add_parser("publish", help="upload an export folder to the Hugging Face Hub as a dataset (private)")
     ph.add_argument("folder", help="the folder `amigo feedback export --out` wrote")
     ph.add_argument("--repo-id", required=True, help="ORG/NAME")
     ph.add_argument("--public", action="store_true", help="create the dataset public (default private)")
@@ -271,7 +271,6 @@ def build_parser() -> argparse.ArgumentParser:
     pu.add_argument("--local-only", action="store_true", help="leave the team store alone")
     pu_ = sub.add_parser("push", help="send the team store (feedback.url) what it lacks")
     pu_.add_argument("--batch", type=int, default=500, help="rows per transaction (default 500)")
-    pu_.add_argument("--quiet", action="store_true", help="print the summary only")
     fu = sub.add_parser("follow-up", help="measure retention and capture corrections now")
     fu.add_argument("--repo", help="the repository (default: the current one)")
     for p in (ex, st, pu, fu, pu_):
@@ -285,7 +284,8 @@ def main(argv: list[str]) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     progress.enable(quiet=args.quiet)
-    handlers = {"export": _export, "stats": _stats, "purge": _purge, "follow-up": _follow_up, "push": _push}
+    handlers = {"export": _export, "stats": _stats, "purge": _purge, "follow-up": _follow_up, "push": _push,
+                "publish": _publish}
     try:
         return handlers[args.command](args)
     except AmigoError as exc:

@@ -16,7 +16,6 @@ from feedback.schema import LATEST
 from feedback.settings import FeedbackSettings, db_path
 from feedback.store import Store
 from feedback_helpers import CALC
-from feedback.schema import LATEST
 
 OLD = time.time() - 40 * 86400
 
@@ -254,12 +253,12 @@ def test_export_card_loads_as_a_hub_dataset_and_push_is_private(repo, make, bus,
                                                         if manifest["counts"][s]}
     capsys.readouterr()
 
-    assert cli(["push", str(out), "--repo-id", "acme/amigo-prefs", "--dry-run"]) == 0
+    assert cli(["publish", str(out), "--repo-id", "acme/amigo-prefs", "--dry-run"]) == 0
     listing = capsys.readouterr().out
     assert "would upload README.md" in listing and "(private)" in listing
-    assert cli(["push", str(tmp_path), "--repo-id", "acme/amigo-prefs"]) == 1
+    assert cli(["publish", str(tmp_path), "--repo-id", "acme/amigo-prefs"]) == 1
     assert "run `amigo feedback export" in capsys.readouterr().err
     monkeypatch.setenv("HF_TOKEN", "hf_test_not_real")
     monkeypatch.setenv("HF_ENDPOINT", "http://127.0.0.1:9")  # nothing listens: refused at once
-    assert cli(["push", str(out), "--repo-id", "acme/amigo-prefs"]) == 1
+    assert cli(["publish", str(out), "--repo-id", "acme/amigo-prefs"]) == 1
     assert "check the network" in capsys.readouterr().err

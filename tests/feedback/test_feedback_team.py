@@ -112,9 +112,9 @@ def test_local_v2_database_gains_push_flags_and_ids(tmp_path, make):
     with Store(path, target_version=2) as old:
         with old.transaction() as conn:
             row = records.proposal_row(make(), "cabc")
-            records.write_proposal(conn, {k: v for k, v in row.items() if k != "redaction"})  # a v3 column
+            records.write_proposal(conn, {k: v for k, v in row.items() if k != "redaction"})  # a v4 column
     with Store(path) as new:
-        assert new.version == LATEST == 3
+        assert new.version == LATEST == 4
         assert new.query("SELECT pushed FROM proposals")[0][0] == 0
         machine, person = identity(new, None)
         assert machine.startswith("m") and person.startswith("u") and len(machine) == len(person) == 17
