@@ -31,6 +31,7 @@ DELEGATED: dict[str, tuple[str, str]] = {
     "train": ("amigo_train.cli", "run training recipes"),
     "data": ("amigo_train.data_cli", "check and mine training data"),
     "eval": ("amigo_train.eval.cli", "run benchmarks, reports and the promotion gate"),
+    "models": ("amigo_train.models_cli", "list, show, promote or roll back trained models"),
 }
 
 

@@ -22,6 +22,7 @@ benchmarks, and waits until it answers.
 
 from __future__ import annotations
 
+import collections
 import importlib.util
 import json
 import os
@@ -30,9 +31,11 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Mapping, Sequence
 from pathlib import Path
+from typing import Any
 
 import httpx
 
@@ -156,14 +159,53 @@ def llama_server_command(model_path: Path, host: str, port: int, n_ctx: int = 40
     return cmd
 
 
+def memory_info() -> tuple[int, int]:
+    """(total, available) bytes of memory on this machine, from ``/proc/meminfo``."""
+    fields: dict[str, int] = {}
+    try:
+        with open("/proc/meminfo", encoding="ascii") as fh:
+            for line in fh:
+                name, _, rest = line.partition(":")
+                fields[name] = int(rest.split()[0]) * 1024
+    except (OSError, ValueError, IndexError):
+        return 0, 0
+    return fields.get("MemTotal", 0), fields.get("MemAvailable", fields.get("MemFree", 0))
+
+
+def vllm_memory_defaults(total: int, available: int) -> tuple[str, dict[str, str]]:
+    """vLLM's ``--gpu-memory-utilization`` and environment for a CPU machine of this size.
+
+    Why: vLLM's CPU backend asks for 0.92 of the node's memory by default and its
+    engine dies at start when that much is not free (on a 24 GiB machine shared
+    with other work it found 11.25 of 11.7 GiB). We ask for 70% of what is free
+    now (at least 0.1, at most 0.9 of the total) and give the KV cache a quarter
+    of that (1-8 GiB), which leaves the rest for weights and activations."""
+    if total <= 0 or available <= 0:
+        return "0.4", {"VLLM_CPU_KVCACHE_SPACE": "2"}
+    share = min(0.9, max(0.1, 0.7 * available / total))
+    kv_gib = int(min(8, max(1, 0.7 * available / 4 / 2**30)))
+    return f"{share:.2f}", {"VLLM_CPU_KVCACHE_SPACE": str(kv_gib)}
+
+
+def vllm_environment(extra_env: Mapping[str, str] | None = None) -> dict[str, str]:
+    """The environment variables Amigo sets for vLLM (the caller's own values win), so that
+    adapters can be loaded at run time (``POST /v1/load_lora_adapter``) and the KV cache fits."""
+    _, env = vllm_memory_defaults(*memory_info())
+    env["VLLM_ALLOW_RUNTIME_LORA_UPDATING"] = "True"
+    return {k: v for k, v in env.items() if k not in os.environ} | dict(extra_env or {})
+
+
 def vllm_command(model_dir: Path, host: str, port: int, n_ctx: int = 4096, alias: str = EMBEDDED_MODEL_ALIAS,
                  python: str | Path | None = None, lora_modules: Mapping[str, Path] | None = None,
-                 max_lora_rank: int | None = None) -> list[str]:
+                 max_lora_rank: int | None = None, extra_args: Sequence[str] = ()) -> list[str]:
     """The vLLM OpenAI server command line, with LoRA adapters served by name.
 
     ``python -m vllm.entrypoints.openai.api_server``: the ``vllm`` script fails
     under the ``vllm-cpu`` distribution's name. ``max_lora_rank`` defaults to
     the smallest rank vLLM accepts that fits every adapter's ``r`` (at least 16).
+    LoRA is always enabled, so that a nightly adapter can be loaded later without
+    a restart. ``--gpu-memory-utilization`` is chosen for the machine
+    (:func:`vllm_memory_defaults`) unless ``extra_args`` name it.
     """
     found = find_vllm_python(python)
     if found is None:
@@ -173,13 +215,59 @@ def vllm_command(model_dir: Path, host: str, port: int, n_ctx: int = 4096, alias
         raise AmigoError(f"vLLM serves a Hugging Face model directory; {model_dir} is not one")
     cmd = [str(found), "-m", "vllm.entrypoints.openai.api_server", "--model", str(model_dir),
            "--served-model-name", alias, "--host", host, "--port", str(port), "--max-model-len", str(n_ctx)]
+    if max_lora_rank is None:
+        wanted = max([16, *(_adapter_rank(Path(path)) for path in (lora_modules or {}).values())])
+        max_lora_rank = next((r for r in VLLM_LORA_RANKS if r >= wanted), wanted)
+    cmd += ["--enable-lora", "--max-lora-rank", str(max_lora_rank)]
     if lora_modules:
-        if max_lora_rank is None:
-            wanted = max([16, *(_adapter_rank(Path(path)) for path in lora_modules.values())])
-            max_lora_rank = next((r for r in VLLM_LORA_RANKS if r >= wanted), wanted)
-        cmd += ["--enable-lora", "--max-lora-rank", str(max_lora_rank), "--lora-modules"]
-        cmd += [f"{name}={Path(path)}" for name, path in lora_modules.items()]
+        cmd += ["--lora-modules", *(f"{name}={Path(path)}" for name, path in lora_modules.items())]
+    if not any(a.startswith("--gpu-memory-utilization") for a in extra_args):
+        cmd += ["--gpu-memory-utilization", vllm_memory_defaults(*memory_info())[0]]
     return cmd
+
+
+def load_lora_adapter(base_url: str, name: str, adapter: Path, timeout: float = 600.0) -> None:
+    """Make a running vLLM serve ``adapter`` under ``name`` without a restart.
+
+    vLLM loads the new weights first and then swaps the name (``load_inplace``), so
+    requests already running finish on the old adapter and later ones get the new
+    one. The server must run with ``VLLM_ALLOW_RUNTIME_LORA_UPDATING=True`` (``amigo
+    serve --backend vllm`` sets it)."""
+    root = base_url.rstrip("/").removesuffix("/v1")
+    body = {"lora_name": name, "lora_path": str(Path(adapter).resolve()), "load_inplace": True}
+    try:
+        response = httpx.post(f"{root}/v1/load_lora_adapter", json=body, timeout=timeout)
+    except httpx.HTTPError as exc:
+        raise AmigoError(f"cannot reach the vLLM server at {root} to load {adapter}: {exc}") from None
+    if response.status_code == 404:
+        raise AmigoError(f"{root} has no /v1/load_lora_adapter: start vLLM with "
+                         "VLLM_ALLOW_RUNTIME_LORA_UPDATING=True and --enable-lora (amigo serve --backend vllm does)")
+    if response.status_code >= 400:
+        raise AmigoError(f"vLLM refused to load {adapter} as {name!r}: {response.status_code} {response.text[:500]}")
+
+
+# What a dying vLLM engine prints, and what to do about it (first match wins).
+VLLM_FAILURES: tuple[tuple[str, str], ...] = (
+    ("free memory on device", "not enough free memory for the share vLLM asked for: lower "
+     "--gpu-memory-utilization (serve.extra_args) or stop other work"),
+    ("insufficient memory", "not enough memory: lower --gpu-memory-utilization or VLLM_CPU_KVCACHE_SPACE"),
+    ("kv cache", "the KV cache does not fit: lower --max-model-len (serve.n_ctx) or raise VLLM_CPU_KVCACHE_SPACE"),
+    ("out of memory", "the machine ran out of memory: lower --gpu-memory-utilization or serve.n_ctx"),
+    ("engine core initialization failed", "vLLM's engine process died while starting; its own error is above it"),
+)
+
+
+def explain_vllm_failure(log_text: str) -> str:
+    """Why vLLM's engine died, from the tail of its output: a known cause with what to do,
+    else its last error line (never a bare exit code)."""
+    lines = [line.strip() for line in log_text.splitlines() if line.strip()]
+    lowered = log_text.lower()
+    errors = [line for line in lines if "Error" in line or "error" in line.split(":")[0]]
+    last = errors[-1] if errors else (lines[-1] if lines else "no output")
+    for needle, advice in VLLM_FAILURES:
+        if needle in lowered:
+            return f"{advice} (vLLM said: {last[:300]})"
+    return f"vLLM said: {last[:300]}"
 
 
 def _adapter_rank(directory: Path) -> int:
@@ -234,7 +322,7 @@ class ServerProcess:
     def command(self) -> list[str]:
         """The command line this server runs with."""
         return backend_command(self.backend, self.model_path, self.host, self.port, self.n_ctx, self.threads,
-                               self.alias, self.binary, self.lora_modules) + self.extra_args
+                               self.alias, self.binary, self.lora_modules, self.extra_args) + self.extra_args
 
     def start(self, timeout: float | None = None) -> "ServerProcess":
         """Start the server and wait until ``/v1/models`` answers (default
@@ -242,7 +330,8 @@ class ServerProcess:
         if timeout is None:
             timeout = VLLM_START_TIMEOUT if self.backend == "vllm" else 120.0
         cmd = self.command()
-        env = {**os.environ, **self.env} if self.env else None
+        extra_env = vllm_environment(self.env) if self.backend == "vllm" else self.env
+        env = {**os.environ, **extra_env} if extra_env else None
         if self.log_path:
             with open(self.log_path, "ab") as log:  # the child keeps its own copy of the descriptor
                 self.process = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
@@ -253,9 +342,12 @@ class ServerProcess:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
+                why = ""
+                if self.backend == "vllm" and self.log_path and Path(self.log_path).is_file():
+                    why = ": " + explain_vllm_failure(Path(self.log_path).read_text(errors="replace")[-20000:])
                 raise AmigoError(
                     f"the {self.backend} model server exited with code {self.process.returncode} while starting"
-                    + (f"; see {self.log_path}" if self.log_path else "")
+                    + why + (f"; see {self.log_path}" if self.log_path else "")
                 )
             try:
                 if httpx.get(f"{self.base_url}/models", timeout=2.0).status_code == 200:
@@ -291,13 +383,15 @@ class ServerProcess:
 
 def backend_command(backend: str, model_path: Path, host: str, port: int, n_ctx: int = 4096,
                     threads: int | None = None, alias: str = EMBEDDED_MODEL_ALIAS,
-                    binary: str | Path | None = None, lora_modules: Mapping[str, Path] | None = None) -> list[str]:
-    """The command line for ``backend`` (``auto`` resolved here too)."""
+                    binary: str | Path | None = None, lora_modules: Mapping[str, Path] | None = None,
+                    extra_args: Sequence[str] = ()) -> list[str]:
+    """The command line for ``backend`` (``auto`` resolved here too; ``extra_args`` are only
+    looked at, to leave out a default they override)."""
     backend = resolve_backend(backend, binary)
     if backend == "llama-server":
         return llama_server_command(model_path, host, port, n_ctx, threads, alias, binary)
     if backend == "vllm":
-        return vllm_command(model_path, host, port, n_ctx, alias, binary, lora_modules)
+        return vllm_command(model_path, host, port, n_ctx, alias, binary, lora_modules, extra_args=extra_args)
     return server_command(model_path, host, port, n_ctx, threads, alias)
 
 
@@ -314,7 +408,12 @@ def serve_foreground(model_path: Path | None, host: str, port: int, n_ctx: int, 
     cmd = server.command()
     print(f"amigo serve: {server.model_path.name} with {server.backend} on {server.base_url} "
           f"(model {server.alias!r}); Ctrl-C stops", file=sys.stderr, flush=True)
-    process = subprocess.Popen(cmd)
+    if server.backend != "vllm":
+        process = subprocess.Popen(cmd)
+    else:  # its output is echoed and its tail kept, to say why the engine died
+        env = {**os.environ, **vllm_environment(server.env)}
+        process = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+        tail = _echo_and_keep_tail(process)
 
     def forward(signum: int, _frame: object) -> None:
         if process.poll() is None:
@@ -327,7 +426,34 @@ def serve_foreground(model_path: Path | None, host: str, port: int, n_ctx: int, 
     finally:
         if process.poll() is None:
             process.kill()
-    return 0 if code in (0, -signal.SIGTERM, -signal.SIGINT, 130, 143) else code
+    ok = code in (0, -signal.SIGTERM, -signal.SIGINT, 130, 143)
+    if not ok and server.backend == "vllm":
+        tail.join(timeout=5)
+        print(f"amigo serve: vLLM exited with code {code}: {explain_vllm_failure(''.join(tail.lines))}",
+              file=sys.stderr, flush=True)
+    return 0 if ok else code
+
+
+class _Tail(threading.Thread):
+    """Copies a child's output to our stderr, keeping its last lines."""
+
+    def __init__(self, stream: Any) -> None:
+        super().__init__(daemon=True)
+        self.stream = stream
+        self.lines: collections.deque[str] = collections.deque(maxlen=300)
+
+    def run(self) -> None:
+        for raw in iter(self.stream.readline, b""):
+            line = raw.decode("utf-8", "replace")
+            self.lines.append(line)
+            sys.stderr.write(line)
+            sys.stderr.flush()
+
+
+def _echo_and_keep_tail(process: subprocess.Popen[bytes]) -> _Tail:
+    tail = _Tail(process.stdout)
+    tail.start()
+    return tail
 
 
 def parse_lora_modules(values: Sequence[str]) -> dict[str, Path]:

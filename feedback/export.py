@@ -8,7 +8,9 @@
   correction rendered as SEARCH/REPLACE blocks by ``amigo.prompt.render_answer``
   / ``amigo.edits.render``, rejected = the model's answer.
 * ``sft``: ``prompt`` / ``completion`` from accepted edits whose measured
-  retention is at least ``min_retention`` (not undone).
+  retention is at least ``min_retention`` (not undone); with
+  ``corrections=True`` also the person's own corrections (the chosen side of
+  the correction pairs), which the nightly run learns from directly.
 
 A partial (per-hunk) accept contributes what was really written, rendered as
 blocks, rather than the whole answer. Rows are deduplicated by prompt (a
@@ -205,6 +207,11 @@ def sft_examples(store: Store, since: float, until: float | None = None,
     return [ex for ex in out if ex.chosen.strip()]
 
 
+def correction_examples(store: Store, since: float, until: float | None = None) -> list[Example]:
+    """A person's corrections as SFT targets: the chosen side of every correction pair."""
+    return [ex for ex in dpo_examples(store, since, until) if ex.source == "correction"]
+
+
 def dedup(examples: Iterable[Example]) -> tuple[list[Example], int]:
     """One example per prompt: the best source first, then the newest. Returns (kept, dropped)."""
     best: dict[str, Example] = {}
@@ -253,8 +260,9 @@ def _write_parquet(path: Path, fmt: str, records: list[dict[str, Any]]) -> bool:
 
 
 def export(store: Store, fmt: str, out: Path, since: float = 0.0, until: float | None = None,
-           test_fraction: float = 0.1, min_retention: float = 0.5) -> ExportResult:
-    """Write the ``fmt`` dataset of proposals made in [since, until) to ``out``."""
+           test_fraction: float = 0.1, min_retention: float = 0.5, corrections: bool = False) -> ExportResult:
+    """Write the ``fmt`` dataset of proposals made in [since, until) to ``out``
+    (``corrections``: SFT also learns the person's corrections)."""
     if fmt not in FORMATS:
         raise InputError(f"unknown export format {fmt!r}: use one of {', '.join(FORMATS)}")
     if not 0.0 <= test_fraction < 1.0:
@@ -263,6 +271,8 @@ def export(store: Store, fmt: str, out: Path, since: float = 0.0, until: float |
     if out.exists() and not out.is_dir():
         raise InputError(f"{out} is a file: give a folder for the export")
     found = dpo_examples(store, since, until) if fmt == "dpo" else sft_examples(store, since, until, min_retention)
+    if fmt == "sft" and corrections:
+        found += correction_examples(store, since, until)
     kept, dropped = dedup(found)
     splits: dict[str, list[Example]] = {"train": [], "test": []}
     for ex in kept:
