@@ -75,30 +75,39 @@ def merged_gguf(model_dir: Path, template: Path | None, out: Path, half: bool = 
     return out
 
 
-def write_release(run_dir: Path, *, template: Path | None = None, half: bool = True,
-                  log: Log = print) -> Path:
-    """Merge a finished run into ``RUN/release`` (+ ``model.gguf`` where possible); idempotent."""
-    from amigo_train.export import merge, run_adapters
+def build_release(base: str, adapters: list[Path], out: Path, info: dict[str, Any], *,
+                  template: Path | None = None, half: bool = True) -> Path:
+    """``out``: ``base`` with ``adapters`` merged in order, its GGUF where possible, ``release.json``."""
+    from amigo_train.export import merge
 
-    out = release_dir(run_dir)
-    if (out / RELEASE_FILE).is_file():
-        return out
-    base, adapters, manifest = run_adapters(run_dir)
     tmp = out.with_name(out.name + ".tmp")
     shutil.rmtree(tmp, ignore_errors=True)
     merge(base, adapters, tmp)
     template = template or default_template(base)
     gguf = merged_gguf(tmp, template, tmp / "model.gguf", half=half)
-    info = {
-        "base_model": base, "adapters": [str(a) for a in adapters], "recipe": manifest["recipe"]["name"],
-        "run_dir": str(run_dir.resolve()), "created": time.time(), "gguf": gguf.name if gguf else None,
-        "gguf_template": str(template) if template else None, "gguf_half": half,
-        "data": {name: stage.get("data", {}).get("train_sha256") for name, stage in manifest["stages"].items()},
-    }
+    info = {**info, "base_model": base, "adapters": [str(a) for a in adapters], "created": time.time(),
+            "gguf": gguf.name if gguf else None, "gguf_template": str(template) if template else None,
+            "gguf_half": half}
     (tmp / RELEASE_FILE).write_text(json.dumps(info, indent=2), encoding="utf-8")
     _replace_dir(tmp, out)
+    return out
+
+
+def write_release(run_dir: Path, *, template: Path | None = None, half: bool = True,
+                  log: Log = print) -> Path:
+    """Merge a finished run into ``RUN/release`` (+ ``model.gguf`` where possible); idempotent."""
+    from amigo_train.export import run_adapters
+
+    out = release_dir(run_dir)
+    if (out / RELEASE_FILE).is_file():
+        return out
+    base, adapters, manifest = run_adapters(run_dir)
+    info = {"recipe": manifest["recipe"]["name"], "run_dir": str(run_dir.resolve()),
+            "data": {name: stage.get("data", {}).get("train_sha256") for name, stage in manifest["stages"].items()}}
+    build_release(base, adapters, out, info, template=template, half=half)
+    gguf = read_release(out)["gguf"]
     log(f"release: {len(adapters)} stage adapters merged into {out}"
-        + (f", GGUF {out / gguf.name}" if gguf else " (no GGUF: not a llama model or no template GGUF)"))
+        + (f", GGUF {out / gguf}" if gguf else " (no GGUF: not a llama model or no template GGUF)"))
     return out
 
 

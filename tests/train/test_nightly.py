@@ -135,7 +135,10 @@ def test_a_nightly_cycle_killed_between_steps_finishes_once(setup: dict[str, Pat
     run, state = _state(setup["root"])
     assert "export" in state["steps"] and "decide" not in state["steps"] and not state.get("finished")
     export_mtime = (run / "feedback" / "dpo" / "manifest.json").stat().st_mtime
-    assert state["steps"]["export"]["pairs"] >= 6 and state["steps"]["export"]["corrections"] >= 1
+    exported = state["steps"]["export"]
+    assert exported["pairs"] >= 6 and exported["dpo"]["by_source"] == {"retry": 12, "correction": 1}
+    assert exported["sft"]["by_source"] == {"correction": 1}  # the person's fix is an SFT target too
+    # (on the split's same side as its pair: a held-out pair's correction is never trained on)
 
     assert cli.main(_argv(setup, db)) == 0  # the same run, finished
     run2, state = _state(setup["root"])
