@@ -33,7 +33,7 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -281,6 +281,14 @@ def _adapter_rank(directory: Path) -> int:
         return 0
 
 
+def server_answers(base_url: str) -> bool:
+    """True when an OpenAI-compatible server at ``base_url`` (``.../v1``) lists its models."""
+    try:
+        return httpx.get(f"{base_url.rstrip('/')}/models", timeout=2.0).status_code == 200
+    except httpx.HTTPError:
+        return False
+
+
 class ServerProcess:
     """A model server in the background; ``with ServerProcess() as s: s.base_url``.
 
@@ -349,11 +357,8 @@ class ServerProcess:
                     f"the {self.backend} model server exited with code {self.process.returncode} while starting"
                     + why + (f"; see {self.log_path}" if self.log_path else "")
                 )
-            try:
-                if httpx.get(f"{self.base_url}/models", timeout=2.0).status_code == 200:
-                    return self
-            except httpx.HTTPError:
-                pass
+            if server_answers(self.base_url):
+                return self
             time.sleep(0.3)
         self.stop()
         raise AmigoError(f"the {self.backend} model server did not answer within {timeout:g} s"
@@ -397,41 +402,73 @@ def backend_command(backend: str, model_path: Path, host: str, port: int, n_ctx:
 
 def serve_foreground(model_path: Path | None, host: str, port: int, n_ctx: int, threads: int | None,
                      backend: str = DEFAULT_BACKEND, binary: str | Path | None = None,
-                     lora_modules: Mapping[str, Path] | None = None, extra_args: Sequence[str] = ()) -> int:
+                     lora_modules: Mapping[str, Path] | None = None, extra_args: Sequence[str] = (),
+                     reload: Callable[[], Path] | None = None, pid_file: Path | None = None) -> int:
     """Run the server until Ctrl-C or SIGTERM; return its exit status.
 
     ``backend`` as in :class:`ServerProcess` (``serve.backend`` in the config);
     ``extra_args`` are appended to the server's command line as they are.
+    With ``reload``, SIGHUP asks it which model to serve and, when that changed,
+    restarts the server on it (a clean restart with draining: SIGTERM lets the
+    running server finish the requests it holds, then the new one starts on the
+    same port; clients retry a refused connection). ``pid_file`` receives our pid
+    while we run, so that ``amigo train nightly`` knows whom to tell.
     """
     server = ServerProcess(model_path, host, port, n_ctx, threads, backend=backend, binary=binary,
                            lora_modules=lora_modules, extra_args=extra_args)
-    cmd = server.command()
-    print(f"amigo serve: {server.model_path.name} with {server.backend} on {server.base_url} "
-          f"(model {server.alias!r}); Ctrl-C stops", file=sys.stderr, flush=True)
-    if server.backend != "vllm":
-        process = subprocess.Popen(cmd)
-    else:  # its output is echoed and its tail kept, to say why the engine died
-        env = {**os.environ, **vllm_environment(server.env)}
-        process = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
-        tail = _echo_and_keep_tail(process)
+    wanted: dict[str, Any] = {"model": None, "stopping": False}
+    process, tail = _start_foreground(server)
 
     def forward(signum: int, _frame: object) -> None:
+        if signum == signal.SIGHUP and reload is not None:
+            try:
+                model = reload()
+            except AmigoError as exc:
+                print(f"amigo serve: not reloading: {exc}", file=sys.stderr, flush=True)
+                return
+            if model == server.model_path:
+                return
+            wanted["model"] = model
+        else:
+            wanted["stopping"] = True
         if process.poll() is None:
             process.send_signal(signal.SIGINT if signum == signal.SIGINT else signal.SIGTERM)
 
-    signal.signal(signal.SIGTERM, forward)
-    signal.signal(signal.SIGINT, forward)
+    for signum in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
+        signal.signal(signum, forward)
+    if pid_file is not None:
+        pid_file.parent.mkdir(parents=True, exist_ok=True)
+        pid_file.write_text(f"{os.getpid()}\n")
     try:
-        code = process.wait()
+        while True:
+            code = process.wait()
+            if wanted["model"] is None or wanted["stopping"]:
+                break
+            server.model_path, wanted["model"] = wanted["model"], None
+            process, tail = _start_foreground(server)
     finally:
         if process.poll() is None:
             process.kill()
+        if pid_file is not None:
+            pid_file.unlink(missing_ok=True)
     ok = code in (0, -signal.SIGTERM, -signal.SIGINT, 130, 143)
-    if not ok and server.backend == "vllm":
+    if not ok and tail is not None:
         tail.join(timeout=5)
         print(f"amigo serve: vLLM exited with code {code}: {explain_vllm_failure(''.join(tail.lines))}",
               file=sys.stderr, flush=True)
     return 0 if ok else code
+
+
+def _start_foreground(server: ServerProcess) -> tuple[subprocess.Popen[bytes], "_Tail | None"]:
+    """Start ``server``'s command with our terminal; vLLM's output is echoed and its tail kept,
+    to say why its engine died."""
+    print(f"amigo serve: {server.model_path.name} with {server.backend} on {server.base_url} "
+          f"(model {server.alias!r}); Ctrl-C stops", file=sys.stderr, flush=True)
+    if server.backend != "vllm":
+        return subprocess.Popen(server.command()), None
+    env = {**os.environ, **vllm_environment(server.env)}
+    process = subprocess.Popen(server.command(), env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    return process, _echo_and_keep_tail(process)
 
 
 class _Tail(threading.Thread):

@@ -51,6 +51,10 @@ def _parser() -> argparse.ArgumentParser:
     night.add_argument("--tolerance", type=float, default=0.01, help="the gate's allowed drop")
     night.add_argument("--server-url", help="a running vLLM (http://HOST:PORT/v1) to load the promoted adapter into")
     night.add_argument("--data-dir", help="evaluation sets for decontamination (default: AMIGO_DATA_DIR)")
+    night.add_argument("--eval-task", action="append", default=[], metavar="TASK",
+                       help="also gate on this benchmark (amigo eval's names: humaneval, mbpp, humanevalfix, "
+                            "amigo-edits...; repeatable), run on both models through llama.cpp")
+    night.add_argument("--eval-limit", type=int, default=20, help="problems per --eval-task")
     night.add_argument("--root", help="where runs are kept (default: $XDG_DATA_HOME/amigo/nightly)")
     night.add_argument("--registry", help=argparse.SUPPRESS)
     night.add_argument("--dry-run", action="store_true", help="print the plan; change nothing")
@@ -103,7 +107,8 @@ def _nightly(args: argparse.Namespace) -> int:
                                root=Path(args.root) if args.root else None, min_pairs=args.min_pairs,
                                test_fraction=args.test_fraction, tolerance=args.tolerance,
                                eval_data_dir=args.data_dir, server_url=args.server_url,
-                               registry=Path(args.registry) if args.registry else None)
+                               registry=Path(args.registry) if args.registry else None,
+                               eval_tasks=tuple(args.eval_task), eval_limit=args.eval_limit)
     state = run_nightly(settings, dry_run=args.dry_run, log=_log)
     if not args.dry_run:
         decide = state["steps"].get("decide")

@@ -172,6 +172,27 @@ def _promote(data: dict[str, Any], entry: dict[str, Any], name: str) -> None:
     history.append(entry["id"])
 
 
+def serve_pid_path(served_name: str, registry: Path | None = None) -> Path:
+    """Where ``amigo serve --promoted NAME`` leaves its pid (for the nightly run to signal)."""
+    return (registry or registry_path()).parent / f"serve-{served_name}.pid"
+
+
+def promoted_files(served_name: str, backend: str, path: Path | None = None) -> tuple[Path, Path | None]:
+    """(model, adapter) a server of ``backend`` loads for what ``served_name`` promotes: for
+    llama.cpp the GGUF (the release's, or the release with the nightly adapter merged), for vLLM
+    the release folder and the adapter served by name."""
+    entry = Registry(path).promoted(served_name)
+    if entry is None:
+        raise InputError(f"nothing is promoted under {served_name!r}: `amigo models list` shows what is registered")
+    files = entry.get("files", {})
+    if backend == "vllm":
+        return Path(files["release"]), Path(files["adapter"]) if files.get("adapter") else None
+    if not files.get("gguf"):
+        raise InputError(f"{entry['id']} has no GGUF for llama.cpp: serve it with --backend vllm, or convert "
+                         f"{files.get('release')} with llama.cpp's convert_hf_to_gguf.py")
+    return Path(files["gguf"]), None
+
+
 def format_table(data: dict[str, Any]) -> str:
     """``amigo models list``: one line per model, newest first."""
     rows = sorted(data["models"].values(), key=lambda e: e.get("created", 0), reverse=True)

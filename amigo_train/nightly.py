@@ -52,6 +52,9 @@ class NightlySettings:
     eval_data_dir: str | None = None
     server_url: str | None = None
     registry: Path | None = None
+    eval_tasks: tuple[str, ...] = ()
+    eval_limit: int = 20
+    eval_max_tokens: int = 512
     now: float = field(default_factory=time.time)
 
     @property
@@ -135,7 +138,9 @@ def describe_plan(state: dict[str, Any], settings: NightlySettings) -> str:
     what = {
         "export": f"export DPO pairs and SFT (accepts + corrections), decontaminate; skip below {settings.min_pairs} pairs",
         "train": "SFT on corrections, then DPO, continuing the promoted adapter",
-        "evaluate": "held-out feedback preference accuracy: candidate beside promoted",
+        "evaluate": "held-out feedback preference accuracy: candidate beside promoted"
+                    + (f"; {', '.join(settings.eval_tasks)} (first {settings.eval_limit} problems each, llama.cpp)"
+                       if settings.eval_tasks else ""),
         "decide": f"paired gate (tolerance {settings.tolerance:.1%}, alpha {settings.alpha}): promote or reject; report.html",
         "serve": ("load the adapter into " + settings.server_url) if settings.server_url else
                  "write the GGUF for llama.cpp (no --server-url: no running server to switch)",
@@ -162,7 +167,7 @@ def run_nightly(settings: NightlySettings, *, dry_run: bool = False, log: Log = 
         steps: dict[str, Callable[[], dict[str, Any]]] = {
             "export": lambda: step_export(run, state, settings, recipe, log),
             "train": lambda: step_train(run, state, recipe, registry, log),
-            "evaluate": lambda: step_evaluate(run, state, log),
+            "evaluate": lambda: step_evaluate(run, state, settings, log),
             "decide": lambda: step_decide(run, state, settings, registry, log),
             "serve": lambda: step_serve(run, state, settings, log),
             "watermark": lambda: step_watermark(state, settings),
@@ -184,7 +189,7 @@ def run_nightly(settings: NightlySettings, *, dry_run: bool = False, log: Log = 
 
 def step_export(run: Path, state: dict[str, Any], settings: NightlySettings, recipe: Any, log: Log) -> dict[str, Any]:
     """The feedback package's exports for the window, then the recipe's stage data (decontaminated)."""
-    from amigo_train.data import read_jsonl, write_jsonl
+    from amigo_train.data import build_stage_data, read_jsonl, write_jsonl
     from amigo_train.training import decontaminator
     from feedback.export import export
     from feedback.store import Store
@@ -199,8 +204,6 @@ def step_export(run: Path, state: dict[str, Any], settings: NightlySettings, rec
     index = decontaminator(recipe, settings.eval_data_dir, log)
     result: dict[str, Any] = {"dpo": dpo.manifest["counts"], "sft": sft.manifest["counts"]}
     for stage in recipe.stages:
-        from amigo_train.data import build_stage_data
-
         source = fb / stage.kind / "jsonl" / "train.jsonl"
         if not source.is_file():
             result[stage.name] = 0
@@ -248,8 +251,9 @@ def step_train(run: Path, state: dict[str, Any], recipe: Any, registry: Registry
     return {"candidate": candidate, "adapter": str(adapter), "stages": stages}
 
 
-def step_evaluate(run: Path, state: dict[str, Any], log: Log) -> dict[str, Any]:
-    """Held-out preference accuracy of the promoted model and of the candidate, pair by pair."""
+def step_evaluate(run: Path, state: dict[str, Any], settings: NightlySettings, log: Log) -> dict[str, Any]:
+    """Held-out preference accuracy of the promoted model and of the candidate, pair by pair, and
+    the ``--eval-task`` benchmarks on both."""
     from amigo_train.data import read_jsonl
     from amigo_train.nightly_train import preference_outcomes
 
@@ -263,7 +267,38 @@ def step_evaluate(run: Path, state: dict[str, Any], log: Log) -> dict[str, Any]:
               "accuracy_after": sum(after) / len(after) if after else None}
     log(f"held-out preference accuracy on {len(pairs)} pairs: promoted {result['accuracy_before']}, "
         f"candidate {result['accuracy_after']}")
+    if settings.eval_tasks:
+        result["tasks"] = benchmark_both(run, state, settings, log)
     return result
+
+
+def benchmark_both(run: Path, state: dict[str, Any], settings: NightlySettings, log: Log) -> dict[str, Any]:
+    """The evaluation tasks (a subset of each) on the promoted model and on the candidate, each
+    served by llama.cpp from its GGUF exactly as it would be served; run folders under ``RUN/eval``.
+
+    A rerun after a crash reuses every answer already generated (the runs' generation cache)."""
+    from amigo.serve import ServerProcess
+    from amigo_train.eval.runner import RunConfig, run_eval
+    from amigo_train.release import adapter_on_release
+
+    promoted = Registry(settings.registry).get(state["promoted"])
+    ggufs = {"promoted": promoted["files"].get("gguf"),
+             "candidate": str(adapter_on_release(Path(state["release"]), Path(state["steps"]["train"]["adapter"]),
+                                                 run / "serve", log))}
+    if not ggufs["promoted"]:
+        raise ConfigError(f"{state['promoted']} has no GGUF to serve for the evaluation tasks; run without "
+                          "--eval-task or give it one (amigo train release writes it for llama models)")
+    scores: dict[str, Any] = {}
+    for label, gguf in ggufs.items():
+        with ServerProcess(model_path=Path(gguf), backend="llama-cpp-python", n_ctx=4096,
+                           log_path=run / f"eval-{label}-server.log") as server:
+            for task in settings.eval_tasks:
+                config = RunConfig(task=task, model=server.alias, endpoint=server.base_url, limit=settings.eval_limit,
+                                   max_tokens=settings.eval_max_tokens, concurrency=1, data_dir=settings.eval_data_dir)
+                record = run_eval(config, run / "eval" / label / task, progress=log)
+                scores.setdefault(task, {})[label] = record["summary"].get("pass@1")
+    log(f"evaluation tasks: {json.dumps(scores)}")
+    return scores
 
 
 def _as_run(label: str, outcomes: list[int]) -> Any:
@@ -279,10 +314,15 @@ def step_decide(run: Path, state: dict[str, Any], settings: NightlySettings, reg
     """The paired gate on the evaluation; promote or reject; write report.html."""
     from amigo_train.eval.gate import gate, gate_markdown
 
+    from amigo_train.eval.runner import load_run
+
     ev = state["steps"]["evaluate"]
-    result = gate({PREFERENCE_TASK: _as_run("promoted", ev["promoted"])},
-                  {PREFERENCE_TASK: _as_run("candidate", ev["candidate"])},
-                  tolerance=settings.tolerance, alpha=settings.alpha)
+    baseline = {PREFERENCE_TASK: _as_run("promoted", ev["promoted"])}
+    candidate = {PREFERENCE_TASK: _as_run("candidate", ev["candidate"])}
+    for task in ev.get("tasks", {}):
+        baseline[task] = load_run(run / "eval" / "promoted" / task)
+        candidate[task] = load_run(run / "eval" / "candidate" / task)
+    result = gate(baseline, candidate, tolerance=settings.tolerance, alpha=settings.alpha)
     section = gate_markdown(result, state["promoted"], state["candidate"])
     report = write_report(run, state, section)
     verdict = {"ok": result.ok, "reasons": [v.reason for v in result.verdicts], "report": str(report)}
@@ -340,6 +380,10 @@ def step_serve(run: Path, state: dict[str, Any], settings: NightlySettings, log:
     except ConfigError as exc:
         result["gguf"] = None
         result["gguf_note"] = str(exc)
+    if result["gguf"]:
+        entry = Registry(settings.registry).get(state["candidate"])
+        Registry(settings.registry).set_fields(state["candidate"], files={**entry["files"], "gguf": result["gguf"]})
+    result["restarted"] = signal_llama_cpp_server(state["served_name"], settings.registry)
     if settings.server_url:
         from amigo.serve import load_lora_adapter
 
@@ -347,6 +391,19 @@ def step_serve(run: Path, state: dict[str, Any], settings: NightlySettings, log:
         result.update(switched=True, server=settings.server_url)
         log(f"{settings.server_url} now serves {adapter} as {settings.served_name!r}")
     return result
+
+
+def signal_llama_cpp_server(served_name: str, registry: Path | None) -> bool:
+    """Tell a running ``amigo serve --promoted NAME`` (llama.cpp) to restart on the new GGUF."""
+    import signal
+
+    from amigo_train.models import serve_pid_path
+
+    try:
+        os.kill(int(serve_pid_path(served_name, registry).read_text().strip()), signal.SIGHUP)
+    except (OSError, ValueError):
+        return False  # no such server running: it loads the promoted model when it starts
+    return True
 
 
 def step_watermark(state: dict[str, Any], settings: NightlySettings) -> dict[str, Any]:

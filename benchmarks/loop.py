@@ -14,10 +14,11 @@
    recorder keeps it all and ``follow_up`` captures those corrections.
 4. ``amigo train nightly`` (``run_nightly``: export, DPO/SFT, held-out preference
    accuracy, gate, promote, GGUF).
-5. The switch: the llama.cpp server is restarted on the promoted GGUF (same port;
-   SIGTERM lets uvicorn finish requests in flight) while a client keeps sending
-   requests through ``amigo.client`` (which retries before the first token); failed
-   requests are counted.
+5. The switch: the server is `amigo serve --promoted loop`; after a promotion the
+   nightly run sends it SIGHUP and it restarts llama.cpp on the new GGUF (same port;
+   SIGTERM first lets the running server finish what it holds). A client sends small
+   requests through ``amigo.client`` (which retries a refused connection before the
+   first token) all through the nightly run; failed requests are counted.
 6. Second replay: other tasks, before (promoted release) and after (new model), same
    reviewer, acceptance rate.
 
@@ -33,6 +34,7 @@ import dataclasses
 import json
 import os
 import random
+import signal
 import subprocess
 import sys
 import threading
@@ -114,37 +116,58 @@ def open_session(repo: Path, endpoint: str, max_tokens: int, record: bool) -> An
     return session
 
 
-def switch(server: Any, gguf: Path, seconds: float = 3.0) -> dict[str, Any]:
-    """Restart ``server`` on ``gguf`` (same port) under steady traffic; count failed requests."""
-    from amigo.client import ChatClient
-    from amigo.serve import ServerProcess
+class Traffic(threading.Thread):
+    """Steady small requests through ``amigo.client`` (as an editor sends them) while the nightly
+    run trains, promotes and makes the server restart; every failure is counted."""
 
-    counts = {"ok": 0, "failed": 0}
-    errors: list[str] = []
-    stop = threading.Event()
+    def __init__(self, base_url: str, alias: str) -> None:
+        super().__init__(daemon=True)
+        self.base_url, self.alias = base_url, alias
+        self.ok = self.failed = 0
+        self.errors: list[str] = []
+        self.stop = threading.Event()
 
-    def traffic() -> None:
-        with ChatClient(server.base_url, server.alias, read_timeout=120, retries=8) as client:
-            while not stop.is_set():
+    def run(self) -> None:
+        from amigo.client import ChatClient
+
+        with ChatClient(self.base_url, self.alias, read_timeout=300, retries=6) as client:
+            while not self.stop.is_set():
                 try:
                     client.complete([{"role": "user", "content": "Say hi."}], max_tokens=4, temperature=0)
-                    counts["ok"] += 1
+                    self.ok += 1
                 except Exception as exc:  # counted, not hidden
-                    counts["failed"] += 1
-                    errors.append(repr(exc)[:200])
+                    self.failed += 1
+                    self.errors.append(repr(exc)[:200])
+                self.stop.wait(1.0)
 
-    worker = threading.Thread(target=traffic)
-    worker.start()
-    time.sleep(seconds)
+
+def start_server(port: int, log: Path) -> subprocess.Popen[bytes]:
+    """`amigo serve --promoted loop` (llama-cpp-python), following the registry; waits until it answers."""
+    from amigo.serve import server_answers
+
+    cmd = [sys.executable, "-m", "amigo.cli", "serve", "--promoted", "loop", "--port", str(port),
+           "--backend", "llama-cpp-python", "--threads", "2"]
+    with open(log, "ab") as fh:
+        proc = subprocess.Popen(cmd, stdout=fh, stderr=subprocess.STDOUT)
+    deadline = time.time() + 300
+    while not server_answers(f"http://127.0.0.1:{port}/v1"):
+        if proc.poll() is not None or time.time() > deadline:
+            raise RuntimeError(f"amigo serve did not start; see {log}")
+        time.sleep(0.5)
+    return proc
+
+
+def wait_for_restart(port: int, log: Path, before: int, timeout: float = 300) -> float:
+    """Seconds until `amigo serve` has started a new llama.cpp server and it answers."""
+    from amigo.serve import server_answers
+
     started = time.time()
-    server.stop()
-    new = ServerProcess(model_path=gguf, port=server.port, backend="llama-cpp-python", threads=2, n_ctx=4096)
-    new.start()
-    switch_s = time.time() - started
-    time.sleep(seconds)
-    stop.set()
-    worker.join(300)
-    return {"server": new, "switch_s": switch_s, **counts, "errors": errors[:3]}
+    while time.time() - started < timeout:
+        restarted = log.read_text(errors="replace").count("amigo serve: ") > before
+        if restarted and server_answers(f"http://127.0.0.1:{port}/v1"):
+            return time.time() - started
+        time.sleep(0.2)
+    raise RuntimeError("the server did not come back on the new model")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -163,7 +186,6 @@ def main(argv: list[str] | None = None) -> int:
     for var, value in (("GIT_AUTHOR_NAME", "bench"), ("GIT_AUTHOR_EMAIL", "b@x"),
                        ("GIT_COMMITTER_NAME", "bench"), ("GIT_COMMITTER_EMAIL", "b@x")):
         os.environ.setdefault(var, value)
-    from amigo.serve import ServerProcess
     from amigo_train.base_model import EMBEDDED
     from amigo_train.models import Registry
     from amigo_train.nightly import NightlySettings, run_nightly
@@ -182,22 +204,28 @@ def main(argv: list[str] | None = None) -> int:
     registry.promote("loop-release")
     times["setup"] = time.time() - t
 
-    server = ServerProcess(model_path=release / "model.gguf", backend="llama-cpp-python", threads=2, n_ctx=4096)
-    server.start()
+    from amigo.serve import EMBEDDED_MODEL_ALIAS, free_port
+
+    port, server_log = free_port(), out / "serve.log"
+    base_url = f"http://127.0.0.1:{port}/v1"
+    server = start_server(port, server_log)
+    traffic = Traffic(base_url, EMBEDDED_MODEL_ALIAS)
     try:
         t = time.time()
-        session = open_session(out / "repo", server.base_url, args.max_tokens, record=True)
+        session = open_session(out / "repo", base_url, args.max_tokens, record=True)
         accept_feedback = replay(session, train_tasks, correct=True)
         session.close()
         report = follow_up(out / "repo", session.config.feedback)
         times["replay (feedback)"] = time.time() - t
         t = time.time()
-        session = open_session(out / "repo", server.base_url, args.max_tokens, record=False)
+        session = open_session(out / "repo", base_url, args.max_tokens, record=False)
         before = replay(session, other, correct=False)
         session.close()
         times["replay before"] = time.time() - t
 
         t = time.time()
+        starts = server_log.read_text(errors="replace").count("amigo serve: ")
+        traffic.start()
         settings = NightlySettings(served_name="loop", recipe=Path(args.recipe),
                                    db=db_path(session.config.feedback), min_pairs=4, test_fraction=0.3)
         state = run_nightly(settings, log=lambda m: print(f"[nightly] {m}", file=sys.stderr))
@@ -205,18 +233,21 @@ def main(argv: list[str] | None = None) -> int:
         for step, result in state["steps"].items():
             times[f"  {step}"] = result["seconds"]
         after = before
-        switched: dict[str, Any] = {"failed": None}
-        gguf = state["steps"].get("serve", {}).get("gguf")
-        if gguf:
-            switched = switch(server, Path(gguf))
-            server = switched.pop("server")
+        if state["steps"].get("serve", {}).get("restarted"):
+            times["server back on the new model"] = wait_for_restart(port, server_log, starts)
+            traffic.stop.wait(3.0)
+            traffic.stop.set()
+            traffic.join(300)
             t = time.time()
-            session = open_session(out / "repo", server.base_url, args.max_tokens, record=False)
+            session = open_session(out / "repo", base_url, args.max_tokens, record=False)
             after = replay(session, other, correct=False)
             session.close()
             times["replay after"] = time.time() - t
     finally:
-        server.stop()
+        traffic.stop.set()
+        server.send_signal(signal.SIGTERM)
+        server.wait(60)
+    switched = {"requests_ok": traffic.ok, "requests_failed": traffic.failed, "errors": traffic.errors[:3]}
     ev = state["steps"].get("evaluate", {})
     summary = {
         "tasks": len(train_tasks), "replay_tasks": len(other), "corrections_captured": report.corrections,

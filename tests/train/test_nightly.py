@@ -95,12 +95,24 @@ def setup(tmp_path: Path, tiny_model: Path, commit_file: Path, monkeypatch: pyte
     commit_all(repo, "initial")
     nightly = tmp_path / "nightly-tiny.yaml"
     nightly.write_text(NIGHTLY.format(model=tiny_model))
-    return {"repo": repo, "registry": registry, "recipe": nightly, "root": tmp_path / "nightly", "tmp": tmp_path}
+    return {"repo": repo, "registry": registry, "recipe": nightly, "root": tmp_path / "nightly", "tmp": tmp_path,
+            "eval_data": _eval_fixture_data(tmp_path / "eval-data")}
 
 
 def _argv(s: dict[str, Path], db: Path) -> list[str]:
     return ["nightly", "--name", "tiny", "--recipe", str(s["recipe"]), "--db", str(db), "--root", str(s["root"]),
-            "--registry", str(s["registry"]), "--min-pairs", "6", "--test-fraction", "0.3"]
+            "--registry", str(s["registry"]), "--min-pairs", "6", "--test-fraction", "0.3",
+            "--eval-task", "humaneval", "--eval-limit", "2", "--data-dir", str(s["eval_data"])]
+
+
+def _eval_fixture_data(root: Path) -> Path:
+    """The evaluation suite's small benchmark files in the real schemas (tests/eval/conftest.py)."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("eval_fixture_data", Path(__file__).parents[1] / "eval" / "conftest.py")
+    module = importlib.util.module_from_spec(spec)  # type: ignore[arg-type]
+    spec.loader.exec_module(module)  # type: ignore[union-attr]
+    return module.write_fixture_data(root)
 
 
 def _state(root: Path) -> tuple[Path, dict]:
@@ -146,12 +158,15 @@ def test_a_nightly_cycle_killed_between_steps_finishes_once(setup: dict[str, Pat
     assert (run / "feedback" / "dpo" / "manifest.json").stat().st_mtime == export_mtime  # not exported twice
     assert set(state["steps"]) == {"export", "train", "evaluate", "decide", "serve", "watermark"}
     entry = Registry(setup["registry"]).get(state["candidate"])
+    assert entry["files"]["adapter"] == state["steps"]["train"]["adapter"] and entry["base"] == "tiny-release-run"
     assert entry["status"] == ("promoted" if state["steps"]["decide"]["ok"] else "rejected")
     assert entry["data_window"]["until"] == state["until"] and entry["gate"]["report"].endswith("report.html")
-    assert "Promotion gate" in (run / "report.html").read_text()
+    report = (run / "report.html").read_text()
+    assert "Promotion gate" in report and "feedback-preference" in report and "humaneval" in report
+    assert set(state["steps"]["evaluate"]["tasks"]["humaneval"]) == {"promoted", "candidate"}
     assert state["steps"]["evaluate"]["pairs"] == len(state["steps"]["evaluate"]["candidate"]) > 0
     if state["steps"]["decide"]["ok"]:
-        assert Path(state["steps"]["serve"]["gguf"]).is_file()
+        assert Path(state["steps"]["serve"]["gguf"]).is_file() and entry["files"]["gguf"] == state["steps"]["serve"]["gguf"]
     watermark = json.loads((setup["root"] / "tiny" / "watermark.json").read_text())
     assert watermark["until"] == state["until"]
 

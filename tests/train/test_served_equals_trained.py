@@ -8,6 +8,11 @@ the last stage's adapter live, unmerged), never from the export it is compared w
 from __future__ import annotations
 
 import json
+import os
+import signal
+import subprocess
+import sys
+import time
 from pathlib import Path
 from typing import Any
 
@@ -86,8 +91,28 @@ def _pairs_rows() -> list[dict[str, Any]]:
     return [r for r in rows if r] * 2
 
 
+def _answer(port: int, prompt_text: str) -> str | None:
+    try:
+        response = httpx.post(f"http://127.0.0.1:{port}/v1/completions", timeout=60, json={
+            "prompt": prompt_text, "max_tokens": NEW_TOKENS, "temperature": 0.0, "top_k": 1, "repeat_penalty": 1.0})
+    except httpx.HTTPError:
+        return None
+    return response.json()["choices"][0]["text"] if response.status_code == 200 else None
+
+
+def _wait_for(port: int, prompt_text: str, want: str, proc: subprocess.Popen[bytes], timeout: float = 180) -> None:
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        assert proc.poll() is None, "amigo serve exited"
+        if _answer(port, prompt_text) == want:
+            return
+        time.sleep(0.3)
+    raise AssertionError(f"the server never answered {want!r}; last: {_answer(port, prompt_text)!r}")
+
+
 def test_a_staged_release_and_nightly_adapters_serve_as_trained(tmp_path: Path, tiny_model: Path,
-                                                               commit_file: Path, capsys) -> None:  # type: ignore[no-untyped-def]
+                                                               commit_file: Path, capsys,  # type: ignore[no-untyped-def]
+                                                               monkeypatch: pytest.MonkeyPatch) -> None:
     import torch
     from peft import PeftModel
     from transformers import AutoModelForCausalLM, AutoTokenizer
@@ -101,9 +126,12 @@ def test_a_staged_release_and_nightly_adapters_serve_as_trained(tmp_path: Path, 
 
     recipe_path = tiny_recipe(tmp_path, tiny_model, STAGES, defaults=", learning_rate: 0.05")
     assert cli.main(["run", str(recipe_path)]) == 0
-    run, registry = tmp_path / "run", tmp_path / "registry.json"
+    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "xdg"))  # the default registry, which `amigo serve` reads
+    from amigo_train.models import registry_path
+
+    run, registry = tmp_path / "run", registry_path()
     assert cli.main(["release", str(run), "--template-gguf", str(embedded_gguf()), "--f32", "--name", "tiny",
-                     "--promote", "--registry", str(registry)]) == 0
+                     "--promote"]) == 0
     release = run / "release"
     assert json.loads((release / "release.json").read_text())["gguf"] == "model.gguf"
     promoted = Registry(registry).promoted("tiny")
@@ -135,3 +163,32 @@ def test_a_staged_release_and_nightly_adapters_serve_as_trained(tmp_path: Path, 
     nightly = PeftModel.from_pretrained(base, str(tmp_path / "n2" / "adapter")).eval()
     gguf = adapter_on_release(release, tmp_path / "n2" / "adapter", tmp_path / "serve", log=lambda _: None)
     assert_served_equals_trained(nightly, tokenizer, gguf)
+
+    # 3. `amigo serve --promoted` follows the registry: promoting the nightly model and SIGHUP
+    #    (what `amigo train nightly` sends) restart llama.cpp on it, on the same port
+    from amigo.serve import free_port
+    from amigo_train.nightly import signal_llama_cpp_server
+
+    text = tokenizer.apply_chat_template(PROMPTS[0], add_generation_prompt=True, tokenize=False)
+    ids = [int(i) for i in tokenizer(text, add_special_tokens=False)["input_ids"]]
+    want_release = tokenizer.decode(_greedy_and_logits(trained, ids)[0])
+    want_nightly = tokenizer.decode(_greedy_and_logits(nightly, ids)[0])
+    assert want_release != want_nightly
+    port = free_port()
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[2])}
+    proc = subprocess.Popen([sys.executable, "-m", "amigo.cli", "serve", "--promoted", "tiny", "--port", str(port),
+                             "--backend", "llama-cpp-python", "--threads", "2", "--n-ctx", "1024"], env=env,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        _wait_for(port, text, want_release, proc)
+        assert signal_llama_cpp_server("tiny", None)  # the pid file is there
+        reg = Registry(registry)
+        reg.register("tiny-nightly-1", kind="adapter", served_name="tiny", base=promoted["id"],
+                     files={"release": str(release), "adapter": str(tmp_path / "n2" / "adapter"), "gguf": str(gguf)})
+        reg.promote("tiny-nightly-1")
+        assert signal_llama_cpp_server("tiny", None)
+        _wait_for(port, text, want_nightly, proc)
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(60) == 0
+    assert not signal_llama_cpp_server("tiny", None)  # the pid file went with the server
