@@ -197,7 +197,7 @@ def format_table(data: dict[str, Any]) -> str:
     """``amigo models list``: one line per model, newest first."""
     rows = sorted(data["models"].values(), key=lambda e: e.get("created", 0), reverse=True)
     if not rows:
-        return "no models registered yet: `amigo train run` and `amigo train nightly` register theirs"
+        return "no models registered yet: `amigo train release RUN --name NAME` and `amigo train nightly` register theirs"
     head = f"{'id':<32} {'served name':<24} {'kind':<8} {'status':<10} {'gate':<5} created"
     lines = [head]
     for e in rows:

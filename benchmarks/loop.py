@@ -141,12 +141,12 @@ class Traffic(threading.Thread):
                 self.stop.wait(1.0)
 
 
-def start_server(port: int, log: Path) -> subprocess.Popen[bytes]:
+def start_server(port: int, log: Path, threads: int) -> subprocess.Popen[bytes]:
     """`amigo serve --promoted loop` (llama-cpp-python), following the registry; waits until it answers."""
     from amigo.serve import server_answers
 
     cmd = [sys.executable, "-m", "amigo.cli", "serve", "--promoted", "loop", "--port", str(port),
-           "--backend", "llama-cpp-python", "--threads", "2"]
+           "--backend", "llama-cpp-python", "--threads", str(threads)]
     with open(log, "ab") as fh:
         proc = subprocess.Popen(cmd, stdout=fh, stderr=subprocess.STDOUT)
     deadline = time.time() + 300
@@ -176,6 +176,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--replay", type=int, default=12, help="other tasks for the acceptance before/after")
     parser.add_argument("--max-tokens", type=int, default=320)
     parser.add_argument("--seed", type=int, default=3)
+    parser.add_argument("--threads", type=int, default=1, help="llama.cpp threads (1: on shared, busy cores "
+                        "more threads spin against other work)")
     parser.add_argument("--recipe", default=str(ROOT / "recipes" / "nightly-cpu.yaml"))
     parser.add_argument("--out", default="/tmp/amigo-loop")
     args = parser.parse_args(argv)
@@ -208,7 +210,7 @@ def main(argv: list[str] | None = None) -> int:
 
     port, server_log = free_port(), out / "serve.log"
     base_url = f"http://127.0.0.1:{port}/v1"
-    server = start_server(port, server_log)
+    server = start_server(port, server_log, args.threads)
     traffic = Traffic(base_url, EMBEDDED_MODEL_ALIAS)
     try:
         t = time.time()
