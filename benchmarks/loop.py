@@ -170,6 +170,19 @@ def wait_for_restart(port: int, log: Path, before: int, timeout: float = 300) ->
     raise RuntimeError("the server did not come back on the new model")
 
 
+def capped_recipe(recipe: Path, steps: int, out: Path) -> Path:
+    """A copy of ``recipe`` whose stages stop after ``steps`` steps of batch size 1."""
+    import yaml
+
+    data = yaml.safe_load(recipe.read_text())
+    data["defaults"] = {**data.get("defaults", {}), "per_device_batch_size": 1}
+    for stage in data["stages"]:
+        stage["train"] = {**stage.get("train", {}), "max_steps": steps}
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(yaml.safe_dump(data, sort_keys=False))
+    return out
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--tasks", type=int, default=40, help="tasks replayed to make feedback")
@@ -179,6 +192,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--threads", type=int, default=1, help="llama.cpp threads (1: on shared, busy cores "
                         "more threads spin against other work)")
     parser.add_argument("--recipe", default=str(ROOT / "recipes" / "nightly-cpu.yaml"))
+    parser.add_argument("--steps", type=int, help="cap every stage at this many steps, batch size 1 (a quick look "
+                        "on a loaded machine); the recipe is copied into --out with the cap")
     parser.add_argument("--out", default="/tmp/amigo-loop")
     args = parser.parse_args(argv)
     out = Path(args.out)
@@ -195,6 +210,9 @@ def main(argv: list[str] | None = None) -> int:
     from feedback import follow_up
     from feedback.settings import db_path
 
+    recipe = Path(args.recipe)
+    if args.steps:
+        recipe = capped_recipe(recipe, args.steps, out / "recipe.yaml")
     times: dict[str, float] = {}
     t = time.time()
     tasks = build_tasks(out / "repo", args.tasks + args.replay, args.seed)
@@ -217,7 +235,7 @@ def main(argv: list[str] | None = None) -> int:
         session = open_session(out / "repo", base_url, args.max_tokens, record=True)
         accept_feedback = replay(session, train_tasks, correct=True)
         session.close()
-        report = follow_up(out / "repo", session.config.feedback)
+        follow_up(out / "repo", session.config.feedback)  # corrections (sessions also follow up when they open)
         times["replay (feedback)"] = time.time() - t
         t = time.time()
         session = open_session(out / "repo", base_url, args.max_tokens, record=False)
@@ -228,7 +246,7 @@ def main(argv: list[str] | None = None) -> int:
         t = time.time()
         starts = server_log.read_text(errors="replace").count("amigo serve: ")
         traffic.start()
-        settings = NightlySettings(served_name="loop", recipe=Path(args.recipe),
+        settings = NightlySettings(served_name="loop", recipe=recipe,
                                    db=db_path(session.config.feedback), min_pairs=4, test_fraction=0.3)
         state = run_nightly(settings, log=lambda m: print(f"[nightly] {m}", file=sys.stderr))
         times["nightly total"] = time.time() - t
@@ -252,14 +270,15 @@ def main(argv: list[str] | None = None) -> int:
     switched = {"requests_ok": traffic.ok, "requests_failed": traffic.failed, "errors": traffic.errors[:3]}
     ev = state["steps"].get("evaluate", {})
     summary = {
-        "tasks": len(train_tasks), "replay_tasks": len(other), "corrections_captured": report.corrections,
+        "tasks": len(train_tasks), "replay_tasks": len(other),
+        "pairs_by_source": state["steps"].get("export", {}).get("dpo", {}).get("by_source"),
         "accepted_while_recording": accept_feedback,
         "pairs_used": state["steps"].get("export", {}).get("pairs"), "heldout_pairs": ev.get("pairs"),
         "preference_accuracy_before": ev.get("accuracy_before"), "preference_accuracy_after": ev.get("accuracy_after"),
         "acceptance_before": before, "acceptance_after": after,
         "gate": state["steps"].get("decide", {}).get("reasons"), "promoted": state["steps"].get("decide", {}).get("ok"),
         "skipped": state.get("skipped"), "switch": switched, "seconds": {k: round(v, 1) for k, v in times.items()},
-        "load_average": os.getloadavg(),
+        "load_average": os.getloadavg(), "recipe": str(recipe),
     }
     print(json.dumps(summary, indent=2))
     return 0
