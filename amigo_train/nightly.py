@@ -64,6 +64,13 @@ class NightlySettings:
         return (self.root or data_dir() / "nightly") / self.served_name
 
 
+def rows(path: Path) -> list[dict[str, Any]]:
+    """The JSON Lines rows of ``path``; none when a step wrote no such file (an empty split)."""
+    from amigo_train.data import read_jsonl
+
+    return read_jsonl(path) if path.is_file() else []
+
+
 def write_json(path: Path, data: Any) -> None:
     """Write JSON by rename (a reader sees the old file or the new one, never half)."""
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -189,7 +196,7 @@ def run_nightly(settings: NightlySettings, *, dry_run: bool = False, log: Log = 
 
 def step_export(run: Path, state: dict[str, Any], settings: NightlySettings, recipe: Any, log: Log) -> dict[str, Any]:
     """The feedback package's exports for the window, then the recipe's stage data (decontaminated)."""
-    from amigo_train.data import build_stage_data, read_jsonl, write_jsonl
+    from amigo_train.data import build_stage_data, write_jsonl
     from amigo_train.training import decontaminator
     from feedback.export import export
     from feedback.store import Store
@@ -215,7 +222,7 @@ def step_export(run: Path, state: dict[str, Any], settings: NightlySettings, rec
         result[stage.name] = len(data.train)
         result[f"{stage.name}_decontaminated"] = len(data.dropped)
     heldout = fb / "dpo" / "jsonl" / "test.jsonl"
-    result["heldout"] = len(read_jsonl(heldout)) if heldout.is_file() else 0
+    result["heldout"] = len(rows(heldout))
     pairs = sum(result.get(s.name, 0) for s in recipe.stages if s.kind == "dpo")
     result["pairs"] = pairs
     if pairs < settings.min_pairs:
@@ -227,17 +234,16 @@ def step_export(run: Path, state: dict[str, Any], settings: NightlySettings, rec
 
 def step_train(run: Path, state: dict[str, Any], recipe: Any, registry: Registry, log: Log) -> dict[str, Any]:
     """The recipe's stages in order, each continuing the adapter the one before left."""
-    from amigo_train.data import read_jsonl
     from amigo_train.nightly_train import train_continued
 
     adapter = Path(state["start_adapter"]) if state.get("start_adapter") else None
     stages = {}
     for stage in recipe.stages:
-        rows = read_jsonl(run / "feedback" / f"{stage.name}.jsonl") if (run / "feedback" / f"{stage.name}.jsonl").is_file() else []
-        if not rows:
+        examples = rows(run / "feedback" / f"{stage.name}.jsonl")
+        if not examples:
             log(f"nightly {stage.name}: no examples in this window, skipped")
             continue
-        stages[stage.name] = train_continued(recipe, stage, rows, Path(state["release"]), adapter,
+        stages[stage.name] = train_continued(recipe, stage, examples, Path(state["release"]), adapter,
                                              run / "train" / stage.name, log)
         adapter = run / "train" / stage.name / "adapter"
     if adapter is None or not stages:
@@ -254,11 +260,9 @@ def step_train(run: Path, state: dict[str, Any], recipe: Any, registry: Registry
 def step_evaluate(run: Path, state: dict[str, Any], settings: NightlySettings, log: Log) -> dict[str, Any]:
     """Held-out preference accuracy of the promoted model and of the candidate, pair by pair, and
     the ``--eval-task`` benchmarks on both."""
-    from amigo_train.data import read_jsonl
     from amigo_train.nightly_train import preference_outcomes
 
-    heldout_path = run / "feedback" / "dpo" / "jsonl" / "test.jsonl"
-    pairs = read_jsonl(heldout_path) if heldout_path.is_file() else []
+    pairs = rows(run / "feedback" / "dpo" / "jsonl" / "test.jsonl")
     release = Path(state["release"])
     before = preference_outcomes(release, Path(state["start_adapter"]) if state.get("start_adapter") else None, pairs)
     after = preference_outcomes(release, Path(state["steps"]["train"]["adapter"]), pairs)

@@ -16,7 +16,6 @@ import time
 from pathlib import Path
 from typing import Any, Callable
 
-from amigo_train.data import read_jsonl
 from amigo_train.recipe import Recipe, StageSpec
 from amigo_train.training import (_common_args, _dataset, _metrics_callback, lora_config, plot_loss,
                                   torch_dtype)
