@@ -29,6 +29,7 @@ DELEGATED: dict[str, tuple[str, str]] = {
     "train": ("amigo_train.cli", "run training recipes"),
     "data": ("amigo_train.data_cli", "check and mine training data"),
     "eval": ("amigo_train.eval.cli", "run benchmarks, reports and the promotion gate"),
+    "models": ("amigo_train.models_cli", "list, show, promote or roll back trained models"),
 }
 # The pyproject extra each delegated subcommand needs beyond the core (none: the core).
 DELEGATED_EXTRAS: dict[str, str] = {"train": "train", "data": "train", "eval": "eval"}
@@ -269,12 +270,25 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
     config = load_config(Path.cwd())
     model = Path(args.model) if args.model else (Path(config.serve.model_path) if config.serve.model_path else None)
+    backend = args.backend or config.serve.backend
+    lora_modules = parse_lora_modules(args.lora or [])
+    reload = pid_file = None
+    if args.promoted:  # the registry lives with training, which the entry point alone may import
+        from amigo_train.models import promoted_files, serve_pid_path
+
+        def reload() -> Path:
+            return promoted_files(args.promoted, backend)[0]
+
+        model, adapter = promoted_files(args.promoted, backend)
+        if adapter is not None:
+            lora_modules[args.promoted] = adapter
+        pid_file = serve_pid_path(args.promoted)
     return serve_foreground(model, args.host or config.serve.host,
                             config.serve.port if args.port is None else args.port,
                             args.n_ctx or config.serve.n_ctx, args.threads or config.serve.threads,
-                            backend=args.backend or config.serve.backend, binary=config.serve.binary,
-                            lora_modules=parse_lora_modules(args.lora or []),
-                            extra_args=config.serve.extra_args)
+                            backend=backend, binary=config.serve.binary, lora_modules=lora_modules,
+                            extra_args=config.serve.extra_args, reload=reload if backend != "vllm" else None,
+                            pid_file=pid_file)
 
 
 def cmd_doctor(args: argparse.Namespace) -> int:
@@ -401,6 +415,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="default: serve.backend in the config (auto: llama-server when built, else llama-cpp-python)")
     p.add_argument("--lora", action="append", metavar="NAME=DIR",
                    help="a PEFT adapter served under NAME (vllm backend; repeatable)")
+    p.add_argument("--promoted", metavar="NAME",
+                   help="serve what the model registry promotes under NAME and follow `amigo train nightly`: "
+                        "llama.cpp restarts on the new GGUF (SIGHUP), vLLM loads the new adapter by NAME")
     p.set_defaults(func=cmd_serve)
 
     p = sub.add_parser("doctor", help="show configuration, server state and decoding mode")

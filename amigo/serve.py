@@ -32,7 +32,7 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 
 import httpx
@@ -165,14 +165,53 @@ def llama_server_command(model_path: Path, host: str, port: int, n_ctx: int = 40
     return cmd
 
 
+def memory_info() -> tuple[int, int]:
+    """(total, available) bytes of memory on this machine, from ``/proc/meminfo``."""
+    fields: dict[str, int] = {}
+    try:
+        with open("/proc/meminfo", encoding="ascii") as fh:
+            for line in fh:
+                name, _, rest = line.partition(":")
+                fields[name] = int(rest.split()[0]) * 1024
+    except (OSError, ValueError, IndexError):
+        return 0, 0
+    return fields.get("MemTotal", 0), fields.get("MemAvailable", fields.get("MemFree", 0))
+
+
+def vllm_memory_defaults(total: int, available: int) -> tuple[str, dict[str, str]]:
+    """vLLM's ``--gpu-memory-utilization`` and environment for a CPU machine of this size.
+
+    Why: vLLM's CPU backend asks for 0.92 of the node's memory by default and its
+    engine dies at start when that much is not free (on a 24 GiB machine shared
+    with other work it found 11.25 of 11.7 GiB). We ask for 70% of what is free
+    now (at least 0.1, at most 0.9 of the total) and give the KV cache a quarter
+    of that (1-8 GiB), which leaves the rest for weights and activations."""
+    if total <= 0 or available <= 0:
+        return "0.4", {"VLLM_CPU_KVCACHE_SPACE": "2"}
+    share = min(0.9, max(0.1, 0.7 * available / total))
+    kv_gib = int(min(8, max(1, 0.7 * available / 4 / 2**30)))
+    return f"{share:.2f}", {"VLLM_CPU_KVCACHE_SPACE": str(kv_gib)}
+
+
+def vllm_environment(extra_env: Mapping[str, str] | None = None) -> dict[str, str]:
+    """The environment variables Amigo sets for vLLM (the caller's own values win), so that
+    adapters can be loaded at run time (``POST /v1/load_lora_adapter``) and the KV cache fits."""
+    _, env = vllm_memory_defaults(*memory_info())
+    env["VLLM_ALLOW_RUNTIME_LORA_UPDATING"] = "True"
+    return {k: v for k, v in env.items() if k not in os.environ} | dict(extra_env or {})
+
+
 def vllm_command(model_dir: Path, host: str, port: int, n_ctx: int = 4096, alias: str = EMBEDDED_MODEL_ALIAS,
                  python: str | Path | None = None, lora_modules: Mapping[str, Path] | None = None,
-                 max_lora_rank: int | None = None) -> list[str]:
+                 max_lora_rank: int | None = None, extra_args: Sequence[str] = ()) -> list[str]:
     """The vLLM OpenAI server command line, with LoRA adapters served by name.
 
     ``python -m vllm.entrypoints.openai.api_server``: the ``vllm`` script fails
     under the ``vllm-cpu`` distribution's name. ``max_lora_rank`` defaults to
     the smallest rank vLLM accepts that fits every adapter's ``r`` (at least 16).
+    LoRA is always enabled, so that a nightly adapter can be loaded later without
+    a restart. ``--gpu-memory-utilization`` is chosen for the machine
+    (:func:`vllm_memory_defaults`) unless ``extra_args`` name it.
     """
     found = find_vllm_python(python)
     if found is None:
@@ -182,13 +221,59 @@ def vllm_command(model_dir: Path, host: str, port: int, n_ctx: int = 4096, alias
         raise AmigoError(f"vLLM serves a Hugging Face model directory; {model_dir} is not one")
     cmd = [str(found), "-m", "vllm.entrypoints.openai.api_server", "--model", str(model_dir),
            "--served-model-name", alias, "--host", host, "--port", str(port), "--max-model-len", str(n_ctx)]
+    if max_lora_rank is None:
+        wanted = max([16, *(_adapter_rank(Path(path)) for path in (lora_modules or {}).values())])
+        max_lora_rank = next((r for r in VLLM_LORA_RANKS if r >= wanted), wanted)
+    cmd += ["--enable-lora", "--max-lora-rank", str(max_lora_rank)]
     if lora_modules:
-        if max_lora_rank is None:
-            wanted = max([16, *(_adapter_rank(Path(path)) for path in lora_modules.values())])
-            max_lora_rank = next((r for r in VLLM_LORA_RANKS if r >= wanted), wanted)
-        cmd += ["--enable-lora", "--max-lora-rank", str(max_lora_rank), "--lora-modules"]
-        cmd += [f"{name}={Path(path)}" for name, path in lora_modules.items()]
+        cmd += ["--lora-modules", *(f"{name}={Path(path)}" for name, path in lora_modules.items())]
+    if not any(a.startswith("--gpu-memory-utilization") for a in extra_args):
+        cmd += ["--gpu-memory-utilization", vllm_memory_defaults(*memory_info())[0]]
     return cmd
+
+
+def load_lora_adapter(base_url: str, name: str, adapter: Path, timeout: float = 600.0) -> None:
+    """Make a running vLLM serve ``adapter`` under ``name`` without a restart.
+
+    vLLM loads the new weights first and then swaps the name (``load_inplace``), so
+    requests already running finish on the old adapter and later ones get the new
+    one. The server must run with ``VLLM_ALLOW_RUNTIME_LORA_UPDATING=True`` (``amigo
+    serve --backend vllm`` sets it)."""
+    root = base_url.rstrip("/").removesuffix("/v1")
+    body = {"lora_name": name, "lora_path": str(Path(adapter).resolve()), "load_inplace": True}
+    try:
+        response = httpx.post(f"{root}/v1/load_lora_adapter", json=body, timeout=timeout)
+    except httpx.HTTPError as exc:
+        raise AmigoError(f"cannot reach the vLLM server at {root} to load {adapter}: {exc}") from None
+    if response.status_code == 404:
+        raise AmigoError(f"{root} has no /v1/load_lora_adapter: start vLLM with "
+                         "VLLM_ALLOW_RUNTIME_LORA_UPDATING=True and --enable-lora (amigo serve --backend vllm does)")
+    if response.status_code >= 400:
+        raise AmigoError(f"vLLM refused to load {adapter} as {name!r}: {response.status_code} {response.text[:500]}")
+
+
+# What a dying vLLM engine prints, and what to do about it (first match wins).
+VLLM_FAILURES: tuple[tuple[str, str], ...] = (
+    ("free memory on device", "not enough free memory for the share vLLM asked for: lower "
+     "--gpu-memory-utilization (serve.extra_args) or stop other work"),
+    ("insufficient memory", "not enough memory: lower --gpu-memory-utilization or VLLM_CPU_KVCACHE_SPACE"),
+    ("kv cache", "the KV cache does not fit: lower --max-model-len (serve.n_ctx) or raise VLLM_CPU_KVCACHE_SPACE"),
+    ("out of memory", "the machine ran out of memory: lower --gpu-memory-utilization or serve.n_ctx"),
+    ("engine core initialization failed", "vLLM's engine process died while starting; its own error is above it"),
+)
+
+
+def explain_vllm_failure(log_text: str) -> str:
+    """Why vLLM's engine died, from the tail of its output: a known cause with what to do,
+    else its last error line (never a bare exit code)."""
+    lines = [line.strip() for line in log_text.splitlines() if line.strip()]
+    lowered = log_text.lower()
+    errors = [line for line in lines if "Error" in line or "error" in line.split(":")[0]]
+    last = errors[-1] if errors else (lines[-1] if lines else "no output")
+    for needle, advice in VLLM_FAILURES:
+        if needle in lowered:
+            return f"{advice} (vLLM said: {last[:300]})"
+    return f"vLLM said: {last[:300]}"
 
 
 def _adapter_rank(directory: Path) -> int:
@@ -200,6 +285,14 @@ def _adapter_rank(directory: Path) -> int:
         return max(int(r) for r in ranks)
     except (OSError, ValueError, TypeError):
         return 0
+
+
+def server_answers(base_url: str) -> bool:
+    """True when an OpenAI-compatible server at ``base_url`` (``.../v1``) lists its models."""
+    try:
+        return httpx.get(f"{base_url.rstrip('/')}/models", timeout=2.0).status_code == 200
+    except httpx.HTTPError:
+        return False
 
 
 class ServerProcess:
@@ -254,7 +347,7 @@ class ServerProcess:
     def command(self) -> list[str]:
         """The command line this server runs with."""
         return backend_command(self.backend, self.model_path, self.host, self.port, self.n_ctx, self.threads,
-                               self.alias, self.binary, self.lora_modules) + self.extra_args
+                               self.alias, self.binary, self.lora_modules, self.extra_args) + self.extra_args
 
     def start(self, timeout: float | None = None) -> "ServerProcess":
         """Start the server and wait until it has answered one tiny completion
@@ -278,7 +371,8 @@ class ServerProcess:
 
     def _spawn(self) -> None:
         cmd = self.command()
-        env = {**os.environ, **self.env} if self.env else None
+        extra_env = vllm_environment(self.env) if self.backend == "vllm" else self.env
+        env = {**os.environ, **extra_env} if extra_env else None
         self.log_path.parent.mkdir(parents=True, exist_ok=True)
         with open(self.log_path, "ab" if self._append_log else "wb") as log:  # the child keeps its own copy
             out = subprocess.PIPE if self.echo else log
@@ -314,7 +408,7 @@ class ServerProcess:
         while time.monotonic() < deadline:
             self._raise_if_dead("while starting")
             try:
-                if httpx.get(f"{self.base_url}/models", timeout=2.0).status_code == 200 and self._first_completion(
+                if server_answers(self.base_url) and self._first_completion(
                         max(1.0, deadline - time.monotonic())):
                     return
             except httpx.HTTPError:
@@ -345,9 +439,7 @@ class ServerProcess:
     def _raise_if_dead(self, when: str) -> None:
         if self.process is None or self.process.poll() is None:
             return
-        record = server_state.ServerRecord(self.base_url, self.process.pid, self.backend, str(self.log_path),
-                                           0.0, self.process.returncode)
-        raise ModelServerError(f"{when}: {server_state.crash_report(record)}")
+        raise ModelServerError(f"{when}: {self.death_report()}")
 
     def death_report(self) -> str | None:
         """How the server ended, with its log, or None while it runs."""
@@ -355,7 +447,10 @@ class ServerProcess:
             return None
         record = server_state.ServerRecord(self.base_url, self.process.pid, self.backend, str(self.log_path),
                                            0.0, self.process.returncode)
-        return server_state.crash_report(record)
+        report = server_state.crash_report(record)
+        if self.backend == "vllm":  # its engine names its own cause (memory, KV cache) in the log
+            report += "; " + explain_vllm_failure(server_state.log_tail(self.log_path, 300))
+        return report
 
     def wait(self) -> int:
         """Block until the server exits; its return code."""
@@ -402,51 +497,92 @@ class ServerProcess:
 
 def backend_command(backend: str, model_path: Path, host: str, port: int, n_ctx: int = 4096,
                     threads: int | None = None, alias: str = EMBEDDED_MODEL_ALIAS,
-                    binary: str | Path | None = None, lora_modules: Mapping[str, Path] | None = None) -> list[str]:
-    """The command line for ``backend`` (``auto`` resolved here too)."""
+                    binary: str | Path | None = None, lora_modules: Mapping[str, Path] | None = None,
+                    extra_args: Sequence[str] = ()) -> list[str]:
+    """The command line for ``backend`` (``auto`` resolved here too; ``extra_args`` are only
+    looked at, to leave out a default they override)."""
     backend = resolve_backend(backend, binary)
     if backend == "llama-server":
         return llama_server_command(model_path, host, port, n_ctx, threads, alias, binary)
     if backend == "vllm":
-        return vllm_command(model_path, host, port, n_ctx, alias, binary, lora_modules)
+        return vllm_command(model_path, host, port, n_ctx, alias, binary, lora_modules, extra_args=extra_args)
     return server_command(model_path, host, port, n_ctx, threads, alias)
 
 
 def serve_foreground(model_path: Path | None, host: str, port: int, n_ctx: int, threads: int | None,
                      backend: str = DEFAULT_BACKEND, binary: str | Path | None = None,
-                     lora_modules: Mapping[str, Path] | None = None, extra_args: Sequence[str] = ()) -> int:
+                     lora_modules: Mapping[str, Path] | None = None, extra_args: Sequence[str] = (),
+                     reload: Callable[[], Path] | None = None, pid_file: Path | None = None) -> int:
     """Run the server until Ctrl-C or SIGTERM; 0 when stopped that way, 1 when it died.
 
     ``backend`` as in :class:`ServerProcess` (``serve.backend`` in the config);
     ``extra_args`` are appended to the server's command line as they are. The
     server's output is shown and kept in a log; "up" is printed only after a
     first completion came back, and a death is reported with its cause.
+    With ``reload``, SIGHUP asks it which model to serve and, when that changed,
+    restarts the server on it (a clean restart with draining: SIGTERM lets the
+    running server finish the requests it holds, then the new one starts on the
+    same port; clients retry a refused connection). ``pid_file`` receives our pid
+    while we run, so that ``amigo train nightly`` knows whom to tell.
     """
-    server = ServerProcess(model_path, host, port, n_ctx, threads, backend=backend, binary=binary,
-                           lora_modules=lora_modules, extra_args=extra_args, echo=True)
-    print(f"amigo serve: starting {server.model_path.name} with {server.backend} on {server.base_url} "
-          f"(model {server.alias!r}); log: {server.log_path}; Ctrl-C stops", file=sys.stderr, flush=True)
+    def make(model: Path | None) -> ServerProcess:
+        return ServerProcess(model, host, port, n_ctx, threads, backend=backend, binary=binary,
+                             lora_modules=lora_modules, extra_args=extra_args, echo=True)
+
+    current = {"server": make(model_path), "next": None, "quit": False}
 
     def forward(signum: int, _frame: object) -> None:
-        server.signal_stop(signal.SIGINT if signum == signal.SIGINT else signal.SIGTERM)
+        server = current["server"]
+        if signum == signal.SIGHUP:
+            if reload is None:
+                return
+            try:
+                model = reload()
+            except AmigoError as exc:
+                print(f"amigo serve: not reloading: {exc}", file=sys.stderr, flush=True)
+                return
+            if model == server.model_path:
+                return
+            current["next"] = model
+            server.signal_stop(signal.SIGTERM)
+        else:
+            current["quit"] = True
+            server.signal_stop(signal.SIGINT if signum == signal.SIGINT else signal.SIGTERM)
 
-    previous = {sig: signal.signal(sig, forward) for sig in (signal.SIGTERM, signal.SIGINT)}
+    previous = {sig: signal.signal(sig, forward) for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP)}
+    if pid_file is not None:
+        pid_file.parent.mkdir(parents=True, exist_ok=True)
+        pid_file.write_text(f"{os.getpid()}\n")
     try:
-        try:
-            server.start(timeout=None)
-        except ModelServerError as exc:
-            if server.stopping:
-                return 0
-            print(f"amigo serve: {exc}", file=sys.stderr, flush=True)
-            return 1
-        print(f"amigo serve: up at {server.base_url}: answered a first completion "
-              f"{server.ready_s:.1f} s after start", file=sys.stderr, flush=True)
-        server.wait()
+        while True:
+            code = _serve_once(current["server"])
+            if current["quit"] or current["next"] is None:
+                return code
+            current["server"], current["next"] = make(current["next"]), None
     finally:
         for sig, handler in previous.items():
             signal.signal(sig, handler)
+        server = current["server"]
         if server.process is not None and server.process.poll() is None:
             server.stop()
+        if pid_file is not None:
+            pid_file.unlink(missing_ok=True)
+
+
+def _serve_once(server: ServerProcess) -> int:
+    """Start ``server``, say when it is up, wait for it: 0 when stopped on purpose, 1 when it died."""
+    print(f"amigo serve: starting {server.model_path.name} with {server.backend} on {server.base_url} "
+          f"(model {server.alias!r}); log: {server.log_path}; Ctrl-C stops", file=sys.stderr, flush=True)
+    try:
+        server.start(timeout=None)
+    except ModelServerError as exc:
+        if server.stopping:
+            return 0
+        print(f"amigo serve: {exc}", file=sys.stderr, flush=True)
+        return 1
+    print(f"amigo serve: up at {server.base_url}: answered a first completion "
+          f"{server.ready_s:.1f} s after start", file=sys.stderr, flush=True)
+    server.wait()
     if server.stopping:
         server_state.remove_record(server.base_url)
         return 0

@@ -40,6 +40,31 @@ def _parser() -> argparse.ArgumentParser:
     exp.add_argument("--quantize", default=",".join(QUANTIZATIONS), metavar="KINDS",
                      help=f"GGUF quantizations besides f16, comma-separated (default {','.join(QUANTIZATIONS)}; "
                           "'none' for none)")
+    rel = sub.add_parser("release", help="merge a finished run into RUN/release (what `amigo serve` loads) "
+                         "and register it")
+    rel.add_argument("run_dir", help="the output_dir of a finished run")
+    rel.add_argument("--name", help="the served name to register it under (e.g. amigo)")
+    rel.add_argument("--promote", action="store_true", help="also promote it under --name")
+    rel.add_argument("--template-gguf", help="a GGUF of the base model (tokenizer metadata); default: embedded")
+    rel.add_argument("--f32", action="store_true", help="write the GGUF in float32 instead of float16")
+    rel.add_argument("--registry", help=argparse.SUPPRESS)
+    night = sub.add_parser("nightly", help="learn from the feedback since the last run: export, DPO, gate, promote")
+    night.add_argument("--name", required=True, help="the served name whose promoted model is improved")
+    night.add_argument("--recipe", default="recipes/nightly-cpu.yaml",
+                       help="nightly recipe (recipes/nightly.yaml on a GPU, recipes/nightly-cpu.yaml for the embedded model)")
+    night.add_argument("--db", help="the feedback database (default: the configured one)")
+    night.add_argument("--min-pairs", type=int, default=20, help="skip the run below this many new pairs")
+    night.add_argument("--test-fraction", type=float, default=0.2, help="share of pairs held out for the gate")
+    night.add_argument("--tolerance", type=float, default=0.01, help="the gate's allowed drop")
+    night.add_argument("--server-url", help="a running vLLM (http://HOST:PORT/v1) to load the promoted adapter into")
+    night.add_argument("--data-dir", help="evaluation sets for decontamination (default: AMIGO_DATA_DIR)")
+    night.add_argument("--eval-task", action="append", default=[], metavar="TASK",
+                       help="also gate on this benchmark (amigo eval's names: humaneval, mbpp, humanevalfix, "
+                            "amigo-edits...; repeatable), run on both models through llama.cpp")
+    night.add_argument("--eval-limit", type=int, default=20, help="problems per --eval-task")
+    night.add_argument("--root", help="where runs are kept (default: $XDG_DATA_HOME/amigo/nightly)")
+    night.add_argument("--registry", help=argparse.SUPPRESS)
+    night.add_argument("--dry-run", action="store_true", help="print the plan; change nothing")
     push = sub.add_parser("push", help="upload an export folder to the Hugging Face hub "
                           "(token: HF_TOKEN, else the one `hf auth login` saved)")
     push.add_argument("folder", nargs="?", default="export", help="the export folder (default: ./export)")
@@ -57,6 +82,53 @@ def _kinds(value: str) -> tuple[str, ...]:
 
 def _log(message: str) -> None:
     print(f"[amigo train] {message}", file=sys.stderr, flush=True)
+
+
+def _release(args: argparse.Namespace) -> int:
+    """Write RUN/release and register it (optionally promoted) under a served name."""
+    from amigo_train.models import Registry
+    from amigo_train.release import read_release, write_release
+
+    run_dir = Path(args.run_dir)
+    out = write_release(run_dir, template=Path(args.template_gguf) if args.template_gguf else None,
+                        half=not args.f32, log=_log)
+    print(f"release: {out}")
+    if args.name:
+        info = read_release(out)
+        registry = Registry(Path(args.registry) if args.registry else None)
+        model_id = f"{args.name}-release-{run_dir.resolve().name}"
+        gguf = str(out / info["gguf"]) if info.get("gguf") else None
+        registry.register(model_id, kind="release", served_name=args.name, base=info["base_model"],
+                          recipe=info["recipe"], files={"release": str(out.resolve()), "gguf": gguf},
+                          data_window={"datasets": info["data"]})
+        if args.promote:
+            registry.promote(model_id)
+        print(f"registered {model_id}" + (" (promoted)" if args.promote else " (candidate)"))
+    return 0
+
+
+def _nightly(args: argparse.Namespace) -> int:
+    """One nightly cycle (see amigo_train.nightly)."""
+    from amigo_train.nightly import NightlySettings, run_nightly
+
+    db = Path(args.db) if args.db else None
+    if db is None:
+        from amigo.config import load_config
+        from feedback.settings import db_path
+
+        db = db_path(load_config(Path.cwd()).feedback)
+    settings = NightlySettings(served_name=args.name, recipe=Path(args.recipe), db=db,
+                               root=Path(args.root) if args.root else None, min_pairs=args.min_pairs,
+                               test_fraction=args.test_fraction, tolerance=args.tolerance,
+                               eval_data_dir=args.data_dir, server_url=args.server_url,
+                               registry=Path(args.registry) if args.registry else None,
+                               eval_tasks=tuple(args.eval_task), eval_limit=args.eval_limit)
+    state = run_nightly(settings, dry_run=args.dry_run, log=_log)
+    if not args.dry_run:
+        decide = state["steps"].get("decide")
+        print(state.get("skipped") or (f"{state['candidate']}: {'promoted' if decide['ok'] else 'rejected'}; "
+                                       f"report {decide['report']}"))
+    return 0
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -89,6 +161,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             print(json.dumps(report, indent=2))
             verify = report.get("verify")
             return 0 if verify is None or verify["match"] else 1
+        if args.command == "release":
+            return _release(args)
+        if args.command == "nightly":
+            return _nightly(args)
         if args.command == "push":
             from amigo_train.export import push
 

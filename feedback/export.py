@@ -8,7 +8,9 @@
   correction rendered as SEARCH/REPLACE blocks by ``amigo.prompt.render_answer``
   / ``amigo.edits.render``, rejected = the model's answer.
 * ``sft``: ``prompt`` / ``completion`` from accepted edits whose measured
-  retention is at least ``min_retention`` (not undone).
+  retention is at least ``min_retention`` (not undone); with
+  ``corrections=True`` also the person's own corrections (the chosen side of
+  the correction pairs), which the nightly run learns from directly.
 * ``sft-completions``: inline completions the person accepted (the part they
   took, for a partial accept); ``dpo-completions``: suggestions the person
   typed over, chosen = what they wrote at that place, rejected = the
@@ -264,6 +266,11 @@ def completion_dpo_examples(store: Store, since: float, until: float | None = No
     return [ex for ex in out if ex.chosen.strip() != ex.rejected.strip()]
 
 
+def correction_examples(store: Store, since: float, until: float | None = None) -> list[Example]:
+    """A person's corrections as SFT targets: the chosen side of every correction pair."""
+    return [ex for ex in dpo_examples(store, since, until) if ex.source == "correction"]
+
+
 def dedup(examples: Iterable[Example]) -> tuple[list[Example], int]:
     """One example per prompt: the best source first, then the newest. Returns (kept, dropped)."""
     best: dict[str, Example] = {}
@@ -312,8 +319,10 @@ def _write_parquet(path: Path, fmt: str, records: list[dict[str, Any]]) -> bool:
 
 
 def export(store: Reader, fmt: str, out: Path, since: float = 0.0, until: float | None = None,
-           test_fraction: float = 0.1, min_retention: float = 0.5, license: str = "other") -> ExportResult:
-    """Write the ``fmt`` dataset of proposals made in [since, until) to ``out``, with its card."""
+           test_fraction: float = 0.1, min_retention: float = 0.5, license: str = "other",
+           corrections: bool = False) -> ExportResult:
+    """Write the ``fmt`` dataset of proposals made in [since, until) to ``out``, with its card
+    (``corrections``: SFT also learns the person's corrections)."""
     if fmt not in FORMATS:
         raise InputError(f"unknown export format {fmt!r}: use one of {', '.join(FORMATS)}")
     if not 0.0 <= test_fraction < 1.0:
@@ -326,6 +335,8 @@ def export(store: Reader, fmt: str, out: Path, since: float = 0.0, until: float 
                "dpo-completions": lambda: completion_dpo_examples(store, since, until),
                "sft-completions": lambda: completion_sft_examples(store, since, until)}
     found = finders[fmt]()
+    if fmt == "sft" and corrections:
+        found += correction_examples(store, since, until)
     kept, dropped = dedup(found)
     splits: dict[str, list[Example]] = {"train": [], "test": []}
     for ex in kept:

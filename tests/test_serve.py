@@ -174,3 +174,28 @@ def test_llama_server_is_probed_as_llama_cpp_and_constrains_an_edit(tmp_path: Pa
     clear_probe_cache()
     applied = edits.apply_answer(answer.text, {"talk.py": SMALL}, "talk.py")
     assert applied.errors == () and applied.new_texts, answer.text
+
+
+def test_vllm_asks_for_memory_this_machine_has_free_and_says_why_its_engine_died(tmp_path: Path) -> None:
+    from amigo.serve import explain_vllm_failure, vllm_memory_defaults
+
+    gib = 2**30
+    # the machine: 24 GiB, 11.25 GiB free -> well below vLLM's own 0.92
+    share, env = vllm_memory_defaults(24 * gib, int(11.25 * gib))
+    assert float(share) == pytest.approx(0.33, abs=0.01) and env == {"VLLM_CPU_KVCACHE_SPACE": "1"}
+    assert vllm_memory_defaults(200 * gib, 190 * gib) == ("0.67", {"VLLM_CPU_KVCACHE_SPACE": "8"})
+    assert vllm_memory_defaults(0, 0)[0] == "0.4"  # no /proc/meminfo: a safe middle
+    python = tmp_path / "python"
+    python.write_text("#!/bin/sh\n")
+    python.chmod(0o755)
+    cmd = vllm_command(tmp_path, "127.0.0.1", 8000, 4096, python=python)
+    assert "--gpu-memory-utilization" in cmd and "--enable-lora" in cmd  # adapters can be loaded later
+    cmd = vllm_command(tmp_path, "127.0.0.1", 8000, 4096, python=python,
+                       extra_args=["--gpu-memory-utilization=0.5"])
+    assert not any(a == "--gpu-memory-utilization" for a in cmd)  # the person's value wins
+    log = ("INFO starting\nValueError: Free memory on device (11.25/11.7 GiB) on startup is less than desired "
+           "GPU memory utilization (0.92, 10.8 GiB).\nRuntimeError: Engine core initialization failed.\n")
+    why = explain_vllm_failure(log)
+    assert why.startswith("not enough free memory") and "--gpu-memory-utilization" in why
+    assert "Engine core initialization failed" in why
+    assert explain_vllm_failure("boom\nKeyError: 'x'\n") == "vLLM said: KeyError: 'x'"

@@ -154,3 +154,48 @@ def test_a_lora_adapter_is_served_by_name_and_can_be_constrained(vllm_server: st
         answer = client.complete(build_messages(REQUEST), temperature=0, seed=0, max_tokens=300, **plan.body)
     applied = edits.apply_answer(answer.text, {"talk.py": SMALL}, "talk.py")
     assert applied.errors == () and applied.new_texts, answer.text
+
+
+def test_a_new_adapter_replaces_the_served_one_without_a_failed_request(vllm_server: str,
+                                                                       tmp_path: Path) -> None:
+    """What `amigo train nightly` does after a promotion: load in place while requests run.
+    (Last in this module: the adapter named ``tiny`` is a different one afterwards.)"""
+    import threading
+
+    from amigo.serve import load_lora_adapter
+
+    torch = pytest.importorskip("torch")
+    before = _chat(vllm_server, ADAPTER)
+    torch.manual_seed(1)
+    newer = tmp_path / "newer"
+    peft = pytest.importorskip("peft")
+    from transformers import AutoModelForCausalLM
+
+    model = AutoModelForCausalLM.from_pretrained(str(MODEL_DIR), dtype=torch.float32)
+    config = peft.LoraConfig(r=8, lora_alpha=64, target_modules=["q_proj", "v_proj"], init_lora_weights=False,
+                             task_type="CAUSAL_LM")
+    peft.get_peft_model(model, config).save_pretrained(str(newer))
+    failures: list[str] = []
+    done = threading.Event()
+
+    def traffic() -> None:
+        while not done.is_set():
+            body = {"model": ADAPTER, "messages": [{"role": "user", "content": "Say hi."}], "max_tokens": 8}
+            try:
+                response = httpx.post(f"{vllm_server}/chat/completions", json=body, timeout=300)
+                if response.status_code != 200:
+                    failures.append(f"{response.status_code} {response.text[:200]}")
+            except httpx.HTTPError as exc:
+                failures.append(repr(exc))
+
+    workers = [threading.Thread(target=traffic) for _ in range(2)]
+    for worker in workers:
+        worker.start()
+    try:
+        load_lora_adapter(vllm_server, ADAPTER, newer)
+    finally:
+        done.set()
+        for worker in workers:
+            worker.join(300)
+    assert failures == []
+    assert _chat(vllm_server, ADAPTER) != before

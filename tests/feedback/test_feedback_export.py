@@ -119,8 +119,8 @@ def test_dedup_prefers_corrections_then_newest():
     assert [e.request_id for e in dedup([old, new, corr])[0]] == ["3"]
 
 
-def test_correction_becomes_the_chosen_answer_rendered_as_blocks(repo, make, bus, tmp_path):
-    edits = pytest.importorskip("amigo.edits", reason="amigo.edits (render) is not in this tree yet")
+def corrected(repo, make, bus):
+    """A rejected proposal the person then fixed by hand, captured by follow-up: (settings, rejected, fixed)."""
     settings = FeedbackSettings(correction_window_s=600)
     recorder = attach(bus, repo, settings)
     rejected = make(answer="a wrong answer")
@@ -129,6 +129,12 @@ def test_correction_becomes_the_chosen_answer_rendered_as_blocks(repo, make, bus
     fixed = CALC.replace("    return a * b\n", "    return int(a) * int(b)\n")
     (repo / "calc.py").write_text(fixed)
     assert follow_up(repo, settings).corrections == 1
+    return settings, rejected, fixed
+
+
+def test_correction_becomes_the_chosen_answer_rendered_as_blocks(repo, make, bus, tmp_path):
+    edits = pytest.importorskip("amigo.edits", reason="amigo.edits (render) is not in this tree yet")
+    settings, _, fixed = corrected(repo, make, bus)
     with Store(db_path(settings)) as store:
         result = export(store, "dpo", tmp_path / "c", test_fraction=0.0)
     (row,) = read_jsonl(tmp_path / "c" / "jsonl" / "train.jsonl")
@@ -262,3 +268,19 @@ def test_export_card_loads_as_a_hub_dataset_and_push_is_private(repo, make, bus,
     monkeypatch.setenv("HF_ENDPOINT", "http://127.0.0.1:9")  # nothing listens: refused at once
     assert cli(["publish", str(out), "--repo-id", "acme/amigo-prefs"]) == 1
     assert "check the network" in capsys.readouterr().err
+
+
+def test_a_correction_is_also_an_sft_target_when_asked(repo, make, bus, tmp_path):
+    """The nightly run's SFT stage learns the person's own fix (corrections=True), not by default."""
+    from amigo import edits
+
+    settings, rejected, fixed = corrected(repo, make, bus)
+    with Store(db_path(settings)) as store:
+        plain = export(store, "sft", tmp_path / "plain", test_fraction=0.0)
+        with_fix = export(store, "sft", tmp_path / "fix", test_fraction=0.0, corrections=True)
+    assert plain.manifest["counts"]["total"] == 0
+    assert with_fix.manifest["counts"]["by_source"] == {"correction": 1}
+    (row,) = read_jsonl(tmp_path / "fix" / "jsonl" / "train.jsonl")
+    assert row["prompt"] == [dict(m) for m in rejected.messages]
+    applied = edits.apply_answer(row["completion"][0]["content"], {"calc.py": CALC}, "calc.py", "blocks")
+    assert applied.new_texts["calc.py"] == fixed

@@ -1,0 +1,418 @@
+"""``amigo train nightly``: feedback since the last watermark -> DPO (and SFT on corrections)
+from the promoted model -> evaluate beside it -> promote or reject -> switch the server.
+
+Every step records its result in ``RUN/state.json`` when it is done and is skipped
+when it is found done, and every file a step writes lands by rename, so a run killed
+at any point (``kill -9`` included) is finished by running the command again: the
+unfinished run is picked up with the same feedback window, nothing is trained twice,
+and the watermark moves only once the run's outcome is recorded. A ``flock`` keeps
+two runs from overlapping; the kernel drops it when its holder dies.
+
+Layout: ``$XDG_DATA_HOME/amigo/nightly/<served name>/``::
+
+    lock                     held while a run is in progress
+    watermark.json           the end of the feedback window already learnt from
+    runs/<run id>/state.json plan and finished steps
+    runs/<run id>/feedback/  dpo/, sft/ (the feedback package's exports), stage data
+    runs/<run id>/train/     sft/ and dpo/ stages: adapter/, metrics.jsonl, loss.png
+    runs/<run id>/report.html
+"""
+
+from __future__ import annotations
+
+import fcntl
+import json
+import os
+import time
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable, Iterator
+
+from amigo.errors import ConfigError, InputError
+from amigo_train.models import Registry
+
+Log = Callable[[str], None]
+STEPS = ("export", "train", "evaluate", "decide", "serve", "watermark")
+PREFERENCE_TASK = "feedback-preference"
+
+
+@dataclass
+class NightlySettings:
+    """What one nightly run needs; the CLI fills it from flags."""
+
+    served_name: str
+    recipe: Path
+    db: Path
+    root: Path | None = None
+    min_pairs: int = 20
+    test_fraction: float = 0.2
+    tolerance: float = 0.01
+    alpha: float = 0.05
+    eval_data_dir: str | None = None
+    server_url: str | None = None
+    registry: Path | None = None
+    eval_tasks: tuple[str, ...] = ()
+    eval_limit: int = 20
+    eval_max_tokens: int = 512
+    now: float = field(default_factory=time.time)
+
+    @property
+    def home(self) -> Path:
+        from feedback.settings import data_dir
+
+        return (self.root or data_dir() / "nightly") / self.served_name
+
+
+def rows(path: Path) -> list[dict[str, Any]]:
+    """The JSON Lines rows of ``path``; none when a step wrote no such file (an empty split)."""
+    from amigo_train.data import read_jsonl
+
+    return read_jsonl(path) if path.is_file() else []
+
+
+def write_json(path: Path, data: Any) -> None:
+    """Write JSON by rename (a reader sees the old file or the new one, never half)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(f".tmp{os.getpid()}")
+    tmp.write_text(json.dumps(data, indent=2, sort_keys=True), encoding="utf-8")
+    os.replace(tmp, path)
+
+
+@contextmanager
+def nightly_lock(home: Path) -> Iterator[None]:
+    """Exclusive for the whole run; a second run fails at once, naming the holder."""
+    home.mkdir(parents=True, exist_ok=True)
+    with open(home / "lock", "a+") as fh:
+        try:
+            fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            fh.seek(0)
+            holder = fh.read().strip() or "another process"
+            raise InputError(f"a nightly run for {home.name!r} is already in progress ({holder}); "
+                             "wait for it, it holds " + str(home / "lock")) from None
+        fh.seek(0)
+        fh.truncate()
+        fh.write(f"pid {os.getpid()}, started {time.strftime('%Y-%m-%d %H:%M:%S', time.gmtime())} UTC\n")
+        fh.flush()
+        yield
+
+
+def watermark(home: Path) -> float:
+    """The end of the feedback window the last finished run learnt from (0: none yet)."""
+    path = home / "watermark.json"
+    return float(json.loads(path.read_text())["until"]) if path.is_file() else 0.0
+
+
+def open_run(settings: NightlySettings, registry: Registry) -> tuple[Path, dict[str, Any]]:
+    """The unfinished run to continue, else a new one planned now (window, starting model)."""
+    runs = settings.home / "runs"
+    if runs.is_dir():
+        for run in sorted(runs.iterdir(), reverse=True):
+            state_path = run / "state.json"
+            if state_path.is_file() and not json.loads(state_path.read_text()).get("finished"):
+                return run, json.loads(state_path.read_text())
+    return new_plan(settings, registry)
+
+
+def new_plan(settings: NightlySettings, registry: Registry) -> tuple[Path, dict[str, Any]]:
+    """Fix a new run's window and starting model (written to state.json before any work)."""
+    promoted = registry.promoted(settings.served_name)
+    if promoted is None:
+        raise InputError(f"nothing is promoted under {settings.served_name!r}: register and promote a release "
+                         f"first (`amigo train release RUN_DIR --name {settings.served_name} --promote`)")
+    run_id = time.strftime("%Y%m%d-%H%M%S", time.gmtime(settings.now))
+    run = settings.home / "runs" / run_id
+    state = {
+        "run_id": run_id, "served_name": settings.served_name, "since": watermark(settings.home),
+        "until": settings.now, "recipe": str(settings.recipe.resolve()), "db": str(settings.db),
+        "promoted": promoted["id"], "release": promoted["files"]["release"],
+        "start_adapter": promoted["files"].get("adapter"), "steps": {},
+    }
+    return run, state
+
+
+def describe_plan(state: dict[str, Any], settings: NightlySettings) -> str:
+    """The ``--dry-run`` text: what would run, on what, and what is already done."""
+    done = state.get("steps", {})
+    window = (f"{time.strftime('%Y-%m-%d %H:%M', time.gmtime(state['since'])) if state['since'] else 'the start'}"
+              f" -> {time.strftime('%Y-%m-%d %H:%M', time.gmtime(state['until']))} UTC")
+    lines = [f"nightly run {state['run_id']} for {state['served_name']!r}",
+             f"  starting model: {state['promoted']} (release {state['release']}"
+             + (f", adapter {state['start_adapter']})" if state.get("start_adapter") else ")"),
+             f"  feedback window: {window} from {state['db']}",
+             f"  recipe: {state['recipe']}"]
+    what = {
+        "export": f"export DPO pairs and SFT (accepts + corrections), decontaminate; skip below {settings.min_pairs} pairs",
+        "train": "SFT on corrections, then DPO, continuing the promoted adapter",
+        "evaluate": "held-out feedback preference accuracy: candidate beside promoted"
+                    + (f"; {', '.join(settings.eval_tasks)} (first {settings.eval_limit} problems each, llama.cpp)"
+                       if settings.eval_tasks else ""),
+        "decide": f"paired gate (tolerance {settings.tolerance:.1%}, alpha {settings.alpha}): promote or reject; report.html",
+        "serve": ("load the adapter into " + settings.server_url) if settings.server_url else
+                 "write the GGUF for llama.cpp (no --server-url: no running server to switch)",
+        "watermark": "advance the watermark to the window's end",
+    }
+    for step in STEPS:
+        lines.append(f"  {'done' if step in done else 'todo'}  {step}: {what[step]}")
+    return "\n".join(lines)
+
+
+def run_nightly(settings: NightlySettings, *, dry_run: bool = False, log: Log = print) -> dict[str, Any]:
+    """Run (or continue) the nightly cycle; returns the final state."""
+    from amigo_train.recipe import load_recipe
+
+    registry = Registry(settings.registry)
+    recipe = load_recipe(settings.recipe)
+    if dry_run:
+        run, state = open_run(settings, registry)
+        print(describe_plan(state, settings))
+        return state
+    with nightly_lock(settings.home):
+        run, state = open_run(settings, registry)
+        write_json(run / "state.json", state)
+        steps: dict[str, Callable[[], dict[str, Any]]] = {
+            "export": lambda: step_export(run, state, settings, recipe, log),
+            "train": lambda: step_train(run, state, recipe, registry, log),
+            "evaluate": lambda: step_evaluate(run, state, settings, log),
+            "decide": lambda: step_decide(run, state, settings, registry, log),
+            "serve": lambda: step_serve(run, state, settings, log),
+            "watermark": lambda: step_watermark(state, settings),
+        }
+        for name in STEPS:
+            if name in state["steps"]:
+                continue
+            if state.get("skipped") and name != "watermark":
+                continue
+            started = time.time()
+            result = steps[name]()
+            result["seconds"] = round(time.time() - started, 2)
+            state["steps"][name] = result
+            write_json(run / "state.json", state)
+        state["finished"] = time.time()
+        write_json(run / "state.json", state)
+    return state
+
+
+def step_export(run: Path, state: dict[str, Any], settings: NightlySettings, recipe: Any, log: Log) -> dict[str, Any]:
+    """The feedback package's exports for the window, then the recipe's stage data (decontaminated)."""
+    from amigo_train.data import build_stage_data, write_jsonl
+    from amigo_train.training import decontaminator
+    from feedback.export import export
+    from feedback.store import Store
+
+    if not Path(state["db"]).is_file():
+        raise InputError(f"no feedback database at {state['db']}: nothing has been recorded yet; pass --db")
+    fb = run / "feedback"
+    with Store(Path(state["db"])) as store:
+        dpo = export(store, "dpo", fb / "dpo", state["since"], state["until"], settings.test_fraction)
+        sft = export(store, "sft", fb / "sft", state["since"], state["until"], settings.test_fraction,
+                     corrections=True)
+    index = decontaminator(recipe, settings.eval_data_dir, log)
+    result: dict[str, Any] = {"dpo": dpo.manifest["counts"], "sft": sft.manifest["counts"]}
+    for stage in recipe.stages:
+        source = fb / stage.kind / "jsonl" / "train.jsonl"
+        if not source.is_file():
+            result[stage.name] = 0
+            continue
+        data = build_stage_data(stage.model_copy(update={"data": [d.model_copy(update={"path": str(source)})
+                                                                   for d in stage.data]}),
+                                run, recipe.seed, 0.0, index)
+        write_jsonl(fb / f"{stage.name}.jsonl", data.train)
+        result[stage.name] = len(data.train)
+        result[f"{stage.name}_decontaminated"] = len(data.dropped)
+    heldout = fb / "dpo" / "jsonl" / "test.jsonl"
+    result["heldout"] = len(rows(heldout))
+    pairs = sum(result.get(s.name, 0) for s in recipe.stages if s.kind == "dpo")
+    result["pairs"] = pairs
+    if pairs < settings.min_pairs:
+        state["skipped"] = (f"only {pairs} new preference pairs since the last run (fewer than --min-pairs "
+                            f"{settings.min_pairs}); nothing trained, the feedback waits for the next run")
+        log(state["skipped"])
+    return result
+
+
+def step_train(run: Path, state: dict[str, Any], recipe: Any, registry: Registry, log: Log) -> dict[str, Any]:
+    """The recipe's stages in order, each continuing the adapter the one before left."""
+    from amigo_train.nightly_train import train_continued
+
+    adapter = Path(state["start_adapter"]) if state.get("start_adapter") else None
+    stages = {}
+    for stage in recipe.stages:
+        examples = rows(run / "feedback" / f"{stage.name}.jsonl")
+        if not examples:
+            log(f"nightly {stage.name}: no examples in this window, skipped")
+            continue
+        stages[stage.name] = train_continued(recipe, stage, examples, Path(state["release"]), adapter,
+                                             run / "train" / stage.name, log)
+        adapter = run / "train" / stage.name / "adapter"
+    if adapter is None or not stages:
+        raise ConfigError("no nightly stage had data; check the recipe's stage kinds (sft, dpo)")
+    candidate = f"{state['served_name']}-nightly-{state['run_id']}"
+    registry.register(candidate, kind="adapter", served_name=state["served_name"], base=state["promoted"],
+                      recipe=state["recipe"], files={"release": state["release"], "adapter": str(adapter)},
+                      data_window={"since": state["since"], "until": state["until"],
+                                   "datasets": state["steps"]["export"]})
+    state["candidate"] = candidate
+    return {"candidate": candidate, "adapter": str(adapter), "stages": stages}
+
+
+def step_evaluate(run: Path, state: dict[str, Any], settings: NightlySettings, log: Log) -> dict[str, Any]:
+    """Held-out preference accuracy of the promoted model and of the candidate, pair by pair, and
+    the ``--eval-task`` benchmarks on both."""
+    from amigo_train.nightly_train import preference_outcomes
+
+    pairs = rows(run / "feedback" / "dpo" / "jsonl" / "test.jsonl")
+    release = Path(state["release"])
+    before = preference_outcomes(release, Path(state["start_adapter"]) if state.get("start_adapter") else None, pairs)
+    after = preference_outcomes(release, Path(state["steps"]["train"]["adapter"]), pairs)
+    result = {"pairs": len(pairs), "promoted": before, "candidate": after,
+              "accuracy_before": sum(before) / len(before) if before else None,
+              "accuracy_after": sum(after) / len(after) if after else None}
+    log(f"held-out preference accuracy on {len(pairs)} pairs: promoted {result['accuracy_before']}, "
+        f"candidate {result['accuracy_after']}")
+    if settings.eval_tasks:
+        result["tasks"] = benchmark_both(run, state, settings, log)
+    return result
+
+
+def benchmark_both(run: Path, state: dict[str, Any], settings: NightlySettings, log: Log) -> dict[str, Any]:
+    """The evaluation tasks (a subset of each) on the promoted model and on the candidate, each
+    served by llama.cpp from its GGUF exactly as it would be served; run folders under ``RUN/eval``.
+
+    A rerun after a crash reuses every answer already generated (the runs' generation cache)."""
+    from amigo.serve import ServerProcess
+    from amigo_train.eval.runner import RunConfig, run_eval
+    from amigo_train.release import adapter_on_release
+
+    promoted = Registry(settings.registry).get(state["promoted"])
+    ggufs = {"promoted": promoted["files"].get("gguf"),
+             "candidate": str(adapter_on_release(Path(state["release"]), Path(state["steps"]["train"]["adapter"]),
+                                                 run / "serve", log))}
+    if not ggufs["promoted"]:
+        raise ConfigError(f"{state['promoted']} has no GGUF to serve for the evaluation tasks; run without "
+                          "--eval-task or give it one (amigo train release writes it for llama models)")
+    scores: dict[str, Any] = {}
+    for label, gguf in ggufs.items():
+        with ServerProcess(model_path=Path(gguf), backend="llama-cpp-python", n_ctx=4096,
+                           log_path=run / f"eval-{label}-server.log") as server:
+            for task in settings.eval_tasks:
+                config = RunConfig(task=task, model=server.alias, endpoint=server.base_url, limit=settings.eval_limit,
+                                   max_tokens=settings.eval_max_tokens, concurrency=1, data_dir=settings.eval_data_dir)
+                record = run_eval(config, run / "eval" / label / task, progress=log)
+                scores.setdefault(task, {})[label] = record["summary"].get("pass@1")
+    log(f"evaluation tasks: {json.dumps(scores)}")
+    return scores
+
+
+def _as_run(label: str, outcomes: list[int]) -> Any:
+    """Per-pair outcomes as an evaluation run, so the existing paired gate judges them."""
+    from amigo_train.eval.runner import RunResult
+
+    problems = {f"pair-{i}": {"c": c, "n": 1} for i, c in enumerate(outcomes)}
+    return RunResult(Path(label), {"task": PREFERENCE_TASK}, problems)
+
+
+def step_decide(run: Path, state: dict[str, Any], settings: NightlySettings, registry: Registry,
+                log: Log) -> dict[str, Any]:
+    """The paired gate on the evaluation; promote or reject; write report.html."""
+    from amigo_train.eval.gate import gate, gate_markdown
+
+    from amigo_train.eval.runner import load_run
+
+    ev = state["steps"]["evaluate"]
+    baseline = {PREFERENCE_TASK: _as_run("promoted", ev["promoted"])}
+    candidate = {PREFERENCE_TASK: _as_run("candidate", ev["candidate"])}
+    for task in ev.get("tasks", {}):
+        baseline[task] = load_run(run / "eval" / "promoted" / task)
+        candidate[task] = load_run(run / "eval" / "candidate" / task)
+    result = gate(baseline, candidate, tolerance=settings.tolerance, alpha=settings.alpha)
+    section = gate_markdown(result, state["promoted"], state["candidate"])
+    report = write_report(run, state, section)
+    verdict = {"ok": result.ok, "reasons": [v.reason for v in result.verdicts], "report": str(report)}
+    registry.set_fields(state["candidate"], eval={PREFERENCE_TASK: {"before": ev["accuracy_before"],
+                                                                    "after": ev["accuracy_after"],
+                                                                    "pairs": ev["pairs"]}},
+                        gate=verdict, report=str(report))
+    if result.ok:
+        registry.promote(state["candidate"])
+        log(f"promoted {state['candidate']} as {state['served_name']!r}; report {report}")
+    else:
+        entry = registry.get(state["candidate"])
+        if entry["status"] == "candidate":
+            registry.reject(state["candidate"], "; ".join(verdict["reasons"]))
+        log(f"rejected {state['candidate']}: {'; '.join(verdict['reasons'])}; report {report}")
+    return verdict
+
+
+def write_report(run: Path, state: dict[str, Any], gate_section: str) -> Path:
+    """report.html: the window, the loss curves, the gate table, pairs whose ranking changed."""
+    from amigo_train.eval.report import markdown_to_html
+
+    ev = state["steps"]["evaluate"]
+    parts = [f"# Nightly run {state['run_id']} ({state['served_name']})", "",
+             f"Starting model `{state['promoted']}`, candidate `{state['candidate']}`; "
+             f"{state['steps']['export']['pairs']} training pairs, {ev['pairs']} held-out pairs.", "",
+             "| measure | promoted | candidate |", "| --- | ---: | ---: |",
+             f"| held-out preference accuracy | {ev['accuracy_before']} | {ev['accuracy_after']} |", "", gate_section, ""]
+    images = {}
+    for stage in sorted((run / "train").glob("*/loss.png")):
+        name = f"{stage.parent.name}-loss.png"
+        images[name] = stage.read_bytes()
+        parts += [f"## Loss: {stage.parent.name}", "", f"![{stage.parent.name}]({name})", ""]
+    changed = [i for i, (a, b) in enumerate(zip(ev["promoted"], ev["candidate"])) if a != b]
+    parts += ["## Held-out pairs whose ranking changed", "", "| pair | promoted | candidate |", "| --- | --- | --- |"]
+    parts += [f"| {i} | {'right' if ev['promoted'][i] else 'wrong'} | {'right' if ev['candidate'][i] else 'wrong'} |"
+              for i in changed] or ["| (none) | - | - |"]
+    path = run / "report.html"
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text(markdown_to_html("\n".join(parts), images), encoding="utf-8")
+    tmp.replace(path)
+    return path
+
+
+def step_serve(run: Path, state: dict[str, Any], settings: NightlySettings, log: Log) -> dict[str, Any]:
+    """Make the promoted model servable by llama.cpp (GGUF) and switch a running vLLM to it."""
+    from amigo_train.release import adapter_on_release
+
+    if not state["steps"]["decide"]["ok"]:
+        return {"switched": False, "why": "candidate rejected; the server keeps the promoted model"}
+    adapter = Path(state["steps"]["train"]["adapter"])
+    result: dict[str, Any] = {"switched": False}
+    try:
+        result["gguf"] = str(adapter_on_release(Path(state["release"]), adapter, run / "serve", log))
+    except ConfigError as exc:
+        result["gguf"] = None
+        result["gguf_note"] = str(exc)
+    if result["gguf"]:
+        entry = Registry(settings.registry).get(state["candidate"])
+        Registry(settings.registry).set_fields(state["candidate"], files={**entry["files"], "gguf": result["gguf"]})
+    result["restarted"] = signal_llama_cpp_server(state["served_name"], settings.registry)
+    if settings.server_url:
+        from amigo.serve import load_lora_adapter
+
+        load_lora_adapter(settings.server_url, settings.served_name, adapter)
+        result.update(switched=True, server=settings.server_url)
+        log(f"{settings.server_url} now serves {adapter} as {settings.served_name!r}")
+    return result
+
+
+def signal_llama_cpp_server(served_name: str, registry: Path | None) -> bool:
+    """Tell a running ``amigo serve --promoted NAME`` (llama.cpp) to restart on the new GGUF."""
+    import signal
+
+    from amigo_train.models import serve_pid_path
+
+    try:
+        os.kill(int(serve_pid_path(served_name, registry).read_text().strip()), signal.SIGHUP)
+    except (OSError, ValueError):
+        return False  # no such server running: it loads the promoted model when it starts
+    return True
+
+
+def step_watermark(state: dict[str, Any], settings: NightlySettings) -> dict[str, Any]:
+    """Advance the watermark, unless the run was skipped for lack of pairs (the feedback waits)."""
+    if state.get("skipped"):
+        return {"advanced": False, "why": state["skipped"]}
+    write_json(settings.home / "watermark.json", {"until": state["until"], "run_id": state["run_id"]})
+    return {"advanced": True, "until": state["until"]}

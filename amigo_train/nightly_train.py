@@ -1,0 +1,118 @@
+"""Nightly training: one LoRA adapter on a fixed release, continued night after night.
+
+Why continue one adapter rather than merge and stack (as staged runs do): the
+served base must stay the same between releases so that vLLM can swap the
+nightly adapter by name without a restart. The DPO reference is still exactly
+the promoted model: a frozen copy of the starting adapter is loaded under the
+name ``ref`` (TRL does this for a model that already carries an adapter) and
+the reference log-probs come through it.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import time
+from pathlib import Path
+from typing import Any, Callable
+
+from amigo_train.recipe import Recipe, StageSpec
+from amigo_train.training import (_common_args, _dataset, _metrics_callback, lora_config, plot_loss,
+                                  torch_dtype)
+
+Log = Callable[[str], None]
+
+
+def load_policy(release: Path, start_adapter: Path | None, recipe: Recipe, dtype: Any) -> Any:
+    """The release with a trainable adapter: a copy of ``start_adapter``, or a fresh one.
+
+    For DPO, TRL itself keeps a frozen copy of the starting adapter as ``ref``."""
+    from peft import PeftModel, get_peft_model
+    from transformers import AutoModelForCausalLM
+
+    model = AutoModelForCausalLM.from_pretrained(str(release), dtype=dtype)
+    if start_adapter is None:
+        return get_peft_model(model, lora_config(recipe))
+    return PeftModel.from_pretrained(model, str(start_adapter), is_trainable=True)
+
+
+def train_continued(recipe: Recipe, stage: StageSpec, rows: list[dict[str, Any]], release: Path,
+                    start_adapter: Path | None, out: Path, log: Log = print) -> dict[str, Any]:
+    """Train ``stage`` (sft or dpo) on ``rows``; the adapter lands in ``out/adapter`` (atomically).
+
+    Idempotent: a finished stage (``out/stage.json``) is returned as it is; an
+    interrupted one starts over (nightly stages are minutes long)."""
+    from transformers import AutoTokenizer
+
+    done = out / "stage.json"
+    if done.is_file():
+        return json.loads(done.read_text())
+    shutil.rmtree(out, ignore_errors=True)
+    out.mkdir(parents=True)
+    spec = recipe.train_for(stage)
+    tokenizer = AutoTokenizer.from_pretrained(str(release))
+    if tokenizer.pad_token is None:
+        tokenizer.pad_token = tokenizer.eos_token
+    model = load_policy(release, start_adapter, recipe, torch_dtype(recipe))
+    args = _common_args(recipe, spec, out / "checkpoints", False)
+    args["save_strategy"] = "no"
+    callbacks = [_metrics_callback(out / "metrics.jsonl")]
+    if stage.kind == "sft":
+        from trl import SFTConfig, SFTTrainer
+
+        trainer = SFTTrainer(model=model, args=SFTConfig(**args, packing=spec.packing, completion_only_loss=True),
+                             train_dataset=_dataset(rows, "sft"), processing_class=tokenizer, callbacks=callbacks)
+    else:
+        from trl import DPOConfig, DPOTrainer
+
+        trainer = DPOTrainer(model=model, ref_model=None, args=DPOConfig(**args, beta=spec.beta),
+                             train_dataset=_dataset(rows, "dpo"), processing_class=tokenizer, callbacks=callbacks)
+    log(f"nightly {stage.name}: {stage.kind} on {len(rows)} examples from "
+        f"{start_adapter or 'a fresh adapter'} on {release}")
+    started = time.time()
+    result = trainer.train()
+    tmp = out / "adapter.tmp"
+    trainer.model.save_pretrained(str(tmp), selected_adapters=["default"])
+    tokenizer.save_pretrained(str(tmp))
+    tmp.rename(out / "adapter")
+    plot_loss(out / "metrics.jsonl", out / "loss.png", f"{recipe.name}: {stage.name}")
+    summary = {"stage": stage.name, "kind": stage.kind, "examples": len(rows), "global_step": trainer.state.global_step,
+               "train_loss": result.training_loss, "seconds": time.time() - started,
+               "start_adapter": str(start_adapter) if start_adapter else None, "release": str(release)}
+    done.write_text(json.dumps(summary, indent=2))
+    return summary
+
+
+def sequence_logprobs(model: Any, tokenizer: Any, prompt: list[dict[str, str]],
+                      answers: list[list[dict[str, str]]]) -> list[float]:
+    """Sum of the answer tokens' log-probabilities under ``model``, for each answer to ``prompt``."""
+    import torch
+
+    head = tokenizer.apply_chat_template(prompt, add_generation_prompt=True, tokenize=True, return_dict=False)
+    out = []
+    for answer in answers:
+        full = tokenizer.apply_chat_template(list(prompt) + list(answer), tokenize=True, return_dict=False)
+        ids = torch.tensor([list(full)])
+        with torch.no_grad():
+            logits = model(ids).logits[0, :-1].float()
+        logps = torch.log_softmax(logits, -1).gather(1, ids[0, 1:, None])[:, 0]
+        out.append(float(logps[len(head) - 1:].sum()))
+    return out
+
+
+def preference_outcomes(release: Path, adapter: Path | None, pairs: list[dict[str, Any]]) -> list[int]:
+    """1 where the model ranks the chosen answer above the rejected one, per held-out pair."""
+    import torch
+    from peft import PeftModel
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    tokenizer = AutoTokenizer.from_pretrained(str(release))
+    model = AutoModelForCausalLM.from_pretrained(str(release), dtype=torch.float32)
+    if adapter is not None:
+        model = PeftModel.from_pretrained(model, str(adapter))
+    model.eval()
+    outcomes = []
+    for pair in pairs:
+        chosen, rejected = sequence_logprobs(model, tokenizer, pair["prompt"], [pair["chosen"], pair["rejected"]])
+        outcomes.append(int(chosen > rejected))
+    return outcomes

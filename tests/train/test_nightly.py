@@ -1,0 +1,192 @@
+"""`amigo train nightly` on a tiny model: feedback recorded through the real recorder, export since
+the watermark, DPO from the promoted release, gate, registry, report; a run killed between steps
+is finished by running it again; a second run with no new feedback is skipped; two never overlap."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from amigo_train import cli
+
+from train_records import tiny_recipe
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "feedback"))
+from feedback_helpers import CALC, Maker, commit_all, git  # noqa: E402
+
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(1500)]
+RELEASE_STAGES = """  - name: one
+    data: [{path: data/commits.jsonl, adapter: commitpackft}]
+    train: {max_steps: 1}
+"""
+NIGHTLY = """name: tiny-nightly
+base_model: {model}
+output_dir: unused
+precision: fp32
+gradient_checkpointing: false
+lora: {{r: 4, alpha: 8, dropout: 0.0}}
+defaults: {{max_steps: 3, max_length: 1024, logging_steps: 1, per_device_batch_size: 2, learning_rate: 0.01}}
+stages:
+  - name: corrections
+    data: [{{path: feedback/sft.jsonl, adapter: feedback_sft}}]
+    train: {{max_steps: 1}}
+  - name: preferences
+    kind: dpo
+    data: [{{path: feedback/dpo.jsonl, adapter: preference_edit}}]
+"""
+FUNCS = ["add", "sub", "mul"]
+
+
+def record_feedback(root: Path, count: int, tag: str) -> Path:
+    """``count`` retry pairs (a wrong answer, then an accepted retry) and one correction, recorded
+    through the feedback recorder on a real EventBus; returns the database."""
+    from amigo.events import AcceptedEvent, EventBus, ProposalEvent, RejectedEvent, RetriedEvent
+    from feedback import attach, follow_up
+    from feedback.settings import FeedbackSettings, db_path
+
+    settings = FeedbackSettings(correction_window_s=600)
+    bus = EventBus()
+    recorder = attach(bus, root, settings)
+    make = Maker(root)
+    for i in range(count):
+        name = FUNCS[i % 3]
+        instruction = f"{tag} {i}: make {name} check that both arguments are numbers"
+        good = CALC.replace(f"def {name}(a, b):\n", f"def {name}(a, b):\n    assert isinstance(a, (int, float))\n")
+        bad = make(instruction=instruction, answer=f"I changed {name} (attempt {i}).")
+        retry = make(instruction=instruction, new=good, parent=bad)
+        for event in (ProposalEvent(bad), ProposalEvent(retry), RetriedEvent(bad, retry),
+                      AcceptedEvent(retry, None, None, (("calc.py", good),))):
+            bus.publish(event)
+    rejected = make(instruction=f"{tag}: make mul return an int", answer="a wrong answer")
+    bus.publish(ProposalEvent(rejected))
+    bus.publish(RejectedEvent(rejected))
+    recorder.close()
+    (root / "calc.py").write_text(CALC.replace("    return a * b\n", "    return int(a * b)\n"))
+    assert follow_up(root, settings).corrections == 1  # the person's own fix, captured
+    (root / "calc.py").write_text(CALC)
+    return db_path(settings)
+
+
+@pytest.fixture
+def setup(tmp_path: Path, tiny_model: Path, commit_file: Path, monkeypatch: pytest.MonkeyPatch) -> dict[str, Path]:
+    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "xdg"))
+    for var in ("GIT_AUTHOR_NAME", "GIT_COMMITTER_NAME"):
+        monkeypatch.setenv(var, "Test")
+    for var in ("GIT_AUTHOR_EMAIL", "GIT_COMMITTER_EMAIL"):
+        monkeypatch.setenv(var, "test@example.com")
+    from amigo_train.base_model import embedded_gguf
+
+    recipe = tiny_recipe(tmp_path, tiny_model, RELEASE_STAGES)
+    assert cli.main(["run", str(recipe)]) == 0
+    registry = tmp_path / "registry.json"
+    assert cli.main(["release", str(tmp_path / "run"), "--template-gguf", str(embedded_gguf()), "--name", "tiny",
+                     "--promote", "--registry", str(registry)]) == 0
+    repo = tmp_path / "repo"
+    repo.mkdir()
+    git(repo, "init", "-q", "-b", "main")
+    (repo / "calc.py").write_text(CALC)
+    commit_all(repo, "initial")
+    nightly = tmp_path / "nightly-tiny.yaml"
+    nightly.write_text(NIGHTLY.format(model=tiny_model))
+    return {"repo": repo, "registry": registry, "recipe": nightly, "root": tmp_path / "nightly", "tmp": tmp_path,
+            "eval_data": _eval_fixture_data(tmp_path / "eval-data")}
+
+
+def _argv(s: dict[str, Path], db: Path) -> list[str]:
+    return ["nightly", "--name", "tiny", "--recipe", str(s["recipe"]), "--db", str(db), "--root", str(s["root"]),
+            "--registry", str(s["registry"]), "--min-pairs", "6", "--test-fraction", "0.3",
+            "--eval-task", "humaneval", "--eval-limit", "2", "--data-dir", str(s["eval_data"])]
+
+
+def _eval_fixture_data(root: Path) -> Path:
+    """The evaluation suite's small benchmark files in the real schemas (tests/eval/conftest.py)."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("eval_fixture_data", Path(__file__).parents[1] / "eval" / "conftest.py")
+    module = importlib.util.module_from_spec(spec)  # type: ignore[arg-type]
+    spec.loader.exec_module(module)  # type: ignore[union-attr]
+    return module.write_fixture_data(root)
+
+
+def _state(root: Path) -> tuple[Path, dict]:
+    (run,) = sorted((root / "tiny" / "runs").iterdir())[-1:]
+    return run, json.loads((run / "state.json").read_text())
+
+
+def test_a_nightly_cycle_killed_between_steps_finishes_once(setup: dict[str, Path], capsys) -> None:  # type: ignore[no-untyped-def]
+    from amigo_train.models import Registry
+
+    db = record_feedback(setup["repo"], 12, "first")
+    assert cli.main(_argv(setup, db) + ["--dry-run"]) == 0
+    plan = capsys.readouterr().out
+    assert "todo  export" in plan and "todo  train" in plan and "starting model: tiny-release-run" in plan
+    assert not (setup["root"] / "tiny" / "runs").exists()  # a dry run changes nothing
+
+    # kill -9 once the export is recorded, before training finishes
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[2])}
+    proc = subprocess.Popen([sys.executable, "-m", "amigo_train.cli", *_argv(setup, db)], env=env,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+    try:
+        deadline = time.time() + 600
+        while time.time() < deadline:
+            assert proc.poll() is None, "the run ended before it could be killed"
+            runs = setup["root"] / "tiny" / "runs"
+            if runs.is_dir() and any(runs.iterdir()) and "export" in _state(setup["root"])[1]["steps"]:
+                break
+            time.sleep(0.05)
+        os.killpg(proc.pid, signal.SIGKILL)
+    finally:
+        proc.wait()
+    run, state = _state(setup["root"])
+    assert "export" in state["steps"] and "decide" not in state["steps"] and not state.get("finished")
+    export_mtime = (run / "feedback" / "dpo" / "manifest.json").stat().st_mtime
+    exported = state["steps"]["export"]
+    assert exported["pairs"] >= 6 and exported["dpo"]["by_source"] == {"retry": 12, "correction": 1}
+    assert exported["sft"]["by_source"] == {"correction": 1}  # the person's fix is an SFT target too
+    # (on the split's same side as its pair: a held-out pair's correction is never trained on)
+
+    assert cli.main(_argv(setup, db)) == 0  # the same run, finished
+    run2, state = _state(setup["root"])
+    assert run2 == run and state["finished"]
+    assert (run / "feedback" / "dpo" / "manifest.json").stat().st_mtime == export_mtime  # not exported twice
+    assert set(state["steps"]) == {"export", "train", "evaluate", "decide", "serve", "watermark"}
+    entry = Registry(setup["registry"]).get(state["candidate"])
+    assert entry["files"]["adapter"] == state["steps"]["train"]["adapter"] and entry["base"] == "tiny-release-run"
+    assert entry["status"] == ("promoted" if state["steps"]["decide"]["ok"] else "rejected")
+    assert entry["data_window"]["until"] == state["until"] and entry["gate"]["report"].endswith("report.html")
+    report = (run / "report.html").read_text()
+    assert "Promotion gate" in report and "feedback-preference" in report and "humaneval" in report
+    assert set(state["steps"]["evaluate"]["tasks"]["humaneval"]) == {"promoted", "candidate"}
+    assert state["steps"]["evaluate"]["pairs"] == len(state["steps"]["evaluate"]["candidate"]) > 0
+    if state["steps"]["decide"]["ok"]:
+        assert Path(state["steps"]["serve"]["gguf"]).is_file() and entry["files"]["gguf"] == state["steps"]["serve"]["gguf"]
+    watermark = json.loads((setup["root"] / "tiny" / "watermark.json").read_text())
+    assert watermark["until"] == state["until"]
+
+    # nothing new since the watermark: skipped, says why, the watermark stays
+    assert cli.main(_argv(setup, db)) == 0
+    out = capsys.readouterr().out
+    assert "only 0 new preference pairs" in out and "--min-pairs 6" in out
+    assert json.loads((setup["root"] / "tiny" / "watermark.json").read_text()) == watermark
+
+
+def test_two_runs_never_overlap(setup: dict[str, Path], capsys) -> None:  # type: ignore[no-untyped-def]
+    import fcntl
+
+    db = record_feedback(setup["repo"], 2, "lock")
+    home = setup["root"] / "tiny"
+    home.mkdir(parents=True)
+    with open(home / "lock", "a+") as held:
+        fcntl.flock(held, fcntl.LOCK_EX)
+        held.write("pid 1 (the test)\n")
+        held.flush()
+        assert cli.main(_argv(setup, db)) == 2
+    err = capsys.readouterr().err
+    assert "already in progress (pid 1 (the test))" in err
