@@ -225,7 +225,7 @@ def _completion_prompt(row: sqlite3.Row) -> list[dict[str, str]]:
     return chat_messages(row["path"], row["prefix"], row["suffix"], Shape(row["mode"]))
 
 
-def _completion_rows(store: Store, kind: str, since: float, until: float | None) -> list[tuple[sqlite3.Row, dict]]:
+def _completion_rows(store: Reader, kind: str, since: float, until: float | None) -> list[tuple[sqlite3.Row, dict]]:
     """(completion row, event data) for the latest ``kind`` event of each suggestion in [since, until)."""
     sql = ("SELECT c.*, e.data AS event_data FROM completions c JOIN completion_events e ON e.completion_id = c.id "
            "WHERE e.kind = ? AND c.created_at >= ?")
@@ -243,7 +243,7 @@ def _completion_example(row: sqlite3.Row, source: str) -> Example:
     return Example(row["id"], _completion_prompt(row), row["created_at"], _model(row), source, priority=0)
 
 
-def completion_sft_examples(store: Store, since: float, until: float | None = None) -> list[Example]:
+def completion_sft_examples(store: Reader, since: float, until: float | None = None) -> list[Example]:
     """Accepted inline completions: the prompt and what the person took."""
     out = []
     for row, data in _completion_rows(store, "accepted", since, until):
@@ -253,7 +253,7 @@ def completion_sft_examples(store: Store, since: float, until: float | None = No
     return [ex for ex in out if ex.chosen.strip()]
 
 
-def completion_dpo_examples(store: Store, since: float, until: float | None = None) -> list[Example]:
+def completion_dpo_examples(store: Reader, since: float, until: float | None = None) -> list[Example]:
     """Suggestions the person typed over: chosen = what they wrote there, rejected = the suggestion."""
     out = []
     for row, data in _completion_rows(store, "rejected", since, until):
@@ -266,7 +266,7 @@ def completion_dpo_examples(store: Store, since: float, until: float | None = No
     return [ex for ex in out if ex.chosen.strip() != ex.rejected.strip()]
 
 
-def correction_examples(store: Store, since: float, until: float | None = None) -> list[Example]:
+def correction_examples(store: Reader, since: float, until: float | None = None) -> list[Example]:
     """A person's corrections as SFT targets: the chosen side of every correction pair."""
     return [ex for ex in dpo_examples(store, since, until) if ex.source == "correction"]
 
