@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 import threading
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Iterator, Sequence
 
 import httpx
@@ -45,6 +45,7 @@ class StreamStats:
     chunks: int = 0
     first_token_s: float | None = None
     seconds: float = 0.0
+    logprobs: list[float] = field(default_factory=list)  # per token, when the request asked for them
 
 
 class ChatClient:
@@ -244,6 +245,7 @@ class ChatClient:
                     stats.finish_reason = choice["finish_reason"]
                 delta = choice.get("delta") or {}
                 text = delta.get("content") if isinstance(delta, dict) else None
+                _keep_logprobs(choice.get("logprobs"), stats.logprobs)
                 if text:
                     stats.chunks += 1
                     if stats.first_token_s is None:
@@ -254,6 +256,15 @@ class ChatClient:
                 f"the model server at {self.base_url} closed the stream without an answer; "
                 "is it an OpenAI-compatible /v1 endpoint?"
             )
+
+
+def _keep_logprobs(logprobs: Any, into: list[float]) -> None:
+    """Append the token log-probabilities of one stream chunk (OpenAI's ``logprobs.content``)."""
+    content = logprobs.get("content") if isinstance(logprobs, dict) else None
+    for item in content or []:
+        value = item.get("logprob") if isinstance(item, dict) else None
+        if isinstance(value, (int, float)):
+            into.append(float(value))
 
 
 class _Retry(Exception):
