@@ -9,6 +9,8 @@ diff they skimmed would write that. Findings are carried on the proposal:
 * ``syntax`` (error): ERROR or MISSING nodes that the file did not have before;
 * ``removed-definition`` (error): a function, class or method gone, when the
   instruction neither names it nor asks for a removal;
+* ``duplicate-definition`` (error): a second top-level function or class of
+  the same name, which silently replaces the first;
 * ``removed-selection`` (error): most of the selected lines (or file) gone,
   when the instruction asks for no removal;
 * ``check-command`` (error): the person's own ``check_command`` failed on a
@@ -40,6 +42,9 @@ from amigo.context.tags import extract
 
 # Definition kinds whose loss is reported (constants and fields come and go in normal edits).
 DEFINITION_KINDS = frozenset({"function", "method", "class", "interface", "enum", "module"})
+# Where a second top-level definition silently replaces the first (C's prototypes, TypeScript's
+# overloads and Go/Rust's compile errors make the count mean something else there).
+SHADOWING_LANGUAGES = frozenset({"python"})
 # Words that make a removal something the person asked for.
 _REMOVAL_WORDS = re.compile(
     r"\b(remove|removes|removing|delete|deletes|deleting|drop|drops|rename|renames|inline|merge|"
@@ -59,7 +64,7 @@ class Finding:
     ``warning``; ``line`` is 1-based in the proposed file, when there is one.
     """
 
-    kind: str  # syntax | removed-definition | removed-selection | check-command
+    kind: str  # syntax | removed-definition | duplicate-definition | removed-selection | check-command
     level: str
     path: str
     message: str
@@ -141,18 +146,30 @@ def _syntax_findings(path: str, old: str, new: str, language: str) -> list[Findi
 # ------------------------------------------------------------------ lost code
 
 
-def _definitions(text: str, language: str) -> Counter[tuple[str, str, str]]:
-    """(scope, name, kind) of the file's functions, classes and methods, counted."""
-    tags = extract(text.encode("utf-8"), language)
-    return Counter((d[4], d[0], d[1]) for d in tags.definitions if d[1] in DEFINITION_KINDS)
+def _definitions(text: str, language: str) -> dict[tuple[str, str, str], list[int]]:
+    """(scope, name, kind) of the file's functions, classes and methods -> their first lines."""
+    found: dict[tuple[str, str, str], list[int]] = {}
+    for d in extract(text.encode("utf-8"), language).definitions:
+        if d[1] in DEFINITION_KINDS:
+            found.setdefault((d[4], d[0], d[1]), []).append(d[2])
+    return found
 
 
 def _definition_findings(path: str, old: str, new: str, language: str, instruction: str) -> list[Finding]:
-    lost = _definitions(old, language) - _definitions(new, language)
-    if not lost:
-        return []
-    removal_asked = asks_for_removal(instruction)
+    before, after = _definitions(old, language), _definitions(new, language)
     findings = []
+    for key, lines in sorted(after.items()):
+        scope, name, kind = key
+        if language in SHADOWING_LANGUAGES and not scope and len(lines) > max(1, len(before.get(key, ()))) \
+                and "overload" not in new:
+            first, last = min(lines), max(lines)
+            findings.append(Finding("duplicate-definition", "error", path,
+                                    f"defines the {kind} {name} again at line {last}, replacing the one "
+                                    f"at line {first}", last))
+    lost = Counter({k: len(v) for k, v in before.items()}) - Counter({k: len(v) for k, v in after.items()})
+    if not lost:
+        return findings
+    removal_asked = asks_for_removal(instruction)
     for scope, name, kind in sorted(lost):
         if re.search(rf"\b{re.escape(name)}\b", instruction) or removal_asked:
             continue

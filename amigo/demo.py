@@ -48,6 +48,22 @@ TARGET = "users.py"
 LINES = "17-21"
 
 
+# What `amigo edit --yes` says when it refuses a change that fails its checks (amigo.cli).
+REFUSED_BY_CHECKS = "the change fails its checks"
+
+
+def _run_echoing_stderr(cmd: list[str], cwd: Path, env: dict[str, str]) -> tuple[int, str]:
+    """Run ``cmd`` with its standard error passed through as it streams, and kept."""
+    proc = subprocess.Popen(cmd, cwd=cwd, env=env, stderr=subprocess.PIPE)
+    assert proc.stderr is not None
+    kept = bytearray()
+    while chunk := os.read(proc.stderr.fileno(), 4096):
+        kept += chunk
+        sys.stderr.buffer.write(chunk)
+        sys.stderr.flush()
+    return proc.wait(), kept.decode("utf-8", "replace")
+
+
 def make_sample_repo(folder: Path) -> Path:
     if folder.exists():
         shutil.rmtree(folder)
@@ -78,12 +94,17 @@ def main(argv: list[str] | None = None) -> int:
         cmd = [sys.executable, "-m", "amigo", "edit", args.instruction, str(repo / TARGET),
                "--lines", LINES, "--yes", "--commit", "--color", "always"]
         print(f"== amigo edit {args.instruction!r} {TARGET} --lines {LINES} --yes --commit", flush=True)
-        code = subprocess.run(cmd, cwd=repo, env=env).returncode
+        code, errors = _run_echoing_stderr(cmd, repo, env)
     print("== git log --oneline", flush=True)
     subprocess.run(["git", "log", "--oneline"], cwd=repo)
     if code == 0:
         print("== the committed change (git show HEAD)", flush=True)
         subprocess.run(["git", "--no-pager", "show", "--stat", "--patch", "HEAD"], cwd=repo)
+    elif REFUSED_BY_CHECKS in errors:
+        print("== every answer failed its checks (shown above), so nothing was written: the repository is "
+              "unchanged. The loop ran as it should; a stronger model (or `amigo edit` without --yes to "
+              "review) gets further.", flush=True)
+        return 0
     else:
         print(f"== amigo edit exited {code}: the model's answer was refused; the repository is unchanged",
               flush=True)

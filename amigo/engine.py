@@ -233,7 +233,8 @@ class EditSession:
         if self.config.seed is not None:
             params["seed"] = self.config.seed
         if count > 1:
-            params["logprobs"] = True  # to rank the candidates that pass
+            params.update(logprobs=True, top_logprobs=1)  # to rank the candidates that pass (llama-cpp-python
+            # sends log-probabilities only when top_logprobs is set)
         params.update(sampling or {})
         extra, label = self._decoding_params(request)
         params.update(extra)

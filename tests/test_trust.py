@@ -218,7 +218,7 @@ def test_candidates_keep_the_one_that_passes(repo):
                                                         selection=(17, 18)))
         bodies = server.requests
     assert len(bodies) == 3 and sorted(b["seed"] for b in bodies) == [0, 1, 2]
-    assert all(b["logprobs"] is True for b in bodies)
+    assert all(b["logprobs"] is True and b["top_logprobs"] == 1 for b in bodies)
     assert sorted(b["temperature"] for b in bodies) == [0.0, 0.8, 0.8]
     assert proposal.passes and proposal.answer == OLDEST_FIXED
     (failed,) = [e for e in seen if isinstance(e, AttemptFailedEvent)]
@@ -259,3 +259,12 @@ def test_repair_loop_on_the_real_model(repo, model_server):
         assert [f for f in check_change("users.py", before.decode(), new, "x") if f.kind == "syntax"] == []
     else:
         assert result.returncode == 1 and (repo / "users.py").read_bytes() == before
+
+
+def test_a_second_definition_of_the_same_function_is_flagged(repo):
+    """What `make demo` once committed: the selection rewritten with a copy of the function above it."""
+    old = (repo / "users.py").read_text()
+    new = old.replace("def oldest(users):", "def load_users(rows):\n    return []\n\n\ndef oldest(users):")
+    (finding,) = check_change("users.py", old, new, "return None for no users", selection=(17, 18))
+    assert finding.kind == "duplicate-definition" and finding.line == 17
+    assert "defines the function load_users again at line 17, replacing the one at line 12" in finding.message
