@@ -22,6 +22,7 @@ back to the model; nothing here touches the person's files.
 
 from __future__ import annotations
 
+import ast
 import os
 import re
 import shlex
@@ -123,10 +124,33 @@ def syntax_errors(text: str, language: str) -> list[tuple[tuple[str, str], int]]
     return [(_error_key(n, lines), n.start_point[0] + 1) for n in _error_nodes(tree.root_node)]
 
 
+def python_syntax_error(text: str) -> tuple[str, int] | None:
+    """Python's own verdict, (message, line), or None when ``text`` compiles. tree-sitter is
+    tolerant where Python is not (a ``def`` with no body parses there)."""
+    try:
+        ast.parse(text)
+    except SyntaxError as exc:
+        return exc.msg, exc.lineno or 1
+    except ValueError as exc:  # null bytes
+        return str(exc), 1
+    return None
+
+
+def _python_findings(path: str, old: str, new: str) -> list[Finding]:
+    """The compiler's syntax error in ``new``, when ``old`` compiled."""
+    error = python_syntax_error(new)
+    if error is None or python_syntax_error(old) is not None:
+        return []
+    message, line = error
+    lines = new.splitlines()
+    shown = f": {lines[line - 1].strip()[:80]}" if 0 < line <= len(lines) else ""
+    return [Finding("syntax", "error", path, f"introduces a syntax error ({message}) at line {line}{shown}", line)]
+
+
 def _syntax_findings(path: str, old: str, new: str, language: str) -> list[Finding]:
     after = syntax_errors(new, language)
     if not after:
-        return []
+        return _python_findings(path, old, new) if language == "python" else []
     before = Counter(key for key, _ in syntax_errors(old, language) or [])
     findings = []
     for key, line in after:

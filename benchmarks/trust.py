@@ -169,11 +169,12 @@ def summarize(outcomes: list[Outcome]) -> str:
 
 
 def configurations(args: argparse.Namespace) -> Iterator[tuple[str, str, int, int]]:
-    """(format, decoding, repair, candidates) to run, in the order given; a repair-0 run is
+    """(format, decoding, repair, candidates) to run, every format/decoding pair with one candidate
+    first (a run cut short still covers them all); a repair-0 run is
     left out when the same configuration with repairs is run (its first round is repair 0)."""
     repairs = sorted({int(x) for x in args.repairs.split(",")})
-    for fmt, dec in (spec.split("/") for spec in args.combos.split(",")):
-        for cand in (int(x) for x in args.candidates.split(",")):
+    for cand in (int(x) for x in args.candidates.split(",")):
+        for fmt, dec in (spec.split("/") for spec in args.combos.split(",")):
             for repair in repairs:
                 if repair == 0 and max(repairs) > 0:
                     continue

@@ -22,19 +22,14 @@ from amigo.engine import EditSession
 from amigo.events import AttemptFailedEvent, ProposalEvent, RepairEvent, TokenEvent
 from amigo.workspace import Workspace
 
-from helpers import RecordedModelServer, git
+from helpers import RecordedModelServer, git, recorded_session
 
 OLDEST_BROKEN = "```python\ndef oldest(users):\n    return max(users, key=lambda u: u.age))\n```\n"
 OLDEST_FIXED = ("```python\ndef oldest(users):\n    if not users:\n        return None\n"
                 "    return max(users, key=lambda u: u.age)\n```\n")
 
 
-def session_for(repo: Path, server: RecordedModelServer, **overrides) -> tuple[EditSession, list]:
-    config = Config(endpoint=server.base_url, model="recorded", **{"context_budget": 0, **overrides})
-    session = EditSession(config, Workspace(repo), ChatClient(server.base_url, "recorded", retries=0))
-    seen: list = []
-    session.events.subscribe(seen.append)
-    return session, seen
+session_for = recorded_session
 
 
 def first_time_then(first: str, then: str):
@@ -268,3 +263,10 @@ def test_a_second_definition_of_the_same_function_is_flagged(repo):
     (finding,) = check_change("users.py", old, new, "return None for no users", selection=(17, 18))
     assert finding.kind == "duplicate-definition" and finding.line == 17
     assert "defines the function load_users again at line 17, replacing the one at line 12" in finding.message
+
+
+def test_python_errors_tree_sitter_tolerates_are_found_too(repo):
+    old = (repo / "users.py").read_text()
+    new = old.replace("def oldest(users):", "def oldest(users):\ndef oldest(users):")  # a def with no body
+    kinds = [f.kind for f in check_change("users.py", old, new, "return None for no users")]
+    assert kinds[0] == "syntax"
