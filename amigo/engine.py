@@ -1,4 +1,4 @@
-"""One engine for every front end: request -> context -> prompt -> answer -> proposal -> verdict.
+"""One engine for every front end: request -> context -> prompt -> answer -> checks -> proposal -> verdict.
 
 Front ends (CLI, LSP, TUI) call :class:`EditSession` and subscribe to its
 :class:`~amigo.events.EventBus`; they never talk to the model or to git
@@ -210,15 +210,16 @@ class EditSession:
         ]
         passing = sorted((p for p in proposals if p.passes), key=_preference)
         chosen: Proposal | None = None
-        for index, proposal in enumerate(passing):
+        for proposal in passing:
             checked = self._run_check_command(proposal)
-            proposals[proposals.index(proposal)] = checked
+            proposals = [checked if p is proposal else p for p in proposals]
             if checked.passes:
                 chosen = checked
                 break
         if chosen is None:
-            chosen = min(proposals, key=lambda p: (not p.ok, sum(f.level == "error" for f in p.findings),
-                                                   proposals.index(p)))
+            least_broken = min(range(len(proposals)), key=lambda k: (
+                not proposals[k].ok, sum(f.level == "error" for f in proposals[k].findings), k))
+            chosen = proposals[least_broken]
         turned_down = [(p, failure_of(p)) for p in proposals if p is not chosen and not p.passes]
         return chosen, turned_down
 
