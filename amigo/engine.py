@@ -228,7 +228,8 @@ class EditSession:
                  sampling: dict | None) -> list[tuple[str, StreamStats, float, str]]:
         """``candidates`` answers: (text, stats, seconds, decoding label). The first streams its
         tokens as events, with the configured sampling; the others are sampled with a
-        temperature and their own seeds, in parallel (llama.cpp's slots, vLLM's batching)."""
+        temperature and their own seeds, in parallel where the server can take them (llama-server's
+        slots, vLLM's batching) and one after the other elsewhere (see _serves_in_parallel)."""
         count = self.config.candidates
         params: dict = {"temperature": self.config.temperature, "max_tokens": self.config.max_tokens}
         if self.config.seed is not None:
@@ -258,14 +259,15 @@ class EditSession:
             return answer, stats, time.monotonic() - started, label
 
         others: list[concurrent.futures.Future] = []
-        pool = concurrent.futures.ThreadPoolExecutor(max_workers=count - 1) if count > 1 else None
+        parallel = count > 1 and self._serves_in_parallel()
+        pool = concurrent.futures.ThreadPoolExecutor(max_workers=count - 1) if parallel else None
         try:
             if pool is not None:
                 others = [pool.submit(one, k) for k in range(1, count)]
             results = [one(0)]
-            for future in others:
+            for k in range(1, count):
                 try:
-                    results.append(future.result())
+                    results.append(others[k - 1].result() if pool is not None else one(k))
                 except Cancelled:
                     raise
                 except ModelServerError as exc:
@@ -277,6 +279,20 @@ class EditSession:
         if not results:
             raise ModelServerError("the model returned an empty answer; try again or rephrase the instruction")
         return results
+
+    def _serves_in_parallel(self) -> bool:
+        """Whether candidates may be asked for at once. llama-cpp-python's server stops the
+        answer it is streaming when another request arrives (its ``interrupt_requests``), so
+        there they are asked for one after the other; llama-server queues or batches them
+        in its slots, vLLM batches them."""
+        try:
+            if self._decoding_cache is None:
+                self._decoding_cache = decoding.probe_backend(
+                    self.client.base_url, self.client.model, api_key=self.config.api_key)
+        except Exception:  # noqa: BLE001 - unknown server: the safe order
+            log.warning("could not tell what serves %s; asking for candidates one by one", self.client.base_url)
+            return False
+        return getattr(self._decoding_cache, "kind", "") not in ("llama-cpp-python", "unreachable")
 
     def _run_check_command(self, proposal: Proposal) -> Proposal:
         """The proposal with the person's ``check_command`` finding added, when it fails."""
