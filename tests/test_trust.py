@@ -270,3 +270,22 @@ def test_python_errors_tree_sitter_tolerates_are_found_too(repo):
     new = old.replace("def oldest(users):", "def oldest(users):\ndef oldest(users):")  # a def with no body
     kinds = [f.kind for f in check_change("users.py", old, new, "return None for no users")]
     assert kinds[0] == "syntax"
+
+
+def test_candidates_are_asked_one_after_the_other_from_llama_cpp_python(repo):
+    """Its server cuts off the answer it streams when another request arrives."""
+    from amigo.decoding.backend import Backend
+
+    finished_before: list[int] = []
+
+    with RecordedModelServer(OLDEST_FIXED, delay_s=0.01) as server:
+        def answer(body: dict) -> str:
+            finished_before.append(server.streams_finished)
+            return OLDEST_FIXED
+
+        server.answer = answer
+        session, _ = session_for(repo, server, candidates=3, repair_attempts=0, decoding="free")
+        session._decoding_cache = Backend(server.base_url, "recorded", "llama-cpp-python")
+        proposal = session.propose(session.make_request("return None for no users", "users.py",
+                                                        selection=(17, 18)))
+    assert proposal.passes and finished_before == [0, 1, 2]
