@@ -115,6 +115,17 @@ class Progress:
             self.stream.write(text)
             self.stream.flush()
 
+    def on_event(self, event: object) -> None:
+        """Stream tokens; say so when the engine asks the model again (a repair attempt)."""
+        from amigo.events import RepairEvent, TokenEvent
+
+        if isinstance(event, TokenEvent):
+            self.token(event.text)
+        elif isinstance(event, RepairEvent) and not self.quiet:
+            self.stream.write(f"\n-- the answer failed its checks; asking again (attempt {event.attempt}):\n"
+                              f"{event.problem}\n-- attempt {event.attempt}:\n")
+            self.stream.flush()
+
     def finish(self, completion_tokens: int | None) -> None:
         self._stop.set()
         if self._thread:
@@ -160,8 +171,16 @@ def _review_and_apply(session, proposal, args: argparse.Namespace) -> int:
             return EXIT_FAIL
         print("amigo: --partial: the diff below holds only what applied; the failed parts above are left out",
               file=sys.stderr)
+    for finding in proposal.findings:
+        print(f"amigo: {finding}", file=sys.stderr)
     sys.stdout.write(colorize_diff(proposal.diff, color))
     sys.stdout.flush()
+    if proposal.broken and args.yes and not args.allow_broken:
+        session.reject(proposal, reason="checks-failed")
+        print("amigo: refused: the change fails its checks (above), so --yes does not write it; the working "
+              "tree is unchanged. Run without --yes to review it and decide, or pass --allow-broken to "
+              "write it anyway.", file=sys.stderr)
+        return EXIT_FAIL
     if not _confirm("Apply this change? [y/N] ", args.yes):
         session.reject(proposal)
         print("amigo: rejected; nothing was changed", file=sys.stderr)
@@ -189,10 +208,7 @@ def cmd_edit(args: argparse.Namespace) -> int:
         request = session.make_request(args.instruction, Path(args.path).resolve(), selection=args.lines,
                                        edit_format=args.format)
         progress = Progress(sys.stderr, quiet=args.quiet)
-        from amigo.events import TokenEvent
-
-        unsubscribe = session.events.subscribe(
-            lambda e: progress.token(e.text) if isinstance(e, TokenEvent) else None)
+        unsubscribe = session.events.subscribe(progress.on_event)
         progress.start()
         try:
             proposal = session.propose(request)
@@ -385,6 +401,8 @@ def build_parser() -> argparse.ArgumentParser:
         p.add_argument("--lines", type=parse_lines, metavar="A-B", help="1-based inclusive line range")
         p.add_argument("--format", choices=("blocks", "whole"), help="the answer format asked of the model")
         p.add_argument("--partial", action="store_true", help="apply the blocks that match even if others fail")
+        p.add_argument("--allow-broken", action="store_true", dest="allow_broken",
+                       help="with --yes, write a change even when its checks found errors (syntax, lost code)")
 
     p = sub.add_parser("edit", help="edit a file with a natural-language instruction")
     p.add_argument("instruction")

@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 import threading
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Callable, Iterator, Sequence
 
 import httpx
@@ -46,6 +46,7 @@ class StreamStats:
     chunks: int = 0
     first_token_s: float | None = None
     seconds: float = 0.0
+    logprobs: list[float] = field(default_factory=list)  # per token, when the request asked for them
 
 
 class ChatClient:
@@ -313,6 +314,9 @@ class ChatClient:
             if isinstance(usage, dict):
                 stats.prompt_tokens = usage.get("prompt_tokens", stats.prompt_tokens)
                 stats.completion_tokens = usage.get("completion_tokens", stats.completion_tokens)
+            for choice in chunk.get("choices") or []:
+                if isinstance(choice, dict):
+                    _keep_logprobs(choice.get("logprobs"), stats.logprobs)
             for finish, text in deltas(chunk):
                 if finish:
                     stats.finish_reason = finish
@@ -350,6 +354,15 @@ def _infill_delta(chunk: dict[str, Any]) -> Iterator[tuple[str | None, str | Non
     """llama.cpp's ``/infill`` stream: ``{"content": ..., "stop": bool}`` per chunk."""
     text = chunk.get("content")
     yield ("stop" if chunk.get("stop") else None), text if isinstance(text, str) else None
+
+
+def _keep_logprobs(logprobs: Any, into: list[float]) -> None:
+    """Append the token log-probabilities of one stream chunk (OpenAI's ``logprobs.content``)."""
+    content = logprobs.get("content") if isinstance(logprobs, dict) else None
+    for item in content or []:
+        value = item.get("logprob") if isinstance(item, dict) else None
+        if isinstance(value, (int, float)):
+            into.append(float(value))
 
 
 class _Retry(Exception):

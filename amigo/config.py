@@ -125,6 +125,10 @@ class Config:
     max_file_bytes: int = 1024 * 1024
     commit: bool = False
     test_command: str | None = None  # what "fix" runs to get the error text (e.g. "pytest -x -q")
+    repair_attempts: int = 2  # answers asked again with the exact problem when one fails its checks
+    check_command: str | None = None  # run on a temporary copy with the change, e.g. "ruff check {files}"
+    check_timeout: float = 60.0  # seconds the check command may take
+    candidates: int = 1  # answers asked for at once (with a temperature); the best one that passes is shown
     feedback: FeedbackSettings = field(default_factory=FeedbackSettings)
     serve: ServeSettings = field(default_factory=ServeSettings)
     completion: CompletionSettings = field(default_factory=CompletionSettings)
@@ -143,6 +147,9 @@ class Config:
             ("read_timeout", self.read_timeout > 0, "seconds > 0"),
             ("retries", 0 <= self.retries <= 10, "between 0 and 10"),
             ("max_file_bytes", self.max_file_bytes > 0, "a positive number of bytes"),
+            ("repair_attempts", 0 <= self.repair_attempts <= 10, "between 0 and 10"),
+            ("check_timeout", self.check_timeout > 0, "seconds > 0"),
+            ("candidates", 1 <= self.candidates <= 16, "between 1 and 16"),
             ("serve.port", 0 <= self.serve.port <= 65535, "a TCP port (0 picks a free one)"),
             ("serve.backend", self.serve.backend in SERVE_BACKENDS, "one of " + ", ".join(SERVE_BACKENDS)),
             ("completion.fim", self.completion.fim in FIM_CHOICES, "one of " + ", ".join(FIM_CHOICES)),

@@ -49,6 +49,22 @@ TARGET = "users.py"
 LINES = "17-21"
 
 
+# What `amigo edit --yes` says when it refuses a change that fails its checks (amigo.cli).
+REFUSED_BY_CHECKS = "the change fails its checks"
+
+
+def _run_echoing_stderr(cmd: list[str], cwd: Path, env: dict[str, str]) -> tuple[int, str]:
+    """Run ``cmd`` with its standard error passed through as it streams, and kept."""
+    proc = subprocess.Popen(cmd, cwd=cwd, env=env, stderr=subprocess.PIPE)
+    assert proc.stderr is not None
+    kept = bytearray()
+    while chunk := os.read(proc.stderr.fileno(), 4096):
+        kept += chunk
+        sys.stderr.buffer.write(chunk)
+        sys.stderr.flush()
+    return proc.wait(), kept.decode("utf-8", "replace")
+
+
 def make_sample_repo(folder: Path) -> Path:
     if folder.exists():
         shutil.rmtree(folder)
@@ -84,13 +100,13 @@ def main(argv: list[str] | None = None) -> int:
         cmd = [sys.executable, "-m", "amigo", "edit", args.instruction, str(repo / TARGET),
                "--lines", LINES, "--yes", "--commit", "--color", "always"]
         print(f"== amigo edit {args.instruction!r} {TARGET} --lines {LINES} --yes --commit", flush=True)
-        code = subprocess.run(cmd, cwd=repo, env=env).returncode
+        code, errors = _run_echoing_stderr(cmd, repo, env)
     print("== git log --oneline", flush=True)
     subprocess.run(["git", "log", "--oneline"], cwd=repo)
-    return report(repo, code)
+    return report(repo, code, errors)
 
 
-def report(repo: Path, code: int) -> int:
+def report(repo: Path, code: int, errors: str = "") -> int:
     """The demo's own exit status: 0 when the loop ran, whatever the small model wrote.
 
     ``amigo edit`` exits 0 when the change was applied and 1 when Amigo refused
@@ -101,6 +117,11 @@ def report(repo: Path, code: int) -> int:
     if code == 0:
         print("== the committed change (git show HEAD)", flush=True)
         subprocess.run(["git", "--no-pager", "show", "--stat", "--patch", "HEAD"], cwd=repo)
+        return 0
+    if code == 1 and REFUSED_BY_CHECKS in errors:
+        print("== every answer failed its checks (shown above), so nothing was written: the repository is "
+              "unchanged. The loop ran as it should; a stronger model (or `amigo edit` without --yes to "
+              "review) gets further.", flush=True)
         return 0
     if code == 1:
         print("== amigo edit refused the model's answer (exit 1), so the repository is unchanged. The loop ran; "

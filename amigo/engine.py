@@ -1,4 +1,4 @@
-"""One engine for every front end: request -> context -> prompt -> answer -> proposal -> verdict.
+"""One engine for every front end: request -> context -> prompt -> answer -> checks -> proposal -> verdict.
 
 Front ends (CLI, LSP, TUI) call :class:`EditSession` and subscribe to its
 :class:`~amigo.events.EventBus`; they never talk to the model or to git
@@ -8,6 +8,7 @@ listens (the feedback recorder is one listener among others).
 
 from __future__ import annotations
 
+import concurrent.futures
 import logging
 import threading
 import time
@@ -16,21 +17,22 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Iterable, Sequence
 
-from amigo import decoding, edits
+from amigo import checks, decoding, edits
 from amigo.context import build_context, warm_index
 from amigo.client import Cancelled, ChatClient, StreamStats
 from amigo.config import Config, load_config
 from amigo.errors import InputError, ModelServerError, RefusedError, StaleError
 from amigo.events import (
-    AcceptedEvent, DoneEvent, ErrorEvent, EventBus, FileChange, Proposal, ProposalEvent,
-    RejectedEvent, RetriedEvent, StaleEvent, TokenEvent, UndoneEvent,
+    AcceptedEvent, AttemptFailedEvent, DoneEvent, ErrorEvent, EventBus, FileChange, Proposal, ProposalEvent,
+    RejectedEvent, RepairEvent, RetriedEvent, StaleEvent, TokenEvent, UndoneEvent,
 )
-from amigo.prompt import ContextSection, Diagnostic, EditRequest, build_messages
+from amigo.prompt import ContextSection, Diagnostic, EditRequest, build_messages, repair_messages
 from amigo.workspace import ApplyResult, Workspace, sha256_text
 
 log = logging.getLogger(__name__)
 
 SCOPE_MARGIN_LINES = 3
+CANDIDATE_TEMPERATURE = 0.8  # the least temperature for candidates after the first (which keeps the configured one)
 
 
 class EditSession:
@@ -131,28 +133,46 @@ class EditSession:
 
     def propose(self, request: EditRequest, cancel: threading.Event | None = None,
                 parent: Proposal | None = None, allow_partial: bool = False,
-                sampling: dict | None = None) -> Proposal:
-        """Ask the model, stream tokens as events, and return the parsed proposal.
+                sampling: dict | None = None, request_id: str | None = None) -> Proposal:
+        """Ask the model, check the answer, repair what fails, and return the proposal to review.
+
+        ``request_id`` is the caller's (so a front end can match the streamed
+        tokens to its job); every attempt streams under it. An answer that does
+        not parse, does not apply, or fails the checks (:mod:`amigo.checks`) is
+        sent back with the exact problem up to ``repair_attempts`` times; with
+        ``candidates > 1`` each attempt asks for that many answers and keeps the
+        best that passes. The turned-down answers are published as
+        :class:`AttemptFailedEvent` (automatic rejections). The proposal
+        returned may still fail (``errors`` or error-level ``findings``): the
+        front end shows why.
 
         Raises ModelServerError (down, slow, empty answer; ``Cancelled`` when
-        ``cancel`` was set). A parse or match failure is not an exception: the
-        proposal carries ``errors`` and nothing of it can be accepted.
+        ``cancel`` was set).
         """
-        request_id = uuid.uuid4().hex[:12]
+        request_id = request_id or new_request_id()
         messages = build_messages(request)
-        params: dict = {"temperature": self.config.temperature, "max_tokens": self.config.max_tokens}
-        if self.config.seed is not None:
-            params["seed"] = self.config.seed
-        params.update(sampling or {})
-        extra, label = self._decoding_params(request)
-        params.update(extra)
-        stats = StreamStats()
-        started = time.monotonic()
-        pieces: list[str] = []
+        failed: list[tuple[Proposal, str]] = []
+        previous = parent
         try:
-            for piece in self.client.stream(messages, cancel=cancel, stats=stats, **params):
-                pieces.append(piece)
-                self.events.publish(TokenEvent(request_id, piece))
+            for attempt in range(1, 2 + self.config.repair_attempts):
+                try:
+                    chosen, turned_down = self._attempt(request, messages, request_id, attempt, cancel,
+                                                        previous, allow_partial, sampling)
+                except ModelServerError as exc:
+                    if attempt == 1 or isinstance(exc, Cancelled):
+                        raise
+                    log.warning("repair attempt %d failed (%s); showing the last answer", attempt, exc)
+                    chosen, problem = failed.pop()
+                    break
+                failed.extend(turned_down)
+                if chosen.passes or allow_partial or attempt > self.config.repair_attempts:
+                    break
+                problem = failure_of(chosen)
+                failed.append((chosen, problem))
+                self.events.publish(RepairEvent(request_id, attempt + 1, problem))
+                messages = repair_messages(build_messages(request), chosen.answer,
+                                           _with_failed_search(chosen, problem), request.edit_format)
+                previous = chosen
         except Cancelled:
             self.events.publish(ErrorEvent(request_id, "generation cancelled", kind="cancelled"))
             self.events.publish(DoneEvent(request_id))
@@ -161,37 +181,141 @@ class EditSession:
             self.events.publish(ErrorEvent(request_id, str(exc), kind="server"))
             self.events.publish(DoneEvent(request_id))
             raise
-        answer = "".join(pieces)
-        if label == "constrained-json":
-            answer = decoding.answer_text(answer, label)  # JSON blocks -> SEARCH/REPLACE text, still validated
-        if not answer.strip():
-            message = "the model returned an empty answer; try again or rephrase the instruction"
-            self.events.publish(ErrorEvent(request_id, message, kind="server"))
-            self.events.publish(DoneEvent(request_id))
-            raise ModelServerError(message)
-        proposal = self._build_proposal(
-            request_id, request, messages, answer, allow_partial,
-            latency=time.monotonic() - started, stats=stats, parent=parent, decoding=label,
-        )
         with self._lock:
-            self._proposals[proposal.id] = proposal
-        self.events.publish(ProposalEvent(proposal))
-        if proposal.errors:
-            self.events.publish(ErrorEvent(request_id, "; ".join(proposal.errors), kind="parse"))
+            self._proposals[chosen.id] = chosen
+        self.events.publish(ProposalEvent(chosen))
+        for proposal, problem in failed:
+            self.events.publish(AttemptFailedEvent(proposal, problem, successor_id=chosen.id))
+        if chosen.errors:
+            self.events.publish(ErrorEvent(request_id, "; ".join(chosen.errors), kind="parse"))
         self.events.publish(DoneEvent(request_id))
-        return proposal
+        return chosen
+
+    def _attempt(self, request: EditRequest, messages: list[dict], request_id: str, attempt: int,
+                 cancel: threading.Event | None, parent: Proposal | None, allow_partial: bool,
+                 sampling: dict | None) -> tuple[Proposal, list[tuple[Proposal, str]]]:
+        """One round: ``candidates`` answers, built and checked; (the one to keep, the turned-down).
+
+        The kept one is the best that passes (the check command decides last,
+        being the slowest), else the least broken. Answers that pass but lose
+        are neither kept nor counted as failures: nothing was wrong with them.
+        """
+        base_id = request_id if attempt == 1 else f"{request_id}-{attempt}"
+        answers = self._answers(request, messages, request_id, cancel, sampling)
+        proposals = [
+            self._build_proposal(base_id if k == 0 else f"{base_id}.{k}", request, messages, answer,
+                                 allow_partial, latency=latency, stats=stats, parent=parent, decoding=label,
+                                 request_id=request_id, attempt=attempt)
+            for k, (answer, stats, latency, label) in enumerate(answers)
+        ]
+        passing = sorted((p for p in proposals if p.passes), key=_preference)
+        chosen: Proposal | None = None
+        for proposal in passing:
+            checked = self._run_check_command(proposal)
+            proposals = [checked if p is proposal else p for p in proposals]
+            if checked.passes:
+                chosen = checked
+                break
+        if chosen is None:
+            least_broken = min(range(len(proposals)), key=lambda k: (
+                not proposals[k].ok, sum(f.level == "error" for f in proposals[k].findings), k))
+            chosen = proposals[least_broken]
+        turned_down = [(p, failure_of(p)) for p in proposals if p is not chosen and not p.passes]
+        return chosen, turned_down
+
+    def _answers(self, request: EditRequest, messages: list[dict], request_id: str,
+                 cancel: threading.Event | None,
+                 sampling: dict | None) -> list[tuple[str, StreamStats, float, str]]:
+        """``candidates`` answers: (text, stats, seconds, decoding label). The first streams its
+        tokens as events, with the configured sampling; the others are sampled with a
+        temperature and their own seeds, in parallel where the server can take them (llama-server's
+        slots, vLLM's batching) and one after the other elsewhere (see _serves_in_parallel)."""
+        count = self.config.candidates
+        params: dict = {"temperature": self.config.temperature, "max_tokens": self.config.max_tokens}
+        if self.config.seed is not None:
+            params["seed"] = self.config.seed
+        if count > 1:
+            params.update(logprobs=True, top_logprobs=1)  # to rank the candidates that pass (llama-cpp-python
+            # sends log-probabilities only when top_logprobs is set)
+        params.update(sampling or {})
+        extra, label = self._decoding_params(request)
+        params.update(extra)
+
+        def one(k: int) -> tuple[str, StreamStats, float, str]:
+            mine = dict(params)
+            if k > 0:
+                mine["temperature"] = max(float(mine["temperature"]), CANDIDATE_TEMPERATURE)
+                mine["seed"] = int(mine.get("seed") or 0) + k
+            stats = StreamStats()
+            started = time.monotonic()
+            pieces: list[str] = []
+            for piece in self.client.stream(messages, cancel=cancel, stats=stats, **mine):
+                pieces.append(piece)
+                if k == 0:
+                    self.events.publish(TokenEvent(request_id, piece))
+            answer = "".join(pieces)
+            if label == "constrained-json":
+                answer = decoding.answer_text(answer, label)  # JSON blocks -> SEARCH/REPLACE text, still validated
+            return answer, stats, time.monotonic() - started, label
+
+        others: list[concurrent.futures.Future] = []
+        parallel = count > 1 and self._serves_in_parallel()
+        pool = concurrent.futures.ThreadPoolExecutor(max_workers=count - 1) if parallel else None
+        try:
+            if pool is not None:
+                others = [pool.submit(one, k) for k in range(1, count)]
+            results = [one(0)]
+            for k in range(1, count):
+                try:
+                    results.append(others[k - 1].result() if pool is not None else one(k))
+                except Cancelled:
+                    raise
+                except ModelServerError as exc:
+                    log.warning("a candidate answer failed: %s", exc)
+        finally:
+            if pool is not None:
+                pool.shutdown(wait=False, cancel_futures=True)
+        results = [r for r in results if r[0].strip()]
+        if not results:
+            raise ModelServerError("the model returned an empty answer; try again or rephrase the instruction")
+        return results
+
+    def _serves_in_parallel(self) -> bool:
+        """Whether candidates may be asked for at once. llama-cpp-python's server stops the
+        answer it is streaming when another request arrives (its ``interrupt_requests``), so
+        there they are asked for one after the other; llama-server queues or batches them
+        in its slots, vLLM batches them."""
+        try:
+            if self._decoding_cache is None:
+                self._decoding_cache = decoding.probe_backend(
+                    self.client.base_url, self.client.model, api_key=self.config.api_key)
+        except Exception:  # noqa: BLE001 - unknown server: the safe order
+            log.warning("could not tell what serves %s; asking for candidates one by one", self.client.base_url)
+            return False
+        return getattr(self._decoding_cache, "kind", "") not in ("llama-cpp-python", "unreachable")
+
+    def _run_check_command(self, proposal: Proposal) -> Proposal:
+        """The proposal with the person's ``check_command`` finding added, when it fails."""
+        command = self.config.check_command
+        if not command or not proposal.changes:
+            return proposal
+        finding = checks.run_check_command(command, self.workspace.root,
+                                           {c.path: c.new_text for c in proposal.changes},
+                                           self.config.check_timeout)
+        return proposal if finding is None else replace(proposal, findings=proposal.findings + (finding,))
 
     def proposal_from_answer(self, request: EditRequest, answer: str, allow_partial: bool = False) -> Proposal:
-        """A proposal from a saved answer (``amigo apply``): same parsing, no model call.
+        """A proposal from a saved answer (``amigo apply``): same parsing and checks, no model call.
 
         An empty request for a file that does not exist is an answer creating it:
         only an empty SEARCH may, and applying checks that it is still missing.
         """
-        request_id = uuid.uuid4().hex[:12]
+        request_id = new_request_id()
         creates = not request.file_text and not (self.workspace.root / request.path).exists()
         proposal = self._build_proposal(request_id, request, build_messages(request), answer, allow_partial,
                                         latency=0.0, stats=StreamStats(), parent=None, decoding="replay",
-                                        creates=creates)
+                                        request_id=request_id, creates=creates)
+        proposal = self._run_check_command(proposal) if proposal.passes else proposal
         with self._lock:
             self._proposals[proposal.id] = proposal
         self.events.publish(ProposalEvent(proposal))
@@ -208,9 +332,10 @@ class EditSession:
         label = params.pop("decoding", "free") if isinstance(params, dict) else "free"
         return params, label
 
-    def _build_proposal(self, request_id: str, request: EditRequest, messages: list[dict], answer: str,
+    def _build_proposal(self, proposal_id: str, request: EditRequest, messages: list[dict], answer: str,
                         allow_partial: bool, latency: float, stats: StreamStats,
-                        parent: Proposal | None, decoding: str, creates: bool = False) -> Proposal:
+                        parent: Proposal | None, decoding: str, request_id: str = "",
+                        attempt: int = 1, creates: bool = False) -> Proposal:
         files: dict[str, str | None] = {request.path: None if creates else request.file_text}
         bases: dict[str, str | None] = {request.path: None if creates else sha256_text(request.file_text)}
         errors: list[str] = []
@@ -254,11 +379,18 @@ class EditSession:
         if errors and not allow_partial:
             changes = []
         diff = "".join(edits.unified_diff(c.path, c.old_text, c.new_text) for c in changes)
+        findings = [f for c in changes for f in checks.check_change(
+            c.path, None if c.created else c.old_text, c.new_text, request.instruction,
+            request.selection if c.path == request.path else None)]
+        hunks = tuple((c.path, h) for c in changes for h in edits.hunks(c.old_text, c.new_text))
         return Proposal(
-            id=request_id, request=request, messages=tuple(messages), answer=answer,
+            id=proposal_id, request=request, messages=tuple(messages), answer=answer,
             changes=tuple(changes), diff=diff, model=self.client.model, adapter=self.config.adapter,
             latency_s=latency, prompt_tokens=stats.prompt_tokens, completion_tokens=stats.completion_tokens,
             parent_id=parent.id if parent else None, errors=tuple(errors), decoding=decoding,
+            prose=applied.prose.strip(), hunks=hunks, findings=tuple(findings),
+            request_id=request_id or proposal_id, attempt=attempt,
+            mean_logprob=sum(stats.logprobs) / len(stats.logprobs) if stats.logprobs else None,
         )
 
     # -- verdicts -------------------------------------------------------------------
@@ -272,7 +404,7 @@ class EditSession:
 
     def hunks(self, proposal: Proposal) -> list[tuple[str, edits.Hunk]]:
         """Every hunk of the proposal, numbered in order across its files (for per-hunk accept)."""
-        return [(c.path, h) for c in proposal.changes for h in edits.hunks(c.old_text, c.new_text)]
+        return list(proposal.hunks)
 
     def accept(self, proposal: Proposal, hunks: Iterable[int] | None = None, commit: bool = False,
                message: str | None = None) -> ApplyResult:
@@ -310,7 +442,7 @@ class EditSession:
         texts: dict[str, str] = {}
         offset = 0
         for change in proposal.changes:
-            count = len(edits.hunks(change.old_text, change.new_text))
+            count = sum(1 for path, _ in proposal.hunks if path == change.path)
             mine = [i - offset for i in chosen if offset <= i < offset + count]
             offset += count
             if mine:
@@ -338,7 +470,7 @@ class EditSession:
         self.events.publish(RejectedEvent(proposal, reason))
 
     def retry(self, proposal: Proposal, instruction: str | None = None,
-              cancel: threading.Event | None = None) -> Proposal:
+              cancel: threading.Event | None = None, request_id: str | None = None) -> Proposal:
         """A second candidate for the same request (the pair is preference data).
 
         Sampling is warmed up and reseeded so the retry is not the same
@@ -349,7 +481,7 @@ class EditSession:
             request = replace(request, instruction=instruction.strip())
         attempt = 1 + sum(1 for p in self._proposals.values() if p.request.path == request.path)
         sampling = {"temperature": max(self.config.temperature, 0.7), "seed": (self.config.seed or 0) + attempt}
-        new = self.propose(request, cancel=cancel, parent=proposal, sampling=sampling)
+        new = self.propose(request, cancel=cancel, parent=proposal, sampling=sampling, request_id=request_id)
         self.events.publish(RetriedEvent(proposal, new))
         return new
 
@@ -359,6 +491,38 @@ class EditSession:
         paths = self.workspace.undo()
         self.events.publish(UndoneEvent(entry.get("proposal_id") if entry else None, paths))
         return paths
+
+
+def new_request_id() -> str:
+    """A fresh request id, for callers that do not bring their own."""
+    return uuid.uuid4().hex[:12]
+
+
+def failure_of(proposal: Proposal) -> str:
+    """What is wrong with ``proposal``, in the words the model is sent back (and the person shown)."""
+    if proposal.errors:
+        return "\n".join(proposal.errors)
+    return "\n".join(str(f) for f in proposal.findings if f.level == "error")
+
+
+def _with_failed_search(proposal: Proposal, problem: str) -> str:
+    """``problem`` with the SEARCH text of every block it names quoted after it, so the model
+    sees exactly what it wrote that the file does not have."""
+    if proposal.request.edit_format != "blocks":
+        return problem
+    quoted = []
+    for block in edits.parse_blocks(proposal.answer).blocks:
+        if f"Block {block.index + 1}" in problem and block.search.strip():
+            quoted.append(f"The SEARCH text of block {block.index + 1} was:\n{block.search.rstrip()}")
+    return "\n\n".join([problem, *quoted])
+
+
+def _preference(proposal: Proposal) -> tuple[float, int]:
+    """Sort key among passing candidates: the most confident answer (highest mean token
+    log-probability, when the server gave them), then the smallest change."""
+    changed = sum(len(h.old_lines) + len(h.new_lines) for _, h in proposal.hunks)
+    confidence = proposal.mean_logprob if proposal.mean_logprob is not None else 0.0
+    return (-confidence, changed)
 
 
 def _check_selection(selection: tuple[int, int] | None, text: str, rel: str) -> tuple[int, int] | None:

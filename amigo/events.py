@@ -11,9 +11,13 @@ import logging
 import threading
 import time
 from dataclasses import dataclass, field
-from typing import Callable, Union
+from typing import TYPE_CHECKING, Callable, Union
 
 from amigo.prompt import EditRequest
+
+if TYPE_CHECKING:
+    from amigo.checks import Finding
+    from amigo.edits import Hunk
 
 log = logging.getLogger(__name__)
 
@@ -56,11 +60,27 @@ class Proposal:
     errors: tuple[str, ...] = ()  # blocks that did not apply (nothing applies then)
     decoding: str = "free"
     created_at: float = field(default_factory=time.time)
+    prose: str = ""  # the answer's text outside its code: shown, never applied
+    hunks: tuple[tuple[str, "Hunk"], ...] = ()  # (path, hunk) numbered across files, for per-hunk accept
+    findings: tuple["Finding", ...] = ()  # what the check stage found (amigo.checks)
+    request_id: str = ""  # the caller's id; shared by every attempt and candidate of one request
+    attempt: int = 1  # 1 = the first answer; 2.. = repairs
+    mean_logprob: float | None = None  # over the answer's tokens, when the server returned them
 
     @property
     def ok(self) -> bool:
         """True when the answer parsed and every block applied."""
         return not self.errors and bool(self.changes)
+
+    @property
+    def broken(self) -> bool:
+        """True when the check stage found an error-level problem (``--yes`` refuses it)."""
+        return any(f.level == "error" for f in self.findings)
+
+    @property
+    def passes(self) -> bool:
+        """Applies and has no error-level finding: what the repair loop is after."""
+        return self.ok and not self.broken
 
 
 @dataclass(frozen=True)
@@ -79,6 +99,26 @@ class ErrorEvent:
     request_id: str
     message: str
     kind: str = "error"  # server | parse | refused | input | cancelled | error
+
+
+@dataclass(frozen=True)
+class RepairEvent:
+    """An answer failed its checks and the model is asked again (attempt ``attempt``, 2..);
+    the tokens that follow belong to the new attempt."""
+
+    request_id: str
+    attempt: int
+    problem: str  # exactly what was sent back to the model
+
+
+@dataclass(frozen=True)
+class AttemptFailedEvent:
+    """An answer the engine turned down by itself (an automatic rejection): it did not
+    parse, apply or pass the checks. ``successor_id`` is the proposal shown instead."""
+
+    proposal: Proposal
+    problem: str
+    successor_id: str | None = None
 
 
 @dataclass(frozen=True)
@@ -163,8 +203,8 @@ class CompletionRejectedEvent:
 
 Event = Union[
     TokenEvent, ProposalEvent, ErrorEvent, DoneEvent, AcceptedEvent, RejectedEvent,
-    RetriedEvent, UndoneEvent, StaleEvent, CompletionShownEvent, CompletionAcceptedEvent,
-    CompletionRejectedEvent,
+    RetriedEvent, UndoneEvent, StaleEvent, RepairEvent, AttemptFailedEvent, CompletionShownEvent,
+    CompletionAcceptedEvent, CompletionRejectedEvent,
 ]
 Subscriber = Callable[[Event], None]
 

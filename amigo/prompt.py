@@ -183,6 +183,25 @@ def build_messages(request: EditRequest) -> list[dict[str, str]]:
     ]
 
 
+REPAIR_BLOCKS = ("Answer again with SEARCH/REPLACE blocks that fix this. Copy the SEARCH lines exactly "
+                 "from the file as it is now (your earlier answer was not applied).")
+REPAIR_WHOLE = ("Answer again with the complete rewritten code in one fenced code block that fixes this, "
+                "keeping everything the instruction does not ask to change.")
+
+
+def repair_messages(messages: Sequence[dict[str, str]], answer: str, problem: str,
+                    edit_format: str) -> list[dict[str, str]]:
+    """The conversation that asks again after ``answer`` failed: the request, the failed
+    answer, then the exact problem (what did not match and the closest lines, or the
+    syntax error and its line). The file itself is unchanged, so it is not repeated."""
+    ask = REPAIR_BLOCKS if edit_format == "blocks" else REPAIR_WHOLE
+    return [
+        *messages,
+        {"role": "assistant", "content": answer},
+        {"role": "user", "content": f"Your answer cannot be used:\n{problem.strip()}\n\n{ask}"},
+    ]
+
+
 def render_answer(request: EditRequest, new_file_text: str) -> str:
     """The ideal model answer that turns ``request.file_text`` into ``new_file_text``.
 

@@ -96,7 +96,6 @@ class AmigoServer(LanguageServer):
         self._sessions: dict[Path, EditSession] = {}
         self._sessions_lock = threading.Lock()
         self.jobs: dict[str, Job] = {}
-        self._jobs_by_thread: dict[int, Job] = {}
         self.known: dict[str, Known] = {}
         self.pending: set[str] = set()  # proposals waiting for amigo.accept / amigo.reject
         self.undo_stack: list[AppliedEdit] = []
@@ -266,7 +265,7 @@ class AmigoServer(LanguageServer):
         """Engine events arrive on the generating thread: count tokens, report progress."""
         if not isinstance(event, TokenEvent):
             return
-        job = self._jobs_by_thread.get(threading.get_ident())
+        job = self.jobs.get(event.request_id)  # jobs are keyed by the request id the engine streams under
         if job is None:
             return
         job.tokens += 1
@@ -317,14 +316,10 @@ class AmigoServer(LanguageServer):
         future: concurrent.futures.Future[Proposal] = concurrent.futures.Future()
 
         def run() -> None:
-            ident = threading.get_ident()
-            self._jobs_by_thread[ident] = job
             try:
                 future.set_result(work())
             except BaseException as exc:  # noqa: BLE001 - handed to the awaiting coroutine
                 future.set_exception(exc)
-            finally:
-                self._jobs_by_thread.pop(ident, None)
 
         threading.Thread(target=run, name=f"amigo-job-{job.id}", daemon=True).start()
         try:
@@ -366,7 +361,7 @@ class AmigoServer(LanguageServer):
             session = job.session = self.session_for(path)
             request = session.make_request(args.instruction or "", path, selection=selection,
                                            diagnostics=args.diagnostics, file_text=text)
-            return session.propose(request, cancel=job.cancel)
+            return session.propose(request, cancel=job.cancel, request_id=job.id)
 
         return await self._generate_and_review(job, work)
 
@@ -382,7 +377,7 @@ class AmigoServer(LanguageServer):
         job = self._new_job(known.uri, known.version, f"Amigo: retrying \u201c{proposal.request.instruction[:40]}\u201d")
         job.session = known.session
         return await self._generate_and_review(
-            job, lambda: known.session.retry(proposal, instruction, cancel=job.cancel))
+            job, lambda: known.session.retry(proposal, instruction, cancel=job.cancel, request_id=job.id))
 
     def _new_job(self, uri: str, version: int | None, title: str) -> Job:
         job = Job(id=uuid.uuid4().hex[:12], uri=uri, version=version, title=title,
@@ -425,7 +420,8 @@ class AmigoServer(LanguageServer):
 
     def _result(self, proposal: Proposal, uri: str, version: int | None) -> dict[str, Any]:
         return {"ok": proposal.ok, "id": proposal.id, "uri": uri, "version": version, "diff": proposal.diff,
-                "errors": list(proposal.errors), "explanation": _prose(proposal)}
+                "errors": list(proposal.errors), "findings": [str(f) for f in proposal.findings],
+                "explanation": proposal.prose[:2000]}
 
     async def _review(self, proposal: Proposal, uri: str, version: int | None) -> dict[str, Any]:
         result = self._result(proposal, uri, version)
@@ -434,6 +430,10 @@ class AmigoServer(LanguageServer):
                       "Amigo: the model's answer could not be applied (" + "; ".join(proposal.errors)[:300]
                       + "). Run 'Amigo: Retry' for another answer, or rephrase the instruction.")
             return result
+        if proposal.broken:
+            self.show(types.MessageType.Warning,
+                      "Amigo: the change fails its checks (" + "; ".join(str(f) for f in proposal.findings)[:300]
+                      + "). Review it closely before accepting, or run 'Amigo: Retry'.")
         if self.editor_settings.review == "client":
             self.pending.add(proposal.id)
             try:
@@ -473,7 +473,7 @@ class AmigoServer(LanguageServer):
         known = self.known[proposal.id]
         doc_changes = bool(self._caps("workspace", "workspace_edit", "document_changes"))
         annotations = self._caps("workspace", "workspace_edit", "change_annotation_support") is not None
-        label = f"Amigo: {proposal.request.instruction.splitlines()[0][:80]}"
+        label = _label(proposal)
         texts = []
         for change in proposal.changes:
             uri = from_fs_path(str(known.session.repo_root / change.path)) or ""
@@ -520,7 +520,7 @@ class AmigoServer(LanguageServer):
         except AmigoError as exc:
             self.show(types.MessageType.Warning, f"Amigo: {exc}")
             return {"applied": False, "stale": True, "reason": str(exc)}
-        label = f"Amigo: {proposal.request.instruction.splitlines()[0][:80]}"
+        label = _label(proposal)
         started = time.monotonic()
         self.stats["last_apply_sent"] = started
         response = await self.workspace_apply_edit_async(types.ApplyWorkspaceEditParams(edit=edit, label=label))
@@ -581,14 +581,11 @@ class AmigoServer(LanguageServer):
         return {"ok": True, "applied": True, "id": entry.proposal.id}
 
 
-def _prose(proposal: Proposal) -> str:
-    """The model's words outside the edit (shown, never applied)."""
-    try:
-        from amigo import edits
-
-        return edits.parse_blocks(proposal.answer).prose.strip()[:2000] if proposal.request.edit_format == "blocks" else ""
-    except Exception:  # noqa: BLE001 - explanation is optional
-        return ""
+def _label(proposal: Proposal) -> str:
+    """The applyEdit label: the instruction, and the check stage's verdict when it failed."""
+    label = f"Amigo: {proposal.request.instruction.splitlines()[0][:80]}"
+    errors = [f.message for f in proposal.findings if f.level == "error"]
+    return label + (f" (CHECKS FAILED: {errors[0][:120]})" if errors else "")
 
 
 def load_initial_settings(server: AmigoServer, options: Any) -> None:

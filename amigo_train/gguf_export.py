@@ -29,8 +29,6 @@ from amigo.errors import ConfigError
 QUANTIZATIONS = ("Q8_0", "Q4_K_M")
 LLAMA_CPP_PYTHON_VERSION = "0.3.36"  # the Makefile's pin; its sdist holds llama.cpp's source
 
-from amigo import progress
-
 SKIP_KEYS = ("GGUF.", "general.file_type", "general.quantization_version")
 
 

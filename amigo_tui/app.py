@@ -25,7 +25,7 @@ from amigo import edits
 from amigo.client import Cancelled
 from amigo.engine import EditSession
 from amigo.errors import AmigoError, ModelServerError
-from amigo.events import Event, Proposal, StaleEvent, TokenEvent
+from amigo.events import Event, Proposal, RepairEvent, StaleEvent, TokenEvent
 from amigo_tui.diffmodel import hunk_views
 from amigo_tui.fileload import load_page
 from amigo_tui.fix import FIX_INSTRUCTION, diagnostics_from_output
@@ -214,6 +214,14 @@ class AmigoApp(App[int]):
             # stream costs one screen update per batch rather than one per token.
             with self._token_lock:
                 self._token_buffer.append(event.text)
+                wake = not self._token_wake_pending
+                self._token_wake_pending = True
+            if wake:
+                self.post_message(TokenArrived())
+        elif isinstance(event, RepairEvent):
+            with self._token_lock:
+                self._token_buffer.append(f"\n\n[the answer failed its checks; asking again "
+                                          f"(attempt {event.attempt})]\n{event.problem}\n\n")
                 wake = not self._token_wake_pending
                 self._token_wake_pending = True
             if wake:
@@ -417,7 +425,9 @@ class AmigoApp(App[int]):
 
     async def show_proposal(self, proposal: Proposal) -> None:
         self.proposal = proposal
-        views = hunk_views(proposal.changes, lambda old, new: len(edits.hunks(old, new)), edits.apply_hunks)
+        counts = {(c.old_text, c.new_text): sum(1 for path, _ in proposal.hunks if path == c.path)
+                  for c in proposal.changes}  # the engine's hunks: nothing is diffed twice
+        views = hunk_views(proposal.changes, lambda old, new: counts[(old, new)], edits.apply_hunks)
         panel = self.query_one(DiffPanel)
         await panel.show(proposal, views, commit=self.session.config.commit)
         self.query_one("#main", ContentSwitcher).current = "review"
@@ -425,6 +435,9 @@ class AmigoApp(App[int]):
         if proposal.errors:
             self.notify("; ".join(proposal.errors), title="the answer cannot be applied", severity="error",
                         markup=False)
+        elif proposal.broken:
+            self.notify("; ".join(f.message for f in proposal.findings if f.level == "error")[:300],
+                        title="the change fails its checks", severity="error", markup=False)
 
     @while_mounted
     def _check_stale(self) -> None:

@@ -70,7 +70,7 @@ def _db(args: argparse.Namespace, must_exist: bool = True) -> Path:
 
 
 @contextlib.contextmanager
-def _open_store(args: argparse.Namespace) -> Iterator["Store"]:
+def _open_store(args: argparse.Namespace) -> Iterator["Reader"]:
     """The feedback store to read. A machine where nothing was recorded yet has
     no database file at the default place: reading gives an empty store (in a temporary folder, so
     that reading never creates the person's database as a side effect)."""

@@ -1,8 +1,11 @@
 """Export the store as Hugging Face datasets in TRL's conversational formats.
 
 * ``dpo``: ``prompt`` (the exact stored messages), ``chosen`` and ``rejected``
-  (one assistant message each). Pairs come from (a) a proposal that was
-  retried or rejected and whose retry was accepted: chosen = the accepted
+  (one assistant message each), ``automatic`` (true when the engine itself
+  turned the rejected answer down: it failed to apply or its checks, and the
+  repair loop or another candidate gave the answer shown). Pairs come from
+  (a) a proposal that was retried or rejected, by the person or automatically,
+  and whose retry was accepted: chosen = the accepted
   answer, rejected = the earlier answer, prompt = the earlier request's; and
   (b) a rejected proposal the person corrected by hand: chosen = their
   correction rendered as SEARCH/REPLACE blocks by ``amigo.prompt.render_answer``
@@ -64,10 +67,11 @@ class Example:
     prompt: list[dict[str, str]]
     created_at: float
     model: str
-    source: str  # retry | correction | accepted
+    source: str  # retry | repair | correction | accepted
     chosen: str = ""
     rejected: str = ""
     priority: int = 1
+    automatic: bool = False  # the rejected answer was turned down by the engine's checks, not a person
 
     def key(self) -> str:
         return hashlib.sha256(json.dumps(self.prompt, sort_keys=True).encode()).hexdigest()
@@ -169,8 +173,12 @@ def dpo_examples(store: Reader, since: float, until: float | None = None) -> lis
     successor: dict[str, str] = {}
     for r in store.query("SELECT id, parent_id FROM proposals WHERE parent_id IS NOT NULL"):
         successor.setdefault(r["parent_id"], r["id"])
+    automatic: set[str] = set()
     for r in store.query("SELECT proposal_id, data FROM events WHERE kind = 'retried'"):
-        successor[r["proposal_id"]] = json.loads(r["data"]).get("new_proposal_id")
+        data = json.loads(r["data"])
+        successor[r["proposal_id"]] = data.get("new_proposal_id")
+        if data.get("automatic"):
+            automatic.add(r["proposal_id"])
     out: list[Example] = []
     # (a) retried/rejected proposals whose retry chain ends in an accept
     for pid in successor:
@@ -184,8 +192,9 @@ def dpo_examples(store: Reader, since: float, until: float | None = None) -> lis
         winner = proposals.get(nxt) if nxt in accepts else None
         if winner is None:
             continue
-        ex = _example(row, "retry", priority=1)
+        ex = _example(row, "repair" if pid in automatic else "retry", priority=1)
         ex.chosen, ex.rejected = _accepted_answer(winner, accepts[nxt]), row["answer"]
+        ex.automatic = pid in automatic
         out.append(ex)
     # (b) rejected proposals the person corrected by hand
     for r in store.query("SELECT proposal_id, correction_texts FROM followups "
@@ -288,7 +297,7 @@ def dedup(examples: Iterable[Example]) -> tuple[list[Example], int]:
 def _record(fmt: str, ex: Example) -> dict[str, Any]:
     if fmt.startswith("dpo"):
         return {"prompt": ex.prompt, "chosen": [{"role": "assistant", "content": ex.chosen}],
-                "rejected": [{"role": "assistant", "content": ex.rejected}]}
+                "rejected": [{"role": "assistant", "content": ex.rejected}], "automatic": ex.automatic}
     return {"prompt": ex.prompt, "completion": [{"role": "assistant", "content": ex.chosen}]}
 
 
@@ -309,7 +318,10 @@ def _write_parquet(path: Path, fmt: str, records: list[dict[str, Any]]) -> bool:
         return False
     message = pa.struct([("role", pa.string()), ("content", pa.string())])
     names = ("prompt", "chosen", "rejected") if fmt.startswith("dpo") else ("prompt", "completion")
-    schema = pa.schema([(n, pa.list_(message)) for n in names])
+    columns = [(n, pa.list_(message)) for n in names]
+    if fmt == "dpo":
+        columns.append(("automatic", pa.bool_()))
+    schema = pa.schema(columns)
     table = pa.Table.from_pylist(records, schema=schema)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_suffix(".tmp")
@@ -362,7 +374,8 @@ def export(store: Reader, fmt: str, out: Path, since: float = 0.0, until: float 
     manifest = {
         "format": fmt,
         "trl_format": "conversational preference" if fmt.startswith("dpo") else "conversational prompt-completion",
-        "columns": ["prompt", "chosen", "rejected"] if fmt.startswith("dpo") else ["prompt", "completion"],
+        "columns": (["prompt", "chosen", "rejected"] + (["automatic"] if fmt == "dpo" else [])
+                    if fmt.startswith("dpo") else ["prompt", "completion"]),
         "schema_version": store.version,
         "created_at": _iso(time.time()),
         "since": _iso(since) if since else None,

@@ -23,7 +23,8 @@ from typing import TYPE_CHECKING, Any, Callable
 
 from amigo.errors import AmigoError
 from amigo.events import (
-    AcceptedEvent, CompletionAcceptedEvent, CompletionRejectedEvent, CompletionShownEvent, ErrorEvent, Event, EventBus, Proposal, ProposalEvent, RejectedEvent, RetriedEvent,
+    AcceptedEvent, AttemptFailedEvent, CompletionAcceptedEvent, CompletionRejectedEvent, CompletionShownEvent,
+    ErrorEvent, Event, EventBus, Proposal, ProposalEvent, RejectedEvent, RetriedEvent,
     StaleEvent, UndoneEvent,
 )
 from feedback import records
@@ -91,6 +92,8 @@ class Recorder:
                 records.write_proposal(conn, row)
                 records.write_event(conn, event.proposal.id, "rejected", {"reason": reason}, now)
                 records.open_followup(conn, event.proposal.id, "correction", now, now + window)
+        elif isinstance(event, AttemptFailedEvent):
+            self._attempt_failed(event)
         elif isinstance(event, RetriedEvent):
             rows = [self._row(event.proposal), self._row(event.new_proposal)]
             with self.store.transaction() as conn:
@@ -154,6 +157,19 @@ class Recorder:
             kind, data = "rejected", {"reason": event.reason, "typed": typed}
         with self.store.transaction() as conn:
             records.write_completion(conn, row, kind, data)
+
+    def _attempt_failed(self, event: AttemptFailedEvent) -> None:
+        """An answer the engine turned down itself: an automatic rejection, linked to the
+        answer shown instead, so that an accept of that one makes a preference pair. No
+        correction is awaited: the person never saw it."""
+        row = self._row(event.proposal)
+        data = {"reason": self.redactor(event.problem), "automatic": True}
+        with self.store.transaction() as conn:
+            records.write_proposal(conn, row)
+            records.write_event(conn, event.proposal.id, "rejected", data)
+            if event.successor_id:
+                records.write_event(conn, event.proposal.id, "retried",
+                                    {"new_proposal_id": event.successor_id, "automatic": True})
 
     def _undone(self, event: UndoneEvent) -> None:
         with self.store.transaction() as conn:

@@ -169,6 +169,21 @@ class RecordedModelServer:
         self._server.server_close()
 
 
+def recorded_session(repo: Path, server: RecordedModelServer, **overrides: object) -> tuple[object, list]:
+    """An EditSession on ``repo`` talking to ``server`` (no repository context unless asked), and the
+    list every event it publishes is appended to."""
+    from amigo.client import ChatClient
+    from amigo.config import Config
+    from amigo.engine import EditSession
+    from amigo.workspace import Workspace
+
+    config = Config(endpoint=server.base_url, model="recorded", **{"context_budget": 0, **overrides})
+    session = EditSession(config, Workspace(repo), ChatClient(server.base_url, "recorded", retries=0))
+    seen: list = []
+    session.events.subscribe(seen.append)
+    return session, seen
+
+
 # A small file for real-server edit tests ("Make shout add an exclamation mark.").
 TALK_PY = '''def greet(name):
     """Say hello."""

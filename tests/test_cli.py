@@ -49,7 +49,7 @@ def test_apply_saved_answer(repo):
     assert '"""The oldest user."""' in (repo / "users.py").read_text()
     whole = repo.parent / "whole.txt"
     whole.write_text((RECORDED / "whole_average.txt").read_text())
-    result = amigo(repo, "apply", str(whole), "--path", "users.py", "--lines", "18-20", "--yes")
+    result = amigo(repo, "apply", str(whole), "--path", "users.py", "--lines", "17-19", "--yes")
     assert result.returncode == 0, result.stderr
 
 

@@ -4,15 +4,11 @@ from pathlib import Path
 
 import pytest
 
-from amigo.client import ChatClient
-from amigo.config import Config
-from amigo.engine import EditSession
 from amigo.errors import InputError, ModelServerError, RefusedError
 from amigo.events import (AcceptedEvent, DoneEvent, ErrorEvent, ProposalEvent, RejectedEvent, RetriedEvent,
                           StaleEvent, TokenEvent, UndoneEvent)
-from amigo.workspace import Workspace
 
-from helpers import RecordedModelServer, git
+from helpers import RecordedModelServer, git, recorded_session
 
 RECORDED = Path(__file__).parent / "data" / "recorded"
 
@@ -21,19 +17,14 @@ def answer(name: str) -> str:
     return (RECORDED / name).read_text(encoding="utf-8")
 
 
-def session_for(repo: Path, server: RecordedModelServer, **overrides) -> tuple[EditSession, list]:
-    config = Config(endpoint=server.base_url, model="recorded", **{"context_budget": 0, **overrides})
-    session = EditSession(config, Workspace(repo), ChatClient(server.base_url, "recorded", retries=0))
-    seen: list = []
-    session.events.subscribe(seen.append)
-    return session, seen
+session_for = recorded_session
 
 
 def test_whole_selection_edit_accept_and_undo(repo):
     original = (repo / "users.py").read_bytes()
     with RecordedModelServer(answer("whole_average.txt")) as server:
         session, seen = session_for(repo, server, edit_format="whole")
-        request = session.make_request("return None for no users", "users.py", selection=(18, 19))
+        request = session.make_request("return None for no users", "users.py", selection=(17, 18))
         proposal = session.propose(request)
         assert proposal.ok, proposal.errors
         assert "+    if not users:" in proposal.diff

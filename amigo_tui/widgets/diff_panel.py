@@ -95,6 +95,12 @@ class DiffPanel(VerticalScroll, can_focus=True):
             text.append("Nothing can be applied: " + "; ".join(proposal.errors) + "\n", style="bold red")
             text.append("r retry · e edit the instruction and retry · d dismiss", style="dim")
             return text
+        if proposal.findings:
+            broken = proposal.broken
+            text.append("CHECKS FAILED: review closely before accepting\n" if broken else "Checks:\n",
+                        style="bold red" if broken else "bold yellow")
+            for finding in proposal.findings:
+                text.append(f"  {finding}\n", style="red" if finding.level == "error" else "yellow")
         files = ", ".join(change.path for change in proposal.changes)
         text.append(f"{len(self.views)} hunk{'s' if len(self.views) != 1 else ''} · {files}", style="bold")
         text.append(f" · {len(self.chosen)}/{len(self.views)} chosen · commit {'on' if self.commit else 'off'} (c)"
@@ -113,9 +119,17 @@ class DiffPanel(VerticalScroll, can_focus=True):
             current = view.index == self.current
             title = hunk_title(view, len(self.views), view.index in self.chosen, current, self.stale)
             body = render_split(view, width) if self.split else render_unified(view, width)
-            widget.update(Group(title, body))
+            marks = [Text(f"! {f.message}", style="bold red") for f in self._findings_in(view)]
+            widget.update(Group(title, *marks, body))
             widget.set_class(current, "-current")
             widget.set_class(view.index not in self.chosen, "-off")
+
+    def _findings_in(self, view: HunkView) -> list:
+        """The proposal's findings whose line falls in ``view``'s new lines (marked on the hunk)."""
+        if self.proposal is None:
+            return []
+        lines = {line.new_no for line in view.lines if line.new_no is not None}
+        return [f for f in self.proposal.findings if f.path == view.path and f.line in lines]
 
     def _scroll_to_current(self) -> None:
         hunks = list(self.query(HunkWidget))

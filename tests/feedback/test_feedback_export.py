@@ -189,7 +189,7 @@ def test_export_loads_with_datasets_and_feeds_trls_dpo_collator(repo, make, bus,
     from_parquet = datasets.load_dataset("parquet", data_dir=str(out / "parquet"))
     from_json = datasets.load_dataset("json", data_dir=str(out / "jsonl"))
     assert set(from_parquet) == {"train"} and from_parquet["train"].num_rows == 2
-    assert from_parquet["train"].column_names == ["prompt", "chosen", "rejected"]
+    assert from_parquet["train"].column_names == ["prompt", "chosen", "rejected", "automatic"]
     assert from_parquet["train"].to_list() == from_json["train"].to_list()
     example = from_parquet["train"][0]
     assert is_conversational(example)

@@ -15,7 +15,6 @@ from feedback.settings import FeedbackSettings
 from feedback.schema import LATEST
 from feedback.store import Store
 from feedback_helpers import git
-from feedback.schema import LATEST
 
 
 def rows(sql: str, params: tuple = ()) -> list[sqlite3.Row]:

@@ -206,3 +206,20 @@ async def test_client_review_mode_accept_and_reject(repo: Path, model: RecordedM
     finally:
         await ed.client.shutdown_session()
         await ed.client.stop()
+
+
+async def test_a_change_that_fails_its_checks_says_so_in_the_label_and_a_message(editor: Editor, repo: Path,
+                                                                                  model: RecordedModelServer) -> None:
+    model.answer = ("users.py\n<<<<<<< SEARCH\n    return max(users, key=lambda u: u.age)\n=======\n"
+                    "    return max(users, key=lambda u: u.age))\n>>>>>>> REPLACE\n")
+    uri = editor.open(repo / "users.py")
+    editor.decline = True
+    result = await execute(editor, "amigo.edit", {"uri": uri, "range": _range(16, 0, 18, 0),
+                                                  "instruction": "return None for no users"})
+    assert len(model.requests) == 3  # the first answer and two repairs, each told the problem
+    assert "introduces a syntax error" in model.requests[1]["messages"][-1]["content"]
+    assert result["findings"] and "line 18" in result["findings"][0]
+    [params] = editor.apply_requests
+    assert params.label.startswith("Amigo: return None for no users (CHECKS FAILED: introduces a syntax error")
+    assert any("fails its checks" in m.message for m in editor.client.messages)
+    assert editor.text(uri) == SAMPLE_USERS  # declined: nothing written

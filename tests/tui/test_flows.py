@@ -300,3 +300,24 @@ def test_every_kind_of_file_opens(repo: Path, answer_server: RecordedModelServer
                 assert view.page.path == name and view.code.text == text, name
                 assert view.code.language in (None, language_for(name)), name
     run(scenario())
+
+
+def test_a_change_that_fails_its_checks_is_marked_on_the_proposal_and_its_hunk(repo: Path) -> None:
+    broken = "users.py\n<<<<<<< SEARCH\n    return max(users, key=lambda u: u.age)\n=======\n" \
+             "    return max(users, key=lambda u: u.age))\n>>>>>>> REPLACE\n"
+
+    async def scenario() -> None:
+        with RecordedModelServer(broken) as server:
+            app = AmigoApp(open_session(repo, server.base_url, repair_attempts=1), path="users.py")
+            async with app.run_test(size=(100, 30)) as pilot:
+                await ask(pilot, app, "return None for no users")
+                assert len(server.requests) == 2  # asked again once, with the problem
+                panel = app.query_one(DiffPanel)
+                assert app.proposal.broken
+                summary = panel.summary().plain
+                assert summary.startswith("CHECKS FAILED") and "syntax error" in summary and "line 18" in summary
+                (view,) = panel.views
+                assert [f.line for f in panel._findings_in(view)] == [18]  # the hunk holding line 18 is marked
+                stream = app.query_one(StreamPanel).log_widget.lines
+                assert any("asking again (attempt 2)" in line for line in stream)
+    run(scenario())

@@ -1,0 +1,308 @@
+"""The check stage: what a proposal would break, found before anyone reviews it.
+
+Every proposed file is parsed with tree-sitter before and after the change
+(the grammars the context index uses, :mod:`amigo.context.languages`). A
+weak model's answer often applies cleanly and still leaves a file that no
+longer parses, or quietly drops a function; a person clicking accept on a
+diff they skimmed would write that. Findings are carried on the proposal:
+
+* ``syntax`` (error): ERROR or MISSING nodes that the file did not have before;
+* ``removed-definition`` (error): a function, class or method gone, when the
+  instruction neither names it nor asks for a removal;
+* ``duplicate-definition`` (error): a second top-level function or class of
+  the same name, which silently replaces the first;
+* ``removed-selection`` (error): most of the selected lines (or file) gone,
+  when the instruction asks for no removal;
+* ``check-command`` (error): the person's own ``check_command`` failed on a
+  temporary copy of the repository with the change applied.
+
+Error-level findings are what ``--yes`` refuses and what the repair loop sends
+back to the model; nothing here touches the person's files.
+"""
+
+from __future__ import annotations
+
+import ast
+import os
+import re
+import shlex
+import signal
+import shutil
+import subprocess
+import tempfile
+from collections import Counter
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Iterable, Sequence
+
+from tree_sitter import Node
+
+from amigo.context import languages
+from amigo.context.files import _git_paths, git_toplevel
+from amigo.context.tags import extract
+
+# Definition kinds whose loss is reported (constants and fields come and go in normal edits).
+DEFINITION_KINDS = frozenset({"function", "method", "class", "interface", "enum", "module"})
+# Where a second top-level definition silently replaces the first (C's prototypes, TypeScript's
+# overloads and Go/Rust's compile errors make the count mean something else there).
+SHADOWING_LANGUAGES = frozenset({"python"})
+# Words that make a removal something the person asked for.
+_REMOVAL_WORDS = re.compile(
+    r"\b(remove|removes|removing|delete|deletes|deleting|drop|drops|rename|renames|inline|merge|"
+    r"move|moves|replace|replaces|eliminate|get rid|strip|shorten|simplify|collapse|consolidate|"
+    r"combine|refactor|rewrite|cut|trim|clean ?up|dedupe|deduplicate)\b", re.IGNORECASE)
+REMOVED_SELECTION_SHARE = 0.5  # more than this share of the selected non-blank lines lost
+MIN_SELECTION_LINES = 4  # smaller selections are too small to judge
+MAX_SYNTAX_FINDINGS = 3  # per file: the first few say enough
+CHECK_OUTPUT_CHARS = 2000  # of a failing check command's output, kept for the person and the model
+
+
+@dataclass(frozen=True)
+class Finding:
+    """One thing the check stage found wrong with a proposal.
+
+    ``level`` is ``error`` (refused under ``--yes``, repaired when possible) or
+    ``warning``; ``line`` is 1-based in the proposed file, when there is one.
+    """
+
+    kind: str  # syntax | removed-definition | duplicate-definition | removed-selection | check-command
+    level: str
+    path: str
+    message: str
+    line: int | None = None
+
+    def __str__(self) -> str:
+        where = f"{self.path}:{self.line}" if self.line else self.path
+        return f"{self.level}: {where}: {self.message}"
+
+
+def has_errors(findings: Iterable[Finding]) -> bool:
+    """True when any finding is error-level (what ``--yes`` refuses)."""
+    return any(f.level == "error" for f in findings)
+
+
+def asks_for_removal(instruction: str) -> bool:
+    """Whether the instruction asks to take something away (then losses are expected)."""
+    return bool(_REMOVAL_WORDS.search(instruction))
+
+
+# ------------------------------------------------------------------ syntax
+
+
+def _error_nodes(root: Node) -> list[Node]:
+    """The outermost ERROR nodes and every MISSING node, in document order."""
+    found: list[Node] = []
+    stack = [root]
+    while stack:
+        node = stack.pop()
+        if node.is_missing or node.type == "ERROR":
+            found.append(node)
+            if node.type == "ERROR":
+                continue  # its children say nothing more
+        if node.has_error:
+            stack.extend(reversed(node.children))
+    return found
+
+
+def _error_key(node: Node, lines: Sequence[str]) -> tuple[str, str]:
+    """What identifies a syntax error across an edit that moves lines: kind and line text."""
+    row = node.start_point[0]
+    text = lines[row].strip() if row < len(lines) else ""
+    return ("MISSING " + node.type if node.is_missing else "ERROR", text)
+
+
+def syntax_errors(text: str, language: str) -> list[tuple[tuple[str, str], int]] | None:
+    """(key, 1-based line) of every syntax error in ``text``; None when no grammar is installed."""
+    parser = languages.parser(language)
+    if parser is None:
+        return None
+    data = text.encode("utf-8")
+    tree = parser.parse(data)
+    if not tree.root_node.has_error:
+        return []
+    lines = text.splitlines()
+    return [(_error_key(n, lines), n.start_point[0] + 1) for n in _error_nodes(tree.root_node)]
+
+
+def python_syntax_error(text: str) -> tuple[str, int] | None:
+    """Python's own verdict, (message, line), or None when ``text`` compiles. tree-sitter is
+    tolerant where Python is not (a ``def`` with no body parses there)."""
+    try:
+        ast.parse(text)
+    except SyntaxError as exc:
+        return exc.msg, exc.lineno or 1
+    except ValueError as exc:  # null bytes
+        return str(exc), 1
+    return None
+
+
+def _python_findings(path: str, old: str, new: str) -> list[Finding]:
+    """The compiler's syntax error in ``new``, when ``old`` compiled."""
+    error = python_syntax_error(new)
+    if error is None or python_syntax_error(old) is not None:
+        return []
+    message, line = error
+    lines = new.splitlines()
+    shown = f": {lines[line - 1].strip()[:80]}" if 0 < line <= len(lines) else ""
+    return [Finding("syntax", "error", path, f"introduces a syntax error ({message}) at line {line}{shown}", line)]
+
+
+def _syntax_findings(path: str, old: str, new: str, language: str) -> list[Finding]:
+    after = syntax_errors(new, language)
+    if not after:
+        return _python_findings(path, old, new) if language == "python" else []
+    before = Counter(key for key, _ in syntax_errors(old, language) or [])
+    findings = []
+    for key, line in after:
+        if before[key] > 0:
+            before[key] -= 1  # was there already: not this proposal's doing
+            continue
+        what, text = key
+        shown = f": {text[:80]}" if text else ""
+        detail = f"expected {what[8:]!r}" if what.startswith("MISSING") else "the code does not parse"
+        findings.append(Finding("syntax", "error", path, f"introduces a syntax error ({detail}) at line {line}{shown}",
+                                line))
+        if len(findings) >= MAX_SYNTAX_FINDINGS:
+            break
+    return findings
+
+
+# ------------------------------------------------------------------ lost code
+
+
+def _definitions(text: str, language: str) -> dict[tuple[str, str, str], list[int]]:
+    """(scope, name, kind) of the file's functions, classes and methods -> their first lines."""
+    found: dict[tuple[str, str, str], list[int]] = {}
+    for d in extract(text.encode("utf-8"), language).definitions:
+        if d[1] in DEFINITION_KINDS:
+            found.setdefault((d[4], d[0], d[1]), []).append(d[2])
+    return found
+
+
+def _definition_findings(path: str, old: str, new: str, language: str, instruction: str) -> list[Finding]:
+    before, after = _definitions(old, language), _definitions(new, language)
+    findings = []
+    for key, lines in sorted(after.items()):
+        scope, name, kind = key
+        if language in SHADOWING_LANGUAGES and not scope and len(lines) > max(1, len(before.get(key, ()))) \
+                and "overload" not in new:
+            first, last = min(lines), max(lines)
+            findings.append(Finding("duplicate-definition", "error", path,
+                                    f"defines the {kind} {name} again at line {last}, replacing the one "
+                                    f"at line {first}", last))
+    lost = Counter({k: len(v) for k, v in before.items()}) - Counter({k: len(v) for k, v in after.items()})
+    if not lost:
+        return findings
+    removal_asked = asks_for_removal(instruction)
+    for scope, name, kind in sorted(lost):
+        if re.search(rf"\b{re.escape(name)}\b", instruction) or removal_asked:
+            continue
+        qualified = f"{scope}.{name}" if scope else name
+        findings.append(Finding("removed-definition", "error", path,
+                                f"removes the {kind} {qualified}, which the instruction did not ask for"))
+    return findings
+
+
+def _selection_findings(path: str, old: str, new: str, selection: tuple[int, int] | None,
+                        instruction: str) -> list[Finding]:
+    """Most of the selected lines (the whole file when nothing is selected) gone."""
+    old_lines = old.splitlines()
+    start, end = selection or (1, len(old_lines))
+    chosen = [line.strip() for line in old_lines[start - 1:end] if line.strip()]
+    if len(chosen) < MIN_SELECTION_LINES or asks_for_removal(instruction):
+        return []
+    kept_by_content = Counter(line.strip() for line in new.splitlines() if line.strip())
+    lost = 0
+    for line in chosen:
+        if kept_by_content[line] > 0:
+            kept_by_content[line] -= 1
+        else:
+            lost += 1
+    shrink = len([x for x in old_lines if x.strip()]) - len([x for x in new.splitlines() if x.strip()])
+    if lost / len(chosen) <= REMOVED_SELECTION_SHARE or shrink < len(chosen) * REMOVED_SELECTION_SHARE:
+        return []
+    what = f"lines {start}-{end}" if selection else "the file"
+    return [Finding("removed-selection", "error", path,
+                    f"removes most of {what} ({lost} of {len(chosen)} non-blank lines gone, "
+                    f"the file {shrink} lines shorter), which the instruction did not ask for", start)]
+
+
+def check_change(path: str, old: str | None, new: str, instruction: str,
+                 selection: tuple[int, int] | None = None) -> list[Finding]:
+    """Every finding for one file's change (empty for languages no grammar parses)."""
+    language = languages.tag_language(path)
+    if language is None or languages.grammar(language) is None:
+        return []
+    old = old or ""
+    findings = _syntax_findings(path, old, new, language)
+    if old:
+        findings += _definition_findings(path, old, new, language, instruction)
+        findings += _selection_findings(path, old, new, selection, instruction)
+    return findings
+
+
+# ------------------------------------------------------------------ the person's check command
+
+
+def _copy_repository(root: Path, into: Path) -> None:
+    """The repository's files (tracked and untracked, not ignored; no ``.git``) under ``into``."""
+    paths = _git_paths(root) if git_toplevel(root) is not None else None
+    if paths is None:
+        shutil.copytree(root, into, symlinks=True, dirs_exist_ok=True,
+                        ignore=shutil.ignore_patterns(".git"))
+        return
+    for rel in paths:
+        source, target = root / rel, into / rel
+        if not source.exists() and not source.is_symlink():
+            continue  # deleted in the work tree, still in git's index
+        target.parent.mkdir(parents=True, exist_ok=True)
+        if source.is_symlink():
+            target.symlink_to(source.readlink())
+        elif source.is_file():
+            shutil.copy2(source, target)
+
+
+def run_check_command(command: str, root: Path, new_texts: dict[str, str],
+                      timeout_s: float) -> Finding | None:
+    """Run ``command`` on a temporary copy of ``root`` with ``new_texts`` written; None when it passes.
+
+    ``{files}`` in the command becomes the changed paths (shell-quoted). The
+    person's files are never touched: the copy lives in a temporary folder
+    that is removed afterwards.
+    """
+    files = " ".join(shlex.quote(p) for p in sorted(new_texts))
+    shown_path = ", ".join(sorted(new_texts))
+    with tempfile.TemporaryDirectory(prefix="amigo-check-") as tmp:
+        copy = Path(tmp) / "repo"
+        copy.mkdir()
+        _copy_repository(root, copy)
+        for rel, text in new_texts.items():
+            target = copy / rel
+            target.parent.mkdir(parents=True, exist_ok=True)
+            target.write_text(text, encoding="utf-8", newline="")
+        returncode, output = _run_killing_group(command.replace("{files}", files), copy, timeout_s)
+        if returncode is None:
+            return Finding("check-command", "error", shown_path,
+                           f"the check command `{command}` did not finish within {timeout_s:g} s "
+                           "(raise check_timeout if it needs longer)")
+        output = output.replace(str(copy) + "/", "").strip()
+    if returncode == 0:
+        return None
+    if len(output) > CHECK_OUTPUT_CHARS:
+        output = "...\n" + output[-CHECK_OUTPUT_CHARS:]
+    return Finding("check-command", "error", shown_path,
+                   f"the check command `{command}` failed (exit {returncode}):\n{output}")
+
+
+def _run_killing_group(command: str, cwd: Path, timeout_s: float) -> tuple[int | None, str]:
+    """(exit status, stdout+stderr) of a shell command; (None, "") after killing its whole
+    process group on timeout, so a hung test run leaves nothing behind."""
+    proc = subprocess.Popen(command, shell=True, cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                            text=True, errors="replace", start_new_session=True)
+    try:
+        output, _ = proc.communicate(timeout=timeout_s)
+    except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.communicate()
+        return None, ""
+    return proc.returncode, output

@@ -1,0 +1,291 @@
+"""Edits you can trust: the check stage, the repair loop, the check command and candidates.
+
+Every test runs the real engine over a real HTTP server (recorded answers, so
+the assertions can be exact), real tree-sitter and real git; the last one runs
+the loop on the real embedded model.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from amigo.checks import check_change, run_check_command
+from amigo.client import ChatClient
+from amigo.config import Config
+from amigo.engine import EditSession
+from amigo.events import AttemptFailedEvent, ProposalEvent, RepairEvent, TokenEvent
+from amigo.workspace import Workspace
+
+from helpers import RecordedModelServer, git, recorded_session
+
+OLDEST_BROKEN = "```python\ndef oldest(users):\n    return max(users, key=lambda u: u.age))\n```\n"
+OLDEST_FIXED = ("```python\ndef oldest(users):\n    if not users:\n        return None\n"
+                "    return max(users, key=lambda u: u.age)\n```\n")
+
+
+session_for = recorded_session
+
+
+def first_time_then(first: str, then: str):
+    """A recorded model that answers ``first`` to a fresh request and ``then`` when asked to repair."""
+    return lambda body: then if any(m["role"] == "assistant" for m in body["messages"]) else first
+
+
+def amigo(repo: Path, *args: str, endpoint: str, env: dict | None = None) -> subprocess.CompletedProcess:
+    environ = {**os.environ, "AMIGO_ENDPOINT": endpoint, "AMIGO_CONTEXT_BUDGET": "0",
+               "AMIGO_FEEDBACK__ENABLED": "false", **(env or {})}
+    return subprocess.run([sys.executable, "-m", "amigo", *args], cwd=repo, text=True, capture_output=True,
+                          env=environ, timeout=120)
+
+
+# -- the check stage ---------------------------------------------------------------------
+
+
+def test_new_syntax_error_is_found_with_its_line_and_old_ones_are_not(repo):
+    old = (repo / "users.py").read_text()
+    broken = old.replace("key=lambda u: u.age)", "key=lambda u: u.age))")
+    (finding,) = check_change("users.py", old, broken, "return None for no users")
+    assert (finding.kind, finding.level, finding.line) == ("syntax", "error", 18)
+    assert "line 18" in finding.message and "u.age))" in finding.message
+    # a file already broken before the change: only what the change adds counts
+    assert check_change("users.py", broken, broken + "\n# a comment\n", "add a comment") == []
+    # files no grammar parses are not judged
+    assert check_change("notes.txt", "a\n", "a ((\n", "x") == []
+
+
+def test_an_answer_that_deletes_a_function_is_flagged(repo):
+    answer = ('users.py\n<<<<<<< SEARCH\ndef load_users(rows):\n    """Build users from (name, age) rows."""\n'
+              "    return [User(name, int(age)) for name, age in rows]\n\n\n=======\n>>>>>>> REPLACE\n")
+    with RecordedModelServer(answer) as server:
+        session, _ = session_for(repo, server, edit_format="blocks", repair_attempts=0)
+        proposal = session.propose(session.make_request("add a docstring to the module", "users.py"))
+        asked = session.propose(session.make_request("remove load_users", "users.py"))
+    assert proposal.ok and proposal.broken
+    assert [f.kind for f in proposal.findings] == ["removed-definition"]
+    assert "function load_users" in proposal.findings[0].message
+    assert asked.ok and not asked.findings  # asked for: no finding
+
+
+def test_removing_most_of_the_selection_is_flagged(repo):
+    old = "def wrap(text, width):\n    '''Wrap text.'''\n    lines = []\n    for word in text.split():\n" \
+          "        lines.append(word)\n    return lines\n"
+    gutted = "def wrap(text, width):\n    '''Wrap text.'''\n"
+    kinds = [f.kind for f in check_change("wrap.py", old, gutted, "add a width check", selection=(1, 6))]
+    assert kinds == ["removed-selection"]
+    assert check_change("wrap.py", old, gutted, "simplify wrap", selection=(1, 6)) == []
+
+
+# -- refusing under --yes, and repairing ---------------------------------------------------
+
+
+def test_broken_answer_is_refused_under_yes_and_files_are_untouched(repo):
+    before = (repo / "users.py").read_bytes()
+    with RecordedModelServer(OLDEST_BROKEN) as server:
+        refused = amigo(repo, "edit", "return None for no users", "users.py", "--lines", "17-18", "--yes",
+                        endpoint=server.base_url, env={"AMIGO_REPAIR_ATTEMPTS": "0"})
+        assert refused.returncode == 1, refused.stderr
+        assert "introduces a syntax error" in refused.stderr and "line 18" in refused.stderr
+        assert "--allow-broken" in refused.stderr and "without --yes" in refused.stderr
+        assert (repo / "users.py").read_bytes() == before
+        assert git(repo, "status", "--porcelain") == ""
+        forced = amigo(repo, "edit", "return None for no users", "users.py", "--lines", "17-18", "--yes",
+                       "--allow-broken", endpoint=server.base_url, env={"AMIGO_REPAIR_ATTEMPTS": "0"})
+    assert forced.returncode == 0, forced.stderr
+    assert "u.age))" in (repo / "users.py").read_text()
+
+
+def test_broken_answer_is_repaired_on_the_second_attempt(repo):
+    with RecordedModelServer(first_time_then(OLDEST_BROKEN, OLDEST_FIXED)) as server:
+        result = amigo(repo, "edit", "return None for no users", "users.py", "--lines", "17-18", "--yes",
+                       endpoint=server.base_url)
+        assert result.returncode == 0, result.stderr
+        assert len(server.requests) == 2
+        repair = server.requests[1]["messages"]
+    assert "asking again (attempt 2)" in result.stderr
+    assert repair[:2] == server.requests[0]["messages"]
+    assert repair[2] == {"role": "assistant", "content": OLDEST_BROKEN}
+    assert "introduces a syntax error" in repair[3]["content"] and "at line 18" in repair[3]["content"]
+    text = (repo / "users.py").read_text()
+    assert "    if not users:\n        return None\n" in text and "u.age))" not in text
+
+
+def test_unmatched_search_is_sent_back_with_the_closest_lines(repo):
+    wrong = ("users.py\n<<<<<<< SEARCH\ndef oldest(people):\n    return max(people, key=lambda u: u.age)\n"
+             "=======\ndef oldest(people):\n    return None\n>>>>>>> REPLACE\n")
+    right = ("users.py\n<<<<<<< SEARCH\ndef oldest(users):\n=======\ndef oldest(users):\n"
+             '    """The oldest user."""\n>>>>>>> REPLACE\n')
+    with RecordedModelServer(first_time_then(wrong, right)) as server:
+        session, seen = session_for(repo, server, edit_format="blocks")
+        proposal = session.propose(session.make_request("document oldest", "users.py"), request_id="req-1")
+        problem = server.requests[1]["messages"][-1]["content"]
+    assert proposal.passes and proposal.attempt == 2 and proposal.request_id == "req-1"
+    assert "not found" in problem and "closest lines" in problem
+    assert "17| def oldest(users):" in problem  # numbered lines from the file
+    assert "The SEARCH text of block 1 was:\ndef oldest(people):" in problem
+    repairs = [e for e in seen if isinstance(e, RepairEvent)]
+    assert [(e.request_id, e.attempt) for e in repairs] == [("req-1", 2)]
+    assert {e.request_id for e in seen if isinstance(e, TokenEvent)} == {"req-1"}  # both attempts streamed
+    (failed,) = [e for e in seen if isinstance(e, AttemptFailedEvent)]
+    assert failed.successor_id == proposal.id and failed.proposal.answer == wrong
+    assert [e.proposal for e in seen if isinstance(e, ProposalEvent)] == [proposal]
+
+
+def test_repair_stops_after_repair_attempts(repo):
+    with RecordedModelServer(OLDEST_BROKEN) as server:
+        session, seen = session_for(repo, server, repair_attempts=2)
+        proposal = session.propose(session.make_request("return None for no users", "users.py",
+                                                        selection=(17, 18)))
+        assert len(server.requests) == 3
+    assert proposal.ok and proposal.broken and proposal.attempt == 3
+    assert len([e for e in seen if isinstance(e, AttemptFailedEvent)]) == 2
+
+
+def test_failed_attempts_become_automatic_dpo_pairs(repo, tmp_path):
+    from feedback import attach
+    from feedback.export import export
+    from feedback.store import Store
+    from feedback.settings import db_path
+
+    with RecordedModelServer(first_time_then(OLDEST_BROKEN, OLDEST_FIXED)) as server:
+        session, _ = session_for(repo, server)
+        recorder = attach(session.events, repo, session.config.feedback)
+        assert recorder is not None
+        try:
+            proposal = session.propose(session.make_request("return None for no users", "users.py",
+                                                            selection=(17, 18)))
+            session.accept(proposal)
+        finally:
+            recorder.close()
+    store = Store(db_path(session.config.feedback))
+    try:
+        result = export(store, "dpo", tmp_path / "dpo", test_fraction=0.0)
+    finally:
+        store.close()
+    assert result.manifest["counts"]["by_source"] == {"repair": 1}
+    (row,) = [json.loads(line) for line in (tmp_path / "dpo" / "jsonl" / "train.jsonl").read_text().splitlines()]
+    assert row["automatic"] is True
+    assert row["rejected"] == [{"role": "assistant", "content": OLDEST_BROKEN}]
+    assert row["chosen"] == [{"role": "assistant", "content": OLDEST_FIXED}]
+    assert row["prompt"] == list(proposal.messages)[:2]  # the person's request, not the repair turn
+
+
+# -- the check command and candidates ------------------------------------------------------------
+
+
+CHECK = f"{sys.executable} -c \"import users; assert users.oldest([]) is None, 'oldest([]) must be None'\""
+
+
+def test_check_command_runs_on_a_copy_and_feeds_the_repair(repo):
+    unchanged = ('```python\ndef oldest(users):\n    """The oldest user."""\n'
+                 "    return max(users, key=lambda u: u.age)\n```\n")  # parses, but oldest([]) still raises
+    (repo / "scratch.txt").write_text("untracked work\n")  # untracked files travel to the copy too
+    before = (repo / "users.py").read_bytes()
+    with RecordedModelServer(first_time_then(unchanged, OLDEST_FIXED)) as server:
+        session, _ = session_for(repo, server, check_command=CHECK, check_timeout=60.0)
+        proposal = session.propose(session.make_request("return None for no users", "users.py",
+                                                        selection=(17, 18)))
+        problem = server.requests[1]["messages"][-1]["content"]
+    assert "check command" in problem and "ValueError: max() arg is an empty sequence" in problem
+    assert proposal.passes and proposal.attempt == 2
+    assert (repo / "users.py").read_bytes() == before  # checked on a copy, never here
+    assert git(repo, "status", "--porcelain") == "?? scratch.txt\n"
+
+
+def test_check_command_timeout_is_a_finding(repo):
+    finding = run_check_command(f"{sys.executable} -c 'import time; time.sleep(30)'", repo,
+                                {"users.py": "x = 1\n"}, timeout_s=1.0)
+    assert finding is not None and "did not finish within 1 s" in finding.message
+
+
+def test_candidates_keep_the_one_that_passes(repo):
+    def by_seed(body: dict) -> str:
+        return OLDEST_BROKEN if body.get("seed") == 0 else OLDEST_FIXED
+
+    with RecordedModelServer(by_seed) as server:
+        session, seen = session_for(repo, server, candidates=3, repair_attempts=0)
+        proposal = session.propose(session.make_request("return None for no users", "users.py",
+                                                        selection=(17, 18)))
+        bodies = server.requests
+    assert len(bodies) == 3 and sorted(b["seed"] for b in bodies) == [0, 1, 2]
+    assert all(b["logprobs"] is True and b["top_logprobs"] == 1 for b in bodies)
+    assert sorted(b["temperature"] for b in bodies) == [0.0, 0.8, 0.8]
+    assert proposal.passes and proposal.answer == OLDEST_FIXED
+    (failed,) = [e for e in seen if isinstance(e, AttemptFailedEvent)]
+    assert failed.proposal.answer == OLDEST_BROKEN and failed.successor_id == proposal.id
+
+
+# -- the real embedded model --------------------------------------------------------------------
+
+
+@pytest.mark.model
+@pytest.mark.slow
+def test_repair_loop_on_the_real_model(repo, model_server):
+    """SmolLM2-135M, the demo's instruction: whatever it answers, nothing broken is shown as passing,
+    every failed attempt was sent back, and ``--yes`` writes only a change that parses."""
+    config = Config(endpoint=model_server, model="smollm2-135m-instruct", context_budget=0,
+                    repair_attempts=2, max_tokens=256)
+    session = EditSession(config, Workspace(repo), ChatClient(model_server, config.model, retries=0))
+    seen: list = []
+    session.events.subscribe(seen.append)
+    try:
+        proposal = session.propose(session.make_request("Return None when the list of users is empty.",
+                                                        "users.py", selection=(17, 18)))
+    finally:
+        session.close()
+    repairs = [e for e in seen if isinstance(e, RepairEvent)]
+    assert len(repairs) == proposal.attempt - 1
+    if not proposal.passes:
+        assert proposal.attempt == 3  # it kept trying until repair_attempts ran out
+    for change in proposal.changes if proposal.passes else ():
+        assert not check_change(change.path, change.old_text, change.new_text, proposal.request.instruction,
+                                proposal.request.selection)
+    before = (repo / "users.py").read_bytes()
+    result = amigo(repo, "edit", "Return None when the list of users is empty.", "users.py", "--lines", "17-18",
+                   "--yes", endpoint=model_server, env={"AMIGO_MAX_TOKENS": "256"})
+    assert "Traceback" not in result.stderr
+    if result.returncode == 0:
+        new = (repo / "users.py").read_text()
+        assert [f for f in check_change("users.py", before.decode(), new, "x") if f.kind == "syntax"] == []
+    else:
+        assert result.returncode == 1 and (repo / "users.py").read_bytes() == before
+
+
+def test_a_second_definition_of_the_same_function_is_flagged(repo):
+    """What `make demo` once committed: the selection rewritten with a copy of the function above it."""
+    old = (repo / "users.py").read_text()
+    new = old.replace("def oldest(users):", "def load_users(rows):\n    return []\n\n\ndef oldest(users):")
+    (finding,) = check_change("users.py", old, new, "return None for no users", selection=(17, 18))
+    assert finding.kind == "duplicate-definition" and finding.line == 17
+    assert "defines the function load_users again at line 17, replacing the one at line 12" in finding.message
+
+
+def test_python_errors_tree_sitter_tolerates_are_found_too(repo):
+    old = (repo / "users.py").read_text()
+    new = old.replace("def oldest(users):", "def oldest(users):\ndef oldest(users):")  # a def with no body
+    kinds = [f.kind for f in check_change("users.py", old, new, "return None for no users")]
+    assert kinds[0] == "syntax"
+
+
+def test_candidates_are_asked_one_after_the_other_from_llama_cpp_python(repo):
+    """Its server cuts off the answer it streams when another request arrives."""
+    from amigo.decoding.backend import Backend
+
+    finished_before: list[int] = []
+
+    with RecordedModelServer(OLDEST_FIXED, delay_s=0.01) as server:
+        def answer(body: dict) -> str:
+            finished_before.append(server.streams_finished)
+            return OLDEST_FIXED
+
+        server.answer = answer
+        session, _ = session_for(repo, server, candidates=3, repair_attempts=0, decoding="free")
+        session._decoding_cache = Backend(server.base_url, "recorded", "llama-cpp-python")
+        proposal = session.propose(session.make_request("return None for no users", "users.py",
+                                                        selection=(17, 18)))
+    assert proposal.passes and finished_before == [0, 1, 2]
