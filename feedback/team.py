@@ -22,6 +22,7 @@ from contextlib import contextmanager
 from typing import Any, Iterator, Sequence
 from urllib.parse import urlsplit, urlunsplit
 
+from amigo import install_hint
 from amigo.config import TEAM_PASSWORD_ENV as PASSWORD_ENV, team_url_problem
 from amigo.errors import ConfigError
 from feedback.schema import PG_LATEST, PG_MIGRATIONS
@@ -97,7 +98,7 @@ class TeamStore:
             import psycopg
         except ImportError as exc:
             raise ConfigError("feedback.url names a PostgreSQL team store, but psycopg is not installed: "
-                              "pip install 'amigo[team]'") from exc
+                              f"{install_hint('team')}") from exc
         self.url = check_url(url)
         password = os.environ.get(PASSWORD_ENV)
         try:

@@ -9,20 +9,21 @@ import re
 import struct
 from pathlib import Path
 
-from amigo.config import DECODING_MODES, EDIT_FORMATS
-from amigo_lsp.settings import CLIENT_KEYS, CONFIG_KEYS
+from amigo.config import DECODING_MODES, EDIT_FORMATS, FIM_CHOICES
+from amigo_lsp.settings import CLIENT_KEYS, COMPLETION_KEYS, CONFIG_KEYS
 
 VSCODE = Path(__file__).resolve().parents[2] / "editors" / "vscode"
 MANIFEST = json.loads((VSCODE / "package.json").read_text(encoding="utf-8"))
 PROPERTIES = MANIFEST["contributes"]["configuration"]["properties"]
-JSON_TYPES = {"str": "string", "int": "integer", "float": "number"}
+JSON_TYPES = {"str": "string", "int": "integer", "float": "number", "bool": "boolean"}
 CHOICES = {"editFormat": EDIT_FORMATS, "decoding": DECODING_MODES}
 
 
 def extension_keys() -> set[str]:
-    """The amigo.* settings, less the ones only the extension reads (amigo.trace.server -> trace)."""
+    """The amigo.* settings, less the ones only the extension reads (amigo.trace.server -> trace)
+    and the inline-completion object's (checked against its own table)."""
     keys = {name.removeprefix("amigo.") for name in PROPERTIES}
-    return {k for k in keys if k.split(".")[0] not in CLIENT_KEYS}
+    return {k for k in keys if k.split(".")[0] not in (*CLIENT_KEYS, "completion")}
 
 
 def test_every_server_setting_is_offered_with_its_type_and_choices() -> None:
@@ -33,6 +34,18 @@ def test_every_server_setting_is_offered_with_its_type_and_choices() -> None:
         assert spec["type"] == [JSON_TYPES[kind], "null"] and spec["default"] is None, key
         if key in CHOICES:
             assert spec["enum"] == [*CHOICES[key], None], key
+
+
+def test_every_completion_setting_is_offered_with_its_type() -> None:
+    offered = {name.removeprefix("amigo.completion.") for name in PROPERTIES if name.startswith("amigo.completion.")}
+    assert offered == set(COMPLETION_KEYS)
+    for key, (_, kind) in COMPLETION_KEYS.items():
+        spec = PROPERTIES[f"amigo.completion.{key}"]
+        assert spec["type"] == [JSON_TYPES[kind], "null"] and spec["default"] is None, key
+    assert PROPERTIES["amigo.completion.fim"]["enum"] == [*FIM_CHOICES, None]
+    source = (VSCODE / "src" / "settings.ts").read_text(encoding="utf-8")
+    block = re.search(r"export const COMPLETION_KEYS = \[(.*?)\] as const", source, re.S)
+    assert block is not None and sorted(re.findall(r'"(\w+)"', block.group(1))) == sorted(COMPLETION_KEYS)
 
 
 def test_the_extension_sends_every_server_setting() -> None:
