@@ -165,9 +165,10 @@ def dead_server_report(base_url: str, wait: float = DEATH_WAIT_S) -> str | None:
     """If Amigo started the server at ``base_url`` and it has died, say how; else None.
 
     Called by the client when a connection fails or a stream drops. The
-    process that waits on the server may need a moment to write the death
-    down after the client saw the connection go, so a server whose process
-    is still there is watched for up to ``wait`` seconds.
+    process that waits on the server may need a moment to reap it and write
+    down how it died after the client saw the connection go, so the record is
+    watched for up to ``wait`` seconds before a live process counts as alive
+    (None) or a gone one as gone without a known cause.
     """
     deadline = time.monotonic() + wait
     while True:
@@ -176,8 +177,7 @@ def dead_server_report(base_url: str, wait: float = DEATH_WAIT_S) -> str | None:
             return None
         if record.returncode is not None:
             return crash_report(record)
-        if not pid_alive(record.pid):
-            return crash_report(record)
         if time.monotonic() >= deadline:
-            return None
+            # A process gone with no exit status written: its starter died too (or is stuck).
+            return None if pid_alive(record.pid) else crash_report(record)
         time.sleep(0.05)
