@@ -312,6 +312,11 @@ def cmd_doctor(args: argparse.Namespace) -> int:
     from amigo.config import load_config
     from amigo.workspace import find_repo_root
 
+    if args.llama_cmake_args:  # for installs outside `make setup` (pipx, uv): see the README
+        from amigo.cpu import cpu_flags, portable_build
+
+        print(" ".join(portable_build(cpu_flags()).cmake_args))
+        return EXIT_OK
     root = find_repo_root(Path(args.repo or Path.cwd()))
     report = doctor_report(load_config(root), root)
     if args.json:
@@ -441,6 +446,8 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("doctor", help="show configuration, server state and decoding mode")
     p.add_argument("--repo")
     p.add_argument("--json", action="store_true", help="one JSON object (what editor status bars read)")
+    p.add_argument("--llama-cmake-args", action="store_true",
+                   help="print the CMAKE_ARGS of a llama.cpp build that runs on this CPU (never AMX) and exit")
     p.set_defaults(func=cmd_doctor)
 
     for name, (_, help_text) in DELEGATED.items():

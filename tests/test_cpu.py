@@ -70,3 +70,9 @@ def test_the_build_scripts_read_the_same_flags():
     assert tag == build.tag and args.split() == list(build.cmake_args)
     for script in ("build-llama-wheel.sh", "build-llama-server.sh"):
         assert "-m amigo.cpu" in (root / "scripts" / script).read_text()
+
+
+def test_doctor_prints_the_same_flags_for_installs_outside_make():
+    done = subprocess.run([sys.executable, "-m", "amigo", "doctor", "--llama-cmake-args"], capture_output=True,
+                          text=True, check=True)
+    assert done.stdout.split() == list(portable_build(cpu_flags()).cmake_args)
