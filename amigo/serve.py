@@ -489,7 +489,7 @@ class ServerProcess:
         server_state.remove_record(self.base_url)
 
     def __enter__(self) -> "ServerProcess":
-        return self.start()
+        return self if self.process is not None else self.start()  # `with ServerProcess().start() as s` too
 
     def __exit__(self, *exc: object) -> None:
         self.stop()
