@@ -188,3 +188,12 @@ def test_concurrent_requests_to_the_embedded_server_all_get_whole_answers(model_
         assert not isinstance(result, BaseException), f"request {i}: {result}"
         assert result.text.strip(), f"request {i} got an empty answer"
         assert result.finish_reason in ("stop", "length")
+
+
+@pytest.mark.model
+def test_entering_a_started_server_does_not_start_another(tmp_path):
+    server = ServerProcess(log_path=tmp_path / "server.log").start(timeout=180)
+    first = server.process
+    with server as entered:
+        assert entered is server and server.process is first and first.poll() is None
+    assert first.poll() is not None  # leaving the block stopped the one server there was
