@@ -15,7 +15,9 @@ import pytest
 
 from helpers import amigo, git, snapshot
 
-EDIT_USERS = "users.py\n<<<<<<< SEARCH\ndef oldest(users):\n=======\ndef eldest(users):\n>>>>>>> REPLACE\n"
+# Adds a docstring (an edit the check stage passes: a rename would remove `oldest`, which --yes refuses).
+EDIT_USERS = ('users.py\n<<<<<<< SEARCH\ndef oldest(users):\n=======\ndef oldest(users):\n'
+              '    """The oldest user."""\n>>>>>>> REPLACE\n')
 
 
 def _answer(tmp: Path, text: str) -> Path:
@@ -149,7 +151,7 @@ def test_typed_keys_refuse_strings_in_files(repo: Path, tmp_path: Path, line: st
     result = amigo(repo, "apply", str(_answer(tmp_path, EDIT_USERS)), "--yes")
     key = line.split()[0] if not line.startswith("feedback") else "feedback.enabled"
     assert result.returncode == 1 and f"'{key}' has a bad value" in result.stderr and "amigo.toml" in result.stderr
-    assert "def oldest(users):" in (repo / "users.py").read_text()
+    assert "The oldest user." not in (repo / "users.py").read_text()
 
 
 def test_environment_strings_are_still_parsed(repo: Path, tmp_path: Path) -> None:

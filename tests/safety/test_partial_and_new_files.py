@@ -7,7 +7,9 @@ from pathlib import Path
 from helpers import amigo, git, snapshot
 
 NEW_MOD = "pkg/new_mod.py\n<<<<<<< SEARCH\n=======\ndef hello():\n    return 'hi'\n>>>>>>> REPLACE\n"
-EDIT_USERS = "users.py\n<<<<<<< SEARCH\ndef oldest(users):\n=======\ndef eldest(users):\n>>>>>>> REPLACE\n"
+# Adds a docstring (an edit the check stage passes: a rename would remove `oldest`, which --yes refuses).
+EDIT_USERS = ('users.py\n<<<<<<< SEARCH\ndef oldest(users):\n=======\ndef oldest(users):\n'
+              '    """The oldest user."""\n>>>>>>> REPLACE\n')
 UNMATCHED = "users.py\n<<<<<<< SEARCH\ndef youngest(users):\n=======\ndef baby(users):\n>>>>>>> REPLACE\n"
 
 
@@ -25,8 +27,8 @@ def test_partial_applies_the_blocks_that_match(repo: Path, tmp_path: Path) -> No
     partial = amigo(repo, "apply", str(answer), "--yes", "--partial")
     assert partial.returncode == 0, partial.stderr
     assert "Block 2 (users.py)" in partial.stderr and "--partial" in partial.stderr
-    assert "+def eldest(users):" in partial.stdout and "baby" not in partial.stdout
-    expected = before["users.py"].replace(b"def oldest(users):", b"def eldest(users):")
+    assert '+    """The oldest user."""' in partial.stdout and "baby" not in partial.stdout
+    expected = before["users.py"].replace(b"def oldest(users):", b'def oldest(users):\n    """The oldest user."""')
     assert snapshot(repo) == {**before, "users.py": expected}
     assert amigo(repo, "undo").returncode == 0 and snapshot(repo) == before
 

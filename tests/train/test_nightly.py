@@ -187,6 +187,6 @@ def test_two_runs_never_overlap(setup: dict[str, Path], capsys) -> None:  # type
         fcntl.flock(held, fcntl.LOCK_EX)
         held.write("pid 1 (the test)\n")
         held.flush()
-        assert cli.main(_argv(setup, db)) == 2
+        assert cli.main(_argv(setup, db)) == 1  # refused (exit codes: 1 refused or failed)
     err = capsys.readouterr().err
     assert "already in progress (pid 1 (the test))" in err
