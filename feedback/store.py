@@ -70,11 +70,28 @@ class Store:
                 self._lock_fd = None  # read-only folder: SQLite's locking alone still is correct
         self.conn.row_factory = sqlite3.Row
         self.conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
-        self.conn.execute("PRAGMA journal_mode = WAL")
+        self._use_wal()
         self.conn.execute("PRAGMA synchronous = NORMAL")
         self.conn.execute("PRAGMA foreign_keys = ON")
         self.conn.execute("PRAGMA secure_delete = ON")  # deleted text is overwritten, not left in free pages
         self.migrate(target_version)
+
+    def _use_wal(self) -> None:
+        """Switch the file to WAL once (the mode is kept in the file). Switching needs the
+        database to itself, and SQLite answers "database is locked" at once, without its busy
+        handler, when another process is creating or migrating the same new file (an editor,
+        the TUI and the CLI starting together): wait and try again, as the busy timeout would."""
+        if str(self.conn.execute("PRAGMA journal_mode").fetchone()[0]).lower() == "wal":
+            return
+        deadline = time.monotonic() + BUSY_TIMEOUT_MS / 1000
+        while True:
+            try:
+                self.conn.execute("PRAGMA journal_mode = WAL")
+                return
+            except sqlite3.OperationalError as exc:
+                if "locked" not in str(exc) and "busy" not in str(exc) or time.monotonic() > deadline:
+                    raise
+                time.sleep(0.02)
 
     # -- schema --------------------------------------------------------------------
     @property
