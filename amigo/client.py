@@ -172,10 +172,11 @@ class ChatClient:
             except _Retry as retry:
                 self._backoff(attempt, retry.reason)
             except httpx.ConnectError as exc:
-                if stats.chunks == 0 and attempt <= self.retries and not self._crashed():
+                crashed = self._crashed()
+                if stats.chunks == 0 and attempt <= self.retries and not crashed:
                     self._backoff(attempt, "connect")
                     continue
-                raise ModelServerError(self._unreachable(exc)) from None
+                raise ModelServerError(crashed or self._unreachable(exc)) from None
             except httpx.TimeoutException as exc:
                 if stats.chunks == 0 and attempt <= self.retries and isinstance(exc, httpx.ConnectTimeout):
                     self._backoff(attempt, "connect timeout")
@@ -185,7 +186,7 @@ class ChatClient:
                     f"{self._read_timeout:g} s; it may be overloaded: try again, or raise read_timeout"
                 ) from None
             except (httpx.RemoteProtocolError, httpx.ReadError) as exc:
-                raise ModelServerError(self._dropped(stats.chunks, exc)) from None
+                raise ModelServerError(self._dropped(stats.chunks, exc, self._crashed())) from None
             except httpx.HTTPError as exc:
                 raise ModelServerError(
                     self._crashed() or f"the connection to the model server at {self.base_url} failed "
@@ -217,16 +218,17 @@ class ChatClient:
             except _Retry as retry:
                 self._backoff(attempt, retry.reason)
             except httpx.ConnectError as exc:
-                if attempt <= self.retries and not self._crashed():
+                crashed = self._crashed()
+                if attempt <= self.retries and not crashed:
                     self._backoff(attempt, "connect")
                     continue
-                raise ModelServerError(self._unreachable(exc)) from None
+                raise ModelServerError(crashed or self._unreachable(exc)) from None
             except httpx.TimeoutException:
                 raise ModelServerError(
                     f"the model server at {self.base_url} did not answer in time; try again, or raise read_timeout"
                 ) from None
             except (httpx.RemoteProtocolError, httpx.ReadError) as exc:
-                raise ModelServerError(self._dropped(0, exc)) from None
+                raise ModelServerError(self._dropped(0, exc, self._crashed())) from None
             except httpx.HTTPError as exc:
                 raise ModelServerError(
                     self._crashed() or f"the connection to the model server at {self.base_url} failed "
@@ -240,18 +242,15 @@ class ChatClient:
         return dead_server_report(self.base_url)
 
     def _unreachable(self, exc: Exception) -> str:
-        """No connection at all: a dead server of ours, nothing listening, or a network problem."""
-        crashed = self._crashed()
-        if crashed:
-            return crashed
+        """No connection at all, and no crash of ours to name: nothing listening, or a network problem."""
         if "refused" in str(exc).lower():
             return (f"cannot reach the model server at {self.base_url}: nothing is listening there "
                     f"(connection refused); {START_HINT}")
         return f"cannot reach the model server at {self.base_url} ({exc}); {START_HINT}"
 
-    def _dropped(self, chunks: int, exc: Exception | None = None) -> str:
-        """The server closed the connection before the answer was complete."""
-        crashed = self._crashed()
+    def _dropped(self, chunks: int, exc: Exception | None, crashed: str | None) -> str:
+        """The server closed the connection before the answer was complete; ``crashed`` is
+        what :meth:`_crashed` found (looked up once by the caller: it may wait seconds)."""
         if crashed:
             return crashed
         where = f"after {chunks} pieces of the answer" if chunks else "before sending any of the answer"
@@ -326,12 +325,13 @@ class ChatClient:
                         stats.first_token_s = time.monotonic() - started
                     yield text
         if not done and stats.finish_reason is None:
-            if events == 0 and not self._crashed():
+            crashed = self._crashed()
+            if events == 0 and not crashed:
                 raise ModelServerError(
                     f"the model server at {self.base_url} closed the stream without sending any event; "
                     "is it an OpenAI-compatible /v1 endpoint? If it is, it may have dropped the request: try again"
                 )
-            raise ModelServerError(self._dropped(stats.chunks))
+            raise ModelServerError(self._dropped(stats.chunks, None, crashed))
 
 
 def _chat_delta(chunk: dict[str, Any]) -> Iterator[tuple[str | None, str | None]]:

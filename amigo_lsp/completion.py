@@ -23,13 +23,12 @@ or did nothing within ``completion.reject_after_s`` (``timeout``).
 from __future__ import annotations
 
 import asyncio
-import concurrent.futures
 import logging
 import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Callable, TypeVar
+from typing import TYPE_CHECKING, Any
 
 from lsprotocol import types
 from pygls.exceptions import JsonRpcInvalidParams
@@ -41,6 +40,7 @@ from amigo.errors import AmigoError
 from amigo.events import Suggestion
 from amigo_lsp.server import AmigoServer
 from amigo_lsp.textedits import offset_at
+from amigo_lsp.threads import run_in_thread
 
 if TYPE_CHECKING:
     from amigo.engine import EditSession
@@ -49,7 +49,6 @@ log = logging.getLogger(__name__)
 
 ACCEPTED = "amigo.completionAccepted"
 REJECTED = "amigo.completionRejected"
-T = TypeVar("T")
 
 
 @dataclass
@@ -113,8 +112,8 @@ class InlineCompletions:
         cancel = threading.Event()
         self._inflight[uri] = cancel
         try:
-            completer, suggestion = await _in_thread(
-                lambda: self._complete(uri, path, text, offset, cancel, explicit), cancel)
+            completer, suggestion = await run_in_thread(
+                lambda: self._complete(uri, path, text, offset, cancel, explicit), cancel, "amigo-complete")
         except Cancelled:
             return None
         except AmigoError as exc:
@@ -310,24 +309,6 @@ def _id_and(command: str, args: tuple[Any, ...], name: str) -> tuple[str, str | 
     if extra is not None and not isinstance(extra, str):
         raise JsonRpcInvalidParams(f"{command}: '{name}' must be a string")
     return suggestion_id, extra
-
-
-async def _in_thread(work: Callable[[], T], cancel: threading.Event) -> T:
-    """Run ``work`` on its own thread; if the request is cancelled, the generation is too."""
-    future: concurrent.futures.Future[T] = concurrent.futures.Future()
-
-    def run() -> None:
-        try:
-            future.set_result(work())
-        except BaseException as exc:  # noqa: BLE001 - handed to the awaiting coroutine
-            future.set_exception(exc)
-
-    threading.Thread(target=run, name="amigo-complete", daemon=True).start()
-    try:
-        return await asyncio.wrap_future(future)
-    except asyncio.CancelledError:
-        cancel.set()  # $/cancelRequest: close the stream
-        raise
 
 
 def register(server: AmigoServer) -> InlineCompletions:

@@ -17,7 +17,6 @@ set ``review: "client"`` and call ``amigo.accept`` / ``amigo.reject``.
 from __future__ import annotations
 
 import asyncio
-import concurrent.futures
 import logging
 import threading
 import time
@@ -41,6 +40,7 @@ from amigo_lsp.commands import EditArgs
 from amigo_lsp.protocol import PARSE_ERROR, AmigoProtocol, current_command
 from amigo_lsp.settings import EditorSettings, parse_settings, settings_section
 from amigo_lsp.textedits import line_edits, selection_lines
+from amigo_lsp.threads import run_in_thread
 
 log = logging.getLogger(__name__)
 
@@ -313,20 +313,7 @@ class AmigoServer(LanguageServer):
 
     async def _in_thread(self, job: Job, work: Callable[[], Proposal]) -> Proposal:
         """Run ``work`` on its own thread (never the reader's pool); cancel it if we are cancelled."""
-        future: concurrent.futures.Future[Proposal] = concurrent.futures.Future()
-
-        def run() -> None:
-            try:
-                future.set_result(work())
-            except BaseException as exc:  # noqa: BLE001 - handed to the awaiting coroutine
-                future.set_exception(exc)
-
-        threading.Thread(target=run, name=f"amigo-job-{job.id}", daemon=True).start()
-        try:
-            return await asyncio.wrap_future(future)
-        except asyncio.CancelledError:
-            job.cancel.set()
-            raise
+        return await run_in_thread(work, job.cancel, f"amigo-job-{job.id}")
 
     # -- the flows --------------------------------------------------------------------
 
