@@ -22,6 +22,7 @@ from typing import Any, Mapping
 from urllib.parse import urlsplit
 
 from amigo.errors import ConfigError
+from amigo.xdg import config_dir
 
 EDIT_FORMATS = ("blocks", "whole")
 DECODING_MODES = ("auto", "constrained", "free")
@@ -311,8 +312,7 @@ def _read_toml(path: Path) -> dict[str, Any]:
 
 
 def user_config_path() -> Path:
-    base = os.environ.get("XDG_CONFIG_HOME") or str(Path.home() / ".config")
-    return Path(base) / "amigo" / "config.toml"
+    return config_dir() / "config.toml"
 
 
 def _env_layer(environ: Mapping[str, str]) -> dict[str, Any]:

@@ -44,6 +44,7 @@ from typing import Iterable, Iterator, Sequence
 from amigo.errors import InputError, RefusedError, StaleError
 from amigo.events import FileChange
 from amigo.paths import repo_relpath
+from amigo.xdg import state_dir
 
 BINARY_SNIFF_BYTES = 8192
 LOCK_TIMEOUT_S = 30.0
@@ -104,8 +105,7 @@ class GitLayout:
 
 
 def _state_dir() -> Path:
-    base = os.environ.get("XDG_STATE_HOME") or str(Path.home() / ".local" / "state")
-    return Path(base) / "amigo"
+    return state_dir()
 
 
 def git_layout(folder: Path) -> GitLayout | None:

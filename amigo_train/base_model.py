@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import importlib.util
 import os
+from amigo import xdg
 from pathlib import Path
 from typing import Any
 
@@ -55,8 +56,7 @@ def base_license(base: str) -> str | None:
 
 def cache_dir() -> Path:
     """``$XDG_CACHE_HOME/amigo`` (default ``~/.cache/amigo``)."""
-    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
-    return Path(base) / "amigo"
+    return xdg.cache_dir()
 
 
 def embedded_gguf() -> Path:

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import json
 import os
+from amigo.xdg import state_dir
 from pathlib import Path
 
 
 def default_history_path() -> Path:
-    base = os.environ.get("XDG_STATE_HOME") or str(Path.home() / ".local" / "state")
-    return Path(base) / "amigo" / "tui-history.json"
+    return state_dir() / "tui-history.json"
 
 
 class InstructionHistory:

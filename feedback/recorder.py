@@ -27,6 +27,7 @@ from amigo.events import (
     ErrorEvent, Event, EventBus, Proposal, ProposalEvent, RejectedEvent, RetriedEvent,
     StaleEvent, UndoneEvent,
 )
+from amigo.xdg import state_dir
 from feedback import records
 from feedback.redact import redact
 from feedback.repoid import identify
@@ -248,7 +249,7 @@ def push_after_session(db: Path, url: str) -> None:
     if key in _PUSHES:
         return
     _PUSHES.add(key)
-    state = Path(os.environ.get("XDG_STATE_HOME") or Path.home() / ".local" / "state") / "amigo"
+    state = state_dir()
     env = {**os.environ, "AMIGO_FEEDBACK__URL": url}
 
     def start() -> None:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import fnmatch
 import os
+from amigo import xdg
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol
@@ -50,8 +51,7 @@ def default_settings() -> SettingsLike:
 
 def data_dir() -> Path:
     """``$XDG_DATA_HOME/amigo`` (default ``~/.local/share/amigo``)."""
-    base = os.environ.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
-    return Path(base) / "amigo"
+    return xdg.data_dir()
 
 
 def db_path(settings: SettingsLike | None) -> Path:

@@ -12,6 +12,7 @@ from __future__ import annotations
 import marshal
 import os
 import sqlite3
+from amigo.xdg import cache_dir
 from pathlib import Path
 from typing import Iterable, NamedTuple
 
@@ -33,8 +34,7 @@ class CachedFile(NamedTuple):
 
 def default_cache_dir() -> Path:
     """``$XDG_CACHE_HOME/amigo`` (``~/.cache/amigo`` when the variable is unset)."""
-    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
-    return Path(base) / "amigo"
+    return cache_dir()
 
 
 class TagCache:

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any, Iterator
 
 from amigo.errors import InputError
+from amigo import xdg
 
 ENV_VAR = "AMIGO_DATA_DIR"
 
@@ -51,8 +52,7 @@ def data_dir(explicit: str | os.PathLike[str] | None = None) -> Path | None:
 
 
 def cache_dir() -> Path:
-    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
-    return Path(base) / "amigo" / "data"
+    return xdg.cache_dir() / "data"
 
 
 def locate(relative: str, explicit: str | os.PathLike[str] | None = None, download: bool = False) -> Path:

@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any, Callable, Literal, Sequence
 
 from amigo import progress as progress_bar
+from amigo import xdg
 from amigo.errors import InputError
 from amigo_train.eval.cache import GenerationCache, params_key
 from amigo_train.eval.passk import ks_for, mean_pass_at_k, pass_at_k
@@ -85,7 +86,7 @@ def calibrated(task: Task, problems: list[Problem], sandbox: Sandbox | None,
     about a model, so it is dropped and the report says how many were kept.
     """
     digest = hashlib.sha256(json.dumps([[p.id, task.reference(p), task.buggy(p)] for p in problems]).encode())
-    root = cache_root or Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "amigo" / "eval"
+    root = cache_root or xdg.cache_dir() / "eval"
     path = root / f"calibration-{task.name}-{digest.hexdigest()[:16]}.json"
     if path.is_file():
         keep = set(json.loads(path.read_text())["keep"])
