@@ -16,6 +16,7 @@ from typing import Any, Callable, Sequence, TextIO
 
 from amigo import __version__, install_hint, progress
 from amigo.config import SERVE_BACKENDS, SWITCHES, Config, switch_on
+from amigo.edits.contract import EDIT_FORMATS
 from amigo.errors import EXIT_FAIL, EXIT_OK, EXIT_REJECTED, EXIT_USAGE, AmigoError, InputError, exit_status
 
 # Subcommands implemented in other packages: name -> (module, help). Each module
@@ -404,7 +405,7 @@ def build_parser() -> argparse.ArgumentParser:
         p.add_argument("--commit", action="store_true", help="commit exactly the edited files")
         p.add_argument("--color", choices=("auto", "always", "never"), default="auto")
         p.add_argument("--lines", type=parse_lines, metavar="A-B", help="1-based inclusive line range")
-        p.add_argument("--format", choices=("blocks", "whole"), help="the answer format asked of the model")
+        p.add_argument("--format", choices=EDIT_FORMATS, help="the answer format asked of the model")
         p.add_argument("--partial", action="store_true", help="apply the blocks that match even if others fail")
         p.add_argument("--allow-broken", action="store_true", dest="allow_broken",
                        help="with --yes, write a change even when its checks found errors (syntax, lost code)")

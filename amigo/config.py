@@ -21,10 +21,10 @@ from pathlib import Path
 from typing import Any, Mapping
 from urllib.parse import urlsplit
 
+from amigo.edits.contract import EDIT_FORMATS
 from amigo.errors import ConfigError
 from amigo.xdg import config_dir
 
-EDIT_FORMATS = ("blocks", "whole")
 DECODING_MODES = ("auto", "constrained", "free")
 
 

@@ -11,12 +11,11 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 from pathlib import PurePosixPath
-from typing import Literal, Sequence
+from typing import Sequence
 
+from amigo.edits.contract import EditFormat
 from amigo.paths import check_relative
 
-EditFormat = Literal["blocks", "whole"]
-EDIT_FORMATS: tuple[str, ...] = ("blocks", "whole")
 
 # File extension -> language name used in fences and in feedback records.
 LANGUAGES: dict[str, str] = {
