@@ -16,7 +16,7 @@ from typing import Any, Callable, Sequence, TextIO
 
 from amigo import __version__, install_hint, progress
 from amigo.config import SERVE_BACKENDS, SWITCHES, Config, switch_on
-from amigo.edits.contract import EDIT_FORMATS
+from amigo.edits.contract import EDIT_FORMATS, SEARCH_MARK
 from amigo.errors import EXIT_FAIL, EXIT_OK, EXIT_REJECTED, EXIT_USAGE, AmigoError, InputError, exit_status
 
 # Subcommands implemented in other packages: name -> (module, help). Each module
@@ -245,7 +245,7 @@ def cmd_apply(args: argparse.Namespace) -> int:
         target_path = Path(target)
         if not target_path.is_absolute():
             target_path = session.repo_root / target_path
-        fmt = args.format or ("blocks" if "<<<<<<< SEARCH" in answer else "whole")
+        fmt = args.format or ("blocks" if SEARCH_MARK in answer else "whole")
         try:
             request = session.make_request("(replayed answer)", target_path, selection=args.lines, edit_format=fmt)
         except AmigoError:

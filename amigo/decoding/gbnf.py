@@ -23,13 +23,8 @@ import re
 from typing import Iterable, Mapping, Sequence
 
 from amigo.decoding.runs import Window, split_lines, unique_run_ends
+from amigo.edits.contract import DIVIDER, MARKER_PREFIXES, REPLACE_MARK, SEARCH_MARK
 
-SEARCH_MARK = "<<<<<<< SEARCH"
-DIVIDER = "======="
-REPLACE_MARK = ">>>>>>> REPLACE"
-# Lines that would read as block markers to a parser; replacement text and
-# explanations may not start with them.
-MARKER_PREFIXES = ("<<<<<<<", "=======", ">>>>>>>")
 # A start whose shortest unique run is longer than this (inside a duplicated
 # stretch of code) is not offered as a SEARCH start: it would cost grammar
 # size for a place the model can reach from a neighbouring line anyway.

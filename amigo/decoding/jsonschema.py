@@ -12,8 +12,8 @@ from __future__ import annotations
 import json
 from typing import Any, Mapping
 
-from amigo.decoding.gbnf import DIVIDER, REPLACE_MARK, SEARCH_MARK
 from amigo.decoding.runs import Window, split_lines, unique_run_ends
+from amigo.edits.contract import DIVIDER, REPLACE_MARK, SEARCH_MARK
 
 # Per file: how many extra lines past the shortest unique run an entry may
 # have, and how much the enum may hold in all.

@@ -14,3 +14,11 @@ from typing import Literal, get_args
 EditFormat = Literal["blocks", "whole"]
 EDIT_FORMATS: tuple[str, ...] = get_args(EditFormat)
 
+# The markers at the width we write; the parser also accepts wider (and, from weak
+# models, narrower) runs of the same character, see ``amigo.edits.parse``.
+SEARCH_MARK = "<<<<<<< SEARCH"
+DIVIDER = "======="
+REPLACE_MARK = ">>>>>>> REPLACE"
+# Lines that would read as block markers to a parser; replacement text and
+# explanations may not start with them.
+MARKER_PREFIXES = ("<<<<<<<", "=======", ">>>>>>>")
