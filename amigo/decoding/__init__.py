@@ -7,8 +7,9 @@ request into the extra body fields to send. The answer is always validated
 by ``amigo.edits`` afterwards: constrained, never trusted.
 """
 
+from amigo.config import DECODING_MODES
 from amigo.decoding.backend import (
-    DECODING_MODES, Backend, clear_probe_cache, constraint_body, json_schema_body, probe_backend,
+    Backend, clear_probe_cache, constraint_body, json_schema_body, probe_backend,
 )
 from amigo.decoding.gbnf import blocks_grammar, literal, whole_grammar
 from amigo.decoding.jsonschema import blocks_from_json, blocks_json_schema, search_choices

@@ -12,7 +12,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from amigo.decoding.backend import Backend, DECODING_MODES, constraint_body, json_schema_body
+from amigo.config import DECODING_MODES
+from amigo.decoding.backend import Backend, constraint_body, json_schema_body
 from amigo.decoding.gbnf import blocks_grammar, whole_grammar
 from amigo.decoding.jsonschema import blocks_from_json, blocks_json_schema
 from amigo.decoding.runs import Window, scope_for, split_lines
