@@ -35,6 +35,13 @@ def language_of(path: str) -> str:
     return LANGUAGES.get(PurePosixPath(path).suffix.lower(), "text")
 
 
+# The one instruction of a "fix" request (the LSP's quick fix, the TUI's fix key,
+# bug-fix training pairs that come without one): the problem itself travels as
+# diagnostics, under "Problems reported". One wording, so that training data and
+# requests never teach the model two phrasings of the same request.
+FIX_INSTRUCTION = "Fix this bug"
+
+
 @dataclass(frozen=True)
 class Diagnostic:
     """A compiler/linter/test message the person wants addressed (lines 1-based)."""

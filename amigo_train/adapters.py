@@ -13,7 +13,7 @@ import re
 from typing import Any, Callable, Mapping
 
 from amigo import edits
-from amigo.prompt import EditRequest, build_messages, render_answer
+from amigo.prompt import FIX_INSTRUCTION, EditRequest, build_messages, render_answer
 
 Record = Mapping[str, Any]
 Example = dict[str, Any]
@@ -153,7 +153,7 @@ def bugfix_pair(rec: Record) -> Example | None:
     if not buggy.strip() or not fixed.strip() or buggy == fixed or len(buggy) > MAX_FILE_CHARS:
         return None
     path = rec.get("path") or _guess_path(rec.get("language") or rec.get("lang"))
-    instruction = (rec.get("instruction") or "").strip() or "Fix the bug in this code."
+    instruction = (rec.get("instruction") or "").strip() or FIX_INSTRUCTION
     hint = rec.get("error") or rec.get("failure_symptoms") or ""
     if hint and hint not in instruction:
         instruction += f"\nObserved: {str(hint).strip()[:500]}"
