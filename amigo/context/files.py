@@ -199,11 +199,6 @@ def list_files(root: Path) -> Listing:
     return listing
 
 
-def looks_binary(head: bytes) -> bool:
-    """NUL bytes in the first 8 KiB: not text, whatever the extension says."""
-    return b"\0" in head[:8192]
-
-
 def looks_minified(data: bytes) -> bool:
     """Very long lines on average: minified or generated, useless as context."""
     if len(data) < MINIFIED_LINE_CHARS:
