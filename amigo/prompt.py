@@ -10,29 +10,11 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-from pathlib import PurePosixPath
 from typing import Sequence
 
 from amigo.edits.contract import EditFormat
+from amigo.filetypes import language_of
 from amigo.paths import check_relative
-
-
-# File extension -> language name used in fences and in feedback records.
-LANGUAGES: dict[str, str] = {
-    ".py": "python", ".pyi": "python", ".js": "javascript", ".mjs": "javascript",
-    ".cjs": "javascript", ".jsx": "javascript", ".ts": "typescript", ".tsx": "tsx",
-    ".go": "go", ".rs": "rust", ".java": "java", ".c": "c", ".h": "c",
-    ".cc": "cpp", ".cpp": "cpp", ".cxx": "cpp", ".hpp": "cpp", ".hh": "cpp",
-    ".rb": "ruby", ".php": "php", ".cs": "csharp", ".kt": "kotlin", ".swift": "swift",
-    ".scala": "scala", ".lua": "lua", ".sh": "bash", ".bash": "bash", ".sql": "sql",
-    ".html": "html", ".css": "css", ".json": "json", ".toml": "toml", ".yaml": "yaml",
-    ".yml": "yaml", ".md": "markdown", ".txt": "text",
-}
-
-
-def language_of(path: str) -> str:
-    """The language name for ``path`` (``"text"`` when the extension is unknown)."""
-    return LANGUAGES.get(PurePosixPath(path).suffix.lower(), "text")
 
 
 # The one instruction of a "fix" request (the LSP's quick fix, the TUI's fix key,

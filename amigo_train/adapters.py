@@ -13,6 +13,7 @@ import re
 from typing import Any, Callable, Mapping
 
 from amigo import edits
+from amigo.filetypes import extension_for
 from amigo.prompt import FIX_INSTRUCTION, EditRequest, build_messages, render_answer
 
 Record = Mapping[str, Any]
@@ -44,10 +45,13 @@ def extract_code(text: str) -> tuple[str, str]:
     return prose, match.group(2)
 
 
+# Language names datasets use for amigo.filetypes' names.
+_LANGUAGE_ALIASES = {"c++": "cpp", "js": "javascript"}
+
+
 def _guess_path(language: str | None) -> str:
-    ext = {"python": "py", "javascript": "js", "typescript": "ts", "java": "java", "go": "go",
-           "rust": "rs", "cpp": "cpp", "c++": "cpp", "c": "c", "js": "js"}.get((language or "python").lower(), "py")
-    return f"solution.{ext}"
+    name = (language or "python").lower()
+    return f"solution{extension_for(_LANGUAGE_ALIASES.get(name, name)) or '.py'}"
 
 
 def commitpackft(rec: Record) -> Example | None:

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Callable, Iterator
 
 from amigo import progress
-from amigo.filetypes import looks_binary
+from amigo.filetypes import language_of, looks_binary
 
 IMPERATIVE_VERBS = frozenset("""
 add adjust allow append apply avoid bump call change check clarify clean cleanup clear close
@@ -135,8 +135,6 @@ def _mine_commits(repo, name: str, branch: str | None, max_commits: int | None, 
 
 
 def _lang(path: str) -> str:
-    from amigo.prompt import language_of
-
     return language_of(path)
 
 
