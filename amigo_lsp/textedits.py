@@ -32,8 +32,9 @@ class LineEdit:
     new_text: str
 
 
-def split_lines(text: str) -> list[str]:
-    """Lines with their terminators, split the way LSP counts lines."""
+def split_lsp_lines(text: str) -> list[str]:
+    """Lines with their terminators, split the way LSP counts lines (at ``\\r`` alone too,
+    unlike ``amigo.edits.lines.split_lines``, which splits files at ``\\n`` only)."""
     lines: list[str] = []
     pos = 0
     for match in _EOL.finditer(text):
@@ -78,7 +79,7 @@ def line_edits(old: str, new: str, encoding: str = "utf-16") -> list[LineEdit]:
     """
     if old == new:
         return []
-    a, b = split_lines(old), split_lines(new)
+    a, b = split_lsp_lines(old), split_lsp_lines(new)
     matcher = difflib.SequenceMatcher(None, a, b, autojunk=False)
     out: list[LineEdit] = []
     for tag, i1, i2, j1, j2 in matcher.get_opcodes():
