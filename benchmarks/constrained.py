@@ -36,8 +36,8 @@ sys.path.insert(0, str(REPO))
 from amigo import edits  # noqa: E402
 from amigo.client import ChatClient, StreamStats  # noqa: E402
 from amigo.decoding import Backend, blocks_grammar, plan_constraint, probe_backend  # noqa: E402
-from amigo.edits.lines import keys_of  # noqa: E402
 from amigo.decoding.params import DEFAULT_PROSE_CHARS  # noqa: E402
+from amigo.edits.lines import keys_of  # noqa: E402
 from amigo.prompt import EditRequest, build_messages  # noqa: E402
 from amigo.config import SERVE_BACKENDS  # noqa: E402
 
