@@ -12,7 +12,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Sequence
 
-from amigo.edits.contract import EditFormat
+from amigo.edits.contract import DIVIDER, REPLACE_MARK, SEARCH_MARK, EditFormat
 from amigo.filetypes import language_of
 from amigo.paths import check_relative
 
@@ -79,16 +79,16 @@ class EditRequest:
         return "".join(lines[start - 1 : end])
 
 
-SYSTEM_BLOCKS = """You are Amigo, an expert programmer who edits code in a git repository.
+SYSTEM_BLOCKS = f"""You are Amigo, an expert programmer who edits code in a git repository.
 Answer with one or more SEARCH/REPLACE blocks and nothing else but a short explanation.
 Each block is:
 
 path/of/the/file
-<<<<<<< SEARCH
+{SEARCH_MARK}
 lines copied exactly from the file
-=======
+{DIVIDER}
 the new lines that replace them
->>>>>>> REPLACE
+{REPLACE_MARK}
 
 Rules: SEARCH must copy existing lines exactly, enough to be unique. Keep blocks small:
 only the lines that change plus a little context. An empty SEARCH creates a new file.
