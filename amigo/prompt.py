@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from typing import Sequence
 
 from amigo.edits.contract import DIVIDER, REPLACE_MARK, SEARCH_MARK, EditFormat
+from amigo.edits.lines import split_lines
 from amigo.filetypes import language_of
 from amigo.paths import check_relative
 
@@ -75,7 +76,7 @@ class EditRequest:
         if self.selection is None:
             return self.file_text
         start, end = self.selection
-        lines = self.file_text.splitlines(keepends=True)
+        lines = split_lines(self.file_text)  # as apply_whole counts the selection's lines
         return "".join(lines[start - 1 : end])
 
 
@@ -204,8 +205,7 @@ def render_answer(request: EditRequest, new_file_text: str) -> str:
         return edits.render(request.file_text, new_file_text, request.path)
     if request.selection is None:
         return _fenced(new_file_text, request.language)
-    old_lines = request.file_text.splitlines(keepends=True)
-    new_lines = new_file_text.splitlines(keepends=True)
+    old_lines, new_lines = split_lines(request.file_text), split_lines(new_file_text)
     start, end = request.selection
     prefix, suffix = old_lines[: start - 1], old_lines[end:]
     if new_lines[: len(prefix)] != prefix or (
