@@ -38,8 +38,9 @@ from typing import Iterable, Sequence
 from tree_sitter import Node
 
 from amigo.context import languages
-from amigo.context.files import _git_paths, git_toplevel
+from amigo.context.files import git_toplevel
 from amigo.context.tags import extract
+from amigo.repofiles import git_ls_files
 
 # Definition kinds whose loss is reported (constants and fields come and go in normal edits).
 DEFINITION_KINDS = frozenset({"function", "method", "class", "interface", "enum", "module"})
@@ -246,7 +247,7 @@ def check_change(path: str, old: str | None, new: str, instruction: str,
 
 def _copy_repository(root: Path, into: Path) -> None:
     """The repository's files (tracked and untracked, not ignored; no ``.git``) under ``into``."""
-    paths = _git_paths(root) if git_toplevel(root) is not None else None
+    paths = git_ls_files(root) if git_toplevel(root) is not None else None
     if paths is None:
         shutil.copytree(root, into, symlinks=True, dirs_exist_ok=True,
                         ignore=shutil.ignore_patterns(".git"))

@@ -16,6 +16,7 @@ from typing import Any, Callable, Sequence, TextIO
 
 from amigo import __version__, install_hint, progress
 from amigo.config import SERVE_BACKENDS, SWITCHES, Config, switch_on
+from amigo.edits.contract import EDIT_FORMATS, SEARCH_MARK
 from amigo.errors import EXIT_FAIL, EXIT_OK, EXIT_REJECTED, EXIT_USAGE, AmigoError, InputError, exit_status
 
 # Subcommands implemented in other packages: name -> (module, help). Each module
@@ -244,7 +245,7 @@ def cmd_apply(args: argparse.Namespace) -> int:
         target_path = Path(target)
         if not target_path.is_absolute():
             target_path = session.repo_root / target_path
-        fmt = args.format or ("blocks" if "<<<<<<< SEARCH" in answer else "whole")
+        fmt = args.format or ("blocks" if SEARCH_MARK in answer else "whole")
         try:
             request = session.make_request("(replayed answer)", target_path, selection=args.lines, edit_format=fmt)
         except AmigoError:
@@ -404,7 +405,7 @@ def build_parser() -> argparse.ArgumentParser:
         p.add_argument("--commit", action="store_true", help="commit exactly the edited files")
         p.add_argument("--color", choices=("auto", "always", "never"), default="auto")
         p.add_argument("--lines", type=parse_lines, metavar="A-B", help="1-based inclusive line range")
-        p.add_argument("--format", choices=("blocks", "whole"), help="the answer format asked of the model")
+        p.add_argument("--format", choices=EDIT_FORMATS, help="the answer format asked of the model")
         p.add_argument("--partial", action="store_true", help="apply the blocks that match even if others fail")
         p.add_argument("--allow-broken", action="store_true", dest="allow_broken",
                        help="with --yes, write a change even when its checks found errors (syntax, lost code)")

@@ -37,7 +37,8 @@ from amigo.config import CompletionSettings, Config
 from amigo.events import (
     CompletionAcceptedEvent, CompletionRejectedEvent, CompletionShownEvent, EventBus, Suggestion,
 )
-from amigo.prompt import fence_for, language_of
+from amigo.filetypes import language_of
+from amigo.prompt import fence_for
 
 log = logging.getLogger(__name__)
 

@@ -18,14 +18,18 @@ import os
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any, Literal, Mapping, get_args
 from urllib.parse import urlsplit
 
+from amigo.edits.contract import EDIT_FORMATS
 from amigo.errors import ConfigError
 from amigo.xdg import config_dir
 
-EDIT_FORMATS = ("blocks", "whole")
-DECODING_MODES = ("auto", "constrained", "free")
+# How answers are decoded: ``auto`` constrains when the server can, ``constrained``
+# insists, ``free`` never does. The one list of modes (amigo.decoding and the
+# editors' settings read it here; this module stays light to import, so it lives here).
+DecodingMode = Literal["auto", "constrained", "free"]
+DECODING_MODES: tuple[str, ...] = get_args(DecodingMode)
 
 
 @dataclass

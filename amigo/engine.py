@@ -84,7 +84,7 @@ class EditSession:
             raise InputError(f"{rel}: over the {self.config.max_file_bytes:,}-byte limit; select a smaller file")
         selection = _check_selection(selection, file_text, rel)
         fmt = edit_format or self.config.edit_format
-        if fmt not in ("blocks", "whole"):
+        if fmt not in edits.EDIT_FORMATS:
             raise InputError(f"unknown edit format {fmt!r}: use blocks or whole")
         context = self._context(rel, file_text, selection, instruction)
         return EditRequest(

@@ -10,30 +10,19 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-from pathlib import PurePosixPath
-from typing import Literal, Sequence
+from typing import Sequence
 
+from amigo.edits.contract import DIVIDER, REPLACE_MARK, SEARCH_MARK, EditFormat
+from amigo.edits.lines import split_lines
+from amigo.filetypes import language_of
 from amigo.paths import check_relative
 
-EditFormat = Literal["blocks", "whole"]
-EDIT_FORMATS: tuple[str, ...] = ("blocks", "whole")
 
-# File extension -> language name used in fences and in feedback records.
-LANGUAGES: dict[str, str] = {
-    ".py": "python", ".pyi": "python", ".js": "javascript", ".mjs": "javascript",
-    ".cjs": "javascript", ".jsx": "javascript", ".ts": "typescript", ".tsx": "tsx",
-    ".go": "go", ".rs": "rust", ".java": "java", ".c": "c", ".h": "c",
-    ".cc": "cpp", ".cpp": "cpp", ".cxx": "cpp", ".hpp": "cpp", ".hh": "cpp",
-    ".rb": "ruby", ".php": "php", ".cs": "csharp", ".kt": "kotlin", ".swift": "swift",
-    ".scala": "scala", ".lua": "lua", ".sh": "bash", ".bash": "bash", ".sql": "sql",
-    ".html": "html", ".css": "css", ".json": "json", ".toml": "toml", ".yaml": "yaml",
-    ".yml": "yaml", ".md": "markdown", ".txt": "text",
-}
-
-
-def language_of(path: str) -> str:
-    """The language name for ``path`` (``"text"`` when the extension is unknown)."""
-    return LANGUAGES.get(PurePosixPath(path).suffix.lower(), "text")
+# The one instruction of a "fix" request (the LSP's quick fix, the TUI's fix key,
+# bug-fix training pairs that come without one): the problem itself travels as
+# diagnostics, under "Problems reported". One wording, so that training data and
+# requests never teach the model two phrasings of the same request.
+FIX_INSTRUCTION = "Fix this bug"
 
 
 @dataclass(frozen=True)
@@ -87,20 +76,20 @@ class EditRequest:
         if self.selection is None:
             return self.file_text
         start, end = self.selection
-        lines = self.file_text.splitlines(keepends=True)
+        lines = split_lines(self.file_text)  # as apply_whole counts the selection's lines
         return "".join(lines[start - 1 : end])
 
 
-SYSTEM_BLOCKS = """You are Amigo, an expert programmer who edits code in a git repository.
+SYSTEM_BLOCKS = f"""You are Amigo, an expert programmer who edits code in a git repository.
 Answer with one or more SEARCH/REPLACE blocks and nothing else but a short explanation.
 Each block is:
 
 path/of/the/file
-<<<<<<< SEARCH
+{SEARCH_MARK}
 lines copied exactly from the file
-=======
+{DIVIDER}
 the new lines that replace them
->>>>>>> REPLACE
+{REPLACE_MARK}
 
 Rules: SEARCH must copy existing lines exactly, enough to be unique. Keep blocks small:
 only the lines that change plus a little context. An empty SEARCH creates a new file.
@@ -216,8 +205,7 @@ def render_answer(request: EditRequest, new_file_text: str) -> str:
         return edits.render(request.file_text, new_file_text, request.path)
     if request.selection is None:
         return _fenced(new_file_text, request.language)
-    old_lines = request.file_text.splitlines(keepends=True)
-    new_lines = new_file_text.splitlines(keepends=True)
+    old_lines, new_lines = split_lines(request.file_text), split_lines(new_file_text)
     start, end = request.selection
     prefix, suffix = old_lines[: start - 1], old_lines[end:]
     if new_lines[: len(prefix)] != prefix or (

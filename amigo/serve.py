@@ -59,9 +59,10 @@ VLLM_START_TIMEOUT = 600.0
 VLLM_LORA_RANKS = (1, 8, 16, 32, 64, 128, 256, 320, 512)
 
 
-def amigo_cache_dir() -> Path:
-    """``$XDG_CACHE_HOME/amigo`` (default ``~/.cache/amigo``): built binaries, venvs, models."""
-    return cache_dir()
+def embedded_f32_dir() -> Path:
+    """Where the embedded model's float32 Hugging Face copy is kept (made by
+    ``amigo_train.base_model.dequantized_smollm2``, looked up for vLLM here)."""
+    return cache_dir() / "models" / "smollm2-135m-instruct-f32"
 
 
 def embedded_model_path() -> Path:
@@ -83,7 +84,7 @@ def embedded_hf_model_dir() -> Path:
     ``scripts/setup-vllm.sh`` makes it (amigo_train dequantizes the GGUF); the
     core never imports training code, so here it is only looked up.
     """
-    path = amigo_cache_dir() / "models" / "smollm2-135m-instruct-f32"
+    path = embedded_f32_dir()
     if not (path / "config.json").is_file():
         raise AmigoError(f"{path} does not exist: vLLM needs a Hugging Face model directory; {VLLM_HINT}, "
                          "or pass one with --model")
@@ -98,7 +99,7 @@ def find_llama_server(binary: str | Path | None = None) -> Path | None:
         return path if path.is_file() and os.access(path, os.X_OK) else None
     # Kept per CPU flag set (scripts/build-llama-server.sh): a binary built on another machine
     # that shares this home is never picked up.
-    cached = amigo_cache_dir() / "bin" / portable_build(cpu_flags()).tag / "llama-server"
+    cached = cache_dir() / "bin" / portable_build(cpu_flags()).tag / "llama-server"
     if cached.is_file() and os.access(cached, os.X_OK):
         return cached
     found = shutil.which("llama-server")
@@ -109,7 +110,7 @@ def find_vllm_python(python: str | Path | None = None) -> Path | None:
     """A Python interpreter that has vLLM: ``python`` if given, else the venv
     the setup script makes. None when there is none (vLLM is never looked for
     in Amigo's own environment: its pins clash with the training extra)."""
-    candidate = Path(python).expanduser() if python else amigo_cache_dir() / "vllm-venv" / "bin" / "python"
+    candidate = Path(python).expanduser() if python else cache_dir() / "vllm-venv" / "bin" / "python"
     return candidate if candidate.is_file() and os.access(candidate, os.X_OK) else None
 
 

@@ -43,10 +43,10 @@ from typing import Iterable, Iterator, Sequence
 
 from amigo.errors import InputError, RefusedError, StaleError
 from amigo.events import FileChange
+from amigo.filetypes import looks_binary
 from amigo.paths import repo_relpath
 from amigo.xdg import state_dir
 
-BINARY_SNIFF_BYTES = 8192
 LOCK_TIMEOUT_S = 30.0
 TEMP_SUFFIX = ".amigo-tmp"
 # ".NAME.RANDOM.amigo-tmp": what _write_temp names its files (and all that cleaning removes).
@@ -288,7 +288,7 @@ class Workspace:
         return self._snapshot(rel, data, full.stat().st_mode)
 
     def _snapshot(self, rel: str, data: bytes, mode: int | None) -> FileSnapshot:
-        if b"\0" in data[:BINARY_SNIFF_BYTES]:
+        if looks_binary(data):
             raise InputError(f"{rel}: a binary file; Amigo edits text files only")
         try:
             text = data.decode("utf-8")

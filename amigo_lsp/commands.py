@@ -12,7 +12,7 @@ from typing import Any, Mapping, Sequence
 
 from pygls.exceptions import JsonRpcInvalidParams
 
-from amigo.prompt import Diagnostic
+from amigo.prompt import FIX_INSTRUCTION, Diagnostic
 
 EDIT = "amigo.edit"
 FIX = "amigo.fix"
@@ -21,7 +21,6 @@ REJECT = "amigo.reject"
 RETRY = "amigo.retry"
 UNDO = "amigo.undo"
 ALL = (EDIT, FIX, ACCEPT, REJECT, RETRY, UNDO)
-FIX_INSTRUCTION = "Fix this bug"
 
 _SEVERITY = {1: "error", 2: "warning", 3: "info", 4: "hint"}
 

@@ -8,9 +8,10 @@ otherwise), so these helpers never use ``str.splitlines`` or ``len`` blindly.
 
 from __future__ import annotations
 
-import difflib
 import re
 from dataclasses import dataclass
+
+from amigo.edits.sequence import opcodes
 
 _EOL = re.compile(r"\r\n|\r|\n")
 
@@ -32,8 +33,9 @@ class LineEdit:
     new_text: str
 
 
-def split_lines(text: str) -> list[str]:
-    """Lines with their terminators, split the way LSP counts lines."""
+def split_lsp_lines(text: str) -> list[str]:
+    """Lines with their terminators, split the way LSP counts lines (at ``\\r`` alone too,
+    unlike ``amigo.edits.lines.split_lines``, which splits files at ``\\n`` only)."""
     lines: list[str] = []
     pos = 0
     for match in _EOL.finditer(text):
@@ -78,10 +80,9 @@ def line_edits(old: str, new: str, encoding: str = "utf-16") -> list[LineEdit]:
     """
     if old == new:
         return []
-    a, b = split_lines(old), split_lines(new)
-    matcher = difflib.SequenceMatcher(None, a, b, autojunk=False)
+    a, b = split_lsp_lines(old), split_lsp_lines(new)
     out: list[LineEdit] = []
-    for tag, i1, i2, j1, j2 in matcher.get_opcodes():
+    for tag, i1, i2, j1, j2 in opcodes(a, b):
         if tag == "equal":
             continue
         out.append(LineEdit(line_start(a, i1, encoding), line_start(a, i2, encoding), "".join(b[j1:j2])))

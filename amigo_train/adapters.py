@@ -13,7 +13,8 @@ import re
 from typing import Any, Callable, Mapping
 
 from amigo import edits
-from amigo.prompt import EditRequest, build_messages, render_answer
+from amigo.filetypes import extension_for
+from amigo.prompt import FIX_INSTRUCTION, EditRequest, build_messages, render_answer
 
 Record = Mapping[str, Any]
 Example = dict[str, Any]
@@ -44,10 +45,13 @@ def extract_code(text: str) -> tuple[str, str]:
     return prose, match.group(2)
 
 
+# Language names datasets use for amigo.filetypes' names.
+_LANGUAGE_ALIASES = {"c++": "cpp", "js": "javascript"}
+
+
 def _guess_path(language: str | None) -> str:
-    ext = {"python": "py", "javascript": "js", "typescript": "ts", "java": "java", "go": "go",
-           "rust": "rs", "cpp": "cpp", "c++": "cpp", "c": "c", "js": "js"}.get((language or "python").lower(), "py")
-    return f"solution.{ext}"
+    name = (language or "python").lower()
+    return f"solution{extension_for(_LANGUAGE_ALIASES.get(name, name)) or '.py'}"
 
 
 def commitpackft(rec: Record) -> Example | None:
@@ -153,7 +157,7 @@ def bugfix_pair(rec: Record) -> Example | None:
     if not buggy.strip() or not fixed.strip() or buggy == fixed or len(buggy) > MAX_FILE_CHARS:
         return None
     path = rec.get("path") or _guess_path(rec.get("language") or rec.get("lang"))
-    instruction = (rec.get("instruction") or "").strip() or "Fix the bug in this code."
+    instruction = (rec.get("instruction") or "").strip() or FIX_INSTRUCTION
     hint = rec.get("error") or rec.get("failure_symptoms") or ""
     if hint and hint not in instruction:
         instruction += f"\nObserved: {str(hint).strip()[:500]}"

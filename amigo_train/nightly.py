@@ -29,6 +29,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Iterator
 
+from amigo import xdg
 from amigo.errors import ConfigError, InputError
 from amigo_train.models import Registry
 
@@ -59,9 +60,7 @@ class NightlySettings:
 
     @property
     def home(self) -> Path:
-        from feedback.settings import data_dir
-
-        return (self.root or data_dir() / "nightly") / self.served_name
+        return (self.root or xdg.data_dir() / "nightly") / self.served_name
 
 
 def rows(path: Path) -> list[dict[str, Any]]:

@@ -26,13 +26,14 @@ from amigo.client import Cancelled
 from amigo.engine import EditSession
 from amigo.errors import AmigoError, ModelServerError
 from amigo.events import Event, Proposal, RepairEvent, StaleEvent, TokenEvent
+from amigo.prompt import FIX_INSTRUCTION
+from amigo.repofiles import list_repo_files
 from amigo_tui.diffmodel import hunk_views
 from amigo_tui.fileload import load_page
-from amigo_tui.fix import FIX_INSTRUCTION, diagnostics_from_output
+from amigo_tui.fix import diagnostics_from_output
 from amigo_tui.history import InstructionHistory
 from amigo_tui.messages import ConnectionChecked, FilesListed, GenerationEnded, TokenArrived
 from amigo_tui.render import warm_highlighter
-from amigo_tui.repo_files import list_repo_files
 from amigo_tui.screens import FinderScreen, FixScreen
 from amigo_tui.widgets.diff_panel import DiffPanel
 from amigo_tui.widgets.file_tree import FileTree

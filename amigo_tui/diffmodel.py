@@ -9,10 +9,11 @@ shown is exactly what accepting it would write.
 
 from __future__ import annotations
 
-import difflib
 from dataclasses import dataclass
 from typing import Callable, Sequence
 
+from amigo.edits.lines import keys_of
+from amigo.edits.sequence import grouped, opcodes
 from amigo.events import FileChange
 
 CONTEXT_LINES = 3
@@ -44,11 +45,10 @@ class HunkView:
 
 def diff_lines(old: str, new: str, context: int = CONTEXT_LINES) -> tuple[str, tuple[DiffLine, ...]]:
     """The unified-diff header and lines of ``old`` -> ``new`` (all groups joined)."""
-    a = old.splitlines()
-    b = new.splitlines()
+    a, b = keys_of(old), keys_of(new)  # lines as the engine numbers its hunks
     out: list[DiffLine] = []
     header = ""
-    for group in difflib.SequenceMatcher(None, a, b, autojunk=False).get_grouped_opcodes(context):
+    for group in grouped(opcodes(a, b), context):
         if not header:
             i1, j1 = group[0][1], group[0][3]
             i2, j2 = group[-1][2], group[-1][4]

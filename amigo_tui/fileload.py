@@ -10,7 +10,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-BINARY_SNIFF_BYTES = 8192
+from amigo.filetypes import BINARY_SNIFF_BYTES, looks_binary
+
 PAGE_BYTES = 128 * 1024
 _COUNT_CHUNK = 1 << 20
 
@@ -43,7 +44,7 @@ def load_page(root: Path, rel: str, max_bytes: int, page: int = 0, page_bytes: i
             head = fh.read(BINARY_SNIFF_BYTES)
     except OSError as exc:
         return FilePage(rel, "missing", "", 0, notice=f"{rel}: cannot be read ({exc.strerror})")
-    if b"\0" in head:
+    if looks_binary(head):
         return FilePage(rel, "binary", "", size,
                         notice=f"{rel}: binary file ({size:,} bytes); not shown, not editable")
     if size > max_bytes:

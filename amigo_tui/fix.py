@@ -10,7 +10,6 @@ from pathlib import Path
 from amigo.prompt import Diagnostic
 
 MAX_ERROR_CHARS = 4000
-FIX_INSTRUCTION = "Fix the error reported below."
 
 
 def diagnostics_from_output(text: str, path: str, selection: tuple[int, int] | None) -> tuple[Diagnostic, ...]:

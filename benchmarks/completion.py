@@ -30,7 +30,6 @@ import argparse
 import json
 import os
 import random
-import subprocess
 import sys
 import tempfile
 import threading
@@ -48,6 +47,7 @@ from amigo.client import ChatClient  # noqa: E402
 from amigo.complete import Completer, Timing, analyse, route_for  # noqa: E402
 from amigo.config import CompletionSettings, Config  # noqa: E402
 from amigo.events import EventBus  # noqa: E402
+from amigo.repofiles import git_ls_files  # noqa: E402
 from amigo_lsp.stdio_client import StdioClient  # noqa: E402
 
 ROUTES = {"fim:starcoder": "starcoder", "prefix": "prefix", "chat": "none"}
@@ -64,8 +64,10 @@ class Case:
 
 def held_out_cases(repo: Path, count: int, seed: int) -> list[Case]:
     """Sample lines of tracked Python files; remove the rest of each line after a cursor place."""
-    files = subprocess.run(["git", "-C", str(repo), "ls-files", "*.py"], capture_output=True, text=True,
-                           check=True).stdout.split()
+    listed = git_ls_files(repo)
+    if listed is None:
+        raise SystemExit(f"{repo}: git could not list its files; give a git work tree")
+    files = [f for f in listed if f.endswith(".py")]
     files = [f for f in files if not f.startswith(("tests/", "benchmarks/")) and (repo / f).stat().st_size < 60_000]
     rng = random.Random(seed)
     cases: list[Case] = []

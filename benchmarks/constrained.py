@@ -35,8 +35,9 @@ sys.path.insert(0, str(REPO))
 
 from amigo import edits  # noqa: E402
 from amigo.client import ChatClient, StreamStats  # noqa: E402
-from amigo.decoding import Backend, blocks_grammar, plan_constraint, probe_backend, split_lines  # noqa: E402
+from amigo.decoding import Backend, blocks_grammar, plan_constraint, probe_backend  # noqa: E402
 from amigo.decoding.params import DEFAULT_PROSE_CHARS  # noqa: E402
+from amigo.edits.lines import keys_of  # noqa: E402
 from amigo.prompt import EditRequest, build_messages  # noqa: E402
 from amigo.config import SERVE_BACKENDS  # noqa: E402
 
@@ -195,7 +196,7 @@ def sized_files(sizes: list[int]) -> Iterator[tuple[int, str]]:
     stdlib = Path(sysconfig.get_paths()["stdlib"])
     pool: list[str] = []
     for name in ("typing.py", "argparse.py", "inspect.py", "tarfile.py", "collections/__init__.py"):
-        pool.extend(split_lines((stdlib / name).read_text(encoding="utf-8")))
+        pool.extend(keys_of((stdlib / name).read_text(encoding="utf-8")))
     for size in sizes:
         yield size, "".join(line + "\n" for line in pool[:size])
 
@@ -206,7 +207,7 @@ def measure_sizes(client: ChatClient, backend: Backend, sizes: list[int], max_to
                  f"{'compile s':>9} {'tok/s free':>10} {'tok/s gbnf':>10} {'overhead':>8}"]
     print(lines_out[0], flush=True)
     for size, text in sized_files(sizes):
-        selection_text = "".join(line + "\n" for line in split_lines(text)[size // 2 : size // 2 + 12])
+        selection_text = "".join(line + "\n" for line in keys_of(text)[size // 2 : size // 2 + 12])
         free, gbnf, builds = [], [], []
         for repeat in range(repeats):
             # A new path each repeat makes a new grammar: vLLM (xgrammar) caches

@@ -32,6 +32,7 @@ sys.path.insert(0, str(REPO_ROOT))
 from amigo.context import build_context  # noqa: E402
 from amigo.context.index import forget_indexes  # noqa: E402
 from amigo.context.languages import tag_language  # noqa: E402
+from amigo.repofiles import git_ls_files  # noqa: E402
 from amigo.context.tags import extract  # noqa: E402
 
 
@@ -45,9 +46,10 @@ def git(root: Path, *args: str) -> str:
 
 
 def source_files(root: Path) -> list[str]:
-    out = subprocess.run(["git", "-C", str(root), "ls-files", "-z", "--cached", "--others",
-                          "--exclude-standard"], capture_output=True, check=True).stdout
-    return [p for p in out.decode().split("\0") if p and tag_language(p)]
+    paths = git_ls_files(root)
+    if paths is None:
+        raise SystemExit(f"{root}: git could not list its files; give a git work tree")
+    return [p for p in paths if tag_language(p)]
 
 
 # ---- speed on a large tree -------------------------------------------------------------------

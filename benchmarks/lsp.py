@@ -25,6 +25,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from amigo.config import DECODING_MODES  # noqa: E402
 from amigo_lsp.stdio_client import StdioClient  # noqa: E402
 
 SAMPLE = '''"""A tiny user registry."""
@@ -83,7 +84,7 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--actions", type=int, default=1000, help="code action requests while idle")
     parser.add_argument("--max-tokens", type=int, default=256)
     parser.add_argument("--runs", type=int, default=3, help="amigo.edit runs")
-    parser.add_argument("--decoding", choices=["auto", "constrained", "free"], default=None,
+    parser.add_argument("--decoding", choices=DECODING_MODES, default=None,
                         help="override the decoding mode (default: the configuration's)")
     args = parser.parse_args(argv)
 

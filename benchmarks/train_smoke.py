@@ -33,6 +33,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from amigo import xdg  # noqa: E402
+
 
 def _git(repo: Path, *args: str) -> None:
     subprocess.run(["git", *args], cwd=repo, check=True, capture_output=True,
@@ -188,7 +190,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--functions", type=int, default=60)
     parser.add_argument("--heldout", type=int, default=24)
     parser.add_argument("--max-new-tokens", type=int, default=256)
-    parser.add_argument("--out", default=str(Path.home() / ".cache" / "amigo" / "bench-smoke"))
+    parser.add_argument("--out", default=str(xdg.cache_dir() / "bench-smoke"))
     parser.add_argument("--seed", type=int, default=3)
     parser.add_argument("--no-export", action="store_true", help="skip the GGUF export and llama.cpp check")
     parser.add_argument("--no-cache", action="store_true", help="recompute the base model's answers")
@@ -272,7 +274,7 @@ def main(argv: list[str] | None = None) -> int:
     import hashlib
 
     key = hashlib.sha256(json.dumps([heldout, args.max_new_tokens, base], sort_keys=True).encode()).hexdigest()[:16]
-    cache = Path.home() / ".cache" / "amigo" / "bench-smoke-before" / f"{key}.json"
+    cache = xdg.cache_dir() / "bench-smoke-before" / f"{key}.json"
     if cache.is_file() and not args.no_cache:
         before = json.loads(cache.read_text())
         (out / "answers-before.jsonl").write_text((cache.with_suffix(".jsonl")).read_text())

@@ -15,7 +15,6 @@ end starts and the recorder repeats at most once a minute on new proposals.
 
 from __future__ import annotations
 
-import difflib
 import json
 import sqlite3
 import time
@@ -23,6 +22,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
+from amigo.edits.lines import split_lines
+from amigo.edits.sequence import opcodes
 from feedback.redact import redact
 from feedback.repoid import UNKNOWN, head_commit, identify
 from feedback.records import dumps
@@ -47,10 +48,6 @@ class FollowUpReport:
 
 # -- pure measures --------------------------------------------------------------------
 
-def _lines(text: str) -> list[str]:
-    return text.splitlines(keepends=True)
-
-
 def retention_units(old: str, final: str, current: str | None) -> tuple[int, int]:
     """(units of the accepted change still there, units in the change).
 
@@ -58,37 +55,36 @@ def retention_units(old: str, final: str, current: str | None) -> tuple[int, int
     a line it removed (kept while it is still absent). A deleted file keeps
     nothing of what was added.
     """
-    o, f = _lines(old), _lines(final)
-    c = _lines(current) if current is not None else []
+    o, f = split_lines(old), split_lines(final)
+    c = split_lines(current) if current is not None else []
     added: set[int] = set()
     deleted: set[int] = set()
-    for tag, i1, i2, j1, j2 in difflib.SequenceMatcher(None, o, f, autojunk=False).get_opcodes():
+    for tag, i1, i2, j1, j2 in opcodes(o, f):
         if tag != "equal":
             deleted.update(range(i1, i2))
             added.update(range(j1, j2))
-    survived: set[int] = set()
-    for block in difflib.SequenceMatcher(None, f, c, autojunk=False).get_matching_blocks():
-        survived.update(range(block.a, block.a + block.size))
-    back: set[int] = set()
-    for block in difflib.SequenceMatcher(None, o, c, autojunk=False).get_matching_blocks():
-        back.update(range(block.a, block.a + block.size))
+    survived = _matched(f, c)
+    back = _matched(o, c)
     kept = len(added & survived) + len(deleted - back)
     return kept, len(added) + len(deleted)
 
 
+def _matched(a: list[str], b: list[str]) -> set[int]:
+    """The lines of ``a`` that the diff to ``b`` keeps."""
+    return {i for tag, i1, i2, _, _ in opcodes(a, b) if tag == "equal" for i in range(i1, i2)}
+
+
 def changed_regions(old: str, new: str) -> list[tuple[int, int]]:
     """Line ranges [start, end) of ``old`` that ``new`` changes (inserts are empty ranges)."""
-    return [(i1, i2) for tag, i1, i2, _, _ in
-            difflib.SequenceMatcher(None, _lines(old), _lines(new), autojunk=False).get_opcodes()
-            if tag != "equal"]
+    return [(i1, i2) for tag, i1, i2, _, _ in opcodes(split_lines(old), split_lines(new)) if tag != "equal"]
 
 
 def correction_text(old: str, current: str, regions: list[tuple[int, int]], margin: int = MARGIN_LINES) -> str | None:
     """``old`` with only the person's changes that touch ``regions`` applied; None when there are none."""
-    o, c = _lines(old), _lines(current)
+    o, c = split_lines(old), split_lines(current)
     out: list[str] = []
     touched = False
-    for tag, i1, i2, j1, j2 in difflib.SequenceMatcher(None, o, c, autojunk=False).get_opcodes():
+    for tag, i1, i2, j1, j2 in opcodes(o, c):
         if tag == "equal":
             out.extend(o[i1:i2])
             continue
@@ -159,7 +155,7 @@ def _correction(store: Store, root: Path, row: sqlite3.Row, now: float, redactor
     targets: dict[str, list[tuple[int, int]]] = {
         c["path"]: changed_regions(c["old_text"], c["new_text"]) for c in changes}
     if not targets:  # an answer that did not apply: the selection, else the whole file
-        n = len(_lines(row["file_text"]))
+        n = len(split_lines(row["file_text"]))
         start, end = row["selection_start"], row["selection_end"]
         targets[row["path"]] = [(start - 1, end)] if start else [(0, n)]
     old_by_path = {c["path"]: c["old_text"] for c in changes} or {row["path"]: row["file_text"]}

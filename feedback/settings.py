@@ -49,17 +49,12 @@ def default_settings() -> SettingsLike:
         return FeedbackSettings()
 
 
-def data_dir() -> Path:
-    """``$XDG_DATA_HOME/amigo`` (default ``~/.local/share/amigo``)."""
-    return xdg.data_dir()
-
-
 def db_path(settings: SettingsLike | None) -> Path:
     """The database file: ``settings.db_path`` when set, else under the XDG data dir."""
     configured = getattr(settings, "db_path", None) if settings is not None else None
     if configured:
         return Path(os.path.expandvars(str(configured))).expanduser()
-    return data_dir() / "feedback.db"
+    return xdg.data_dir() / "feedback.db"
 
 
 def is_excluded(settings: SettingsLike | None, repo_root: Path | None, repo_id: str,

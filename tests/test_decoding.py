@@ -16,10 +16,11 @@ import pytest
 from amigo import edits
 from amigo.decoding import (
     Window, answer_text, blocks_from_json, blocks_grammar, blocks_json_schema, clear_probe_cache,
-    constraint_params, plan_constraint, probe_backend, scope_for, search_choices, split_lines,
+    constraint_params, plan_constraint, probe_backend, scope_for, search_choices,
     unique_run_ends, whole_grammar,
 )
 from amigo.decoding.gbnf import is_marker_line, literal
+from amigo.edits.lines import keys_of as split_lines
 from amigo.errors import ConfigError
 from amigo.prompt import EditRequest
 

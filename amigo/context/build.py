@@ -26,6 +26,7 @@ from amigo.context.languages import tag_language
 from amigo.context.rank import COMMON_NAMES, MAX_DEFINING_FILES, FileGraph, graph_for
 from amigo.context.render import entry_lines, members_of, render_groups, signature_lines
 from amigo.context.tags import CONTAINER_KINDS, Definition, FileTags, extract, plain_references
+from amigo.filetypes import looks_binary
 from amigo.paths import repo_relpath
 from amigo.prompt import ContextSection
 
@@ -113,7 +114,7 @@ def _text_digest(text: str) -> str:
 
 def _parse_buffer(text: str, rel: str, notes: list[str]) -> FileTags:
     data = text.encode("utf-8", "surrogatepass")
-    if "\0" in text[:8192]:
+    if looks_binary(data):
         notes.append(f"{rel} looks binary: no structure taken from it")
         return FileTags(None, text.count("\n") + 1, (), {}, ())
     if len(data) > filelist.MAX_FILE_BYTES or filelist.looks_minified(data):

@@ -11,6 +11,7 @@ from amigo import progress
 from amigo.cli import parse_lines  # one --lines syntax for every command
 from amigo.context.build import build_context
 from amigo.errors import EXIT_FAIL, EXIT_USAGE, InputError, RefusedError
+from amigo.filetypes import looks_binary
 from amigo.paths import repo_relpath
 from amigo.prompt import EditRequest, build_messages
 from amigo.workspace import find_repo_root
@@ -41,7 +42,7 @@ def _read(path: Path) -> str:
         raise InputError(f"{path} is a folder; give the path of a file") from None
     except OSError as err:
         raise InputError(f"cannot read {path} ({err.strerror}); check its permissions") from None
-    if b"\0" in data[:8192]:
+    if looks_binary(data):
         raise InputError(f"{path} looks binary; Amigo edits text files only")
     return data.decode("utf-8", "replace")
 

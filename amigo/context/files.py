@@ -1,6 +1,6 @@
 """Which files of a repository are worth indexing, listed fast.
 
-In a git work tree the list comes from one ``git ls-files -z`` call (tracked
+In a git work tree the list comes from ``amigo.repofiles.git_ls_files`` (tracked
 plus untracked-not-ignored), so even 100k files list in well under a second.
 Outside git we walk the folder ourselves, honouring a top-level
 ``.gitignore`` and never following symlinked folders (no loops).
@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from amigo.context.languages import tag_language
+from amigo.repofiles import git_ls_files
 
 MAX_FILE_BYTES = 1_000_000
 MINIFIED_LINE_CHARS = 2_000
@@ -77,27 +78,6 @@ def is_vendored(path: str) -> bool:
     if any(part in SKIP_DIRS for part in parts[:-1]):
         return True
     return parts[-1].endswith(GENERATED_SUFFIXES)
-
-
-def _git_paths(root: Path) -> list[str] | None:
-    try:
-        out = subprocess.run(
-            ["git", "--no-optional-locks", "-C", str(root), "-c", "core.quotepath=off", "ls-files", "-z",
-             "--cached", "--others", "--exclude-standard"],
-            capture_output=True, timeout=60)
-    except (OSError, subprocess.SubprocessError):
-        return None
-    if out.returncode != 0:
-        return None
-    seen: set[str] = set()
-    paths = []
-    for raw in out.stdout.split(b"\0"):
-        if raw:
-            path = raw.decode("utf-8", "surrogateescape")
-            if path not in seen:  # a path in conflict is listed once per stage
-                seen.add(path)
-                paths.append(path)
-    return paths
 
 
 def _ignore_patterns(root: Path) -> list[str]:
@@ -183,7 +163,7 @@ def still_valid(root: Path, listing: Listing) -> bool:
 
 def list_files(root: Path) -> Listing:
     """Source files under ``root`` that a grammar can parse, vendored trees left out."""
-    paths = _git_paths(root) if git_toplevel(root) is not None else None
+    paths = git_ls_files(root) if git_toplevel(root) is not None else None
     listing = Listing([], is_git=paths is not None)
     walked: set[str] = set()
     if paths is None:
@@ -197,11 +177,6 @@ def list_files(root: Path) -> Listing:
             continue
         listing.paths.append(path)
     return listing
-
-
-def looks_binary(head: bytes) -> bool:
-    """NUL bytes in the first 8 KiB: not text, whatever the extension says."""
-    return b"\0" in head[:8192]
 
 
 def looks_minified(data: bytes) -> bool:

@@ -30,6 +30,7 @@ from amigo.context.languages import tag_language
 from amigo.context.tags import FileTags, extract
 from amigo.context.watch import TreeWatch, watch_tree
 from amigo.errors import RefusedError
+from amigo.filetypes import looks_binary
 from amigo.paths import repo_relpath
 
 PARALLEL_MIN_FILES = 48
@@ -65,7 +66,7 @@ def digest_of(data: bytes) -> str:
 
 
 def _skip_reason(data: bytes) -> str | None:
-    if filelist.looks_binary(data):
+    if looks_binary(data):
         return "binary"
     if filelist.looks_minified(data):
         return "minified or generated (very long lines)"

@@ -15,16 +15,12 @@ from typing import Any
 
 from tree_sitter import Language, Parser, Query
 
-# extension -> (tag language, module, attribute that returns the grammar pointer)
-_EXTENSIONS: dict[str, str] = {
-    ".py": "python", ".pyi": "python",
-    ".js": "javascript", ".mjs": "javascript", ".cjs": "javascript", ".jsx": "javascript",
-    ".ts": "typescript", ".mts": "typescript", ".cts": "typescript", ".tsx": "tsx",
-    ".go": "go", ".rs": "rust", ".java": "java",
-    ".c": "c", ".h": "cpp",
-    ".cc": "cpp", ".cpp": "cpp", ".cxx": "cpp", ".hpp": "cpp", ".hh": "cpp", ".hxx": "cpp",
-}
+from amigo.filetypes import LANGUAGES, extension_of
 
+# A C header may be C or C++; the C++ grammar reads both, so headers are parsed with it.
+_PARSED_AS: dict[str, str] = {".h": "cpp"}
+
+# tag language (amigo.filetypes' language name) -> (module, attribute that returns the grammar pointer)
 _GRAMMARS: dict[str, tuple[str, str]] = {
     "python": ("tree_sitter_python", "language"),
     "javascript": ("tree_sitter_javascript", "language"),
@@ -45,9 +41,9 @@ TAG_LANGUAGES: tuple[str, ...] = tuple(_GRAMMARS)
 
 def tag_language(path: str) -> str | None:
     """The grammar name for ``path`` (None when no grammar applies: plain text)."""
-    name = path[path.rfind("/") + 1:]
-    dot = name.rfind(".")
-    return _EXTENSIONS.get(name[dot:].lower()) if dot > 0 else None
+    extension = extension_of(path)
+    language = _PARSED_AS.get(extension) or LANGUAGES.get(extension)
+    return language if language in _GRAMMARS else None
 
 
 @lru_cache(maxsize=None)

@@ -28,8 +28,6 @@ import httpx
 from amigo.errors import ConfigError
 
 Kind = Literal["llama.cpp", "llama-cpp-python", "vllm", "ollama", "openai-compatible", "unreachable"]
-Mode = Literal["constrained", "free", "auto"]
-DECODING_MODES: tuple[str, ...] = ("constrained", "free", "auto")
 
 PROBE_GRAMMAR = 'root ::= "amigo-ok"'
 PROBE_ANSWER = "amigo-ok"

@@ -22,14 +22,10 @@ from __future__ import annotations
 import re
 from typing import Iterable, Mapping, Sequence
 
-from amigo.decoding.runs import Window, split_lines, unique_run_ends
+from amigo.decoding.runs import Window, unique_run_ends
+from amigo.edits.contract import DIVIDER, MARKER_PREFIXES, REPLACE_MARK, SEARCH_MARK
+from amigo.edits.lines import keys_of
 
-SEARCH_MARK = "<<<<<<< SEARCH"
-DIVIDER = "======="
-REPLACE_MARK = ">>>>>>> REPLACE"
-# Lines that would read as block markers to a parser; replacement text and
-# explanations may not start with them.
-MARKER_PREFIXES = ("<<<<<<<", "=======", ">>>>>>>")
 # A start whose shortest unique run is longer than this (inside a duplicated
 # stretch of code) is not offered as a SEARCH start: it would cost grammar
 # size for a place the model can reach from a neighbouring line anyway.
@@ -266,7 +262,7 @@ def blocks_grammar(
     for index, (path, text) in enumerate(files.items()):
         if not path or "\n" in path or "\r" in path:
             raise ValueError(f"path {path!r} cannot be named on one line")
-        lines = split_lines(text)
+        lines = keys_of(text)
         longest = max([longest, *map(len, lines)])
         fenced = fenced or any(line.lstrip().startswith(("```", "~~~")) for line in lines)
         window = (windows or {}).get(path) or Window(0, len(lines))
@@ -311,4 +307,4 @@ def whole_grammar(language: str, max_lines: int = 2000, max_line_chars: int = 50
 
 def grammar_for_lines(files: Mapping[str, str]) -> dict[str, int]:
     """Line counts per file, for callers deciding on ``windows`` (see the cap)."""
-    return {path: len(split_lines(text)) for path, text in files.items()}
+    return {path: len(keys_of(text)) for path, text in files.items()}

@@ -12,8 +12,9 @@ from __future__ import annotations
 import json
 from typing import Any, Mapping
 
-from amigo.decoding.gbnf import DIVIDER, REPLACE_MARK, SEARCH_MARK
-from amigo.decoding.runs import Window, split_lines, unique_run_ends
+from amigo.decoding.runs import Window, unique_run_ends
+from amigo.edits.contract import DIVIDER, REPLACE_MARK, SEARCH_MARK
+from amigo.edits.lines import keys_of
 
 # Per file: how many extra lines past the shortest unique run an entry may
 # have, and how much the enum may hold in all.
@@ -24,7 +25,7 @@ MAX_ENUM_CHARS = 400_000
 
 def search_choices(text: str, window: Window | None = None) -> list[str]:
     """SEARCH texts a JSON answer may pick for ``text``: unique runs, LF-ended."""
-    lines = split_lines(text)
+    lines = keys_of(text)
     if not lines:
         return [""]
     window = window or Window(0, len(lines))

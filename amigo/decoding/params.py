@@ -12,10 +12,12 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from amigo.decoding.backend import Backend, DECODING_MODES, constraint_body, json_schema_body
+from amigo.config import DECODING_MODES
+from amigo.decoding.backend import Backend, constraint_body, json_schema_body
 from amigo.decoding.gbnf import blocks_grammar, whole_grammar
 from amigo.decoding.jsonschema import blocks_from_json, blocks_json_schema
-from amigo.decoding.runs import Window, scope_for, split_lines
+from amigo.decoding.runs import Window, scope_for
+from amigo.edits.lines import keys_of
 from amigo.errors import ConfigError
 from amigo.prompt import EditRequest
 
@@ -99,7 +101,7 @@ def plan_constraint(
     window = None
     if cap_lines is None:
         cap_lines = default_cap_lines(backend)
-    if len(split_lines(request.file_text)) > cap_lines:
+    if len(keys_of(request.file_text)) > cap_lines:
         window = scope_for(request.file_text, request.selection, cap_lines)
     use_json = backend.json_schema_via is not None and (prefer == "json" or backend.grammar_via is None)
     if request.edit_format == "whole":
@@ -113,7 +115,7 @@ def plan_constraint(
     if use_json:
         schema = blocks_json_schema({request.path: request.file_text}, windows=windows, max_blocks=max_blocks)
         return Constraint(json_schema_body(backend, schema), "constrained-json", backend.describe(), window)
-    searchable = len(window) if window else len(split_lines(request.file_text))
+    searchable = len(window) if window else len(keys_of(request.file_text))
     grammar = blocks_grammar(
         {request.path: request.file_text}, max_prose_chars=max_prose_chars, windows=windows, max_blocks=max_blocks,
         max_replace_lines=min(MAX_REPLACE_LINES, max(20, 2 * searchable + 10)),

@@ -6,6 +6,9 @@ start line we compute the shortest run from it that is unique in the whole
 file; the grammar then lets the model stop only after that point. Nothing
 here knows about grammars: it is plain line arithmetic, shared by the GBNF
 and the JSON-schema builders.
+
+A file's lines here are ``amigo.edits.lines.keys_of``: split at ``\n`` only, without
+terminators (the model writes LF; ``amigo.edits`` keeps the file's newline style).
 """
 
 from __future__ import annotations
@@ -13,25 +16,11 @@ from __future__ import annotations
 from collections import defaultdict
 from dataclasses import dataclass
 
+from amigo.edits.lines import keys_of
+
 # Work (candidate comparisons) allowed per file when narrowing occurrences; a
 # file of thousands of identical lines stops here instead of going quadratic.
 UNIQUE_WORK_BUDGET = 4_000_000
-
-
-def split_lines(text: str) -> list[str]:
-    """The file's lines without their terminators.
-
-    Lines end at ``\\n`` only (a ``\\r`` before it is dropped: the model writes
-    LF, and ``amigo.edits`` keeps the file's own newline style when applying).
-    Other characters that ``str.splitlines`` would split on (form feed,
-    U+2028, a lone ``\\r``) stay inside their line, as they do on disk.
-    """
-    if not text:
-        return []
-    parts = text.split("\n")
-    if parts[-1] == "":
-        parts.pop()
-    return [p[:-1] if p.endswith("\r") else p for p in parts]
 
 
 @dataclass(frozen=True)
@@ -97,7 +86,7 @@ def scope_for(text: str, selection: tuple[int, int] | None, cap_lines: int, marg
     """
     if cap_lines < 1:
         raise ValueError("cap_lines must be at least 1")
-    lines = split_lines(text)
+    lines = keys_of(text)
     n = len(lines)
     if n <= cap_lines:
         return Window(0, n)

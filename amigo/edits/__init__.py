@@ -12,14 +12,15 @@ lines match). Several matches, or none, is an :class:`EditError`.
 
 from __future__ import annotations
 
-from amigo.edits.apply import EDIT_FORMATS, apply_answer, apply_block, apply_blocks_text, apply_whole
+from amigo.edits.apply import apply_answer, apply_block, apply_blocks_text, apply_whole
+from amigo.edits.contract import EDIT_FORMATS, EditFormat
 from amigo.edits.diff import Hunk, apply_hunks, hunks, unified_diff
 from amigo.edits.model import AppliedAnswer, EditBlock, EditError, ParsedAnswer
 from amigo.edits.parse import parse_blocks, parse_whole, why_no_path
 from amigo.edits.render import render
 
 __all__ = [
-    "EDIT_FORMATS", "AppliedAnswer", "EditBlock", "EditError", "Hunk", "ParsedAnswer",
+    "EDIT_FORMATS", "AppliedAnswer", "EditBlock", "EditError", "EditFormat", "Hunk", "ParsedAnswer",
     "apply_answer", "apply_block", "apply_blocks_text", "apply_hunks", "apply_whole",
     "hunks", "parse_blocks", "parse_whole", "render", "unified_diff", "why_no_path",
 ]

@@ -5,12 +5,11 @@ from __future__ import annotations
 from dataclasses import replace
 from typing import Mapping
 
+from amigo.edits.contract import EDIT_FORMATS
 from amigo.edits.lines import BOM, newline_of, split_bom, split_lines
 from amigo.edits.match import apply_block_to
 from amigo.edits.model import AppliedAnswer, EditBlock, EditError
 from amigo.edits.parse import find_fences, parse_blocks, parse_whole, whole_prose
-
-EDIT_FORMATS = ("blocks", "whole")
 
 
 def apply_block(text: str, block: EditBlock, path: str | None = None) -> tuple[str, str]:

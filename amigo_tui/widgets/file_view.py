@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from pathlib import PurePosixPath
-
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Vertical
@@ -11,19 +9,8 @@ from textual.message import Message
 from textual.widgets import Static, TextArea
 from textual.widgets.text_area import LanguageDoesNotExist
 
+from amigo.filetypes import language_of
 from amigo_tui.fileload import FilePage
-
-LANGUAGES = {
-    ".py": "python", ".pyi": "python", ".rs": "rust", ".go": "go", ".js": "javascript", ".mjs": "javascript",
-    ".jsx": "javascript", ".java": "java", ".json": "json", ".toml": "toml", ".yaml": "yaml", ".yml": "yaml",
-    ".md": "markdown", ".html": "html", ".htm": "html", ".css": "css", ".sql": "sql", ".sh": "bash",
-    ".bash": "bash", ".xml": "xml",
-}
-
-
-def language_for(path: str) -> str | None:
-    return LANGUAGES.get(PurePosixPath(path).suffix.lower())
-
 
 class CodeView(TextArea):
     """Read-only code; bindings for huge files' pages and for clearing the selection."""
@@ -66,7 +53,7 @@ class FileView(Vertical):
         self.page = page
         code = self.code
         cursor = code.cursor_location
-        language = language_for(page.path) if page.kind == "text" else None
+        language = language_of(page.path) if page.kind == "text" else None
         code.language = None
         code.line_number_start = page.first_line
         code.load_text(page.text)

@@ -7,7 +7,8 @@ from hypothesis import strategies as st
 
 from amigo_lsp.commands import parse_diagnostics, parse_edit
 from amigo_lsp.settings import EditorSettings, parse_settings
-from amigo_lsp.textedits import apply_line_edits, char_len, line_edits, offset_at, selection_lines, split_lines
+from amigo_lsp.textedits import apply_line_edits, char_len, line_edits, offset_at, selection_lines
+from amigo_lsp.textedits import split_lsp_lines as split_lines
 from amigo.config import Config
 from amigo.errors import ConfigError
 

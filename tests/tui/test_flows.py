@@ -15,7 +15,8 @@ from tui_helpers import open_session, run, wait_for
 from amigo_tui.app import AmigoApp
 from amigo_tui.history import InstructionHistory
 from amigo_tui.widgets.diff_panel import DiffPanel
-from amigo_tui.widgets.file_view import FileView, language_for
+from amigo.filetypes import language_of as language_for
+from amigo_tui.widgets.file_view import FileView
 from amigo_tui.widgets.stream_panel import StreamPanel
 
 DOC = '    """The oldest user (the first one on ties)."""\n'

@@ -10,12 +10,13 @@ from hypothesis import strategies as st
 
 from amigo import edits
 from amigo.events import FileChange
+from amigo.repofiles import list_repo_files
 from amigo_tui.diffmodel import diff_lines, hunk_views, side_by_side
 from amigo_tui.fileload import load_page
 from amigo_tui.fix import diagnostics_from_output, run_test_command
 from amigo_tui.fuzzy import fuzzy_filter, fuzzy_score
 from amigo_tui.history import InstructionHistory
-from amigo_tui.repo_files import build_tree, list_repo_files
+from amigo_tui.repo_files import build_tree
 
 
 def test_listing_has_tracked_and_untracked_but_not_ignored_files(repo: Path) -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from amigo.errors import InputError
 from amigo_train.eval.tasks.base import Outcome, Problem, Task, extract_code
 from amigo_train.eval.tasks.gsm8k import GSM8K
-from amigo_train.eval.tasks.repair import LANGUAGES, DebugBench, HumanEvalFix, QuixBugs
+from amigo_train.eval.tasks.repair import LANGUAGES, DebugBench, EditorStyle, HumanEvalFix, QuixBugs, RepairTask
 from amigo_train.eval.tasks.synthesis import MBPP, HumanEval, HumanEvalPlus, MBPPPlus
 
 TASK_NAMES: tuple[str, ...] = (
@@ -31,12 +31,15 @@ def get_task(name: str, **options: object) -> Task:
     base, _, style = name.partition("@")
     if style and (style != "amigo" or not base.startswith(("humanevalfix", "quixbugs"))):
         raise InputError(f"unknown task {name!r}; choose from {', '.join(TASK_NAMES)}")
+    repair: RepairTask | None = None
     if base == "humanevalfix":
-        return HumanEvalFix("python", amigo_style=bool(style))
-    if base.startswith("humanevalfix-"):
-        return HumanEvalFix(base.split("-", 1)[1], amigo_style=bool(style))
-    if base == "quixbugs":
-        return QuixBugs(amigo_style=bool(style))
+        repair = HumanEvalFix("python")
+    elif base.startswith("humanevalfix-"):
+        repair = HumanEvalFix(base.split("-", 1)[1])
+    elif base == "quixbugs":
+        repair = QuixBugs()
+    if repair is not None:
+        return EditorStyle(repair) if style else repair
     if name == "debugbench":
         return DebugBench()
     if name == "gsm8k":

@@ -8,9 +8,11 @@ import re
 import shutil
 from dataclasses import dataclass
 from pathlib import Path
+from typing import NamedTuple
 
 from amigo.edits import apply_answer
 from amigo.errors import InputError
+from amigo.filetypes import extension_for
 from amigo.prompt import ContextSection, EditRequest, build_messages, render_answer
 from amigo_train.eval.data import data_dir, locate, read_jsonl, require
 from amigo_train.eval.sandbox import Job, Limits, Sandbox
@@ -21,36 +23,76 @@ AMIGO_PROMPT_FORMAT = ("amigo.prompt.build_messages, blocks format: the buggy fi
                        "amigo.edits.apply_answer and the resulting file is run")
 
 
-class AmigoStyle:
-    """Ask a repair task the way the editor asks (SEARCH/REPLACE blocks), then run the edited file.
+class EditCase(NamedTuple):
+    """A repair problem as an editor request: the file, its buggy and fixed text, the ask and the tests."""
 
-    Mixed into a repair task; ``edit_case`` gives (path, buggy file, fixed file, instruction, tests).
-    """
+    path: str
+    buggy: str
+    fixed: str
+    instruction: str
+    tests: str
 
-    amigo_style = False
 
-    def edit_case(self, problem: Problem) -> tuple[str, str, str, str, str]:
+class RepairTask(Task):
+    """A bug-fixing benchmark that can also be put as an editor request (see :class:`EditorStyle`)."""
+
+    def edit_case(self, problem: Problem) -> EditCase:
+        """``problem`` as the file an editor would send and the fix it should come back with."""
         raise NotImplementedError
 
-    def edit_request(self, problem: Problem) -> EditRequest:
-        path, buggy, _fixed, instruction, tests = self.edit_case(problem)
-        context = (ContextSection("tests", "Unit tests", tests),) if tests else ()
-        return EditRequest(instruction=instruction, path=path, file_text=buggy, context=context,
+    def available(self) -> tuple[bool, str]:
+        """Whether the tools that run this task's programs are installed."""
+        return True, ""
+
+
+class EditorStyle(Task):
+    """A repair task asked the way the editor asks (SEARCH/REPLACE blocks); the edited file is run.
+
+    Wraps the plain task: problems, programs and limits are its; only the prompt,
+    the reference and buggy answers, and scoring (apply the blocks first) differ.
+    """
+
+    prompt_format = AMIGO_PROMPT_FORMAT
+
+    def __init__(self, task: RepairTask) -> None:
+        self.task = task
+        self.name = task.name + "@amigo"
+        self.wall_s, self.memory_mb = task.wall_s, task.memory_mb
+        self.needs_sandbox, self.calibrate = task.needs_sandbox, task.calibrate
+
+    def available(self) -> tuple[bool, str]:
+        return self.task.available()
+
+    def load(self, data_dir: str | Path | None = None, download: bool = False) -> list[Problem]:
+        return self.task.load(data_dir, download)
+
+    def request(self, problem: Problem) -> EditRequest:
+        """The editor request: the buggy file, the tests as context, the benchmark's instruction."""
+        case = self.task.edit_case(problem)
+        context = (ContextSection("tests", "Unit tests", case.tests),) if case.tests else ()
+        return EditRequest(instruction=case.instruction, path=case.path, file_text=case.buggy, context=context,
                            edit_format="blocks")
 
-    def edit_messages(self, problem: Problem) -> list[dict[str, str]]:
-        return build_messages(self.edit_request(problem))
+    def messages(self, problem: Problem) -> list[dict[str, str]]:
+        return build_messages(self.request(problem))
 
-    def edit_reference(self, problem: Problem) -> str:
-        return render_answer(self.edit_request(problem), self.edit_case(problem)[2])
+    def reference(self, problem: Problem) -> str:
+        return render_answer(self.request(problem), self.task.edit_case(problem).fixed)
 
-    def edit_score(self, problem: Problem, answer: str, sandbox: Sandbox | None) -> Outcome:
-        path, buggy, _fixed, _instruction, _tests = self.edit_case(problem)
-        applied = apply_answer(answer, {path: buggy}, path, "blocks")
+    def buggy(self, problem: Problem) -> str | None:
+        return "The code looks correct to me; no change is needed."
+
+    def job(self, problem: Problem, answer: str) -> Job | None:
+        return self.task.job(problem, answer)
+
+    def score(self, problem: Problem, answer: str, sandbox: Sandbox | None) -> Outcome:
+        """Apply the answer's blocks to the buggy file, then run the result as the plain task would."""
+        case = self.task.edit_case(problem)
+        applied = apply_answer(answer, {case.path: case.buggy}, case.path, "blocks")
         if not applied.ok:
             return Outcome(False, "failed", "the edit did not apply: " + "; ".join(applied.errors)[:1400],
                            {"applies": 0.0})
-        outcome = Task.score(self, problem, fenced(applied.new_texts.get(path, buggy)), sandbox)  # type: ignore[arg-type]
+        outcome = self.task.score(problem, fenced(applied.new_texts.get(case.path, case.buggy)), sandbox)
         return Outcome(outcome.passed, outcome.status, outcome.detail, {"applies": 1.0})
 
 
@@ -85,14 +127,14 @@ LANGUAGES: dict[str, Language] = {
 NODE_PATH = "/usr/local/lib/node_modules:/usr/lib/node_modules"
 
 
-class HumanEvalFix(AmigoStyle, Task):
+class HumanEvalFix(RepairTask):
     """HumanEvalFix (OctoPack): a buggy function plus its unit tests; fix the bug."""
 
     name = "humanevalfix"
     prompt_format = ("chat, zero-shot, 'HumanEvalFixTests' layout: the buggy function and its tests in "
                      "fences, then 'Fix bugs in {entry_point}.'; the answer's code block replaces the function")
 
-    def __init__(self, language: str = "python", amigo_style: bool = False) -> None:
+    def __init__(self, language: str = "python") -> None:
         if language not in LANGUAGES:
             raise InputError(f"HumanEvalFix language {language!r} is not supported; use one of "
                              f"{', '.join(LANGUAGES)}")
@@ -101,21 +143,11 @@ class HumanEvalFix(AmigoStyle, Task):
             self.name = f"humanevalfix-{language}"
         self.wall_s = self.lang.wall_s
         self.memory_mb = self.lang.memory_mb
-        if amigo_style:
-            self.amigo_style = True
-            self.name += "@amigo"
-            self.prompt_format = AMIGO_PROMPT_FORMAT
 
-    def edit_case(self, problem: Problem) -> tuple[str, str, str, str, str]:
+    def edit_case(self, problem: Problem) -> EditCase:
         d = problem.data
-        ext = {"python": "py", "js": "js", "cpp": "cpp", "java": "java"}[self.lang.key]
-        return (f"solution.{ext}", d["declaration"] + d["buggy_solution"], d["declaration"] + d["canonical_solution"],
-                f"Fix bugs in {d['entry_point']}.", d["test"])
-
-    def score(self, problem: Problem, answer: str, sandbox: Sandbox | None) -> Outcome:
-        if self.amigo_style:
-            return self.edit_score(problem, answer, sandbox)
-        return super().score(problem, answer, sandbox)
+        return EditCase(f"solution{extension_for(self.lang.fence)}", d["declaration"] + d["buggy_solution"],
+                        d["declaration"] + d["canonical_solution"], f"Fix bugs in {d['entry_point']}.", d["test"])
 
     def available(self) -> tuple[bool, str]:
         """Whether this language's toolchain is installed."""
@@ -133,8 +165,6 @@ class HumanEvalFix(AmigoStyle, Task):
         return problems
 
     def messages(self, problem: Problem) -> list[dict[str, str]]:
-        if self.amigo_style:
-            return self.edit_messages(problem)
         d = problem.data
         code = d["declaration"] + d["buggy_solution"]
         content = (f"{fenced(code, self.lang.fence)}\n{fenced(d['test'], self.lang.fence)}\n"
@@ -143,13 +173,9 @@ class HumanEvalFix(AmigoStyle, Task):
         return [{"role": "user", "content": content}]
 
     def reference(self, problem: Problem) -> str:
-        if self.amigo_style:
-            return self.edit_reference(problem)
         return fenced(problem.data["declaration"] + problem.data["canonical_solution"], self.lang.fence)
 
     def buggy(self, problem: Problem) -> str | None:
-        if self.amigo_style:
-            return "The code looks correct to me; no change is needed."
         return fenced(problem.data["declaration"] + problem.data["buggy_solution"], self.lang.fence)
 
     def job(self, problem: Problem, answer: str) -> Job:
@@ -194,7 +220,7 @@ def _cpp_headers(declaration: str) -> str:
                    if line.startswith("#include") or line.startswith("using namespace"))
 
 
-class QuixBugs(AmigoStyle, Task):
+class QuixBugs(RepairTask):
     """QuixBugs (Python): 40 classic algorithms with a one-line bug each."""
 
     name = "quixbugs"
@@ -202,21 +228,10 @@ class QuixBugs(AmigoStyle, Task):
                      "'Fix the bug in {name}.'; the answer's code block is run against the tests")
     wall_s = 5.0  # three buggy programs loop forever
 
-    def __init__(self, amigo_style: bool = False) -> None:
-        if amigo_style:
-            self.amigo_style = True
-            self.name = "quixbugs@amigo"
-            self.prompt_format = AMIGO_PROMPT_FORMAT
-
-    def edit_case(self, problem: Problem) -> tuple[str, str, str, str, str]:
+    def edit_case(self, problem: Problem) -> EditCase:
         d = problem.data
-        return (f"{d['name']}.py", d["buggy_program"].rstrip() + "\n", d["solution"].rstrip() + "\n",
-                f"Fix the bug in {d['name']}.", d["tests"])
-
-    def score(self, problem: Problem, answer: str, sandbox: Sandbox | None) -> Outcome:
-        if self.amigo_style:
-            return self.edit_score(problem, answer, sandbox)
-        return super().score(problem, answer, sandbox)
+        return EditCase(f"{d['name']}.py", d["buggy_program"].rstrip() + "\n", d["solution"].rstrip() + "\n",
+                        f"Fix the bug in {d['name']}.", d["tests"])
 
     def load(self, data_dir: str | Path | None = None, download: bool = False) -> list[Problem]:
         path = locate("quixbugs/quixbugs_python.jsonl", data_dir, download)
@@ -227,21 +242,15 @@ class QuixBugs(AmigoStyle, Task):
         return problems
 
     def messages(self, problem: Problem) -> list[dict[str, str]]:
-        if self.amigo_style:
-            return self.edit_messages(problem)
         d = problem.data
         content = (f"{fenced(d['buggy_program'])}\n{d.get('docstring', '')}\n\nFix the bug in {d['name']}. "
                    "Answer with the complete fixed program in one ```python code block.")
         return [{"role": "user", "content": content}]
 
     def reference(self, problem: Problem) -> str:
-        if self.amigo_style:
-            return self.edit_reference(problem)
         return fenced(problem.data["solution"])
 
     def buggy(self, problem: Problem) -> str | None:
-        if self.amigo_style:
-            return "The code looks correct to me; no change is needed."
         return fenced(problem.data["buggy_program"])
 
     def job(self, problem: Problem, answer: str) -> Job:
