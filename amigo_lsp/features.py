@@ -26,6 +26,7 @@ log = logging.getLogger(__name__)
 # -- lifecycle and settings -----------------------------------------------------------
 
 def initialize(ls: AmigoServer, params: types.InitializeParams) -> None:
+    """Take the loop and initializationOptions; add classic completion items if the settings ask for them."""
     ls.loop = asyncio.get_running_loop()
     ls.sessions.load_initial(params.initialization_options)
     completion.on_initialize(ls, params)
@@ -33,6 +34,7 @@ def initialize(ls: AmigoServer, params: types.InitializeParams) -> None:
 
 
 async def initialized(ls: AmigoServer, params: types.InitializedParams) -> None:
+    """Show a settings error from initialize, then ask the client for its ``amigo`` settings."""
     if ls.sessions.pending_error:
         ls.show(types.MessageType.Error, f"Amigo: {ls.sessions.pending_error}")
         ls.sessions.pending_error = None
@@ -40,6 +42,7 @@ async def initialized(ls: AmigoServer, params: types.InitializedParams) -> None:
 
 
 async def did_change_configuration(ls: AmigoServer, params: types.DidChangeConfigurationParams) -> None:
+    """New settings pushed by the client, or a hint to pull them."""
     settings = params.settings
     if isinstance(settings, dict) and isinstance(settings.get("amigo"), dict):
         apply_settings(ls, settings["amigo"])
@@ -48,6 +51,7 @@ async def did_change_configuration(ls: AmigoServer, params: types.DidChangeConfi
 
 
 def shutdown(ls: AmigoServer, params: Any) -> None:
+    """Stop every generation and suggestion, close the sessions."""
     ls.jobs.cancel_all()
     ls.completions.cancel_all()  # type: ignore[attr-defined]
     ls.sessions.close_all()
@@ -79,45 +83,54 @@ async def pull_configuration(ls: AmigoServer) -> None:
 # -- code actions and progress ---------------------------------------------------------
 
 def code_action(ls: AmigoServer, params: types.CodeActionParams) -> list[types.CodeAction]:
+    """Amigo's actions at the range (no I/O); the command comes now or at resolve, as the client prefers."""
     eager = not code_actions.resolves_commands(ls.capability("text_document", "code_action", "resolve_support"))
     return code_actions.code_actions(params, eager, ls.to_json)
 
 
 def code_action_resolve(ls: AmigoServer, action: types.CodeAction) -> types.CodeAction:
+    """Fill in the command of a lazily resolved action."""
     return code_actions.resolve(action)
 
 
 def progress_cancel(ls: AmigoServer, params: types.WorkDoneProgressCancelParams) -> None:
+    """The person cancelled a progress bar: stop its generation."""
     ls.jobs.cancel_progress(params.token)
 
 
 # -- commands ---------------------------------------------------------------------------
 
 async def cmd_edit(ls: AmigoServer, *args: Any) -> dict[str, Any]:
+    """``amigo.edit {uri, range?, instruction}``."""
     parsed = commands.parse_edit(commands.EDIT, args)
     return await edit_flows.run_edit(ls, parsed, f"Amigo: {(parsed.instruction or '').strip()[:50]}")
 
 
 async def cmd_fix(ls: AmigoServer, *args: Any) -> dict[str, Any]:
+    """``amigo.fix {uri, range?, diagnostics?}``."""
     return await edit_flows.run_edit(ls, commands.parse_edit(commands.FIX, args), "Amigo: fixing")
 
 
 async def cmd_accept(ls: AmigoServer, *args: Any) -> dict[str, Any]:
+    """``amigo.accept {id}`` (clients that review themselves)."""
     proposal_id, _ = commands.parse_id(commands.ACCEPT, args)
     return await review.accept(ls, proposal_id)
 
 
 def cmd_reject(ls: AmigoServer, *args: Any) -> dict[str, Any]:
+    """``amigo.reject {id, reason?}`` (clients that review themselves)."""
     proposal_id, reason = commands.parse_id(commands.REJECT, args)
     return review.reject(ls, proposal_id, reason)
 
 
 async def cmd_retry(ls: AmigoServer, *args: Any) -> dict[str, Any]:
+    """``amigo.retry {id, instruction?}``."""
     proposal_id, instruction = commands.parse_id(commands.RETRY, args)
     return await edit_flows.run_retry(ls, proposal_id, instruction)
 
 
 async def cmd_undo(ls: AmigoServer, *args: Any) -> dict[str, Any]:
+    """``amigo.undo``: reverse the last applied proposal."""
     return await undo.undo_last(ls)
 
 

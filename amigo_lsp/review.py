@@ -46,6 +46,7 @@ class Proposals:
         self.pending: set[str] = set()
 
     def remember(self, proposal_id: str, known: Known) -> None:
+        """Keep where a new proposal came from (forgetting the oldest beyond MAX_KNOWN_PROPOSALS)."""
         self.known[proposal_id] = known
         while len(self.known) > MAX_KNOWN_PROPOSALS:
             self.known.pop(next(iter(self.known)))
