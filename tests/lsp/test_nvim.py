@@ -9,34 +9,21 @@ real HTTP, so the buffer text can be asserted exactly.
 from __future__ import annotations
 
 import json
-import os
-import shutil
-import subprocess
-import sys
 from pathlib import Path
-
-import pytest
 
 from lsp_answers import options_for
 from helpers import RecordedModelServer
-
-ROOT = Path(__file__).resolve().parents[2]
-NVIM = shutil.which("nvim")
+from nvim_runner import needs_nvim, run_nvim
 
 
-@pytest.mark.skipif(NVIM is None, reason="needs Debian's neovim package (apt-get install neovim)")
+@needs_nvim
 def test_neovim_edit_accept_undo(repo: Path, model: RecordedModelServer, tmp_path: Path) -> None:
     model.delay_s = 0.01
     result_file = tmp_path / "result.json"
     original = (repo / "users.py").read_text()
-    env = dict(os.environ,
-               NVIMTEST_NVIM_RESULT=str(result_file), NVIMTEST_PYTHON=sys.executable, NVIMTEST_FILE=str(repo / "users.py"),
-               NVIMTEST_SETTINGS=json.dumps(options_for(model.base_url)), NVIMTEST_INSTRUCTION="add a docstring",
-               NVIMTEST_RANGE="17,18", PYTHONPATH=str(ROOT))
-    proc = subprocess.run(
-        [NVIM, "--headless", "-u", "NONE", "-i", "NONE", "-n", "--cmd", f"set rtp^={ROOT / 'editors' / 'nvim'}",
-         "-c", f"luafile {Path(__file__).with_name('nvim_flow.lua')}"],
-        env=env, cwd=repo, capture_output=True, text=True, timeout=150)
+    proc = run_nvim("nvim_flow.lua", result_file, cwd=repo, NVIMTEST_FILE=str(repo / "users.py"),
+                    NVIMTEST_SETTINGS=json.dumps(options_for(model.base_url)), NVIMTEST_INSTRUCTION="add a docstring",
+                    NVIMTEST_RANGE="17,18")
     assert result_file.exists(), f"nvim wrote no result (rc={proc.returncode}): {proc.stderr[-2000:]}"
     out = json.loads(result_file.read_text())
     assert out["ok"], out.get("error")
@@ -51,20 +38,15 @@ def test_neovim_edit_accept_undo(repo: Path, model: RecordedModelServer, tmp_pat
     assert proc.returncode == 0
 
 
-@pytest.mark.skipif(NVIM is None, reason="needs Debian's neovim package (apt-get install neovim)")
+@needs_nvim
 def test_neovim_inline_suggestion_virtual_text_accept_and_dismiss(repo: Path, tmp_path: Path) -> None:
     """Virtual text at the cursor, the accept key's function inserts it, the server records accept and dismiss."""
     result_file = tmp_path / "result.json"
     settings = options_for("", completion={"fim": "starcoder", "debounceMs": 0, "contextBudget": 0})
     with RecordedModelServer("users, key=lambda u: u.age)\n") as model:
         settings["endpoint"] = model.base_url
-        env = dict(os.environ, NVIMTEST_NVIM_RESULT=str(result_file), NVIMTEST_PYTHON=sys.executable,
-                   NVIMTEST_FILE=str(repo / "users.py"), NVIMTEST_SETTINGS=json.dumps(settings),
-                   NVIMTEST_ROW="17", NVIMTEST_TYPED="    return max(", PYTHONPATH=str(ROOT))
-        proc = subprocess.run(
-            [NVIM, "--headless", "-u", "NONE", "-i", "NONE", "-n", "--cmd", f"set rtp^={ROOT / 'editors' / 'nvim'}",
-             "-c", f"luafile {Path(__file__).with_name('nvim_completion.lua')}"],
-            env=env, cwd=repo, capture_output=True, text=True, timeout=150)
+        proc = run_nvim("nvim_completion.lua", result_file, cwd=repo, NVIMTEST_FILE=str(repo / "users.py"),
+                        NVIMTEST_SETTINGS=json.dumps(settings), NVIMTEST_ROW="17", NVIMTEST_TYPED="    return max(")
     assert result_file.exists(), f"nvim wrote no result (rc={proc.returncode}): {proc.stderr[-2000:]}"
     out = json.loads(result_file.read_text())
     assert out["ok"], out.get("error")

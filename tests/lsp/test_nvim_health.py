@@ -4,20 +4,13 @@ then `:checkhealth amigo` against a real model server that is up and then down, 
 from __future__ import annotations
 
 import json
-import os
 import re
 import shutil
 import socket
-import subprocess
-import sys
 from pathlib import Path
 
-import pytest
-
 from helpers import RecordedModelServer
-
-ROOT = Path(__file__).resolve().parents[2]
-NVIM = shutil.which("nvim")
+from nvim_runner import ROOT, needs_nvim, run_nvim
 
 
 def lazy_spec() -> str:
@@ -34,7 +27,7 @@ def closed_port() -> int:
         return int(sock.getsockname()[1])
 
 
-@pytest.mark.skipif(NVIM is None, reason="needs Debian's neovim package (apt-get install neovim)")
+@needs_nvim
 def test_checkhealth_and_help_after_the_lazy_spec(tmp_path: Path) -> None:
     # lazy.nvim clones the repository into its own folder: a copy of editors/nvim there,
     # so the spec's helptags write into the copy, not this checkout.
@@ -44,13 +37,9 @@ def test_checkhealth_and_help_after_the_lazy_spec(tmp_path: Path) -> None:
     spec.write_text("return " + lazy_spec())
     result = tmp_path / "result.json"
     with RecordedModelServer() as server:
-        env = dict(os.environ, NVIMTEST_RESULT=str(result), NVIMTEST_SPEC=str(spec), NVIMTEST_PLUGIN_DIR=str(plugin),
-                   NVIMTEST_PYTHON=sys.executable, NVIMTEST_ENDPOINT_UP=server.base_url,
-                   NVIMTEST_ENDPOINT_DOWN=f"http://127.0.0.1:{closed_port()}/v1", PYTHONPATH=str(ROOT),
-                   AMIGO_MODEL="recorded")
-        proc = subprocess.run([NVIM, "--headless", "-u", "NONE", "-i", "NONE", "-n",
-                               "-c", f"luafile {Path(__file__).with_name('nvim_health.lua')}"],
-                              env=env, cwd=tmp_path, capture_output=True, text=True, timeout=120)
+        proc = run_nvim("nvim_health.lua", result, cwd=tmp_path, plugin=False, timeout=120,
+                        NVIMTEST_SPEC=str(spec), NVIMTEST_PLUGIN_DIR=str(plugin), NVIMTEST_ENDPOINT_UP=server.base_url,
+                        NVIMTEST_ENDPOINT_DOWN=f"http://127.0.0.1:{closed_port()}/v1", AMIGO_MODEL="recorded")
     assert result.exists(), f"nvim wrote no result (rc={proc.returncode}): {proc.stderr[-2000:]}"
     out = json.loads(result.read_text())
     assert out["ok"], out.get("error")

@@ -16,6 +16,7 @@ import pytest
 
 from amigo_train import cli
 
+from eval.eval_data import write_fixture_data
 from train_records import tiny_recipe
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "feedback"))
@@ -96,23 +97,13 @@ def setup(tmp_path: Path, tiny_model: Path, commit_file: Path, monkeypatch: pyte
     nightly = tmp_path / "nightly-tiny.yaml"
     nightly.write_text(NIGHTLY.format(model=tiny_model))
     return {"repo": repo, "registry": registry, "recipe": nightly, "root": tmp_path / "nightly", "tmp": tmp_path,
-            "eval_data": _eval_fixture_data(tmp_path / "eval-data")}
+            "eval_data": write_fixture_data(tmp_path / "eval-data")}
 
 
 def _argv(s: dict[str, Path], db: Path) -> list[str]:
     return ["nightly", "--name", "tiny", "--recipe", str(s["recipe"]), "--db", str(db), "--root", str(s["root"]),
             "--registry", str(s["registry"]), "--min-pairs", "6", "--test-fraction", "0.3",
             "--eval-task", "humaneval", "--eval-limit", "2", "--data-dir", str(s["eval_data"])]
-
-
-def _eval_fixture_data(root: Path) -> Path:
-    """The evaluation suite's small benchmark files in the real schemas (tests/eval/conftest.py)."""
-    import importlib.util
-
-    spec = importlib.util.spec_from_file_location("eval_fixture_data", Path(__file__).parents[1] / "eval" / "conftest.py")
-    module = importlib.util.module_from_spec(spec)  # type: ignore[arg-type]
-    spec.loader.exec_module(module)  # type: ignore[union-attr]
-    return module.write_fixture_data(root)
 
 
 def _state(root: Path) -> tuple[Path, dict]:

@@ -110,7 +110,7 @@ def test_render_is_minimal_for_one_line_change() -> None:
 
 def _git_file_pairs(limit: int) -> list[tuple[str, str, str]]:
     """(path, old, new) for files changed in this repository's recent history."""
-    root = Path(__file__).resolve().parents[1]
+    root = Path(__file__).resolve().parents[2]
     try:
         log = subprocess.run(
             ["git", "-C", str(root), "log", "--format=%H", "-n", "40"],

@@ -63,7 +63,7 @@ def test_the_installed_build_fits_this_cpu():
 
 
 def test_the_build_scripts_read_the_same_flags():
-    root = Path(__file__).resolve().parents[1]
+    root = Path(__file__).resolve().parents[2]
     done = subprocess.run([sys.executable, "-m", "amigo.cpu"], cwd=root, capture_output=True, text=True, check=True)
     tag, args = done.stdout.splitlines()
     build = portable_build(cpu_flags())
