@@ -21,7 +21,8 @@ from typing import Callable, Iterable, Iterator
 
 from amigo.context import files as filelist
 from amigo.context.budget import TokenCounter, estimate_tokens, fit_lines
-from amigo.context.index import Refresh, digest_of, index_for
+from amigo.context.index import Refresh, index_for
+from amigo.context.pool import digest_of
 from amigo.context.languages import tag_language
 from amigo.context.rank import COMMON_NAMES, MAX_DEFINING_FILES, FileGraph, graph_for
 from amigo.context.render import entry_lines, members_of, render_groups, signature_lines
