@@ -141,14 +141,15 @@ def scope_section(tags: FileTags, text: str, selection: tuple[int, int] | None,
     if selection is None:
         return ""
     start, end = selection
-    chain = [d for d in tags.definitions if d[2] <= start and d[3] >= end and (d[2], d[3]) != (start, end)]
+    chain = [d for d in tags.definitions
+             if d.first_line <= start and d.last_line >= end and (d.first_line, d.last_line) != (start, end)]
     if not chain:
         return ""
-    chain.sort(key=lambda d: (d[2], -d[3]))
-    lines = [f"lines {d[2]}-{d[3]}: {d[5].splitlines()[0].strip()}" for d in chain]
+    chain.sort(key=lambda d: (d.first_line, -d.last_line))
+    lines = [f"lines {d.first_line}-{d.last_line}: {d.signature.splitlines()[0].strip()}" for d in chain]
     inner = chain[-1]
-    if tags.lines > LARGE_FILE_LINES and inner[3] - inner[2] < MAX_SCOPE_BODY_LINES:
-        body = text.splitlines()[inner[2] - 1:inner[3]]
+    if tags.lines > LARGE_FILE_LINES and inner.last_line - inner.first_line < MAX_SCOPE_BODY_LINES:
+        body = text.splitlines()[inner.first_line - 1:inner.last_line]
         lines.append("")
         lines.extend(body)
     return "\n".join(fit_lines(lines, budget, count))
@@ -258,13 +259,13 @@ def _member_entries(graph: FileGraph, classes: list[tuple[int, Definition]], tag
     used = tags.weak_references
     for fid, definition in classes:
         owner = graph.tags[fid]
-        if owner is None or definition[1] not in CONTAINER_KINDS:
+        if owner is None or definition.kind not in CONTAINER_KINDS:
             continue
         members = [m for m in members_of(owner, definition, limit=64)
-                   if not m[0].startswith("_") or m[0] == "__init__"]
+                   if not m.name.startswith("_") or m.name == "__init__"]
         if (fid, definition) in full:  # its first members are shown with it already
             members = [m for m in members if m not in members_of(owner, definition)]
-        members.sort(key=lambda m: (m[0] not in used, m[2]))
+        members.sort(key=lambda m: (m.name not in used, m.first_line))
         header = signature_lines(definition)
         for member in members:
             lines = header + signature_lines(member)
@@ -301,10 +302,10 @@ def definitions_for(graph: FileGraph, names: list[str], import_text: str, exclud
             candidates.sort(key=lambda f: -ranks[f])
         for fid in candidates[:per_name]:
             for definition in graph.definitions_named(fid, name):
-                if attribute and definition[1] not in MEMBER_KINDS:
+                if attribute and definition.kind not in MEMBER_KINDS:
                     continue
-                if (fid, definition[2]) not in seen:
-                    seen.add((fid, definition[2]))
+                if (fid, definition.first_line) not in seen:
+                    seen.add((fid, definition.first_line))
                     out.append((fid, definition))
                     break
     return out
@@ -313,7 +314,7 @@ def definitions_for(graph: FileGraph, names: list[str], import_text: str, exclud
 def _ordered_names(selected: str, tags: FileTags, import_text: str) -> tuple[list[str], frozenset[str]]:
     """Identifiers of the selection (imported ones first, then by first use; local ones
     dropped) and those of them only ever used as attributes."""
-    local = {d[0] for d in tags.definitions}
+    local = {d.name for d in tags.definitions}
     seen: dict[str, int] = {}
     bare: set[str] = set()
     for match in _WORD.finditer(selected):
@@ -484,7 +485,7 @@ def build_context(repo_root: Path | None, path: str, text: str,
         names, attributes = ([], frozenset()) if selection is None else _ordered_names(
             _selected_text(text, selection), tags, import_text)
         imported_words = set(_WORD.findall(import_text))
-        local = {d[0] for d in tags.definitions}
+        local = {d.name for d in tags.definitions}
         chosen = set(names)
         names = names + sorted((n for n in tags.references if n not in local and n not in COMMON_NAMES
                                 and n not in chosen),
@@ -500,7 +501,7 @@ def build_context(repo_root: Path | None, path: str, text: str,
         title = ("Definitions of names the selection uses" if selection
                  else "Definitions of names this file uses")
         def_text, kept = _fit_entries(entries, room(title, SHARES["definitions"]), graph, count)
-        shown = {(e.fid, e.definition[2]) for e in kept}
+        shown = {(e.fid, e.definition.first_line) for e in kept}
         add("definitions", title, def_text)
         t_diff = time.perf_counter()
         uncommitted = ""
@@ -519,7 +520,7 @@ def build_context(repo_root: Path | None, path: str, text: str,
     order = {"scope": 0, "imports": 1, "definitions": 2, "repo_map": 3, "uncommitted": 4}
     sections.sort(key=lambda s: order.get(s.kind, 9))
     timings["total"] = time.perf_counter() - started
-    shown_defs = tuple((path, d[0], d[2]) for path, d in listed)
+    shown_defs = tuple((path, d.name, d.first_line) for path, d in listed)
     return ContextResult(tuple(sections), tuple(notes), timings, used, root, rel, shown_defs)
 
 
@@ -602,7 +603,7 @@ def _repo_map(graph: FileGraph, ranked, shown: set[tuple[int, int]], budget: int
             if tags is None:
                 continue
             definition = tags.definitions[int(ranked.def_index[i])]
-            if (fid, definition[2]) not in shown:
+            if (fid, definition.first_line) not in shown:
                 yield _entry(graph, fid, definition, False, count)
 
     return _fit_entries(entries(), budget, graph, count)

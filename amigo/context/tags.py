@@ -1,7 +1,8 @@
 """Definitions and references of one file, from our tag queries.
 
-Everything here is pure: bytes in, :class:`FileTags` out. Results are plain
-tuples so the cache can store them with :mod:`marshal` and load them fast.
+Everything here is pure: bytes in, :class:`FileTags` out. At the cache
+boundary (:meth:`FileTags.to_record`, :meth:`FileTags.from_record`) they are
+plain tuples, which :mod:`marshal` stores and loads fast.
 """
 
 from __future__ import annotations
@@ -9,7 +10,8 @@ from __future__ import annotations
 import re
 from collections import Counter
 from dataclasses import dataclass, field
-from functools import lru_cache
+from functools import lru_cache, partial
+from typing import NamedTuple
 
 from tree_sitter import Node, QueryCursor
 
@@ -23,8 +25,23 @@ MAX_SIGNATURE_CHARS = 240
 _PRIORITY = {"constant": 0, "field": 0, "function": 1, "method": 2, "class": 2}
 _IDENT = re.compile(rb"[A-Za-z_][A-Za-z0-9_]*")
 
-# (name, kind, start_line, end_line, scope, signature); lines are 1-based.
-Definition = tuple[str, str, int, int, str, str]
+
+
+class Definition(NamedTuple):
+    """One definition of a file (a tuple, so it compares, hashes and sorts as one)."""
+
+    name: str
+    kind: str  # a capture name of the tag query: function, method, class, constant, ...
+    first_line: int  # 1-based
+    last_line: int  # 1-based, inclusive
+    scope: str  # the name of the enclosing container ("" at the top level)
+    signature: str  # the lines that introduce it, trimmed (see MAX_SIGNATURE_LINES)
+
+
+# A cache row's plain tuple as a Definition, without Definition._make's Python-level
+# checks (three times the cost, and a new process loads thousands from the cache; the
+# cache checks each record's shape).
+_as_definition = partial(tuple.__new__, Definition)
 
 
 @dataclass(frozen=True)
@@ -40,14 +57,15 @@ class FileTags:
     weak_references: dict[str, int] = field(default_factory=dict)  # obj.name, name=, params
 
     def to_record(self) -> tuple:
-        """A marshal-able tuple (see :func:`from_record`)."""
-        return (self.language, self.lines, self.definitions, self.references,
+        """A marshal-able tuple (see :func:`from_record`): definitions as plain tuples."""
+        return (self.language, self.lines, tuple(map(tuple, self.definitions)), self.references,
                 self.imports, self.syntax_errors, self.weak_references)
 
     @staticmethod
     def from_record(record: tuple) -> "FileTags":
+        """The tags a :meth:`to_record` tuple holds."""
         language, lines, defs, refs, imports, errors, weak = record
-        return FileTags(language, lines, tuple(defs), refs, tuple(imports), errors, weak)
+        return FileTags(language, lines, tuple(map(_as_definition, defs)), refs, tuple(imports), errors, weak)
 
 
 _NOT_DEFINITIONS = frozenset({"name", "import", "ref", "weak", "local"})
@@ -156,8 +174,8 @@ def extract(source: bytes, language: str | None) -> FileTags:
         if kind == "function" and scope and stack and stack[-1][1] in CONTAINER_KINDS:
             kind = "method"
         if kind not in SCOPE_ONLY:
-            definitions.append((name, kind, node.start_point[0] + 1, node.end_point[0] + 1,
-                                scope, _signature(source, node)))
+            definitions.append(Definition(name, kind, node.start_point[0] + 1, node.end_point[0] + 1,
+                                          scope, _signature(source, node)))
         stack.append((end, kind, name))
 
     words: Counter[bytes] = Counter([source[n.start_byte:n.end_byte] for n in captured.get("ref", ())])
