@@ -124,12 +124,22 @@ def extract(source: bytes, language: str | None) -> FileTags:
     # One pass of the whole tag query: a second pass over the tree (definitions by
     # match, uses by capture) cost a quarter of the time spent per file.
     captured = QueryCursor(query).captures(root)
-
     imports = sorted((node.start_point[0] + 1, node.end_point[0] + 1) for node in captured.get("import", ()))
-    # Each @name belongs to the innermost definition node around it (a method's name
-    # lies in its class too, a struct field's in its typedef); one node captured as
-    # two kinds keeps the more specific kind.
-    order = _kind_order(language)
+    definitions = _scoped(source, _named_definitions(source, captured, _kind_order(language)))
+    references, weak_references = _uses(source, captured)
+    return FileTags(language, line_count, tuple(definitions), references,
+                    tuple(imports), root.has_error, weak_references)
+
+
+def _named_definitions(source: bytes, captured: dict[str, list[Node]],
+                       order: dict[str, int]) -> list[tuple[int, int, str, str, Node]]:
+    """(start byte, end byte, kind, name, node) of each captured definition that has a
+    name, in source order (outer before inner).
+
+    Each @name belongs to the innermost definition node around it (a method's name
+    lies in its class too, a struct field's in its typedef); one node captured as
+    two kinds keeps the more specific kind.
+    """
     ranked = sorted(((node.start_byte, -node.end_byte, -_PRIORITY.get(kind, 0), order.get(kind, 99), kind, node)
                      for kind, nodes in captured.items() if kind not in _NOT_DEFINITIONS for node in nodes),
                     key=lambda item: item[:4])
@@ -161,9 +171,15 @@ def extract(source: bytes, language: str | None) -> FileTags:
                         source[start:end].decode("utf-8", "replace"), node)
     raw = list(found.values())
     raw.sort(key=lambda item: (item[0], -item[1]))
+    return raw
+
+
+def _scoped(source: bytes, named: list[tuple[int, int, str, str, Node]]) -> list[Definition]:
+    """The definitions with their enclosing container's name; a function directly in a
+    container becomes a method; scope-only kinds (``impl``) give scope and are dropped."""
     definitions: list[Definition] = []
     stack: list[tuple[int, str, str]] = []  # (end_byte, kind, name) of open containers
-    for start, end, kind, name, node in raw:
+    for start, end, kind, name, node in named:
         while stack and stack[-1][0] <= start:
             stack.pop()
         scope = ""
@@ -177,7 +193,11 @@ def extract(source: bytes, language: str | None) -> FileTags:
             definitions.append(Definition(name, kind, node.start_point[0] + 1, node.end_point[0] + 1,
                                           scope, _signature(source, node)))
         stack.append((end, kind, name))
+    return definitions
 
+
+def _uses(source: bytes, captured: dict[str, list[Node]]) -> tuple[dict[str, int], dict[str, int]]:
+    """(plain references, weak references): name -> uses, in sorted name order."""
     words: Counter[bytes] = Counter([source[n.start_byte:n.end_byte] for n in captured.get("ref", ())])
     weak: Counter[bytes] = Counter([source[n.start_byte:n.end_byte] for n in captured.get("weak", ())])
     local = {source[n.start_byte:n.end_byte] for n in captured.get("local", ())}
@@ -192,5 +212,4 @@ def extract(source: bytes, language: str | None) -> FileTags:
         if plain > 0:
             references[word.decode("utf-8", "replace")] = plain
     weak_references = {word.decode("utf-8", "replace"): count for word, count in sorted(weak.items())}
-    return FileTags(language, line_count, tuple(definitions), references,
-                    tuple(imports), root.has_error, weak_references)
+    return references, weak_references
