@@ -98,7 +98,8 @@ def _buffer_tags(text: str, rel: str, notes: list[str]) -> FileTags:
 
 @remembered(maxsize=8)
 def _buffer_tags_and_notes(text: str, rel: str) -> tuple[FileTags, tuple[str, ...]]:
-    """(remembered: the same text is asked about repeatedly)"""
+    """The buffer's tags and the notes parsing it made (remembered: the same text is
+    asked about repeatedly)."""
     own: list[str] = []
     return _parse_buffer(text, rel, own), tuple(own)
 
