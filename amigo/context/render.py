@@ -13,8 +13,8 @@ def container_of(tags: FileTags, definition: Definition) -> Definition | None:
     if not scope:
         return None
     best = None
-    for other in tags.definitions:
-        if (other.name == scope and other.kind in CONTAINER_KINDS
+    for other in tags.containers:
+        if (other.name == scope
                 and other.first_line <= definition.first_line and other.last_line >= definition.last_line):
             best = other  # the innermost one wins (later starts are nested deeper)
     return best
@@ -22,9 +22,9 @@ def container_of(tags: FileTags, definition: Definition) -> Definition | None:
 
 def members_of(tags: FileTags, container: Definition, limit: int = MAX_MEMBERS) -> list[Definition]:
     """Direct members of a class: public first, in source order, at most ``limit``."""
+    name, first, last = container.name, container.first_line, container.last_line
     inside = [d for d in tags.definitions
-              if d.scope == container.name and container.first_line <= d.first_line
-              and d.last_line <= container.last_line and d is not container]
+              if d.scope == name and first <= d.first_line and d.last_line <= last and d is not container]
     public = [d for d in inside if not d.name.startswith("_") or d.name == "__init__"]
     private = [d for d in inside if d not in public]
     return (public + private)[:limit]

@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 from collections import Counter
 from dataclasses import dataclass, field
-from functools import lru_cache, partial
+from functools import cached_property, lru_cache, partial
 from typing import NamedTuple
 
 from tree_sitter import Node, QueryCursor
@@ -55,6 +55,12 @@ class FileTags:
     imports: tuple[tuple[int, int], ...]  # 1-based inclusive line ranges
     syntax_errors: bool = False
     weak_references: dict[str, int] = field(default_factory=dict)  # obj.name, name=, params
+
+    @cached_property
+    def containers(self) -> tuple[Definition, ...]:
+        """The definitions that can hold others (classes, ...), in source order: finding a
+        definition's container looks only at these (made once per file, on first ask)."""
+        return tuple(d for d in self.definitions if d.kind in CONTAINER_KINDS)
 
     def to_record(self) -> tuple:
         """A marshal-able tuple (see :func:`from_record`): definitions as plain tuples."""
