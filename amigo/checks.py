@@ -175,8 +175,8 @@ def _definitions(text: str, language: str) -> dict[tuple[str, str, str], list[in
     """(scope, name, kind) of the file's functions, classes and methods -> their first lines."""
     found: dict[tuple[str, str, str], list[int]] = {}
     for d in extract(text.encode("utf-8"), language).definitions:
-        if d[1] in DEFINITION_KINDS:
-            found.setdefault((d[4], d[0], d[1]), []).append(d[2])
+        if d.kind in DEFINITION_KINDS:
+            found.setdefault((d.scope, d.name, d.kind), []).append(d.first_line)
     return found
 
 

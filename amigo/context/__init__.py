@@ -3,7 +3,7 @@
 Entry point: :func:`build_context`. Command line: ``amigo context`` (see :mod:`amigo.context.cli`).
 
 The names are loaded on first use (PEP 562): the parse workers import only
-``amigo.context.index`` and its tree-sitter modules, not the ranking code and
+``amigo.context.pool`` and its tree-sitter modules, not the ranking code and
 numpy, which halves a worker's start-up and so the cold index of a small repository.
 """
 

@@ -15,15 +15,16 @@ import re
 import subprocess
 import time
 from dataclasses import dataclass, field
-from functools import lru_cache
 from pathlib import Path, PurePosixPath
 from typing import Callable, Iterable, Iterator
 
 from amigo.context import files as filelist
 from amigo.context.budget import TokenCounter, estimate_tokens, fit_lines
-from amigo.context.index import Refresh, digest_of, index_for
+from amigo.context.index import Refresh, RepoIndex, index_for
+from amigo.context.memo import remembered
+from amigo.context.pool import digest_of
 from amigo.context.languages import tag_language
-from amigo.context.rank import COMMON_NAMES, MAX_DEFINING_FILES, FileGraph, graph_for
+from amigo.context.rank import COMMON_NAMES, MAX_DEFINING_FILES, FileGraph, Ranked, graph_for
 from amigo.context.render import entry_lines, members_of, render_groups, signature_lines
 from amigo.context.tags import CONTAINER_KINDS, Definition, FileTags, extract, plain_references
 from amigo.filetypes import looks_binary
@@ -89,24 +90,22 @@ def _relative(root: Path | None, path: str) -> str:
     return PurePosixPath(path.replace("\\", "/")).as_posix()
 
 
-_BUFFER_TAGS: dict[tuple[str, str], tuple[FileTags, tuple[str, ...]]] = {}
-
-
 def _buffer_tags(text: str, rel: str, notes: list[str]) -> FileTags:
-    """Tags of the editor buffer (remembered: the same text is asked about repeatedly)."""
-    key = (rel, text)
-    cached = _BUFFER_TAGS.get(key)
-    if cached is None:
-        own: list[str] = []
-        cached = (_parse_buffer(text, rel, own), tuple(own))
-        if len(_BUFFER_TAGS) >= 8:
-            _BUFFER_TAGS.clear()
-        _BUFFER_TAGS[key] = cached
-    notes.extend(cached[1])
-    return cached[0]
+    """Tags of the editor buffer; what parsing it noticed goes to ``notes``."""
+    tags, own = _buffer_tags_and_notes(text, rel)
+    notes.extend(own)
+    return tags
 
 
-@lru_cache(maxsize=8)
+@remembered(maxsize=8)
+def _buffer_tags_and_notes(text: str, rel: str) -> tuple[FileTags, tuple[str, ...]]:
+    """The buffer's tags and the notes parsing it made (remembered: the same text is
+    asked about repeatedly)."""
+    own: list[str] = []
+    return _parse_buffer(text, rel, own), tuple(own)
+
+
+@remembered(maxsize=8)
 def _text_digest(text: str) -> str:
     """The buffer's content digest (remembered: hashing the text again is cheaper)."""
     return digest_of(text.encode("utf-8", "surrogatepass"))
@@ -141,14 +140,15 @@ def scope_section(tags: FileTags, text: str, selection: tuple[int, int] | None,
     if selection is None:
         return ""
     start, end = selection
-    chain = [d for d in tags.definitions if d[2] <= start and d[3] >= end and (d[2], d[3]) != (start, end)]
+    chain = [d for d in tags.definitions
+             if d.first_line <= start and d.last_line >= end and (d.first_line, d.last_line) != (start, end)]
     if not chain:
         return ""
-    chain.sort(key=lambda d: (d[2], -d[3]))
-    lines = [f"lines {d[2]}-{d[3]}: {d[5].splitlines()[0].strip()}" for d in chain]
+    chain.sort(key=lambda d: (d.first_line, -d.last_line))
+    lines = [f"lines {d.first_line}-{d.last_line}: {d.signature.splitlines()[0].strip()}" for d in chain]
     inner = chain[-1]
-    if tags.lines > LARGE_FILE_LINES and inner[3] - inner[2] < MAX_SCOPE_BODY_LINES:
-        body = text.splitlines()[inner[2] - 1:inner[3]]
+    if tags.lines > LARGE_FILE_LINES and inner.last_line - inner.first_line < MAX_SCOPE_BODY_LINES:
+        body = text.splitlines()[inner.first_line - 1:inner.last_line]
         lines.append("")
         lines.extend(body)
     return "\n".join(fit_lines(lines, budget, count))
@@ -165,7 +165,7 @@ def _import_text(tags: FileTags, text: str) -> str:
     return _import_lines(text, tags.imports)
 
 
-@lru_cache(maxsize=64)
+@remembered(maxsize=64)
 def _import_lines(text: str, imports: tuple[tuple[int, int], ...]) -> str:
     # remembered: splitting a long file into lines costs more than the rest of a
     # request, and the same buffer is asked about again and again
@@ -181,7 +181,7 @@ def _module_hint(path: str) -> tuple[str, str]:
     return dotted, parts[-1] if parts else ""
 
 
-@lru_cache(maxsize=1 << 15)
+@remembered(maxsize=1 << 15)
 def _imported(path: str, import_text: str) -> bool:
     """Whether ``import_text`` seems to import ``path`` (remembered: a file's imports and
     the repository's paths are the same on every request)."""
@@ -258,13 +258,13 @@ def _member_entries(graph: FileGraph, classes: list[tuple[int, Definition]], tag
     used = tags.weak_references
     for fid, definition in classes:
         owner = graph.tags[fid]
-        if owner is None or definition[1] not in CONTAINER_KINDS:
+        if owner is None or definition.kind not in CONTAINER_KINDS:
             continue
         members = [m for m in members_of(owner, definition, limit=64)
-                   if not m[0].startswith("_") or m[0] == "__init__"]
+                   if not m.name.startswith("_") or m.name == "__init__"]
         if (fid, definition) in full:  # its first members are shown with it already
             members = [m for m in members if m not in members_of(owner, definition)]
-        members.sort(key=lambda m: (m[0] not in used, m[2]))
+        members.sort(key=lambda m: (m.name not in used, m.first_line))
         header = signature_lines(definition)
         for member in members:
             lines = header + signature_lines(member)
@@ -301,10 +301,10 @@ def definitions_for(graph: FileGraph, names: list[str], import_text: str, exclud
             candidates.sort(key=lambda f: -ranks[f])
         for fid in candidates[:per_name]:
             for definition in graph.definitions_named(fid, name):
-                if attribute and definition[1] not in MEMBER_KINDS:
+                if attribute and definition.kind not in MEMBER_KINDS:
                     continue
-                if (fid, definition[2]) not in seen:
-                    seen.add((fid, definition[2]))
+                if (fid, definition.first_line) not in seen:
+                    seen.add((fid, definition.first_line))
                     out.append((fid, definition))
                     break
     return out
@@ -313,7 +313,7 @@ def definitions_for(graph: FileGraph, names: list[str], import_text: str, exclud
 def _ordered_names(selected: str, tags: FileTags, import_text: str) -> tuple[list[str], frozenset[str]]:
     """Identifiers of the selection (imported ones first, then by first use; local ones
     dropped) and those of them only ever used as attributes."""
-    local = {d[0] for d in tags.definitions}
+    local = {d.name for d in tags.definitions}
     seen: dict[str, int] = {}
     bare: set[str] = set()
     for match in _WORD.finditer(selected):
@@ -330,7 +330,6 @@ def _ordered_names(selected: str, tags: FileTags, import_text: str) -> tuple[lis
 
 
 DIFF_TTL_S = 5.0
-_DIFFS: dict[tuple[str, str], tuple[object, float, list[str]]] = {}
 
 
 def _git_stamp(root: Path) -> tuple[int, ...]:
@@ -345,31 +344,31 @@ def _git_stamp(root: Path) -> tuple[int, ...]:
 
 def _diff_lines(root: Path, rel: str, generation: int) -> list[str]:
     """``git diff HEAD`` lines of the other files, remembered for a few seconds while no
-    source file, the git index or HEAD changed (so warm requests spawn no git).
+    source file, the git index or HEAD changed (so warm requests spawn no git); none
+    when git cannot be run."""
+    try:
+        return _git_diff_lines(str(root), rel, (generation, *_git_stamp(root)))
+    except (OSError, subprocess.SubprocessError):
+        return []
+
+
+@remembered(maxsize=32, ttl_s=DIFF_TTL_S)
+def _git_diff_lines(root: str, rel: str, stamp: tuple[int, ...]) -> list[str]:
+    """The diff (``stamp``, the index generation and git's file times, keys it: when they
+    change it is asked again).
 
     Asked through the plumbing ``git diff-index -p HEAD``: the porcelain ``git diff``
     rewrites .git/index whenever a file's content matches but its stat data does not
     (an edit undone, say; git 2.39 does so even with ``--no-optional-locks``), and
     a write to the index makes the file watch ask git for the file list again.
     """
-    key = (generation, _git_stamp(root))
-    cached = _DIFFS.get((str(root), rel))
-    if cached is not None and cached[0] == key and time.monotonic() - cached[1] < DIFF_TTL_S:
-        return cached[2]
-    cmd = ["git", "--no-optional-locks", "-C", str(root), "diff-index", "-p", "--no-color", "--no-ext-diff", "-U1", "HEAD",
+    cmd = ["git", "--no-optional-locks", "-C", root, "diff-index", "-p", "--no-color", "--no-ext-diff", "-U1", "HEAD",
            "--", ".", f":(exclude){rel}"]
-    try:
-        out = subprocess.run(cmd, capture_output=True, timeout=10)
-    except (OSError, subprocess.SubprocessError):
+    out = subprocess.run(cmd, capture_output=True, timeout=10)
+    if out.returncode != 0:
         return []
-    lines: list[str] = []
-    if out.returncode == 0:
-        lines = [line for line in out.stdout.decode("utf-8", "replace").splitlines()
-                 if not line.startswith(("index ", "--- ", "+++ "))]
-    if len(_DIFFS) > 32:
-        _DIFFS.clear()
-    _DIFFS[(str(root), rel)] = (key, time.monotonic(), lines)
-    return lines
+    return [line for line in out.stdout.decode("utf-8", "replace").splitlines()
+            if not line.startswith(("index ", "--- ", "+++ "))]
 
 
 def uncommitted_section(root: Path, rel: str, budget: int, count: TokenCounter,
@@ -400,6 +399,47 @@ def _skip_notes(index_skipped: dict[str, list[str]], refresh: Refresh) -> list[s
     return notes
 
 
+@dataclass
+class _Indexed:
+    """What the repository index gives one request."""
+
+    root: Path
+    index: RepoIndex
+    refresh: Refresh
+    graph: FileGraph
+    tags: FileTags  # the edited buffer's
+    fid: int | None  # the edited file in the graph (None: not on disk, or not indexed)
+    ranked: Ranked
+
+
+class _Sections:
+    """A context's sections, added in priority order, each within its share of the budget."""
+
+    def __init__(self, budget: int, count: TokenCounter) -> None:
+        self.budget = budget
+        self.count = count
+        self.added: list[ContextSection] = []
+        self.used = 0
+
+    def cost(self, title: str, body: str) -> int:
+        """Tokens a section costs, its heading counted."""
+        return self.count(f"### {title}\n") + 2 + self.count(body)
+
+    def room(self, title: str, share: float | None) -> int:
+        """Tokens a section titled ``title`` may use for its body (``share`` of the budget,
+        or all that is left when None)."""
+        left = self.budget - self.used - self.count(f"### {title}\n") - 2
+        return max(0, min(left, int(self.budget * share)) if share is not None else left)
+
+    def add(self, kind: str, title: str, body: str) -> None:
+        if body.strip():
+            self.added.append(ContextSection(kind, title, body))
+            self.used += self.cost(title, body)
+
+
+SECTION_ORDER = {"scope": 0, "imports": 1, "definitions": 2, "repo_map": 3, "uncommitted": 4}
+
+
 def build_context(repo_root: Path | None, path: str, text: str,
                   selection: tuple[int, int] | None, instruction: str,
                   budget_tokens: int = 2048,
@@ -415,112 +455,121 @@ def build_context(repo_root: Path | None, path: str, text: str,
     timings: dict[str, float] = {}
     notes: list[str] = []
     count = count_tokens or estimate_tokens
-    budget = max(0, int(budget_tokens))
-
     root = _resolve_root(repo_root, path, notes)
     rel = _relative(root, path)
-    tags: FileTags | None = None
-    graph: FileGraph | None = None
-    file_rank = None
-    ranked = None
-    fid: int | None = None
+    indexed = None
     if root is not None:
-        index = index_for(root, cache_dir)
-        with index.lock:
-            refresh = index.refresh()
-            timings.update(refresh.timings)
-            t = time.perf_counter()
-            graph = graph_for(index, refresh.changed, refresh.removed)
-            timings["graph"] = time.perf_counter() - t
-            on_disk = index.entries.get(rel)
-            if on_disk is not None and on_disk.tags is not None and on_disk.digest == _text_digest(text):
-                tags = on_disk.tags  # the buffer is what is saved: parsed already
-                if tags.syntax_errors:
-                    notes.append(f"{rel} has syntax errors: used the partial tree tree-sitter recovered")
-            else:
-                t = time.perf_counter()
-                tags = _buffer_tags(text, rel, notes)
-                timings["parse file"] = time.perf_counter() - t
-            notes.extend(index.cache_notes)
-            notes.extend(_skip_notes(index.skipped(), refresh))
-            broken = sum(1 for p, e in index.entries.items() if e.tags and e.tags.syntax_errors and p != rel)
-            if broken:
-                notes.append(f"{broken} other file{'s' if broken != 1 else ''} had syntax errors "
-                             "(partial trees used)")
-            fid = graph.file_ids.get(rel)
-            t = time.perf_counter()
-            personal, boost = _personalise(graph, fid, tags, text, selection, instruction)
-            ranked = graph.rank(personal, boost, fid)
-            file_rank = ranked.file_rank
-            timings["rank"] = time.perf_counter() - t
+        indexed = _index_request(root, rel, text, selection, instruction, cache_dir, notes, timings)
+    tags = indexed.tags if indexed is not None else _edited_tags(None, rel, text, notes, timings)
 
-    if tags is None:
-        t = time.perf_counter()
-        tags = _buffer_tags(text, rel, notes)
-        timings["parse file"] = time.perf_counter() - t
     t = time.perf_counter()
-    sections: list[ContextSection] = []
-    used = 0
-
-    def room(title: str, share: float | None) -> int:
-        """Tokens a section titled ``title`` may use (its heading counted)."""
-        left = budget - used - count(f"### {title}\n") - 2
-        return max(0, min(left, int(budget * share)) if share is not None else left)
-
-    def add(kind: str, title: str, body: str) -> None:
-        nonlocal used
-        if body.strip():
-            sections.append(ContextSection(kind, title, body))
-            used += count(f"### {title}\n") + 2 + count(body)
-
-    listed: list[tuple[str, Definition]] = []
+    out = _Sections(max(0, int(budget_tokens)), count)
     title = f"Enclosing scope of the selection in {rel}"
-    add("scope", title, scope_section(tags, text, selection, room(title, SHARES["scope"]), count))
+    out.add("scope", title, scope_section(tags, text, selection, out.room(title, SHARES["scope"]), count))
     title = f"Imports of {rel}"
-    add("imports", title, imports_section(tags, text, room(title, SHARES["imports"]), count))
-    if graph is not None and ranked is not None and root is not None:
-        import_text = _import_text(tags, text)
-        # the selection's names first, then the rest of the file's (imported, most used first)
-        names, attributes = ([], frozenset()) if selection is None else _ordered_names(
-            _selected_text(text, selection), tags, import_text)
-        imported_words = set(_WORD.findall(import_text))
-        local = {d[0] for d in tags.definitions}
-        chosen = set(names)
-        names = names + sorted((n for n in tags.references if n not in local and n not in COMMON_NAMES
-                                and n not in chosen),
-                               key=lambda n: (n not in imported_words, -tags.references[n]))
-        found = definitions_for(graph, names[:len(chosen)], import_text, fid, file_rank, attributes)
-        rest = definitions_for(graph, names[len(chosen):], import_text, fid, file_rank,
-                               per_name=1)
-        # the selection's names in full (a class with its members), the rest one line each,
-        # then the members of the classes the file uses (``obj.method`` needs them)
-        entries = itertools.chain((_entry(graph, f, d, True, count) for f, d in found),
-                                  (_entry(graph, f, d, False, count) for f, d in rest),
-                                  _member_entries(graph, found + rest, tags, count, frozenset(found)))
-        title = ("Definitions of names the selection uses" if selection
-                 else "Definitions of names this file uses")
-        def_text, kept = _fit_entries(entries, room(title, SHARES["definitions"]), graph, count)
-        shown = {(e.fid, e.definition[2]) for e in kept}
-        add("definitions", title, def_text)
-        t_diff = time.perf_counter()
-        uncommitted = ""
-        diff_title = "Uncommitted changes in other files"
-        if refresh.is_git:
-            uncommitted = uncommitted_section(root, rel, room(diff_title, SHARES["uncommitted"]),
-                                              count, index.generation)
-        timings["git diff"] = time.perf_counter() - t_diff
-        reserved = count(f"### {diff_title}\n") + 2 + count(uncommitted) if uncommitted else 0
-        title = "Repository map (most relevant definitions)"
-        map_text, map_kept = _repo_map(graph, ranked, shown, room(title, None) - reserved, count)
-        add("repo_map", title, map_text)
-        listed = [(graph.paths[e.fid], e.definition) for e in kept + map_kept]
-        add("uncommitted", diff_title, uncommitted)
+    out.add("imports", title, imports_section(tags, text, out.room(title, SHARES["imports"]), count))
+    listed: list[tuple[str, Definition]] = []
+    if indexed is not None:
+        listed = _repository_sections(out, indexed, rel, text, selection, timings)
     timings["render"] = time.perf_counter() - t - timings.get("git diff", 0.0)
-    order = {"scope": 0, "imports": 1, "definitions": 2, "repo_map": 3, "uncommitted": 4}
-    sections.sort(key=lambda s: order.get(s.kind, 9))
+    sections = sorted(out.added, key=lambda s: SECTION_ORDER.get(s.kind, 9))
     timings["total"] = time.perf_counter() - started
-    shown_defs = tuple((path, d[0], d[2]) for path, d in listed)
-    return ContextResult(tuple(sections), tuple(notes), timings, used, root, rel, shown_defs)
+    shown = tuple((where, d.name, d.first_line) for where, d in listed)
+    return ContextResult(tuple(sections), tuple(notes), timings, out.used, root, rel, shown)
+
+
+def _index_request(root: Path, rel: str, text: str, selection: tuple[int, int] | None,
+                   instruction: str, cache_dir: Path | None, notes: list[str],
+                   timings: dict[str, float]) -> _Indexed:
+    """Refresh the index, sync the graph and rank it toward this request."""
+    index = index_for(root, cache_dir)
+    with index.lock:
+        refresh = index.refresh()
+        timings.update(refresh.timings)
+        t = time.perf_counter()
+        graph = graph_for(index, refresh.changed, refresh.removed)
+        timings["graph"] = time.perf_counter() - t
+        tags = _edited_tags(index, rel, text, notes, timings)
+        notes.extend(index.cache_notes)
+        notes.extend(_skip_notes(index.skipped(), refresh))
+        broken = sum(1 for p, e in index.entries.items() if e.tags and e.tags.syntax_errors and p != rel)
+        if broken:
+            notes.append(f"{broken} other file{'s' if broken != 1 else ''} had syntax errors "
+                         "(partial trees used)")
+        fid = graph.file_ids.get(rel)
+        t = time.perf_counter()
+        personal, boost = _personalise(graph, fid, tags, text, selection, instruction)
+        ranked = graph.rank(personal, boost, fid)
+        timings["rank"] = time.perf_counter() - t
+    return _Indexed(root, index, refresh, graph, tags, fid, ranked)
+
+
+def _edited_tags(index: RepoIndex | None, rel: str, text: str, notes: list[str],
+                 timings: dict[str, float]) -> FileTags:
+    """Tags of the edited buffer: the index's when the buffer is what is saved, else parsed."""
+    on_disk = index.entries.get(rel) if index is not None else None
+    if on_disk is not None and on_disk.tags is not None and on_disk.digest == _text_digest(text):
+        if on_disk.tags.syntax_errors:
+            notes.append(f"{rel} has syntax errors: used the partial tree tree-sitter recovered")
+        return on_disk.tags
+    t = time.perf_counter()
+    tags = _buffer_tags(text, rel, notes)
+    timings["parse file"] = time.perf_counter() - t
+    return tags
+
+
+def _repository_sections(out: _Sections, indexed: _Indexed, rel: str, text: str,
+                         selection: tuple[int, int] | None,
+                         timings: dict[str, float]) -> list[tuple[str, Definition]]:
+    """Add the definitions, the repo map and the uncommitted changes; return the
+    (path, definition) pairs shown. The diff is measured first so that the repo map,
+    which takes whatever is left, leaves room for it."""
+    graph = indexed.graph
+    kept = _definitions_section(out, indexed, text, selection)
+    t = time.perf_counter()
+    diff_title = "Uncommitted changes in other files"
+    uncommitted = ""
+    if indexed.refresh.is_git:
+        uncommitted = uncommitted_section(indexed.root, rel, out.room(diff_title, SHARES["uncommitted"]),
+                                          out.count, indexed.index.generation)
+    timings["git diff"] = time.perf_counter() - t
+    reserved = out.cost(diff_title, uncommitted) if uncommitted else 0
+    title = "Repository map (most relevant definitions)"
+    shown = {(e.fid, e.definition.first_line) for e in kept}
+    map_text, map_kept = _repo_map(graph, indexed.ranked, shown, out.room(title, None) - reserved, out.count)
+    out.add("repo_map", title, map_text)
+    out.add("uncommitted", diff_title, uncommitted)
+    return [(graph.paths[e.fid], e.definition) for e in kept + map_kept]
+
+
+def _definitions_section(out: _Sections, indexed: _Indexed, text: str,
+                         selection: tuple[int, int] | None) -> list[_Entry]:
+    """Add where the names the selection (then the rest of the file) uses are defined;
+    return the entries shown."""
+    graph, tags, count = indexed.graph, indexed.tags, out.count
+    import_text = _import_text(tags, text)
+    # the selection's names first, then the rest of the file's (imported, most used first)
+    names, attributes = ([], frozenset()) if selection is None else _ordered_names(
+        _selected_text(text, selection), tags, import_text)
+    imported_words = set(_WORD.findall(import_text))
+    local = {d.name for d in tags.definitions}
+    chosen = set(names)
+    names = names + sorted((n for n in tags.references if n not in local and n not in COMMON_NAMES
+                            and n not in chosen),
+                           key=lambda n: (n not in imported_words, -tags.references[n]))
+    file_rank = indexed.ranked.file_rank
+    found = definitions_for(graph, names[:len(chosen)], import_text, indexed.fid, file_rank, attributes)
+    rest = definitions_for(graph, names[len(chosen):], import_text, indexed.fid, file_rank, per_name=1)
+    # the selection's names in full (a class with its members), the rest one line each,
+    # then the members of the classes the file uses (``obj.method`` needs them)
+    entries = itertools.chain((_entry(graph, f, d, True, count) for f, d in found),
+                              (_entry(graph, f, d, False, count) for f, d in rest),
+                              _member_entries(graph, found + rest, tags, count, frozenset(found)))
+    title = ("Definitions of names the selection uses" if selection
+             else "Definitions of names this file uses")
+    def_text, kept = _fit_entries(entries, out.room(title, SHARES["definitions"]), graph, count)
+    out.add("definitions", title, def_text)
+    return kept
 
 
 def warm_index(repo_root: Path, cache_dir: Path | None = None) -> None:
@@ -602,7 +651,7 @@ def _repo_map(graph: FileGraph, ranked, shown: set[tuple[int, int]], budget: int
             if tags is None:
                 continue
             definition = tags.definitions[int(ranked.def_index[i])]
-            if (fid, definition[2]) not in shown:
+            if (fid, definition.first_line) not in shown:
                 yield _entry(graph, fid, definition, False, count)
 
     return _fit_entries(entries(), budget, graph, count)

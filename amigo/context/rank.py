@@ -17,7 +17,7 @@ from functools import lru_cache
 import numpy as np
 
 from amigo.context.index import RepoIndex
-from amigo.context.tags import FileTags
+from amigo.context.tags import Definition, FileTags
 
 WEAK_USE = 0.1  # obj.name, name=..., parameters: weak evidence of which definition is meant
 MAX_DEFINING_FILES = 24  # a name defined in more files than this says nothing about which one
@@ -101,7 +101,7 @@ class FileGraph:
         self._lower: dict[str, list[int]] | None = None
         self._alive_count: int | None = None
         self._stems: dict[str, list[int]] | None = None
-        self._named: dict[int, dict[str, list[tuple]]] = {}  # fid -> name -> its definitions
+        self._named: dict[int, dict[str, list[Definition]]] = {}  # fid -> name -> its definitions
 
     # ---- building ---------------------------------------------------------------
     def _intern(self, name: str) -> int:
@@ -127,7 +127,7 @@ class FileGraph:
             self.file_targets.append(_EMPTY_I)
         return fid
 
-    def definitions_named(self, fid: int, name: str) -> list[tuple]:
+    def definitions_named(self, fid: int, name: str) -> list[Definition]:
         """The definitions of ``name`` in file ``fid``, in source order (indexed on first
         ask: go-to-definition asks about hundreds of names per request)."""
         named = self._named.get(fid)
@@ -135,7 +135,7 @@ class FileGraph:
             named = {}
             tags = self.tags[fid]
             for definition in tags.definitions if tags is not None else ():
-                named.setdefault(definition[0], []).append(definition)
+                named.setdefault(definition.name, []).append(definition)
             self._named[fid] = named
         return named.get(name, [])
 
@@ -158,9 +158,9 @@ class FileGraph:
         else:
             self.alive[fid] = True
             self.tags[fid] = tags
-            def_ids = [intern(d[0]) for d in tags.definitions]
+            def_ids = [intern(d.name) for d in tags.definitions]
             new_names = frozenset(nid for nid, d in zip(def_ids, tags.definitions)
-                                  if d[1] not in NON_TARGET_KINDS)
+                                  if d.kind not in NON_TARGET_KINDS)
             ref_ids, ref_w = [], []
             weak = tags.weak_references
             uses = dict.fromkeys(weak, 0)
@@ -181,7 +181,7 @@ class FileGraph:
             self.file_refs[fid] = (np.array(ref_ids, dtype=np.int32), np.array(ref_w, dtype=np.float64))
             self.file_defs[fid] = (np.array(def_ids, dtype=np.int32),
                                    np.arange(len(def_ids), dtype=np.int32),
-                                   np.array([KIND_WEIGHT.get(d[1], 1.0) * (0.3 if d[0].startswith("_") else 1.0)
+                                   np.array([KIND_WEIGHT.get(d.kind, 1.0) * (0.3 if d.name.startswith("_") else 1.0)
                                              for d in tags.definitions], dtype=np.float64))
         for nid in old_names - new_names:
             self.defs_by_name.get(nid, set()).discard(fid)

@@ -9,22 +9,23 @@ MAX_MEMBERS = 8
 
 def container_of(tags: FileTags, definition: Definition) -> Definition | None:
     """The class (or other container) definition that encloses ``definition``."""
-    scope = definition[4]
+    scope = definition.scope
     if not scope:
         return None
     best = None
-    for other in tags.definitions:
-        if (other[0] == scope and other[1] in CONTAINER_KINDS
-                and other[2] <= definition[2] and other[3] >= definition[3]):
+    for other in tags.containers:
+        if (other.name == scope
+                and other.first_line <= definition.first_line and other.last_line >= definition.last_line):
             best = other  # the innermost one wins (later starts are nested deeper)
     return best
 
 
 def members_of(tags: FileTags, container: Definition, limit: int = MAX_MEMBERS) -> list[Definition]:
     """Direct members of a class: public first, in source order, at most ``limit``."""
+    name, first, last = container.name, container.first_line, container.last_line
     inside = [d for d in tags.definitions
-              if d[4] == container[0] and container[2] <= d[2] and d[3] <= container[3] and d is not container]
-    public = [d for d in inside if not d[0].startswith("_") or d[0] == "__init__"]
+              if d.scope == name and first <= d.first_line and d.last_line <= last and d is not container]
+    public = [d for d in inside if not d.name.startswith("_") or d.name == "__init__"]
     private = [d for d in inside if d not in public]
     return (public + private)[:limit]
 
@@ -36,15 +37,16 @@ def entry_lines(tags: FileTags, definition: Definition, with_members: bool) -> l
     if parent is not None:
         lines.extend(signature_lines(parent))
     lines.extend(signature_lines(definition))
-    if with_members and definition[1] in CONTAINER_KINDS:
+    if with_members and definition.kind in CONTAINER_KINDS:
         for member in members_of(tags, definition):
             lines.extend(signature_lines(member))
     return lines
 
 
 def signature_lines(definition: Definition) -> list[tuple[int, str]]:
-    start = definition[2]
-    return [(start + i, text) for i, text in enumerate(definition[5].splitlines())]
+    """(line number, text) pairs of the definition's signature."""
+    start = definition.first_line
+    return [(start + i, text) for i, text in enumerate(definition.signature.splitlines())]
 
 
 def render_groups(groups: list[tuple[str, list[tuple[int, str]]]]) -> str:

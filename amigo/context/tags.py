@@ -1,7 +1,8 @@
 """Definitions and references of one file, from our tag queries.
 
-Everything here is pure: bytes in, :class:`FileTags` out. Results are plain
-tuples so the cache can store them with :mod:`marshal` and load them fast.
+Everything here is pure: bytes in, :class:`FileTags` out. At the cache
+boundary (:meth:`FileTags.to_record`, :meth:`FileTags.from_record`) they are
+plain tuples, which :mod:`marshal` stores and loads fast.
 """
 
 from __future__ import annotations
@@ -9,7 +10,8 @@ from __future__ import annotations
 import re
 from collections import Counter
 from dataclasses import dataclass, field
-from functools import lru_cache
+from functools import cached_property, lru_cache, partial
+from typing import NamedTuple
 
 from tree_sitter import Node, QueryCursor
 
@@ -23,8 +25,23 @@ MAX_SIGNATURE_CHARS = 240
 _PRIORITY = {"constant": 0, "field": 0, "function": 1, "method": 2, "class": 2}
 _IDENT = re.compile(rb"[A-Za-z_][A-Za-z0-9_]*")
 
-# (name, kind, start_line, end_line, scope, signature); lines are 1-based.
-Definition = tuple[str, str, int, int, str, str]
+
+
+class Definition(NamedTuple):
+    """One definition of a file (a tuple, so it compares, hashes and sorts as one)."""
+
+    name: str
+    kind: str  # a capture name of the tag query: function, method, class, constant, ...
+    first_line: int  # 1-based
+    last_line: int  # 1-based, inclusive
+    scope: str  # the name of the enclosing container ("" at the top level)
+    signature: str  # the lines that introduce it, trimmed (see MAX_SIGNATURE_LINES)
+
+
+# A cache row's plain tuple as a Definition, without Definition._make's Python-level
+# checks (three times the cost, and a new process loads thousands from the cache; the
+# cache checks each record's shape).
+_as_definition = partial(tuple.__new__, Definition)
 
 
 @dataclass(frozen=True)
@@ -39,15 +56,22 @@ class FileTags:
     syntax_errors: bool = False
     weak_references: dict[str, int] = field(default_factory=dict)  # obj.name, name=, params
 
+    @cached_property
+    def containers(self) -> tuple[Definition, ...]:
+        """The definitions that can hold others (classes, ...), in source order: finding a
+        definition's container looks only at these (made once per file, on first ask)."""
+        return tuple(d for d in self.definitions if d.kind in CONTAINER_KINDS)
+
     def to_record(self) -> tuple:
-        """A marshal-able tuple (see :func:`from_record`)."""
-        return (self.language, self.lines, self.definitions, self.references,
+        """A marshal-able tuple (see :func:`from_record`): definitions as plain tuples."""
+        return (self.language, self.lines, tuple(map(tuple, self.definitions)), self.references,
                 self.imports, self.syntax_errors, self.weak_references)
 
     @staticmethod
     def from_record(record: tuple) -> "FileTags":
+        """The tags a :meth:`to_record` tuple holds."""
         language, lines, defs, refs, imports, errors, weak = record
-        return FileTags(language, lines, tuple(defs), refs, tuple(imports), errors, weak)
+        return FileTags(language, lines, tuple(map(_as_definition, defs)), refs, tuple(imports), errors, weak)
 
 
 _NOT_DEFINITIONS = frozenset({"name", "import", "ref", "weak", "local"})
@@ -106,12 +130,22 @@ def extract(source: bytes, language: str | None) -> FileTags:
     # One pass of the whole tag query: a second pass over the tree (definitions by
     # match, uses by capture) cost a quarter of the time spent per file.
     captured = QueryCursor(query).captures(root)
-
     imports = sorted((node.start_point[0] + 1, node.end_point[0] + 1) for node in captured.get("import", ()))
-    # Each @name belongs to the innermost definition node around it (a method's name
-    # lies in its class too, a struct field's in its typedef); one node captured as
-    # two kinds keeps the more specific kind.
-    order = _kind_order(language)
+    definitions = _scoped(source, _named_definitions(source, captured, _kind_order(language)))
+    references, weak_references = _uses(source, captured)
+    return FileTags(language, line_count, tuple(definitions), references,
+                    tuple(imports), root.has_error, weak_references)
+
+
+def _named_definitions(source: bytes, captured: dict[str, list[Node]],
+                       order: dict[str, int]) -> list[tuple[int, int, str, str, Node]]:
+    """(start byte, end byte, kind, name, node) of each captured definition that has a
+    name, in source order (outer before inner).
+
+    Each @name belongs to the innermost definition node around it (a method's name
+    lies in its class too, a struct field's in its typedef); one node captured as
+    two kinds keeps the more specific kind.
+    """
     ranked = sorted(((node.start_byte, -node.end_byte, -_PRIORITY.get(kind, 0), order.get(kind, 99), kind, node)
                      for kind, nodes in captured.items() if kind not in _NOT_DEFINITIONS for node in nodes),
                     key=lambda item: item[:4])
@@ -143,9 +177,15 @@ def extract(source: bytes, language: str | None) -> FileTags:
                         source[start:end].decode("utf-8", "replace"), node)
     raw = list(found.values())
     raw.sort(key=lambda item: (item[0], -item[1]))
+    return raw
+
+
+def _scoped(source: bytes, named: list[tuple[int, int, str, str, Node]]) -> list[Definition]:
+    """The definitions with their enclosing container's name; a function directly in a
+    container becomes a method; scope-only kinds (``impl``) give scope and are dropped."""
     definitions: list[Definition] = []
     stack: list[tuple[int, str, str]] = []  # (end_byte, kind, name) of open containers
-    for start, end, kind, name, node in raw:
+    for start, end, kind, name, node in named:
         while stack and stack[-1][0] <= start:
             stack.pop()
         scope = ""
@@ -156,10 +196,14 @@ def extract(source: bytes, language: str | None) -> FileTags:
         if kind == "function" and scope and stack and stack[-1][1] in CONTAINER_KINDS:
             kind = "method"
         if kind not in SCOPE_ONLY:
-            definitions.append((name, kind, node.start_point[0] + 1, node.end_point[0] + 1,
-                                scope, _signature(source, node)))
+            definitions.append(Definition(name, kind, node.start_point[0] + 1, node.end_point[0] + 1,
+                                          scope, _signature(source, node)))
         stack.append((end, kind, name))
+    return definitions
 
+
+def _uses(source: bytes, captured: dict[str, list[Node]]) -> tuple[dict[str, int], dict[str, int]]:
+    """(plain references, weak references): name -> uses, in sorted name order."""
     words: Counter[bytes] = Counter([source[n.start_byte:n.end_byte] for n in captured.get("ref", ())])
     weak: Counter[bytes] = Counter([source[n.start_byte:n.end_byte] for n in captured.get("weak", ())])
     local = {source[n.start_byte:n.end_byte] for n in captured.get("local", ())}
@@ -174,5 +218,4 @@ def extract(source: bytes, language: str | None) -> FileTags:
         if plain > 0:
             references[word.decode("utf-8", "replace")] = plain
     weak_references = {word.decode("utf-8", "replace"): count for word, count in sorted(weak.items())}
-    return FileTags(language, line_count, tuple(definitions), references,
-                    tuple(imports), root.has_error, weak_references)
+    return references, weak_references

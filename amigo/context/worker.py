@@ -12,7 +12,7 @@ from __future__ import annotations
 import marshal
 import sys
 
-from amigo.context.index import parse_chunks, take_chunks
+from amigo.context.pool import parse_chunks, take_chunks
 
 
 def main() -> int:

@@ -435,87 +435,107 @@ def rebuild(
     restored = restore_blanks(fkeys, skeys, rkeys, match)
     if restored is not None:
         skeys, rkeys, match = restored
-    if match.tier == "exact":
-        opcodes = line_opcodes(skeys, rkeys)
-    else:  # trailing spaces are noise here, and must not skew which lines the block keeps
-        opcodes = _loose_opcodes(skeys, rkeys)
-    op_of: dict[int, str] = {}
-    inserts: list[int] = []
-    for tag, a1, a2, _, _ in opcodes:
-        for s in range(a1, a2):
-            op_of[s] = tag
-        if tag == "insert":
-            inserts.append(a1)
-    changed = {s for s, tag in op_of.items() if tag != "equal"}
-    replaced = {s for s, tag in op_of.items() if tag == "replace"}
-    uneven = {  # replacements that also add or drop lines: they may hide an insertion
-        s for tag, a1, a2, b1, b2 in opcodes if tag == "replace" and a2 - a1 != b2 - b1
-        for s in range(a1, a2)
-    }
-    pairs = list(match.pairs)
-    fmap = dict(pairs)
-    order = [s for s, _ in pairs]
-    nxt = {p: q for p, q in zip(order, order[1:])}
-    prv = {q: p for p, q in zip(order, order[1:])}
+    return _Rebuild(flines, fkeys, skeys, rkeys, match).lines(nl)
 
-    def near_new_lines(p: int, q: int, all_replacements: bool = True) -> bool:
+
+class _Rebuild:
+    """One region being rebuilt: what REPLACE does to each SEARCH line, and where each
+    SEARCH line sits in the file."""
+
+    def __init__(self, flines: list[str], fkeys: list[str], skeys: list[str], rkeys: list[str],
+                 match: Match) -> None:
+        self.flines, self.fkeys, self.skeys, self.rkeys, self.match = flines, fkeys, skeys, rkeys, match
+        if match.tier == "exact":
+            self.opcodes = line_opcodes(skeys, rkeys)
+        else:  # trailing spaces are noise here, and must not skew which lines the block keeps
+            self.opcodes = _loose_opcodes(skeys, rkeys)
+        self.op_of: dict[int, str] = {}
+        self.inserts: list[int] = []
+        for tag, a1, a2, _, _ in self.opcodes:
+            for s in range(a1, a2):
+                self.op_of[s] = tag
+            if tag == "insert":
+                self.inserts.append(a1)
+        self.changed = {s for s, tag in self.op_of.items() if tag != "equal"}
+        self.replaced = {s for s, tag in self.op_of.items() if tag == "replace"}
+        self.uneven = {  # replacements that also add or drop lines: they may hide an insertion
+            s for tag, a1, a2, b1, b2 in self.opcodes if tag == "replace" and a2 - a1 != b2 - b1
+            for s in range(a1, a2)
+        }
+        self.pairs = list(match.pairs)
+        self.fmap = dict(self.pairs)
+        order = [s for s, _ in self.pairs]
+        self.nxt = {p: q for p, q in zip(order, order[1:])}
+        self.prv = {q: p for p, q in zip(order, order[1:])}
+
+    def lines(self, nl: str) -> list[str]:
+        """The region's new raw lines: kept lines from the file, changed ones from REPLACE."""
+        self._refuse_extra_search_lines()
+        fmap, nxt, changed = self.fmap, self.nxt, self.changed
+        out: list[str] = []
+        for tag, a1, a2, b1, b2 in self.opcodes:
+            if tag == "equal":
+                for s in range(a1, a2):
+                    if s not in fmap:
+                        continue
+                    p = self.prv.get(s)
+                    if p is not None:
+                        out.extend(self._gap(p, s))
+                    out.append(self._kept(s, b1 + s - a1))
+                    q = nxt.get(s)
+                    if q is not None and q in changed:
+                        out.extend(self._gap(s, q))
+            else:
+                for s in range(a1, a2):  # gaps inside a deleted run (refused or dropped by _gap())
+                    q = nxt.get(s)
+                    if s in fmap and q is not None and q in changed:
+                        self._gap(s, q)
+                out.extend(_reindent(line, self.match.indent) + nl for line in self.rkeys[b1:b2])
+        return out
+
+    def _refuse_extra_search_lines(self) -> None:
+        """A SEARCH line the file lacks, kept, next to new lines: where they go is unclear."""
+        for s in range(len(self.skeys)):
+            if s not in self.fmap and s not in self.changed and self._near_new_lines(s, s):
+                near = max((f for t, f in self.pairs if t < s), default=self.match.start) + 1
+                raise AmbiguousGap(near, near, extra_in_search=True)
+
+    def _loose(self, s: int) -> bool:
+        """Blank or deleted: new lines may slide past SEARCH line ``s``."""
+        return not self.skeys[s].strip() or self.op_of.get(s) == "delete"
+
+    def _near_new_lines(self, p: int, q: int, all_replacements: bool = True) -> bool:
         """Does REPLACE add lines between SEARCH lines p..q, blank runs around them included?
         Replaced lines count too; with ``all_replacements`` False only those replaced by a
         different number of lines (a line-for-line replacement keeps the lines beside it)."""
-        def loose(s: int) -> bool:  # blank or deleted: new lines may slide past it
-            return not skeys[s].strip() or op_of.get(s) == "delete"
-
-        while p > 0 and loose(p):
+        last = len(self.skeys) - 1
+        while p > 0 and self._loose(p):
             p -= 1
-        while q < len(skeys) - 1 and loose(q):
+        while q < last and self._loose(q):
             q += 1
-        lo = p - 1 if p == 0 and loose(p) else p
-        hi = q + 1 if q == len(skeys) - 1 and loose(q) else q
-        counted = replaced if all_replacements else uneven
-        return any(p <= s <= q for s in counted) or any(lo < a <= hi for a in inserts)
+        lo = p - 1 if p == 0 and self._loose(p) else p
+        hi = q + 1 if q == last and self._loose(q) else q
+        counted = self.replaced if all_replacements else self.uneven
+        return any(p <= s <= q for s in counted) or any(lo < a <= hi for a in self.inserts)
 
-    for s in range(len(skeys)):  # a SEARCH line the file lacks, kept, next to new lines
-        if s not in fmap and s not in changed and near_new_lines(s, s):
-            near = max((f for t, f in pairs if t < s), default=match.start) + 1
-            raise AmbiguousGap(near, near, extra_in_search=True)
-
-    def gap(p: int, q: int) -> list[str]:
+    def _gap(self, p: int, q: int) -> list[str]:
         """File lines between aligned SEARCH lines p and q that the block keeps."""
-        lines = flines[fmap[p] + 1 : fmap[q]]
-        if not lines or any(s in changed for s in range(p + 1, q)):
+        fmap = self.fmap
+        lines = self.flines[fmap[p] + 1 : fmap[q]]
+        if not lines or any(s in self.changed for s in range(p + 1, q)):
             return []  # none, or they stand for SEARCH lines the block changes
-        if near_new_lines(p, q, all_replacements=False) or (p in changed and q in changed):
+        if self._near_new_lines(p, q, all_replacements=False) or (p in self.changed and q in self.changed):
             raise AmbiguousGap(fmap[p] + 2, fmap[q])
         return lines
 
-    out: list[str] = []
-    def kept(s: int, r: int) -> str:
+    def _kept(self, s: int, r: int) -> str:
         """The file's line for SEARCH line s; REPLACE's trailing spaces win if it changed them."""
-        f = fmap[s]
+        f = self.fmap[s]
+        skeys, rkeys, fkeys, flines = self.skeys, self.rkeys, self.fkeys, self.flines
         if skeys[s] == rkeys[r]:
             return flines[f]
         body = fkeys[f].rstrip()
         return body + rkeys[r][len(rkeys[r].rstrip()) :] + flines[f][len(fkeys[f]) :]
-
-    for tag, a1, a2, b1, b2 in opcodes:
-        if tag == "equal":
-            for s in range(a1, a2):
-                if s not in fmap:
-                    continue
-                p = prv.get(s)
-                if p is not None:
-                    out.extend(gap(p, s))
-                out.append(kept(s, b1 + s - a1))
-                q = nxt.get(s)
-                if q is not None and q in changed:
-                    out.extend(gap(s, q))
-        else:
-            for s in range(a1, a2):  # gaps inside a deleted run (refused or dropped by gap())
-                q = nxt.get(s)
-                if s in fmap and q is not None and q in changed:
-                    gap(s, q)
-            out.extend(_reindent(line, match.indent) + nl for line in rkeys[b1:b2])
-    return out
 
 
 # ---------------------------------------------------------------- elisions
@@ -638,116 +658,167 @@ def apply_block_to(text: str, block: EditBlock, path: str | None = None) -> tupl
         ) from None
 
 
-def _apply_block(text: str, block: EditBlock, path: str | None) -> tuple[str, str]:
-    label = _label(block.index, path or block.path)
-    nl = newline_of(text)
-    flines = split_lines(text)
-    fkeys = keys_of(text)
-    slines = split_lines(block.search)
-    skeys = [key(line) for line in slines]
-    rlines = split_lines(block.replace)
-    rkeys = [key(line) for line in rlines]
-    had_eol = not text or text.endswith("\n")
+@dataclass
+class _Target:
+    """One block against one text: both split into lines once, and how to finish the file."""
 
-    def fail(err: EditError) -> EditError:
-        err.block_index, err.path = block.index, path or block.path
+    text: str
+    block: EditBlock
+    path: str | None
+    nl: str
+    flines: list[str]
+    fkeys: list[str]
+    slines: list[str]
+    skeys: list[str]
+    rlines: list[str]
+    rkeys: list[str]
+
+    @classmethod
+    def of(cls, text: str, block: EditBlock, path: str | None) -> _Target:
+        slines, rlines = split_lines(block.search), split_lines(block.replace)
+        return cls(text, block, path, newline_of(text), split_lines(text), keys_of(text),
+                   slines, [key(line) for line in slines], rlines, [key(line) for line in rlines])
+
+    @property
+    def label(self) -> str:
+        return _label(self.block.index, self.path or self.block.path)
+
+    def fail(self, err: EditError) -> EditError:
+        """``err``, naming this block and file."""
+        err.block_index, err.path = self.block.index, self.path or self.block.path
         return err
 
-    verbatim = False
-    if not skeys:
-        if not rlines:
-            return text, "exact"
-        if not text:
-            new_lines, verbatim, tier = list(rlines), True, "exact"
-        else:
-            new_lines, tier = flines + [line + nl for line in rkeys], "exact"
-        return _finish(new_lines, nl, had_eol, block.eol, verbatim), tier
+    def finish(self, lines: list[str], verbatim: bool) -> str:
+        had_eol = not self.text or self.text.endswith("\n")
+        return _finish(lines, self.nl, had_eol, self.block.eol, verbatim)
 
+    def splice(self, jobs: list[tuple[Match, list[str], list[str]]]) -> str:
+        had_eol = not self.text or self.text.endswith("\n")
+        return _splice_many(self.flines, self.fkeys, jobs, self.nl, had_eol, self.block.eol)
+
+
+def _apply_block(text: str, block: EditBlock, path: str | None) -> tuple[str, str]:
+    """The tiers in order (exact, whitespace, elision, fuzzy): the first that places the
+    block applies it; one that finds several places refuses."""
+    target = _Target.of(text, block, path)
+    if not target.skeys:
+        return _apply_empty_search(target)
+    for tier in (_apply_exact, _apply_whitespace, _apply_elided, _apply_fuzzy):
+        applied = tier(target)
+        if applied is not None:
+            return applied
+    raise _not_found(target)
+
+
+def _apply_empty_search(target: _Target) -> tuple[str, str]:
+    """An empty SEARCH appends REPLACE to the file (or makes it)."""
+    if not target.rlines:
+        return target.text, "exact"
+    if not target.text:
+        return target.finish(list(target.rlines), verbatim=True), "exact"
+    return target.finish(target.flines + [line + target.nl for line in target.rkeys], verbatim=False), "exact"
+
+
+def _apply_exact(target: _Target) -> tuple[str, str] | None:
+    fkeys, skeys, flines, nl = target.fkeys, target.skeys, target.flines, target.nl
     if not any(line.strip() for line in skeys):
         starts = find_exact(fkeys, skeys, limit=2)
         if len(starts) != 1:
-            raise fail(EditError(
-                f"{label}: its SEARCH text has only blank lines and matches "
+            raise target.fail(EditError(
+                f"{target.label}: its SEARCH text has only blank lines and matches "
                 f"{'several' if starts else 'no'} places; include a non-blank line from the file."
             ))
         exact = [_exact_match(starts[0], len(skeys))]
     else:
         exact = [_exact_match(i, len(skeys)) for i in find_exact(fkeys, skeys, limit=MAX_PLACES + 1)]
     if len(exact) > 1:
-        raise fail(_ambiguous(label, [m.start for m in exact]))
-    if exact:
-        m = exact[0]
-        region = flines[m.start : m.end]
-        # A last line without newline is copied verbatim only in an LF file or from render()
-        # (which flags the final newline): a model's LF lines in a CRLF file get CRLF.
-        lenient = nl == "\n" or block.eol is not None
-        verbatim = all(
-            s == f or (lenient and not f.endswith("\n") and s[:-1] == f) for s, f in zip(slines, region)
-        )
-        if verbatim:
-            new_region = list(rlines)
-        else:
-            new_region = rebuild(flines, fkeys, skeys, rkeys, m, nl)
-        new_lines = flines[: m.start] + new_region + flines[m.end :]
-        return _finish(new_lines, nl, had_eol, block.eol, verbatim), "exact"
+        raise target.fail(_ambiguous(target.label, [m.start for m in exact]))
+    if not exact:
+        return None
+    m = exact[0]
+    region = flines[m.start : m.end]
+    # A last line without newline is copied verbatim only in an LF file or from render()
+    # (which flags the final newline): a model's LF lines in a CRLF file get CRLF.
+    lenient = nl == "\n" or target.block.eol is not None
+    verbatim = all(
+        s == f or (lenient and not f.endswith("\n") and s[:-1] == f) for s, f in zip(target.slines, region)
+    )
+    if verbatim:
+        new_region = list(target.rlines)
+    else:
+        new_region = rebuild(flines, fkeys, skeys, target.rkeys, m, nl)
+    return target.finish(flines[: m.start] + new_region + flines[m.end :], verbatim), "exact"
 
-    found = find_whitespace(fkeys, skeys, limit=MAX_PLACES + 1)
+
+def _apply_whitespace(target: _Target) -> tuple[str, str] | None:
+    found = find_whitespace(target.fkeys, target.skeys, limit=MAX_PLACES + 1)
     if len(found) > 1:
-        raise fail(_ambiguous(label, [m.start for m in found]))
-    if found:
-        return _splice_many(flines, fkeys, [(found[0], skeys, rkeys)], nl, had_eol, block.eol), "whitespace"
+        raise target.fail(_ambiguous(target.label, [m.start for m in found]))
+    if not found:
+        return None
+    return target.splice([(found[0], target.skeys, target.rkeys)]), "whitespace"
 
-    spieces, rpieces = _split_elisions(skeys), _split_elisions(rkeys)
-    if len(spieces) > 1:
-        if len(spieces) != len(rpieces):
-            raise fail(EditError(
-                f"{label}: SEARCH has {len(spieces) - 1} '...' line(s) but REPLACE has "
-                f"{len(rpieces) - 1}; each '...' stands for unchanged lines, so they must pair up."
-            ))
-        if any(not sp and rp for sp, rp in zip(spieces, rpieces)):
-            raise fail(EditError(
-                f"{label}: REPLACE adds lines next to a '...' at the edge of SEARCH, so where "
-                "they go is unclear; start and end SEARCH with real lines from the file."
-            ))
-        try:
-            placed = _elision_matches(fkeys, spieces, label)
-        except EditError as err:
-            raise fail(err) from None
-        if placed is not None:
-            jobs = [(m, sp, rp) for m, sp, rp in zip(placed, spieces, rpieces) if m is not None]
-            span = range(jobs[0][0].start, jobs[-1][0].end)
-            if any(_is_elision(fkeys[f]) for f in span):
-                raise fail(EditError(
-                    f"{label}: the file itself has '...' lines where this block applies, so a "
-                    "'...' in SEARCH cannot stand for unchanged lines; copy the lines instead."
-                ))
-            return _splice_many(flines, fkeys, jobs, nl, had_eol, block.eol), "elision"
 
+def _apply_elided(target: _Target) -> tuple[str, str] | None:
+    """SEARCH with '...' lines: each part between them placed on its own, in order."""
+    label, fkeys = target.label, target.fkeys
+    spieces, rpieces = _split_elisions(target.skeys), _split_elisions(target.rkeys)
+    if len(spieces) <= 1:
+        return None
+    if len(spieces) != len(rpieces):
+        raise target.fail(EditError(
+            f"{label}: SEARCH has {len(spieces) - 1} '...' line(s) but REPLACE has "
+            f"{len(rpieces) - 1}; each '...' stands for unchanged lines, so they must pair up."
+        ))
+    if any(not sp and rp for sp, rp in zip(spieces, rpieces)):
+        raise target.fail(EditError(
+            f"{label}: REPLACE adds lines next to a '...' at the edge of SEARCH, so where "
+            "they go is unclear; start and end SEARCH with real lines from the file."
+        ))
     try:
-        found = find_fuzzy(fkeys, skeys)
+        placed = _elision_matches(fkeys, spieces, label)
+    except EditError as err:
+        raise target.fail(err) from None
+    if placed is None:
+        return None
+    jobs = [(m, sp, rp) for m, sp, rp in zip(placed, spieces, rpieces) if m is not None]
+    if any(_is_elision(fkeys[f]) for f in range(jobs[0][0].start, jobs[-1][0].end)):
+        raise target.fail(EditError(
+            f"{label}: the file itself has '...' lines where this block applies, so a "
+            "'...' in SEARCH cannot stand for unchanged lines; copy the lines instead."
+        ))
+    return target.splice(jobs), "elision"
+
+
+def _apply_fuzzy(target: _Target) -> tuple[str, str] | None:
+    try:
+        found = find_fuzzy(target.fkeys, target.skeys)
     except FuzzyGaveUp:
-        raise fail(EditError(
-            f"{label}: its SEARCH text was not found exactly, and it resembles so many places "
+        raise target.fail(EditError(
+            f"{target.label}: its SEARCH text was not found exactly, and it resembles so many places "
             "in the file that a fuzzy match cannot be checked for being the only one; copy the "
             "lines into SEARCH exactly as they are in the file, with a few distinctive ones."
         )) from None
     if len(found) > 1:
-        raise fail(_ambiguous(label, [m.start for m in found]))
-    if found:
-        return _splice_many(flines, fkeys, [(found[0], skeys, rkeys)], nl, had_eol, block.eol), "fuzzy"
+        raise target.fail(_ambiguous(target.label, [m.start for m in found]))
+    if not found:
+        return None
+    return target.splice([(found[0], target.skeys, target.rkeys)]), "fuzzy"
 
-    closest, at = closest_lines(fkeys, skeys)
+
+def _not_found(target: _Target) -> EditError:
+    """The error for a SEARCH no tier placed, with the file's closest lines."""
+    closest, at = closest_lines(target.fkeys, target.skeys)
     hint = (
         f" The closest lines in the file are {at}-{at + closest.count(chr(10))}:\n{closest}\n"
         if closest else " No line of it occurs in the file. "
     )
-    err = EditError(
-        f"{label}: its SEARCH text was not found in the file (tried exact, whitespace-tolerant, "
+    return EditError(
+        f"{target.label}: its SEARCH text was not found in the file (tried exact, whitespace-tolerant, "
         f"'...' and fuzzy matching).{hint}"
         "SEARCH must copy existing lines of the file exactly.",
-        block.index, path or block.path, closest,
+        target.block.index, target.path or target.block.path, closest,
     )
-    raise err
 
 
 def _splice_many(

@@ -10,10 +10,10 @@ import threading
 from pathlib import Path
 
 from amigo.context import build_context
-from amigo.context import index as index_module
+from amigo.context import pool as pool_module
 from amigo.context.cache import DB_NAME, TagCache, default_cache_dir
-from amigo.context.index import (RepoIndex, can_fork, forget_indexes, process_chunk, process_file,
-                                 run_forked, run_in_workers)
+from amigo.context.index import RepoIndex, forget_indexes
+from amigo.context.pool import can_fork, process_chunk, process_file, run_forked, run_in_workers
 
 from context_helpers import SHOP, run_git, write_files
 
@@ -94,16 +94,16 @@ def test_what_a_dead_worker_took_is_parsed_here(make_repo, monkeypatch) -> None:
     jobs = [(path, None) for path in files]
     serial = sorted(process_chunk(str(root), jobs))
     parent = os.getpid()
-    real_chunk = index_module.process_chunk
+    real_chunk = pool_module.process_chunk
 
     def dies_in_a_child(root_: str, chunk: list) -> list:
         if os.getpid() != parent:
             os._exit(3)
         return real_chunk(root_, chunk)
 
-    monkeypatch.setattr(index_module, "process_chunk", dies_in_a_child)
+    monkeypatch.setattr(pool_module, "process_chunk", dies_in_a_child)
     assert sorted(run_forked(str(root), jobs, 2)) == serial  # the child died after taking a chunk
-    monkeypatch.setattr(index_module, "INHERITABLE_PIPES", False)  # as on Windows: fixed shares
+    monkeypatch.setattr(pool_module, "INHERITABLE_PIPES", False)  # as on Windows: fixed shares
     assert sorted(run_in_workers(str(root), jobs, 2)) == serial
     monkeypatch.setattr(sys, "executable", "/nonexistent/python")
     assert sorted(run_in_workers(str(root), jobs, 2)) == serial  # no worker could start

@@ -159,7 +159,7 @@ def test_a_refresh_that_fails_loses_no_change(watched, monkeypatch) -> None:
     def broken(self, *args):
         raise KeyboardInterrupt
 
-    monkeypatch.setattr(RepoIndex, "_run_jobs", broken)
+    monkeypatch.setattr(RepoIndex, "_parse_step", broken)
     with pytest.raises(KeyboardInterrupt):
         index.refresh(parallel=False)  # the events are drained, the work is not done
     monkeypatch.undo()
