@@ -5,7 +5,7 @@ adapter that the next stage loads, and the adapters match a one-process run with
 What the FSDP case can and cannot show here: accelerate (1.16) turns FSDP on only for accelerator
 processes; CPU processes run the FSDP config as plain data parallel (``MULTI_CPU``), which the test
 asserts so that it notices the day that changes. So it checks that the shipped config launches and trains
-every stage; the sharded-to-full save (``training.save_adapter``) runs only on GPUs.
+every stage; the sharded-to-full save (``trainers.save_adapter``) runs only on GPUs.
 
 Why they can match: accelerate gives rank r the batches r, r+2, ... of the one shuffled order, so a step
 of two processes with batch 2 sees the same 4 examples as one process with batch 2 and 2 accumulation
