@@ -162,7 +162,8 @@ def _purge(args: argparse.Namespace) -> int:
         from feedback.team import TeamStore
 
         with TeamStore(url) as team:
-            print(f"team store {team.url}: {purge_team(team, repo_id, person)}")
+            print(f"team store {team.url}: {purge_team(team, repo_id, person)}; what other machines have not "
+                  "pushed yet of it will stay on them")
     elif url:
         print("the team store is untouched: purge pushed data there with --repo or --person")
     elif person:
