@@ -13,14 +13,7 @@ from pathlib import Path
 from amigo import xdg
 from amigo.config import FeedbackSettings
 
-__all__ = ["FeedbackSettings", "data_dir", "db_path", "default_settings", "is_excluded"]
-
-
-def default_settings() -> FeedbackSettings:
-    """Settings from the configuration of the current directory."""
-    from amigo.config import load_config
-
-    return load_config(None).feedback
+__all__ = ["FeedbackSettings", "data_dir", "db_path", "is_excluded"]
 
 
 def data_dir() -> Path:
