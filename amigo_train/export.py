@@ -37,7 +37,7 @@ def merge(base: str, adapters: list[Path], out: Path) -> Path:
     from transformers import AutoTokenizer
 
     from amigo_train.base_model import resolve_base
-    from amigo_train.training import load_stage_model
+    from amigo_train.modeling import load_stage_model
 
     base_path = resolve_base(base)
     dtype = torch.bfloat16 if torch.cuda.is_available() else torch.float32

@@ -17,275 +17,32 @@ Layout of a run directory::
     stages/<name>/adapter/        the stage's LoRA adapter (written when the stage completes)
     stages/<name>/metrics.jsonl   one JSON line per log step; loss.png its curve
     stages/<name>/stage.json      written last: the stage is complete
+
+The run loop lives here; its parts, by concern: :mod:`amigo_train.ranks` (which process writes, the
+barriers), :mod:`amigo_train.manifest` (the run directory and manifest.json), :mod:`amigo_train.stage_data`
+(building a stage's data once), :mod:`amigo_train.reports` (padding, metrics, the loss curve),
+:mod:`amigo_train.modeling` (loading and merging) and :mod:`amigo_train.trainers` (TRL arguments,
+datasets, the adapter save).
 """
 
 from __future__ import annotations
 
 import json
-import math
-import os
-import platform
-import subprocess
-import sys
 import time
-from datetime import timedelta
 from pathlib import Path
 from typing import Any, Callable
 
-from amigo import progress
 from amigo.errors import ConfigError
-from amigo_train.data import StageData, build_stage_data, read_jsonl, write_jsonl
-from amigo_train.decontam import Decontaminator, data_dir, load_problems
-from amigo_train.recipe import Recipe, StageSpec, TrainSpec
+from amigo_train.data import read_jsonl
+from amigo_train.manifest import Manifest, is_complete, latest_checkpoint, stage_dir
+from amigo_train.modeling import load_stage_model, lora_config, torch_dtype
+from amigo_train.ranks import distributed, is_main_process
+from amigo_train.recipe import Recipe, StageSpec
+from amigo_train.reports import _metrics_callback, example_lengths, padding_report, plot_loss
+from amigo_train.stage_data import decontaminator, prepare_stage_data
+from amigo_train.trainers import _common_args, _dataset, save_adapter
 
 Log = Callable[[str], None]
-
-
-# Ranks meet at barriers while the main process prepares a stage's data (tokenizing and decontaminating the
-# full recipe's sets takes hours), so the process group waits that long instead of torch's 30-minute default.
-BARRIER_TIMEOUT = timedelta(hours=6)
-
-
-def is_main_process() -> bool:
-    """Rank 0 under ``accelerate launch`` (or a plain single process): the one that writes files."""
-    return os.environ.get("RANK", "0") == "0"
-
-
-def distributed() -> Any:
-    """accelerate's process state: the barriers ranks wait at (``main_process_first``, ``wait_for_everyone``).
-
-    In a plain single process these are no-ops. The first call sets up the process group (with
-    :data:`BARRIER_TIMEOUT`); the trainer's Accelerator later shares it."""
-    import torch
-    from accelerate import PartialState
-
-    cpu = not torch.cuda.is_available()  # as the training arguments say (use_cpu): gloo between CPU processes
-    if os.environ.get("WORLD_SIZE", "1") == "1":
-        return PartialState(cpu=cpu)
-    return PartialState(cpu=cpu, timeout=BARRIER_TIMEOUT)
-
-
-def stage_dir(run_dir: Path, stage: StageSpec) -> Path:
-    return run_dir / "stages" / stage.name
-
-
-def is_complete(run_dir: Path, stage: StageSpec) -> bool:
-    return (stage_dir(run_dir, stage) / "stage.json").is_file()
-
-
-def latest_checkpoint(ckpt_dir: Path) -> Path | None:
-    """The newest checkpoint whose trainer state was fully written (a kill mid-save is skipped)."""
-    if not ckpt_dir.is_dir():
-        return None
-    done = [p for p in ckpt_dir.glob("checkpoint-*") if (p / "trainer_state.json").is_file()]
-    return max(done, key=lambda p: int(p.name.split("-")[-1]), default=None)
-
-
-def git_commit(path: Path) -> str | None:
-    """The commit of the code that trains (the repository holding this package)."""
-    try:
-        out = subprocess.run(["git", "rev-parse", "HEAD"], cwd=path, capture_output=True, text=True, timeout=10)
-        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=path,
-                               capture_output=True, text=True, timeout=10)
-    except (OSError, subprocess.TimeoutExpired):
-        return None
-    if out.returncode != 0:
-        return None
-    return out.stdout.strip() + ("-dirty" if dirty.stdout.strip() else "")
-
-
-def versions() -> dict[str, str]:
-    from importlib import metadata
-
-    out = {"python": sys.version.split()[0], "platform": platform.platform()}
-    for name in ("torch", "transformers", "peft", "trl", "datasets", "accelerate"):
-        try:
-            out[name] = metadata.version(name)
-        except metadata.PackageNotFoundError:
-            out[name] = "missing"
-    return out
-
-
-class Manifest:
-    """manifest.json, rewritten atomically after every change."""
-
-    def __init__(self, path: Path, recipe: Recipe, recipe_path: str) -> None:
-        self.path = path
-        if path.is_file():
-            self.data: dict[str, Any] = json.loads(path.read_text())
-        else:
-            self.data = {"created": time.time(), "stages": {}}
-        self.data.update({
-            "recipe_path": recipe_path, "recipe": recipe.model_dump(mode="json"),
-            "git_commit": git_commit(Path(__file__).resolve().parent), "versions": versions(),
-        })
-        self.save()
-
-    def stage(self, name: str, **fields: Any) -> None:
-        self.data["stages"].setdefault(name, {}).update(fields)
-        self.save()
-
-    def save(self) -> None:
-        if not is_main_process():
-            return
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = self.path.with_suffix(".tmp")
-        tmp.write_text(json.dumps(self.data, indent=2, sort_keys=True))
-        tmp.replace(self.path)
-
-
-def padding_report(lengths: list[int], batch_size: int, max_length: int, packing: bool) -> dict[str, float]:
-    """Share of real tokens among the tokens a step computes on, unpacked and packed."""
-    lengths = [min(n, max_length) for n in lengths]
-    real = sum(lengths)
-    padded = 0
-    for i in range(0, len(lengths), batch_size):
-        batch = lengths[i : i + batch_size]
-        padded += max(batch) * len(batch)
-    blocks = math.ceil(real / max_length) if real else 0
-    return {
-        "examples": len(lengths), "real_tokens": real,
-        "mean_length": real / len(lengths) if lengths else 0.0, "max_length_seen": max(lengths, default=0),
-        "padding_efficiency_unpacked": real / padded if padded else 1.0,
-        "padding_efficiency_packed": real / (blocks * max_length) if blocks else 1.0,
-        "packing": packing,
-    }
-
-
-def example_lengths(examples: list[dict[str, Any]], tokenizer: Any) -> list[int]:
-    """Token count of each example as the chat template lays it out (prompt + answer; for a
-    preference pair, the longer of chosen and rejected)."""
-    out = []
-    for ex in progress.track(examples, "tokenizing", unit="examples"):
-        answers = [a for a in (ex.get("completion"), ex.get("chosen"), ex.get("rejected")) if a] or [[]]
-        longest = 0
-        for answer in answers:
-            ids = tokenizer.apply_chat_template(list(ex["prompt"]) + list(answer), tokenize=True)
-            if isinstance(ids, dict) or hasattr(ids, "keys"):
-                ids = ids["input_ids"]
-            longest = max(longest, len(ids))
-        out.append(longest)
-    return out
-
-
-def plot_loss(metrics_path: Path, png: Path, title: str) -> None:
-    """loss.png from metrics.jsonl (train and, when logged, eval loss)."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    rows = read_jsonl(metrics_path) if metrics_path.is_file() else []
-    train = [(r["step"], r["loss"]) for r in rows if "loss" in r]
-    evals = [(r["step"], r["eval_loss"]) for r in rows if "eval_loss" in r]
-    fig, ax = plt.subplots(figsize=(6, 3.5))
-    if train:
-        ax.plot(*zip(*train), label="train loss")
-    if evals:
-        ax.plot(*zip(*evals), "o-", label="eval loss")
-    ax.set_xlabel("step")
-    ax.set_ylabel("loss")
-    ax.set_title(title)
-    ax.legend()
-    fig.tight_layout()
-    fig.savefig(png, dpi=100)
-    plt.close(fig)
-
-
-def _metrics_callback(path: Path):  # type: ignore[no-untyped-def]
-    from transformers import TrainerCallback
-
-    class MetricsCallback(TrainerCallback):
-        """Appends every log line to metrics.jsonl (so a resumed stage keeps its history)."""
-
-        def on_log(self, args, state, control, logs=None, **kwargs):  # type: ignore[no-untyped-def]
-            if logs and state.is_world_process_zero:
-                row = {"step": state.global_step, "epoch": state.epoch, "time": time.time(), **logs}
-                with path.open("a", encoding="utf-8") as fh:
-                    fh.write(json.dumps(row) + "\n")
-
-    return MetricsCallback()
-
-
-def _device_kwargs(recipe: Recipe) -> dict[str, Any]:
-    import torch
-
-    cuda = torch.cuda.is_available()
-    return {
-        "use_cpu": not cuda,
-        "bf16": recipe.precision == "bf16" and cuda,
-        "fp16": recipe.precision == "fp16" and cuda,
-    }
-
-
-def torch_dtype(recipe: Recipe) -> Any:
-    import torch
-
-    if not torch.cuda.is_available():
-        return torch.float32  # CPU kernels for bf16 training are slow and lossy; the smoke recipe says fp32
-    return {"bf16": torch.bfloat16, "fp16": torch.float16, "fp32": torch.float32}[recipe.precision]
-
-
-def load_stage_model(base: str, adapters: list[Path], dtype: Any) -> Any:
-    """The base model with the given stage adapters merged in, in order ("merge first").
-
-    Call it after the stage's training arguments exist: under DeepSpeed ZeRO-3 they register the
-    DeepSpeed config, so ``from_pretrained`` partitions the weights across ranks as it loads them
-    (without it every rank would hold the whole model in CPU memory)."""
-    from peft import PeftModel
-    from transformers import AutoModelForCausalLM
-
-    model = AutoModelForCausalLM.from_pretrained(base, dtype=dtype)
-    for adapter in adapters:
-        model = merge_adapter(PeftModel.from_pretrained(model, str(adapter)))
-    return model
-
-
-def merge_adapter(peft_model: Any) -> Any:
-    """``merge_and_unload``, also for weights ZeRO-3 has partitioned: each LoRA layer's base weight is
-    gathered only while its own update is added (one layer at a time, never the whole model)."""
-    from transformers.integrations import is_deepspeed_zero3_enabled
-
-    if not is_deepspeed_zero3_enabled():
-        return peft_model.merge_and_unload()
-    import deepspeed
-    from peft.tuners.lora import LoraLayer
-
-    for module in peft_model.modules():
-        if isinstance(module, LoraLayer):
-            with deepspeed.zero.GatheredParameters([module.get_base_layer().weight], modifier_rank=0):
-                module.merge()
-    return peft_model.unload()
-
-
-def lora_config(recipe: Recipe) -> Any:
-    from peft import LoraConfig
-
-    return LoraConfig(
-        r=recipe.lora.r, lora_alpha=recipe.lora.alpha, lora_dropout=recipe.lora.dropout,
-        target_modules=recipe.lora.target_modules, task_type="CAUSAL_LM",
-    )
-
-
-def _common_args(recipe: Recipe, spec: TrainSpec, out: Path, has_eval: bool) -> dict[str, Any]:
-    return dict(
-        output_dir=str(out), per_device_train_batch_size=spec.per_device_batch_size,
-        per_device_eval_batch_size=spec.per_device_batch_size,
-        gradient_accumulation_steps=spec.gradient_accumulation_steps, learning_rate=spec.learning_rate,
-        num_train_epochs=spec.epochs, max_steps=spec.max_steps, lr_scheduler_type=spec.lr_scheduler,
-        warmup_steps=spec.warmup_ratio, weight_decay=spec.weight_decay, logging_steps=spec.logging_steps,
-        save_strategy="steps", save_steps=spec.save_steps, save_total_limit=2, seed=recipe.seed,
-        gradient_checkpointing=recipe.gradient_checkpointing, report_to=recipe.report_to, max_length=spec.max_length,
-        eval_strategy="steps" if has_eval else "no", eval_steps=spec.save_steps if has_eval else None,
-        logging_first_step=True, **_device_kwargs(recipe),
-    )
-
-
-def _dataset(rows: list[dict[str, Any]], kind: str) -> Any:
-    from datasets import Dataset
-
-    keys = ("prompt", "completion") if kind == "sft" else ("prompt", "chosen", "rejected")
-    return Dataset.from_list([{k: r[k] for k in keys} for r in rows])
 
 
 def train_stage(recipe: Recipe, stage: StageSpec, run_dir: Path, base: str, previous: list[Path],
@@ -341,20 +98,6 @@ def train_stage(recipe: Recipe, stage: StageSpec, run_dir: Path, base: str, prev
     return summary
 
 
-def save_adapter(trainer: Any, adapter_dir: Path) -> None:
-    """Save the stage's complete adapter (a collective: every rank calls it).
-
-    Under FSDP with ``SHARDED_STATE_DICT`` (right for checkpoints: each rank writes its shard, fast)
-    the Trainer would write no adapter at all at the end, so the state dict type is switched to
-    ``FULL_STATE_DICT`` first: the shards are gathered and the main process writes one adapter the
-    next stage and the export can load. ZeRO-3 gathers the adapter's 16-bit weights itself."""
-    if getattr(trainer, "is_fsdp_enabled", False):
-        plugin = trainer.accelerator.state.fsdp_plugin
-        if "FULL_STATE_DICT" not in str(plugin.state_dict_type):
-            plugin.set_state_dict_type("FULL_STATE_DICT")
-    trainer.save_model(str(adapter_dir))  # a PEFT model saves its adapter only
-
-
 def _finish_stage(recipe: Recipe, stage: StageSpec, sdir: Path, tokenizer: Any, trainer: Any, result: Any,
                   evaluation: dict[str, Any] | None, checkpoint: Path | None, started: float,
                   previous: list[Path]) -> dict[str, Any]:
@@ -373,79 +116,6 @@ def _finish_stage(recipe: Recipe, stage: StageSpec, sdir: Path, tokenizer: Any, 
         summary["eval"] = evaluation
     (sdir / "stage.json").write_text(json.dumps(summary, indent=2))
     return summary
-
-
-def drop_too_long(rows: list[dict[str, Any]], lengths: list[int],
-                  max_length: int) -> tuple[list[dict[str, Any]], list[int], int]:
-    """(rows that fit, their lengths, how many were dropped) for a ``max_length`` in tokens.
-
-    Why drop rather than let the trainer truncate: truncation cuts the END of the
-    sequence - the end of the answer and its end-of-turn token. A model trained on
-    such answers learns to stop mid-block and not to stop at all, which is exactly
-    the failure (unparseable, runaway answers) the edit format cannot afford."""
-    kept = [(r, n) for r, n in zip(rows, lengths) if n <= max_length]
-    return [r for r, _ in kept], [n for _, n in kept], len(rows) - len(kept)
-
-
-def prepare_stage_data(recipe: Recipe, stage: StageSpec, run_dir: Path, base_dir: Path,
-                       index: Decontaminator | None, reuse: bool,
-                       tokenizer: Any = None) -> tuple[dict[str, Any], list[int] | None]:
-    """Build (or, on resume, reuse) a stage's data files; returns their hashes and counts,
-    and the token length of each training example when they were measured (else None).
-
-    With a ``tokenizer``, examples longer than the stage's ``max_length`` are dropped
-    (see :func:`drop_too_long`) and counted; a dry run has none and drops nothing. The
-    lengths come back so the padding report need not tokenize the data a second time."""
-    ddir = stage_dir(run_dir, stage) / "data"
-    info_path = ddir / "info.json"
-    with distributed().main_process_first():  # the others enter once the main process has written the files
-        if (reuse or not is_main_process()) and info_path.is_file() and (ddir / "train.jsonl").is_file():
-            return json.loads(info_path.read_text()), None
-        if not is_main_process():
-            raise ConfigError(f"the main process wrote no data for stage {stage.name} ({info_path} is missing)")
-        return _build_stage_data(recipe, stage, ddir, base_dir, index, tokenizer)
-
-
-def _build_stage_data(recipe: Recipe, stage: StageSpec, ddir: Path, base_dir: Path, index: Decontaminator | None,
-                      tokenizer: Any) -> tuple[dict[str, Any], list[int] | None]:
-    """Build a stage's data files (the main process only; see :func:`prepare_stage_data`)."""
-    info_path = ddir / "info.json"
-    spec = recipe.train_for(stage)
-    data: StageData = build_stage_data(stage, base_dir, recipe.seed, spec.eval_fraction, index)
-    too_long = 0
-    lengths = None
-    if tokenizer is not None:
-        data.train, lengths, too_long = drop_too_long(data.train, example_lengths(data.train, tokenizer),
-                                                      spec.max_length)
-        data.eval, _, eval_too_long = drop_too_long(data.eval, example_lengths(data.eval, tokenizer), spec.max_length)
-        too_long += eval_too_long
-        if not data.train:
-            raise ConfigError(f"stage {stage.name}: every training example is longer than max_length "
-                              f"{spec.max_length} tokens; raise max_length in the recipe")
-    info = {
-        "train_sha256": write_jsonl(ddir / "train.jsonl", data.train),
-        "eval_sha256": write_jsonl(ddir / "eval.jsonl", data.eval),
-        "train_examples": len(data.train), "eval_examples": len(data.eval),
-        "per_source": data.per_source, "decontaminated": len(data.dropped), "too_long": too_long,
-    }
-    (ddir / "decontamination.json").write_text(json.dumps(
-        {"dropped": len(data.dropped), "rows": data.dropped}, indent=2))
-    info_path.write_text(json.dumps(info, indent=2))
-    return info, lengths
-
-
-def decontaminator(recipe: Recipe, explicit_dir: str | None, log: Log) -> Decontaminator | None:
-    """The n-gram index of the recipe's evaluation sets, or None when no data dir is known."""
-    root = data_dir(explicit_dir or recipe.decontaminate.data_dir)
-    if root is None or not root.is_dir():
-        if recipe.decontaminate.required:
-            raise ConfigError("decontamination is required: pass --data-dir or set AMIGO_DATA_DIR "
-                              "to a directory holding the evaluation sets")
-        log("decontamination skipped: no evaluation data dir (set AMIGO_DATA_DIR or --data-dir)")
-        return None
-    problems = load_problems(root, recipe.decontaminate.benchmarks)
-    log("decontamination against " + ", ".join(f"{k} ({len(v)})" for k, v in problems.items()))
-    return Decontaminator.from_problems(problems, recipe.decontaminate.ngram)
 
 
 def run_recipe(recipe: Recipe, recipe_path: str, *, only_stage: str | None = None, resume: bool = False,

@@ -15,7 +15,9 @@ sending its own copy of the 1-writer database under its own machine id
 throughput sends the N-proposal database (every text redacted again on the
 way); the export reads the same N proposals back from the team store. Without
 ``--pg-url`` a throwaway server is started from Debian's binaries (the test
-suite's helper). Nothing here asserts a time: it prints figures.
+suite's helper). Inline completions: a database of M suggestions (each shown,
+then accepted) is pushed, and ``sft-completions`` exported back from the team
+store. Nothing here asserts a time: it prints figures.
 """
 
 from __future__ import annotations
@@ -34,7 +36,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from amigo.events import EventBus, FileChange, Proposal, RejectedEvent  # noqa: E402
+from amigo.events import EventBus, FileChange, Proposal, RejectedEvent, Suggestion  # noqa: E402
 from amigo.prompt import EditRequest, build_messages  # noqa: E402
 
 
@@ -115,6 +117,31 @@ def fill(db: Path, n: int) -> float:
                 conn.execute("UPDATE proposals SET redaction = ?", (RULES,))
                 conn.execute("UPDATE events SET redaction = ?", (RULES,))
         store.compact()
+    return time.perf_counter() - started
+
+
+def fill_completions(db: Path, n: int) -> float:
+    """n inline completions, each shown then accepted, as the recorder writes them. Returns seconds taken."""
+    from feedback import records
+    from feedback.redact import RULES
+    from feedback.store import Store
+
+    started = time.perf_counter()
+    now = time.time()
+    with Store(db) as store:
+        for lo in range(0, n, 2000):
+            with store.transaction() as conn:
+                for i in range(lo, min(n, lo + 2000)):
+                    text = sample_file(i, lines=20)
+                    s = Suggestion(f"c{i}", f"pkg/mod_{i % 97}.py", "python", text, "\n", f"process(request, {i})",
+                                   "line", "fim:qwen", f"<|fim_prefix|>{text}<|fim_suffix|>\n<|fim_middle|>",
+                                   "bench-model", latency_s=0.2, created_at=now)
+                    row = records.completion_row(s, "cbench", lambda t: t)
+                    records.write_completion(conn, row, "shown", {}, now)
+                    records.write_completion(conn, row, "accepted", {"accepted": s.text, "partial": False}, now)
+            with store.transaction() as conn:  # the sample texts hold no secret: redact() leaves them as they are
+                conn.execute("UPDATE completions SET redaction = ?", (RULES,))
+                conn.execute("UPDATE completion_events SET redaction = ?", (RULES,))
     return time.perf_counter() - started
 
 
@@ -199,6 +226,7 @@ def main() -> int:
     parser.add_argument("--events", type=int, default=2000, help="events per writer")
     parser.add_argument("--proposals", type=int, default=100_000)
     parser.add_argument("--dir", help="work folder (default: a temporary one)")
+    parser.add_argument("--completions", type=int, default=20_000, help="inline completions pushed (PostgreSQL)")
     parser.add_argument("--pg-url", help="a PostgreSQL database to use (default: start a throwaway server)")
     parser.add_argument("--no-pg", action="store_true", help="SQLite rows only")
     parser.add_argument("--writer", nargs=3, help=argparse.SUPPRESS)
@@ -241,6 +269,18 @@ def main() -> int:
 
                 with TeamStore(url) as team:
                     export_times(team, base, "postgresql", args.proposals)
+                completions_db = base / "completions.db"
+                fill_completions(completions_db, args.completions)
+                _, _, took = pushed_events_per_s([completions_db], url)
+                print(f"postgresql: push of {args.completions:,} inline completions (+ {2 * args.completions:,} "
+                      f"events) in {took:.1f} s = {args.completions / took:,.0f} completions/s", flush=True)
+                from feedback.export import export
+
+                with TeamStore(url) as team:
+                    started = time.perf_counter()
+                    result = export(team, "sft-completions", base / "out-completions", test_fraction=0.05)
+                    print(f"postgresql: export sft-completions: {result.manifest['counts']['total']:,} examples "
+                          f"in {time.perf_counter() - started:.1f} s (JSON Lines + Parquet)", flush=True)
         finally:
             if server is not None:
                 server.stop()  # type: ignore[attr-defined]

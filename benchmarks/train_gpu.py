@@ -7,7 +7,14 @@ random weights; the data are Amigo examples rendered through amigo.prompt / amig
 from edits of this repository's own Python files.
 
     python benchmarks/train_gpu.py --recipe recipes/amigo-1.0.yaml [--tokenizer DIR] [--steps 12]
+    python benchmarks/train_gpu.py --launch fsdp   [--processes N]   # the shipped FSDP config, N GPUs
+    python benchmarks/train_gpu.py --launch zero3  [--processes N]   # the shipped DeepSpeed ZeRO-3 config
     python benchmarks/train_gpu.py --tiny --steps 3          # CPU check of the script itself
+
+``--launch`` starts the same measurement under ``accelerate launch`` with
+``recipes/accelerate/fsdp.yaml`` or ``deepspeed-zero3.yaml`` (N defaults to every GPU); tokens/s is then
+the whole group's, and the row adds tokens/s and peak memory per GPU. Under ZeRO-3 the training arguments
+are built before the model, so it is partitioned as it is made (as Amigo's training does).
 
 MFU uses the usual 6 * N * tokens (+ attention) convention for a full fine-tune;
 LoRA skips the frozen weights' gradients (about 4 * N), so its row also shows
@@ -18,8 +25,10 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import random
 import re
+import subprocess
 import sys
 import time
 from pathlib import Path
@@ -28,6 +37,39 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 PEAKS = {"H100": 989e12, "H200": 989e12, "A100": 312e12}
+CONFIGS = {"fsdp": ROOT / "recipes" / "accelerate" / "fsdp.yaml",
+           "zero3": ROOT / "recipes" / "accelerate" / "deepspeed-zero3.yaml"}
+
+
+def launched() -> bool:
+    """True inside ``accelerate launch`` (a rank of a --launch run; one process may run without torchrun)."""
+    return "LOCAL_RANK" in os.environ or "AMIGO_BENCH_LAUNCH" in os.environ
+
+
+def relaunch(args: argparse.Namespace, argv: list[str]) -> int:
+    """Run this script again under ``accelerate launch`` with the shipped config ``args.launch``."""
+    import torch
+
+    processes = args.processes or max(1, torch.cuda.device_count())
+    rest, skip = [], False
+    for item in argv:  # everything but --launch/--processes goes through to every rank
+        if skip:
+            skip = False
+        elif item in ("--launch", "--processes"):
+            skip = True
+        elif not item.startswith(("--launch=", "--processes=")):
+            rest.append(item)
+    cmd = [sys.executable, "-m", "accelerate.commands.launch", "--config_file", str(CONFIGS[args.launch]),
+           "--num_processes", str(processes), "--num_machines", "1", "--dynamo_backend", "no",
+           *([] if torch.cuda.is_available() else ["--mixed_precision", "no"]), __file__, *rest]
+    print("+ " + " ".join(cmd), flush=True)
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "AMIGO_BENCH_LAUNCH": args.launch}
+    return subprocess.run(cmd, env=env).returncode
+
+
+def numel(param) -> int:  # type: ignore[no-untyped-def]
+    """A parameter's full size, also when ZeRO-3 left only a placeholder on this rank."""
+    return int(getattr(param, "ds_numel", param.numel()))
 
 
 def make_examples(n: int, seed: int = 0) -> list[dict]:
@@ -67,6 +109,7 @@ def model_config(tiny: bool, vocab: int):  # type: ignore[no-untyped-def]
 
 def run_setup(label: str, args: argparse.Namespace, tokenizer, examples, recipe_like: bool, recipe) -> dict:  # type: ignore[no-untyped-def]
     import torch
+    from accelerate.utils import gather_object
     from datasets import Dataset
     from peft import LoraConfig
     from transformers import LlamaForCausalLM, TrainerCallback
@@ -76,9 +119,6 @@ def run_setup(label: str, args: argparse.Namespace, tokenizer, examples, recipe_
     torch.manual_seed(0)
     config = model_config(args.tiny, len(tokenizer))
     dtype = torch.bfloat16 if (recipe_like and cuda) else torch.float32
-    with torch.device("cuda" if cuda else "cpu"):
-        model = LlamaForCausalLM(config).to(dtype)
-    n_params = sum(p.numel() for p in model.parameters())
     marks: list[tuple[float, float]] = []
 
     class Clock(TrainerCallback):
@@ -101,6 +141,15 @@ def run_setup(label: str, args: argparse.Namespace, tokenizer, examples, recipe_
     else:
         cfg = SFTConfig(**common, bf16=cuda)  # TRL's defaults: full fine-tune, batch 8, max_length 1024
         peft = None
+    # the arguments exist before the model: under ZeRO-3, from_config then partitions it as it is made
+    if launched():
+        from transformers import AutoModelForCausalLM
+
+        model = AutoModelForCausalLM.from_config(config, dtype=dtype)  # accelerate places and shards it
+    else:
+        with torch.device("cuda" if cuda else "cpu"):
+            model = LlamaForCausalLM(config).to(dtype)
+    n_params = sum(numel(p) for p in model.parameters())
     ds = Dataset.from_list([{"prompt": e["prompt"], "completion": e["completion"]} for e in examples])
     trainer = SFTTrainer(model=model, args=cfg, train_dataset=ds, processing_class=tokenizer, peft_config=peft,
                          callbacks=[Clock()])
@@ -115,13 +164,21 @@ def run_setup(label: str, args: argparse.Namespace, tokenizer, examples, recipe_
     flops_full = (6 * n_params + attn) * tps
     flops_lora = (4 * n_params + attn * 2 / 3) * tps
     name = torch.cuda.get_device_name() if cuda else "cpu"
-    peak = next((v for k, v in PEAKS.items() if k in name), args.peak_tflops * 1e12)
+    processes = trainer.accelerator.num_processes
+    peak = next((v for k, v in PEAKS.items() if k in name), args.peak_tflops * 1e12) * processes
+    memory = torch.cuda.max_memory_allocated() / 2**30 if cuda else None
+    per_rank = gather_object([memory or 0.0]) if processes > 1 else [memory or 0.0]
     row = {
-        "setup": label, "device": name, "params": n_params, "trainable": sum(p.numel() for p in trainer.model.parameters() if p.requires_grad),
+        "setup": label, "device": name, "params": n_params,
+        "trainable": sum(numel(p) for p in trainer.model.parameters() if p.requires_grad),
+        "launch": args.launch_name, "processes": processes,
+        "distributed": str(getattr(trainer.accelerator.distributed_type, "value", trainer.accelerator.distributed_type)),
+        "tokens_per_s_per_gpu": round(tps / processes, 1),
+        "peak_mem_gib_per_gpu": [round(m, 2) for m in per_rank] if cuda else None,
         "weights_dtype": str(dtype).replace("torch.", ""), "batch": cfg.per_device_train_batch_size, "max_length": seq,
         "packing": bool(cfg.packing), "grad_ckpt": bool(cfg.gradient_checkpointing), "tokens_per_s": round(tps, 1),
         "mfu_6N": round(flops_full / peak, 4), "mfu_4N_lora": round(flops_lora / peak, 4) if peft else None,
-        "peak_mem_gib": round(torch.cuda.max_memory_allocated() / 2**30, 2) if cuda else None,
+        "peak_mem_gib": round(max(per_rank), 2) if cuda else None,
         "timed_steps": len(marks) - 1 - warm, "final_loss": trainer.state.log_history[-2].get("loss") if len(trainer.state.log_history) > 1 else None,
     }
     del trainer, model
@@ -143,7 +200,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--tiny", action="store_true", help="a 2-layer model: checks the script on a CPU")
     parser.add_argument("--only", choices=("defaults", "recipe"), default=None)
     parser.add_argument("--json", default=None, help="also write the rows to this file")
+    parser.add_argument("--launch", choices=sorted(CONFIGS), default=None,
+                        help="run under accelerate launch with the shipped FSDP or ZeRO-3 config")
+    parser.add_argument("--processes", type=int, default=None, help="with --launch: processes (default: every GPU)")
     args = parser.parse_args(argv)
+    if args.launch and not launched():
+        return relaunch(args, list(sys.argv[1:] if argv is None else argv))
+    args.launch_name = os.environ.get("AMIGO_BENCH_LAUNCH") or ("accelerate" if launched() else "none")
+    main_rank = os.environ.get("RANK", "0") == "0"
 
     from transformers import AutoTokenizer
 
@@ -163,9 +227,13 @@ def main(argv: list[str] | None = None) -> int:
         if args.only and not label.startswith(args.only[:5]):
             continue
         rows.append(run_setup(label, args, tokenizer, examples, recipe_like, recipe))
-        print(json.dumps(rows[-1]), flush=True)
-    keys = ["setup", "device", "weights_dtype", "batch", "max_length", "packing", "grad_ckpt", "trainable",
-            "tokens_per_s", "mfu_6N", "mfu_4N_lora", "peak_mem_gib", "timed_steps", "final_loss"]
+        if main_rank:
+            print(json.dumps(rows[-1]), flush=True)
+    if not main_rank:
+        return 0
+    keys = ["setup", "device", "launch", "processes", "weights_dtype", "batch", "max_length", "packing", "grad_ckpt",
+            "trainable", "tokens_per_s", "tokens_per_s_per_gpu", "mfu_6N", "mfu_4N_lora", "peak_mem_gib_per_gpu",
+            "timed_steps", "final_loss"]
     print("\n" + " | ".join(keys))
     for row in rows:
         print(" | ".join(str(row[k]) for k in keys))

@@ -141,7 +141,7 @@ def evaluate(model_dir: str, adapters: list[Path], examples: list[dict], max_new
     import torch
     from transformers import AutoTokenizer
 
-    from amigo_train.training import load_stage_model
+    from amigo_train.modeling import load_stage_model
 
     tok = AutoTokenizer.from_pretrained(model_dir)
     model = load_stage_model(model_dir, adapters, torch.float32).eval()

@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING
 
 from amigo import progress
 from amigo.errors import AmigoError, InputError, UsageError, exit_status
-from feedback.settings import SettingsLike
+from feedback.settings import FeedbackSettings
 
 if TYPE_CHECKING:
     from contextlib import AbstractContextManager
@@ -53,7 +53,7 @@ def _repo_root(start: Path) -> Path | None:
     return Path(done.stdout.strip()) if done.returncode == 0 and done.stdout.strip() else None
 
 
-def _settings(root: Path | None) -> "SettingsLike":
+def _settings(root: Path | None) -> "FeedbackSettings":
     from amigo.config import load_config
 
     return load_config(root).feedback
@@ -162,7 +162,8 @@ def _purge(args: argparse.Namespace) -> int:
         from feedback.team import TeamStore
 
         with TeamStore(url) as team:
-            print(f"team store {team.url}: {purge_team(team, repo_id, person)}")
+            print(f"team store {team.url}: {purge_team(team, repo_id, person)}; what other machines have not "
+                  "pushed yet of it will stay on them")
     elif url:
         print("the team store is untouched: purge pushed data there with --repo or --person")
     elif person:

@@ -27,7 +27,7 @@ from amigo.edits.sequence import opcodes
 from feedback.redact import redact
 from feedback.repoid import UNKNOWN, head_commit, identify
 from feedback.records import dumps
-from feedback.settings import SettingsLike, db_path
+from feedback.settings import FeedbackSettings, db_path
 from feedback.store import Store
 
 MARGIN_LINES = 3
@@ -176,7 +176,7 @@ def _correction(store: Store, root: Path, row: sqlite3.Row, now: float, redactor
     return status
 
 
-def follow_up_store(store: Store, repo_root: Path, repo_id: str, settings: SettingsLike | None = None,
+def follow_up_store(store: Store, repo_root: Path, repo_id: str, settings: FeedbackSettings | None = None,
                     redactor: Callable[[str], str] = redact, now: float | None = None) -> FollowUpReport:
     """Check every pending follow-up of ``repo_id`` against the files under ``repo_root``."""
     if repo_id == UNKNOWN:
@@ -202,14 +202,14 @@ def follow_up_store(store: Store, repo_root: Path, repo_id: str, settings: Setti
     return FollowUpReport(measured, corrections, closed, pending)
 
 
-def follow_up(repo_root: Path, settings: SettingsLike | None = None, now: float | None = None) -> FollowUpReport:
+def follow_up(repo_root: Path, settings: FeedbackSettings | None = None, now: float | None = None) -> FollowUpReport:
     """Open the database and check ``repo_root``'s pending follow-ups (a front end may call this on start)."""
     if settings is None:
         from amigo.config import load_config
 
         settings = load_config(repo_root).feedback
     path = db_path(settings)
-    if not getattr(settings, "enabled", True) or not path.exists():
+    if not settings.enabled or not path.exists():
         return FollowUpReport()
     root = Path(repo_root).resolve()
     with Store(path) as store:

@@ -31,7 +31,7 @@ from amigo.xdg import state_dir
 from feedback import records
 from feedback.redact import redact
 from feedback.repoid import identify
-from feedback.settings import SettingsLike, db_path, is_excluded
+from feedback.settings import FeedbackSettings, db_path, is_excluded
 from feedback.store import Store
 
 if TYPE_CHECKING:
@@ -46,7 +46,7 @@ ROW_CACHE = 64  # redacted proposal rows kept (an accept follows its proposal)
 class Recorder:
     """Writes the events of one bus to one store, for one repository."""
 
-    def __init__(self, store: Store, repo_id: str, settings: SettingsLike, repo_root: Path | None = None,
+    def __init__(self, store: Store, repo_id: str, settings: FeedbackSettings, repo_root: Path | None = None,
                  redactor: Callable[[str], str] = redact) -> None:
         self.store = store
         self.repo_id = repo_id
@@ -87,7 +87,7 @@ class Recorder:
         elif isinstance(event, RejectedEvent):
             row = self._row(event.proposal)
             reason = self.redactor(event.reason) if event.reason else None
-            window = float(getattr(self.settings, "correction_window_s", 3600))
+            window = float(self.settings.correction_window_s)
             now = time.time()
             with self.store.transaction() as conn:
                 records.write_proposal(conn, row)
@@ -138,7 +138,7 @@ class Recorder:
         final = {path: self.redactor(text) for path, text in event.final_texts}
         data = {"hunks": list(event.hunks) if event.hunks is not None else None,
                 "commit": event.commit, "final_texts": final}
-        delay = float(getattr(self.settings, "retention_delay_s", 86400))
+        delay = float(self.settings.retention_delay_s)
         now = time.time()
         with self.store.transaction() as conn:
             records.write_proposal(conn, row)
@@ -179,11 +179,7 @@ class Recorder:
             records.write_event(conn, pid if known else None, "undone",
                                 {"proposal_id": pid, "paths": list(event.paths)})
             if known:
-                conn.execute(
-                    "UPDATE followups SET status = 'undone', retention = 0.0, checked_at = ? "
-                    "WHERE proposal_id = ? AND kind = 'retention' AND status = 'pending'",
-                    (time.time(), pid),
-                )
+                records.close_retention_undone(conn, pid, time.time())
 
     # -- follow-ups ----------------------------------------------------------------
     def follow_up(self) -> "FollowUpReport | None":
@@ -204,7 +200,7 @@ class Recorder:
                 log.exception("feedback follow-up failed")
 
 
-def attach(bus: EventBus, repo_root: Path | None, settings: SettingsLike | None = None) -> Recorder | None:
+def attach(bus: EventBus, repo_root: Path | None, settings: FeedbackSettings | None = None) -> Recorder | None:
     """Record the events of ``bus`` for work in ``repo_root``; the one call a front end makes.
 
     Returns None (and touches no file) when feedback is disabled or the
@@ -216,7 +212,7 @@ def attach(bus: EventBus, repo_root: Path | None, settings: SettingsLike | None 
         from amigo.config import load_config
 
         settings = load_config(repo_root).feedback
-    if not getattr(settings, "enabled", True):
+    if not settings.enabled:
         return None
     root = Path(repo_root).resolve() if repo_root is not None else None
     identity = identify(root)
@@ -232,7 +228,7 @@ def attach(bus: EventBus, repo_root: Path | None, settings: SettingsLike | None 
         recorder.follow_up()
     except Exception:  # noqa: BLE001
         log.exception("feedback follow-up failed at start")
-    if getattr(settings, "url", None):
+    if settings.url:
         push_after_session(db_path(settings), str(settings.url))
     return recorder
 

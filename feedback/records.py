@@ -104,6 +104,15 @@ def open_followup(conn: sqlite3.Connection, proposal_id: str, kind: str, started
     )
 
 
+def close_retention_undone(conn: sqlite3.Connection, proposal_id: str, at: float) -> None:
+    """An accepted edit was undone: its pending retention follow-up ends now with nothing kept."""
+    conn.execute(
+        "UPDATE followups SET status = 'undone', retention = 0.0, checked_at = ? "
+        "WHERE proposal_id = ? AND kind = 'retention' AND status = 'pending'",
+        (at, proposal_id),
+    )
+
+
 def completion_row(suggestion: Suggestion, repo_id: str, redactor: Redactor = redact) -> dict[str, Any]:
     """The ``completions`` row for ``suggestion``, with every text redacted."""
     return {
@@ -113,17 +122,19 @@ def completion_row(suggestion: Suggestion, repo_id: str, redactor: Redactor = re
         "suggestion": redactor(suggestion.text), "mode": suggestion.mode, "route": suggestion.route,
         "prompt": redactor(suggestion.prompt), "model": suggestion.model, "adapter": suggestion.adapter,
         "first_token_s": suggestion.first_token_s, "latency_s": suggestion.latency_s,
+        "redaction": RULES if redactor is redact else None,  # another redactor: a push redacts it again
     }
 
 
 def write_completion(conn: sqlite3.Connection, row: dict[str, Any], kind: str, data: dict[str, Any],
                      at: float | None = None) -> None:
-    """Insert the suggestion (once) and one of its events (shown, accepted, rejected)."""
+    """Insert the suggestion (once) and one of its events (shown, accepted, rejected); the event's texts
+    were redacted like the row's (its ``redaction`` stamp)."""
     columns = ", ".join(row)
     marks = ", ".join(f":{k}" for k in row)
     conn.execute(f"INSERT OR IGNORE INTO completions ({columns}) VALUES ({marks})", row)
-    conn.execute("INSERT INTO completion_events (completion_id, kind, at, data) VALUES (?, ?, ?, ?)",
-                 (row["id"], kind, time.time() if at is None else at, dumps(data)))
+    conn.execute("INSERT INTO completion_events (completion_id, kind, at, data, redaction) VALUES (?, ?, ?, ?, ?)",
+                 (row["id"], kind, time.time() if at is None else at, dumps(data), row.get("redaction")))
 
 
 def proposal_exists(conn: sqlite3.Connection, proposal_id: str) -> bool:

@@ -17,11 +17,19 @@ v4: what ``amigo feedback push`` has sent: a ``pushed`` flag per row (a
     redaction rules a proposal or event was stored under (a push redacts
     rows kept under other rules again); and a ``meta`` table with this
     database's opaque machine and person ids.
+v5: inline completions are pushed too: ``pushed`` flags and redaction stamps
+    on ``completions`` and ``completion_events``. ``pushed`` is 0 (not sent),
+    1 (sent) or 2 (covered by a purge of the team store: never sent; see
+    :mod:`feedback.push`), for proposals and completions alike.
 
 The team store (PostgreSQL, :mod:`feedback.team`) has its own numbered
 migrations, ``PG_MIGRATIONS``: the same tables in PostgreSQL's types, plus
-who sent each row (machine and person, opaque ids) and when. Inline
-completions stay on the machine for now (the team store has no table for them).
+who sent each row (machine and person, opaque ids) and when.
+
+PG v1: proposals, events, follow-ups.
+PG v2: inline completions and their events; ``purges``, the tombstones of
+    ``amigo feedback purge`` (by repository id and/or person id), which every
+    later push reads so that rows a purge covers never arrive from any machine.
 """
 
 from __future__ import annotations
@@ -152,6 +160,15 @@ INSERT INTO meta (key, value) VALUES ('machine_id', 'm' || lower(hex(randomblob(
 INSERT INTO meta (key, value) VALUES ('person_id', 'u' || lower(hex(randomblob(8))));
 """
 
+V5 = """
+ALTER TABLE completions ADD COLUMN pushed INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE completion_events ADD COLUMN pushed INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE completions ADD COLUMN redaction TEXT;
+ALTER TABLE completion_events ADD COLUMN redaction TEXT;
+CREATE INDEX completions_unpushed ON completions(pushed) WHERE pushed = 0;
+CREATE INDEX completion_events_unpushed ON completion_events(pushed) WHERE pushed = 0;
+"""
+
 Migration = Callable[[sqlite3.Connection], None]
 
 
@@ -176,7 +193,7 @@ def _statements(sql: str) -> list[str]:
     return out
 
 
-MIGRATIONS: dict[int, Migration] = {1: _script(V1), 2: _script(V2), 3: _script(V3), 4: _script(V4)}
+MIGRATIONS: dict[int, Migration] = {1: _script(V1), 2: _script(V2), 3: _script(V3), 4: _script(V4), 5: _script(V5)}
 LATEST = max(MIGRATIONS)
 
 # -- the team store (PostgreSQL) ------------------------------------------------------------
@@ -253,5 +270,52 @@ CREATE TABLE followups (
 CREATE INDEX followups_pending ON followups(status, kind, due_at);
 """
 
-PG_MIGRATIONS: dict[int, str] = {1: PG_V1}
+PG_V2 = """
+CREATE TABLE completions (
+    id                TEXT PRIMARY KEY,
+    created_at        DOUBLE PRECISION NOT NULL,
+    recorded_at       DOUBLE PRECISION NOT NULL,
+    repo_id           TEXT NOT NULL,
+    path              TEXT NOT NULL,
+    language          TEXT NOT NULL,
+    prefix            TEXT NOT NULL,
+    suffix            TEXT NOT NULL,
+    suggestion        TEXT NOT NULL,
+    mode              TEXT NOT NULL,
+    route             TEXT NOT NULL,
+    prompt            TEXT NOT NULL,
+    model             TEXT NOT NULL,
+    adapter           TEXT,
+    first_token_s     DOUBLE PRECISION,
+    latency_s         DOUBLE PRECISION,
+    machine_id        TEXT NOT NULL,
+    person_id         TEXT NOT NULL,
+    pushed_at         DOUBLE PRECISION NOT NULL
+);
+CREATE INDEX completions_repo_time ON completions(repo_id, created_at);
+CREATE INDEX completions_time ON completions(created_at);
+CREATE INDEX completions_person ON completions(person_id);
+CREATE TABLE completion_events (
+    id            BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    machine_id    TEXT NOT NULL,
+    local_id      BIGINT NOT NULL,
+    completion_id TEXT NOT NULL REFERENCES completions(id) ON DELETE CASCADE,
+    kind          TEXT NOT NULL CHECK (kind IN ('shown', 'accepted', 'rejected')),
+    at            DOUBLE PRECISION NOT NULL,
+    data          TEXT NOT NULL DEFAULT '{}',
+    person_id     TEXT NOT NULL,
+    pushed_at     DOUBLE PRECISION NOT NULL,
+    UNIQUE (machine_id, local_id)
+);
+CREATE INDEX completion_events_completion ON completion_events(completion_id, kind);
+CREATE TABLE purges (
+    id          BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    repo_id     TEXT,                            -- NULL: any repository
+    person_id   TEXT,                            -- NULL: anyone
+    purged_at   DOUBLE PRECISION NOT NULL,       -- rows made up to then are covered (the server's clock)
+    CHECK (repo_id IS NOT NULL OR person_id IS NOT NULL)
+);
+"""
+
+PG_MIGRATIONS: dict[int, str] = {1: PG_V1, 2: PG_V2}
 PG_LATEST = max(PG_MIGRATIONS)

@@ -3,7 +3,8 @@
 Per proposal: accepted (and not undone), rejected, retried, its measured
 retention. Aggregated overall, per model/adapter, per language and per ISO
 week, as a terminal table and, with ``--plot``, a PNG chart (matplotlib,
-imported only then).
+imported only then). Inline completions, when there are any: how many were
+shown, accepted (whole or partly) and rejected, per model/adapter.
 """
 
 from __future__ import annotations
@@ -30,6 +31,30 @@ SELECT p.id, p.model, p.adapter, p.language, p.created_at, p.repo_id,
           AND f.status = 'done') AS corrected
 FROM proposals p
 """
+
+_COMPLETIONS = """
+SELECT c.model, c.adapter,
+  EXISTS (SELECT 1 FROM completion_events e WHERE e.completion_id = c.id AND e.kind = 'accepted') AS accepted,
+  EXISTS (SELECT 1 FROM completion_events e WHERE e.completion_id = c.id AND e.kind = 'rejected') AS rejected
+FROM completions c WHERE c.created_at >= ?
+"""
+
+
+@dataclass
+class CompletionGroup:
+    name: str
+    shown: int = 0
+    accepted: int = 0
+    rejected: int = 0
+
+    @property
+    def accept_rate(self) -> float:
+        return self.accepted / self.shown if self.shown else 0.0
+
+    def add(self, row: sqlite3.Row) -> None:
+        self.shown += 1
+        self.accepted += bool(row["accepted"])
+        self.rejected += bool(row["rejected"])
 
 
 @dataclass
@@ -69,6 +94,8 @@ class Stats:
     by_language: dict[str, Group] = field(default_factory=dict)
     by_week: dict[str, Group] = field(default_factory=dict)
     by_repo: dict[str, Group] = field(default_factory=dict)
+    completions: CompletionGroup = field(default_factory=lambda: CompletionGroup("all"))
+    completions_by_model: dict[str, CompletionGroup] = field(default_factory=dict)
 
 
 def week_of(ts: float) -> str:
@@ -85,6 +112,10 @@ def compute(store: Reader, since: float = 0.0) -> Stats:
         for table, key in ((stats.by_model, model), (stats.by_language, row["language"]),
                            (stats.by_week, week_of(row["created_at"])), (stats.by_repo, row["repo_id"])):
             table.setdefault(key, Group(key)).add(row)
+    for row in store.query(_COMPLETIONS, (since,)):
+        model = row["model"] + (f"@{row['adapter']}" if row["adapter"] else "")
+        stats.completions.add(row)
+        stats.completions_by_model.setdefault(model, CompletionGroup(model)).add(row)
     return stats
 
 
@@ -96,8 +127,8 @@ def _line(g: Group, width: int) -> str:
 
 def format_table(stats: Stats) -> str:
     """The terminal report: one section per grouping."""
-    width = max([24] + [len(k) for t in (stats.by_model, stats.by_language, stats.by_week, stats.by_repo)
-                        for k in t])
+    tables = (stats.by_model, stats.by_language, stats.by_week, stats.by_repo, stats.completions_by_model)
+    width = max([24] + [len(k) for t in tables for k in t])
     header = (f"{'':<{width}} {'proposals':>9} {'accepted':>8} {'rejected':>8} {'retried':>7} "
               f"{'corrected':>9} {'accept':>7} {'retention':>9} {'n ret':>6}")
     out = [header, _line(stats.total, width)]
@@ -106,6 +137,11 @@ def format_table(stats: Stats) -> str:
         out.append("")
         out.append(title)
         out.extend(_line(table[k], width) for k in sorted(table))
+    if stats.completions.shown:
+        out += ["", f"{'inline completions':<{width}} {'shown':>9} {'accepted':>8} {'rejected':>8} {'accept':>7}"]
+        for g in [stats.completions] + [stats.completions_by_model[k] for k in sorted(stats.completions_by_model)]:
+            out.append(f"{g.name[:width]:<{width}} {g.shown:>9} {g.accepted:>8} {g.rejected:>8} "
+                       f"{g.accept_rate:>7.1%}")
     return "\n".join(out)
 
 

@@ -29,6 +29,8 @@ from feedback.schema import PG_LATEST, PG_MIGRATIONS
 
 # one lock id for schema changes; pushes lock per machine (see machine_lock)
 MIGRATE_LOCK = "amigo-feedback-migrate"
+# the tables of pushed feedback (a purge deletes from them; purges, its tombstones, stay)
+TABLES = ("proposals", "events", "followups", "completions", "completion_events")
 
 
 class Row(tuple):
@@ -171,7 +173,7 @@ class TeamStore:
             if not self.conn.closed:
                 self.conn.execute("SELECT pg_advisory_unlock(hashtext(%s))", (key,))
 
-    def vacuum(self, tables: Sequence[str] = ("proposals", "events", "followups")) -> None:
+    def vacuum(self, tables: Sequence[str] = TABLES) -> None:
         """VACUUM after a purge, so PostgreSQL reuses the space of the deleted rows."""
         for table in tables:
             self.conn.execute(f"VACUUM {table}")

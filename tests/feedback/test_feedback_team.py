@@ -15,11 +15,14 @@ import pytest
 
 from amigo.config import load_config
 from amigo.errors import ConfigError
-from amigo.events import AcceptedEvent, ProposalEvent, RejectedEvent, RetriedEvent
+from amigo.events import (
+    AcceptedEvent, CompletionAcceptedEvent, CompletionRejectedEvent, CompletionShownEvent, EventBus, ProposalEvent,
+    RejectedEvent, RetriedEvent, Suggestion,
+)
 from feedback import attach, records
 from feedback.cli import main as cli
 from feedback.export import export
-from feedback.push import identity, push
+from feedback.push import Purges, PurgesChanged, identity, push
 from feedback.purge import purge_team
 from feedback.redact import RULES
 from feedback.repoid import identify
@@ -58,6 +61,23 @@ def fill(db: Path, n: int, repo_id: str = "cbulk") -> None:
                     records.write_proposal(conn, records.proposal_row(p, repo_id, lambda s: s))
                     records.write_event(conn, p.id, "rejected", {"reason": f"r{i}"}, 1000.0 + i)
                     records.open_followup(conn, p.id, "correction", 1000.0 + i, 4600.0 + i)
+
+
+def complete(bus: EventBus, n: int, prefix: str = "x = ", typed: bool = False) -> list[Suggestion]:
+    """``n`` inline completions shown, then accepted (or, with ``typed``, typed over), published as the editor does."""
+    out = []
+    for i in range(n):
+        s = Suggestion(f"s{time.monotonic_ns()}{i}", "calc.py", "python", f"{prefix}{i}\n", "\n", f"mul({i}, 2)",
+                       "line", "fim:qwen", f"<|fim_prefix|>{prefix}{i}", "smollm2-135m")
+        bus.publish(CompletionShownEvent(s))
+        bus.publish(CompletionRejectedEvent(s, "typed-over", f"add({i}, 2)") if typed
+                    else CompletionAcceptedEvent(s, s.text))
+        out.append(s)
+    return out
+
+
+def completion_counts(team: TeamStore | Store) -> dict[str, int]:
+    return {t: team.query(f"SELECT COUNT(*) FROM {t}")[0][0] for t in ("completions", "completion_events")}
 
 
 def push_cmd(db: Path, url: str, *extra: str) -> tuple[list[str], dict[str, str]]:
@@ -114,7 +134,7 @@ def test_local_v2_database_gains_push_flags_and_ids(tmp_path, make):
             row = records.proposal_row(make(), "cabc")
             records.write_proposal(conn, {k: v for k, v in row.items() if k != "redaction"})  # a v4 column
     with Store(path) as new:
-        assert new.version == LATEST == 4
+        assert new.version == LATEST == 5
         assert new.query("SELECT pushed FROM proposals")[0][0] == 0
         machine, person = identity(new, None)
         assert machine.startswith("m") and person.startswith("u") and len(machine) == len(person) == 17
@@ -310,3 +330,134 @@ def test_a_session_ends_with_a_background_push(team_url, repo, tmp_path):
     assert "pushed 1 proposals" in log.read_text()
     with TeamStore(team_url) as team:
         assert counts(team)["proposals"] == 1
+
+
+# -- inline completions ------------------------------------------------------------------------
+
+def test_inline_completions_are_pushed_once_redacted_and_excluded_ones_stay(team_url, repo, bus, tmp_path):
+    other = second_repo(tmp_path)
+    settings = FeedbackSettings(exclude_repos=[str(other)])
+    recorder = attach(bus, repo, FeedbackSettings())
+    kept = complete(bus, 2, prefix=f"TOKEN = '{SECRET}'\nx = ")
+    recorder.close()
+    recorder = attach(bus, other, FeedbackSettings())  # recorded before the exclusion was added
+    complete(bus, 1)
+    recorder.close()
+    db = db_path(settings)
+    with Store(db) as store, store.transaction() as conn:  # a suggestion kept under older redaction rules
+        conn.execute("UPDATE completions SET suggestion = ?, redaction = NULL WHERE id = ?",
+                     (f"token('{SECRET}')", kept[0].id))
+        assert SECRET not in conn.execute("SELECT group_concat(prefix) FROM completions").fetchone()[0]
+
+    with Store(db) as store, TeamStore(team_url) as team:
+        first = push(store, team, settings)
+        assert (first.completions, first.completion_events, first.withheld_completions) == (2, 4, 1)
+        assert "1 proposals" not in str(first) and "0 proposals and 1 inline completions of excluded" in str(first)
+        assert completion_counts(team) == {"completions": 2, "completion_events": 4}
+        assert {r[0] for r in team.query("SELECT DISTINCT repo_id FROM completions")} == {identify(repo).id}
+        texts = json.dumps([list(r) for r in team.query("SELECT * FROM completions")])
+        assert SECRET not in texts and "[REDACTED:" in texts
+        machine, person = identity(store, settings)
+        assert {tuple(r) for r in team.query("SELECT DISTINCT machine_id, person_id FROM completion_events")} == {
+            (machine, person)}
+        again = push(store, team, settings)
+        assert (again.completions, again.completion_events) == (0, 0)
+    recorder = attach(bus, repo, FeedbackSettings())
+    complete(bus, 1, typed=True)  # a new suggestion, and a new event of an old one
+    bus.publish(CompletionShownEvent(kept[1]))
+    recorder.close()
+    with Store(db) as store, TeamStore(team_url) as team:
+        third = push(store, team, settings)
+        assert (third.completions, third.completion_events) == (1, 3)
+        assert completion_counts(team) == {"completions": 3, "completion_events": 7}
+        assert store.query("SELECT COUNT(*) FROM completion_events WHERE pushed = 0")[0][0] == 2  # the excluded one
+
+
+def test_stats_and_export_of_inline_completions_read_the_team_store(team_url, repo, bus, tmp_path, monkeypatch,
+                                                                      capsys):
+    settings = FeedbackSettings()
+    recorder = attach(bus, repo, settings)
+    complete(bus, 3)
+    complete(bus, 2, typed=True)
+    recorder.close()
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("AMIGO_FEEDBACK__URL", team_url)
+    assert cli(["push"]) == 0
+    assert "5 inline completions and 10 of their events" in capsys.readouterr().out
+    assert cli(["stats"]) == 0
+    team_table = capsys.readouterr().out
+    assert "inline completions" in team_table and "smollm2-135m" in team_table
+    assert cli(["stats", "--local"]) == 0
+    assert capsys.readouterr().out == team_table
+    for fmt in ("sft-completions", "dpo-completions"):
+        assert cli(["export", "--format", fmt, "--out", str(tmp_path / f"team-{fmt}"), "--test-fraction", "0"]) == 0
+        with Store(db_path(settings)) as store:
+            export(store, fmt, tmp_path / f"local-{fmt}", test_fraction=0.0)
+        team_rows = (tmp_path / f"team-{fmt}" / "jsonl" / "train.jsonl").read_text()
+        assert team_rows == (tmp_path / f"local-{fmt}" / "jsonl" / "train.jsonl").read_text()
+        assert len(team_rows.splitlines()) == (3 if fmt == "sft-completions" else 2)
+
+
+# -- purges reach what other machines have not pushed ------------------------------------------
+
+def test_a_purge_covers_rows_other_machines_have_not_pushed_yet(team_url, repo, bus, tmp_path, monkeypatch,
+                                                                capsys):
+    purged_repo = identify(repo).id
+    colleague = tmp_path / "colleague.db"
+    fill(colleague, 3, repo_id=purged_repo)
+    settings = FeedbackSettings()
+    mine = db_path(settings)
+    fill(mine, 2, repo_id=purged_repo)
+    fill(mine, 2, repo_id="ckept")
+    recorder = attach(bus, repo, settings)
+    complete(bus, 1)
+    recorder.close()
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("AMIGO_FEEDBACK__URL", team_url)
+    assert cli(["--db", str(colleague), "push"]) == 0
+    with TeamStore(team_url) as team:  # the colleague purges the repository: only what they pushed is there
+        assert purge_team(team, repo_id=purged_repo).proposals == 3
+    capsys.readouterr()
+
+    assert cli(["push"]) == 0  # this machine had not pushed: its rows of that repository stay here
+    out = capsys.readouterr().out
+    assert "pushed 2 proposals" in out and "0 inline completions" in out
+    assert "2 proposals and 1 inline completions were not sent: a purge of the team store covers them" in out
+    with TeamStore(team_url) as team, Store(mine) as store:
+        assert team.query("SELECT COUNT(*) FROM proposals WHERE repo_id = ?", (purged_repo,))[0][0] == 0
+        assert completion_counts(team) == {"completions": 0, "completion_events": 0}
+        assert store.query("SELECT COUNT(*) FROM proposals WHERE pushed = 2")[0][0] == 2
+        with store.transaction() as conn:  # later events of a held-back proposal stay too
+            held = conn.execute("SELECT id FROM proposals WHERE pushed = 2 LIMIT 1").fetchone()[0]
+            records.write_event(conn, held, "stale", {"path": "calc.py"})
+        later = Maker(None)()  # made after the purge: new feedback on that repository goes as usual
+        with store.transaction() as conn:
+            records.write_proposal(conn, records.proposal_row(later, purged_repo))
+        result = push(store, team, settings)
+        assert (result.proposals, result.events, result.purged) == (1, 0, 0)
+
+        me = identity(store, settings)[1]
+        sent = store.query("SELECT id FROM proposals WHERE pushed = 1 ORDER BY rowid LIMIT 1")[0][0]
+        assert purge_team(team, person_id=me).proposals == 3
+        with store.transaction() as conn:  # an event of a proposal the person purge removed from the team
+            records.write_event(conn, sent, "accepted", {"hunks": None, "commit": None, "final_texts": {}})
+        with store.transaction() as conn:  # made before the person purge, recorded after it: never pushed
+            records.write_proposal(conn, records.proposal_row(Maker(None)(created_at=time.time() - 60), "ckept"))
+        result = push(store, team, settings)  # no foreign-key error: the purged proposal is marked, not sent to
+        assert (result.proposals, result.events, result.purged) == (0, 0, 1)
+        assert counts(team)["proposals"] == 0
+        assert store.query("SELECT COUNT(*) FROM proposals")[0][0] == 6  # a team purge deletes nothing here
+
+
+def test_a_push_batch_stops_when_a_purge_lands_while_it_runs(team_url, tmp_path):
+    db = tmp_path / "feedback.db"
+    fill(db, 2)
+    with Store(db) as store, TeamStore(team_url) as team:
+        purges = Purges(identity(store, None)[1])
+        purges.apply(store, team)
+        with team.transaction() as conn:
+            purges.check(conn)  # nothing new: the batch may go
+        purge_team(team, repo_id="cbulk")
+        with pytest.raises(PurgesChanged), team.transaction() as conn:
+            purges.check(conn)
+        assert purges.apply(store, team) == (2, 0)

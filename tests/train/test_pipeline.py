@@ -86,7 +86,7 @@ def test_resume_after_a_killed_stage(tmp_path: Path, tiny_model: Path, commit_fi
     assert not (tmp_path / "run" / "stages" / "sft" / "stage.json").exists()
     # resume, but finish sooner: the recipe may change max_steps between attempts
     recipe.write_text(recipe.read_text().replace("max_steps: 400", "max_steps: 12"))
-    from amigo_train.training import latest_checkpoint
+    from amigo_train.manifest import latest_checkpoint
 
     resumed_from = latest_checkpoint(ckpts)
     assert resumed_from is not None and int(resumed_from.name.split("-")[1]) >= 6
@@ -102,7 +102,8 @@ def test_examples_longer_than_max_length_are_dropped_not_truncated(tmp_path: Pat
 
     from amigo_train.data import read_jsonl
     from amigo_train.recipe import load_recipe
-    from amigo_train.training import example_lengths, prepare_stage_data
+    from amigo_train.reports import example_lengths
+    from amigo_train.stage_data import prepare_stage_data
 
     tok = AutoTokenizer.from_pretrained(str(tiny_model))
     path = tiny_recipe(tmp_path, tiny_model, STAGES)

@@ -122,7 +122,7 @@ def test_a_staged_release_and_nightly_adapters_serve_as_trained(tmp_path: Path, 
     from amigo_train.nightly_train import train_continued
     from amigo_train.recipe import load_recipe
     from amigo_train.release import adapter_on_release
-    from amigo_train.training import load_stage_model
+    from amigo_train.modeling import load_stage_model
 
     recipe_path = tiny_recipe(tmp_path, tiny_model, STAGES, defaults=", learning_rate: 0.05")
     assert cli.main(["run", str(recipe_path)]) == 0
