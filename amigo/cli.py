@@ -304,7 +304,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
                             args.n_ctx or config.serve.n_ctx, args.threads or config.serve.threads,
                             backend=backend, binary=config.serve.binary, lora_modules=lora_modules,
                             extra_args=config.serve.extra_args, reload=reload if backend != "vllm" else None,
-                            pid_file=pid_file)
+                            pid_file=pid_file, parallel=args.parallel or config.serve.parallel)
 
 
 def cmd_doctor(args: argparse.Namespace) -> int:
@@ -434,6 +434,8 @@ def build_parser() -> argparse.ArgumentParser:
                                    "default: the embedded SmolLM2-135M-Instruct)")
     p.add_argument("--n-ctx", type=int, dest="n_ctx")
     p.add_argument("--threads", type=int)
+    p.add_argument("--parallel", type=int, metavar="N",
+                   help="llama-server slots decoding at once (default: serve.parallel in the config, 4)")
     p.add_argument("--backend", choices=SERVE_BACKENDS,
                    help="default: serve.backend in the config (auto: llama-server when built, else llama-cpp-python)")
     p.add_argument("--lora", action="append", metavar="NAME=DIR",
