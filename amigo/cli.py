@@ -287,6 +287,8 @@ def cmd_serve(args: argparse.Namespace) -> int:
     config = load_config(Path.cwd())
     model = Path(args.model) if args.model else (Path(config.serve.model_path) if config.serve.model_path else None)
     backend = args.backend or config.serve.backend
+    if args.parallel is not None and not 1 <= args.parallel <= 64:
+        raise InputError(f"--parallel {args.parallel}: give a number of slots between 1 and 64")
     lora_modules = parse_lora_modules(args.lora or [])
     reload = pid_file = None
     if args.promoted:  # the registry lives with training, which the entry point alone may import
