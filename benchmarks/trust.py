@@ -35,6 +35,7 @@ from __future__ import annotations
 
 import argparse
 import ast
+import itertools
 import json
 import os
 import subprocess
@@ -73,8 +74,11 @@ class Outcome:
     detail: str = ""
 
 
-def load_tasks(path: Path, limit: int | None) -> list[dict[str, Any]]:
-    tasks = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+def load_tasks(paths: list[Path], limit: int | None) -> list[dict[str, Any]]:
+    """The tasks of ``paths``, one from each file in turn (a run cut short covers them all)."""
+    lists = [[json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+             for path in paths]
+    tasks = [task for row in itertools.zip_longest(*lists) for task in row if task is not None]
     return tasks[:limit] if limit else tasks
 
 
@@ -201,7 +205,8 @@ def configurations(args: argparse.Namespace) -> list[tuple[str, str, int, int, b
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--tasks", type=Path, default=DEFAULT_TASKS)
+    parser.add_argument("--tasks", type=Path, nargs="+", default=[DEFAULT_TASKS],
+                        help="JSON-lines task files; with several, their tasks are taken in turn")
     parser.add_argument("--limit", type=int, default=6, help="the first N tasks (0: all)")
     parser.add_argument("--endpoint", help="an OpenAI-compatible /v1 URL (default: start the embedded model)")
     parser.add_argument("--model", default="smollm2-135m-instruct")
@@ -221,7 +226,8 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     tasks = load_tasks(args.tasks, args.limit or None)
     load = os.getloadavg()[0]
-    print(f"# {len(tasks)} tasks from {args.tasks.name}; load average {load:.2f}; {os.cpu_count()} CPUs", flush=True)
+    names = ", ".join(p.name for p in args.tasks)
+    print(f"# {len(tasks)} tasks from {names}; load average {load:.2f}; {os.cpu_count()} CPUs", flush=True)
     outcomes: list[Outcome] = []
     server = None
     if args.endpoint is None:
