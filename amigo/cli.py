@@ -288,6 +288,8 @@ def cmd_serve(args: argparse.Namespace) -> int:
     config = load_config(Path.cwd())
     model = Path(args.model) if args.model else (Path(config.serve.model_path) if config.serve.model_path else None)
     backend = args.backend or config.serve.backend
+    if args.parallel is not None and not 1 <= args.parallel <= 64:
+        raise InputError(f"--parallel {args.parallel}: give a number of slots between 1 and 64")
     lora_modules = parse_lora_modules(args.lora or [])
     reload = pid_file = None
     if args.promoted:  # the registry lives with training, which the entry point alone may import
@@ -305,7 +307,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
                             args.n_ctx or config.serve.n_ctx, args.threads or config.serve.threads,
                             backend=backend, binary=config.serve.binary, lora_modules=lora_modules,
                             extra_args=config.serve.extra_args, reload=reload if backend != "vllm" else None,
-                            pid_file=pid_file)
+                            pid_file=pid_file, parallel=args.parallel or config.serve.parallel)
 
 
 def cmd_doctor(args: argparse.Namespace) -> int:
@@ -435,6 +437,8 @@ def build_parser() -> argparse.ArgumentParser:
                                    "default: the embedded SmolLM2-135M-Instruct)")
     p.add_argument("--n-ctx", type=int, dest="n_ctx")
     p.add_argument("--threads", type=int)
+    p.add_argument("--parallel", type=int, metavar="N",
+                   help="llama-server slots decoding at once (default: serve.parallel in the config, 4)")
     p.add_argument("--backend", choices=SERVE_BACKENDS,
                    help="default: serve.backend in the config (auto: llama-server when built, else llama-cpp-python)")
     p.add_argument("--lora", action="append", metavar="NAME=DIR",

@@ -85,6 +85,7 @@ class ServeSettings:
     backend: str = "auto"  # llama-server when built (make llama-server), else llama-cpp-python; or "vllm"
     binary: str | None = None  # the llama-server executable or the vLLM venv's python (default: ~/.cache/amigo)
     extra_args: list[str] = field(default_factory=list)  # appended to the server command, e.g. ["--dtype", "float32"]
+    parallel: int = 4  # llama-server slots decoding at once (candidates, several front ends); 1: one at a time
 
 
 # What ``completion.fim`` may name: a template (amigo.complete.FIM_TEMPLATES), "infill"
@@ -157,6 +158,7 @@ class Config:
             ("candidates", 1 <= self.candidates <= 16, "between 1 and 16"),
             ("serve.port", 0 <= self.serve.port <= 65535, "a TCP port (0 picks a free one)"),
             ("serve.backend", self.serve.backend in SERVE_BACKENDS, "one of " + ", ".join(SERVE_BACKENDS)),
+            ("serve.parallel", 1 <= self.serve.parallel <= 64, "a number of slots in 1-64"),
             ("completion.fim", self.completion.fim in FIM_CHOICES, "one of " + ", ".join(FIM_CHOICES)),
             ("completion.debounce_ms", 0 <= self.completion.debounce_ms <= 5000, "milliseconds in 0-5000"),
             ("completion.max_tokens", 0 < self.completion.max_tokens <= 1024, "a number of tokens in 1-1024"),

@@ -13,7 +13,7 @@ import logging
 import threading
 import time
 import uuid
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Iterable, Sequence
 
@@ -33,6 +33,7 @@ log = logging.getLogger(__name__)
 
 SCOPE_MARGIN_LINES = 3
 CANDIDATE_TEMPERATURE = 0.8  # the least temperature for candidates after the first (which keeps the configured one)
+REPAIR_TEMPERATURE = 0.4  # the least temperature for the first candidate of a repair round (see candidate_asks)
 
 
 class EditSession:
@@ -150,29 +151,8 @@ class EditSession:
         ``cancel`` was set).
         """
         request_id = request_id or new_request_id()
-        messages = build_messages(request)
-        failed: list[tuple[Proposal, str]] = []
-        previous = parent
         try:
-            for attempt in range(1, 2 + self.config.repair_attempts):
-                try:
-                    chosen, turned_down = self._attempt(request, messages, request_id, attempt, cancel,
-                                                        previous, allow_partial, sampling)
-                except ModelServerError as exc:
-                    if attempt == 1 or isinstance(exc, Cancelled):
-                        raise
-                    log.warning("repair attempt %d failed (%s); showing the last answer", attempt, exc)
-                    chosen, problem = failed.pop()
-                    break
-                failed.extend(turned_down)
-                if chosen.passes or allow_partial or attempt > self.config.repair_attempts:
-                    break
-                problem = failure_of(chosen)
-                failed.append((chosen, problem))
-                self.events.publish(RepairEvent(request_id, attempt + 1, problem))
-                messages = repair_messages(build_messages(request), chosen.answer,
-                                           _with_failed_search(chosen, problem), request.edit_format)
-                previous = chosen
+            chosen, failed = self._repair_loop(request, request_id, cancel, parent, allow_partial, sampling)
         except Cancelled:
             self.events.publish(ErrorEvent(request_id, "generation cancelled", kind="cancelled"))
             self.events.publish(DoneEvent(request_id))
@@ -191,83 +171,104 @@ class EditSession:
         self.events.publish(DoneEvent(request_id))
         return chosen
 
-    def _attempt(self, request: EditRequest, messages: list[dict], request_id: str, attempt: int,
-                 cancel: threading.Event | None, parent: Proposal | None, allow_partial: bool,
-                 sampling: dict | None) -> tuple[Proposal, list[tuple[Proposal, str]]]:
-        """One round: ``candidates`` answers, built and checked; (the one to keep, the turned-down).
+    def _repair_loop(self, request: EditRequest, request_id: str, cancel: threading.Event | None,
+                     parent: Proposal | None, allow_partial: bool,
+                     sampling: dict | None) -> tuple[Proposal, list[tuple[Proposal, str]]]:
+        """Rounds of candidates until one passes or ``repair_attempts`` run out: (the proposal to
+        show, every turned-down answer with its problem). A round after the first sends the
+        last problem back (:func:`amigo.prompt.repair_messages`). A server failure during a
+        repair round shows the last answer instead of losing it."""
+        original = build_messages(request)
+        base, label = self._sampling_params(request, sampling)
+        failed: list[tuple[Proposal, str]] = []
+        repair: list[dict] | None = None
+        previous = parent
+        for attempt in range(1, 2 + self.config.repair_attempts):
+            asks = candidate_asks(original, repair, base, attempt, self.config.candidates)
+            try:
+                chosen, turned_down = self._attempt(request, asks, label, request_id, attempt, cancel,
+                                                    previous, allow_partial)
+            except ModelServerError as exc:
+                if attempt == 1 or isinstance(exc, Cancelled):
+                    raise
+                log.warning("repair attempt %d failed (%s); showing the last answer", attempt, exc)
+                return failed.pop()[0], failed
+            failed.extend(turned_down)
+            if chosen.passes or allow_partial or attempt > self.config.repair_attempts:
+                return chosen, failed
+            problem = failure_of(chosen)
+            failed.append((chosen, problem))
+            self.events.publish(RepairEvent(request_id, attempt + 1, problem))
+            repair = repair_messages(original, chosen.answer, _with_failed_search(chosen, problem),
+                                     request.edit_format)
+            previous = chosen
+        raise AssertionError("unreachable: the last round returns")  # pragma: no cover
 
-        The kept one is the best that passes (the check command decides last,
-        being the slowest), else the least broken. Answers that pass but lose
-        are neither kept nor counted as failures: nothing was wrong with them.
+    def _attempt(self, request: EditRequest, asks: Sequence[CandidateAsk], label: str, request_id: str,
+                 attempt: int, cancel: threading.Event | None, parent: Proposal | None,
+                 allow_partial: bool) -> tuple[Proposal, list[tuple[Proposal, str]]]:
+        """One round: the ``asks``' answers, built and checked; (the one to keep, the turned-down).
+
+        Answers that pass but lose are neither kept nor counted as failures:
+        nothing was wrong with them.
         """
         base_id = request_id if attempt == 1 else f"{request_id}-{attempt}"
-        answers = self._answers(request, messages, request_id, cancel, sampling)
+        answers = self._answers(asks, label, request_id, cancel)
         proposals = [
-            self._build_proposal(base_id if k == 0 else f"{base_id}.{k}", request, messages, answer,
+            self._build_proposal(base_id if k == 0 else f"{base_id}.{k}", request, ask.messages, answer,
                                  allow_partial, latency=latency, stats=stats, parent=parent, decoding=label,
                                  request_id=request_id, attempt=attempt)
-            for k, (answer, stats, latency, label) in enumerate(answers)
+            for k, (ask, (answer, stats, latency)) in enumerate(answers)
         ]
-        passing = sorted((p for p in proposals if p.passes), key=_preference)
-        chosen: Proposal | None = None
-        for proposal in passing:
-            checked = self._run_check_command(proposal)
-            proposals = [checked if p is proposal else p for p in proposals]
-            if checked.passes:
-                chosen = checked
-                break
-        if chosen is None:
-            least_broken = min(range(len(proposals)), key=lambda k: (
-                not proposals[k].ok, sum(f.level == "error" for f in proposals[k].findings), k))
-            chosen = proposals[least_broken]
+        chosen, proposals = self._choose(proposals)
         turned_down = [(p, failure_of(p)) for p in proposals if p is not chosen and not p.passes]
         return chosen, turned_down
 
-    def _answers(self, request: EditRequest, messages: list[dict], request_id: str,
-                 cancel: threading.Event | None,
-                 sampling: dict | None) -> list[tuple[str, StreamStats, float, str]]:
-        """``candidates`` answers: (text, stats, seconds, decoding label). The first streams its
-        tokens as events, with the configured sampling; the others are sampled with a
-        temperature and their own seeds, in parallel where the server can take them (llama-server's
-        slots, vLLM's batching) and one after the other elsewhere (see _serves_in_parallel)."""
-        count = self.config.candidates
+    def _choose(self, proposals: list[Proposal]) -> tuple[Proposal, list[Proposal]]:
+        """The candidate to keep, and the candidates as checked: the best that passes (the check
+        command decides last, being the slowest), else the least broken."""
+        for proposal in sorted((p for p in proposals if p.passes), key=_preference):
+            checked = self._run_check_command(proposal)
+            proposals = [checked if p is proposal else p for p in proposals]
+            if checked.passes:
+                return checked, proposals
+        least_broken = min(range(len(proposals)), key=lambda k: (
+            not proposals[k].ok, sum(f.level == "error" for f in proposals[k].findings), k))
+        return proposals[least_broken], proposals
+
+    def _sampling_params(self, request: EditRequest, sampling: dict | None) -> tuple[dict, str]:
+        """The request fields every candidate starts from (before :func:`candidate_asks` gives each
+        its temperature and seed), and the decoding label recorded with the proposals."""
         params: dict = {"temperature": self.config.temperature, "max_tokens": self.config.max_tokens}
         if self.config.seed is not None:
             params["seed"] = self.config.seed
-        if count > 1:
+        if self.config.candidates > 1:
             params.update(logprobs=True, top_logprobs=1)  # to rank the candidates that pass (llama-cpp-python
             # sends log-probabilities only when top_logprobs is set)
         params.update(sampling or {})
         extra, label = self._decoding_params(request)
         params.update(extra)
+        return params, label
 
-        def one(k: int) -> tuple[str, StreamStats, float, str]:
-            mine = dict(params)
-            if k > 0:
-                mine["temperature"] = max(float(mine["temperature"]), CANDIDATE_TEMPERATURE)
-                mine["seed"] = int(mine.get("seed") or 0) + k
-            stats = StreamStats()
-            started = time.monotonic()
-            pieces: list[str] = []
-            for piece in self.client.stream(messages, cancel=cancel, stats=stats, **mine):
-                pieces.append(piece)
-                if k == 0:
-                    self.events.publish(TokenEvent(request_id, piece))
-            answer = "".join(pieces)
-            if label == "constrained-json":
-                answer = decoding.answer_text(answer, label)  # JSON blocks -> SEARCH/REPLACE text, still validated
-            return answer, stats, time.monotonic() - started, label
+    def _answers(self, asks: Sequence[CandidateAsk], label: str, request_id: str,
+                 cancel: threading.Event | None) -> list[tuple[CandidateAsk, tuple[str, StreamStats, float]]]:
+        """The answers to ``asks`` that are not empty, each beside its ask: (text, stats, seconds).
+        The first streams its tokens as events; the others are asked for at the same time where
+        the server decodes several at once (llama-server's slots, vLLM's batching) and one after
+        the other elsewhere (see _serves_in_parallel). A failed candidate other than the first is
+        logged and left out."""
+        def one(k: int) -> tuple[str, StreamStats, float]:
+            return self._stream_answer(asks[k], label, request_id if k == 0 else None, cancel)
 
-        others: list[concurrent.futures.Future] = []
-        parallel = count > 1 and self._serves_in_parallel()
-        pool = concurrent.futures.ThreadPoolExecutor(max_workers=count - 1) if parallel else None
+        results: list[tuple[CandidateAsk, tuple[str, StreamStats, float]]] = []
+        pool = (concurrent.futures.ThreadPoolExecutor(max_workers=len(asks) - 1)
+                if len(asks) > 1 and self._serves_in_parallel() else None)
         try:
-            if pool is not None:
-                others = [pool.submit(one, k) for k in range(1, count)]
-            results = [one(0)]
-            for k in range(1, count):
+            others = [pool.submit(one, k) for k in range(1, len(asks))] if pool is not None else []
+            results.append((asks[0], one(0)))
+            for k in range(1, len(asks)):
                 try:
-                    results.append(others[k - 1].result() if pool is not None else one(k))
+                    results.append((asks[k], others[k - 1].result() if pool is not None else one(k)))
                 except Cancelled:
                     raise
                 except ModelServerError as exc:
@@ -275,16 +276,32 @@ class EditSession:
         finally:
             if pool is not None:
                 pool.shutdown(wait=False, cancel_futures=True)
-        results = [r for r in results if r[0].strip()]
+        results = [r for r in results if r[1][0].strip()]
         if not results:
             raise ModelServerError("the model returned an empty answer; try again or rephrase the instruction")
         return results
 
+    def _stream_answer(self, ask: CandidateAsk, label: str, stream_as: str | None,
+                       cancel: threading.Event | None) -> tuple[str, StreamStats, float]:
+        """One answer: (text, stats, seconds); its tokens are published under ``stream_as`` when given."""
+        stats = StreamStats()
+        started = time.monotonic()
+        pieces: list[str] = []
+        for piece in self.client.stream(ask.messages, cancel=cancel, stats=stats, **ask.params):
+            pieces.append(piece)
+            if stream_as is not None:
+                self.events.publish(TokenEvent(stream_as, piece))
+        answer = "".join(pieces)
+        if label == "constrained-json":
+            answer = decoding.answer_text(answer, label)  # JSON blocks -> SEARCH/REPLACE text, still validated
+        return answer, stats, time.monotonic() - started
+
     def _serves_in_parallel(self) -> bool:
         """Whether candidates may be asked for at once. llama-cpp-python's server stops the
         answer it is streaming when another request arrives (its ``interrupt_requests``), so
-        there they are asked for one after the other; llama-server queues or batches them
-        in its slots, vLLM batches them."""
+        there they are asked for one after the other; llama-server decodes them together in
+        its slots (``serve.parallel``; more than it has slots wait in its queue), vLLM batches
+        them."""
         try:
             if self._decoding_cache is None:
                 self._decoding_cache = decoding.probe_backend(
@@ -491,6 +508,40 @@ class EditSession:
         paths = self.workspace.undo()
         self.events.publish(UndoneEvent(entry.get("proposal_id") if entry else None, paths))
         return paths
+
+
+@dataclass(frozen=True)
+class CandidateAsk:
+    """One candidate request of one round: the conversation it sends and its sampling fields."""
+
+    messages: list[dict]
+    params: dict
+
+
+def candidate_asks(original: list[dict], repair: list[dict] | None, base: dict, attempt: int,
+                   count: int) -> list[CandidateAsk]:
+    """The ``count`` requests of round ``attempt``: what each sends and how it samples.
+
+    Round 1: the first candidate keeps the configured sampling (greedy by
+    default), the others sample at CANDIDATE_TEMPERATURE or more with seeds
+    ``seed + k``. Repair rounds: a weak model told about its greedy mistake
+    mostly writes the same mistake again, so every candidate samples (the
+    first at REPAIR_TEMPERATURE or more) with seeds of its own round; and with
+    several candidates, every second one asks the original question afresh
+    (no failed answer in sight to copy) while the others get the repair
+    conversation.
+    """
+    seed = int(base.get("seed") or 0)
+    asks = []
+    for k in range(count):
+        params = dict(base)
+        if k > 0 or attempt > 1:
+            floor = CANDIDATE_TEMPERATURE if k > 0 else REPAIR_TEMPERATURE
+            params["temperature"] = max(float(params["temperature"]), floor)
+            params["seed"] = seed + (attempt - 1) * count + k
+        fresh = repair is None or k % 2 == 1
+        asks.append(CandidateAsk(original if fresh else repair, params))
+    return asks
 
 
 def new_request_id() -> str:

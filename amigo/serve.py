@@ -148,16 +148,23 @@ def server_command(model_path: Path, host: str, port: int, n_ctx: int = 4096,
 
 
 def llama_server_command(model_path: Path, host: str, port: int, n_ctx: int = 4096, threads: int | None = None,
-                         alias: str = EMBEDDED_MODEL_ALIAS, binary: str | Path | None = None) -> list[str]:
-    """The ``llama-server`` command line (llama.cpp's own server)."""
+                         alias: str = EMBEDDED_MODEL_ALIAS, binary: str | Path | None = None,
+                         parallel: int = 1) -> list[str]:
+    """The ``llama-server`` command line (llama.cpp's own server) with ``parallel`` slots,
+    each holding up to ``n_ctx`` tokens."""
     found = find_llama_server(binary)
     if found is None:
         where = f"{binary} is not an executable file" if binary else "llama-server was not found"
         raise AmigoError(f"{where}: {LLAMA_SERVER_HINT}")
-    # One slot: the whole context for one request at a time, as llama-cpp-python
-    # serves it; no web UI (the build leaves its assets out).
     cmd = [str(found), "--model", str(model_path), "--alias", alias, "--host", host, "--port", str(port),
-           "--ctx-size", str(n_ctx), "--parallel", "1", "--no-webui"]
+           "--ctx-size", str(n_ctx), "--parallel", "1", "--no-webui"]  # no web UI: the build leaves its assets out
+    if parallel > 1:
+        # Slots decode together (continuous batching), so N candidates cost far less than N
+        # answers in turn. One KV pool shared by the slots, sized so that each may still hold
+        # the whole n_ctx (a plain --parallel N would cut every slot to n_ctx / N).
+        cmd[cmd.index("--ctx-size") + 1] = str(n_ctx * parallel)
+        cmd[cmd.index("--parallel") + 1] = str(parallel)
+        cmd += ["--kv-unified", "--kv-unified-per-slot", str(n_ctx)]
     # llama-cpp-python's defaults (half the CPUs for generation, all for the
     # prompt). llama-server's own default, every core, spin-waits its threads
     # against whatever else runs: on 2 busy cores it decoded at 3 tok/s, not 30.
@@ -317,8 +324,9 @@ class ServerProcess:
                  backend: str = DEFAULT_BACKEND, binary: str | Path | None = None,
                  lora_modules: Mapping[str, Path] | None = None, alias: str = EMBEDDED_MODEL_ALIAS,
                  extra_args: Sequence[str] = (), env: Mapping[str, str] | None = None,
-                 echo: bool = False) -> None:
+                 echo: bool = False, parallel: int = 1) -> None:
         self.backend = resolve_backend(backend, binary)
+        self.parallel = parallel
         if model_path is None:
             model_path = embedded_hf_model_dir() if self.backend == "vllm" else embedded_model_path()
         if lora_modules and self.backend != "vllm":
@@ -348,7 +356,8 @@ class ServerProcess:
     def command(self) -> list[str]:
         """The command line this server runs with."""
         return backend_command(self.backend, self.model_path, self.host, self.port, self.n_ctx, self.threads,
-                               self.alias, self.binary, self.lora_modules, self.extra_args) + self.extra_args
+                               self.alias, self.binary, self.lora_modules, self.extra_args,
+                               self.parallel) + self.extra_args
 
     def start(self, timeout: float | None = None) -> "ServerProcess":
         """Start the server and wait until it has answered one tiny completion
@@ -499,12 +508,14 @@ class ServerProcess:
 def backend_command(backend: str, model_path: Path, host: str, port: int, n_ctx: int = 4096,
                     threads: int | None = None, alias: str = EMBEDDED_MODEL_ALIAS,
                     binary: str | Path | None = None, lora_modules: Mapping[str, Path] | None = None,
-                    extra_args: Sequence[str] = ()) -> list[str]:
+                    extra_args: Sequence[str] = (), parallel: int = 1) -> list[str]:
     """The command line for ``backend`` (``auto`` resolved here too; ``extra_args`` are only
-    looked at, to leave out a default they override)."""
+    looked at, to leave out a default they override). ``parallel`` is the number of requests
+    llama-server decodes at once (its slots); llama-cpp-python serves one at a time and vLLM
+    batches whatever arrives, so they take no such setting."""
     backend = resolve_backend(backend, binary)
     if backend == "llama-server":
-        return llama_server_command(model_path, host, port, n_ctx, threads, alias, binary)
+        return llama_server_command(model_path, host, port, n_ctx, threads, alias, binary, parallel)
     if backend == "vllm":
         return vllm_command(model_path, host, port, n_ctx, alias, binary, lora_modules, extra_args=extra_args)
     return server_command(model_path, host, port, n_ctx, threads, alias)
@@ -513,7 +524,8 @@ def backend_command(backend: str, model_path: Path, host: str, port: int, n_ctx:
 def serve_foreground(model_path: Path | None, host: str, port: int, n_ctx: int, threads: int | None,
                      backend: str = DEFAULT_BACKEND, binary: str | Path | None = None,
                      lora_modules: Mapping[str, Path] | None = None, extra_args: Sequence[str] = (),
-                     reload: Callable[[], Path] | None = None, pid_file: Path | None = None) -> int:
+                     reload: Callable[[], Path] | None = None, pid_file: Path | None = None,
+                     parallel: int = 1) -> int:
     """Run the server until Ctrl-C or SIGTERM; 0 when stopped that way, 1 when it died.
 
     ``backend`` as in :class:`ServerProcess` (``serve.backend`` in the config);
@@ -528,7 +540,7 @@ def serve_foreground(model_path: Path | None, host: str, port: int, n_ctx: int, 
     """
     def make(model: Path | None) -> ServerProcess:
         return ServerProcess(model, host, port, n_ctx, threads, backend=backend, binary=binary,
-                             lora_modules=lora_modules, extra_args=extra_args, echo=True)
+                             lora_modules=lora_modules, extra_args=extra_args, echo=True, parallel=parallel)
 
     current = {"server": make(model_path), "next": None, "quit": False}
 

@@ -3,7 +3,7 @@ the repair loop and several candidates.
 
     python benchmarks/trust.py --limit 6                     # embedded model (started here), 6 tasks
     python benchmarks/trust.py --endpoint URL --model NAME   # any OpenAI-compatible server
-    python benchmarks/trust.py --combos whole/free --repairs 0,2 --candidates 1,4
+    python benchmarks/trust.py --combos whole/free --runs 0x1,2x4   # (repair attempts)x(candidates)
     python benchmarks/trust.py --summarize trust-run.jsonl   # the table of a saved run
 
 Every task (a real standard-library function and an instruction, from
@@ -16,20 +16,26 @@ what ``--yes`` does with the proposal it returns:
 * applied+broken: written, and the file no longer parses;
 * refused: nothing written (the answer did not apply, or its checks failed).
 
-The repair-0 rows come from the first round of the repair-2 runs (the same
-greedy answers and checks; ``repair_attempts = 0`` stops there), timed up to
-the moment the engine asked again, so each answer is generated once.
-For the runs with repair 0 and one candidate the table also shows what was
-written before the check stage existed (the same answer, written whenever it
-applied): that is the "checks off" row. ``expected`` counts written changes
-containing a substring a correct edit has (the task's ``expect``).
-Per-task records go to ``--out`` (JSON lines) so that a run can be inspected.
+Every task runs every configuration before the next task starts (in turn
+forwards and backwards), so a change of machine load hits all of them alike
+and the time ratios are side by side. A run with repairs also gives the row
+of its first round (``repair_attempts = 0`` stops there: the same answers and
+checks), timed up to the moment the engine asked again, unless that
+configuration is run itself. For the runs with repair 0 and one candidate the
+table also shows what was written before the check stage existed (the same
+answer, written whenever it applied): that is the "checks off" row.
+``expected`` counts written changes that add the substring a correct edit has
+(the task's ``expect`` occurs more often than before): a rough signal that the
+change does what was asked. Per-task records go to ``--out`` (JSON lines) so
+that a run can be inspected, and ``--summarize`` makes the table of a run cut
+short.
 """
 
 from __future__ import annotations
 
 import argparse
 import ast
+import itertools
 import json
 import os
 import subprocess
@@ -68,8 +74,11 @@ class Outcome:
     detail: str = ""
 
 
-def load_tasks(path: Path, limit: int | None) -> list[dict[str, Any]]:
-    tasks = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+def load_tasks(paths: list[Path], limit: int | None) -> list[dict[str, Any]]:
+    """The tasks of ``paths``, one from each file in turn (a run cut short covers them all)."""
+    lists = [[json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+             for path in paths]
+    tasks = [task for row in itertools.zip_longest(*lists) for task in row if task is not None]
     return tasks[:limit] if limit else tasks
 
 
@@ -101,10 +110,10 @@ def written(proposal: Any, checked: bool) -> str:
 
 
 def run_one(endpoint: str, model: str, task: dict[str, Any], folder: Path, fmt: str, decoding: str,
-            repair: int, candidates: int, max_tokens: int) -> list[Outcome]:
-    """The task through the engine with ``repair`` attempts; also the repair-0 outcome, which is
-    the loop's first round (the same greedy answers and checks: with ``repair_attempts = 0`` the
-    engine stops there), timed up to the moment it asked again."""
+            repair: int, candidates: int, max_tokens: int, first_round: bool) -> list[Outcome]:
+    """The task through the engine with ``repair`` attempts; with ``first_round`` also the
+    repair-0 outcome, which is the loop's first round (the same answers and checks: with
+    ``repair_attempts = 0`` the engine stops there), timed up to the moment it asked again."""
     config = Config(endpoint=endpoint, model=model, edit_format=fmt, decoding=decoding, context_budget=0,
                     repair_attempts=repair, candidates=candidates, max_tokens=max_tokens, read_timeout=600.0)
     root = task_repo(folder, task)
@@ -120,20 +129,21 @@ def run_one(endpoint: str, model: str, task: dict[str, Any], folder: Path, fmt: 
 
     session.events.subscribe(listen)
     started = time.monotonic()
+    rows = sorted({0, repair}) if first_round else [repair]
     try:
         proposal = session.propose(session.make_request(task["instruction"], task["path"]))
     except ModelServerError as exc:
         seconds = time.monotonic() - started
         return [Outcome(task["id"], fmt, decoding, r, candidates, "error", "error", False, 1, seconds, str(exc)[:200])
-                for r in sorted({0, repair})]
+                for r in rows]
     finally:
         session.close()
     seconds = time.monotonic() - started
-    first = proposal
-    while first.attempt > 1:
-        first = failed[first.parent_id]
     results = [outcome_of(task, fmt, decoding, repair, candidates, proposal, seconds)]
-    if repair:
+    if repair and first_round:
+        first = proposal
+        while first.attempt > 1:
+            first = failed[first.parent_id]
         first_seconds = (repaired_at[0] if repaired_at else time.monotonic()) - started
         results.insert(0, outcome_of(task, fmt, decoding, 0, candidates, first,
                                      first_seconds if repaired_at else seconds))
@@ -143,54 +153,70 @@ def run_one(endpoint: str, model: str, task: dict[str, Any], folder: Path, fmt: 
 def outcome_of(task: dict[str, Any], fmt: str, decoding: str, repair: int, candidates: int, proposal: Any,
                seconds: float) -> Outcome:
     outcome = written(proposal, checked=True)
-    expected = outcome == "applied+parses" and task.get("expect", "") in proposal.changes[0].new_text
+    expect = task.get("expect", "")
+    change = proposal.changes[0] if proposal.changes else None
+    expected = (outcome == "applied+parses" and change is not None and bool(expect)
+                and change.new_text.count(expect) > change.old_text.count(expect))
     detail = "; ".join(proposal.errors)[:200] or "; ".join(str(f) for f in proposal.findings)[:200]
     return Outcome(task["id"], fmt, decoding, repair, candidates, outcome, written(proposal, checked=False),
                    expected, proposal.attempt, seconds, detail)
 
 
 def summarize(outcomes: list[Outcome]) -> str:
-    """The markdown table: one row per configuration (and a checks-off row for repair 0, 1 candidate)."""
-    rows = ["| format | decoding | repair | candidates | checks | applied+parses | applied+broken | refused "
-            "| expected | s/task |", "|---|---|---|---|---|---|---|---|---|---|"]
+    """The markdown table: one row per configuration (and a checks-off row for repair 0, 1 candidate),
+    over the tasks every configuration finished (a run cut short counts its complete tasks only).
+    ``x time``: seconds per task against repair 0 with one candidate in the same format/decoding."""
     keys = sorted({(o.edit_format, o.decoding, o.repair, o.candidates) for o in outcomes})
+    done = {k: {o.task for o in outcomes if (o.edit_format, o.decoding, o.repair, o.candidates) == k} for k in keys}
+    tasks = set.intersection(*done.values()) if done else set()
+    rows = ["| format | decoding | repair | candidates | checks | applied+parses | applied+broken | refused "
+            "| expected | s/task | x time |", "|---|---|---|---|---|---|---|---|---|---|---|"]
+    secs: dict[tuple, float] = {}
+    for key in keys:
+        group = [o for o in outcomes if (o.edit_format, o.decoding, o.repair, o.candidates) == key and o.task in tasks]
+        secs[key] = sum(o.seconds for o in group) / max(1, len(group))
     for fmt, dec, repair, cand in keys:
-        group = [o for o in outcomes if (o.edit_format, o.decoding, o.repair, o.candidates) == (fmt, dec, repair, cand)]
+        group = [o for o in outcomes
+                 if (o.edit_format, o.decoding, o.repair, o.candidates) == (fmt, dec, repair, cand) and o.task in tasks]
         n = len(group)
-        secs = sum(o.seconds for o in group) / n
+        base = secs.get((fmt, dec, 0, 1))
+        ratio = f"{secs[(fmt, dec, repair, cand)] / base:.1f}" if base else "-"
         variants = [("on", "outcome")] + ([("off", "unchecked")] if repair == 0 and cand == 1 else [])
         for checks, field in variants:
             count = {k: sum(getattr(o, field) == k for o in group) for k in ("applied+parses", "applied+broken")}
             refused = n - sum(count.values())
             expected = sum(o.expected for o in group) if checks == "on" else "-"
             rows.append(f"| {fmt} | {dec} | {repair} | {cand} | {checks} | {count['applied+parses']}/{n} "
-                        f"| {count['applied+broken']}/{n} | {refused}/{n} | {expected} | {secs:.1f} |")
+                        f"| {count['applied+broken']}/{n} | {refused}/{n} | {expected} "
+                        f"| {secs[(fmt, dec, repair, cand)]:.1f} | {ratio} |")
     return "\n".join(rows)
 
 
-def configurations(args: argparse.Namespace) -> Iterator[tuple[str, str, int, int]]:
-    """(format, decoding, repair, candidates) to run, every format/decoding pair with one candidate
-    first (a run cut short still covers them all); a repair-0 run is
-    left out when the same configuration with repairs is run (its first round is repair 0)."""
-    repairs = sorted({int(x) for x in args.repairs.split(",")})
-    for cand in (int(x) for x in args.candidates.split(",")):
-        for fmt, dec in (spec.split("/") for spec in args.combos.split(",")):
-            for repair in repairs:
-                if repair == 0 and max(repairs) > 0:
-                    continue
-                yield fmt, dec, repair, cand
+def configurations(args: argparse.Namespace) -> list[tuple[str, str, int, int, bool]]:
+    """(format, decoding, repair, candidates, first round wanted) to run for every task: each
+    format/decoding pair with each ``--runs`` pair. A run with repairs also reports its first
+    round unless the same candidates with repair 0 are run themselves."""
+    runs = [tuple(int(x) for x in spec.split("x")) for spec in args.runs.split(",")]
+    plain = {cand for repair, cand in runs if repair == 0}
+    return [(fmt, dec, repair, cand, repair > 0 and cand not in plain)
+            for fmt, dec in (spec.split("/") for spec in args.combos.split(","))
+            for repair, cand in runs]
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--tasks", type=Path, default=DEFAULT_TASKS)
+    parser.add_argument("--tasks", type=Path, nargs="+", default=[DEFAULT_TASKS],
+                        help="JSON-lines task files; with several, their tasks are taken in turn")
     parser.add_argument("--limit", type=int, default=6, help="the first N tasks (0: all)")
     parser.add_argument("--endpoint", help="an OpenAI-compatible /v1 URL (default: start the embedded model)")
     parser.add_argument("--model", default="smollm2-135m-instruct")
     parser.add_argument("--combos", default="whole/free,whole/constrained,blocks/free,blocks/constrained",
                         help="format/decoding pairs, in the order to run")
-    parser.add_argument("--repairs", default="0,2")
-    parser.add_argument("--candidates", default="1,4")
+    parser.add_argument("--runs", default="0x1,2x4",
+                        help="(repair attempts)x(candidates) pairs to run with every format/decoding pair")
+    parser.add_argument("--backend", default="auto",
+                        help="the server started when no --endpoint is given (auto: llama-server when built)")
+    parser.add_argument("--parallel", type=int, default=4, help="llama-server slots (candidates decode together)")
     parser.add_argument("--max-tokens", type=int, default=384)
     parser.add_argument("--out", type=Path, default=Path("trust-run.jsonl"))
     parser.add_argument("--summarize", type=Path, help="print the table of a saved run and stop")
@@ -200,27 +226,32 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     tasks = load_tasks(args.tasks, args.limit or None)
     load = os.getloadavg()[0]
-    print(f"# {len(tasks)} tasks from {args.tasks.name}; load average {load:.2f}; {os.cpu_count()} CPUs", flush=True)
+    names = ", ".join(p.name for p in args.tasks)
+    print(f"# {len(tasks)} tasks from {names}; load average {load:.2f}; {os.cpu_count()} CPUs", flush=True)
     outcomes: list[Outcome] = []
     server = None
     if args.endpoint is None:
         from amigo.serve import ServerProcess
 
-        server = ServerProcess(n_ctx=4096)
+        server = ServerProcess(n_ctx=4096, backend=args.backend, parallel=args.parallel)
         server.start(timeout=180)
         args.endpoint = server.base_url
+        print(f"# server: {server.backend}, {args.parallel} slot(s) where it has slots", flush=True)
+    configs = configurations(args)
     try:
         with tempfile.TemporaryDirectory(prefix="amigo-trust-") as tmp, args.out.open("w") as out:
-            for k, (fmt, dec, repair, cand) in enumerate(configurations(args)):
-                for task in tasks:
-                    for outcome in run_one(args.endpoint, args.model, task, Path(tmp) / f"c{k}", fmt, dec, repair,
-                                           cand, args.max_tokens):
+            for t, task in enumerate(tasks):
+                order = configs if t % 2 == 0 else configs[::-1]  # neither side always runs first
+                for k, (fmt, dec, repair, cand, first_round) in enumerate(order):
+                    for outcome in run_one(args.endpoint, args.model, task, Path(tmp) / f"t{t}c{k}", fmt, dec,
+                                           repair, cand, args.max_tokens, first_round):
                         outcomes.append(outcome)
                         out.write(json.dumps(asdict(outcome)) + "\n")
                         out.flush()
                         print(f"{fmt:6} {dec:11} r{outcome.repair} c{cand} {task['id']:28} {outcome.outcome:15} "
                               f"(unchecked {outcome.unchecked}) {outcome.attempts} attempt(s) "
                               f"{outcome.seconds:5.1f} s", flush=True)
+                print(f"# task {t + 1}/{len(tasks)} done; load average {os.getloadavg()[0]:.2f}", flush=True)
     finally:
         if server is not None:
             server.stop()

@@ -220,6 +220,24 @@ def test_candidates_keep_the_one_that_passes(repo):
     assert failed.proposal.answer == OLDEST_BROKEN and failed.successor_id == proposal.id
 
 
+def test_repair_rounds_sample_and_half_the_candidates_ask_afresh(repo):
+    """A repair round never repeats the first round's greedy request: every candidate samples with
+    a seed of its own, and with two candidates one gets the repair conversation, the other the
+    original question (a weak model told about its mistake mostly copies it)."""
+    with RecordedModelServer(lambda body: OLDEST_BROKEN) as server:
+        session, seen = session_for(repo, server, candidates=2, repair_attempts=1)
+        proposal = session.propose(session.make_request("return None for no users", "users.py",
+                                                        selection=(17, 18)))
+        first, repair = server.requests[:2], server.requests[2:]
+    assert len(first) == 2 and len(repair) == 2 and proposal.attempt == 2 and proposal.broken
+    assert sorted(b["seed"] for b in first) == [0, 1] and sorted(b["seed"] for b in repair) == [2, 3]
+    assert sorted(b["temperature"] for b in repair) == [0.4, 0.8]
+    asked_again = [b for b in repair if any(m["role"] == "assistant" for m in b["messages"])]
+    assert len(asked_again) == 1 and asked_again[0]["temperature"] == 0.4
+    assert [b["messages"] for b in repair if b is not asked_again[0]] == [first[0]["messages"]]
+    assert len([e for e in seen if isinstance(e, AttemptFailedEvent)]) == 3  # all but the one shown
+
+
 # -- the real embedded model --------------------------------------------------------------------
 
 
