@@ -12,10 +12,11 @@ from typing import Any, Callable, Sequence
 
 from lsprotocol import types
 
+from amigo.prompt import FIX_INSTRUCTION
 from amigo_lsp import commands
 
 EDIT_TITLE = "Amigo: Edit with instruction..."
-FIX_TITLE = "Amigo: Fix this bug"
+FIX_TITLE = f"Amigo: {FIX_INSTRUCTION}"  # the title says what the model is asked
 KINDS = [types.CodeActionKind.RefactorRewrite, types.CodeActionKind.QuickFix]
 
 
