@@ -229,6 +229,10 @@ def vllm_command(model_dir: Path, host: str, port: int, n_ctx: int = 4096, alias
         cmd += ["--lora-modules", *(f"{name}={Path(path)}" for name, path in lora_modules.items())]
     if not any(a.startswith("--gpu-memory-utilization") for a in extra_args):
         cmd += ["--gpu-memory-utilization", vllm_memory_defaults(*memory_info())[0]]
+    if not any(a.startswith("--dtype") for a in extra_args) and _saved_dtype(Path(model_dir)) == "float32":
+        # vLLM's "auto" downcasts a float32 checkpoint to bfloat16 (float16 on a GPU): a model
+        # trained and saved in float32 would then answer differently from training.
+        cmd += ["--dtype", "float32"]
     return cmd
 
 
@@ -252,10 +256,17 @@ def load_lora_adapter(base_url: str, name: str, adapter: Path, timeout: float = 
         raise AmigoError(f"vLLM refused to load {adapter} as {name!r}: {response.status_code} {response.text[:500]}")
 
 
-# What a dying vLLM engine prints, and what to do about it (first match wins).
+# What a dying vLLM engine says in its error lines, and what to do about it (first match wins).
+# vLLM 0.32's CPU worker: "Available memory on node 0 (...) on startup is less than desired CPU
+# memory utilization (...)" and "... on kv cache allocation is less than requested memory for kv";
+# its GPU worker: "Free memory on device ... is less than desired GPU memory utilization".
 VLLM_FAILURES: tuple[tuple[str, str], ...] = (
+    ("less than desired cpu memory utilization", "not enough free memory for the share vLLM asked for: lower "
+     "--gpu-memory-utilization (serve.extra_args; on a CPU it is the share of RAM) or stop other work"),
     ("free memory on device", "not enough free memory for the share vLLM asked for: lower "
      "--gpu-memory-utilization (serve.extra_args) or stop other work"),
+    ("less than requested memory for kv", "the KV cache does not fit in free memory: lower "
+     "VLLM_CPU_KVCACHE_SPACE (GiB) or stop other work"),
     ("insufficient memory", "not enough memory: lower --gpu-memory-utilization or VLLM_CPU_KVCACHE_SPACE"),
     ("kv cache", "the KV cache does not fit: lower --max-model-len (serve.n_ctx) or raise VLLM_CPU_KVCACHE_SPACE"),
     ("out of memory", "the machine ran out of memory: lower --gpu-memory-utilization or serve.n_ctx"),
@@ -265,15 +276,26 @@ VLLM_FAILURES: tuple[tuple[str, str], ...] = (
 
 def explain_vllm_failure(log_text: str) -> str:
     """Why vLLM's engine died, from the tail of its output: a known cause with what to do,
-    else its last error line (never a bare exit code)."""
+    else its last error line (never a bare exit code). Only error lines are searched: vLLM's
+    INFO lines mention the KV cache and memory on every healthy start too."""
     lines = [line.strip() for line in log_text.splitlines() if line.strip()]
-    lowered = log_text.lower()
     errors = [line for line in lines if "Error" in line or "error" in line.split(":")[0]]
     last = errors[-1] if errors else (lines[-1] if lines else "no output")
     for needle, advice in VLLM_FAILURES:
-        if needle in lowered:
-            return f"{advice} (vLLM said: {last[:300]})"
-    return f"vLLM said: {last[:300]}"
+        cause = next((line for line in errors if needle in line.lower()), None)
+        if cause is not None:
+            return f"{advice} (vLLM said: {cause[:400]})"
+    return f"vLLM said: {last[:400]}"
+
+
+def _saved_dtype(model_dir: Path) -> str | None:
+    """The dtype a Hugging Face model directory was saved in (``config.json``), or None."""
+    try:
+        config = json.loads((model_dir / "config.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    dtype = config.get("dtype") or config.get("torch_dtype")
+    return dtype if isinstance(dtype, str) else None
 
 
 def _adapter_rank(directory: Path) -> int:

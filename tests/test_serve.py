@@ -193,9 +193,21 @@ def test_vllm_asks_for_memory_this_machine_has_free_and_says_why_its_engine_died
     cmd = vllm_command(tmp_path, "127.0.0.1", 8000, 4096, python=python,
                        extra_args=["--gpu-memory-utilization=0.5"])
     assert not any(a == "--gpu-memory-utilization" for a in cmd)  # the person's value wins
+    assert "--dtype" not in cmd  # no config.json: vLLM's own choice
+    (tmp_path / "config.json").write_text('{"dtype": "float32", "model_type": "llama"}')
+    cmd = vllm_command(tmp_path, "127.0.0.1", 8000, 4096, python=python)
+    assert cmd[cmd.index("--dtype") + 1] == "float32"  # served in the precision it was saved (trained) in
+    cmd = vllm_command(tmp_path, "127.0.0.1", 8000, 4096, python=python, extra_args=["--dtype", "bfloat16"])
+    assert "--dtype" not in cmd  # extra_args carry the person's own
     log = ("INFO starting\nValueError: Free memory on device (11.25/11.7 GiB) on startup is less than desired "
            "GPU memory utilization (0.92, 10.8 GiB).\nRuntimeError: Engine core initialization failed.\n")
     why = explain_vllm_failure(log)
     assert why.startswith("not enough free memory") and "--gpu-memory-utilization" in why
-    assert "Engine core initialization failed" in why
+    assert "Free memory on device (11.25/11.7 GiB)" in why  # vLLM's own words: the line with the cause
+    cpu_log = ("(Worker pid=7) INFO Explicitly set (2.0/20.34) GiB for KV cache on node 0.\n"
+               "(EngineCore pid=6) ValueError: Available memory on node 0 (15.2/23.4 GiB) on startup is less than "
+               "desired CPU memory utilization (0.99, 23.2 GiB).\nRuntimeError: Engine core initialization failed.\n")
+    why = explain_vllm_failure(cpu_log)  # vLLM 0.32's CPU worker; the healthy KV cache line is no cause
+    assert why.startswith("not enough free memory") and "on a CPU it is the share of RAM" in why, why
+    assert "Available memory on node 0 (15.2/23.4 GiB)" in why
     assert explain_vllm_failure("boom\nKeyError: 'x'\n") == "vLLM said: KeyError: 'x'"
