@@ -239,9 +239,11 @@ def vllm_command(model_dir: Path, host: str, port: int, n_ctx: int = 4096, alias
 def load_lora_adapter(base_url: str, name: str, adapter: Path, timeout: float = 600.0) -> None:
     """Make a running vLLM serve ``adapter`` under ``name`` without a restart.
 
-    vLLM loads the new weights first and then swaps the name (``load_inplace``), so
-    requests already running finish on the old adapter and later ones get the new
-    one. The server must run with ``VLLM_ALLOW_RUNTIME_LORA_UPDATING=True`` (``amigo
+    vLLM loads and checks the new weights first and then puts them in the old
+    adapter's place (``load_inplace``): no request fails and every request that
+    starts afterwards gets the new adapter, but (vLLM 0.32) requests still generating
+    continue on the new weights from the next token on, since the adapter keeps its
+    id. The server must run with ``VLLM_ALLOW_RUNTIME_LORA_UPDATING=True`` (``amigo
     serve --backend vllm`` sets it)."""
     root = base_url.rstrip("/").removesuffix("/v1")
     body = {"lora_name": name, "lora_path": str(Path(adapter).resolve()), "load_inplace": True}
@@ -270,6 +272,8 @@ VLLM_FAILURES: tuple[tuple[str, str], ...] = (
     ("insufficient memory", "not enough memory: lower --gpu-memory-utilization or VLLM_CPU_KVCACHE_SPACE"),
     ("kv cache", "the KV cache does not fit: lower --max-model-len (serve.n_ctx) or raise VLLM_CPU_KVCACHE_SPACE"),
     ("out of memory", "the machine ran out of memory: lower --gpu-memory-utilization or serve.n_ctx"),
+    ("died unexpectedly", "a vLLM worker process was killed from outside (on Linux usually the kernel's "
+     "out-of-memory killer: `dmesg | grep -i oom`): free memory, or lower VLLM_CPU_KVCACHE_SPACE or serve.n_ctx"),
     ("engine core initialization failed", "vLLM's engine process died while starting; its own error is above it"),
 )
 
@@ -287,8 +291,9 @@ def explain_vllm_failure(log_text: str) -> str:
     errors = [line for line in lines if "Error" in line or "error" in line.split(":")[0]]
     causes = [line for line in errors if not any(w in line.lower() for w in VLLM_WRAPPER_ERRORS)]
     last = (causes or errors)[-1] if errors else (lines[-1] if lines else "no output")
+    logged = [line for line in lines if line in errors or " ERROR " in line]  # vLLM's own log level too
     for needle, advice in VLLM_FAILURES:
-        cause = next((line for line in errors if needle in line.lower()), None)
+        cause = next((line for line in logged if needle in line.lower()), None)
         if cause is not None:
             return f"{advice} (vLLM said: {cause[:400]})"
     return f"vLLM said: {last[:400]}"

@@ -221,3 +221,8 @@ def test_vllm_asks_for_memory_this_machine_has_free_and_says_why_its_engine_died
             "(APIServer pid=0) ERROR [async_llm.py:906] vllm.v1.engine.exceptions.EngineDeadError: EngineCore "
             "encountered an issue. See stack trace (above) for the root cause.\nINFO:     Shutting down\n")
     assert "RuntimeError: einsum(): subscript b has size 2" in explain_vllm_failure(died)
+    # its worker SIGKILLed by the kernel's OOM killer on a shared machine (seen here, 2026-12-02)
+    killed = ("(EngineCore pid=1) ERROR [multiproc_executor.py:315] Worker proc VllmWorker-0 died unexpectedly "
+              "(exit code: None), shutting down executor.\n(EngineCore pid=1) ERROR [core.py:1512] RuntimeError: "
+              "cancelled\n")
+    assert "out-of-memory killer" in explain_vllm_failure(killed)
