@@ -237,15 +237,21 @@ def vllm_command(model_dir: Path, host: str, port: int, n_ctx: int = 4096, alias
         cmd += ["--lora-modules", *(f"{name}={Path(path)}" for name, path in lora_modules.items())]
     if not any(a.startswith("--gpu-memory-utilization") for a in extra_args):
         cmd += ["--gpu-memory-utilization", vllm_memory_defaults(*memory_info())[0]]
+    if not any(a.startswith("--dtype") for a in extra_args) and _saved_dtype(Path(model_dir)) == "float32":
+        # vLLM's "auto" downcasts a float32 checkpoint to bfloat16 (float16 on a GPU): a model
+        # trained and saved in float32 would then answer differently from training.
+        cmd += ["--dtype", "float32"]
     return cmd
 
 
 def load_lora_adapter(base_url: str, name: str, adapter: Path, timeout: float = 600.0) -> None:
     """Make a running vLLM serve ``adapter`` under ``name`` without a restart.
 
-    vLLM loads the new weights first and then swaps the name (``load_inplace``), so
-    requests already running finish on the old adapter and later ones get the new
-    one. The server must run with ``VLLM_ALLOW_RUNTIME_LORA_UPDATING=True`` (``amigo
+    vLLM loads and checks the new weights first and then puts them in the old
+    adapter's place (``load_inplace``): no request fails and every request that
+    starts afterwards gets the new adapter, but (vLLM 0.32) requests still generating
+    continue on the new weights from the next token on, since the adapter keeps its
+    id. The server must run with ``VLLM_ALLOW_RUNTIME_LORA_UPDATING=True`` (``amigo
     serve --backend vllm`` sets it)."""
     root = base_url.rstrip("/").removesuffix("/v1")
     body = {"lora_name": name, "lora_path": str(Path(adapter).resolve()), "load_inplace": True}
@@ -260,28 +266,55 @@ def load_lora_adapter(base_url: str, name: str, adapter: Path, timeout: float = 
         raise AmigoError(f"vLLM refused to load {adapter} as {name!r}: {response.status_code} {response.text[:500]}")
 
 
-# What a dying vLLM engine prints, and what to do about it (first match wins).
+# What a dying vLLM engine says in its error lines, and what to do about it (first match wins).
+# vLLM 0.32's CPU worker: "Available memory on node 0 (...) on startup is less than desired CPU
+# memory utilization (...)" and "... on kv cache allocation is less than requested memory for kv";
+# its GPU worker: "Free memory on device ... is less than desired GPU memory utilization".
 VLLM_FAILURES: tuple[tuple[str, str], ...] = (
+    ("less than desired cpu memory utilization", "not enough free memory for the share vLLM asked for: lower "
+     "--gpu-memory-utilization (serve.extra_args; on a CPU it is the share of RAM) or stop other work"),
     ("free memory on device", "not enough free memory for the share vLLM asked for: lower "
      "--gpu-memory-utilization (serve.extra_args) or stop other work"),
+    ("less than requested memory for kv", "the KV cache does not fit in free memory: lower "
+     "VLLM_CPU_KVCACHE_SPACE (GiB) or stop other work"),
     ("insufficient memory", "not enough memory: lower --gpu-memory-utilization or VLLM_CPU_KVCACHE_SPACE"),
     ("kv cache", "the KV cache does not fit: lower --max-model-len (serve.n_ctx) or raise VLLM_CPU_KVCACHE_SPACE"),
     ("out of memory", "the machine ran out of memory: lower --gpu-memory-utilization or serve.n_ctx"),
+    ("died unexpectedly", "a vLLM worker process was killed from outside (on Linux usually the kernel's "
+     "out-of-memory killer: `dmesg | grep -i oom`): free memory, or lower VLLM_CPU_KVCACHE_SPACE or serve.n_ctx"),
     ("engine core initialization failed", "vLLM's engine process died while starting; its own error is above it"),
 )
 
 
+# Lines that only say that something below failed: the cause is in another line.
+VLLM_WRAPPER_ERRORS: tuple[str, ...] = ("see stack trace", "output_handler failed", "enginedeaderror",
+                                        "engine core initialization failed", "hit an exception")
+
+
 def explain_vllm_failure(log_text: str) -> str:
     """Why vLLM's engine died, from the tail of its output: a known cause with what to do,
-    else its last error line (never a bare exit code)."""
+    else its last error line (never a bare exit code). Only error lines are searched: vLLM's
+    INFO lines mention the KV cache and memory on every healthy start too."""
     lines = [line.strip() for line in log_text.splitlines() if line.strip()]
-    lowered = log_text.lower()
     errors = [line for line in lines if "Error" in line or "error" in line.split(":")[0]]
-    last = errors[-1] if errors else (lines[-1] if lines else "no output")
+    causes = [line for line in errors if not any(w in line.lower() for w in VLLM_WRAPPER_ERRORS)]
+    last = (causes or errors)[-1] if errors else (lines[-1] if lines else "no output")
+    logged = [line for line in lines if line in errors or " ERROR " in line]  # vLLM's own log level too
     for needle, advice in VLLM_FAILURES:
-        if needle in lowered:
-            return f"{advice} (vLLM said: {last[:300]})"
-    return f"vLLM said: {last[:300]}"
+        cause = next((line for line in logged if needle in line.lower()), None)
+        if cause is not None:
+            return f"{advice} (vLLM said: {cause[:400]})"
+    return f"vLLM said: {last[:400]}"
+
+
+def _saved_dtype(model_dir: Path) -> str | None:
+    """The dtype a Hugging Face model directory was saved in (``config.json``), or None."""
+    try:
+        config = json.loads((model_dir / "config.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    dtype = config.get("dtype") or config.get("torch_dtype")
+    return dtype if isinstance(dtype, str) else None
 
 
 def _adapter_rank(directory: Path) -> int:

