@@ -87,7 +87,7 @@ def test_chat_answers_lose_fences_and_echoes() -> None:
 
 
 def test_routes_and_templates() -> None:
-    assert route_for(CompletionSettings(), "smollm2-135m-instruct").kind == "chat"
+    assert route_for(CompletionSettings(), "smollm2-135m-instruct").kind == "prefix"
     assert route_for(CompletionSettings(), "some-chat-model").kind == "chat"
     assert route_for(CompletionSettings(), "Qwen2.5-Coder-1.5B").label == "fim:qwen"
     assert route_for(CompletionSettings(), "bigcode/starcoder2-3b").label == "fim:starcoder"
