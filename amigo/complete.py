@@ -3,8 +3,18 @@
 One request is the text before and after the cursor plus a small budget of
 repository context. Models that know fill-in-the-middle get their own FIM
 layout (a template per model family, sent to ``/v1/completions``, or llama.cpp's
-``/infill`` which lays out the model's tokens itself); models without FIM
-tokens (the embedded SmolLM2) get a chat prompt with a cursor marker.
+``/infill`` which lays out the model's tokens itself); the embedded SmolLM2,
+whose tokenizer has no FIM tokens, continues the text before the cursor left to
+right (the ``prefix`` route); other models without a known template get a chat
+prompt with a cursor marker.
+
+Every prompt is laid out for the model server's prefix cache (llama.cpp keeps
+what it evaluated for the last request and skips the beginning the next one
+shares): what stays put while the person types comes first (repository
+context, built once per block of lines; the window's first line, which moves
+in steps of :data:`WINDOW_STEP` lines), then the text up to the cursor, and
+only then what changes at each keystroke. Typing one more character then costs
+the model a token or two instead of the whole prompt.
 
 The syntax tree decides the shape of a suggestion before the model is asked:
 a single line when the cursor is inside a line (an expression, a call), the
