@@ -393,6 +393,7 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--positions", type=int, default=32)
     parser.add_argument("--routes", default=",".join(ROUTES), help=f"comma-separated, of {', '.join(ROUTES)}")
     parser.add_argument("--debounce-ms", type=int, default=150)
+    parser.add_argument("--threads", type=int, help="llama.cpp threads for the embedded server (default: its own)")
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--save", type=Path, help="write every session as JSON here")
     args = parser.parse_args(argv)
@@ -405,7 +406,7 @@ def main(argv: list[str]) -> int:
     if endpoint is None:
         from amigo.serve import ServerProcess
 
-        server = ServerProcess(n_ctx=4096, log_path=log_path)
+        server = ServerProcess(n_ctx=4096, threads=args.threads, log_path=log_path)
         server.start(timeout=180)
         endpoint = server.base_url
     results: dict[str, dict] = {}
