@@ -136,6 +136,7 @@ class Stream:
     started: float
     prompt_chars: int
     shared_chars: int  # the beginning it shares with the request before it
+    tail: str = ""  # the prompt's last characters, to check which keystroke it was
     first_chunk: float | None = None
     ended: float | None = None
     aborted: bool = False
@@ -188,7 +189,7 @@ class Proxy:
                 body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
                 prompt = _prompt_of(body)
                 with outer._lock:
-                    stream = Stream(time.monotonic(), len(prompt), _shared(prompt, outer._last_prompt))
+                    stream = Stream(time.monotonic(), len(prompt), _shared(prompt, outer._last_prompt), prompt[-40:])
                     outer._last_prompt = prompt
                     outer.streams.append(stream)
                     outer.open += 1
@@ -302,6 +303,7 @@ def run_route(endpoint: str, model: str, repo: Path, places: list[Place], fim: s
                     "cold": bool(last) and last.shared_chars < 0.5 * last.prompt_chars,
                     "prompt_chars": last.prompt_chars if last else None,
                     "new_prompt_chars": (last.prompt_chars - last.shared_chars) if last else None,
+                    "prompt_tails": [m.tail for m in mine],
                     "exact": bool(suggestion.strip()) and suggestion.strip() == place.target.strip(),
                     "first_line": bool(suggestion.strip()) and _first_line(suggestion) == place.target.strip(),
                     "left_running": proxy.open,
@@ -427,9 +429,12 @@ def main(argv: list[str]) -> int:
             mark = log_path.stat().st_size if log_path.exists() else 0
             started = time.monotonic()
             results[label] = run_route(endpoint, args.model, repo, places, ROUTES[label], args.debounce_ms, args.seed)
-            print(f"{label}: {time.monotonic() - started:.0f} s; {server_speeds(log_path, mark) if server else ''}",
-                  flush=True)
+            print(f"{label}: {time.monotonic() - started:.0f} s, load average {os.getloadavg()}; "
+                  f"{server_speeds(log_path, mark) if server else ''}", flush=True)
             lines += report(label, results[label])
+            print("\n".join(report(label, results[label])), flush=True)
+            if args.save:
+                args.save.write_text(json.dumps(results, indent=1))
         print("\n".join(lines))
         print(f"load average at end: {os.getloadavg()}")
         if args.save:
@@ -438,6 +443,7 @@ def main(argv: list[str]) -> int:
         if server is not None:
             server.stop()
         cache.cleanup()
+        log_path.unlink(missing_ok=True)
     return 0
 
 
