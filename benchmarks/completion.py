@@ -201,7 +201,7 @@ class Proxy:
                         self.send_header("Connection", "close")
                         self.end_headers()
                         for chunk in up.iter_raw():
-                            if stream.first_chunk is None:
+                            if stream.first_chunk is None and b"data:" in chunk:  # not a ": ping" comment
                                 stream.first_chunk = time.monotonic()
                             self.wfile.write(chunk)
                             self.wfile.flush()
