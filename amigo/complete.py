@@ -332,18 +332,6 @@ def render_fim(template: FimTemplate, path: str, prefix: str, suffix: str, conte
     return f"{head}{template.prefix}{prefix}{template.suffix}{suffix}{template.middle}"
 
 
-def _without_trailing_blanks(prefix: str) -> str:
-    """The text before the cursor without the spaces that end it (indentation, a space after ``=``).
-
-    A BPE model writes a space together with the word after it (" value",
-    "    return"): a prompt that ends in the space leaves it a word without its
-    space, and the 135M model answered a line break instead, after 6 of 16
-    indentations (benchmarks/RESULTS.md). Without them it writes the space
-    again, and :func:`finish` drops it (the cursor already follows one).
-    """
-    return prefix.rstrip(" \t")
-
-
 def render_prefix(prefix: str, context: str = "") -> str:
     """The prompt of the ``prefix`` route: repository context, then the file up to the cursor, continued
     left to right (the context reads as earlier code; nothing follows the cursor, so typing only appends)."""
@@ -543,7 +531,7 @@ class Completer:
             stops = list(route.template.stops) + (["\n"] if shape.mode == "line" else [])
             stream = self.client.stream_text(prompt, cancel=cancel, stats=stats, stop=stops, **params)
         elif route.kind == "prefix":
-            prompt = render_prefix(_without_trailing_blanks(prefix), context)
+            prompt = render_prefix(prefix, context)
             stops = ["\n"] if shape.mode == "line" else []
             stream = self.client.stream_text(prompt, cancel=cancel, stats=stats, stop=stops, **params)
         elif route.kind == "infill":

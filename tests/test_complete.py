@@ -136,16 +136,6 @@ def test_consecutive_keystrokes_send_the_same_prompt_start() -> None:
         previous = prompts
 
 
-def test_prefix_route_prompt_ends_before_the_indentation() -> None:
-    with RecordedModelServer("    return result\n") as server:
-        completer, _ = _completer(server.base_url, fim="prefix")
-        text = "def f(items):\n    result = 1\n    \n"
-        suggestion = completer.complete("a.py", text, at(text, "result = 1\n    "))
-        [body] = server.requests
-        assert body["prompt"].endswith("result = 1\n"), "the model writes the indentation with the word after it"
-        assert suggestion is not None and suggestion.text == "return result", "the cursor already follows it"
-
-
 def test_cache_serves_the_rest_while_the_suggestion_is_typed() -> None:
     from amigo.events import Suggestion
 
