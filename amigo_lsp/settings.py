@@ -36,8 +36,6 @@ COMPLETION_KEYS: dict[str, tuple[str, str]] = {
     "maxTokens": ("max_tokens", "int"),
     "maxLines": ("max_lines", "int"),
     "contextBudget": ("context_budget", "int"),
-    "prefixTokens": ("prefix_tokens", "int"),
-    "suffixTokens": ("suffix_tokens", "int"),
     "rejectAfterS": ("reject_after_s", "float"),
     "inStrings": ("in_strings", "bool"),
     "classicItems": ("classic_items", "bool"),
