@@ -3,8 +3,18 @@
 One request is the text before and after the cursor plus a small budget of
 repository context. Models that know fill-in-the-middle get their own FIM
 layout (a template per model family, sent to ``/v1/completions``, or llama.cpp's
-``/infill`` which lays out the model's tokens itself); models without FIM
-tokens (the embedded SmolLM2) get a chat prompt with a cursor marker.
+``/infill`` which lays out the model's tokens itself); the embedded SmolLM2,
+whose tokenizer has no FIM tokens, continues the text before the cursor left to
+right (the ``prefix`` route); other models without a known template get a chat
+prompt with a cursor marker.
+
+Every prompt is laid out for the model server's prefix cache (llama.cpp keeps
+what it evaluated for the last request and skips the beginning the next one
+shares): what stays put while the person types comes first (repository
+context, built once per block of lines; the window's first line, which moves
+in steps of :data:`WINDOW_STEP` lines), then the text up to the cursor, and
+only then what changes at each keystroke. Typing one more character then costs
+the model a token or two instead of the whole prompt.
 
 The syntax tree decides the shape of a suggestion before the model is asked:
 a single line when the cursor is inside a line (an expression, a call), the
@@ -30,10 +40,11 @@ import uuid
 from collections import OrderedDict
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Iterator
+from typing import Callable, Iterator
 
 from amigo.client import Cancelled, ChatClient, StreamStats
 from amigo.config import CompletionSettings, Config
+from amigo.context.budget import estimate_tokens
 from amigo.events import (
     CompletionAcceptedEvent, CompletionRejectedEvent, CompletionShownEvent, EventBus, Suggestion,
 )
@@ -71,6 +82,9 @@ _FAMILIES: tuple[tuple[str, str], ...] = (
     ("qwen2.5-coder", "qwen"), ("qwen2-5-coder", "qwen"), ("qwen3-coder", "qwen"),
     ("starcoder", "starcoder"), ("santacoder", "starcoder"), ("refact", "starcoder"),
     ("codellama", "codellama"), ("code-llama", "codellama"),
+    # no FIM tokens in its tokenizer; continuing the text before the cursor beat the chat prompt
+    # on held-out code, in accuracy and in latency (benchmarks/RESULTS.md, "Inline completion")
+    ("smollm", "prefix"),
 )
 
 CHAT_SYSTEM = """You are Amigo's code completion. You are shown a file with the marker <|cursor|>.
@@ -253,17 +267,60 @@ def clean_chat_answer(answer: str, line_prefix: str, opens: bool = False) -> str
 # -- prompts ----------------------------------------------------------------------------
 
 
-def window(text: str, offset: int, prefix_chars: int, suffix_chars: int) -> tuple[str, str]:
-    """The text before and after the cursor the model sees, cut at line boundaries."""
-    start = max(0, offset - prefix_chars)
-    if start > 0:
-        nl = text.find("\n", start, offset)
-        start = nl + 1 if nl >= 0 else start
-    end = min(len(text), offset + suffix_chars)
-    if end < len(text):
-        nl = text.rfind("\n", offset, end)
-        end = nl + 1 if nl >= 0 else end
+WINDOW_STEP = 16  # lines: the window's first line moves in steps this big, so typing keeps the model's cache
+
+
+def window(text: str, offset: int, prefix_tokens: int, suffix_tokens: int,
+           count: Callable[[str], int] = estimate_tokens) -> tuple[str, str]:
+    """The text before and after the cursor the model sees: whole lines, within token budgets.
+
+    The text before the cursor starts at a line that is a multiple of
+    :data:`WINDOW_STEP` (the earliest such line whose text up to the cursor fits
+    ``prefix_tokens``), so consecutive keystrokes send the same beginning and the
+    model server reuses what it evaluated for the last one: the start moves only
+    once every few lines of typing. When not even the cursor's line fits, the
+    window starts inside it. The text after the cursor is the rest of its line
+    plus the next whole lines that fit ``suffix_tokens``.
+    """
+    line_start = text.rfind("\n", 0, offset) + 1
+    starts = [line_start]  # starts of the lines before the cursor, nearest first
+    used = count(text[line_start:offset])
+    while starts[-1] > 0 and used <= prefix_tokens:
+        previous = text.rfind("\n", 0, starts[-1] - 1) + 1
+        used += count(text[previous:starts[-1]])
+        if used > prefix_tokens:
+            break
+        starts.append(previous)
+    first_line = text.count("\n", 0, starts[-1])
+    aligned = -(-first_line // WINDOW_STEP) * WINDOW_STEP  # the next multiple of the step, at or after it
+    cursor_line = first_line + len(starts) - 1
+    if count(text[line_start:offset]) > prefix_tokens:
+        start = _tail_within(text, line_start, offset, prefix_tokens, count)
+    else:
+        start = starts[cursor_line - aligned] if aligned <= cursor_line else line_start
+    end = text.find("\n", offset)
+    end = len(text) if end < 0 else end + 1
+    used = 0
+    while end < len(text):
+        following = text.find("\n", end)
+        following = len(text) if following < 0 else following + 1
+        used += count(text[end:following])
+        if used > suffix_tokens:
+            break
+        end = following
     return text[start:offset], text[offset:end]
+
+
+def _tail_within(text: str, start: int, offset: int, tokens: int, count: Callable[[str], int]) -> int:
+    """Where the end of one very long line (up to ``offset``) that fits ``tokens`` starts."""
+    low, high = start, offset
+    while low < high:
+        middle = (low + high) // 2
+        if count(text[middle:offset]) > tokens:
+            low = middle + 1
+        else:
+            high = middle
+    return low
 
 
 def render_fim(template: FimTemplate, path: str, prefix: str, suffix: str, context: str = "") -> str:
@@ -276,15 +333,28 @@ def render_fim(template: FimTemplate, path: str, prefix: str, suffix: str, conte
     return f"{head}{template.prefix}{prefix}{template.suffix}{suffix}{template.middle}"
 
 
+def render_prefix(prefix: str, context: str = "") -> str:
+    """The prompt of the ``prefix`` route: repository context, then the file up to the cursor, continued
+    left to right (the context reads as earlier code; nothing follows the cursor, so typing only appends)."""
+    return f"{context.rstrip()}\n\n{prefix}" if context.strip() else prefix
+
+
 def chat_messages(path: str, prefix: str, suffix: str, shape: Shape, context: str = "") -> list[dict[str, str]]:
-    """The chat fallback: the file with a cursor marker, and what kind of answer fits."""
-    body = f"{prefix}{CURSOR}{suffix}"
-    fence = fence_for(body)
+    """The chat fallback: the file with a cursor marker, and what kind of answer fits.
+
+    The parts that stay the same while the person types come first (context,
+    the text after the cursor), then the file up to the cursor, then the short
+    request: consecutive keystrokes share everything up to the cursor, which the
+    model server has already evaluated.
+    """
+    fence = fence_for(prefix + suffix)
     want = "the rest of this line" if shape.mode == "line" else "the next lines of this block"
     parts = []
     if context.strip():
         parts.append(f"## Repository context\n{context.rstrip()}")
-    parts.append(f"## File: {path}\n{fence}{language_of(path)}\n{body}\n{fence}")
+    if suffix.strip():
+        parts.append(f"## The file after {CURSOR}\n{fence}{language_of(path)}\n{CURSOR}{suffix}\n{fence}")
+    parts.append(f"## File: {path}\n{fence}{language_of(path)}\n{prefix}{CURSOR}\n{fence}")
     parts.append(f"Write {want} at {CURSOR}.")
     return [{"role": "system", "content": CHAT_SYSTEM}, {"role": "user", "content": "\n\n".join(parts)}]
 
@@ -359,6 +429,9 @@ class Completer:
     events: EventBus
     repo_root: Path | None = None
     cache: SuggestionCache = field(default_factory=SuggestionCache)
+    # (path, block of lines, budget) -> repository context, oldest first
+    _contexts: dict[tuple[str, int, int], str] = field(default_factory=dict, repr=False)
+    _contexts_lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     @property
     def settings(self) -> CompletionSettings:
@@ -389,7 +462,7 @@ class Completer:
         if hit is not None:
             timing.cached, timing.total_s = True, time.monotonic() - started
             return hit[0] if hit[1] == hit[0].text else _rest(hit[0], hit[1])
-        prefix, suffix = window(text, offset, self.settings.prefix_chars, self.settings.suffix_chars)
+        prefix, suffix = window(text, offset, self.settings.prefix_tokens, self.settings.suffix_tokens)
         route = route or self.route
         context = self._context(path, text, offset, timing)
         next_line = next((ln for ln in text[offset:].split("\n")[1:] if ln.strip()), "")
@@ -409,14 +482,24 @@ class Completer:
         return suggestion
 
     def _context(self, path: str, text: str, offset: int, timing: Timing) -> str:
-        """A small budget of repository context (best effort: failures cost only the context)."""
+        """A small budget of repository context (best effort: failures cost only the context).
+
+        Built once per file and block of :data:`WINDOW_STEP` lines, then reused:
+        the context comes first in the prompt, and a context that changed at each
+        keystroke would make the model server evaluate the whole prompt again.
+        """
         if self.settings.context_budget <= 0 or self.repo_root is None:
             return ""
+        line = text.count("\n", 0, offset) + 1
+        key = (path, line // WINDOW_STEP, self.settings.context_budget)
+        with self._contexts_lock:
+            known = self._contexts.get(key)
+        if known is not None:
+            return known
         started = time.monotonic()
         try:
             from amigo.context import build_context
 
-            line = text.count("\n", 0, offset) + 1
             result = build_context(self.repo_root, path, text, (line, line), "",
                                    budget_tokens=self.settings.context_budget)
         except Exception:  # noqa: BLE001 - see docstring
@@ -424,7 +507,12 @@ class Completer:
             return ""
         finally:
             timing.context_s = time.monotonic() - started
-        return "\n\n".join(f"# {s.title}\n{s.text.rstrip()}" for s in result.sections if s.text.strip())
+        context = "\n\n".join(f"# {s.title}\n{s.text.rstrip()}" for s in result.sections if s.text.strip())
+        with self._contexts_lock:
+            self._contexts[key] = context
+            while len(self._contexts) > CACHE_SIZE:
+                self._contexts.pop(next(iter(self._contexts)))
+        return context
 
     def _generate(self, route: Route, path: str, prefix: str, suffix: str, shape: Shape, context: str,
                   next_line: str, line_prefix: str, cancel: threading.Event | None, timing: Timing,
@@ -444,7 +532,7 @@ class Completer:
             stops = list(route.template.stops) + (["\n"] if shape.mode == "line" else [])
             stream = self.client.stream_text(prompt, cancel=cancel, stats=stats, stop=stops, **params)
         elif route.kind == "prefix":
-            prompt = prefix
+            prompt = render_prefix(prefix, context)
             stops = ["\n"] if shape.mode == "line" else []
             stream = self.client.stream_text(prompt, cancel=cancel, stats=stats, stop=stops, **params)
         elif route.kind == "infill":

@@ -104,8 +104,12 @@ class CompletionSettings:
     max_tokens: int = 64
     max_lines: int = 12  # a block suggestion stops after this many lines
     context_budget: int = 256  # tokens of repository context (0: none)
-    prefix_chars: int = 1500  # text before the cursor the model sees (prompt evaluation dominates on a CPU)
-    suffix_chars: int = 500  # text after the cursor
+    # Tokens of the text before / after the cursor the model sees, in whole lines. Prompt evaluation
+    # dominates on a CPU: the text before the cursor is evaluated once per file and reused while
+    # typing (amigo.complete.window); the text after it is evaluated again at every keystroke
+    # on the FIM route, hence small.
+    prefix_tokens: int = 384
+    suffix_tokens: int = 64
     reject_after_s: float = 30.0  # a suggestion neither accepted nor typed over by then counts as rejected
     in_strings: bool = False  # suggest inside strings and comments too
     classic_items: bool = False  # also answer textDocument/completion (clients without inline support)
@@ -164,8 +168,8 @@ class Config:
             ("completion.max_tokens", 0 < self.completion.max_tokens <= 1024, "a number of tokens in 1-1024"),
             ("completion.max_lines", self.completion.max_lines > 0, "a positive number of lines"),
             ("completion.context_budget", self.completion.context_budget >= 0, "a number of tokens >= 0"),
-            ("completion.prefix_chars", self.completion.prefix_chars > 0, "a positive number of characters"),
-            ("completion.suffix_chars", self.completion.suffix_chars >= 0, "a number of characters >= 0"),
+            ("completion.prefix_tokens", self.completion.prefix_tokens > 0, "a positive number of tokens"),
+            ("completion.suffix_tokens", self.completion.suffix_tokens >= 0, "a number of tokens >= 0"),
             ("completion.reject_after_s", self.completion.reject_after_s > 0, "seconds > 0"),
         ]
         for key, ok, expected in checks:

@@ -143,7 +143,9 @@ def server_command(model_path: Path, host: str, port: int, n_ctx: int = 4096,
         "--interrupt_requests", "False",
     ]
     if threads:
-        cmd += ["--n_threads", str(threads)]
+        # the prompt too: its own default (every CPU) left prompt evaluation 3x slower on 2 shared
+        # cores (threads waiting for each other at each barrier), as llama-server's --threads-batch
+        cmd += ["--n_threads", str(threads), "--n_threads_batch", str(threads)]
     return cmd
 
 

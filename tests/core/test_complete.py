@@ -87,7 +87,8 @@ def test_chat_answers_lose_fences_and_echoes() -> None:
 
 
 def test_routes_and_templates() -> None:
-    assert route_for(CompletionSettings(), "smollm2-135m-instruct").kind == "chat"
+    assert route_for(CompletionSettings(), "smollm2-135m-instruct").kind == "prefix"
+    assert route_for(CompletionSettings(), "some-chat-model").kind == "chat"
     assert route_for(CompletionSettings(), "Qwen2.5-Coder-1.5B").label == "fim:qwen"
     assert route_for(CompletionSettings(), "bigcode/starcoder2-3b").label == "fim:starcoder"
     assert route_for(CompletionSettings(fim="codellama"), "anything").label == "fim:codellama"
@@ -97,11 +98,42 @@ def test_routes_and_templates() -> None:
     assert render_fim(FIM_TEMPLATES["codellama"], "a.py", "a", "b", "ignored") == "<PRE> a <SUF>b <MID>"
 
 
-def test_window_cuts_at_line_boundaries() -> None:
+def test_window_cuts_at_line_boundaries_within_token_budgets() -> None:
     text = "one\ntwo\nthree\nfour\nfive\n"
-    prefix, suffix = window(text, at(text, "thr"), prefix_chars=6, suffix_chars=7)
-    assert (prefix, suffix) == ("thr", "ee\n")
+    assert window(text, at(text, "thr"), prefix_tokens=1, suffix_tokens=1) == ("thr", "ee\n")
+    assert window(text, at(text, "thr"), prefix_tokens=100, suffix_tokens=2) == ("one\ntwo\nthr", "ee\nfour\n")
     assert window(text, 0, 10, 1000) == ("", text)
+    long_line = "x = " + " + ".join(f"value_{i}" for i in range(200))
+    prefix, _ = window(long_line, len(long_line), prefix_tokens=20, suffix_tokens=0)
+    assert long_line.endswith(prefix) and 0 < len(prefix) < 200, "a line longer than the budget: its end"
+
+
+def test_consecutive_keystrokes_send_the_same_prompt_start() -> None:
+    """The model server reuses the prompt it evaluated for the last keystroke only up to the first
+    difference: the window's start, the context and the layout must not move while the person types."""
+    from amigo.complete import CURSOR, WINDOW_STEP, chat_messages, render_prefix
+
+    body = "".join(f"def f{i}(a, b):\n    return a + b * {i}\n\n" for i in range(60))
+    text = body + "total = f1(2, 3)\n" + body
+    cursor = at(text, "total = f1(")
+    shape = analyse(text, cursor, "a.py")
+    first, _ = window(text, cursor, prefix_tokens=200, suffix_tokens=16)
+    assert text[:cursor - len(first)].count("\n") % WINDOW_STEP == 0, "the window starts at a multiple of the step"
+    previous: tuple[str, str, str] | None = None
+    for typed in range(0, 30):  # the person types on, key by key
+        now = text[:cursor] + "x" * typed + text[cursor:]
+        prefix, suffix = window(now, cursor + typed, prefix_tokens=200, suffix_tokens=16)
+        assert prefix.startswith(first), "the window's start stays put while the person types"
+        prompts = (render_fim(FIM_TEMPLATES["starcoder"], "a.py", prefix, suffix, "ctx"),
+                   render_prefix(prefix, "ctx"),
+                   chat_messages("a.py", prefix, suffix, shape, "ctx")[-1]["content"])
+        if previous is not None:
+            fim, plain, chat = previous
+            assert prompts[0].startswith(fim[:fim.index("<fim_suffix>")])
+            assert prompts[1].startswith(plain), "the prefix route only appends"
+            assert prompts[2].startswith(chat[:chat.index(CURSOR, chat.index("## File: a.py"))]), \
+                "the chat prompt differs only from the cursor on"
+        previous = prompts
 
 
 def test_cache_serves_the_rest_while_the_suggestion_is_typed() -> None:
