@@ -117,6 +117,8 @@ class RecordedModelServer:
                 if outer.behaviour == "garbage":
                     self.wfile.write(b"data: this is not json\n\n")
                     return
+                if outer.behaviour == "close-once" and len(outer.requests) == 1:
+                    return  # headers, then the stream closes without an event (a server shutting down)
                 text = outer.answer(body) if callable(outer.answer) else outer.answer
                 if outer.behaviour == "empty":
                     text = ""
