@@ -2,10 +2,11 @@
 
 Why continue one adapter rather than merge and stack (as staged runs do): the
 served base must stay the same between releases so that vLLM can swap the
-nightly adapter by name without a restart. The DPO reference is still exactly
-the promoted model: a frozen copy of the starting adapter is loaded under the
-name ``ref`` (TRL does this for a model that already carries an adapter) and
-the reference log-probs come through it.
+nightly adapter by name without a restart. The DPO reference is the model the
+DPO stage starts from: TRL (1.x) copies the adapter the policy carries into a
+frozen one named ``ref`` and takes the reference log-probs through it. After the
+night's SFT stage that is the promoted model plus tonight's SFT (the usual
+"reference = SFT model" of DPO); with no SFT data it is the promoted model itself.
 """
 
 from __future__ import annotations
