@@ -10,9 +10,9 @@ it with draining while a client keeps sending requests (none may fail); a second
 other tasks runs against the new model. It drives ``benchmarks/loop.py``, the benchmark that
 measures the same cycle at full size, with tiny counts.
 
-Marked ``slow`` and ``e2e``; deselect with ``-m "not e2e"``. Measured: 17.7 minutes under
-``nice -n 19`` on 2 cores that other work kept at load 15-25 (mostly waiting for a core: the
-same night took about 4 minutes at load 3-7 in benchmarks/loop.py); not yet timed on an idle machine.
+Marked ``slow`` and ``e2e``; deselect with ``-m "not e2e"``. Measured under ``nice -n 19`` on
+2 cores: 3 min 10 s at load 2-5 (beside tests/train/test_nightly.py), 17.7 minutes when other
+work kept the load at 15-25.
 """
 
 from __future__ import annotations
