@@ -171,6 +171,13 @@ class ChatClient:
                     return
             except _Retry as retry:
                 self._backoff(attempt, retry.reason)
+            except _ClosedEmpty as exc:
+                # a server that is shutting down (a restart onto a new model drains it) may take the
+                # request and close the stream before any event: nothing was shown, so ask again
+                if attempt <= self.retries:
+                    self._backoff(attempt, "closed before any event")
+                    continue
+                raise ModelServerError(str(exc)) from None
             except httpx.ConnectError as exc:
                 crashed = self._crashed()
                 if stats.chunks == 0 and attempt <= self.retries and not crashed:
@@ -327,7 +334,7 @@ class ChatClient:
         if not done and stats.finish_reason is None:
             crashed = self._crashed()
             if events == 0 and not crashed:
-                raise ModelServerError(
+                raise _ClosedEmpty(
                     f"the model server at {self.base_url} closed the stream without sending any event; "
                     "is it an OpenAI-compatible /v1 endpoint? If it is, it may have dropped the request: try again"
                 )
@@ -368,6 +375,10 @@ def _keep_logprobs(logprobs: Any, into: list[float]) -> None:
 class _Retry(Exception):
     def __init__(self, reason: str) -> None:
         self.reason = reason
+
+
+class _ClosedEmpty(ModelServerError):
+    """The stream ended before any event (retried while retries are left, else reported as it is)."""
 
 
 def _short(value: Any) -> str:

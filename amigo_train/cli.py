@@ -62,6 +62,8 @@ def _parser() -> argparse.ArgumentParser:
                        help="also gate on this benchmark (amigo eval's names: humaneval, mbpp, humanevalfix, "
                             "amigo-edits...; repeatable), run on both models through llama.cpp")
     night.add_argument("--eval-limit", type=int, default=20, help="problems per --eval-task")
+    night.add_argument("--threads", type=int, help="CPU threads for training and evaluation (default: torch's; "
+                       "on a small machine other work keeps busy, 1 is often several times faster)")
     night.add_argument("--root", help="where runs are kept (default: $XDG_DATA_HOME/amigo/nightly)")
     night.add_argument("--registry", help=argparse.SUPPRESS)
     night.add_argument("--dry-run", action="store_true", help="print the plan; change nothing")
@@ -122,7 +124,8 @@ def _nightly(args: argparse.Namespace) -> int:
                                test_fraction=args.test_fraction, tolerance=args.tolerance,
                                eval_data_dir=args.data_dir, server_url=args.server_url,
                                registry=Path(args.registry) if args.registry else None,
-                               eval_tasks=tuple(args.eval_task), eval_limit=args.eval_limit)
+                               eval_tasks=tuple(args.eval_task), eval_limit=args.eval_limit,
+                               threads=args.threads)
     state = run_nightly(settings, dry_run=args.dry_run, log=_log)
     if not args.dry_run:
         decide = state["steps"].get("decide")

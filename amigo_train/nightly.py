@@ -36,6 +36,7 @@ from amigo_train.models import Registry
 Log = Callable[[str], None]
 STEPS = ("export", "train", "evaluate", "decide", "serve", "watermark")
 PREFERENCE_TASK = "feedback-preference"
+COMPLETION_PREFERENCE_TASK = "completion-preference"
 
 
 @dataclass
@@ -56,6 +57,7 @@ class NightlySettings:
     eval_tasks: tuple[str, ...] = ()
     eval_limit: int = 20
     eval_max_tokens: int = 512
+    threads: int | None = None  # torch's CPU threads for training and evaluation (None: torch's default)
     now: float = field(default_factory=time.time)
 
     @property
@@ -142,7 +144,8 @@ def describe_plan(state: dict[str, Any], settings: NightlySettings) -> str:
              f"  feedback window: {window} from {state['db']}",
              f"  recipe: {state['recipe']}"]
     what = {
-        "export": f"export DPO pairs and SFT (accepts + corrections), decontaminate; skip below {settings.min_pairs} pairs",
+        "export": "export DPO pairs and SFT (accepts + corrections) of edits and of inline completions, "
+                  f"decontaminate; skip below {settings.min_pairs} pairs",
         "train": "SFT on corrections, then DPO, continuing the promoted adapter",
         "evaluate": "held-out feedback preference accuracy: candidate beside promoted"
                     + (f"; {', '.join(settings.eval_tasks)} (first {settings.eval_limit} problems each, llama.cpp)"
@@ -163,6 +166,10 @@ def run_nightly(settings: NightlySettings, *, dry_run: bool = False, log: Log = 
 
     registry = Registry(settings.registry)
     recipe = load_recipe(settings.recipe)
+    if settings.threads:
+        import torch
+
+        torch.set_num_threads(settings.threads)
     if dry_run:
         run, state = open_run(settings, registry)
         print(describe_plan(state, settings))
@@ -193,6 +200,11 @@ def run_nightly(settings: NightlySettings, *, dry_run: bool = False, log: Log = 
     return state
 
 
+# The feedback package's exports each stage kind learns from: edits, and inline completions
+# (accepted ones for SFT; typed-over suggestions as pairs, chosen = what the person typed).
+FEEDBACK_EXPORTS = {"sft": ("sft", "sft-completions"), "dpo": ("dpo", "dpo-completions")}
+
+
 def step_export(run: Path, state: dict[str, Any], settings: NightlySettings, recipe: Any, log: Log) -> dict[str, Any]:
     """The feedback package's exports for the window, then the recipe's stage data (decontaminated)."""
     from amigo_train.data import build_stage_data, write_jsonl
@@ -203,25 +215,29 @@ def step_export(run: Path, state: dict[str, Any], settings: NightlySettings, rec
     if not Path(state["db"]).is_file():
         raise InputError(f"no feedback database at {state['db']}: nothing has been recorded yet; pass --db")
     fb = run / "feedback"
+    result: dict[str, Any] = {}
     with Store(Path(state["db"])) as store:
-        dpo = export(store, "dpo", fb / "dpo", state["since"], state["until"], settings.test_fraction)
-        sft = export(store, "sft", fb / "sft", state["since"], state["until"], settings.test_fraction,
-                     corrections=True)
+        for fmt in ("dpo", "sft", "dpo-completions", "sft-completions"):
+            done = export(store, fmt, fb / fmt, state["since"], state["until"], settings.test_fraction,
+                          corrections=fmt == "sft")
+            result[fmt] = done.manifest["counts"]
     index = decontaminator(recipe, settings.eval_data_dir, log)
-    result: dict[str, Any] = {"dpo": dpo.manifest["counts"], "sft": sft.manifest["counts"]}
     for stage in recipe.stages:
-        source = fb / stage.kind / "jsonl" / "train.jsonl"
-        if not source.is_file():
+        sources = [fb / fmt / "jsonl" / "train.jsonl" for fmt in FEEDBACK_EXPORTS[stage.kind]]
+        sources = [source for source in sources if source.is_file()]
+        if not sources:
             result[stage.name] = 0
             continue
-        data = build_stage_data(stage.model_copy(update={"data": [d.model_copy(update={"path": str(source)})
-                                                                   for d in stage.data]}),
+        # every export of the stage's kind through the stage's own adapter (they share the TRL shape)
+        template = stage.data[0]
+        data = build_stage_data(stage.model_copy(update={"data": [template.model_copy(update={"path": str(source)})
+                                                                   for source in sources]}),
                                 run, recipe.seed, 0.0, index)
         write_jsonl(fb / f"{stage.name}.jsonl", data.train)
         result[stage.name] = len(data.train)
         result[f"{stage.name}_decontaminated"] = len(data.dropped)
-    heldout = fb / "dpo" / "jsonl" / "test.jsonl"
-    result["heldout"] = len(rows(heldout))
+    result["heldout"] = len(rows(fb / "dpo" / "jsonl" / "test.jsonl"))
+    result["heldout_completions"] = len(rows(fb / "dpo-completions" / "jsonl" / "test.jsonl"))
     pairs = sum(result.get(s.name, 0) for s in recipe.stages if s.kind == "dpo")
     result["pairs"] = pairs
     if pairs < settings.min_pairs:
@@ -257,22 +273,33 @@ def step_train(run: Path, state: dict[str, Any], recipe: Any, registry: Registry
 
 
 def step_evaluate(run: Path, state: dict[str, Any], settings: NightlySettings, log: Log) -> dict[str, Any]:
-    """Held-out preference accuracy of the promoted model and of the candidate, pair by pair, and
-    the ``--eval-task`` benchmarks on both."""
+    """Held-out preference accuracy of the promoted model and of the candidate, pair by pair (edit
+    pairs; inline-completion pairs apart, when there are some), and the ``--eval-task`` benchmarks on both."""
     from amigo_train.nightly_train import preference_outcomes
 
     pairs = rows(run / "feedback" / "dpo" / "jsonl" / "test.jsonl")
+    completion_pairs = rows(run / "feedback" / "dpo-completions" / "jsonl" / "test.jsonl")
     release = Path(state["release"])
-    before = preference_outcomes(release, Path(state["start_adapter"]) if state.get("start_adapter") else None, pairs)
-    after = preference_outcomes(release, Path(state["steps"]["train"]["adapter"]), pairs)
-    result = {"pairs": len(pairs), "promoted": before, "candidate": after,
-              "accuracy_before": sum(before) / len(before) if before else None,
-              "accuracy_after": sum(after) / len(after) if after else None}
-    log(f"held-out preference accuracy on {len(pairs)} pairs: promoted {result['accuracy_before']}, "
+    start = Path(state["start_adapter"]) if state.get("start_adapter") else None
+    before = preference_outcomes(release, start, pairs + completion_pairs)
+    after = preference_outcomes(release, Path(state["steps"]["train"]["adapter"]), pairs + completion_pairs)
+    n = len(pairs)
+    result = {"pairs": n, "promoted": before[:n], "candidate": after[:n],
+              "accuracy_before": _mean(before[:n]), "accuracy_after": _mean(after[:n])}
+    log(f"held-out preference accuracy on {n} edit pairs: promoted {result['accuracy_before']}, "
         f"candidate {result['accuracy_after']}")
+    if completion_pairs:
+        result["completions"] = {"pairs": len(completion_pairs), "promoted": before[n:], "candidate": after[n:],
+                                 "accuracy_before": _mean(before[n:]), "accuracy_after": _mean(after[n:])}
+        log(f"held-out preference accuracy on {len(completion_pairs)} inline-completion pairs: promoted "
+            f"{result['completions']['accuracy_before']}, candidate {result['completions']['accuracy_after']}")
     if settings.eval_tasks:
         result["tasks"] = benchmark_both(run, state, settings, log)
     return result
+
+
+def _mean(outcomes: list[int]) -> float | None:
+    return sum(outcomes) / len(outcomes) if outcomes else None
 
 
 def benchmark_both(run: Path, state: dict[str, Any], settings: NightlySettings, log: Log) -> dict[str, Any]:
@@ -304,12 +331,12 @@ def benchmark_both(run: Path, state: dict[str, Any], settings: NightlySettings, 
     return scores
 
 
-def _as_run(label: str, outcomes: list[int]) -> Any:
+def _as_run(label: str, outcomes: list[int], task: str) -> Any:
     """Per-pair outcomes as an evaluation run, so the existing paired gate judges them."""
     from amigo_train.eval.runner import RunResult
 
     problems = {f"pair-{i}": {"c": c, "n": 1} for i, c in enumerate(outcomes)}
-    return RunResult(Path(label), {"task": PREFERENCE_TASK}, problems)
+    return RunResult(Path(label), {"task": task}, problems)
 
 
 def step_decide(run: Path, state: dict[str, Any], settings: NightlySettings, registry: Registry,
@@ -320,8 +347,11 @@ def step_decide(run: Path, state: dict[str, Any], settings: NightlySettings, reg
     from amigo_train.eval.runner import load_run
 
     ev = state["steps"]["evaluate"]
-    baseline = {PREFERENCE_TASK: _as_run("promoted", ev["promoted"])}
-    candidate = {PREFERENCE_TASK: _as_run("candidate", ev["candidate"])}
+    baseline = {PREFERENCE_TASK: _as_run("promoted", ev["promoted"], PREFERENCE_TASK)}
+    candidate = {PREFERENCE_TASK: _as_run("candidate", ev["candidate"], PREFERENCE_TASK)}
+    if ev.get("completions"):
+        for runs, label in ((baseline, "promoted"), (candidate, "candidate")):
+            runs[COMPLETION_PREFERENCE_TASK] = _as_run(label, ev["completions"][label], COMPLETION_PREFERENCE_TASK)
     for task in ev.get("tasks", {}):
         baseline[task] = load_run(run / "eval" / "promoted" / task)
         candidate[task] = load_run(run / "eval" / "candidate" / task)
@@ -353,7 +383,11 @@ def write_report(run: Path, state: dict[str, Any], gate_section: str) -> Path:
              f"Starting model `{state['promoted']}`, candidate `{state['candidate']}`; "
              f"{state['steps']['export']['pairs']} training pairs, {ev['pairs']} held-out pairs.", "",
              "| measure | promoted | candidate |", "| --- | ---: | ---: |",
-             f"| held-out preference accuracy | {ev['accuracy_before']} | {ev['accuracy_after']} |", "", gate_section, ""]
+             f"| held-out preference accuracy (edits) | {ev['accuracy_before']} | {ev['accuracy_after']} |"]
+    if ev.get("completions"):
+        parts.append(f"| held-out preference accuracy (inline completions, {ev['completions']['pairs']} pairs) | "
+                     f"{ev['completions']['accuracy_before']} | {ev['completions']['accuracy_after']} |")
+    parts += ["", gate_section, ""]
     images = {}
     for stage in sorted((run / "train").glob("*/loss.png")):
         name = f"{stage.parent.name}-loss.png"

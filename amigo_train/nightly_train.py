@@ -2,15 +2,17 @@
 
 Why continue one adapter rather than merge and stack (as staged runs do): the
 served base must stay the same between releases so that vLLM can swap the
-nightly adapter by name without a restart. The DPO reference is still exactly
-the promoted model: a frozen copy of the starting adapter is loaded under the
-name ``ref`` (TRL does this for a model that already carries an adapter) and
-the reference log-probs come through it.
+nightly adapter by name without a restart. The DPO reference is the model the
+DPO stage starts from: TRL (1.x) copies the adapter the policy carries into a
+frozen one named ``ref`` and takes the reference log-probs through it. After the
+night's SFT stage that is the promoted model plus tonight's SFT (the usual
+"reference = SFT model" of DPO); with no SFT data it is the promoted model itself.
 """
 
 from __future__ import annotations
 
 import json
+import math
 import shutil
 import time
 from pathlib import Path
@@ -56,6 +58,9 @@ def train_continued(recipe: Recipe, stage: StageSpec, rows: list[dict[str, Any]]
     model = load_policy(release, start_adapter, recipe, torch_dtype(recipe))
     args = _common_args(recipe, spec, out / "checkpoints", False)
     args["save_strategy"] = "no"
+    if spec.max_steps > 0:  # in a nightly recipe max_steps caps the epochs (a busy night stays in its time)
+        per_step = spec.per_device_batch_size * spec.gradient_accumulation_steps
+        args["max_steps"] = min(spec.max_steps, max(1, math.ceil(len(rows) * spec.epochs / per_step)))
     callbacks = [_metrics_callback(out / "metrics.jsonl")]
     if stage.kind == "sft":
         from trl import SFTConfig, SFTTrainer
@@ -85,18 +90,38 @@ def train_continued(recipe: Recipe, stage: StageSpec, rows: list[dict[str, Any]]
 
 def sequence_logprobs(model: Any, tokenizer: Any, prompt: list[dict[str, str]],
                       answers: list[list[dict[str, str]]]) -> list[float]:
-    """Sum of the answer tokens' log-probabilities under ``model``, for each answer to ``prompt``."""
+    """Sum of the answer tokens' log-probabilities under ``model``, for each answer to ``prompt``
+    (the chat template's end-of-turn token included, as DPO scores them).
+
+    The prompt is run once and its key/value cache reused for every answer (the prompt is most
+    of the tokens); an answer whose rendering does not start with the prompt's is run whole."""
+    import copy
+    import inspect
+
     import torch
 
-    head = tokenizer.apply_chat_template(prompt, add_generation_prompt=True, tokenize=True, return_dict=False)
+    # transformers 5.x renamed past_key_values to cache (the old name warns, then goes in 5.40)
+    base = model.get_base_model() if hasattr(model, "get_base_model") else model
+    cache_name = "cache" if "cache" in inspect.signature(base.forward).parameters else "past_key_values"
+    head = list(tokenizer.apply_chat_template(prompt, add_generation_prompt=True, tokenize=True, return_dict=False))
+    with torch.no_grad():
+        prefix = model(torch.tensor([head]), use_cache=True)
+    first = torch.log_softmax(prefix.logits[0, -1].float(), -1)
     out = []
     for answer in answers:
-        full = tokenizer.apply_chat_template(list(prompt) + list(answer), tokenize=True, return_dict=False)
-        ids = torch.tensor([list(full)])
+        full = list(tokenizer.apply_chat_template(list(prompt) + list(answer), tokenize=True, return_dict=False))
         with torch.no_grad():
-            logits = model(ids).logits[0, :-1].float()
-        logps = torch.log_softmax(logits, -1).gather(1, ids[0, 1:, None])[:, 0]
-        out.append(float(logps[len(head) - 1:].sum()))
+            if full[:len(head)] == head and len(full) > len(head):
+                tail = full[len(head):]
+                state = copy.deepcopy(getattr(prefix, cache_name))
+                logits = model(torch.tensor([tail]), use_cache=True, **{cache_name: state}).logits[0, :-1].float()
+                logps = torch.log_softmax(logits, -1).gather(1, torch.tensor(tail[1:])[:, None])[:, 0]
+                out.append(float(first[tail[0]] + logps.sum()))
+            else:
+                ids = torch.tensor([full])
+                logits = model(ids).logits[0, :-1].float()
+                logps = torch.log_softmax(logits, -1).gather(1, ids[0, 1:, None])[:, 0]
+                out.append(float(logps[len(head) - 1:].sum()))
     return out
 
 

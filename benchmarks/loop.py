@@ -2,6 +2,10 @@
 
     python benchmarks/loop.py [--tasks 40] [--replay 12] [--max-tokens 320] [--out /tmp/amigo-loop]
 
+In two parts on a busy machine (the day's feedback, then the night): ``--feedback-only`` stops
+after the replays; ``--close-feedback`` ends such a run stopped part way (it keeps the tasks it
+reached); ``--resume`` runs the nightly cycle, the switch and the second replay on it.
+
 1. Tasks: real functions from Python's standard library, each edited by one plausible
    commit (``benchmarks/train_smoke.py`` builds them: renames, docstrings, comment
    removals), one file per task in a real git repository.
@@ -49,23 +53,51 @@ sys.path.insert(0, str(ROOT / "benchmarks"))
 from train_smoke import _edit, _git, stdlib_functions  # noqa: E402  (one home for the task builder)
 
 
-def build_tasks(repo: Path, count: int, seed: int) -> list[dict[str, Any]]:
-    """(file, instruction, old, new) tasks; the repository holds every old file, committed."""
+def plan_tasks(count: int, seed: int) -> list[dict[str, Any]]:
+    """(file, instruction, old, new) tasks, the same for the same count and seed."""
     rng = random.Random(seed)
-    repo.mkdir(parents=True, exist_ok=True)
-    _git(repo, "init", "-q", "-b", "main")
     tasks = []
     for name, src in stdlib_functions(count * 3, seed):
         edit = _edit(name, src, rng)
         if edit is None:
             continue
-        (repo / f"{name}.py").write_text(src)
         tasks.append({"path": f"{name}.py", "instruction": edit[0], "old": src, "new": edit[1]})
         if len(tasks) == count:
             break
+    return tasks
+
+
+def build_tasks(repo: Path, count: int, seed: int) -> list[dict[str, Any]]:
+    """``plan_tasks``, with a git repository holding every old file, committed."""
+    repo.mkdir(parents=True, exist_ok=True)
+    _git(repo, "init", "-q", "-b", "main")
+    tasks = plan_tasks(count, seed)
+    for task in tasks:
+        (repo / task["path"]).write_text(task["old"])
     _git(repo, "add", ".")
     _git(repo, "commit", "-q", "-m", "Import the functions")
     return tasks
+
+
+def close_feedback(out: Path, tasks: list[dict[str, Any]], replay_count: int) -> dict[str, Any]:
+    """End a feedback replay that was stopped part way (its time was up): the tasks it reached,
+    the corrections captured by follow-up, as ``--feedback-only`` would have saved them, without
+    the acceptance before (``--resume`` measures it first)."""
+    import sqlite3
+
+    from amigo.config import load_config
+    from feedback import follow_up
+    from feedback.settings import db_path
+
+    train, other = tasks[:len(tasks) - replay_count], tasks[len(tasks) - replay_count:]
+    config = load_config(out / "repo")
+    with sqlite3.connect(db_path(config.feedback)) as db:
+        reached = {row[0] for row in db.execute("SELECT path FROM proposals")}
+        accepted = db.execute("SELECT count(*) FROM events WHERE kind = 'accepted'").fetchone()[0]
+    train = [task for task in train if task["path"] in reached]
+    follow_up(out / "repo", config.feedback)
+    return {"train_tasks": train, "other": other, "seconds": {}, "accepted_while_recording": accepted / len(train),
+            "stopped_early": True}
 
 
 def makes_the_change(task: dict[str, Any], new_text: str) -> bool:
@@ -101,13 +133,13 @@ def replay(session: Any, tasks: list[dict[str, Any]], correct: bool) -> float:
     return accepted / len(tasks) if tasks else 0.0
 
 
-def open_session(repo: Path, endpoint: str, max_tokens: int, record: bool) -> Any:
+def open_session(repo: Path, endpoint: str, max_tokens: int, record: bool, repair_attempts: int) -> Any:
     from amigo.config import load_config
     from amigo.engine import EditSession
 
     config = load_config(repo)
     config = dataclasses.replace(config, endpoint=endpoint, max_tokens=max_tokens, temperature=0.0,
-                                 decoding="free", read_timeout=300.0)
+                                 decoding="free", read_timeout=300.0, repair_attempts=repair_attempts)
     session = EditSession.open(repo, config)
     if record:
         import feedback
@@ -183,7 +215,20 @@ def capped_recipe(recipe: Path, steps: int, out: Path) -> Path:
     return out
 
 
-def main(argv: list[str] | None = None) -> int:
+def served_model(port: int) -> str | None:
+    """The GGUF the llama.cpp server on ``port`` runs (its command line, from /proc)."""
+    for proc in Path("/proc").iterdir():
+        try:
+            argv = (proc / "cmdline").read_bytes().split(b"\0")
+        except OSError:
+            continue
+        args = [a.decode(errors="replace") for a in argv]
+        if "llama_cpp.server" in args and str(port) in args and "--model" in args:
+            return args[args.index("--model") + 1]
+    return None
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--tasks", type=int, default=40, help="tasks replayed to make feedback")
     parser.add_argument("--replay", type=int, default=12, help="other tasks for the acceptance before/after")
@@ -194,10 +239,38 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--recipe", default=str(ROOT / "recipes" / "nightly-cpu.yaml"))
     parser.add_argument("--steps", type=int, help="cap every stage at this many steps, batch size 1 (a quick look "
                         "on a loaded machine); the recipe is copied into --out with the cap")
+    parser.add_argument("--repair-attempts", type=int, default=2, help="the engine's repair loop (its default 2); "
+                        "0 makes the replay about three times faster on a loaded machine")
+    parser.add_argument("--train-threads", type=int, help="torch threads for the nightly training and evaluation")
+    parser.add_argument("--test-fraction", type=float, default=0.4, help="share of the pairs held out (by request)")
+    parser.add_argument("--min-pairs", type=int, default=4)
+    parser.add_argument("--tolerance", type=float, default=0.01, help="the gate's allowed drop")
     parser.add_argument("--out", default="/tmp/amigo-loop")
+    parser.add_argument("--feedback-only", action="store_true", help="stop after the two replays (the day's "
+                        "feedback and the acceptance before); a later --resume runs the night on it")
+    parser.add_argument("--close-feedback", action="store_true", help="a --feedback-only run in --out was stopped "
+                        "(killed) part way: keep the tasks it reached (same --tasks/--replay/--seed) for --resume")
+    parser.add_argument("--resume", action="store_true", help="continue a --feedback-only run in --out: the "
+                        "nightly cycle, the switch and the replay after")
     args = parser.parse_args(argv)
+    if args.close_feedback:
+        return args
+    if args.resume and not (Path(args.out) / "feedback-phase.json").is_file():
+        parser.error(f"--resume: {args.out}/feedback-phase.json is missing; run with --feedback-only first (same --out)")
+    return args
+
+
+def run_cycle(args: argparse.Namespace) -> dict[str, Any]:
+    """The replays, the nightly cycle and the switch; returns the figures (see the module docstring)."""
     out = Path(args.out)
-    subprocess.run(["rm", "-rf", str(out)], check=True)
+    phase1 = out / "feedback-phase.json"
+    if args.close_feedback:
+        os.environ["XDG_DATA_HOME"] = str(out / "xdg-data")
+        closed = close_feedback(out, plan_tasks(args.tasks + args.replay, args.seed), args.replay)
+        phase1.write_text(json.dumps(closed))
+        return {k: v for k, v in closed.items() if k not in ("train_tasks", "other")} | {"tasks": len(closed["train_tasks"])}
+    if not args.resume:
+        subprocess.run(["rm", "-rf", str(out)], check=True)
     os.environ["XDG_DATA_HOME"] = str(out / "xdg-data")  # the loop's own feedback DB, registry, runs
     os.environ["XDG_STATE_HOME"] = str(out / "xdg-state")
     for var, value in (("GIT_AUTHOR_NAME", "bench"), ("GIT_AUTHOR_EMAIL", "b@x"),
@@ -214,15 +287,19 @@ def main(argv: list[str] | None = None) -> int:
     if args.steps:
         recipe = capped_recipe(recipe, args.steps, out / "recipe.yaml")
     times: dict[str, float] = {}
-    t = time.time()
-    tasks = build_tasks(out / "repo", args.tasks + args.replay, args.seed)
-    train_tasks, other = tasks[: args.tasks], tasks[args.tasks:]
-    release = build_release(EMBEDDED, [], out / "release", {"recipe": "embedded (no training)"})
-    registry = Registry()
-    registry.register("loop-release", kind="release", served_name="loop", base=EMBEDDED,
-                      files={"release": str(release), "gguf": str(release / "model.gguf")})
-    registry.promote("loop-release")
-    times["setup"] = time.time() - t
+    if args.resume:
+        saved = json.loads(phase1.read_text())
+        train_tasks, other, times = saved["train_tasks"], saved["other"], saved["seconds"]
+    else:
+        t = time.time()
+        tasks = build_tasks(out / "repo", args.tasks + args.replay, args.seed)
+        train_tasks, other = tasks[: args.tasks], tasks[args.tasks:]
+        release = build_release(EMBEDDED, [], out / "release", {"recipe": "embedded (no training)"})
+        registry = Registry()
+        registry.register("loop-release", kind="release", served_name="loop", base=EMBEDDED,
+                          files={"release": str(release), "gguf": str(release / "model.gguf")})
+        registry.promote("loop-release")
+        times["setup"] = time.time() - t
 
     from amigo.serve import EMBEDDED_MODEL_ALIAS, free_port
 
@@ -230,24 +307,46 @@ def main(argv: list[str] | None = None) -> int:
     base_url = f"http://127.0.0.1:{port}/v1"
     server = start_server(port, server_log, args.threads)
     traffic = Traffic(base_url, EMBEDDED_MODEL_ALIAS)
+    state: dict[str, Any] = {"steps": {}}
+    served_before = served_after = None
     try:
-        t = time.time()
-        session = open_session(out / "repo", base_url, args.max_tokens, record=True)
-        accept_feedback = replay(session, train_tasks, correct=True)
-        session.close()
-        follow_up(out / "repo", session.config.feedback)  # corrections (sessions also follow up when they open)
-        times["replay (feedback)"] = time.time() - t
-        t = time.time()
-        session = open_session(out / "repo", base_url, args.max_tokens, record=False)
-        before = replay(session, other, correct=False)
-        session.close()
-        times["replay before"] = time.time() - t
+        if args.resume:
+            accept_feedback, before = saved["accepted_while_recording"], saved.get("acceptance_before")
+            if before is None:  # a replay closed with --close-feedback: the acceptance before, measured now
+                t = time.time()
+                session = open_session(out / "repo", base_url, args.max_tokens, record=False,
+                                       repair_attempts=args.repair_attempts)
+                before = replay(session, other, correct=False)
+                session.close()
+                times["replay before"] = time.time() - t
+                phase1.write_text(json.dumps({**saved, "acceptance_before": before, "seconds": times}))
+        else:
+            t = time.time()
+            session = open_session(out / "repo", base_url, args.max_tokens, record=True, repair_attempts=args.repair_attempts)
+            accept_feedback = replay(session, train_tasks, correct=True)
+            session.close()
+            follow_up(out / "repo", session.config.feedback)  # corrections (sessions also follow up when they open)
+            times["replay (feedback)"] = time.time() - t
+            t = time.time()
+            session = open_session(out / "repo", base_url, args.max_tokens, record=False, repair_attempts=args.repair_attempts)
+            before = replay(session, other, correct=False)
+            session.close()
+            times["replay before"] = time.time() - t
+            phase1.write_text(json.dumps({"train_tasks": train_tasks, "other": other, "seconds": times,
+                                          "accepted_while_recording": accept_feedback, "acceptance_before": before}))
+            if args.feedback_only:
+                return {"accepted_while_recording": accept_feedback, "acceptance_before": before,
+                        "seconds": {k: round(v, 1) for k, v in times.items()}}
 
+        served_before = served_model(port)
         t = time.time()
         starts = server_log.read_text(errors="replace").count("amigo serve: ")
         traffic.start()
-        settings = NightlySettings(served_name="loop", recipe=recipe,
-                                   db=db_path(session.config.feedback), min_pairs=4, test_fraction=0.3)
+        from amigo.config import load_config
+
+        settings = NightlySettings(served_name="loop", recipe=recipe, db=db_path(load_config(out / "repo").feedback),
+                                   min_pairs=args.min_pairs, test_fraction=args.test_fraction,
+                                   tolerance=args.tolerance, threads=args.train_threads)
         state = run_nightly(settings, log=lambda m: print(f"[nightly] {m}", file=sys.stderr))
         times["nightly total"] = time.time() - t
         for step, result in state["steps"].items():
@@ -255,11 +354,12 @@ def main(argv: list[str] | None = None) -> int:
         after = before
         if state["steps"].get("serve", {}).get("restarted"):
             times["server back on the new model"] = wait_for_restart(port, server_log, starts)
+            served_after = served_model(port)
             traffic.stop.wait(3.0)
             traffic.stop.set()
             traffic.join(300)
             t = time.time()
-            session = open_session(out / "repo", base_url, args.max_tokens, record=False)
+            session = open_session(out / "repo", base_url, args.max_tokens, record=False, repair_attempts=args.repair_attempts)
             after = replay(session, other, correct=False)
             session.close()
             times["replay after"] = time.time() - t
@@ -267,7 +367,8 @@ def main(argv: list[str] | None = None) -> int:
         traffic.stop.set()
         server.send_signal(signal.SIGTERM)
         server.wait(60)
-    switched = {"requests_ok": traffic.ok, "requests_failed": traffic.failed, "errors": traffic.errors[:3]}
+    switched = {"requests_ok": traffic.ok, "requests_failed": traffic.failed, "errors": traffic.errors[:3],
+                "served_before": served_before, "served_after": served_after}
     ev = state["steps"].get("evaluate", {})
     summary = {
         "tasks": len(train_tasks), "replay_tasks": len(other),
@@ -278,9 +379,13 @@ def main(argv: list[str] | None = None) -> int:
         "acceptance_before": before, "acceptance_after": after,
         "gate": state["steps"].get("decide", {}).get("reasons"), "promoted": state["steps"].get("decide", {}).get("ok"),
         "skipped": state.get("skipped"), "switch": switched, "seconds": {k: round(v, 1) for k, v in times.items()},
-        "load_average": os.getloadavg(), "recipe": str(recipe),
+        "load_average": os.getloadavg(), "recipe": str(recipe), "run": state.get("run_id"),
     }
-    print(json.dumps(summary, indent=2))
+    return summary
+
+
+def main(argv: list[str] | None = None) -> int:
+    print(json.dumps(run_cycle(parse_args(argv)), indent=2))
     return 0
 
 

@@ -109,6 +109,8 @@ class RecordedAnswerHandler(BaseHTTPRequestHandler):
         if recorded.behaviour == "garbage":
             self.wfile.write(b"data: this is not json\n\n")
             return
+        if recorded.behaviour == "close-once" and len(recorded.requests) == 1:
+            return  # headers, then the stream closes without an event (a server shutting down)
         text = recorded.answer(body) if callable(recorded.answer) else recorded.answer
         if recorded.behaviour == "empty":
             text = ""

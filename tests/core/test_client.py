@@ -59,6 +59,16 @@ def test_broken_servers(behaviour, needle):
             assert len(server.requests) == 1  # not retryable
 
 
+def test_a_stream_closed_before_any_event_is_asked_again():
+    """As a draining server does while `amigo serve` restarts it on a new model: nothing was shown."""
+    with RecordedModelServer("hello", behaviour="close-once") as server:
+        assert ChatClient(server.base_url, "m", retries=1).complete(MESSAGES).text == "hello"
+        assert len(server.requests) == 2
+    with RecordedModelServer("hello", behaviour="close-once") as server:
+        with pytest.raises(ModelServerError, match="closed the stream without sending any event"):
+            ChatClient(server.base_url, "m", retries=0).complete(MESSAGES)
+
+
 def test_empty_answer_is_empty_text_not_an_error_at_this_level():
     # The engine turns an empty answer into a clear error; the client reports what came.
     with RecordedModelServer("x", behaviour="empty") as server:

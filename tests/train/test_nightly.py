@@ -45,9 +45,28 @@ stages:
 FUNCS = ["add", "sub", "mul"]
 
 
-def record_feedback(root: Path, count: int, tag: str) -> Path:
-    """``count`` retry pairs (a wrong answer, then an accepted retry) and one correction, recorded
-    through the feedback recorder on a real EventBus; returns the database."""
+def record_completions(bus: object, count: int, tag: str) -> None:
+    """``count`` inline completions on the chat route, as amigo.complete makes them: even ones
+    taken (one partly), odd ones typed over (the person wrote something else there)."""
+    from amigo.complete import Shape, chat_messages
+    from amigo.events import CompletionAcceptedEvent, CompletionRejectedEvent, CompletionShownEvent, Suggestion
+
+    for i in range(count):
+        prefix, suffix = f"def scale_{i}(x):\n    return ", "\n"
+        prompt = json.dumps(chat_messages("calc.py", prefix, suffix, Shape("line")))
+        s = Suggestion(f"{tag}-c{i}", "calc.py", "python", prefix, suffix, f"x + {i}", "line", "chat", prompt,
+                       "smollm2-135m-instruct")
+        bus.publish(CompletionShownEvent(s))  # type: ignore[attr-defined]
+        if i % 2 == 0:
+            bus.publish(CompletionAcceptedEvent(s, s.text if i % 4 == 0 else "x"))  # type: ignore[attr-defined]
+        else:
+            bus.publish(CompletionRejectedEvent(s, "typed-over", f"x * {i}"))  # type: ignore[attr-defined]
+
+
+def record_feedback(root: Path, count: int, tag: str, completions: int = 0) -> Path:
+    """``count`` retry pairs (a wrong answer, then an accepted retry), one correction and
+    ``completions`` inline completions, recorded through the feedback recorder on a real
+    EventBus; returns the database."""
     from amigo.events import AcceptedEvent, EventBus, ProposalEvent, RejectedEvent, RetriedEvent
     from feedback import attach, follow_up
     from feedback.settings import FeedbackSettings, db_path
@@ -55,6 +74,7 @@ def record_feedback(root: Path, count: int, tag: str) -> Path:
     settings = FeedbackSettings(correction_window_s=600)
     bus = EventBus()
     recorder = attach(bus, root, settings)
+    record_completions(bus, completions, tag)
     make = Maker(root)
     for i in range(count):
         name = FUNCS[i % 3]
@@ -114,7 +134,7 @@ def _state(root: Path) -> tuple[Path, dict]:
 def test_a_nightly_cycle_killed_between_steps_finishes_once(setup: dict[str, Path], capsys) -> None:  # type: ignore[no-untyped-def]
     from amigo_train.models import Registry
 
-    db = record_feedback(setup["repo"], 12, "first")
+    db = record_feedback(setup["repo"], 12, "first", completions=16)
     assert cli.main(_argv(setup, db) + ["--dry-run"]) == 0
     plan = capsys.readouterr().out
     assert "todo  export" in plan and "todo  train" in plan and "starting model: tiny-release-run" in plan
@@ -142,6 +162,15 @@ def test_a_nightly_cycle_killed_between_steps_finishes_once(setup: dict[str, Pat
     assert exported["pairs"] >= 6 and exported["dpo"]["by_source"] == {"retry": 12, "correction": 1}
     assert exported["sft"]["by_source"] == {"correction": 1}  # the person's fix is an SFT target too
     # (on the split's same side as its pair: a held-out pair's correction is never trained on)
+    # inline completions: taken ones are SFT examples, typed-over ones preference pairs, both trained on
+    completion_pairs, taken = exported["dpo-completions"], exported["sft-completions"]
+    assert completion_pairs["by_source"] == {"completion-typed": 8} and taken["by_source"] == {"completion-accepted": 8}
+    assert completion_pairs["test"] > 0 and completion_pairs["train"] > 0
+    assert exported["preferences"] == exported["dpo"]["train"] + completion_pairs["train"]
+    assert exported["corrections"] == exported["sft"]["train"] + taken["train"]
+    preferences = [json.loads(x) for x in (run / "feedback" / "preferences.jsonl").read_text().splitlines()]
+    typed = [p for p in preferences if p["chosen"][0]["content"].startswith("x * ")]
+    assert len(typed) == completion_pairs["train"] and all("<|cursor|>" in p["prompt"][-1]["content"] for p in typed)
 
     assert cli.main(_argv(setup, db)) == 0  # the same run, finished
     run2, state = _state(setup["root"])
@@ -156,6 +185,9 @@ def test_a_nightly_cycle_killed_between_steps_finishes_once(setup: dict[str, Pat
     assert "Promotion gate" in report and "feedback-preference" in report and "humaneval" in report
     assert set(state["steps"]["evaluate"]["tasks"]["humaneval"]) == {"promoted", "candidate"}
     assert state["steps"]["evaluate"]["pairs"] == len(state["steps"]["evaluate"]["candidate"]) > 0
+    completions = state["steps"]["evaluate"]["completions"]  # held out apart, and gated on too
+    assert completions["pairs"] == len(completions["candidate"]) == exported["dpo-completions"]["test"]
+    assert "completion-preference" in report and "inline completions" in report
     if state["steps"]["decide"]["ok"]:
         assert Path(state["steps"]["serve"]["gguf"]).is_file() and entry["files"]["gguf"] == state["steps"]["serve"]["gguf"]
     watermark = json.loads((setup["root"] / "tiny" / "watermark.json").read_text())
