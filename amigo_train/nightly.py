@@ -160,12 +160,25 @@ def describe_plan(state: dict[str, Any], settings: NightlySettings) -> str:
     return "\n".join(lines)
 
 
+def planned_recipe(state: dict[str, Any], settings: NightlySettings, log: Log = print) -> Path:
+    """The recipe a run trains with: the one its plan recorded, so that a resumed run trains as it
+    was planned (and registers the recipe it really used), whatever ``--recipe`` the rerun names."""
+    planned = Path(state["recipe"])
+    if planned != settings.recipe.resolve():
+        log(f"continuing run {state['run_id']} with the recipe it was planned with, {planned} "
+            f"(--recipe {settings.recipe} applies from the next run)")
+    if not planned.is_file():
+        raise InputError(f"run {state['run_id']} was planned with the recipe {planned}, which is gone: put it back, "
+                         f"or remove {settings.home / 'runs' / state['run_id']} to plan a new run")
+    return planned
+
+
 def run_nightly(settings: NightlySettings, *, dry_run: bool = False, log: Log = print) -> dict[str, Any]:
     """Run (or continue) the nightly cycle; returns the final state."""
     from amigo_train.recipe import load_recipe
 
     registry = Registry(settings.registry)
-    recipe = load_recipe(settings.recipe)
+    load_recipe(settings.recipe)  # a bad --recipe is refused before anything runs
     if settings.threads:
         import torch
 
@@ -176,6 +189,7 @@ def run_nightly(settings: NightlySettings, *, dry_run: bool = False, log: Log = 
         return state
     with nightly_lock(settings.home):
         run, state = open_run(settings, registry)
+        recipe = load_recipe(planned_recipe(state, settings, log))
         write_json(run / "state.json", state)
         steps: dict[str, Callable[[], dict[str, Any]]] = {
             "export": lambda: step_export(run, state, settings, recipe, log),

@@ -213,3 +213,22 @@ def test_two_runs_never_overlap(setup: dict[str, Path], capsys) -> None:  # type
         assert cli.main(_argv(setup, db)) == 1  # refused (exit codes: 1 refused or failed)
     err = capsys.readouterr().err
     assert "already in progress (pid 1 (the test))" in err
+
+
+def test_a_resumed_run_trains_with_the_recipe_it_was_planned_with(tmp_path: Path) -> None:
+    """A rerun naming another --recipe continues the unfinished run as planned (and says so);
+    a planned recipe that is gone is refused with what to do, not replaced silently."""
+    from amigo.errors import InputError
+    from amigo_train.nightly import NightlySettings, planned_recipe
+
+    planned, other = tmp_path / "planned.yaml", tmp_path / "other.yaml"
+    planned.write_text("name: planned\n")
+    other.write_text("name: other\n")
+    settings = NightlySettings(served_name="loop", recipe=other, db=tmp_path / "fb.db", root=tmp_path / "home")
+    state = {"run_id": "20261202-000000", "recipe": str(planned.resolve())}
+    said: list[str] = []
+    assert planned_recipe(state, settings, said.append) == planned.resolve()
+    assert said and "planned with" in said[0] and str(other) in said[0]
+    planned.unlink()
+    with pytest.raises(InputError, match="which is gone"):
+        planned_recipe(state, settings, said.append)
