@@ -112,8 +112,10 @@ def test_bad_input_gets_a_clear_error_and_changes_nothing(repo, case):
 def test_real_model_edit_applies_cleanly_or_reports_clearly(repo, model_server):
     """The embedded model, temperature 0, end to end through the real CLI."""
     before = snapshot(repo)
+    # each attempt capped (repair_attempts = 2 may ask three times) so the test's time is bounded on 2 loaded cores
+    capped = {"AMIGO_MAX_TOKENS": "256"}
     result = amigo(repo, "edit", "Add a docstring to this function.", "users.py", "--lines", "18-19",
-                   "--format", "whole", endpoint=model_server, stdin="n\n")
+                   "--format", "whole", endpoint=model_server, stdin="n\n", env=capped, timeout=300)
     assert "tokens in" in result.stderr
     if result.returncode == 3:
         assert result.stdout.startswith("--- a/users.py")  # a diff was shown, then rejected
@@ -121,7 +123,7 @@ def test_real_model_edit_applies_cleanly_or_reports_clearly(repo, model_server):
         assert result.returncode == 1 and "amigo:" in result.stderr and "Traceback" not in result.stderr
     assert snapshot(repo) == before  # rejected or refused: the working tree is unchanged
     result = amigo(repo, "edit", "Add a docstring to this function.", "users.py", "--lines", "18-19",
-                   "--format", "whole", "--yes", endpoint=model_server)
+                   "--format", "whole", "--yes", endpoint=model_server, env=capped, timeout=300)
     if result.returncode == 0:
         assert git(repo, "diff", "--stat").strip().startswith("users.py")
     else:
