@@ -23,30 +23,11 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
+sys.path[:0] = [str(ROOT), str(ROOT / "tests")]
 
 from amigo.config import DECODING_MODES  # noqa: E402
 from amigo_lsp.stdio_client import StdioClient  # noqa: E402
-
-SAMPLE = '''"""A tiny user registry."""
-
-from dataclasses import dataclass
-
-
-@dataclass
-class User:
-    name: str
-    age: int
-
-
-def load_users(rows):
-    """Build users from (name, age) rows."""
-    return [User(name, int(age)) for name, age in rows]
-
-
-def oldest(users):
-    return max(users, key=lambda u: u.age)
-'''
+from helpers import SAMPLE_USERS as SAMPLE  # noqa: E402  (the tests' sample repository's users.py)
 
 
 def rss_kib(pid: int) -> int:
