@@ -162,11 +162,12 @@ def llama_server_command(model_path: Path, host: str, port: int, n_ctx: int = 40
            "--ctx-size", str(n_ctx), "--parallel", "1", "--no-webui"]  # no web UI: the build leaves its assets out
     if parallel > 1:
         # Slots decode together (continuous batching), so N candidates cost far less than N
-        # answers in turn. One KV pool shared by the slots, sized so that each may still hold
-        # the whole n_ctx (a plain --parallel N would cut every slot to n_ctx / N).
+        # answers in turn. --ctx-size is split among the slots, so N x n_ctx keeps n_ctx each.
+        # Each slot its own KV cache, not --kv-unified: with one shared pool, four candidates
+        # at once took 11x one answer on 2 cores, against 1.4-3.7x (benchmarks/parallel_slots.py).
         cmd[cmd.index("--ctx-size") + 1] = str(n_ctx * parallel)
         cmd[cmd.index("--parallel") + 1] = str(parallel)
-        cmd += ["--kv-unified", "--kv-unified-per-slot", str(n_ctx)]
+        cmd += ["--no-kv-unified"]
     # llama-cpp-python's defaults (half the CPUs for generation, all for the
     # prompt). llama-server's own default, every core, spin-waits its threads
     # against whatever else runs: on 2 busy cores it decoded at 3 tok/s, not 30.

@@ -125,9 +125,9 @@ def test_auto_prefers_a_built_llama_server_and_falls_back_to_llama_cpp_python(tm
     assert cmd[cmd.index("--threads") + 1] == "2"
     assert cmd[cmd.index("--parallel") + 1] == "1"
     slots = backend_command("auto", Path("m.gguf"), "127.0.0.1", 9, n_ctx=2048, parallel=4)
-    # four slots decoding together, one shared KV pool in which each may still hold 2048 tokens
+    # four slots decoding together, each with a KV cache of its own holding 2048 tokens
     assert slots[slots.index("--parallel") + 1] == "4" and slots[slots.index("--ctx-size") + 1] == "8192"
-    assert "--kv-unified" in slots and slots[slots.index("--kv-unified-per-slot") + 1] == "2048"
+    assert "--no-kv-unified" in slots and "--kv-unified" not in slots
 
 
 def test_a_missing_llama_server_or_vllm_says_how_to_get_one(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

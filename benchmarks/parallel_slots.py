@@ -1,0 +1,69 @@
+"""What N concurrent candidates cost on llama-server's parallel slots, against one answer.
+
+    python benchmarks/parallel_slots.py --parallel 4 --max-tokens 64 [--unified]
+
+Starts the embedded model on llama-server with ``--parallel`` slots (the
+command ``amigo serve`` uses: each slot its own KV cache; ``--unified`` shares
+one pool instead, llama.cpp's ``--kv-unified``), asks the same edit prompt once alone and
+then ``--parallel`` times at once, each with its own seed and a temperature
+(as candidates are asked), and prints the wall time of each and the ratio.
+"""
+
+from __future__ import annotations
+
+import argparse
+import concurrent.futures
+import os
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from amigo.client import ChatClient, StreamStats  # noqa: E402
+from amigo.serve import ServerProcess  # noqa: E402
+
+PROMPT = [{"role": "system", "content": "You are a careful Python programmer."},
+          {"role": "user", "content": "Rewrite this function so that it returns None for an empty list:\n"
+                                      "```python\ndef oldest(users):\n    return max(users, key=lambda u: u.age)\n```"}]
+
+
+def answer(client: ChatClient, seed: int, max_tokens: int) -> tuple[float, int]:
+    """(seconds, completion tokens) of one streamed answer."""
+    stats = StreamStats()
+    started = time.monotonic()
+    for _ in client.stream(PROMPT, stats=stats, temperature=0.8, seed=seed, max_tokens=max_tokens,
+                           ignore_eos=True):
+        pass
+    return time.monotonic() - started, stats.completion_tokens or 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--parallel", type=int, default=4)
+    parser.add_argument("--max-tokens", type=int, default=64)
+    parser.add_argument("--unified", action="store_true", help="one KV pool shared by the slots (--kv-unified)")
+    parser.add_argument("--rounds", type=int, default=2)
+    args = parser.parse_args(argv)
+    server = ServerProcess(n_ctx=4096, backend="llama-server", parallel=args.parallel)
+    if args.unified:  # the same slots sharing one pool (the last flag wins)
+        server.extra_args = ["--kv-unified"]
+    print(f"# load average {os.getloadavg()[0]:.2f}; {os.cpu_count()} CPUs; {' '.join(server.command()[3:])}")
+    with server.start(timeout=300):
+        client = ChatClient(server.base_url, "smollm2-135m-instruct", read_timeout=600.0)
+        answer(client, 0, 8)  # warm up
+        for _ in range(args.rounds):
+            alone, tokens = answer(client, 1, args.max_tokens)
+            started = time.monotonic()
+            with concurrent.futures.ThreadPoolExecutor(args.parallel) as pool:
+                results = list(pool.map(lambda k: answer(client, 10 + k, args.max_tokens), range(args.parallel)))
+            together = time.monotonic() - started
+            print(f"one answer: {alone:.1f} s ({tokens} tokens); {args.parallel} at once: {together:.1f} s "
+                  f"({sum(t for _, t in results)} tokens): {together / alone:.2f}x; "
+                  f"load {os.getloadavg()[0]:.2f}", flush=True)
+        client.close()
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
