@@ -8,7 +8,6 @@ the loop on the real embedded model.
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
 from pathlib import Path
@@ -23,6 +22,7 @@ from amigo.events import AttemptFailedEvent, ProposalEvent, RepairEvent, TokenEv
 from amigo.workspace import Workspace
 
 from helpers import RecordedModelServer, git, recorded_session
+from helpers import amigo as run_amigo
 
 OLDEST_BROKEN = "```python\ndef oldest(users):\n    return max(users, key=lambda u: u.age))\n```\n"
 OLDEST_FIXED = ("```python\ndef oldest(users):\n    if not users:\n        return None\n"
@@ -37,11 +37,11 @@ def first_time_then(first: str, then: str):
     return lambda body: then if any(m["role"] == "assistant" for m in body["messages"]) else first
 
 
-def amigo(repo: Path, *args: str, endpoint: str, env: dict | None = None) -> subprocess.CompletedProcess:
-    environ = {**os.environ, "AMIGO_ENDPOINT": endpoint, "AMIGO_CONTEXT_BUDGET": "0",
-               "AMIGO_FEEDBACK__ENABLED": "false", **(env or {})}
-    return subprocess.run([sys.executable, "-m", "amigo", *args], cwd=repo, text=True, capture_output=True,
-                          env=environ, timeout=120)
+def amigo(repo: Path, *args: str, endpoint: str, env: dict | None = None,
+          timeout: float = 120) -> subprocess.CompletedProcess:
+    """The real ``amigo`` command (``helpers.amigo``), with feedback off: these tests check edits, not records."""
+    return run_amigo(repo, *args, endpoint=endpoint, env={"AMIGO_FEEDBACK__ENABLED": "false", **(env or {})},
+                     timeout=timeout)
 
 
 # -- the check stage ---------------------------------------------------------------------

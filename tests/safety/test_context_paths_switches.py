@@ -21,7 +21,7 @@ from amigo.errors import ConfigError
 from helpers import RecordedModelServer, git
 
 ROOT = Path(__file__).resolve().parents[2]
-RECORDED = ROOT / "tests" / "data" / "recorded"
+RECORDED = ROOT / "tests" / "core" / "data" / "recorded"
 
 
 def amigo(repo: Path, *args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
