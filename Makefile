@@ -10,7 +10,7 @@ LLAMA_CPP_VERSION := 0.3.36
 TORCH_VERSION := 2.13.0
 PIP := $(BIN)/python -m pip --disable-pip-version-check -q
 
-.PHONY: demo test test-vscode setup setup-serve setup-train serve clean setup-vllm test-vllm llama-server
+.PHONY: demo test test-e2e test-vscode setup setup-serve setup-train serve clean setup-vllm test-vllm llama-server
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -67,6 +67,10 @@ llama-server: $(VENV)/.setup-core
 test: $(VENV)/.setup-train
 	$(BIN)/python -m pytest -q -p no:cacheprovider
 	$(MAKE) test-vscode
+
+# The closed loop end to end on the embedded model (replay, feedback, nightly, promotion, switch): minutes.
+test-e2e: $(VENV)/.setup-train
+	$(BIN)/python -m pytest -q -p no:cacheprovider -m e2e
 
 test-vscode:
 	cd editors/vscode && npm ci --no-audit --no-fund --loglevel=error && npm test && npm run package

@@ -111,6 +111,12 @@ def makes_the_change(task: dict[str, Any], new_text: str) -> bool:
     return (want - old) <= got and not ((old - want) & got)
 
 
+def request_id(task: dict[str, Any]) -> str:
+    """The task's request id: the same for the same task, so the export's hash split of the recorded
+    pairs into train and held-out (by request id) is the same in every run with the same tasks."""
+    return "loop-" + task["path"].replace("/", "-")
+
+
 def replay(session: Any, tasks: list[dict[str, Any]], correct: bool) -> float:
     """Each task through the engine; accept what passes review, else reject (and correct)."""
     accepted = 0
@@ -118,7 +124,8 @@ def replay(session: Any, tasks: list[dict[str, Any]], correct: bool) -> float:
         path = session.repo_root / task["path"]
         path.write_text(task["old"])
         try:
-            proposal = session.propose(session.make_request(task["instruction"], task["path"]))
+            proposal = session.propose(session.make_request(task["instruction"], task["path"]),
+                                       request_id=request_id(task))
         except Exception as exc:  # a failed generation is a rejection, as in the editor
             print(f"  {task['path']}: {exc}", file=sys.stderr)
             continue

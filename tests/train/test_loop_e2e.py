@@ -10,7 +10,9 @@ it with draining while a client keeps sending requests (none may fail); a second
 other tasks runs against the new model. It drives ``benchmarks/loop.py``, the benchmark that
 measures the same cycle at full size, with tiny counts.
 
-Marked ``slow`` and ``e2e``; deselect with ``-m "not e2e"``. Measured under ``nice -n 19`` on
+Marked ``slow`` and ``e2e``: not in the default run (``make test-e2e`` or ``pytest -m e2e``). In a
+whole-suite run one of five runs recorded its corrections but exported no pair (cause not found);
+the held-out split is now fixed by the tasks' own request ids (one earlier failure: none held out). Measured under ``nice -n 19`` on
 2 cores: 3 min 10 s at load 2-5 (beside tests/train/test_nightly.py), 17.7 minutes when other
 work kept the load at 15-25.
 """
