@@ -148,12 +148,8 @@ def _prompt_of(body: bytes) -> str:
 
 
 def _shared(a: str, b: str) -> int:
-    n = 0
-    for x, y in zip(a, b):
-        if x != y:
-            break
-        n += 1
-    return n
+    """How many leading characters two prompts share."""
+    return len(os.path.commonprefix([a, b]))
 
 
 class Proxy:
