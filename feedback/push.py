@@ -233,40 +233,54 @@ def _send(team: TeamStore, purges: Purges, sql: str, rows: list[tuple[Any, ...]]
         cur.executemany(sql, rows)
 
 
-def _push_proposals(store: Store, team: TeamStore, purges: Purges, sender: tuple[str, str, float],
-                    excluded: list[str], batch: int, redactor: Redactor) -> int:
+def _push_rows(store: Store, team: TeamStore, purges: Purges, sender: tuple[str, str, float], table: str,
+               columns: tuple[str, ...], redact_row: Callable[[dict, Redactor], dict], repo_column: str,
+               excluded: list[str], batch: int, redactor: Redactor) -> int:
+    """One batch of ``table``'s unsent rows (proposals or inline completions), redacted, stored once by id."""
     rows = store.query(
-        f"SELECT {', '.join(PROPOSAL_COLUMNS)}, redaction FROM proposals p WHERE pushed = 0{_not_excluded(excluded)} "
-        "ORDER BY rowid LIMIT ?", (*excluded, batch))
+        f"SELECT {', '.join(columns)}, redaction FROM {table} WHERE pushed = 0"
+        f"{_not_excluded(excluded, repo_column)} ORDER BY rowid LIMIT ?", (*excluded, batch))
     if not rows:
         return 0
-    columns = PROPOSAL_COLUMNS + SENDER_COLUMNS
-    redacted = [redact_proposal(dict(r), redactor) for r in rows]
-    values = [tuple(row[c] for c in PROPOSAL_COLUMNS) + sender for row in redacted]
-    _send(team, purges, f"INSERT INTO proposals ({', '.join(columns)}) VALUES ({', '.join(['%s'] * len(columns))}) "
-                "ON CONFLICT (id) DO NOTHING", values)
+    sent = columns + SENDER_COLUMNS
+    values = [tuple(row[c] for c in columns) + sender for row in (redact_row(dict(r), redactor) for r in rows)]
+    _send(team, purges, f"INSERT INTO {table} ({', '.join(sent)}) VALUES ({', '.join(['%s'] * len(sent))}) "
+                        "ON CONFLICT (id) DO NOTHING", values)
     with store.transaction() as conn:
-        conn.executemany(f"UPDATE proposals SET pushed = {SENT} WHERE id = ?", [(r["id"],) for r in rows])
+        conn.executemany(f"UPDATE {table} SET pushed = {SENT} WHERE id = ?", [(r["id"],) for r in rows])
+    return len(rows)
+
+
+def _push_proposals(store: Store, team: TeamStore, purges: Purges, sender: tuple[str, str, float],
+                    excluded: list[str], batch: int, redactor: Redactor) -> int:
+    return _push_rows(store, team, purges, sender, "proposals", PROPOSAL_COLUMNS, redact_proposal, "repo_id",
+                      excluded, batch, redactor)
+
+
+def _push_event_rows(store: Store, team: TeamStore, purges: Purges, sender: tuple[str, str, float], table: str,
+                     parent: str, parent_column: str, batch: int, redactor: Redactor) -> int:
+    """One batch of ``table``'s unsent events whose parent row (a proposal or a suggestion) the team store
+    already has (excluded and purged ones never are), stored once by (machine, local id)."""
+    rows = store.query(
+        f"SELECT e.id, e.{parent_column}, e.kind, e.at, e.data, e.redaction FROM {table} e "
+        f"JOIN {parent} p ON p.id = e.{parent_column} WHERE e.pushed = 0 AND p.pushed = {SENT} "
+        "ORDER BY e.id LIMIT ?", (batch,))
+    if not rows:
+        return 0
+    machine, person, at = sender
+    values = [(machine, r["id"], r[parent_column], r["kind"], r["at"], _event_data(r, redactor), person, at)
+              for r in rows]
+    _send(team, purges, f"INSERT INTO {table} (machine_id, local_id, {parent_column}, kind, at, data, person_id, "
+                        "pushed_at) VALUES (%s, %s, %s, %s, %s, %s, %s, %s) "
+                        "ON CONFLICT (machine_id, local_id) DO NOTHING", values)
+    with store.transaction() as conn:
+        conn.executemany(f"UPDATE {table} SET pushed = {SENT} WHERE id = ?", [(r["id"],) for r in rows])
     return len(rows)
 
 
 def _push_events(store: Store, team: TeamStore, purges: Purges, sender: tuple[str, str, float], batch: int,
                  redactor: Redactor) -> int:
-    # only events whose proposal the team store already has (excluded ones never are)
-    rows = store.query(
-        "SELECT e.id, e.proposal_id, e.kind, e.at, e.data, e.redaction FROM events e "
-        "JOIN proposals p ON p.id = e.proposal_id "
-        f"WHERE e.pushed = 0 AND p.pushed = {SENT} ORDER BY e.id LIMIT ?", (batch,))
-    if not rows:
-        return 0
-    machine, person, at = sender
-    values = [(machine, r["id"], r["proposal_id"], r["kind"], r["at"], _event_data(r, redactor), person, at)
-              for r in rows]
-    _send(team, purges, "INSERT INTO events (machine_id, local_id, proposal_id, kind, at, data, person_id, pushed_at) "
-                "VALUES (%s, %s, %s, %s, %s, %s, %s, %s) ON CONFLICT (machine_id, local_id) DO NOTHING", values)
-    with store.transaction() as conn:
-        conn.executemany(f"UPDATE events SET pushed = {SENT} WHERE id = ?", [(r["id"],) for r in rows])
-    return len(rows)
+    return _push_event_rows(store, team, purges, sender, "events", "proposals", "proposal_id", batch, redactor)
 
 
 def _push_followups(store: Store, team: TeamStore, purges: Purges, sender: tuple[str, str, float], batch: int,
@@ -291,39 +305,14 @@ def _push_followups(store: Store, team: TeamStore, purges: Purges, sender: tuple
 
 def _push_completions(store: Store, team: TeamStore, purges: Purges, sender: tuple[str, str, float],
                       excluded: list[str], batch: int, redactor: Redactor) -> int:
-    rows = store.query(
-        f"SELECT {', '.join(COMPLETION_COLUMNS)}, redaction FROM completions c "
-        f"WHERE pushed = 0{_not_excluded(excluded, 'c.repo_id')} ORDER BY rowid LIMIT ?", (*excluded, batch))
-    if not rows:
-        return 0
-    columns = COMPLETION_COLUMNS + SENDER_COLUMNS
-    values = [tuple(row[c] for c in COMPLETION_COLUMNS) + sender
-              for row in (redact_completion(dict(r), redactor) for r in rows)]
-    _send(team, purges, f"INSERT INTO completions ({', '.join(columns)}) "
-                        f"VALUES ({', '.join(['%s'] * len(columns))}) ON CONFLICT (id) DO NOTHING", values)
-    with store.transaction() as conn:
-        conn.executemany(f"UPDATE completions SET pushed = {SENT} WHERE id = ?", [(r["id"],) for r in rows])
-    return len(rows)
+    return _push_rows(store, team, purges, sender, "completions", COMPLETION_COLUMNS, redact_completion,
+                      "repo_id", excluded, batch, redactor)
 
 
 def _push_completion_events(store: Store, team: TeamStore, purges: Purges, sender: tuple[str, str, float],
                             batch: int, redactor: Redactor) -> int:
-    # only events whose suggestion the team store already has (excluded and purged ones never are)
-    rows = store.query(
-        "SELECT e.id, e.completion_id, e.kind, e.at, e.data, e.redaction FROM completion_events e "
-        f"JOIN completions c ON c.id = e.completion_id WHERE e.pushed = 0 AND c.pushed = {SENT} "
-        "ORDER BY e.id LIMIT ?", (batch,))
-    if not rows:
-        return 0
-    machine, person, at = sender
-    values = [(machine, r["id"], r["completion_id"], r["kind"], r["at"], _event_data(r, redactor), person, at)
-              for r in rows]
-    _send(team, purges, "INSERT INTO completion_events (machine_id, local_id, completion_id, kind, at, data, "
-                        "person_id, pushed_at) VALUES (%s, %s, %s, %s, %s, %s, %s, %s) "
-                        "ON CONFLICT (machine_id, local_id) DO NOTHING", values)
-    with store.transaction() as conn:
-        conn.executemany(f"UPDATE completion_events SET pushed = {SENT} WHERE id = ?", [(r["id"],) for r in rows])
-    return len(rows)
+    return _push_event_rows(store, team, purges, sender, "completion_events", "completions", "completion_id",
+                            batch, redactor)
 
 
 def push(store: Store, team: TeamStore, settings: FeedbackSettings | None = None, batch: int = BATCH,
