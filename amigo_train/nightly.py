@@ -222,7 +222,7 @@ FEEDBACK_EXPORTS = {"sft": ("sft", "sft-completions"), "dpo": ("dpo", "dpo-compl
 def step_export(run: Path, state: dict[str, Any], settings: NightlySettings, recipe: Any, log: Log) -> dict[str, Any]:
     """The feedback package's exports for the window, then the recipe's stage data (decontaminated)."""
     from amigo_train.data import build_stage_data, write_jsonl
-    from amigo_train.training import decontaminator
+    from amigo_train.stage_data import decontaminator
     from feedback.export import export
     from feedback.store import Store
 

@@ -19,8 +19,9 @@ from pathlib import Path
 from typing import Any, Callable
 
 from amigo_train.recipe import Recipe, StageSpec
-from amigo_train.training import (_common_args, _dataset, _metrics_callback, lora_config, plot_loss,
-                                  torch_dtype)
+from amigo_train.modeling import lora_config, torch_dtype
+from amigo_train.reports import _metrics_callback, plot_loss
+from amigo_train.trainers import _common_args, _dataset
 
 Log = Callable[[str], None]
 
