@@ -38,7 +38,7 @@ import threading
 import time
 import uuid
 from collections import OrderedDict
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Callable, Iterator
 
@@ -584,6 +584,4 @@ class Completer:
 
 def _rest(suggestion: Suggestion, remaining: str) -> Suggestion:
     """The cached suggestion, as the part not typed yet (same id: it is the same suggestion)."""
-    from dataclasses import replace
-
     return replace(suggestion, text=remaining)
