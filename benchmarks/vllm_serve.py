@@ -12,10 +12,12 @@ adapter served by name. Printed:
   ``--tokens`` each, ``ignore_eos``), and the aggregate rate of ``--clients`` at once;
 - the switch: ``--clients`` threads send requests to the adapter's name back to back for
   ``--stream-s`` seconds; half-way, a second adapter is loaded under the same name with
-  ``POST /v1/load_lora_adapter`` (``load_inplace``, what `amigo train nightly` does after a
-  promotion). Counted: requests ok / failed (goal: 0 failed), the load call's time, and,
-  from the answers (each adapter gives its own greedy tokens), requests answered wholly by
-  the old adapter, wholly by the new one, and mixed (started on the old, finished on the new).
+  ``POST /v1/load_lora_adapter`` (what `amigo train nightly` does after a promotion; Amigo's
+  middleware in vLLM makes it a new version the name then points at). Counted: requests ok /
+  failed (goal: 0 failed), the load call's time, and, from the answers (each adapter gives its
+  own greedy tokens), requests answered wholly by the old adapter, wholly by the new one, and
+  mixed (started on the old, finished on the new; goal: 0), and of the requests in flight at
+  the switch, how many finished on the old adapter (goal: all).
 
 The adapters are random rank-8 LoRAs on q/v (peft), different enough that every answer
 says which adapter made it; what is measured is the serving, not their quality.

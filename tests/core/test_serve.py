@@ -1,3 +1,4 @@
+import json
 import os
 import signal
 import subprocess
@@ -151,6 +152,10 @@ def test_vllm_command_serves_lora_adapters_by_name(tmp_path: Path) -> None:
     assert cmd[:3] == [str(python), "-m", "vllm.entrypoints.openai.api_server"]
     assert cmd[cmd.index("--served-model-name") + 1] == EMBEDDED_MODEL_ALIAS
     assert cmd[cmd.index("--lora-modules") + 1] == f"fixer={adapter}" and "--enable-lora" in cmd
+    assert cmd[cmd.index("--middleware") + 1] == "amigo_adapter_names.AdapterNames"
+    assert cmd[cmd.index("--max-loras") + 1] == "2"  # the draining version and the new one in one batch
+    assert "--max-loras" not in vllm_command(tmp_path, "127.0.0.1", 8000, 4096, python=python,
+                                             extra_args=["--max-loras=4"])  # the person's value wins
     with pytest.raises(ConfigError, match="NAME=DIRECTORY"):
         parse_lora_modules(["fixer"])
     with pytest.raises(ConfigError, match="no adapter_config.json"):
@@ -231,3 +236,35 @@ def test_vllm_asks_for_memory_this_machine_has_free_and_says_why_its_engine_died
               "(exit code: None), shutting down executor.\n(EngineCore pid=1) ERROR [core.py:1512] RuntimeError: "
               "cancelled\n")
     assert "out-of-memory killer" in explain_vllm_failure(killed)
+
+
+def test_the_vllm_middleware_imports_alone_and_sends_a_name_to_its_current_version(tmp_path: Path) -> None:
+    """vLLM's Python imports the middleware from its folder: nothing of Amigo may come with it."""
+    from amigo.serve import VLLM_MIDDLEWARE, VLLM_MIDDLEWARE_DIR, vllm_environment
+
+    env = vllm_environment({"PYTHONPATH": "/elsewhere"})
+    assert env["PYTHONPATH"].split(os.pathsep) == [str(VLLM_MIDDLEWARE_DIR), "/elsewhere"]
+    assert sorted(p.name for p in VLLM_MIDDLEWARE_DIR.glob("*.py")) == ["amigo_adapter_names.py"]
+    module, name = VLLM_MIDDLEWARE.rsplit(".", 1)
+    probe = (f"import sys, {module}; assert callable({module}.{name}); "
+             "print(sorted(m for m in sys.modules if m.split('.')[0] in ('amigo', 'httpx', 'feedback')))")
+    done = subprocess.run([sys.executable, "-I", "-c", f"import sys; sys.path.insert(0, {str(VLLM_MIDDLEWARE_DIR)!r}); "
+                           + probe], capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0 and done.stdout.strip() == "[]", done.stderr
+
+    sys.path.insert(0, str(VLLM_MIDDLEWARE_DIR))
+    try:
+        import amigo_adapter_names as names
+    finally:
+        sys.path.remove(str(VLLM_MIDDLEWARE_DIR))
+    targets = {"fixer": "fixer@2"}
+    body, model = names.with_model(b'{"model": "fixer", "messages": [], "stream": true}', targets)
+    assert model == "fixer@2" and json.loads(body) == {"model": "fixer@2", "messages": [], "stream": True}
+    assert names.with_model(b'{"model": "base"}', targets) == (b'{"model": "base"}', "base")
+    assert names.with_model(b"not json", targets) == (b"not json", None)
+    listing = {"object": "list", "data": [{"id": "base", "parent": None}, {"id": "fixer", "parent": "base"},
+                                           {"id": "fixer@1", "parent": "base"}, {"id": "fixer@2", "parent": "base"},
+                                           {"id": "other", "parent": "base"}]}
+    shown = json.loads(names.listed_under_names(json.dumps(listing).encode(), targets))
+    assert [c["id"] for c in shown["data"]] == ["base", "fixer", "other"]  # the draining versions hidden
+    assert shown["data"][1]["parent"] == "base"
