@@ -222,6 +222,19 @@ def cut(answer: str, shape: Shape, next_line: str = "", max_lines: int = 12) -> 
     return "\n".join(kept), False
 
 
+def whole_lines(answer: str) -> tuple[str, bool]:
+    """A block answer cut back to its complete lines (the last piece may still grow), and whether
+    that is a suggestion: not when no line with text is complete yet.
+
+    Used once a request has spent its latency budget: the suggestion shown now
+    is worth more than the rest of the block later.
+    """
+    complete, sep, _ = answer.rpartition("\n")
+    if not sep or not complete.strip():
+        return answer, False
+    return _tidy(complete.split("\n")), True
+
+
 def _tidy(lines: list[str]) -> str:
     while lines and not lines[-1].strip() and len(lines) > 1:
         lines.pop()
@@ -546,6 +559,7 @@ class Completer:
             prompt = json.dumps(messages, ensure_ascii=False)
             stream = self.client.stream(messages, cancel=cancel, stats=stats, **params)
         raw = answer = ""
+        budget_s = self.settings.latency_ms / 1000 if self.settings.latency_ms else float("inf")
         try:
             for piece in stream:
                 if cancel is not None and cancel.is_set():
@@ -558,6 +572,8 @@ class Completer:
                 if timing.first_line_s is None and "\n" in visible.lstrip("\n"):
                     timing.first_line_s = time.monotonic() - started
                 answer, done = cut(visible, shape, next_line, self.settings.max_lines)
+                if not done and shape.mode == "block" and time.monotonic() - started > budget_s:
+                    answer, done = whole_lines(answer)
                 if done:
                     break  # closing the stream makes the server stop generating
         finally:

@@ -103,6 +103,9 @@ class CompletionSettings:
     debounce_ms: int = 150  # wait this long after the last keystroke before asking
     max_tokens: int = 64
     max_lines: int = 12  # a block suggestion stops after this many lines
+    # After this long asking the model (ms), a block suggestion ends at the next whole line, so a slow
+    # model shows its first line instead of streaming a whole block first (0: no limit).
+    latency_ms: int = 250
     context_budget: int = 256  # tokens of repository context (0: none)
     # Tokens of the text before / after the cursor the model sees, in whole lines. Prompt evaluation
     # dominates on a CPU: the text before the cursor is evaluated once per file and reused while
@@ -167,6 +170,7 @@ class Config:
             ("completion.debounce_ms", 0 <= self.completion.debounce_ms <= 5000, "milliseconds in 0-5000"),
             ("completion.max_tokens", 0 < self.completion.max_tokens <= 1024, "a number of tokens in 1-1024"),
             ("completion.max_lines", self.completion.max_lines > 0, "a positive number of lines"),
+            ("completion.latency_ms", 0 <= self.completion.latency_ms <= 60000, "milliseconds in 0-60000 (0: no limit)"),
             ("completion.context_budget", self.completion.context_budget >= 0, "a number of tokens >= 0"),
             ("completion.prefix_tokens", self.completion.prefix_tokens > 0, "a positive number of tokens"),
             ("completion.suffix_tokens", self.completion.suffix_tokens >= 0, "a number of tokens >= 0"),

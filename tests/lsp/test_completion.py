@@ -177,6 +177,30 @@ async def test_typing_on_cancels_the_stream_and_cancel_request_too(repo: Path) -
             await editor.client.stop()
 
 
+async def test_keystrokes_while_the_model_is_busy_ask_it_once_it_is_free(repo: Path) -> None:
+    """A local server computes one request at a time: the keystrokes typed while it works are not
+    queued behind it; only the newest asks, once the cancelled request has ended."""
+    with RecordedModelServer("users, key=lambda u: u.age)\n", delay_s=0.15, chunk_chars=4) as slow:
+        editor = await _start(repo, slow)  # no debounce: every keystroke would ask at once
+        try:
+            uri = editor.open(repo / "users.py", _text_with(repo, "    return m"))
+            asked = [asyncio.ensure_future(_ask(editor, uri, CURSOR_LINE, len("    return m")))]
+            await wait_until(lambda: len(slow.requests) == 1)
+            for typed in ("    return ma", "    return max", TYPED_SO_FAR):
+                editor.type_text(uri, _text_with(repo, typed))
+                asked.append(asyncio.ensure_future(_ask(editor, uri, CURSOR_LINE, len(typed))))
+                await asyncio.sleep(0.02)
+            results = await asyncio.gather(*asked)
+            assert results[:3] == [None, None, None]
+            assert results[3].items[0].insert_text == "users, key=lambda u: u.age)"
+            assert len(slow.requests) == 2, "the keystrokes in between never reached the model"
+            assert f"{TYPED_SO_FAR}<fim_suffix>" in slow.requests[1]["prompt"]
+            assert slow.streams_aborted == 1
+        finally:
+            await editor.client.shutdown_session()
+            await editor.client.stop()
+
+
 async def test_typing_the_suggestion_uses_the_cache_then_counts_as_accepted(fim_editor: Editor, repo: Path,
                                                                            fim_model: RecordedModelServer) -> None:
     uri = fim_editor.open(repo / "users.py", _text_with(repo, TYPED_SO_FAR))
