@@ -11,7 +11,7 @@ prompt with a cursor marker.
 Every prompt is laid out for the model server's prefix cache (llama.cpp keeps
 what it evaluated for the last request and skips the beginning the next one
 shares): what stays put while the person types comes first (repository
-context, built once per block of lines; the window's first line, which moves
+context, built once per file; the window's first line, which moves
 in steps of :data:`WINDOW_STEP` lines), then the text up to the cursor, and
 only then what changes at each keystroke. Typing one more character then costs
 the model a token or two instead of the whole prompt.
@@ -280,7 +280,9 @@ def clean_chat_answer(answer: str, line_prefix: str, opens: bool = False) -> str
 # -- prompts ----------------------------------------------------------------------------
 
 
-WINDOW_STEP = 16  # lines: the window's first line moves in steps this big, so typing keeps the model's cache
+# lines: the window's first line moves in steps this big, so typing keeps the model's cache; small, as the
+# window is short (a window of N lines holds N - WINDOW_STEP to N of them)
+WINDOW_STEP = 8
 
 
 def window(text: str, offset: int, prefix_tokens: int, suffix_tokens: int,
@@ -442,8 +444,8 @@ class Completer:
     events: EventBus
     repo_root: Path | None = None
     cache: SuggestionCache = field(default_factory=SuggestionCache)
-    # (path, block of lines, budget) -> repository context, oldest first
-    _contexts: dict[tuple[str, int, int], str] = field(default_factory=dict, repr=False)
+    # (path, budget) -> repository context, oldest first
+    _contexts: dict[tuple[str, int], str] = field(default_factory=dict, repr=False)
     _contexts_lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     @property
@@ -497,14 +499,16 @@ class Completer:
     def _context(self, path: str, text: str, offset: int, timing: Timing) -> str:
         """A small budget of repository context (best effort: failures cost only the context).
 
-        Built once per file and block of :data:`WINDOW_STEP` lines, then reused:
-        the context comes first in the prompt, and a context that changed at each
-        keystroke would make the model server evaluate the whole prompt again.
+        Built once per file, for the whole file (the definitions of what it
+        imports and uses; the text around the cursor is the window), then reused:
+        the context comes first in the prompt, so every completion in the file
+        starts with what the model server has already evaluated; a context that
+        changed with the cursor's place would make it evaluate all of it again,
+        which on a CPU costs more than the context is worth.
         """
         if self.settings.context_budget <= 0 or self.repo_root is None:
             return ""
-        line = text.count("\n", 0, offset) + 1
-        key = (path, line // WINDOW_STEP, self.settings.context_budget)
+        key = (path, self.settings.context_budget)
         with self._contexts_lock:
             known = self._contexts.get(key)
         if known is not None:
@@ -513,8 +517,8 @@ class Completer:
         try:
             from amigo.context import build_context
 
-            result = build_context(self.repo_root, path, text, (line, line), "",
-                                   budget_tokens=self.settings.context_budget)
+            # no selection: the context of the whole file (what it imports and uses), not of one place
+            result = build_context(self.repo_root, path, text, None, "", budget_tokens=self.settings.context_budget)
         except Exception:  # noqa: BLE001 - see docstring
             log.exception("completion context failed; asking without it")
             return ""

@@ -108,10 +108,11 @@ class CompletionSettings:
     latency_ms: int = 250
     context_budget: int = 256  # tokens of repository context (0: none)
     # Tokens of the text before / after the cursor the model sees, in whole lines. Prompt evaluation
-    # dominates on a CPU: the text before the cursor is evaluated once per file and reused while
-    # typing (amigo.complete.window); the text after it is evaluated again at every keystroke
-    # on the FIM route, hence small.
-    prefix_tokens: int = 384
+    # dominates on a CPU: the text before the cursor is evaluated when the person starts typing at a
+    # new place and reused while they type on (amigo.complete.window), so it must fit in the time of
+    # a few keystrokes (192 tokens: ~0.7 s on 2 cores for the embedded model); the text after it is
+    # evaluated again at every keystroke on the FIM route, hence small. A GPU server affords more.
+    prefix_tokens: int = 192
     suffix_tokens: int = 64
     reject_after_s: float = 30.0  # a suggestion neither accepted nor typed over by then counts as rejected
     in_strings: bool = False  # suggest inside strings and comments too
