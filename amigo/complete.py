@@ -33,6 +33,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import re
 import threading
 import time
@@ -55,6 +56,9 @@ log = logging.getLogger(__name__)
 
 CURSOR = "<|cursor|>"
 CACHE_SIZE = 64
+# Characters of new text before the cursor that still count as typing on at the same place
+# (a few keystrokes, a pasted word): the model server has the rest of the prompt evaluated.
+TYPING_CHARS = 64
 
 
 @dataclass(frozen=True)
@@ -447,6 +451,7 @@ class Completer:
     # (path, budget) -> repository context, oldest first
     _contexts: dict[tuple[str, int], str] = field(default_factory=dict, repr=False)
     _contexts_lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+    _last_window: tuple[str, str] | None = field(default=None, repr=False)  # (path, text before the cursor) last asked
 
     @property
     def settings(self) -> CompletionSettings:
@@ -478,6 +483,7 @@ class Completer:
             timing.cached, timing.total_s = True, time.monotonic() - started
             return hit[0] if hit[1] == hit[0].text else _rest(hit[0], hit[1])
         prefix, suffix = window(text, offset, self.settings.prefix_tokens, self.settings.suffix_tokens)
+        self._last_window = (path, prefix)
         route = route or self.route
         context = self._context(path, text, offset, timing)
         next_line = next((ln for ln in text[offset:].split("\n")[1:] if ln.strip()), "")
@@ -495,6 +501,18 @@ class Completer:
         )
         self.cache.put(path, full_prefix, shape.line_suffix, suggestion)
         return suggestion
+
+    def continues_last(self, path: str, text: str, offset: int) -> bool:
+        """Whether a request at ``offset`` continues the last one asked (the person typing on at the
+        same place): its window differs from the last one's only in its last :data:`TYPING_CHARS`
+        characters, which the model server evaluates in a moment. A request that does not (a new
+        place, another file) starts a prompt the server has not seen, which is worth starting at once.
+        """
+        last = self._last_window
+        if last is None or last[0] != path:
+            return False
+        prefix, _ = window(text, offset, self.settings.prefix_tokens, self.settings.suffix_tokens)
+        return len(prefix) - len(os.path.commonprefix([prefix, last[1]])) <= TYPING_CHARS
 
     def _context(self, path: str, text: str, offset: int, timing: Timing) -> str:
         """A small budget of repository context (best effort: failures cost only the context).

@@ -57,6 +57,7 @@ class InlineCompletions:
         self.server = server
         self._completers: dict[int, tuple["EditSession", Completer]] = {}
         self._by_uri: dict[str, Completer] = {}
+        self._relpaths: dict[str, str] = {}  # uri -> its path in the repository, once known
         self._latest: dict[str, int] = {}  # uri -> number of the newest request
         self._inflight: dict[str, threading.Event] = {}
         self._model_busy: concurrent.futures.Future[None] | None = None  # done when the last model request ended
@@ -87,7 +88,7 @@ class InlineCompletions:
         if not settings.enabled:
             return None
         explicit = params.context.trigger_kind == types.InlineCompletionTriggerKind.Invoked
-        if not explicit and settings.debounce_ms:
+        if not explicit and settings.debounce_ms and self._typing_on(uri, text, offset):
             await asyncio.sleep(settings.debounce_ms / 1000)
         if self._latest.get(uri) != number:
             self.stats["superseded"] += 1
@@ -130,6 +131,15 @@ class InlineCompletions:
                                   arguments=[{"id": suggestion.id}]))
         return types.InlineCompletionList(items=[item])
 
+    def _typing_on(self, uri: str, text: str, offset: int) -> bool:
+        """Whether this keystroke continues the last request's place (then it is debounced). The first
+        keystroke at a new place is not: its prompt is new to the model server, and evaluating it while
+        the person types on is what makes the suggestion at their last keystroke quick."""
+        completer, rel = self._by_uri.get(uri), self._relpaths.get(uri)
+        if completer is None or rel is None:
+            return False  # the document's first request: a new place
+        return completer.continues_last(rel, text, offset)
+
     async def _older_request_ended(self) -> None:
         """Wait (at most :data:`OLDER_REQUEST_WAIT_S`) until the last model request has ended."""
         busy = self._model_busy
@@ -155,7 +165,7 @@ class InlineCompletions:
         completer = self._by_uri[uri] = self.completer_for(session)
         if not completer.settings.enabled:
             return completer, None
-        rel = session.workspace.relpath(path)
+        rel = self._relpaths[uri] = session.workspace.relpath(path)
         return completer, completer.complete(rel, text, offset, cancel=cancel, explicit=explicit)
 
     def completer_for(self, session: "EditSession") -> Completer:
