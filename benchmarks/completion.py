@@ -228,7 +228,7 @@ def _first_line(text: str) -> str:
     return next((ln.strip() for ln in text.split("\n") if ln.strip()), "")
 
 
-def run_route(endpoint: str, model: str, repo: Path, places: list[Place], fim: str, debounce_ms: int,
+def run_route(endpoint: str, model: str, repo: Path, places: list[Place], fim: str,
               seed: int, completion: dict | None = None, env_extra: dict[str, str] | None = None) -> dict:
     proxy = Proxy(endpoint)
     rng = random.Random(seed)
@@ -240,8 +240,7 @@ def run_route(endpoint: str, model: str, repo: Path, places: list[Place], fim: s
                    PYTHONPATH=str(ROOT), **(env_extra or {}))
         client = StdioClient([sys.executable, "-m", "amigo_lsp"], env=env)
         client.initialize(repo.as_uri(), {"endpoint": proxy.base_url, "model": model,
-                                          "completion": {"debounceMs": debounce_ms, "fim": fim,
-                                                                         **(completion or {})}})
+                                          "completion": {"fim": fim, **(completion or {})}})
         version, opened = 0, None
         try:
             for place in places:
@@ -393,7 +392,7 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--model", default="smollm2-135m-instruct")
     parser.add_argument("--positions", type=int, default=32)
     parser.add_argument("--routes", default=",".join(ROUTES), help=f"comma-separated, of {', '.join(ROUTES)}")
-    parser.add_argument("--debounce-ms", type=int, default=150)
+    parser.add_argument("--debounce-ms", type=int, help="completion.debounce_ms (default: Amigo's)")
     parser.add_argument("--threads", type=int, help="llama.cpp threads for the embedded server (default: Amigo's)")
     parser.add_argument("--backend", default="auto", choices=("auto", "llama-server", "llama-cpp-python"),
                         help="the embedded server (default: auto, as `amigo serve`: llama-server when built)")
@@ -418,8 +417,8 @@ def main(argv: list[str]) -> int:
         endpoint = server.base_url
         served = f"; {server.backend}: {' '.join(server.command()[1:])}"
     results: dict[str, dict] = {}
-    completion = {key: value for key, value in (("latencyMs", args.latency_ms), ("contextBudget", args.context_budget))
-                  if value is not None}
+    completion = {key: value for key, value in (("latencyMs", args.latency_ms), ("contextBudget", args.context_budget),
+                                                ("debounceMs", args.debounce_ms)) if value is not None}
     env_extra = {"AMIGO_COMPLETION__PREFIX_TOKENS": str(args.prefix_tokens)} if args.prefix_tokens else {}
     cache = tempfile.TemporaryDirectory()
     os.environ["XDG_CACHE_HOME"] = cache.name
@@ -430,7 +429,8 @@ def main(argv: list[str]) -> int:
         head = subprocess.run(["git", "-C", str(repo), "log", "-1", "--format=%h %cs"], capture_output=True,
                               text=True).stdout.strip()
         print(f"held-out places: {len(places)} in {len({p.path for p in places})} files of {repo} at {head}, "
-              f"lines changed after {args.since}; debounce {args.debounce_ms} ms")
+              f"lines changed after {args.since}; completion settings other than Amigo's defaults: {completion}"
+              f"{', ' + str(env_extra) if env_extra else ''}")
         started = time.monotonic()
         index_repository(repo, places)
         print(f"context index built in {time.monotonic() - started:.0f} s (before timing, as a user's already is)")
@@ -438,7 +438,7 @@ def main(argv: list[str]) -> int:
         for label in args.routes.split(","):
             mark = log_path.stat().st_size if log_path.exists() else 0
             started = time.monotonic()
-            results[label] = run_route(endpoint, args.model, repo, places, ROUTES[label], args.debounce_ms, args.seed,
+            results[label] = run_route(endpoint, args.model, repo, places, ROUTES[label], args.seed,
                                        completion, env_extra)
             print(f"{label}: {time.monotonic() - started:.0f} s, load average {os.getloadavg()}; "
                   f"{server_speeds(log_path, mark) if server else ''}", flush=True)
