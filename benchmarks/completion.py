@@ -10,7 +10,7 @@ and inside the line (the person typed the line's first characters: a line
 suggestion).
 
 Each place is a typing session replayed keystroke by keystroke through the
-real ``amigo lsp`` (stdio) and the real embedded model (llama-cpp-python):
+real ``amigo lsp`` (stdio) and the real embedded model (``--backend``, as ``amigo serve``):
 every keystroke sends ``didChange`` and ``textDocument/inlineCompletion`` (and
 ``$/cancelRequest`` for the previous one still open), as VS Code does, with a
 random 80-200 ms between keys. Places go through each file from top to bottom,
