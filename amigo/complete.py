@@ -11,7 +11,7 @@ prompt with a cursor marker.
 Every prompt is laid out for the model server's prefix cache (llama.cpp keeps
 what it evaluated for the last request and skips the beginning the next one
 shares): what stays put while the person types comes first (repository
-context, built once per block of lines; the window's first line, which moves
+context, built once per file; the window's first line, which moves
 in steps of :data:`WINDOW_STEP` lines), then the text up to the cursor, and
 only then what changes at each keystroke. Typing one more character then costs
 the model a token or two instead of the whole prompt.
@@ -33,6 +33,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import re
 import threading
 import time
@@ -55,6 +56,9 @@ log = logging.getLogger(__name__)
 
 CURSOR = "<|cursor|>"
 CACHE_SIZE = 64
+# Characters of new text before the cursor that still count as typing on at the same place
+# (a few keystrokes, a pasted word): the model server has the rest of the prompt evaluated.
+TYPING_CHARS = 64
 
 
 @dataclass(frozen=True)
@@ -222,6 +226,19 @@ def cut(answer: str, shape: Shape, next_line: str = "", max_lines: int = 12) -> 
     return "\n".join(kept), False
 
 
+def whole_lines(answer: str) -> tuple[str, bool]:
+    """A block answer cut back to its complete lines (the last piece may still grow), and whether
+    that is a suggestion: not when no line with text is complete yet.
+
+    Used once a request has spent its latency budget: the suggestion shown now
+    is worth more than the rest of the block later.
+    """
+    complete, sep, _ = answer.rpartition("\n")
+    if not sep or not complete.strip():
+        return answer, False
+    return _tidy(complete.split("\n")), True
+
+
 def _tidy(lines: list[str]) -> str:
     while lines and not lines[-1].strip() and len(lines) > 1:
         lines.pop()
@@ -267,7 +284,9 @@ def clean_chat_answer(answer: str, line_prefix: str, opens: bool = False) -> str
 # -- prompts ----------------------------------------------------------------------------
 
 
-WINDOW_STEP = 16  # lines: the window's first line moves in steps this big, so typing keeps the model's cache
+# lines: the window's first line moves in steps this big, so typing keeps the model's cache; small, as the
+# window is short (a window of N lines holds N - WINDOW_STEP to N of them)
+WINDOW_STEP = 8
 
 
 def window(text: str, offset: int, prefix_tokens: int, suffix_tokens: int,
@@ -429,9 +448,10 @@ class Completer:
     events: EventBus
     repo_root: Path | None = None
     cache: SuggestionCache = field(default_factory=SuggestionCache)
-    # (path, block of lines, budget) -> repository context, oldest first
-    _contexts: dict[tuple[str, int, int], str] = field(default_factory=dict, repr=False)
+    # (path, budget) -> repository context, oldest first
+    _contexts: dict[tuple[str, int], str] = field(default_factory=dict, repr=False)
     _contexts_lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+    _last_window: tuple[str, str] | None = field(default=None, repr=False)  # (path, text before the cursor) last asked
 
     @property
     def settings(self) -> CompletionSettings:
@@ -463,6 +483,7 @@ class Completer:
             timing.cached, timing.total_s = True, time.monotonic() - started
             return hit[0] if hit[1] == hit[0].text else _rest(hit[0], hit[1])
         prefix, suffix = window(text, offset, self.settings.prefix_tokens, self.settings.suffix_tokens)
+        self._last_window = (path, prefix)
         route = route or self.route
         context = self._context(path, text, offset, timing)
         next_line = next((ln for ln in text[offset:].split("\n")[1:] if ln.strip()), "")
@@ -481,17 +502,31 @@ class Completer:
         self.cache.put(path, full_prefix, shape.line_suffix, suggestion)
         return suggestion
 
+    def continues_last(self, path: str, text: str, offset: int) -> bool:
+        """Whether a request at ``offset`` continues the last one asked (the person typing on at the
+        same place): its window differs from the last one's only in its last :data:`TYPING_CHARS`
+        characters, which the model server evaluates in a moment. A request that does not (a new
+        place, another file) starts a prompt the server has not seen, which is worth starting at once.
+        """
+        last = self._last_window
+        if last is None or last[0] != path:
+            return False
+        prefix, _ = window(text, offset, self.settings.prefix_tokens, self.settings.suffix_tokens)
+        return len(prefix) - len(os.path.commonprefix([prefix, last[1]])) <= TYPING_CHARS
+
     def _context(self, path: str, text: str, offset: int, timing: Timing) -> str:
         """A small budget of repository context (best effort: failures cost only the context).
 
-        Built once per file and block of :data:`WINDOW_STEP` lines, then reused:
-        the context comes first in the prompt, and a context that changed at each
-        keystroke would make the model server evaluate the whole prompt again.
+        Built once per file, for the whole file (the definitions of what it
+        imports and uses; the text around the cursor is the window), then reused:
+        the context comes first in the prompt, so every completion in the file
+        starts with what the model server has already evaluated; a context that
+        changed with the cursor's place would make it evaluate all of it again,
+        which on a CPU costs more than the context is worth.
         """
         if self.settings.context_budget <= 0 or self.repo_root is None:
             return ""
-        line = text.count("\n", 0, offset) + 1
-        key = (path, line // WINDOW_STEP, self.settings.context_budget)
+        key = (path, self.settings.context_budget)
         with self._contexts_lock:
             known = self._contexts.get(key)
         if known is not None:
@@ -500,8 +535,8 @@ class Completer:
         try:
             from amigo.context import build_context
 
-            result = build_context(self.repo_root, path, text, (line, line), "",
-                                   budget_tokens=self.settings.context_budget)
+            # no selection: the context of the whole file (what it imports and uses), not of one place
+            result = build_context(self.repo_root, path, text, None, "", budget_tokens=self.settings.context_budget)
         except Exception:  # noqa: BLE001 - see docstring
             log.exception("completion context failed; asking without it")
             return ""
@@ -546,6 +581,7 @@ class Completer:
             prompt = json.dumps(messages, ensure_ascii=False)
             stream = self.client.stream(messages, cancel=cancel, stats=stats, **params)
         raw = answer = ""
+        budget_s = self.settings.latency_ms / 1000 if self.settings.latency_ms else float("inf")
         try:
             for piece in stream:
                 if cancel is not None and cancel.is_set():
@@ -558,6 +594,8 @@ class Completer:
                 if timing.first_line_s is None and "\n" in visible.lstrip("\n"):
                     timing.first_line_s = time.monotonic() - started
                 answer, done = cut(visible, shape, next_line, self.settings.max_lines)
+                if not done and shape.mode == "block" and time.monotonic() - started > budget_s:
+                    answer, done = whole_lines(answer)
                 if done:
                     break  # closing the stream makes the server stop generating
         finally:

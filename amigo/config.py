@@ -100,15 +100,22 @@ class CompletionSettings:
 
     enabled: bool = True
     fim: str = "auto"  # auto: a template from the model's name, else the chat fallback
-    debounce_ms: int = 150  # wait this long after the last keystroke before asking
+    # Wait this long after a keystroke before asking, while the person types on at one place (the first
+    # keystroke at a new place asks at once). Short: one request is in flight at a time anyway, and
+    # every millisecond here is one more before the suggestion (60 vs 150: benchmarks/RESULTS.md).
+    debounce_ms: int = 60
     max_tokens: int = 64
     max_lines: int = 12  # a block suggestion stops after this many lines
+    # After this long asking the model (ms), a block suggestion ends at the next whole line, so a slow
+    # model shows its first line instead of streaming a whole block first (0: no limit).
+    latency_ms: int = 250
     context_budget: int = 256  # tokens of repository context (0: none)
     # Tokens of the text before / after the cursor the model sees, in whole lines. Prompt evaluation
-    # dominates on a CPU: the text before the cursor is evaluated once per file and reused while
-    # typing (amigo.complete.window); the text after it is evaluated again at every keystroke
-    # on the FIM route, hence small.
-    prefix_tokens: int = 384
+    # dominates on a CPU: the text before the cursor is evaluated when the person starts typing at a
+    # new place and reused while they type on (amigo.complete.window), so it must fit in the time of
+    # a few keystrokes (192 tokens: ~0.7 s on 2 cores for the embedded model); the text after it is
+    # evaluated again at every keystroke on the FIM route, hence small. A GPU server affords more.
+    prefix_tokens: int = 192
     suffix_tokens: int = 64
     reject_after_s: float = 30.0  # a suggestion neither accepted nor typed over by then counts as rejected
     in_strings: bool = False  # suggest inside strings and comments too
@@ -167,6 +174,7 @@ class Config:
             ("completion.debounce_ms", 0 <= self.completion.debounce_ms <= 5000, "milliseconds in 0-5000"),
             ("completion.max_tokens", 0 < self.completion.max_tokens <= 1024, "a number of tokens in 1-1024"),
             ("completion.max_lines", self.completion.max_lines > 0, "a positive number of lines"),
+            ("completion.latency_ms", 0 <= self.completion.latency_ms <= 60000, "milliseconds in 0-60000 (0: no limit)"),
             ("completion.context_budget", self.completion.context_budget >= 0, "a number of tokens >= 0"),
             ("completion.prefix_tokens", self.completion.prefix_tokens > 0, "a positive number of tokens"),
             ("completion.suffix_tokens", self.completion.suffix_tokens >= 0, "a number of tokens >= 0"),

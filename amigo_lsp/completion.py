@@ -9,6 +9,13 @@ became of each suggestion in :mod:`amigo_lsp.completion_verdicts`:
 * **Cancel on typing.** A newer request for the document, or ``$/cancelRequest``
   for this one, sets the generation's cancel event: the HTTP stream is closed,
   which stops the model server.
+* **One model request at a time.** A request whose debounce is over waits
+  until the model request before it (cancelled or not) has ended, then asks
+  only if it is still the newest: a local server computes one request at a
+  time (llama.cpp notices a closed connection only when it sends a token), so
+  every keystroke sent while it evaluates a prompt would queue up behind it.
+  The newest keystroke's prompt then shares everything but its last
+  characters with what the server has just evaluated.
 * **Typing through.** The engine's prefix cache answers with the rest of a
   suggestion while the person types what it suggested.
 """
@@ -16,6 +23,7 @@ became of each suggestion in :mod:`amigo_lsp.completion_verdicts`:
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import logging
 import threading
 from pathlib import Path
@@ -38,6 +46,10 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
+# How long a request waits for the model request before it to end (a cancelled one ends at its first
+# token) before asking anyway: a server that hangs must not hold every later suggestion.
+OLDER_REQUEST_WAIT_S = 10.0
+
 class InlineCompletions:
     """The inline completion state of one language server: requests per document and shown suggestions."""
 
@@ -45,8 +57,10 @@ class InlineCompletions:
         self.server = server
         self._completers: dict[int, tuple["EditSession", Completer]] = {}
         self._by_uri: dict[str, Completer] = {}
+        self._relpaths: dict[str, str] = {}  # uri -> its path in the repository, once known
         self._latest: dict[str, int] = {}  # uri -> number of the newest request
         self._inflight: dict[str, threading.Event] = {}
+        self._model_busy: concurrent.futures.Future[None] | None = None  # done when the last model request ended
         self.verdicts = Verdicts(server)
         self.stats: dict[str, int] = {"requests": 0, "superseded": 0, "cancelled": 0, "answered": 0,
                                       "empty": 0, "failed": 0}
@@ -74,16 +88,28 @@ class InlineCompletions:
         if not settings.enabled:
             return None
         explicit = params.context.trigger_kind == types.InlineCompletionTriggerKind.Invoked
-        if not explicit and settings.debounce_ms:
+        if not explicit and settings.debounce_ms and self._typing_on(uri, text, offset):
             await asyncio.sleep(settings.debounce_ms / 1000)
+        if self._latest.get(uri) != number:
+            self.stats["superseded"] += 1
+            return None
+        await self._older_request_ended()
         if self._latest.get(uri) != number:
             self.stats["superseded"] += 1
             return None
         cancel = threading.Event()
         self._inflight[uri] = cancel
+        ended: concurrent.futures.Future[None] = concurrent.futures.Future()
+        self._model_busy = ended
+
+        def work() -> tuple[Completer, Suggestion | None]:
+            try:
+                return self._complete(uri, path, text, offset, cancel, explicit)
+            finally:
+                ended.set_result(None)
+
         try:
-            completer, suggestion = await run_in_thread(
-                lambda: self._complete(uri, path, text, offset, cancel, explicit), cancel, "amigo-complete")
+            completer, suggestion = await run_in_thread(work, cancel, "amigo-complete")
         except Cancelled:
             return None
         except AmigoError as exc:
@@ -105,6 +131,26 @@ class InlineCompletions:
                                   arguments=[{"id": suggestion.id}]))
         return types.InlineCompletionList(items=[item])
 
+    def _typing_on(self, uri: str, text: str, offset: int) -> bool:
+        """Whether this keystroke continues the last request's place (then it is debounced). The first
+        keystroke at a new place is not: its prompt is new to the model server, and evaluating it while
+        the person types on is what makes the suggestion at their last keystroke quick."""
+        completer, rel = self._by_uri.get(uri), self._relpaths.get(uri)
+        if completer is None or rel is None:
+            return False  # the document's first request: a new place
+        return completer.continues_last(rel, text, offset)
+
+    async def _older_request_ended(self) -> None:
+        """Wait (at most :data:`OLDER_REQUEST_WAIT_S`) until the last model request has ended."""
+        busy = self._model_busy
+        if busy is None or busy.done():
+            return
+        try:
+            await asyncio.wait_for(asyncio.shield(asyncio.wrap_future(busy)), OLDER_REQUEST_WAIT_S)
+        except asyncio.TimeoutError:
+            log.info("the previous completion request is still running after %s s; asking anyway",
+                     OLDER_REQUEST_WAIT_S)
+
     def _settings(self, uri: str) -> CompletionSettings:
         """The completion settings of the document's repository (editor defaults before its first request)."""
         completer = self._by_uri.get(uri)
@@ -119,7 +165,7 @@ class InlineCompletions:
         completer = self._by_uri[uri] = self.completer_for(session)
         if not completer.settings.enabled:
             return completer, None
-        rel = session.workspace.relpath(path)
+        rel = self._relpaths[uri] = session.workspace.relpath(path)
         return completer, completer.complete(rel, text, offset, cancel=cancel, explicit=explicit)
 
     def completer_for(self, session: "EditSession") -> Completer:

@@ -35,6 +35,7 @@ COMPLETION_KEYS: dict[str, tuple[str, str]] = {
     "debounceMs": ("debounce_ms", "int"),
     "maxTokens": ("max_tokens", "int"),
     "maxLines": ("max_lines", "int"),
+    "latencyMs": ("latency_ms", "int"),
     "contextBudget": ("context_budget", "int"),
     "rejectAfterS": ("reject_after_s", "float"),
     "inStrings": ("in_strings", "bool"),

@@ -10,7 +10,7 @@ and inside the line (the person typed the line's first characters: a line
 suggestion).
 
 Each place is a typing session replayed keystroke by keystroke through the
-real ``amigo lsp`` (stdio) and the real embedded model (llama-cpp-python):
+real ``amigo lsp`` (stdio) and the real embedded model (``--backend``, as ``amigo serve``):
 every keystroke sends ``didChange`` and ``textDocument/inlineCompletion`` (and
 ``$/cancelRequest`` for the previous one still open), as VS Code does, with a
 random 80-200 ms between keys. Places go through each file from top to bottom,
@@ -228,8 +228,8 @@ def _first_line(text: str) -> str:
     return next((ln.strip() for ln in text.split("\n") if ln.strip()), "")
 
 
-def run_route(endpoint: str, model: str, repo: Path, places: list[Place], fim: str, debounce_ms: int,
-              seed: int) -> dict:
+def run_route(endpoint: str, model: str, repo: Path, places: list[Place], fim: str,
+              seed: int, completion: dict | None = None, env_extra: dict[str, str] | None = None) -> dict:
     proxy = Proxy(endpoint)
     rng = random.Random(seed)
     sessions: list[dict] = []
@@ -237,10 +237,10 @@ def run_route(endpoint: str, model: str, repo: Path, places: list[Place], fim: s
     with tempfile.TemporaryDirectory() as tmp:
         # the repository's context index is shared (built before the first route, as a user's would be)
         env = dict(os.environ, XDG_DATA_HOME=str(Path(tmp) / "data"), XDG_STATE_HOME=str(Path(tmp) / "state"),
-                   PYTHONPATH=str(ROOT))
+                   PYTHONPATH=str(ROOT), **(env_extra or {}))
         client = StdioClient([sys.executable, "-m", "amigo_lsp"], env=env)
         client.initialize(repo.as_uri(), {"endpoint": proxy.base_url, "model": model,
-                                          "completion": {"debounceMs": debounce_ms, "fim": fim}})
+                                          "completion": {"fim": fim, **(completion or {})}})
         version, opened = 0, None
         try:
             for place in places:
@@ -363,13 +363,15 @@ def server_speeds(log_path: Path, since: int) -> str:
     """Prompt evaluation and generation speed from llama.cpp's own log (what was appended since ``since``)."""
     text = log_path.read_text(errors="replace")[since:] if log_path.exists() else ""
     prompt = [(float(a), int(b)) for a, b in re.findall(r"prompt eval time =\s*([\d.]+) ms /\s*(\d+) tokens", text)]
-    gen = [(float(a), int(b)) for a, b in re.findall(r"\s eval time =\s*([\d.]+) ms /\s*(\d+) runs", text)]
-    hits = [int(n) for n in re.findall(r"remaining (\d+) prompt tokens to eval", text)]
+    gen = [(float(a), int(b)) for a, b in re.findall(r"\s eval time =\s*([\d.]+) ms /\s*(\d+) (?:runs|tokens)", text)]
+    # llama-cpp-python logs its prefix-cache hits; llama-server logs only what each request evaluated
+    hits = [int(n) for n in re.findall(r"remaining (\d+) prompt tokens to eval", text)] or [b for _, b in prompt]
     ms_p, n_p = sum(a for a, _ in prompt), sum(b for _, b in prompt)
     ms_g, n_g = sum(a for a, _ in gen), sum(b for _, b in gen)
     return (f"llama.cpp log: {n_p} prompt tokens evaluated in {ms_p / 1000:.1f} s "
             f"({n_p / max(ms_p / 1000, 1e-9):.0f} tok/s), {n_g} tokens generated in {ms_g / 1000:.1f} s "
-            f"({n_g / max(ms_g / 1000, 1e-9):.0f} tok/s); {len(hits)} prefix-cache hits, tokens left to evaluate "
+            f"({n_g / max(ms_g / 1000, 1e-9):.0f} tok/s); {len(hits)} requests (llama-cpp-python: prefix-cache hits), "
+            f"tokens left to evaluate "
             f"p50 {pct(hits, .5):.0f}, p95 {pct(hits, .95):.0f}")
 
 
@@ -390,8 +392,13 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--model", default="smollm2-135m-instruct")
     parser.add_argument("--positions", type=int, default=32)
     parser.add_argument("--routes", default=",".join(ROUTES), help=f"comma-separated, of {', '.join(ROUTES)}")
-    parser.add_argument("--debounce-ms", type=int, default=150)
-    parser.add_argument("--threads", type=int, help="llama.cpp threads for the embedded server (default: its own)")
+    parser.add_argument("--debounce-ms", type=int, help="completion.debounce_ms (default: Amigo's)")
+    parser.add_argument("--threads", type=int, help="llama.cpp threads for the embedded server (default: Amigo's)")
+    parser.add_argument("--backend", default="auto", choices=("auto", "llama-server", "llama-cpp-python"),
+                        help="the embedded server (default: auto, as `amigo serve`: llama-server when built)")
+    parser.add_argument("--latency-ms", type=int, help="completion.latency_ms (default: Amigo's)")
+    parser.add_argument("--context-budget", type=int, help="completion.context_budget (default: Amigo's)")
+    parser.add_argument("--prefix-tokens", type=int, help="completion.prefix_tokens (default: Amigo's)")
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--save", type=Path, help="write every session as JSON here")
     args = parser.parse_args(argv)
@@ -399,24 +406,31 @@ def main(argv: list[str]) -> int:
     since = datetime.fromisoformat(args.since).replace(tzinfo=timezone.utc).timestamp()
 
     server = None
+    served = ""
     endpoint = args.endpoint
     log_path = Path(tempfile.gettempdir()) / f"amigo-completion-bench-{os.getpid()}.log"
     if endpoint is None:
         from amigo.serve import ServerProcess
 
-        server = ServerProcess(n_ctx=4096, threads=args.threads, log_path=log_path)
+        server = ServerProcess(n_ctx=4096, threads=args.threads, log_path=log_path, backend=args.backend)
         server.start(timeout=180)
         endpoint = server.base_url
+        served = f"; {server.backend}: {' '.join(server.command()[1:])}"
     results: dict[str, dict] = {}
+    completion = {key: value for key, value in (("latencyMs", args.latency_ms), ("contextBudget", args.context_budget),
+                                                ("debounceMs", args.debounce_ms)) if value is not None}
+    env_extra = {"AMIGO_COMPLETION__PREFIX_TOKENS": str(args.prefix_tokens)} if args.prefix_tokens else {}
     cache = tempfile.TemporaryDirectory()
     os.environ["XDG_CACHE_HOME"] = cache.name
     try:
-        print(f"load average at start: {os.getloadavg()} ({os.cpu_count()} CPUs); endpoint {endpoint}")
+        print(f"load average at start: {os.getloadavg()} ({os.cpu_count()} CPUs); endpoint {endpoint}"
+              + served)
         places = held_out_places(repo, args.positions, since, args.seed)
         head = subprocess.run(["git", "-C", str(repo), "log", "-1", "--format=%h %cs"], capture_output=True,
                               text=True).stdout.strip()
         print(f"held-out places: {len(places)} in {len({p.path for p in places})} files of {repo} at {head}, "
-              f"lines changed after {args.since}; debounce {args.debounce_ms} ms")
+              f"lines changed after {args.since}; completion settings other than Amigo's defaults: {completion}"
+              f"{', ' + str(env_extra) if env_extra else ''}")
         started = time.monotonic()
         index_repository(repo, places)
         print(f"context index built in {time.monotonic() - started:.0f} s (before timing, as a user's already is)")
@@ -424,7 +438,8 @@ def main(argv: list[str]) -> int:
         for label in args.routes.split(","):
             mark = log_path.stat().st_size if log_path.exists() else 0
             started = time.monotonic()
-            results[label] = run_route(endpoint, args.model, repo, places, ROUTES[label], args.debounce_ms, args.seed)
+            results[label] = run_route(endpoint, args.model, repo, places, ROUTES[label], args.seed,
+                                       completion, env_extra)
             print(f"{label}: {time.monotonic() - started:.0f} s, load average {os.getloadavg()}; "
                   f"{server_speeds(log_path, mark) if server else ''}", flush=True)
             lines += report(label, results[label])

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import threading
 from pathlib import Path
 
@@ -10,11 +11,12 @@ import pytest
 
 from amigo.client import Cancelled, ChatClient
 from amigo.complete import (
-    FIM_TEMPLATES, Completer, SuggestionCache, Timing, analyse, clean_chat_answer, cut, render_fim, route_for, window,
+    FIM_TEMPLATES, Completer, SuggestionCache, Timing, analyse, clean_chat_answer, cut, render_fim, route_for, whole_lines,
+    window,
 )
 from amigo.config import CompletionSettings, Config
 from amigo.events import CompletionAcceptedEvent, CompletionRejectedEvent, CompletionShownEvent, EventBus
-from helpers import RecordedModelServer
+from helpers import RecordedModelServer, git
 
 PY = '''def total(items):
     """Sum the prices."""
@@ -152,7 +154,7 @@ def test_cache_serves_the_rest_while_the_suggestion_is_typed() -> None:
 
 
 def _completer(url: str, repo: Path | None = None, **settings: object) -> tuple[Completer, list]:
-    config = Config(endpoint=url, model="recorded", completion=CompletionSettings(context_budget=0, **settings))  # type: ignore[arg-type]
+    config = Config(endpoint=url, model="recorded", completion=CompletionSettings(**{"context_budget": 0, **settings}))  # type: ignore[arg-type]
     events: list = []
     bus = EventBus()
     bus.subscribe(events.append)
@@ -195,6 +197,52 @@ def test_chat_fallback_and_cancel_over_real_http() -> None:
         with pytest.raises(Cancelled):
             completer.complete("a.py", PY, at(PY, "result = sum("), cancel=cancel)
         assert slow.disconnected.wait(5), "cancelling closed the HTTP stream"
+
+
+def test_whole_lines_keeps_only_finished_lines_with_text() -> None:
+    assert whole_lines("n = len(items)\n    ret") == ("n = len(items)", True)
+    assert whole_lines("\n    n = 1\n    m = 2\n") == ("\n    n = 1\n    m = 2", True)
+    assert whole_lines("n = len(ite") == ("n = len(ite", False), "no line finished yet: keep streaming"
+    assert whole_lines("\n    n = le") == ("\n    n = le", False), "only the line break after the header"
+
+
+BLOCK = "    n = len(items)\n    total = sum(i.price for i in items)\n    return total / n\n"
+
+
+@pytest.mark.parametrize("latency_ms, shown", [
+    (150, "n = len(items)"),  # over budget once the first line is done: show it now
+    (0, "n = len(items)\n    total = sum(i.price for i in items)\n    return total / n"),  # no limit: the block
+])
+def test_a_block_suggestion_ends_at_a_whole_line_once_the_latency_budget_is_spent(latency_ms: int,
+                                                                                  shown: str) -> None:
+    text = "def mean(items):\n    \n"
+    # ~50 ms a chunk of 4 characters: the first line is done after ~0.25 s, the block after ~0.8 s
+    with RecordedModelServer(BLOCK, chunk_chars=4, delay_s=0.05) as server:
+        completer, _ = _completer(server.base_url, fim="prefix", latency_ms=latency_ms)
+        timing = Timing()
+        suggestion = completer.complete("a.py", text, at(text, "items):\n    "), timing=timing)
+        assert suggestion is not None and suggestion.mode == "block" and suggestion.text == shown
+        if latency_ms:
+            assert server.disconnected.wait(5), "the rest of the block was not generated"
+
+
+def test_repository_context_is_built_once_per_file_so_every_prompt_there_starts_alike(repo: Path) -> None:
+    """The context heads the prompt: one context for the whole file lets the model server reuse its
+    evaluation from one place of the file to the next, where only the window is new."""
+    (repo / "ages.py").write_text("def age_of(user):\n    \"\"\"The user's age in years.\"\"\"\n    return user.age\n")
+    git(repo, "add", "ages.py")
+    git(repo, "commit", "-q", "-m", "ages")
+    text = "from ages import age_of\n" + (repo / "users.py").read_text() + "".join(
+        f"\ndef f{i}(users):\n    return age_of(users[0]) + {i}\n" for i in range(40))
+    with RecordedModelServer("users)\n") as server:
+        completer, _ = _completer(server.base_url, repo, fim="prefix", context_budget=256)
+        for marker in ("def f1(users):\n    return age_of(", "def f38(users):\n    return age_of("):
+            completer.complete("users.py", text, at(text, marker))
+        first, last = (body["prompt"] for body in server.requests)
+        assert "def age_of(user)" in first and "Enclosing scope" not in first, "the file's context, not a place's"
+        shared = os.path.commonprefix([first, last])
+        assert shared.startswith("# Definitions of names this file uses") and "def age_of(user):" in shared, \
+            "both places start with the same context"
 
 
 def test_completion_feedback_is_redacted_and_exported(tmp_path: Path) -> None:

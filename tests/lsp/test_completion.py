@@ -131,6 +131,8 @@ async def test_debounce_asks_once_for_a_burst_of_keystrokes(repo: Path, fim_mode
     editor = await _start(repo, fim_model, debounceMs=300)
     try:
         uri = editor.open(repo / "users.py", _text_with(repo, "    return m"))
+        assert (await _ask(editor, uri, CURSOR_LINE, len("    return m"))).items  # the place's first: at once
+        fim_model.requests.clear()
         burst = []
         for typed in ("    return ma", "    return max", "    return max("):
             editor.type_text(uri, _text_with(repo, typed))
@@ -140,6 +142,31 @@ async def test_debounce_asks_once_for_a_burst_of_keystrokes(repo: Path, fim_mode
         assert results[:2] == [None, None], "superseded keystrokes answer nothing"
         assert results[2].items[0].insert_text == "users, key=lambda u: u.age)"
         assert len(fim_model.requests) == 1, "only the last keystroke of the burst reaches the model"
+    finally:
+        await editor.client.shutdown_session()
+        await editor.client.stop()
+
+
+async def test_the_first_keystroke_at_a_new_place_asks_at_once_typing_on_is_debounced(
+        repo: Path, fim_model: RecordedModelServer) -> None:
+    """A new place's prompt is new to the model server: evaluating it while the person types on is
+    what makes their last keystroke quick, so it is not debounced; the keystrokes after it are."""
+    editor = await _start(repo, fim_model, debounceMs=3000)
+    try:
+        users = editor.open(repo / "users.py", _text_with(repo, TYPED_SO_FAR))
+        assert (await _ask(editor, users, CURSOR_LINE, len(TYPED_SO_FAR))).items
+        (repo / "more.py").write_text("def youngest(users):\n    return m\n")
+        other = editor.open(repo / "more.py", "def youngest(users):\n    return m\n")
+        burst = []
+        for n, typed in enumerate(("    return mi", "    return min", "    return min(")):
+            editor.type_text(other, f"def youngest(users):\n{typed}\n")
+            burst.append(asyncio.ensure_future(_ask(editor, other, 1, len(typed))))
+            if n == 0:  # well within the debounce: only a request not debounced gets there
+                await wait_until(lambda: len(fim_model.requests) == 2, timeout=2.0)
+        await asyncio.gather(*burst)
+        prompts = [body["prompt"] for body in fim_model.requests]
+        assert len(prompts) == 3, "users.py, more.py's first keystroke (at once), its last (debounced)"
+        assert "    return mi<fim_suffix>" in prompts[1] and "    return min(<fim_suffix>" in prompts[2]
     finally:
         await editor.client.shutdown_session()
         await editor.client.stop()
@@ -172,6 +199,30 @@ async def test_typing_on_cancels_the_stream_and_cancel_request_too(repo: Path) -
                 assert await asyncio.wait_for(asyncio.wrap_future(future), 5) is None
             except Exception as exc:  # noqa: BLE001
                 assert "cancel" in str(exc).lower()
+        finally:
+            await editor.client.shutdown_session()
+            await editor.client.stop()
+
+
+async def test_keystrokes_while_the_model_is_busy_ask_it_once_it_is_free(repo: Path) -> None:
+    """A local server computes one request at a time: the keystrokes typed while it works are not
+    queued behind it; only the newest asks, once the cancelled request has ended."""
+    with RecordedModelServer("users, key=lambda u: u.age)\n", delay_s=0.15, chunk_chars=4) as slow:
+        editor = await _start(repo, slow)  # no debounce: every keystroke would ask at once
+        try:
+            uri = editor.open(repo / "users.py", _text_with(repo, "    return m"))
+            asked = [asyncio.ensure_future(_ask(editor, uri, CURSOR_LINE, len("    return m")))]
+            await wait_until(lambda: len(slow.requests) == 1)
+            for typed in ("    return ma", "    return max", TYPED_SO_FAR):
+                editor.type_text(uri, _text_with(repo, typed))
+                asked.append(asyncio.ensure_future(_ask(editor, uri, CURSOR_LINE, len(typed))))
+                await asyncio.sleep(0.02)
+            results = await asyncio.gather(*asked)
+            assert results[:3] == [None, None, None]
+            assert results[3].items[0].insert_text == "users, key=lambda u: u.age)"
+            assert len(slow.requests) == 2, "the keystrokes in between never reached the model"
+            assert f"{TYPED_SO_FAR}<fim_suffix>" in slow.requests[1]["prompt"]
+            assert slow.streams_aborted == 1
         finally:
             await editor.client.shutdown_session()
             await editor.client.stop()

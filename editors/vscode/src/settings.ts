@@ -18,7 +18,7 @@ export const SERVER_KEYS = [
 export type ServerKey = (typeof SERVER_KEYS)[number];
 
 /** The "amigo.completion.*" settings the server understands (inline suggestions). */
-export const COMPLETION_KEYS = ["enabled", "fim", "debounceMs", "maxTokens", "maxLines", "contextBudget", "rejectAfterS", "inStrings", "classicItems"] as const;
+export const COMPLETION_KEYS = ["enabled", "fim", "debounceMs", "maxTokens", "maxLines", "latencyMs", "contextBudget", "rejectAfterS", "inStrings", "classicItems"] as const;
 
 /** Anything with VS Code's WorkspaceConfiguration.get shape. */
 export interface SettingsReader {
