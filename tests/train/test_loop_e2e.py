@@ -13,8 +13,10 @@ measures the same cycle at full size, with tiny counts.
 
 Marked ``slow`` and ``e2e``; in the default run (``make test``; alone: ``make test-e2e``). Each
 task's split (train or test) is fixed by the benchmark and its request id chosen so that the
-export's hash split agrees, so both sides always hold tasks (a run once exported no pair to train
-on while the request ids were random: the hash had put every pair on the held-out side).
+export's hash split agrees, so both sides always hold tasks. With random request ids the hash could
+put every pair on one side, the likely cause of the two failures recorded before (one run held no
+pair out, one exported none to train on); a failure prints the export's counts and the reviewer's
+rates, so it names its cause.
 """
 
 from __future__ import annotations
