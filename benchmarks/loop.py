@@ -280,8 +280,10 @@ def wait_for_restart(port: int, log: Path, before: int, timeout: float = 300) ->
 
 
 def parse_setting(text: str) -> dict[str, float]:
-    """``steps=8,lr=1e-3,beta=0.1`` -> {"steps": 8.0, "lr": 0.001, "beta": 0.1}."""
-    setting = {}
+    """``steps=8,lr=1e-3,beta=0.1`` -> {"steps": 8.0, "lr": 0.001, "beta": 0.1}; ``recipe``: the recipe as it is."""
+    setting: dict[str, float] = {}
+    if text == "recipe":
+        return setting
     for part in filter(None, text.split(",")):
         key, _, value = part.partition("=")
         if key not in ("steps", "lr", "beta"):
@@ -430,8 +432,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--steps", type=int, help="cap every stage at this many steps, batch size 1 (a quick look "
                         "on a loaded machine); the recipe is copied into --out with the cap")
     parser.add_argument("--sweep", nargs="+", metavar="SETTING", help="recipe settings to choose from on the "
-                        "validation split, each steps=N, lr=X and/or beta=X joined by commas (e.g. steps=4 "
-                        "steps=8,lr=1e-3); applied over --recipe (and --steps)")
+                        "validation split, each steps=N, lr=X and/or beta=X joined by commas, or recipe (as it is) "
+                        "(e.g. steps=4 steps=8,lr=1e-3 recipe); applied over --recipe (and --steps)")
     parser.add_argument("--repair-attempts", type=int, default=2, help="the engine's repair loop (its default 2); "
                         "0 makes the replay about three times faster on a loaded machine")
     parser.add_argument("--train-threads", type=int, help="torch threads for the nightly training and evaluation")

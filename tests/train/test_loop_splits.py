@@ -49,6 +49,9 @@ def test_splits_follow_the_shares_and_the_export_agrees_for_every_attempt(planne
     assert [(t["split"], t["request_id"]) for t in again] == [(t["split"], t["request_id"]) for t in tasks]
     with pytest.raises(SystemExit, match="leave a train split"):
         loop.assign_splits(tasks, 0.5, 0.5, 3, repair_attempts=0)
+    assert loop.parse_setting("steps=8,lr=1e-3") == {"steps": 8.0, "lr": 0.001} and loop.parse_setting("recipe") == {}
+    with pytest.raises(SystemExit, match="unknown setting 'epochs'"):
+        loop.parse_setting("epochs=2")
 
 
 def _answers(tasks: list[dict[str, Any]]) -> Any:
