@@ -68,7 +68,8 @@ test: $(VENV)/.setup-train
 	$(BIN)/python -m pytest -q -p no:cacheprovider
 	$(MAKE) test-vscode
 
-# The closed loop end to end on the embedded model (replay, feedback, nightly, promotion, switch): minutes.
+# The closed loop end to end on the embedded model (replay, feedback, nightly, promotion, switch), alone:
+# minutes (make test runs it too).
 test-e2e: $(VENV)/.setup-train
 	$(BIN)/python -m pytest -q -p no:cacheprovider -m e2e
 
