@@ -135,11 +135,12 @@ def free_port(host: str = "127.0.0.1") -> int:
 
 def server_command(model_path: Path, host: str, port: int, n_ctx: int = 4096,
                    threads: int | None = None, alias: str = EMBEDDED_MODEL_ALIAS) -> list[str]:
-    """The llama-cpp-python server command line."""
+    """The llama-cpp-python server command line (through :mod:`amigo.llama_cpp_server`, so that
+    a SIGTERM lets the answers being streamed finish)."""
     if importlib.util.find_spec("llama_cpp") is None:
         raise AmigoError(f"llama-cpp-python is not installed: {INSTALL_HINT}")
     cmd = [
-        sys.executable, "-m", "llama_cpp.server",
+        sys.executable, "-m", "amigo.llama_cpp_server",
         "--model", str(model_path), "--model_alias", alias,
         "--host", host, "--port", str(port), "--n_ctx", str(n_ctx),
         # Its default drops the running request when another arrives: with an editor and the
@@ -585,9 +586,9 @@ def serve_foreground(model_path: Path | None, host: str, port: int, n_ctx: int, 
     server's output is shown and kept in a log; "up" is printed only after a
     first completion came back, and a death is reported with its cause.
     With ``reload``, SIGHUP asks it which model to serve and, when that changed,
-    restarts the server on it (a clean restart with draining: SIGTERM lets the
-    running server finish the requests it holds, then the new one starts on the
-    same port; clients retry a refused connection). ``pid_file`` receives our pid
+    restarts the server on it (a clean restart with draining, :func:`drain_and_stop`:
+    the running server finishes the answers it is streaming, then the new one starts
+    on the same port; clients retry a refused connection). ``pid_file`` receives our pid
     while we run, so that ``amigo train nightly`` knows whom to tell.
     """
     def make(model: Path | None) -> ServerProcess:
@@ -609,7 +610,7 @@ def serve_foreground(model_path: Path | None, host: str, port: int, n_ctx: int, 
             if model == server.model_path:
                 return
             current["next"] = model
-            server.signal_stop(signal.SIGTERM)
+            threading.Thread(target=drain_and_stop, args=(server,), name="amigo-serve-drain", daemon=True).start()
         else:
             current["quit"] = True
             server.signal_stop(signal.SIGINT if signum == signal.SIGINT else signal.SIGTERM)
@@ -632,6 +633,29 @@ def serve_foreground(model_path: Path | None, host: str, port: int, n_ctx: int, 
             server.stop()
         if pid_file is not None:
             pid_file.unlink(missing_ok=True)
+
+
+def drain_and_stop(server: ServerProcess, limit_s: float = 600.0) -> None:
+    """Stop ``server`` without cutting an answer it is streaming.
+
+    llama-cpp-python (started through :mod:`amigo.llama_cpp_server`) finishes its
+    open streams after SIGTERM by itself. llama-server ends every request at once on
+    SIGTERM, so it is told only when none of its slots is processing (``GET /slots``),
+    or after ``limit_s``. A request that arrives between that look and the signal
+    has no token yet; clients retry a stream closed before its first event.
+    """
+    if server.backend == "llama-server":
+        root = server.base_url.removesuffix("/v1")
+        deadline = time.monotonic() + limit_s
+        while time.monotonic() < deadline and server.process is not None and server.process.poll() is None:
+            try:
+                slots = httpx.get(f"{root}/slots", timeout=5).json()
+                if not any(slot.get("is_processing") for slot in slots):
+                    break
+            except (httpx.HTTPError, ValueError, AttributeError, TypeError):
+                break  # no slots endpoint (--no-slots): nothing to wait for
+            time.sleep(0.05)
+    server.signal_stop(signal.SIGTERM)
 
 
 def _serve_once(server: ServerProcess) -> int:

@@ -415,7 +415,7 @@ def served_model(port: int) -> str | None:
         except OSError:
             continue
         args = [a.decode(errors="replace") for a in argv]
-        if "llama_cpp.server" in args and str(port) in args and "--model" in args:
+        if "amigo.llama_cpp_server" in args and str(port) in args and "--model" in args:
             return args[args.index("--model") + 1]
     return None
 

@@ -268,3 +268,38 @@ def test_the_vllm_middleware_imports_alone_and_sends_a_name_to_its_current_versi
     shown = json.loads(names.listed_under_names(json.dumps(listing).encode(), targets))
     assert [c["id"] for c in shown["data"]] == ["base", "fixer", "other"]  # the draining versions hidden
     assert shown["data"][1]["parent"] == "base"
+
+
+@pytest.mark.model
+@pytest.mark.slow
+@pytest.mark.parametrize("backend", ["llama-cpp-python", "llama-server"])
+def test_a_restart_lets_the_answer_being_streamed_finish(backend: str, tmp_path: Path) -> None:
+    """What a nightly promotion does to `amigo serve` on llama.cpp (SIGHUP -> drain_and_stop):
+    an answer already streaming ends with all its tokens, then the server exits."""
+    import threading
+
+    from amigo.serve import drain_and_stop
+
+    if backend == "llama-server" and not BUILT_LLAMA_SERVER.is_file():
+        pytest.skip(f"no llama-server at {BUILT_LLAMA_SERVER}: run `bash scripts/build-llama-server.sh`")
+    binary = BUILT_LLAMA_SERVER if backend == "llama-server" else None
+    server = ServerProcess(backend=backend, binary=binary, log_path=tmp_path / "server.log", threads=1).start()
+    tokens, finish = [], []
+    body = {"model": EMBEDDED_MODEL_ALIAS, "messages": [{"role": "user", "content": "Count from 1 to 200."}],
+            "max_tokens": 120, "temperature": 0, "stream": True}
+    try:
+        with httpx.stream("POST", f"{server.base_url}/chat/completions", json=body, timeout=300) as response:
+            for line in response.iter_lines():
+                if not line.startswith("data: ") or line == "data: [DONE]":
+                    continue
+                choice = json.loads(line.removeprefix("data: "))["choices"][0]
+                if choice.get("delta", {}).get("content"):
+                    tokens.append(choice["delta"]["content"])
+                    if len(tokens) == 3:  # streaming: now the promotion arrives
+                        threading.Thread(target=drain_and_stop, args=(server,)).start()
+                if choice.get("finish_reason"):
+                    finish.append(choice["finish_reason"])
+        assert finish == ["length"], (len(tokens), finish)  # all 120 tokens, not cut at the signal
+        assert server.process is not None and server.process.wait(timeout=60) is not None
+    finally:
+        server.stop()
