@@ -217,6 +217,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--backend", default="auto",
                         help="the server started when no --endpoint is given (auto: llama-server when built)")
     parser.add_argument("--parallel", type=int, default=4, help="llama-server slots (candidates decode together)")
+    parser.add_argument("--port", type=int, default=0, help="the started server's port (default: a free one)")
     parser.add_argument("--max-tokens", type=int, default=384)
     parser.add_argument("--out", type=Path, default=Path("trust-run.jsonl"))
     parser.add_argument("--summarize", type=Path, help="print the table of a saved run and stop")
@@ -233,7 +234,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.endpoint is None:
         from amigo.serve import ServerProcess
 
-        server = ServerProcess(n_ctx=4096, backend=args.backend, parallel=args.parallel)
+        server = ServerProcess(port=args.port, n_ctx=4096, backend=args.backend, parallel=args.parallel)
         server.start(timeout=180)
         args.endpoint = server.base_url
         print(f"# server: {server.backend}, {args.parallel} slot(s) where it has slots", flush=True)
