@@ -143,7 +143,7 @@ class EditSession:
         not parse, does not apply, or fails the checks (:mod:`amigo.checks`) is
         sent back with the exact problem up to ``repair_attempts`` times; with
         ``candidates > 1`` each attempt asks for that many answers and keeps the
-        best that passes. The turned-down answers are published as
+        best that passes (the round ends soon after one does: see _attempt). The turned-down answers are published as
         :class:`AttemptFailedEvent` (automatic rejections). The proposal
         returned may still fail (``errors`` or error-level ``findings``): the
         front end shows why.
