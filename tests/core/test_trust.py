@@ -327,14 +327,11 @@ def test_a_round_stops_once_a_candidate_passes(repo):
     with RecordedModelServer(lambda body: OLDEST_FIXED if body.get("seed") == 0 else rambling,
                              delay_s=0.005) as server:
         session, seen = session_for(repo, server, candidates=3, repair_attempts=0, decoding="free")
-        started = time.monotonic()
         proposal = session.propose(session.make_request("return None for no users", "users.py",
                                                         selection=(17, 18)))
-        seconds = time.monotonic() - started
         assert wait_for(lambda: server.streams_aborted == 2)
-    assert len(server.requests) == 3 and server.streams_finished == 1
+    assert len(server.requests) == 3 and server.streams_finished == 1  # neither rambling one ran to its end
     assert proposal.passes and proposal.answer == OLDEST_FIXED
-    assert seconds < 200 * 16 / 8 * 0.005  # far less than one rambling answer streamed to its end
     assert not [e for e in seen if isinstance(e, AttemptFailedEvent)]
 
 
