@@ -145,7 +145,7 @@ class Config:
     repair_attempts: int = 2  # answers asked again with the exact problem when one fails its checks
     check_command: str | None = None  # run on a temporary copy with the change, e.g. "ruff check {files}"
     check_timeout: float = 60.0  # seconds the check command may take
-    candidates: int = 1  # answers asked for at once (with a temperature); the best one that passes is shown
+    candidates: int = 1  # answers asked for at once (with a temperature); the best that passed when a round ends
     feedback: FeedbackSettings = field(default_factory=FeedbackSettings)
     serve: ServeSettings = field(default_factory=ServeSettings)
     completion: CompletionSettings = field(default_factory=CompletionSettings)

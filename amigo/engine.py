@@ -13,9 +13,9 @@ import logging
 import threading
 import time
 import uuid
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Iterable, Sequence
+from typing import Iterable, Iterator, Sequence
 
 from amigo import checks, decoding, edits
 from amigo.context import build_context, warm_index
@@ -34,6 +34,7 @@ log = logging.getLogger(__name__)
 SCOPE_MARGIN_LINES = 3
 CANDIDATE_TEMPERATURE = 0.8  # the least temperature for candidates after the first (which keeps the configured one)
 REPAIR_TEMPERATURE = 0.4  # the least temperature for the first candidate of a repair round (see candidate_asks)
+CANDIDATE_GRACE = 0.1  # once a candidate passes, the others may finish within this share of the round's time so far
 
 
 class EditSession:
@@ -142,7 +143,7 @@ class EditSession:
         not parse, does not apply, or fails the checks (:mod:`amigo.checks`) is
         sent back with the exact problem up to ``repair_attempts`` times; with
         ``candidates > 1`` each attempt asks for that many answers and keeps the
-        best that passes. The turned-down answers are published as
+        best that passes (the round ends soon after one does: see _attempt). The turned-down answers are published as
         :class:`AttemptFailedEvent` (automatic rejections). The proposal
         returned may still fail (``errors`` or error-level ``findings``): the
         front end shows why.
@@ -209,32 +210,42 @@ class EditSession:
                  allow_partial: bool) -> tuple[Proposal, list[tuple[Proposal, str]]]:
         """One round: the ``asks``' answers, built and checked; (the one to keep, the turned-down).
 
-        Answers that pass but lose are neither kept nor counted as failures:
-        nothing was wrong with them.
+        Each answer is built and checked (the check command included) as soon
+        as it arrives, and the round ends once one passes: candidates still
+        streaming get a grace of CANDIDATE_GRACE times the round's time so far
+        (so a better-ranked one that is nearly done may still finish), then
+        their streams are closed, which frees the server's slots. Answers that
+        pass but lose, and candidates stopped early, are neither kept nor
+        counted as failures: nothing was shown to be wrong with them.
         """
         base_id = request_id if attempt == 1 else f"{request_id}-{attempt}"
-        answers = self._answers(asks, label, request_id, cancel)
-        proposals = [
-            self._build_proposal(base_id if k == 0 else f"{base_id}.{k}", request, ask.messages, answer,
-                                 allow_partial, latency=latency, stats=stats, parent=parent, decoding=label,
-                                 request_id=request_id, attempt=attempt)
-            for k, (ask, (answer, stats, latency)) in enumerate(answers)
-        ]
-        chosen, proposals = self._choose(proposals)
+        round_ = _Round(started=time.monotonic())
+        built: list[tuple[int, Proposal]] = []
+        for k, (answer, stats, latency) in self._answers(asks, label, request_id, cancel, round_,
+                                                          cut_at_fence=request.edit_format == "whole"):
+            proposal = self._build_proposal(base_id if k == 0 else f"{base_id}.{k}", request, asks[k].messages,
+                                            answer, allow_partial, latency=latency, stats=stats, parent=parent,
+                                            decoding=label, request_id=request_id, attempt=attempt)
+            if proposal.passes:
+                proposal = self._run_check_command(proposal)
+            built.append((k, proposal))
+            if proposal.passes:
+                round_.passed()
+        proposals = [p for _, p in sorted(built, key=lambda kp: kp[0])]
+        chosen = self._choose(proposals)
         turned_down = [(p, failure_of(p)) for p in proposals if p is not chosen and not p.passes]
         return chosen, turned_down
 
-    def _choose(self, proposals: list[Proposal]) -> tuple[Proposal, list[Proposal]]:
-        """The candidate to keep, and the candidates as checked: the best that passes (the check
-        command decides last, being the slowest), else the least broken."""
-        for proposal in sorted((p for p in proposals if p.passes), key=_preference):
-            checked = self._run_check_command(proposal)
-            proposals = [checked if p is proposal else p for p in proposals]
-            if checked.passes:
-                return checked, proposals
+    @staticmethod
+    def _choose(proposals: list[Proposal]) -> Proposal:
+        """The candidate to keep among checked ones: the best that passes (see _preference), else
+        the least broken."""
+        passing = [p for p in proposals if p.passes]
+        if passing:
+            return min(passing, key=_preference)
         least_broken = min(range(len(proposals)), key=lambda k: (
             not proposals[k].ok, sum(f.level == "error" for f in proposals[k].findings), k))
-        return proposals[least_broken], proposals
+        return proposals[least_broken]
 
     def _sampling_params(self, request: EditRequest, sampling: dict | None) -> tuple[dict, str]:
         """The request fields every candidate starts from (before :func:`candidate_asks` gives each
@@ -251,46 +262,92 @@ class EditSession:
         return params, label
 
     def _answers(self, asks: Sequence[CandidateAsk], label: str, request_id: str,
-                 cancel: threading.Event | None) -> list[tuple[CandidateAsk, tuple[str, StreamStats, float]]]:
-        """The answers to ``asks`` that are not empty, each beside its ask: (text, stats, seconds).
-        The first streams its tokens as events; the others are asked for at the same time where
-        the server decodes several at once (llama-server's slots, vLLM's batching) and one after
-        the other elsewhere (see _serves_in_parallel). A failed candidate other than the first is
-        logged and left out."""
-        def one(k: int) -> tuple[str, StreamStats, float]:
-            return self._stream_answer(asks[k], label, request_id if k == 0 else None, cancel)
+                 cancel: threading.Event | None, round_: "_Round",
+                 cut_at_fence: bool = False) -> Iterator[tuple[int, tuple[str, StreamStats, float]]]:
+        """The answers to ``asks`` that are not empty, as they finish: (index of the ask, (text,
+        stats, seconds)). The first streams its tokens as events; the others are asked for at the
+        same time where the server decodes several at once (llama-server's slots, vLLM's
+        batching) and one after the other elsewhere (see _serves_in_parallel), so there a
+        sampled candidate is asked for only while none has passed. Once ``round_`` says a
+        candidate passed, the streams still running get its grace, then are closed. With
+        ``cut_at_fence`` (the whole format) a candidate other than the first ends at its first
+        closed code fence: the code is all the format takes from it. A failed candidate other
+        than the first is logged and left out."""
+        def one(k: int) -> tuple[str, StreamStats, float] | None:
+            return self._stream_answer(asks[k], label, request_id if k == 0 else None, cancel, round_.stop,
+                                       cut_at_fence=cut_at_fence and k > 0)
 
-        results: list[tuple[CandidateAsk, tuple[str, StreamStats, float]]] = []
-        pool = (concurrent.futures.ThreadPoolExecutor(max_workers=len(asks) - 1)
-                if len(asks) > 1 and self._serves_in_parallel() else None)
-        try:
-            others = [pool.submit(one, k) for k in range(1, len(asks))] if pool is not None else []
-            results.append((asks[0], one(0)))
-            for k in range(1, len(asks)):
+        def usable(k: int, result: tuple[str, StreamStats, float] | None) -> bool:
+            return result is not None and bool(result[0].strip())
+
+        answered = False
+        if len(asks) == 1 or not self._serves_in_parallel():
+            for k in range(len(asks)):
+                if round_.stop.is_set() or round_.passed_at is not None:
+                    break
                 try:
-                    results.append((asks[k], others[k - 1].result() if pool is not None else one(k)))
+                    result = one(k)
                 except Cancelled:
                     raise
                 except ModelServerError as exc:
+                    if k == 0:
+                        raise
                     log.warning("a candidate answer failed: %s", exc)
-        finally:
-            if pool is not None:
+                    continue
+                if usable(k, result):
+                    answered = True
+                    yield k, result
+        else:
+            pool = concurrent.futures.ThreadPoolExecutor(max_workers=len(asks))
+            try:
+                pending = {pool.submit(one, k): k for k in range(len(asks))}
+                while pending:
+                    done, _ = concurrent.futures.wait(pending, timeout=round_.grace_left(),
+                                                      return_when=concurrent.futures.FIRST_COMPLETED)
+                    if not done:  # the grace after a passing candidate ran out
+                        break
+                    for future in done:
+                        k = pending.pop(future)
+                        try:
+                            result = future.result()
+                        except Cancelled:
+                            raise
+                        except ModelServerError as exc:
+                            if k == 0:
+                                raise
+                            log.warning("a candidate answer failed: %s", exc)
+                            continue
+                        if usable(k, result):
+                            answered = True
+                            yield k, result
+            finally:
+                round_.stop.set()  # the streams still running close at their next token
                 pool.shutdown(wait=False, cancel_futures=True)
-        results = [r for r in results if r[1][0].strip()]
-        if not results:
+        if not answered:
             raise ModelServerError("the model returned an empty answer; try again or rephrase the instruction")
-        return results
 
     def _stream_answer(self, ask: CandidateAsk, label: str, stream_as: str | None,
-                       cancel: threading.Event | None) -> tuple[str, StreamStats, float]:
-        """One answer: (text, stats, seconds); its tokens are published under ``stream_as`` when given."""
+                       cancel: threading.Event | None, stop: threading.Event | None = None,
+                       cut_at_fence: bool = False) -> tuple[str, StreamStats, float] | None:
+        """One answer: (text, stats, seconds); its tokens are published under ``stream_as`` when
+        given. None when ``stop`` was set before it finished (its stream is closed then, which
+        frees the server's slot); with ``cut_at_fence`` it ends at its first closed, non-empty
+        code fence."""
         stats = StreamStats()
         started = time.monotonic()
         pieces: list[str] = []
-        for piece in self.client.stream(ask.messages, cancel=cancel, stats=stats, **ask.params):
-            pieces.append(piece)
-            if stream_as is not None:
-                self.events.publish(TokenEvent(stream_as, piece))
+        stream = self.client.stream(ask.messages, cancel=cancel, stats=stats, **ask.params)
+        try:
+            for piece in stream:
+                if stop is not None and stop.is_set():
+                    return None
+                pieces.append(piece)
+                if stream_as is not None:
+                    self.events.publish(TokenEvent(stream_as, piece))
+                if cut_at_fence and "\n" in piece and edits.has_closed_fence("".join(pieces)):
+                    break
+        finally:
+            stream.close()  # ends the HTTP request at once (llama-server frees the slot), not when collected
         answer = "".join(pieces)
         if label == "constrained-json":
             answer = decoding.answer_text(answer, label)  # JSON blocks -> SEARCH/REPLACE text, still validated
@@ -508,6 +565,28 @@ class EditSession:
         paths = self.workspace.undo()
         self.events.publish(UndoneEvent(entry.get("proposal_id") if entry else None, paths))
         return paths
+
+
+@dataclass
+class _Round:
+    """One round of candidates: when it started, when one first passed, and the event that
+    stops the streams still running once the grace after that has passed."""
+
+    started: float
+    passed_at: float | None = None
+    stop: threading.Event = field(default_factory=threading.Event)
+
+    def passed(self) -> None:
+        """A candidate passed every check: the others have CANDIDATE_GRACE of the time so far."""
+        if self.passed_at is None:
+            self.passed_at = time.monotonic()
+
+    def grace_left(self) -> float | None:
+        """Seconds the others may still take (None: no candidate passed yet, wait for them)."""
+        if self.passed_at is None:
+            return None
+        deadline = self.passed_at + CANDIDATE_GRACE * (self.passed_at - self.started)
+        return max(0.0, deadline - time.monotonic())
 
 
 @dataclass(frozen=True)

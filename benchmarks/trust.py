@@ -4,7 +4,8 @@ the repair loop and several candidates.
     python benchmarks/trust.py --limit 6                     # embedded model (started here), 6 tasks
     python benchmarks/trust.py --endpoint URL --model NAME   # any OpenAI-compatible server
     python benchmarks/trust.py --combos whole/free --runs 0x1,2x4   # (repair attempts)x(candidates)
-    python benchmarks/trust.py --summarize trust-run.jsonl   # the table of a saved run
+    python benchmarks/trust.py --skip 6 --out more.jsonl     # go on after the first 6 tasks
+    python benchmarks/trust.py --summarize trust-run.jsonl more.jsonl   # the table of saved runs
 
 Every task (a real standard-library function and an instruction, from
 benchmarks/data/edit_tasks.jsonl) becomes its own small git repository, and
@@ -74,11 +75,13 @@ class Outcome:
     detail: str = ""
 
 
-def load_tasks(paths: list[Path], limit: int | None) -> list[dict[str, Any]]:
-    """The tasks of ``paths``, one from each file in turn (a run cut short covers them all)."""
+def load_tasks(paths: list[Path], limit: int | None, skip: int = 0) -> list[dict[str, Any]]:
+    """The tasks of ``paths``, one from each file in turn (a run cut short covers them all), from
+    the ``skip``-th on."""
     lists = [[json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
              for path in paths]
     tasks = [task for row in itertools.zip_longest(*lists) for task in row if task is not None]
+    tasks = tasks[skip:]
     return tasks[:limit] if limit else tasks
 
 
@@ -208,6 +211,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--tasks", type=Path, nargs="+", default=[DEFAULT_TASKS],
                         help="JSON-lines task files; with several, their tasks are taken in turn")
     parser.add_argument("--limit", type=int, default=6, help="the first N tasks (0: all)")
+    parser.add_argument("--skip", type=int, default=0, help="start after the first N tasks (to go on from a run)")
     parser.add_argument("--endpoint", help="an OpenAI-compatible /v1 URL (default: start the embedded model)")
     parser.add_argument("--model", default="smollm2-135m-instruct")
     parser.add_argument("--combos", default="whole/free,whole/constrained,blocks/free,blocks/constrained",
@@ -217,14 +221,16 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--backend", default="auto",
                         help="the server started when no --endpoint is given (auto: llama-server when built)")
     parser.add_argument("--parallel", type=int, default=4, help="llama-server slots (candidates decode together)")
+    parser.add_argument("--port", type=int, default=0, help="the started server's port (default: a free one)")
     parser.add_argument("--max-tokens", type=int, default=384)
     parser.add_argument("--out", type=Path, default=Path("trust-run.jsonl"))
-    parser.add_argument("--summarize", type=Path, help="print the table of a saved run and stop")
+    parser.add_argument("--summarize", type=Path, nargs="+", help="print the table of saved runs and stop")
     args = parser.parse_args(argv)
     if args.summarize:
-        print(summarize([Outcome(**json.loads(line)) for line in args.summarize.read_text().splitlines() if line]))
+        print(summarize([Outcome(**json.loads(line)) for path in args.summarize
+                         for line in path.read_text().splitlines() if line]))
         return 0
-    tasks = load_tasks(args.tasks, args.limit or None)
+    tasks = load_tasks(args.tasks, args.limit or None, args.skip)
     load = os.getloadavg()[0]
     names = ", ".join(p.name for p in args.tasks)
     print(f"# {len(tasks)} tasks from {names}; load average {load:.2f}; {os.cpu_count()} CPUs", flush=True)
@@ -233,7 +239,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.endpoint is None:
         from amigo.serve import ServerProcess
 
-        server = ServerProcess(n_ctx=4096, backend=args.backend, parallel=args.parallel)
+        server = ServerProcess(port=args.port, n_ctx=4096, backend=args.backend, parallel=args.parallel)
         server.start(timeout=180)
         args.endpoint = server.base_url
         print(f"# server: {server.backend}, {args.parallel} slot(s) where it has slots", flush=True)

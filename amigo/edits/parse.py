@@ -187,6 +187,13 @@ def find_fences(answer: str) -> list[tuple[int, int, str]]:
     return found
 
 
+def has_closed_fence(answer: str) -> bool:
+    """Whether ``answer`` already holds a closed, non-empty fenced code block (a streamed
+    whole-format answer has then written the code the format takes from it)."""
+    count = len(split_lines(answer))
+    return any(end < count and code.strip() for _, end, code in find_fences(answer))
+
+
 def parse_whole(answer: str) -> str:
     """The code of the answer's fenced block (the largest when there are several)."""
     fences = find_fences(answer)

@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -207,7 +208,7 @@ def test_candidates_keep_the_one_that_passes(repo):
     def by_seed(body: dict) -> str:
         return OLDEST_BROKEN if body.get("seed") == 0 else OLDEST_FIXED
 
-    with RecordedModelServer(by_seed) as server:
+    with RecordedModelServer(by_seed, delay_s=0.02) as server:  # the shorter broken answer ends first
         session, seen = session_for(repo, server, candidates=3, repair_attempts=0)
         proposal = session.propose(session.make_request("return None for no users", "users.py",
                                                         selection=(17, 18)))
@@ -291,7 +292,8 @@ def test_python_errors_tree_sitter_tolerates_are_found_too(repo):
 
 
 def test_candidates_are_asked_one_after_the_other_from_llama_cpp_python(repo):
-    """Its server cuts off the answer it streams when another request arrives."""
+    """Its server cuts off the answer it streams when another request arrives; so the greedy answer
+    comes first, and a sampled one is asked for only while none has passed."""
     from amigo.decoding.backend import Backend
 
     finished_before: list[int] = []
@@ -299,11 +301,54 @@ def test_candidates_are_asked_one_after_the_other_from_llama_cpp_python(repo):
     with RecordedModelServer(OLDEST_FIXED, delay_s=0.01) as server:
         def answer(body: dict) -> str:
             finished_before.append(server.streams_finished)
-            return OLDEST_FIXED
+            return OLDEST_BROKEN if body.get("seed") == 0 else OLDEST_FIXED
 
         server.answer = answer
         session, _ = session_for(repo, server, candidates=3, repair_attempts=0, decoding="free")
         session._decoding_cache = Backend(server.base_url, "recorded", "llama-cpp-python")
         proposal = session.propose(session.make_request("return None for no users", "users.py",
                                                         selection=(17, 18)))
-    assert proposal.passes and finished_before == [0, 1, 2]
+    assert proposal.passes and proposal.answer == OLDEST_FIXED
+    assert finished_before == [0, 1]  # the third candidate was never asked for
+
+
+def wait_for(condition, timeout_s: float = 10.0) -> bool:
+    deadline = time.monotonic() + timeout_s
+    while not condition() and time.monotonic() < deadline:
+        time.sleep(0.01)
+    return condition()
+
+
+def test_a_round_stops_once_a_candidate_passes(repo):
+    """The greedy answer passes while the sampled ones are still streaming: the round ends (after a
+    grace of a tenth of its time), their streams are closed, and neither counts as a failure."""
+    rambling = OLDEST_FIXED.replace("```\n", "") + "    # and so on\n" * 200  # never closes its fence
+
+    with RecordedModelServer(lambda body: OLDEST_FIXED if body.get("seed") == 0 else rambling,
+                             delay_s=0.005) as server:
+        session, seen = session_for(repo, server, candidates=3, repair_attempts=0, decoding="free")
+        proposal = session.propose(session.make_request("return None for no users", "users.py",
+                                                        selection=(17, 18)))
+        assert wait_for(lambda: server.streams_aborted == 2)
+    assert len(server.requests) == 3 and server.streams_finished == 1  # neither rambling one ran to its end
+    assert proposal.passes and proposal.answer == OLDEST_FIXED
+    assert not [e for e in seen if isinstance(e, AttemptFailedEvent)]
+
+
+def test_a_sampled_whole_answer_ends_at_its_closed_fence(repo):
+    """In the whole format a sampled candidate's stream is closed once its code fence closes: the
+    prose after it is never waited for. The greedy first answer, which streams to the person, is
+    read to its end."""
+    chatty = OLDEST_FIXED + "This returns None when there are no users. " * 100
+
+    with RecordedModelServer(lambda body: OLDEST_BROKEN if body.get("seed") == 0 else chatty,
+                             delay_s=0.002) as server:
+        session, seen = session_for(repo, server, candidates=2, repair_attempts=0, decoding="free")
+        proposal = session.propose(session.make_request("return None for no users", "users.py",
+                                                        selection=(17, 18)))
+        assert wait_for(lambda: server.streams_aborted == 1)
+    assert proposal.passes and proposal.answer.startswith(OLDEST_FIXED)
+    assert len(proposal.answer) < len(OLDEST_FIXED) + 8  # at most the rest of the chunk that closed the fence
+    assert server.streams_finished == 1  # the greedy answer, to its end
+    (failed,) = [e for e in seen if isinstance(e, AttemptFailedEvent)]
+    assert failed.proposal.answer == OLDEST_BROKEN
