@@ -9,13 +9,15 @@ listens (the feedback recorder is one listener among others).
 from __future__ import annotations
 
 import concurrent.futures
+import contextlib
+import functools
 import logging
 import threading
 import time
 import uuid
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Iterable, Iterator, Sequence
+from typing import Callable, Iterable, Iterator, Sequence
 
 from amigo import checks, decoding, edits
 from amigo.context import build_context, warm_index
@@ -280,13 +282,33 @@ class EditSession:
         def usable(k: int, result: tuple[str, StreamStats, float] | None) -> bool:
             return result is not None and bool(result[0].strip())
 
+        def finished() -> Iterator[tuple[int, Callable[[], tuple[str, StreamStats, float] | None]]]:
+            """(index, a call that gives its answer or raises) for each candidate, as it finishes."""
+            if len(asks) == 1 or not self._serves_in_parallel():
+                for k in range(len(asks)):
+                    if round_.stop.is_set() or round_.passed_at is not None:
+                        return
+                    yield k, functools.partial(one, k)
+                return
+            pool = concurrent.futures.ThreadPoolExecutor(max_workers=len(asks))
+            try:
+                pending = {pool.submit(one, k): k for k in range(len(asks))}
+                while pending:
+                    done, _ = concurrent.futures.wait(pending, timeout=round_.grace_left(),
+                                                      return_when=concurrent.futures.FIRST_COMPLETED)
+                    if not done:  # the grace after a passing candidate ran out
+                        return
+                    for future in done:
+                        yield pending.pop(future), future.result
+            finally:
+                round_.stop.set()  # the streams still running close at their next token
+                pool.shutdown(wait=False, cancel_futures=True)
+
         answered = False
-        if len(asks) == 1 or not self._serves_in_parallel():
-            for k in range(len(asks)):
-                if round_.stop.is_set() or round_.passed_at is not None:
-                    break
+        with contextlib.closing(finished()) as results:  # an error here still stops the other streams
+            for k, result_of in results:
                 try:
-                    result = one(k)
+                    result = result_of()
                 except Cancelled:
                     raise
                 except ModelServerError as exc:
@@ -297,32 +319,6 @@ class EditSession:
                 if usable(k, result):
                     answered = True
                     yield k, result
-        else:
-            pool = concurrent.futures.ThreadPoolExecutor(max_workers=len(asks))
-            try:
-                pending = {pool.submit(one, k): k for k in range(len(asks))}
-                while pending:
-                    done, _ = concurrent.futures.wait(pending, timeout=round_.grace_left(),
-                                                      return_when=concurrent.futures.FIRST_COMPLETED)
-                    if not done:  # the grace after a passing candidate ran out
-                        break
-                    for future in done:
-                        k = pending.pop(future)
-                        try:
-                            result = future.result()
-                        except Cancelled:
-                            raise
-                        except ModelServerError as exc:
-                            if k == 0:
-                                raise
-                            log.warning("a candidate answer failed: %s", exc)
-                            continue
-                        if usable(k, result):
-                            answered = True
-                            yield k, result
-            finally:
-                round_.stop.set()  # the streams still running close at their next token
-                pool.shutdown(wait=False, cancel_futures=True)
         if not answered:
             raise ModelServerError("the model returned an empty answer; try again or rephrase the instruction")
 
