@@ -38,7 +38,11 @@ PROMPTS = [
     [{"role": "user", "content": "What is 6 times 7?"}],
 ]
 NEW_TOKENS = 16
-LONG_TOKENS = 900  # a request still generating while the adapter is switched (n_ctx 1024)
+# A request still generating while the adapter is switched must outlast the load, however slow the
+# machine loads it: the whole context of a tiny model served with N_CTX, which takes far longer to
+# generate than a load takes (the test checks it, and says by how much it did).
+N_CTX = 8192
+LONG_TOKENS = N_CTX - 64
 SWITCH_AFTER = 32  # its tokens streamed before the switch starts
 
 
@@ -72,9 +76,11 @@ def _served(base_url: str, model: str, ids: list[int], new_tokens: int = NEW_TOK
 
 
 def _served_streaming(base_url: str, model: str, ids: list[int], new_tokens: int,
-                      progress: threading.Event) -> tuple[list[int], float]:
-    """Like :func:`_served`, streamed; sets ``progress`` after SWITCH_AFTER tokens. (token ids, end time)"""
+                      progress: threading.Event) -> tuple[list[int], list[float]]:
+    """Like :func:`_served`, streamed; sets ``progress`` after SWITCH_AFTER tokens.
+    (token ids, the time each one arrived)"""
     tokens: list[int] = []
+    arrived: list[float] = []
     body = {"model": model, "prompt": ids, "max_tokens": new_tokens, "temperature": 0.0, "ignore_eos": True,
             "logprobs": 0, "return_tokens_as_token_ids": True, "stream": True}
     with httpx.stream("POST", f"{base_url}/completions", json=body, timeout=600) as response:
@@ -84,9 +90,10 @@ def _served_streaming(base_url: str, model: str, ids: list[int], new_tokens: int
                 continue
             for choice in json.loads(line.removeprefix("data: "))["choices"]:
                 tokens += [int(t.removeprefix("token_id:")) for t in (choice.get("logprobs") or {}).get("tokens", [])]
+            arrived += [time.monotonic()] * (len(tokens) - len(arrived))
             if len(tokens) >= SWITCH_AFTER:
                 progress.set()
-    return tokens, time.monotonic()
+    return tokens, arrived
 
 
 def _served_top1(base_url: str, model: str, ids: list[int], forced: list[int]) -> list[int]:
@@ -142,7 +149,7 @@ def test_a_nightly_adapter_served_by_vllm_answers_as_trained_and_switches_withou
 
     # head size 64: vLLM's CPU attention has kernels for 32..256, not the default tiny model's 16
     model = tiny_llama(tmp_path / "tiny", hidden_size=128, intermediate_size=256, num_attention_heads=2,
-                       num_key_value_heads=1)
+                       num_key_value_heads=1, max_position_embeddings=N_CTX)
     recipe_path = tiny_recipe(tmp_path, model, STAGES, defaults=", learning_rate: 0.05")
     assert cli.main(["run", str(recipe_path)]) == 0
     monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "xdg"))  # the registry `amigo serve --promoted` reads
@@ -174,7 +181,11 @@ def test_a_nightly_adapter_served_by_vllm_answers_as_trained_and_switches_withou
     ).eval() for night in ("n1", "n2")}
     short = {night: _greedy(trained[night], prompts[0]) for night in trained}
     assert short["n1"] != short["n2"]  # the second night changed the answer, so a switch is visible
-    long_old = _greedy(trained["n1"], prompts[1], LONG_TOKENS)
+    long_old = _greedy(trained["n1"], prompts[0], LONG_TOKENS)
+    # where the next night would have said something else, given the same tokens so far: had the
+    # switch reached the long request mid-answer, its answer would differ from the first such place
+    # after the switch on
+    long_differs = [k for k, (a, b) in enumerate(zip(_top1(trained["n2"], prompts[0], long_old), long_old)) if a != b]
 
     # `amigo serve` as a person starts it: its defaults, the promoted release with the adapter by name
     port, log = free_port(), tmp_path / "serve.log"
@@ -182,7 +193,7 @@ def test_a_nightly_adapter_served_by_vllm_answers_as_trained_and_switches_withou
            "XDG_CACHE_HOME": str(REAL_CACHE_HOME)}  # where `make setup-vllm` put the venv
     with open(log, "wb") as out:
         proc = subprocess.Popen([sys.executable, "-m", "amigo.cli", "serve", "--promoted", "tiny", "--backend", "vllm",
-                                 "--port", str(port), "--n-ctx", "1024"], env=env, stdout=out,
+                                 "--port", str(port), "--n-ctx", str(N_CTX)], env=env, stdout=out,
                                 stderr=subprocess.STDOUT)
     base_url = f"http://127.0.0.1:{port}/v1"
     try:
@@ -205,10 +216,10 @@ def test_a_nightly_adapter_served_by_vllm_answers_as_trained_and_switches_withou
                     continue
                 answers.append((started, time.monotonic(), tokens))
 
-        long_answer: list[tuple[list[int], float]] = []
+        long_answer: list[tuple[list[int], list[float]]] = []
         generating = threading.Event()
         in_flight = threading.Thread(target=lambda: long_answer.append(
-            _served_streaming(base_url, "tiny", prompts[1], LONG_TOKENS, generating)))
+            _served_streaming(base_url, "tiny", prompts[0], LONG_TOKENS, generating)))
         workers = [threading.Thread(target=stream) for _ in range(2)]
         in_flight.start()
         for worker in workers:
@@ -225,8 +236,21 @@ def test_a_nightly_adapter_served_by_vllm_answers_as_trained_and_switches_withou
         assert all(tokens == short["n1"] for _, end, tokens in answers if end < switch_started)
         after = [tokens for start, _, tokens in answers if start > switched]
         assert after and all(tokens == short["n2"] for tokens in after)  # the name switched for everyone
-        assert long_answer and long_answer[0][1] > switched  # it was still generating when the switch ended
-        assert long_answer[0][0] == long_old  # and finished, token for token, on the old adapter
+        # The name flipped before the load answered, and before any short request answered by the new
+        # night ended; the long request started before the load was asked for.
+        flipped_before = min([switched] + [end for _, end, tokens in answers if tokens == short["n2"]])
+        assert long_answer, "the long request failed"
+        long_tokens, arrived = long_answer[0]
+        assert arrived[0] < switch_started  # it started on the old night
+        after_flip = [k for k in long_differs if arrived[k] > flipped_before]
+        assert after_flip, (  # it was generating after the flip, where the new night would differ
+            f"the long request ended {flipped_before - arrived[-1]:.2f} s before the switch did: "
+            f"{len(long_tokens)} tokens in {arrived[-1] - arrived[0]:.1f} s, the load took "
+            f"{switched - switch_started:.1f} s")
+        print(f"long request: {len(long_tokens)} tokens, {arrived[-1] - flipped_before:.1f} s of them after the "
+              f"switch (load {switched - switch_started:.1f} s); {len(after_flip)} tokens after it where the new "
+              f"night differs")
+        assert long_tokens == long_old  # and finished, token for token, on the old adapter
         _assert_served_equals_trained(base_url, "tiny", trained["n2"], prompts, forced=short["n1"])
         mixed = [tokens for _, _, tokens in answers if tokens not in (short["n1"], short["n2"])]
         assert mixed == []  # no answer came partly from each adapter
