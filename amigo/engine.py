@@ -223,8 +223,12 @@ class EditSession:
         base_id = request_id if attempt == 1 else f"{request_id}-{attempt}"
         round_ = _Round(started=time.monotonic())
         built: list[tuple[int, Proposal]] = []
+        failed = (None if request.edit_format != "blocks" or allow_partial or label == "constrained-json"
+                  else functools.partial(edits.failed_search, files={request.path: request.file_text},
+                                         default_path=request.path))
         for k, (answer, stats, latency) in self._answers(asks, label, request_id, cancel, round_,
-                                                          cut_at_fence=request.edit_format == "whole"):
+                                                          cut_at_fence=request.edit_format == "whole",
+                                                          failed=failed):
             proposal = self._build_proposal(base_id if k == 0 else f"{base_id}.{k}", request, asks[k].messages,
                                             answer, allow_partial, latency=latency, stats=stats, parent=parent,
                                             decoding=label, request_id=request_id, attempt=attempt)
@@ -264,8 +268,9 @@ class EditSession:
         return params, label
 
     def _answers(self, asks: Sequence[CandidateAsk], label: str, request_id: str,
-                 cancel: threading.Event | None, round_: "_Round",
-                 cut_at_fence: bool = False) -> Iterator[tuple[int, tuple[str, StreamStats, float]]]:
+                 cancel: threading.Event | None, round_: "_Round", cut_at_fence: bool = False,
+                 failed: Callable[[str], str | None] | None = None,
+                 ) -> Iterator[tuple[int, tuple[str, StreamStats, float]]]:
         """The answers to ``asks`` that are not empty, as they finish: (index of the ask, (text,
         stats, seconds)). The first streams its tokens as events; the others are asked for at the
         same time where the server decodes several at once (llama-server's slots, vLLM's
@@ -273,11 +278,12 @@ class EditSession:
         sampled candidate is asked for only while none has passed. Once ``round_`` says a
         candidate passed, the streams still running get its grace, then are closed. With
         ``cut_at_fence`` (the whole format) a candidate other than the first ends at its first
-        closed code fence: the code is all the format takes from it. A failed candidate other
-        than the first is logged and left out."""
+        closed code fence: the code is all the format takes from it. With ``failed``, a
+        candidate ends once its blocks cannot apply, whatever follows (see _stream_answer). A failed candidate
+        other than the first is logged and left out."""
         def one(k: int) -> tuple[str, StreamStats, float] | None:
             return self._stream_answer(asks[k], label, request_id if k == 0 else None, cancel, round_.stop,
-                                       cut_at_fence=cut_at_fence and k > 0)
+                                       cut_at_fence=cut_at_fence and k > 0, failed=failed)
 
         def usable(k: int, result: tuple[str, StreamStats, float] | None) -> bool:
             return result is not None and bool(result[0].strip())
@@ -324,11 +330,14 @@ class EditSession:
 
     def _stream_answer(self, ask: CandidateAsk, label: str, stream_as: str | None,
                        cancel: threading.Event | None, stop: threading.Event | None = None,
-                       cut_at_fence: bool = False) -> tuple[str, StreamStats, float] | None:
+                       cut_at_fence: bool = False, failed: Callable[[str], str | None] | None = None,
+                       ) -> tuple[str, StreamStats, float] | None:
         """One answer: (text, stats, seconds); its tokens are published under ``stream_as`` when
         given. None when ``stop`` was set before it finished (its stream is closed then, which
         frees the server's slot); with ``cut_at_fence`` it ends at its first closed, non-empty
-        code fence."""
+        code fence; with ``failed`` (:func:`amigo.edits.failed_search` on the request's file) it
+        ends at a line where that gives an answer, a blocks answer that cannot apply whatever
+        follows, and that answer is the one returned."""
         stats = StreamStats()
         started = time.monotonic()
         pieces: list[str] = []
@@ -341,6 +350,10 @@ class EditSession:
                 if stream_as is not None:
                     self.events.publish(TokenEvent(stream_as, piece))
                 if cut_at_fence and "\n" in piece and edits.has_closed_fence("".join(pieces)):
+                    break
+                if failed is not None and "\n" in piece and (closed := failed("".join(pieces))) is not None:
+                    log.info("answer stopped after %d characters: a SEARCH section that cannot apply", len(closed))
+                    pieces = [closed]
                     break
         finally:
             stream.close()  # ends the HTTP request at once (llama-server frees the slot), not when collected

@@ -12,7 +12,7 @@ lines match). Several matches, or none, is an :class:`EditError`.
 
 from __future__ import annotations
 
-from amigo.edits.apply import apply_answer, apply_block, apply_blocks_text, apply_whole
+from amigo.edits.apply import apply_answer, apply_block, apply_blocks_text, apply_whole, failed_search
 from amigo.edits.contract import EDIT_FORMATS, EditFormat
 from amigo.edits.diff import Hunk, apply_hunks, hunks, unified_diff
 from amigo.edits.model import AppliedAnswer, EditBlock, EditError, ParsedAnswer
@@ -21,6 +21,6 @@ from amigo.edits.render import render
 
 __all__ = [
     "EDIT_FORMATS", "AppliedAnswer", "EditBlock", "EditError", "EditFormat", "Hunk", "ParsedAnswer",
-    "apply_answer", "apply_block", "apply_blocks_text", "apply_hunks", "apply_whole",
+    "apply_answer", "apply_block", "apply_blocks_text", "apply_hunks", "apply_whole", "failed_search",
     "has_closed_fence", "hunks", "parse_blocks", "parse_whole", "render", "unified_diff", "why_no_path",
 ]

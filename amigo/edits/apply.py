@@ -6,10 +6,11 @@ from dataclasses import replace
 from typing import Mapping
 
 from amigo.edits.contract import EDIT_FORMATS
-from amigo.edits.lines import BOM, newline_of, split_bom, split_lines
+from amigo.edits.lines import BOM, key, newline_of, split_bom, split_lines
 from amigo.edits.match import apply_block_to
 from amigo.edits.model import AppliedAnswer, EditBlock, EditError
-from amigo.edits.parse import find_fences, parse_blocks, parse_whole, whole_prose
+from amigo.edits.parse import (CLOSE_RE, DIVIDER_RE, OPEN_RE, find_fences, marker_count, parse_blocks, parse_whole,
+                               whole_prose)
 
 
 def apply_block(text: str, block: EditBlock, path: str | None = None) -> tuple[str, str]:
@@ -138,3 +139,44 @@ def _apply_whole_answer(
         return AppliedAnswer({}, prose, (), (str(err),))
     changed = {path: new} if new != files.get(path) else {}
     return AppliedAnswer(changed, prose, ("whole",), ())
+
+
+def failed_search(answer: str, files: Mapping[str, str | None], default_path: str) -> str | None:
+    """For a blocks answer still being written whose last complete line ends a SEARCH section:
+    the answer so far, that block closed with an empty REPLACE, when its SEARCH cannot be placed
+    (it matches nothing, or several places) or an earlier block fails; else None.
+
+    The rest of such an answer is never used, since one failing block refuses it
+    all, so the engine stops reading there and sends the problem back at once (a
+    weak model, sampled, often writes its REPLACE on to the token limit). Judged
+    by the matcher that applies answers, twice: with an empty REPLACE (what is
+    returned) and with REPLACE = SEARCH (which changes nothing, so no error can
+    come from the REPLACE still unwritten); only the same errors both times stop
+    the answer, so one that would have applied is never stopped. Only when every
+    block names a file in ``files`` (a block for another file is judged once the
+    whole answer is read) and the SEARCH is not empty (an empty one appends its
+    REPLACE).
+    """
+    lines = split_lines(answer)
+    if lines and not lines[-1].endswith("\n"):
+        lines.pop()  # the line being written
+    if not lines or not (width := marker_count(key(lines[-1]), DIVIDER_RE)):
+        return None
+    opened = next((i for i in range(len(lines) - 2, -1, -1)
+                   if any(marker_count(key(lines[i]), m) for m in (OPEN_RE, CLOSE_RE, DIVIDER_RE))), None)
+    if opened is None or not marker_count(key(lines[opened]), OPEN_RE):
+        return None  # the divider does not end an open block's SEARCH
+    search = lines[opened + 1 : -1]
+    closer = ">" * width + " REPLACE\n"
+    closed = "".join(lines) + closer
+    parsed = parse_blocks(closed)
+    if parsed.errors or not parsed.blocks or not "".join(search).strip():
+        return None
+    if any(_resolve(b.path, files) not in files for b in parsed.blocks if b.path):
+        return None
+    errors = apply_answer(closed, files, default_path, "blocks", allow_partial=True).errors
+    if not errors:
+        return None
+    unchanged = "".join(lines) + "".join(search) + closer
+    same = apply_answer(unchanged, files, default_path, "blocks", allow_partial=True).errors
+    return closed if same == errors else None

@@ -393,6 +393,39 @@ def test_recorded_answers(case: Path) -> None:
     assert meta["tier"] in result.tiers
 
 
+@pytest.mark.parametrize("case", [c for c in _cases() if "blocks" in _read(c / "meta.json")], ids=lambda p: p.name)
+def test_an_answer_being_written_is_stopped_only_where_it_can_no_longer_apply(case: Path) -> None:
+    """failed_search on every line-by-line prefix of a recorded answer: never on one that applies
+    (whatever the prefix, its REPLACE still unwritten), and where it stops one, the answer as stopped
+    fails with the error the whole answer fails with."""
+    meta = json.loads(_read(case / "meta.json"))
+    files = {meta["path"]: _read(case / "before.txt")}
+    answer = _read(case / "answer.txt")
+    whole = edits.apply_answer(answer, files, meta["path"], "blocks")
+    lines = answer.splitlines(keepends=True)
+    stopped = [c for c in (edits.failed_search("".join(lines[:n]) + "par", files, meta["path"])
+                           for n in range(1, len(lines) + 1)) if c is not None]
+    if whole.ok:
+        assert stopped == []
+    for closed in stopped[:1]:
+        errors = edits.apply_answer(closed, files, meta["path"], "blocks").errors
+        assert errors and set(errors) <= set(whole.errors)
+    if case.name in ("hallucinated_search", "ambiguous_search"):
+        assert stopped  # the two answers whose SEARCH cannot be placed are stopped at its end
+
+
+def test_failed_search_waits_for_the_search_to_end_and_for_files_it_knows() -> None:
+    files = {"a.py": CODE}
+    wrong = "a.py\n<<<<<<< SEARCH\n    def h(self):\n"
+    assert edits.failed_search(wrong, files, "a.py") is None  # SEARCH not finished: more lines may come
+    assert edits.failed_search(wrong + "=======\n", files, "a.py") == wrong + "=======\n>>>>>>> REPLACE\n"
+    assert edits.failed_search(wrong + "=======\n    def h(self):\n", files, "a.py") is None  # judged once
+    assert edits.failed_search(wrong.replace("a.py", "b.py") + "=======\n", files, "a.py") is None
+    right = "<<<<<<< SEARCH\n    def g(self):\n=======\n"
+    assert edits.failed_search(right, files, "a.py") is None
+    assert edits.failed_search(right + "    def g(self, z):\n>>>>>>> REPLACE\n", files, "a.py") is None
+
+
 def test_recorded_answers_cover_the_tiers_and_refusals() -> None:
     metas = [json.loads(_read(c / "meta.json")) for c in _cases()]
     assert {m.get("tier") for m in metas} >= {"exact", "whitespace", "elision", "fuzzy", "whole"}

@@ -133,8 +133,30 @@ def test_unmatched_search_is_sent_back_with_the_closest_lines(repo):
     assert [(e.request_id, e.attempt) for e in repairs] == [("req-1", 2)]
     assert {e.request_id for e in seen if isinstance(e, TokenEvent)} == {"req-1"}  # both attempts streamed
     (failed,) = [e for e in seen if isinstance(e, AttemptFailedEvent)]
-    assert failed.successor_id == proposal.id and failed.proposal.answer == wrong
+    # read up to its SEARCH section, which matched nothing: the rest could not have helped
+    assert failed.successor_id == proposal.id and failed.proposal.answer == wrong.split("=======\n")[0] + (
+        "=======\n>>>>>>> REPLACE\n")
     assert [e.proposal for e in seen if isinstance(e, ProposalEvent)] == [proposal]
+
+
+def test_an_answer_is_stopped_once_a_search_section_cannot_apply(repo):
+    """A SEARCH that matches nothing refuses the whole answer whatever follows it, so its stream is
+    closed at the divider (a weak model's REPLACE often runs to the token limit) and the repair asks
+    at once; an answer whose SEARCH applies is read to its end, however long its REPLACE."""
+    body = "".join(f"    # step {i}\n" for i in range(300))
+    wrong = ("users.py\n<<<<<<< SEARCH\ndef oldest(people):\n=======\ndef oldest(people):\n" + body
+             + ">>>>>>> REPLACE\n")
+    right = ("users.py\n<<<<<<< SEARCH\ndef oldest(users):\n=======\ndef oldest(users):\n" + body
+             + ">>>>>>> REPLACE\n")
+    with RecordedModelServer(first_time_then(wrong, right), delay_s=0.002) as server:
+        session, seen = session_for(repo, server, edit_format="blocks")
+        proposal = session.propose(session.make_request("document oldest", "users.py"))
+        assert wait_for(lambda: server.streams_aborted == 1)
+    assert server.streams_finished == 1 and len(server.requests) == 2
+    assert proposal.passes and proposal.attempt == 2 and proposal.answer == right
+    (failed,) = [e for e in seen if isinstance(e, AttemptFailedEvent)]
+    assert failed.proposal.answer == "users.py\n<<<<<<< SEARCH\ndef oldest(people):\n=======\n>>>>>>> REPLACE\n"
+    assert "not found" in failed.problem
 
 
 def test_repair_stops_after_repair_attempts(repo):
