@@ -157,26 +157,28 @@ def failed_search(answer: str, files: Mapping[str, str | None], default_path: st
     whole answer is read) and the SEARCH is not empty (an empty one appends its
     REPLACE).
     """
-    lines = split_lines(answer)
-    if lines and not lines[-1].endswith("\n"):
-        lines.pop()  # the line being written
-    if not lines or not (width := marker_count(key(lines[-1]), DIVIDER_RE)):
+    written = answer[: answer.rfind("\n") + 1]  # the line being written is not judged
+    last = written[written.rfind("\n", 0, len(written) - 1) + 1 :]
+    if not (width := marker_count(key(last), DIVIDER_RE)):  # the engine asks at every line: stay cheap
         return None
+    lines = split_lines(written)
     opened = next((i for i in range(len(lines) - 2, -1, -1)
                    if any(marker_count(key(lines[i]), m) for m in (OPEN_RE, CLOSE_RE, DIVIDER_RE))), None)
     if opened is None or not marker_count(key(lines[opened]), OPEN_RE):
         return None  # the divider does not end an open block's SEARCH
-    search = lines[opened + 1 : -1]
+    search = "".join(lines[opened + 1 : -1])
+    if not search.strip():
+        return None
     closer = ">" * width + " REPLACE\n"
-    closed = "".join(lines) + closer
+    closed = written + closer
     parsed = parse_blocks(closed)
-    if parsed.errors or not parsed.blocks or not "".join(search).strip():
+    if parsed.errors or not parsed.blocks:
         return None
     if any(_resolve(b.path, files) not in files for b in parsed.blocks if b.path):
         return None
     errors = apply_answer(closed, files, default_path, "blocks", allow_partial=True).errors
     if not errors:
         return None
-    unchanged = "".join(lines) + "".join(search) + closer
+    unchanged = written + search + closer
     same = apply_answer(unchanged, files, default_path, "blocks", allow_partial=True).errors
     return closed if same == errors else None
