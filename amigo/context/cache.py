@@ -12,6 +12,7 @@ from __future__ import annotations
 import marshal
 import os
 import sqlite3
+import time
 from amigo.xdg import cache_dir
 from pathlib import Path
 from typing import Iterable, NamedTuple
@@ -20,6 +21,9 @@ SCHEMA_VERSION = 3  # bump whenever FileTags.to_record changes shape or order (3
 RECORD_FIELDS = 7
 DB_NAME = f"context-v{SCHEMA_VERSION}.sqlite"
 BUSY_TIMEOUT_MS = 10_000
+# Opening tries this often: setting up WAL on a new file answers "locked" at once, not after the
+# busy timeout, while another process sets it up.
+OPEN_TRIES = 6
 
 
 class CachedFile(NamedTuple):
@@ -50,14 +54,18 @@ class TagCache:
     def _connect(self) -> sqlite3.Connection:
         conn = sqlite3.connect(self.path, timeout=BUSY_TIMEOUT_MS / 1000, isolation_level=None,
                                check_same_thread=False)
-        conn.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
-        conn.execute("PRAGMA journal_mode=WAL")
-        conn.execute("PRAGMA synchronous=NORMAL")
-        conn.execute(
-            "CREATE TABLE IF NOT EXISTS files (root TEXT NOT NULL, path TEXT NOT NULL,"
-            " size INTEGER NOT NULL, mtime_ns INTEGER NOT NULL, digest TEXT NOT NULL,"
-            " data BLOB, skip TEXT, PRIMARY KEY (root, path))")
-        conn.execute("SELECT count(*) FROM files WHERE root = ''").fetchone()
+        try:
+            conn.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
+            conn.execute("PRAGMA journal_mode=WAL")
+            conn.execute("PRAGMA synchronous=NORMAL")
+            conn.execute(
+                "CREATE TABLE IF NOT EXISTS files (root TEXT NOT NULL, path TEXT NOT NULL,"
+                " size INTEGER NOT NULL, mtime_ns INTEGER NOT NULL, digest TEXT NOT NULL,"
+                " data BLOB, skip TEXT, PRIMARY KEY (root, path))")
+            conn.execute("SELECT count(*) FROM files WHERE root = ''").fetchone()
+        except sqlite3.Error:
+            conn.close()
+            raise
         return conn
 
     def _open(self) -> None:
@@ -67,10 +75,17 @@ class TagCache:
             self.notes.append(f"index cache disabled: cannot create {self.folder} ({err.strerror});"
                               " set XDG_CACHE_HOME to a writable folder")
             return
-        try:
-            self.conn = self._connect()
-        except sqlite3.DatabaseError as err:
-            self._rebuild(err)
+        for attempt in range(OPEN_TRIES):
+            try:
+                self.conn = self._connect()
+                return
+            except sqlite3.OperationalError as err:  # busy or locked: in use, not damaged
+                busy = err
+                time.sleep(0.05 * 2 ** attempt)
+            except sqlite3.DatabaseError as err:
+                self._rebuild(err)
+                return
+        self.notes.append(f"index cache not used this time ({busy}); another process holds it")
 
     def _rebuild(self, err: Exception) -> None:
         """Delete a corrupt cache file and start an empty one."""
@@ -102,6 +117,9 @@ class TagCache:
             rows = self.conn.execute(
                 "SELECT path, size, mtime_ns, digest, data, skip FROM files WHERE root = ?",
                 (root,)).fetchall()
+        except sqlite3.OperationalError as err:  # busy or locked: never a reason to delete a shared file
+            self.notes.append(f"index cache not read ({err}); it will be next time")
+            return {}
         except sqlite3.DatabaseError as err:
             self._rebuild(err)
             return {}
