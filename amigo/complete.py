@@ -239,6 +239,14 @@ def whole_lines(answer: str) -> tuple[str, bool]:
     return _tidy(complete.split("\n")), True
 
 
+def words_ready(answer: str) -> str:
+    """The part of an answer still being written that can be shown now: up to the end of its last
+    whole word. The name being written is left out ("return self._val" shows "return self."):
+    greedy decoding only extends what is there, so what is shown is always the start of the
+    whole suggestion, never half a name that grows into another one."""
+    return re.sub(r"\w+\Z", "", answer)
+
+
 def _tidy(lines: list[str]) -> str:
     while lines and not lines[-1].strip() and len(lines) > 1:
         lines.pop()
@@ -434,6 +442,7 @@ class Timing:
     context_s: float = 0.0
     first_token_s: float | None = None
     first_line_s: float | None = None
+    shown_s: float | None = None  # when the words ready were handed over early (None: not early)
     total_s: float = 0.0
     cached: bool = False
     tokens: int = 0
@@ -452,6 +461,8 @@ class Completer:
     _contexts: dict[tuple[str, int], str] = field(default_factory=dict, repr=False)
     _contexts_lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
     _last_window: tuple[str, str] | None = field(default=None, repr=False)  # (path, text before the cursor) last asked
+    # (path, text before the cursor, the words shown) of a suggestion shown early whose rest is being generated
+    _pending: tuple[str, str, str] | None = field(default=None, repr=False)
 
     @property
     def settings(self) -> CompletionSettings:
@@ -463,16 +474,25 @@ class Completer:
 
     def complete(self, path: str, text: str, offset: int, cancel: threading.Event | None = None,
                  explicit: bool = False, timing: Timing | None = None,
-                 route: Route | None = None) -> Suggestion | None:
+                 route: Route | None = None, early: Callable[[Suggestion], None] | None = None,
+                 asked_at: float | None = None) -> Suggestion | None:
         """A suggestion for the cursor at ``offset`` of ``text`` (the buffer of ``path``,
         relative to the repository), or None when nothing fits there.
 
         ``explicit`` (the person asked) also completes inside strings and comments.
+        ``early``: a caller that can show a suggestion before it is complete (an
+        editor that asks again for the rest) is handed the words ready once
+        ``completion.latency_ms`` has passed since ``asked_at`` (the keystroke,
+        ``time.monotonic()``; default now); generation then goes on, and the whole
+        suggestion (same id) is returned and cached, so the next request at that
+        place, or one typing into it, gets the rest without asking the model. Without
+        ``early``, a block suggestion ends at its last whole line once the budget is spent.
         Raises :class:`~amigo.client.Cancelled` when ``cancel`` is set mid-stream,
         ModelServerError when the server fails.
         """
         timing = timing if timing is not None else Timing()
         started = time.monotonic()
+        asked_at = started if asked_at is None else asked_at
         offset = max(0, min(offset, len(text)))
         shape = analyse(text, offset, path, in_strings=self.settings.in_strings or explicit)
         if shape.mode == "none":
@@ -488,19 +508,54 @@ class Completer:
         context = self._context(path, text, offset, timing)
         next_line = next((ln for ln in text[offset:].split("\n")[1:] if ln.strip()), "")
         line_prefix = full_prefix[full_prefix.rfind("\n") + 1:]
-        answer, prompt = self._generate(route, path, prefix, suffix, shape, context, next_line, line_prefix,
-                                        cancel, timing, started)
-        suggestion_text = finish(answer, shape)
-        timing.total_s = time.monotonic() - started
-        if not suggestion_text.strip():
+        sid = uuid.uuid4().hex[:12]
+
+        def suggestion_of(answer: str, prompt: str) -> Suggestion:
+            return Suggestion(
+                id=sid, path=path, language=language_of(path), prefix=prefix, suffix=suffix,
+                text=finish(answer, shape), mode=shape.mode, route=route.label, prompt=prompt,
+                model=self.client.model, adapter=self.config.adapter, first_token_s=timing.first_token_s,
+                latency_s=time.monotonic() - started)
+
+        show_now: Callable[[str, str], bool] | None = None
+        if early is not None:
+            def show_now(words: str, prompt: str) -> bool:
+                partial = suggestion_of(words, prompt)
+                if not partial.text.strip():
+                    return False
+                timing.shown_s = time.monotonic() - started
+                self._pending = (path, full_prefix, partial.text)
+                early(partial)
+                return True
+
+        try:
+            answer, prompt = self._generate(route, path, prefix, suffix, shape, context, next_line, line_prefix,
+                                            cancel, timing, started, asked_at, show_now)
+        finally:
+            self._pending = None
+        suggestion = suggestion_of(answer, prompt)
+        timing.total_s = suggestion.latency_s
+        if not suggestion.text.strip():
             return None
-        suggestion = Suggestion(
-            id=uuid.uuid4().hex[:12], path=path, language=language_of(path), prefix=prefix, suffix=suffix,
-            text=suggestion_text, mode=shape.mode, route=route.label, prompt=prompt, model=self.client.model,
-            adapter=self.config.adapter, first_token_s=timing.first_token_s, latency_s=timing.total_s,
-        )
         self.cache.put(path, full_prefix, shape.line_suffix, suggestion)
         return suggestion
+
+    def needs_no_model(self, path: str, text: str, offset: int) -> bool:
+        """Whether a request at ``offset`` is answered from the cache, or by the generation under
+        way for a suggestion shown early: no reason to wait (debounce) before it."""
+        return self.types_into_pending(path, text, offset) or self.cache.get(path, text[:offset]) is not None
+
+    def types_into_pending(self, path: str, text: str, offset: int) -> bool:
+        """Whether a request at ``offset`` is at the place of the suggestion shown early whose
+        rest is being generated, and typed only what it shows: then that generation is worth
+        waiting for (the rest comes from the cache), not cancelling."""
+        pending = self._pending
+        if pending is None or pending[0] != path:
+            return False
+        full_prefix = text[:offset]
+        if not full_prefix.startswith(pending[1]):
+            return False
+        return pending[2].startswith(full_prefix[len(pending[1]):])
 
     def continues_last(self, path: str, text: str, offset: int) -> bool:
         """Whether a request at ``offset`` continues the last one asked (the person typing on at the
@@ -551,11 +606,14 @@ class Completer:
 
     def _generate(self, route: Route, path: str, prefix: str, suffix: str, shape: Shape, context: str,
                   next_line: str, line_prefix: str, cancel: threading.Event | None, timing: Timing,
-                  started: float) -> tuple[str, str]:
+                  started: float, asked_at: float,
+                  show_now: Callable[[str, str], bool] | None = None) -> tuple[str, str]:
         """Stream the answer, cutting it by ``shape``; returns (the cut answer, the prompt as sent).
 
         A chat answer is cleaned (fence, echo of the line) before each cut, so a
-        fenced answer also stops as soon as the suggestion is complete.
+        fenced answer also stops as soon as the suggestion is complete. Once the
+        latency budget is spent, ``show_now`` is offered the words ready (until it
+        takes some) and the stream goes on; without it a block ends at its last whole line.
         """
         params: dict = {"max_tokens": self.settings.max_tokens, "temperature": 0.0}
         if self.config.seed is not None:
@@ -581,6 +639,7 @@ class Completer:
             prompt = json.dumps(messages, ensure_ascii=False)
             stream = self.client.stream(messages, cancel=cancel, stats=stats, **params)
         raw = answer = ""
+        shown = False
         budget_s = self.settings.latency_ms / 1000 if self.settings.latency_ms else float("inf")
         try:
             for piece in stream:
@@ -594,8 +653,11 @@ class Completer:
                 if timing.first_line_s is None and "\n" in visible.lstrip("\n"):
                     timing.first_line_s = time.monotonic() - started
                 answer, done = cut(visible, shape, next_line, self.settings.max_lines)
-                if not done and shape.mode == "block" and time.monotonic() - started > budget_s:
-                    answer, done = whole_lines(answer)
+                if not done and not shown and time.monotonic() - asked_at > budget_s:
+                    if show_now is not None:
+                        shown = show_now(words_ready(answer), prompt)
+                    elif shape.mode == "block":
+                        answer, done = whole_lines(answer)
                 if done:
                     break  # closing the stream makes the server stop generating
         finally:

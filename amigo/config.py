@@ -106,9 +106,12 @@ class CompletionSettings:
     debounce_ms: int = 60
     max_tokens: int = 64
     max_lines: int = 12  # a block suggestion stops after this many lines
-    # After this long asking the model (ms), a block suggestion ends at the next whole line, so a slow
-    # model shows its first line instead of streaming a whole block first (0: no limit).
-    latency_ms: int = 250
+    # This long after the keystroke (ms), a suggestion still being written is shown as far as its words
+    # are complete, and the rest is generated meanwhile: the editor asks again at that place (Amigo's
+    # Neovim and VS Code clients at once, any client as the person types on) and gets it from the
+    # cache. A slow model shows its first words instead of making the person wait for the whole
+    # line or block (0: whole suggestions only).
+    latency_ms: int = 200
     context_budget: int = 256  # tokens of repository context (0: none)
     # Tokens of the text before / after the cursor the model sees, in whole lines. Prompt evaluation
     # dominates on a CPU: the text before the cursor is evaluated when the person starts typing at a

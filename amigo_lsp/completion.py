@@ -4,8 +4,14 @@ Timing lives here, the prompt and stop rules in :mod:`amigo.complete`, what
 became of each suggestion in :mod:`amigo_lsp.completion_verdicts`:
 
 * **Debounce.** A request waits ``completion.debounce_ms`` (an explicit one,
-  ``triggerKind: Invoked``, does not); a newer request for the same document
-  meanwhile makes it answer nothing without asking the model.
+  ``triggerKind: Invoked``, does not, nor one the cache or the generation under
+  way answers); a newer request for the same document meanwhile makes it
+  answer nothing without asking the model.
+* **First words early.** Past ``completion.latency_ms`` after the keystroke, a
+  suggestion still being written is answered as far as its words are whole,
+  with ``more`` in its command's arguments; its generation goes on, and a
+  request at that place, or typing what it shows, waits for it instead of
+  stopping it (the editor asks again for the rest).
 * **Cancel on typing.** A newer request for the document, or ``$/cancelRequest``
   for this one, sets the generation's cancel event: the HTTP stream is closed,
   which stops the model server.
@@ -26,8 +32,9 @@ import asyncio
 import concurrent.futures
 import logging
 import threading
+import time
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Callable
 
 from lsprotocol import types
 
@@ -59,11 +66,12 @@ class InlineCompletions:
         self._by_uri: dict[str, Completer] = {}
         self._relpaths: dict[str, str] = {}  # uri -> its path in the repository, once known
         self._latest: dict[str, int] = {}  # uri -> number of the newest request
-        self._inflight: dict[str, threading.Event] = {}
+        self._inflight: dict[str, threading.Event] = {}  # uri -> the generation not answered yet
+        self._rest: dict[str, threading.Event] = {}  # uri -> the generation of a suggestion shown early
         self._model_busy: concurrent.futures.Future[None] | None = None  # done when the last model request ended
         self.verdicts = Verdicts(server)
         self.stats: dict[str, int] = {"requests": 0, "superseded": 0, "cancelled": 0, "answered": 0,
-                                      "empty": 0, "failed": 0}
+                                      "empty": 0, "failed": 0, "early": 0, "rest_cancelled": 0}
         self._warned: str | None = None
 
     # -- requests -----------------------------------------------------------------
@@ -71,6 +79,7 @@ class InlineCompletions:
     async def handle(self, params: types.InlineCompletionParams) -> types.InlineCompletionList | None:
         """One ``textDocument/inlineCompletion``: debounce, settle the last suggestion, ask, answer."""
         uri = params.text_document.uri
+        asked_at = time.monotonic()
         self.stats["requests"] += 1
         number = self._latest[uri] = self._latest.get(uri, 0) + 1
         older = self._inflight.pop(uri, None)
@@ -80,15 +89,19 @@ class InlineCompletions:
         try:
             path, text, _ = self.server._document(uri)
         except AmigoError as exc:
+            self._stop_rest(uri)
             log.info("no completion for %s: %s", uri, exc)
             return None
         offset = offset_at(text, params.position.line, params.position.character, self.server.encoding)
+        if not self._types_into_rest(uri, text, offset):
+            self._stop_rest(uri)  # the rest of the suggestion shown early is no longer wanted
         self.verdicts.settle(uri, text, offset)
         settings = self._settings(uri)
         if not settings.enabled:
             return None
         explicit = params.context.trigger_kind == types.InlineCompletionTriggerKind.Invoked
-        if not explicit and settings.debounce_ms and self._typing_on(uri, text, offset):
+        if not explicit and settings.debounce_ms and self._typing_on(uri, text, offset) \
+                and not self._needs_no_model(uri, text, offset):
             await asyncio.sleep(settings.debounce_ms / 1000)
         if self._latest.get(uri) != number:
             self.stats["superseded"] += 1
@@ -101,35 +114,85 @@ class InlineCompletions:
         self._inflight[uri] = cancel
         ended: concurrent.futures.Future[None] = concurrent.futures.Future()
         self._model_busy = ended
+        loop = asyncio.get_running_loop()
+        early: asyncio.Future[tuple[Completer, Suggestion]] = loop.create_future()
+
+        def show_early(completer: Completer, partial: Suggestion) -> None:
+            loop.call_soon_threadsafe(lambda: early.done() or early.set_result((completer, partial)))
 
         def work() -> tuple[Completer, Suggestion | None]:
             try:
-                return self._complete(uri, path, text, offset, cancel, explicit)
+                return self._complete(uri, path, text, offset, cancel, explicit, show_early, asked_at)
             finally:
                 ended.set_result(None)
 
+        whole = asyncio.ensure_future(run_in_thread(work, cancel, "amigo-complete"))
+        whole.add_done_callback(lambda task: self._rest_ended(uri, cancel, task, early.done()))
         try:
-            completer, suggestion = await run_in_thread(work, cancel, "amigo-complete")
-        except Cancelled:
-            return None
-        except AmigoError as exc:
-            self.stats["failed"] += 1
-            self._warn_once(str(exc))
-            return None
-        finally:
+            await asyncio.wait({whole, early}, return_when=asyncio.FIRST_COMPLETED)
+        except asyncio.CancelledError:
+            cancel.set()  # $/cancelRequest: stop the generation
+            raise
+        more = not whole.done()
+        if more:  # the words ready: the rest is generated meanwhile, for the editor's next request
+            completer, suggestion = early.result()
             if self._inflight.get(uri) is cancel:
-                self._inflight.pop(uri, None)
+                self._rest[uri] = self._inflight.pop(uri)
+        else:
+            try:
+                completer, suggestion = whole.result()
+            except Cancelled:
+                return None
+            except AmigoError as exc:
+                self.stats["failed"] += 1
+                self._warn_once(str(exc))
+                return None
         if suggestion is None or self._latest.get(uri) != number:
             self.stats["empty" if suggestion is None else "superseded"] += 1
             return None
         self.stats["answered"] += 1
+        self.stats["early"] += more
         line_end = text.find("\n", offset)
-        self.verdicts.show(uri, text[:offset], suggestion, completer, text[offset:line_end if line_end >= 0 else len(text)])
+        self.verdicts.show(uri, text[:offset], suggestion, completer, text[offset:line_end if line_end >= 0 else len(text)],
+                           complete=not more)
+        # accepting words shown early takes only those (the rest may already be known by then)
+        arguments: dict[str, Any] = {"id": suggestion.id, "accepted": suggestion.text, "more": True} if more \
+            else {"id": suggestion.id}
         item = types.InlineCompletionItem(
             insert_text=suggestion.text, range=types.Range(params.position, params.position),
-            command=types.Command(title="Amigo: suggestion accepted", command=ACCEPTED,
-                                  arguments=[{"id": suggestion.id}]))
+            command=types.Command(title="Amigo: suggestion accepted", command=ACCEPTED, arguments=[arguments]))
         return types.InlineCompletionList(items=[item])
+
+    def _rest_ended(self, uri: str, cancel: threading.Event,
+                    task: "asyncio.Future[tuple[Completer, Suggestion | None]]", shown_early: bool) -> None:
+        """A generation ended: drop its cancel event, and when its words were shown early, the
+        suggestion on screen becomes the whole one (what the feedback records)."""
+        if self._inflight.get(uri) is cancel:
+            self._inflight.pop(uri, None)
+        if self._rest.get(uri) is cancel:
+            self._rest.pop(uri, None)
+        if task.cancelled() or task.exception() is not None:
+            if shown_early and isinstance(task.exception(), Cancelled):
+                self.stats["rest_cancelled"] += 1
+            return
+        _, suggestion = task.result()
+        if suggestion is not None and shown_early:
+            self.verdicts.extend(uri, suggestion)
+
+    def _needs_no_model(self, uri: str, text: str, offset: int) -> bool:
+        """Whether the answer comes from the cache or the generation under way (then it is not debounced)."""
+        completer, rel = self._by_uri.get(uri), self._relpaths.get(uri)
+        return completer is not None and rel is not None and completer.needs_no_model(rel, text, offset)
+
+    def _types_into_rest(self, uri: str, text: str, offset: int) -> bool:
+        """Whether this request types into (or repeats) the suggestion shown early whose rest is being generated."""
+        completer, rel = self._by_uri.get(uri), self._relpaths.get(uri)
+        return completer is not None and rel is not None and completer.types_into_pending(rel, text, offset)
+
+    def _stop_rest(self, uri: str) -> None:
+        rest = self._rest.pop(uri, None)
+        if rest is not None:
+            rest.set()
 
     def _typing_on(self, uri: str, text: str, offset: int) -> bool:
         """Whether this keystroke continues the last request's place (then it is debounced). The first
@@ -159,14 +222,16 @@ class InlineCompletions:
         return self.server.editor_settings.apply(Config()).completion
 
     def _complete(self, uri: str, path: Path, text: str, offset: int, cancel: threading.Event,
-                  explicit: bool) -> tuple[Completer, Suggestion | None]:
+                  explicit: bool, early: Callable[[Completer, Suggestion], None],
+                  asked_at: float) -> tuple[Completer, Suggestion | None]:
         """On a worker thread: the session (built on first use: git, config) and the suggestion."""
         session = self.server.session_for(path)
         completer = self._by_uri[uri] = self.completer_for(session)
         if not completer.settings.enabled:
             return completer, None
         rel = self._relpaths[uri] = session.workspace.relpath(path)
-        return completer, completer.complete(rel, text, offset, cancel=cancel, explicit=explicit)
+        return completer, completer.complete(rel, text, offset, cancel=cancel, explicit=explicit,
+                                             early=lambda partial: early(completer, partial), asked_at=asked_at)
 
     def completer_for(self, session: "EditSession") -> Completer:
         """One completer per session: it shares the session's model client and event bus."""
@@ -183,7 +248,7 @@ class InlineCompletions:
             self.server.show(types.MessageType.Warning, f"Amigo completion: {message}")
 
     def cancel_all(self) -> None:
-        for event in list(self._inflight.values()):
+        for event in [*self._inflight.values(), *self._rest.values()]:
             event.set()
 
     # -- classic completion items (clients without inline completion) --------------

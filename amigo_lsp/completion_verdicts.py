@@ -35,6 +35,7 @@ class Shown:
     shown_at: float
     line_rest: str = ""  # what already followed the cursor on its line (not part of what the person writes)
     diverged: bool = False
+    announced: bool = True  # its shown event was published (one shown early waits for its whole text)
 
     @property
     def start(self) -> int:
@@ -48,17 +49,37 @@ class Verdicts:
         self.server = server
         self.shown: dict[str, Shown] = {}  # uri -> the suggestion on screen
 
-    def show(self, uri: str, anchor: str, suggestion: Suggestion, completer: Completer, line_rest: str) -> None:
+    def show(self, uri: str, anchor: str, suggestion: Suggestion, completer: Completer, line_rest: str,
+             complete: bool = True) -> None:
+        """A suggestion on screen. One shown before it is ``complete`` (the words ready) is
+        announced to the feedback once its whole text is known (:meth:`extend`) or its verdict
+        comes, so the record holds the suggestion the person could take."""
         current = self.shown.get(uri)
         if current is not None and current.suggestion.id == suggestion.id:
+            if anchor == current.anchor:
+                self.extend(uri, suggestion)  # asked again at its place: the whole of it
             return  # the rest of the suggestion being typed through: shown once
         if current is not None:
             self._close(uri, current, "dismissed")
-        shown = Shown(suggestion, completer, uri, anchor, time.time(), line_rest=line_rest)
+        shown = Shown(suggestion, completer, uri, anchor, time.time(), line_rest=line_rest, announced=complete)
         self.shown[uri] = shown
-        completer.shown(suggestion)
+        if complete:
+            completer.shown(suggestion)
         delay = completer.settings.reject_after_s
         self.server.on_loop(self._arm_timeout, uri, suggestion.id, delay)
+
+    def extend(self, uri: str, whole: Suggestion) -> None:
+        """The whole text of a suggestion shown early (same id, starting with what was shown)."""
+        shown = self.shown.get(uri)
+        if shown is None or shown.suggestion.id != whole.id or not whole.text.startswith(shown.suggestion.text):
+            return
+        shown.suggestion = whole
+        self._announce(shown)
+
+    def _announce(self, shown: Shown) -> None:
+        if not shown.announced:
+            shown.announced = True
+            shown.completer.shown(shown.suggestion)
 
     def _arm_timeout(self, uri: str, suggestion_id: str, delay: float) -> None:
         loop = self.server.loop
@@ -111,6 +132,7 @@ class Verdicts:
                accepted: str | None = None) -> None:
         if self.shown.get(uri) is shown:
             del self.shown[uri]
+        self._announce(shown)  # shown early and never completed: recorded as far as it went
         if accepted is not None:
             shown.completer.accepted(shown.suggestion, accepted)
         else:

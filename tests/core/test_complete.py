@@ -12,7 +12,7 @@ import pytest
 from amigo.client import Cancelled, ChatClient
 from amigo.complete import (
     FIM_TEMPLATES, Completer, SuggestionCache, Timing, analyse, clean_chat_answer, cut, render_fim, route_for, whole_lines,
-    window,
+    window, words_ready,
 )
 from amigo.config import CompletionSettings, Config
 from amigo.events import CompletionAcceptedEvent, CompletionRejectedEvent, CompletionShownEvent, EventBus
@@ -224,6 +224,45 @@ def test_a_block_suggestion_ends_at_a_whole_line_once_the_latency_budget_is_spen
         assert suggestion is not None and suggestion.mode == "block" and suggestion.text == shown
         if latency_ms:
             assert server.disconnected.wait(5), "the rest of the block was not generated"
+
+
+def test_words_ready_leave_out_the_name_still_being_written() -> None:
+    assert words_ready("return self._val") == "return self."
+    assert words_ready("users, key=lambda u") == "users, key=lambda "
+    assert words_ready("max(") == "max("
+    assert words_ready("users") == "", "no whole word yet: nothing to show"
+
+
+LINE_ANSWER = "users, key=lambda u: u.age)\n"
+
+
+def test_a_slow_answers_words_are_handed_over_at_the_budget_and_the_whole_is_cached() -> None:
+    text = "def oldest(users):\n    return max(\n"
+    # 7 chunks of 4 characters, 60 ms apart: the line is whole after ~0.4 s, the budget is 0.12 s
+    with RecordedModelServer(LINE_ANSWER, chunk_chars=4, delay_s=0.06) as server:
+        completer, events = _completer(server.base_url, fim="prefix", latency_ms=120)
+        early: list = []
+        timing = Timing()
+        whole = completer.complete("a.py", text, at(text, "max("), early=early.append, timing=timing)
+        assert whole is not None and whole.text == "users, key=lambda u: u.age)"
+        [partial] = early
+        assert partial.id == whole.id, "the words shown early and the whole are one suggestion"
+        assert partial.text and partial.text != whole.text and whole.text.startswith(partial.text)
+        cut_at = whole.text[len(partial.text) - 1:len(partial.text) + 1]
+        assert not (cut_at[0].isalnum() and cut_at[1].isalnum()), f"{partial.text!r} ends inside a name"
+        assert timing.shown_s is not None and timing.shown_s < timing.total_s
+        assert completer._pending is None, "nothing left pending once the generation ended"
+        again = completer.complete("a.py", text, at(text, "max("))
+        assert again is not None and again.text == whole.text and len(server.requests) == 1
+        assert events == [], "what was shown is for the front end to say (it knows what reached the screen)"
+
+
+def test_without_a_taker_for_early_words_a_line_is_whole_and_a_block_ends_at_a_whole_line() -> None:
+    text = "def oldest(users):\n    return max(\n"
+    with RecordedModelServer(LINE_ANSWER, chunk_chars=4, delay_s=0.06) as server:
+        completer, _ = _completer(server.base_url, fim="prefix", latency_ms=120)
+        whole = completer.complete("a.py", text, at(text, "max("))
+        assert whole is not None and whole.text == "users, key=lambda u: u.age)"
 
 
 def test_repository_context_is_built_once_per_file_so_every_prompt_there_starts_alike(repo: Path) -> None:

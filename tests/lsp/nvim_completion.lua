@@ -15,6 +15,15 @@ harness.run(function(out)
   vim.api.nvim_win_set_cursor(0, { row + 1, #typed })
   complete.request(buf)
   harness.wait("a suggestion", function() return complete.visible() ~= nil end)
+  out.first_shown = complete.visible().text
+  local expect = os.getenv("NVIMTEST_EXPECT")
+  if expect and expect ~= "" then -- the first words came early: the plugin asks again for the rest
+    harness.wait("the whole suggestion", function()
+      local shown = complete.visible()
+      return shown ~= nil and shown.text == expect
+    end)
+  end
+  out.early = complete.state.early or 0
   local marks = vim.api.nvim_buf_get_extmarks(buf, complete.state.ns, 0, -1, { details = true })
   out.marks = #marks
   out.virt_text = marks[1] and marks[1][4].virt_text[1][1] or nil

@@ -43,7 +43,8 @@ def fim_model() -> Iterator[RecordedModelServer]:
 
 
 async def _start(repo: Path, model: RecordedModelServer, **completion: Any) -> Editor:
-    settings = {"fim": "starcoder", "debounceMs": 0, "contextBudget": 0, **completion}
+    # whole suggestions unless a test is about the words shown early (a loaded machine is slow enough for them)
+    settings = {"fim": "starcoder", "debounceMs": 0, "contextBudget": 0, "latencyMs": 0, **completion}
     return await start_editor(repo, options_for(model.base_url, completion=settings), env=dict(os.environ))
 
 
@@ -268,6 +269,65 @@ async def test_typed_over_is_a_reject_with_what_was_written_and_exports_a_pair(
     assert pair["chosen"][0]["content"] == "users, key=lambda u: (u.age, u.name))"
     assert pair["rejected"][0]["content"] == "users, key=lambda u: u.age)"
     assert "<|cursor|>" in pair["prompt"][-1]["content"]
+
+
+WHOLE = "users, key=lambda u: u.age)"
+
+
+def _early(result: Any) -> str:
+    """The words of a suggestion answered before it was whole (its command says ``more``)."""
+    [item] = result.items
+    args = item.command.arguments[0]
+    assert args["more"] is True and args["accepted"] == item.insert_text, "accepting it takes just these words"
+    assert item.insert_text and item.insert_text != WHOLE and WHOLE.startswith(item.insert_text)
+    return item.insert_text
+
+
+async def test_a_slow_models_first_words_come_early_and_the_rest_when_asked_again(repo: Path) -> None:
+    """Past ``latencyMs`` the words ready are answered; the generation goes on, and the editor's
+    next request at that place (Amigo's clients ask again at once) gets the whole suggestion
+    without a second model request. The feedback records it once, whole."""
+    with RecordedModelServer(WHOLE + "\n", delay_s=0.08, chunk_chars=4) as slow:  # ~0.6 s for the line
+        editor = await _start(repo, slow, latencyMs=150)
+        try:
+            uri = editor.open(repo / "users.py", _text_with(repo, TYPED_SO_FAR))
+            _early(await _ask(editor, uri, CURSOR_LINE, len(TYPED_SO_FAR)))
+            rest = await _ask(editor, uri, CURSOR_LINE, len(TYPED_SO_FAR))
+            assert rest.items[0].insert_text == WHOLE
+            assert rest.items[0].command.arguments[0] == {"id": rest.items[0].command.arguments[0]["id"]}
+            assert len(slow.requests) == 1 and slow.streams_aborted == 0
+            editor.type_text(uri, _text_with(repo, LINE))
+            await _ask(editor, uri, CURSOR_LINE, len(LINE))  # the next keystroke settles it
+            rows = await _wait_feedback(2)
+            assert [(text, kind, data.get("accepted")) for text, kind, data in rows][:2] == [
+                (WHOLE, "shown", None), (WHOLE, "accepted", WHOLE)]
+        finally:
+            await editor.client.shutdown_session()
+            await editor.client.stop()
+
+
+async def test_typing_the_early_words_waits_for_the_rest_typing_else_stops_it(repo: Path) -> None:
+    with RecordedModelServer(WHOLE + "\n", delay_s=0.08, chunk_chars=4) as slow:
+        editor = await _start(repo, slow, latencyMs=150)
+        try:
+            uri = editor.open(repo / "users.py", _text_with(repo, TYPED_SO_FAR))
+            _early(await _ask(editor, uri, CURSOR_LINE, len(TYPED_SO_FAR)))
+            typed = TYPED_SO_FAR + "u"  # the first letter of what is shown
+            editor.type_text(uri, _text_with(repo, typed))
+            rest = await _ask(editor, uri, CURSOR_LINE, len(typed))
+            assert rest.items[0].insert_text == WHOLE[1:]
+            assert len(slow.requests) == 1 and slow.streams_aborted == 0, "the generation under way was kept"
+            # elsewhere, words shown early whose rest is still coming: a keystroke typing something else stops it
+            editor.type_text(uri, _text_with(repo, "    return min("))
+            _early(await _ask(editor, uri, CURSOR_LINE, len("    return min(")))
+            editor.type_text(uri, _text_with(repo, "    return min(x"))
+            asked = asyncio.ensure_future(_ask(editor, uri, CURSOR_LINE, len("    return min(x")))
+            await wait_until(lambda: slow.streams_aborted == 1)
+            await asked
+            assert len(slow.requests) == 3
+        finally:
+            await editor.client.shutdown_session()
+            await editor.client.stop()
 
 
 async def test_a_suggestion_left_alone_times_out_as_rejected(repo: Path, fim_model: RecordedModelServer) -> None:

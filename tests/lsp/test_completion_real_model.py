@@ -56,3 +56,30 @@ async def test_inline_suggestion_from_the_embedded_model(repo: Path, model_serve
     finally:
         await editor.client.shutdown_session()
         await editor.client.stop()
+
+
+async def test_the_embedded_models_first_words_then_the_whole_suggestion(repo: Path, model_server: str) -> None:
+    """A latency budget of 1 ms: the real model's first words are answered as soon as a word is whole
+    (``more``), and asking again at the place gets the whole line, which starts with them."""
+    options = {"endpoint": model_server, "contextBudget": 0,
+               "completion": {"fim": "prefix", "debounceMs": 0, "maxTokens": 24, "contextBudget": 64, "latencyMs": 1}}
+    editor = await start_editor(repo, options, env=dict(os.environ))
+    try:
+        text = (repo / "users.py").read_text().replace("    return max(users, key=lambda u: u.age)", TYPED)
+        uri = editor.open(repo / "users.py", text)
+        params = types.InlineCompletionParams(
+            context=types.InlineCompletionContext(trigger_kind=types.InlineCompletionTriggerKind.Automatic),
+            text_document=types.TextDocumentIdentifier(uri=uri), position=types.Position(17, len(TYPED)))
+        first = await editor.client.text_document_inline_completion_async(params)
+        assert first is not None and first.items, "the text before the cursor, continued, gives a suggestion"
+        args = first.items[0].command.arguments[0]
+        if not args.get("more"):
+            pytest.skip("the model's line was whole with its first word (nothing left to come)")
+        again = await editor.client.text_document_inline_completion_async(params)
+        assert again is not None and again.items
+        whole = again.items[0].insert_text
+        assert whole.startswith(first.items[0].insert_text) and whole != first.items[0].insert_text
+        assert "\n" not in whole and again.items[0].command.arguments[0]["id"] == args["id"]
+    finally:
+        await editor.client.shutdown_session()
+        await editor.client.stop()

@@ -27,6 +27,7 @@ import {
   serverCommand,
   serverSettings,
   statusText,
+  suggestionHasMore,
   withInstruction,
 } from "./settings";
 
@@ -130,6 +131,16 @@ function startClient(context: vscode.ExtensionContext): LanguageClient {
         const result = await next(cmd, cmdArgs);
         if (result && typeof (result as Record<string, unknown>).id === "string") {
           lastProposal = (result as Record<string, unknown>).id as string;
+        }
+        return result;
+      },
+      // A slow model's first words come early (`more`): show them, then ask again for the rest,
+      // which the server is still generating (VS Code asks again only when the person types).
+      provideInlineCompletionItems: async (document, position, context, token, next) => {
+        const result = await next(document, position, context, token);
+        const items = Array.isArray(result) ? result : result?.items ?? [];
+        if (suggestionHasMore(items) && !token.isCancellationRequested) {
+          setTimeout(() => void vscode.commands.executeCommand("editor.action.inlineSuggest.trigger"), 0);
         }
         return result;
       },

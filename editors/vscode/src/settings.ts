@@ -194,3 +194,12 @@ export function describeResult(result: Record<string, unknown> | undefined): str
   }
   return undefined;
 }
+
+/** Whether an inline suggestion holds only the words ready so far (the server's `more` in the
+ *  item's command arguments): the rest is being generated, and asking again at the same place gets it. */
+export function suggestionHasMore(items: ReadonlyArray<{ command?: { arguments?: unknown[] } }>): boolean {
+  return items.some((item) => {
+    const first = item.command?.arguments?.[0];
+    return typeof first === "object" && first !== null && (first as Record<string, unknown>).more === true;
+  });
+}

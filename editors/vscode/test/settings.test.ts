@@ -12,6 +12,7 @@ import {
   serverCommand,
   serverSettings,
   statusText,
+  suggestionHasMore,
   withInstruction,
 } from "../src/settings";
 
@@ -85,4 +86,12 @@ test("the status bar shows server state, model and decoding mode", () => {
   assert.match(down.tooltip, /amigo serve/);
   assert.match(statusText(false, up).text, /stopped/);
   assert.match(statusText(true, undefined, "amigo doctor failed: spawn amigo ENOENT").tooltip, /ENOENT/);
+});
+
+test("a suggestion of the words ready so far asks again for the rest; a whole one does not", () => {
+  const item = (args: unknown[]) => ({ command: { arguments: args } });
+  assert.equal(suggestionHasMore([item([{ id: "a1", accepted: "users, ", more: true }])]), true);
+  assert.equal(suggestionHasMore([item([{ id: "a1" }])]), false);
+  assert.equal(suggestionHasMore([{}, item(["a1", "users"])]), false);
+  assert.equal(suggestionHasMore([]), false);
 });

@@ -6,6 +6,9 @@
 -- at the cursor; the accept key inserts it and runs the item's command, which is
 -- how the server learns it was accepted. Leaving insert mode or the dismiss key
 -- tells the server it was dismissed; typing something else is seen by the server.
+-- A slow model's first words come early (the item's command says `more`): they are
+-- shown at once and the same place is asked again for the rest, which the server
+-- is still generating.
 
 local M = {}
 
@@ -64,15 +67,23 @@ local function cancel_pending()
   M.state.pending = nil
 end
 
---- Ask the server for a suggestion at the cursor of the current window.
-function M.request(bufnr, invoked)
+local function has_more(item)
+  local args = item.command and item.command.arguments
+  return type(args) == "table" and type(args[1]) == "table" and args[1].more == true
+end
+
+--- Ask the server for a suggestion at the cursor of the current window (`keep`: leave the
+--- suggestion on screen until the answer replaces it: the rest of one shown early).
+function M.request(bufnr, invoked, keep)
   bufnr = bufnr or vim.api.nvim_get_current_buf()
   local client = require("amigo").client(bufnr)
   if not M.config.enabled or not client or not (client.server_capabilities or {}).inlineCompletionProvider then
     return
   end
   cancel_pending()
-  clear()
+  if not keep then
+    clear()
+  end
   local cursor = vim.api.nvim_win_get_cursor(0)
   local row, col = cursor[1] - 1, cursor[2]
   local line = vim.api.nvim_buf_get_lines(bufnr, row, row + 1, false)[1] or ""
@@ -96,6 +107,10 @@ function M.request(bufnr, invoked)
     local now = vim.api.nvim_win_get_cursor(0)
     if items[1] and now[1] - 1 == row and now[2] == col and vim.api.nvim_get_current_buf() == bufnr then
       show(bufnr, row, col, items[1], client.id)
+      if has_more(items[1]) then
+        M.state.early = (M.state.early or 0) + 1
+        vim.schedule(function() M.request(bufnr, invoked, true) end)
+      end
     end
   end, bufnr)
   if ok then
