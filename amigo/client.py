@@ -117,6 +117,23 @@ class ChatClient:
         body.setdefault("stream_options", {"include_usage": True})
         yield from self._stream_post(f"{self.base_url}/chat/completions", body, cancel, stats, _chat_delta)
 
+    def stream_choices(
+        self,
+        messages: Sequence[dict[str, str]],
+        n: int,
+        cancel: threading.Event | None = None,
+        stats: list[StreamStats] | None = None,
+        **params: Any,
+    ) -> Iterator[tuple[int, str]]:
+        """Yield (choice index, text delta) of ``n`` answers to one prompt, asked for at once
+        (OpenAI's ``n``; llama-server evaluates the prompt once and copies it to a slot per
+        answer, each sampling with ``seed`` + its index). ``stats`` holds one StreamStats per
+        choice. A server that ignores ``n`` sends choice 0 only; closing the stream stops all."""
+        body = {"model": self.model, "messages": list(messages), "stream": True, "n": n, **params}
+        body.setdefault("stream_options", {"include_usage": True})
+        yield from self._stream_choices_post(f"{self.base_url}/chat/completions", body, cancel, None, _chat_delta,
+                                             stats)
+
     def stream_text(
         self,
         prompt: str,
@@ -154,8 +171,15 @@ class ChatClient:
 
     def _stream_post(
         self, url: str, body: dict[str, Any], cancel: threading.Event | None, stats: StreamStats | None,
-        deltas: "Callable[[dict[str, Any]], Iterator[tuple[str | None, str | None]]]",
+        deltas: "Callable[[dict[str, Any]], Iterator[Delta]]",
     ) -> Iterator[str]:
+        for _, text in self._stream_choices_post(url, body, cancel, stats, deltas):
+            yield text
+
+    def _stream_choices_post(
+        self, url: str, body: dict[str, Any], cancel: threading.Event | None, stats: StreamStats | None,
+        deltas: "Callable[[dict[str, Any]], Iterator[Delta]]", choices: list[StreamStats] | None = None,
+    ) -> Iterator[tuple[int, str]]:
         stats = stats if stats is not None else StreamStats()
         started = time.monotonic()
         attempt = 0
@@ -166,7 +190,7 @@ class ChatClient:
                     if response.status_code >= 400:
                         response.read()
                         self._raise_for_status(response, retryable_ok=attempt <= self.retries)
-                    yield from self._iter_sse(response, cancel, stats, started, deltas)
+                    yield from self._iter_sse(response, cancel, stats, started, deltas, choices)
                     stats.seconds = time.monotonic() - started
                     return
             except _Retry as retry:
@@ -289,11 +313,15 @@ class ChatClient:
 
     def _iter_sse(
         self, response: httpx.Response, cancel: threading.Event | None, stats: StreamStats, started: float,
-        deltas: "Callable[[dict[str, Any]], Iterator[tuple[str | None, str | None]]]",
-    ) -> Iterator[str]:
-        """Yield the text of each event. A stream that ends without ``[DONE]`` or a
-        finish reason was cut off (a dropped stream), which is not the same as a
-        complete answer that happens to be empty (the engine reports that)."""
+        deltas: "Callable[[dict[str, Any]], Iterator[Delta]]", choices: list[StreamStats] | None = None,
+    ) -> Iterator[tuple[int, str]]:
+        """Yield (choice index, text) of each event; with ``choices`` (one per choice asked for),
+        each choice's finish reason, log-probabilities and timing go to its own stats. A stream
+        that ends without ``[DONE]`` or a finish reason was cut off (a dropped stream), which is
+        not the same as a complete answer that happens to be empty (the engine reports that)."""
+        def stats_of(index: int) -> StreamStats:
+            return choices[index] if choices is not None and index < len(choices) else stats
+
         events = 0
         done = False
         for line in response.iter_lines():
@@ -322,15 +350,20 @@ class ChatClient:
                 stats.completion_tokens = usage.get("completion_tokens", stats.completion_tokens)
             for choice in chunk.get("choices") or []:
                 if isinstance(choice, dict):
-                    _keep_logprobs(choice.get("logprobs"), stats.logprobs)
-            for finish, text in deltas(chunk):
+                    _keep_logprobs(choice.get("logprobs"), stats_of(_index(choice)).logprobs)
+            for index, finish, text in deltas(chunk):
+                own = stats_of(index)
                 if finish:
-                    stats.finish_reason = finish
+                    stats.finish_reason = own.finish_reason = finish
                 if text:
                     stats.chunks += 1
+                    if own is not stats:
+                        own.chunks += 1
                     if stats.first_token_s is None:
                         stats.first_token_s = time.monotonic() - started
-                    yield text
+                    if own.first_token_s is None:
+                        own.first_token_s = time.monotonic() - started
+                    yield index, text
         if not done and stats.finish_reason is None:
             crashed = self._crashed()
             if events == 0 and not crashed:
@@ -341,26 +374,34 @@ class ChatClient:
             raise ModelServerError(self._dropped(stats.chunks, None, crashed))
 
 
-def _chat_delta(chunk: dict[str, Any]) -> Iterator[tuple[str | None, str | None]]:
-    """(finish reason, text) of each choice of a ``chat.completion.chunk``."""
+Delta = tuple[int, "str | None", "str | None"]  # (choice index, finish reason, text)
+
+
+def _index(choice: dict[str, Any]) -> int:
+    index = choice.get("index", 0)
+    return index if isinstance(index, int) and index >= 0 else 0
+
+
+def _chat_delta(chunk: dict[str, Any]) -> Iterator[Delta]:
+    """(choice index, finish reason, text) of each choice of a ``chat.completion.chunk``."""
     for choice in chunk.get("choices") or []:
         if isinstance(choice, dict):
             delta = choice.get("delta") or {}
-            yield choice.get("finish_reason"), delta.get("content") if isinstance(delta, dict) else None
+            yield _index(choice), choice.get("finish_reason"), delta.get("content") if isinstance(delta, dict) else None
 
 
-def _text_delta(chunk: dict[str, Any]) -> Iterator[tuple[str | None, str | None]]:
-    """(finish reason, text) of each choice of a ``text_completion`` chunk."""
+def _text_delta(chunk: dict[str, Any]) -> Iterator[Delta]:
+    """(choice index, finish reason, text) of each choice of a ``text_completion`` chunk."""
     for choice in chunk.get("choices") or []:
         if isinstance(choice, dict):
             text = choice.get("text")
-            yield choice.get("finish_reason"), text if isinstance(text, str) else None
+            yield _index(choice), choice.get("finish_reason"), text if isinstance(text, str) else None
 
 
-def _infill_delta(chunk: dict[str, Any]) -> Iterator[tuple[str | None, str | None]]:
+def _infill_delta(chunk: dict[str, Any]) -> Iterator[Delta]:
     """llama.cpp's ``/infill`` stream: ``{"content": ..., "stop": bool}`` per chunk."""
     text = chunk.get("content")
-    yield ("stop" if chunk.get("stop") else None), text if isinstance(text, str) else None
+    yield 0, ("stop" if chunk.get("stop") else None), text if isinstance(text, str) else None
 
 
 def _keep_logprobs(logprobs: Any, into: list[float]) -> None:

@@ -29,6 +29,7 @@ from amigo.events import (
     RejectedEvent, RepairEvent, RetriedEvent, StaleEvent, TokenEvent, UndoneEvent,
 )
 from amigo.prompt import ContextSection, Diagnostic, EditRequest, build_messages, repair_messages
+from amigo.shared_prompt import SharedPrompt, group_asks
 from amigo.workspace import ApplyResult, Workspace, sha256_text
 
 log = logging.getLogger(__name__)
@@ -50,6 +51,7 @@ class EditSession:
         self._proposals: dict[str, Proposal] = {}
         self._lock = threading.Lock()
         self._decoding_cache: object | None = None
+        self._n_ignored = False  # the server answered one choice where several were asked for (see SharedPrompt)
 
     @classmethod
     def open(cls, repo: Path | str | None = None, config: Config | None = None,
@@ -281,9 +283,15 @@ class EditSession:
         closed code fence: the code is all the format takes from it. With ``failed``, a
         candidate ends once its blocks cannot apply, whatever follows (see _stream_answer). A failed candidate
         other than the first is logged and left out."""
+        shared: dict[int, tuple[SharedPrompt, int]] = {}  # candidate -> (the request it shares, its choice there)
+
         def one(k: int) -> tuple[str, StreamStats, float] | None:
+            source = None
+            if k in shared:
+                feed, choice = shared[k]
+                source = (feed.pieces(choice), feed.stats[choice])
             return self._stream_answer(asks[k], label, request_id if k == 0 else None, cancel, round_.stop,
-                                       cut_at_fence=cut_at_fence and k > 0, failed=failed)
+                                       cut_at_fence=cut_at_fence and k > 0, failed=failed, source=source)
 
         def usable(k: int, result: tuple[str, StreamStats, float] | None) -> bool:
             return result is not None and bool(result[0].strip())
@@ -296,6 +304,12 @@ class EditSession:
                         return
                     yield k, functools.partial(one, k)
                 return
+            if self._serves_choices():  # candidates with the same prompt and sampling: one request each group
+                grouped, groups = group_asks(asks)
+                for group in (g for g in groups if len(g) > 1):
+                    feed = SharedPrompt(self.client, grouped[group[0]], len(group), cancel, round_.stop,
+                                        on_ignored_n=self._server_ignored_n)
+                    shared.update({k: (feed, choice) for choice, k in enumerate(group)})
             pool = concurrent.futures.ThreadPoolExecutor(max_workers=len(asks))
             try:
                 pending = {pool.submit(one, k): k for k in range(len(asks))}
@@ -331,17 +345,23 @@ class EditSession:
     def _stream_answer(self, ask: CandidateAsk, label: str, stream_as: str | None,
                        cancel: threading.Event | None, stop: threading.Event | None = None,
                        cut_at_fence: bool = False, failed: Callable[[str], str | None] | None = None,
+                       source: tuple[Iterator[str], StreamStats] | None = None,
                        ) -> tuple[str, StreamStats, float] | None:
         """One answer: (text, stats, seconds); its tokens are published under ``stream_as`` when
         given. None when ``stop`` was set before it finished (its stream is closed then, which
         frees the server's slot); with ``cut_at_fence`` it ends at its first closed, non-empty
         code fence; with ``failed`` (:func:`amigo.edits.failed_search` on the request's file) it
         ends at a line where that gives an answer, a blocks answer that cannot apply whatever
-        follows, and that answer is the one returned."""
-        stats = StreamStats()
+        follows, and that answer is the one returned. ``source``: its pieces and stats from a
+        request it shares with other candidates (:class:`~amigo.shared_prompt.SharedPrompt`),
+        instead of a request of its own."""
         started = time.monotonic()
         pieces: list[str] = []
-        stream = self.client.stream(ask.messages, cancel=cancel, stats=stats, **ask.params)
+        if source is None:
+            stats = StreamStats()
+            stream = self.client.stream(ask.messages, cancel=cancel, stats=stats, **ask.params)
+        else:
+            stream, stats = source
         try:
             for piece in stream:
                 if stop is not None and stop.is_set():
@@ -355,8 +375,13 @@ class EditSession:
                     log.info("answer stopped after %d characters: a SEARCH section that cannot apply", len(closed))
                     pieces = [closed]
                     break
+            else:
+                if source is not None and stats.finish_reason is None:
+                    return None  # its shared request was closed (the round stopped) before this answer ended
         finally:
-            stream.close()  # ends the HTTP request at once (llama-server frees the slot), not when collected
+            close = getattr(stream, "close", None)
+            if close is not None:
+                close()  # ends the HTTP request at once (llama-server frees the slot), not when collected
         answer = "".join(pieces)
         if label == "constrained-json":
             answer = decoding.answer_text(answer, label)  # JSON blocks -> SEARCH/REPLACE text, still validated
@@ -376,6 +401,18 @@ class EditSession:
             log.warning("could not tell what serves %s; asking for candidates one by one", self.client.base_url)
             return False
         return getattr(self._decoding_cache, "kind", "") not in ("llama-cpp-python", "unreachable")
+
+    def _serves_choices(self) -> bool:
+        """Whether candidates that share their prompt and sampling may share one request (``n``):
+        llama-server evaluates the prompt once for all of them, vLLM shares it too. Asked after
+        :meth:`_serves_in_parallel`, which probes the server."""
+        return not self._n_ignored and getattr(self._decoding_cache, "kind", "") in ("llama.cpp", "vllm")
+
+    def _server_ignored_n(self) -> None:
+        if not self._n_ignored:
+            self._n_ignored = True
+            log.warning("%s answered one choice where several were asked for (an older server?); "
+                        "asking for candidates one request each from now on", self.client.base_url)
 
     def _run_check_command(self, proposal: Proposal) -> Proposal:
         """The proposal with the person's ``check_command`` finding added, when it fails."""

@@ -111,6 +111,14 @@ class RecordedAnswerHandler(BaseHTTPRequestHandler):
             return
         if recorded.behaviour == "close-once" and len(recorded.requests) == 1:
             return  # headers, then the stream closes without an event (a server shutting down)
+        n = int(body.get("n") or 1) if recorded.serves_n else 1
+        if n > 1:  # one answer per choice, each with the seed + its index (as llama-server does)
+            seed = int(body.get("seed") or 0)
+            texts = [recorded.answer({**body, "seed": seed + j}) if callable(recorded.answer) else recorded.answer
+                     for j in range(n)]
+            self._stream_choices(body, texts)
+            self.close_connection = True
+            return
         text = recorded.answer(body) if callable(recorded.answer) else recorded.answer
         if recorded.behaviour == "empty":
             text = ""
@@ -121,6 +129,30 @@ class RecordedAnswerHandler(BaseHTTPRequestHandler):
         else:
             self._stream(body, text, pieces, chat)
         self.close_connection = True
+
+    def _stream_choices(self, body: dict, texts: list[str]) -> None:
+        """Several chat answers in one stream, their chunks interleaved (``index`` says whose)."""
+        recorded = self.server.recorded
+        size = max(1, recorded.chunk_chars)
+        pieces = [[t[i:i + size] for i in range(0, len(t), size)] for t in texts]
+        try:
+            for step in range(max(len(p) for p in pieces)):
+                for j, own in enumerate(pieces):
+                    if step < len(own):
+                        self._event(body, {"index": j, "delta": {"content": own[step]}, "finish_reason": None})
+                    elif step == len(own):
+                        self._event(body, {"index": j, "delta": {}, "finish_reason": "stop"})
+                if recorded.delay_s:
+                    time.sleep(recorded.delay_s)
+            for j, own in enumerate(pieces):
+                if len(own) == max(len(p) for p in pieces):
+                    self._event(body, {"index": j, "delta": {}, "finish_reason": "stop"})
+            self.wfile.write(b"data: [DONE]\n\n")
+            self.wfile.flush()
+            recorded.streams_finished += 1
+        except (BrokenPipeError, ConnectionResetError):
+            recorded.streams_aborted += 1
+            recorded.disconnected.set()
 
     def _drop_mid_stream(self, body: dict, pieces: list[str]) -> None:
         """Half the answer, then the connection closes with no finish reason and no ``[DONE]``."""
@@ -178,7 +210,8 @@ class RecordedModelServer:
     stream with no content), "status:NNN", "hang" (accepts, then says
     nothing), "drop" (streams half the answer, then closes the connection
     without a finish reason or ``[DONE]``, as a server does when it drops a
-    request). ``delay_s`` spaces the ``chunk_chars``-character chunks so tests
+    request). A request with ``n`` gets that many answers in one stream (``serves_n``),
+    each from ``answer`` with the request's seed plus its index. ``delay_s`` spaces the ``chunk_chars``-character chunks so tests
     can act or cancel mid-stream. Every request body is kept in ``requests``;
     ``streams_finished``/``streams_aborted`` count streams, and ``disconnected``
     is set when a client hangs up mid-stream.
@@ -190,6 +223,7 @@ class RecordedModelServer:
         self.behaviour = behaviour
         self.delay_s = delay_s
         self.chunk_chars = chunk_chars
+        self.serves_n = True  # several choices for a request with "n" (False: an older server that ignores it)
         self.requests: list[dict] = []
         self.streams_finished = 0
         self.streams_aborted = 0

@@ -186,6 +186,28 @@ def test_llama_server_is_probed_as_llama_cpp_and_constrains_an_edit(tmp_path: Pa
     assert applied.errors == () and applied.new_texts, answer.text
 
 
+@pytest.mark.skipif(not BUILT_LLAMA_SERVER.is_file(),
+                    reason=f"no llama-server at {BUILT_LLAMA_SERVER}: run `bash scripts/build-llama-server.sh`")
+def test_llama_server_answers_several_candidates_from_one_prompt(tmp_path: Path) -> None:
+    """n=3 in one request (how the engine asks for candidates that share their prompt): three
+    answers, each with its own finish and seed, read apart by amigo.shared_prompt."""
+    import threading
+
+    from amigo.engine import CandidateAsk
+    from amigo.shared_prompt import SharedPrompt
+
+    messages = [{"role": "user", "content": "Write a Python function that reverses a string."}]
+    ask = CandidateAsk(messages, {"temperature": 0.8, "seed": 1, "max_tokens": 24})
+    with ServerProcess(backend="llama-server", binary=BUILT_LLAMA_SERVER, log_path=tmp_path / "server.log",
+                       parallel=3) as server:
+        with ChatClient(server.base_url, EMBEDDED_MODEL_ALIAS, read_timeout=300) as client:
+            feed = SharedPrompt(client, ask, 3, None, threading.Event())
+            answers = ["".join(feed.pieces(k)) for k in range(3)]
+    assert all(a.strip() for a in answers), answers
+    assert all(s.finish_reason for s in feed.stats), feed.stats
+    assert len(set(answers)) >= 2, "each choice samples with a seed of its own"
+
+
 def test_vllm_asks_for_memory_this_machine_has_free_and_says_why_its_engine_died(tmp_path: Path) -> None:
     from amigo.serve import explain_vllm_failure, vllm_memory_defaults
 

@@ -334,6 +334,72 @@ def test_candidates_are_asked_one_after_the_other_from_llama_cpp_python(repo):
     assert finished_before == [0, 1]  # the third candidate was never asked for
 
 
+def _llama_server_session(repo, server, **overrides):
+    """A session whose server counts as llama-server (which answers ``n`` choices from one prompt)."""
+    from amigo.decoding.backend import Backend
+
+    session, seen = session_for(repo, server, decoding="free", **overrides)
+    session._decoding_cache = Backend(server.base_url, "recorded", "llama.cpp")
+    return session, seen
+
+
+def test_sampled_candidates_share_one_request_so_the_prompt_is_evaluated_once(repo):
+    """Round 1: the greedy answer alone, the three sampled ones as one request with n=3 (the
+    server gives them seeds 1, 2, 3); each is read, checked and ranked as its own candidate."""
+    def by_seed(body: dict) -> str:
+        return OLDEST_FIXED if body.get("seed") == 3 else OLDEST_BROKEN
+
+    with RecordedModelServer(by_seed, delay_s=0.01) as server:
+        session, seen = _llama_server_session(repo, server, candidates=4, repair_attempts=0)
+        proposal = session.propose(session.make_request("return None for no users", "users.py",
+                                                        selection=(17, 18)))
+        bodies = server.requests
+    assert [(b.get("n"), b["seed"], b["temperature"]) for b in bodies] in (
+        [(None, 0, 0.0), (3, 1, 0.8)], [(3, 1, 0.8), (None, 0, 0.0)])
+    assert proposal.passes and proposal.answer == OLDEST_FIXED
+    assert len([e for e in seen if isinstance(e, AttemptFailedEvent)]) == 3, "each broken answer counted apart"
+
+
+def test_repair_rounds_share_requests_where_prompt_and_sampling_agree(repo):
+    """A repair round: the first candidate (repair conversation, temperature 0.4) alone, the two
+    asking afresh together, the other repair one alone: 3 requests for 4 candidates."""
+    with RecordedModelServer(lambda body: OLDEST_BROKEN) as server:
+        session, seen = _llama_server_session(repo, server, candidates=4, repair_attempts=1)
+        proposal = session.propose(session.make_request("return None for no users", "users.py",
+                                                        selection=(17, 18)))
+        repair = server.requests[2:]
+    assert proposal.attempt == 2 and proposal.broken and len(server.requests) == 5
+    shared = [b for b in repair if b.get("n")]
+    assert len(shared) == 1 and shared[0]["n"] == 2 and shared[0]["seed"] == 5
+    assert not any(m["role"] == "assistant" for m in shared[0]["messages"]), "the fresh ones share"
+    assert len([e for e in seen if isinstance(e, AttemptFailedEvent)]) == 7  # all but the one shown
+
+
+def test_a_server_that_ignores_n_gets_one_request_per_candidate_from_then_on(repo):
+    with RecordedModelServer(lambda body: OLDEST_BROKEN) as server:
+        server.serves_n = False
+        session, _ = _llama_server_session(repo, server, candidates=3, repair_attempts=1)
+        proposal = session.propose(session.make_request("return None for no users", "users.py",
+                                                        selection=(17, 18)))
+        first, repair = server.requests[:2], server.requests[2:]
+    assert proposal.broken and sorted(str(b.get("n")) for b in first) == ["2", "None"]
+    assert len(repair) == 3 and not any(b.get("n") for b in repair)
+
+
+def test_a_shared_request_is_closed_once_a_candidate_passes(repo):
+    rambling = OLDEST_FIXED.replace("```\n", "") + "    # and so on\n" * 200  # never closes its fence
+
+    with RecordedModelServer(lambda body: OLDEST_FIXED if body.get("seed") == 0 else rambling,
+                             delay_s=0.005) as server:
+        session, seen = _llama_server_session(repo, server, candidates=3, repair_attempts=0)
+        proposal = session.propose(session.make_request("return None for no users", "users.py",
+                                                        selection=(17, 18)))
+        assert wait_for(lambda: server.streams_aborted == 1)
+    assert len(server.requests) == 2 and server.streams_finished == 1  # the shared one never ran to its end
+    assert proposal.passes and proposal.answer == OLDEST_FIXED
+    assert not [e for e in seen if isinstance(e, AttemptFailedEvent)]
+
+
 def wait_for(condition, timeout_s: float = 10.0) -> bool:
     deadline = time.monotonic() + timeout_s
     while not condition() and time.monotonic() < deadline:
