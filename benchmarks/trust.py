@@ -17,6 +17,11 @@ what ``--yes`` does with the proposal it returns:
 * applied+broken: written, and the file no longer parses;
 * refused: nothing written (the answer did not apply, or its checks failed).
 
+With ``--cold`` the server is restarted before each task and configuration:
+llama-server keeps evaluated prompts in its slots and in a prompt cache in
+memory, so without it a configuration may reuse the prompt the configuration
+before it evaluated, which no person's first request can.
+
 Every task runs every configuration before the next task starts (in turn
 forwards and backwards), so a change of machine load hits all of them alike
 and the time ratios are side by side. A run with repairs also gives the row
@@ -222,6 +227,10 @@ def main(argv: list[str] | None = None) -> int:
                         help="the server started when no --endpoint is given (auto: llama-server when built)")
     parser.add_argument("--parallel", type=int, default=4, help="llama-server slots (candidates decode together)")
     parser.add_argument("--port", type=int, default=0, help="the started server's port (default: a free one)")
+    parser.add_argument("--cold", action="store_true",
+                        help="restart the started server before every task and configuration, so each starts "
+                             "with empty slots and an empty prompt cache, as a person's request does (without it "
+                             "a configuration may find the prompt the one before it evaluated)")
     parser.add_argument("--max-tokens", type=int, default=384)
     parser.add_argument("--out", type=Path, default=Path("trust-run.jsonl"))
     parser.add_argument("--summarize", type=Path, nargs="+", help="print the table of saved runs and stop")
@@ -242,13 +251,17 @@ def main(argv: list[str] | None = None) -> int:
         server = ServerProcess(port=args.port, n_ctx=4096, backend=args.backend, parallel=args.parallel)
         server.start(timeout=180)
         args.endpoint = server.base_url
-        print(f"# server: {server.backend}, {args.parallel} slot(s) where it has slots", flush=True)
+        print(f"# server: {server.backend}, {args.parallel} slot(s) where it has slots"
+              + ("; restarted before every run (--cold)" if args.cold else ""), flush=True)
     configs = configurations(args)
     try:
         with tempfile.TemporaryDirectory(prefix="amigo-trust-") as tmp, args.out.open("w") as out:
             for t, task in enumerate(tasks):
                 order = configs if t % 2 == 0 else configs[::-1]  # neither side always runs first
                 for k, (fmt, dec, repair, cand, first_round) in enumerate(order):
+                    if args.cold and server is not None:
+                        server.stop()
+                        server.start(timeout=180)
                     for outcome in run_one(args.endpoint, args.model, task, Path(tmp) / f"t{t}c{k}", fmt, dec,
                                            repair, cand, args.max_tokens, first_round):
                         outcomes.append(outcome)
