@@ -203,9 +203,16 @@ class EditSession:
                 return chosen, failed
             problem = failure_of(chosen)
             failed.append((chosen, problem))
-            self.events.publish(RepairEvent(request_id, attempt + 1, problem))
-            repair = repair_messages(original, chosen.answer, _with_failed_search(chosen, problem),
-                                     request.edit_format)
+            if _rewrote_instead_of_blocks(request, chosen, label):
+                # it answers in the whole format whatever it is told: ask that question, afresh (the
+                # blocks conversation would only show it the format it cannot write)
+                request = replace(request, edit_format="whole")
+                original, repair = build_messages(request), None
+                self.events.publish(RepairEvent(request_id, attempt + 1, problem + WHOLE_FALLBACK_NOTE))
+            else:
+                self.events.publish(RepairEvent(request_id, attempt + 1, problem))
+                repair = repair_messages(original, chosen.answer, _with_failed_search(chosen, problem),
+                                         request.edit_format)
             previous = chosen
         raise AssertionError("unreachable: the last round returns")  # pragma: no cover
 
@@ -679,6 +686,23 @@ def failure_of(proposal: Proposal) -> str:
     if proposal.errors:
         return "\n".join(proposal.errors)
     return "\n".join(str(f) for f in proposal.findings if f.level == "error")
+
+
+WHOLE_FALLBACK_NOTE = "\n(It answered with a rewritten fenced block: asking again in the whole format.)"
+WHOLE_FALLBACK_LINES = 200  # the most lines a whole-format rewrite is asked for when nothing is selected
+
+
+def _rewrote_instead_of_blocks(request: EditRequest, proposal: Proposal, label: str) -> bool:
+    """Whether a blocks request got a fenced rewrite and no block at all, where the whole format
+    can take it: free decoding (a grammar holds the model to the blocks it asked for), and a
+    selection or a file short enough to be rewritten whole. Small models often answer like that
+    every time they are asked for blocks; the repair then asks for what they can write."""
+    if request.edit_format != "blocks" or label != "free" or not proposal.answer.strip():
+        return False
+    if request.selection is None and request.file_text.count("\n") > WHOLE_FALLBACK_LINES:
+        return False
+    parsed = edits.parse_blocks(proposal.answer)
+    return not parsed.blocks and not parsed.errors and bool(edits.find_fences(proposal.answer))
 
 
 def _with_failed_search(proposal: Proposal, problem: str) -> str:

@@ -166,6 +166,16 @@ def _accepted_answer(row: sqlite3.Row, accept: dict) -> str:
     return render_texts(row, accept["final_texts"])
 
 
+def _chosen_for(row: sqlite3.Row, winner: sqlite3.Row, accept: dict) -> str:
+    """The accepted answer, in the format ``row``'s prompt asked for: a repair that switched
+    format (a fenced rewrite for a blocks request, asked again in the whole format) is rendered
+    back into blocks, so the pair answers one prompt in one format."""
+    if winner["edit_format"] == row["edit_format"]:
+        return _accepted_answer(winner, accept)
+    texts = accept.get("final_texts") or {c["path"]: c["new_text"] for c in json.loads(winner["changes"])}
+    return render_texts(row, texts)
+
+
 def dpo_examples(store: Reader, since: float, until: float | None = None) -> list[Example]:
     """Every preference pair the store holds for proposals made since ``since``."""
     proposals = _Proposals(store, since, until)
@@ -193,7 +203,7 @@ def dpo_examples(store: Reader, since: float, until: float | None = None) -> lis
         if winner is None:
             continue
         ex = _example(row, "repair" if pid in automatic else "retry", priority=1)
-        ex.chosen, ex.rejected = _accepted_answer(winner, accepts[nxt]), row["answer"]
+        ex.chosen, ex.rejected = _chosen_for(row, winner, accepts[nxt]), row["answer"]
         ex.automatic = pid in automatic
         out.append(ex)
     # (b) rejected proposals the person corrected by hand

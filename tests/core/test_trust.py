@@ -139,6 +139,49 @@ def test_unmatched_search_is_sent_back_with_the_closest_lines(repo):
     assert [e.proposal for e in seen if isinstance(e, ProposalEvent)] == [proposal]
 
 
+def test_a_fenced_rewrite_for_a_blocks_request_is_asked_again_in_the_whole_format(repo):
+    """What the embedded model answers to every blocks request in free decoding: the selection
+    rewritten in a fence, no block. The repair asks the whole-format question afresh, which takes
+    that answer; with a grammar (constrained decoding) it stays a blocks repair."""
+    with RecordedModelServer(OLDEST_FIXED) as server:
+        session, seen = session_for(repo, server, edit_format="blocks", decoding="free")
+        proposal = session.propose(session.make_request("return None for no users", "users.py",
+                                                        selection=(17, 18)))
+        first, second = server.requests
+    assert proposal.passes and proposal.attempt == 2 and proposal.request.edit_format == "whole"
+    assert "SEARCH" in first["messages"][0]["content"] and "SEARCH" not in second["messages"][0]["content"]
+    assert not any(m["role"] == "assistant" for m in second["messages"]), "asked afresh"
+    (repair,) = [e for e in seen if isinstance(e, RepairEvent)]
+    assert "no SEARCH/REPLACE blocks" in repair.problem and "whole format" in repair.problem
+    assert "def oldest(users):\n    if not users:" in proposal.changes[0].new_text
+
+
+def test_a_repair_in_the_whole_format_exports_its_pair_in_the_blocks_format(repo, tmp_path):
+    """The pair answers the blocks prompt: the accepted whole-format answer is rendered as blocks."""
+    from feedback import attach
+    from feedback.export import export
+    from feedback.settings import db_path
+    from feedback.store import Store
+
+    with RecordedModelServer(OLDEST_FIXED) as server:
+        session, _ = session_for(repo, server, edit_format="blocks", decoding="free")
+        recorder = attach(session.events, repo, session.config.feedback)
+        assert recorder is not None
+        try:
+            proposal = session.propose(session.make_request("return None for no users", "users.py",
+                                                            selection=(17, 18)))
+            session.accept(proposal)
+        finally:
+            recorder.close()
+    with Store(db_path(session.config.feedback)) as store:
+        export(store, "dpo", tmp_path / "dpo", test_fraction=0.0)
+    (row,) = [json.loads(line) for line in (tmp_path / "dpo" / "jsonl" / "train.jsonl").read_text().splitlines()]
+    assert row["rejected"] == [{"role": "assistant", "content": OLDEST_FIXED}]
+    chosen = row["chosen"][0]["content"]
+    assert "<<<<<<< SEARCH" in chosen and ">>>>>>> REPLACE" in chosen and "if not users:" in chosen
+    assert "SEARCH" in row["prompt"][0]["content"], "the blocks request's own prompt"
+
+
 def test_an_answer_is_stopped_once_a_search_section_cannot_apply(repo):
     """A SEARCH that matches nothing refuses the whole answer whatever follows it, so its stream is
     closed at the divider (a weak model's REPLACE often runs to the token limit) and the repair asks
