@@ -158,24 +158,8 @@ def test_a_fenced_rewrite_for_a_blocks_request_is_asked_again_in_the_whole_forma
 
 def test_a_repair_in_the_whole_format_exports_its_pair_in_the_blocks_format(repo, tmp_path):
     """The pair answers the blocks prompt: the accepted whole-format answer is rendered as blocks."""
-    from feedback import attach
-    from feedback.export import export
-    from feedback.settings import db_path
-    from feedback.store import Store
-
     with RecordedModelServer(OLDEST_FIXED) as server:
-        session, _ = session_for(repo, server, edit_format="blocks", decoding="free")
-        recorder = attach(session.events, repo, session.config.feedback)
-        assert recorder is not None
-        try:
-            proposal = session.propose(session.make_request("return None for no users", "users.py",
-                                                            selection=(17, 18)))
-            session.accept(proposal)
-        finally:
-            recorder.close()
-    with Store(db_path(session.config.feedback)) as store:
-        export(store, "dpo", tmp_path / "dpo", test_fraction=0.0)
-    (row,) = [json.loads(line) for line in (tmp_path / "dpo" / "jsonl" / "train.jsonl").read_text().splitlines()]
+        _, manifest, row = _accepted_and_exported(repo, tmp_path, server, edit_format="blocks", decoding="free")
     assert row["rejected"] == [{"role": "assistant", "content": OLDEST_FIXED}]
     chosen = row["chosen"][0]["content"]
     assert "<<<<<<< SEARCH" in chosen and ">>>>>>> REPLACE" in chosen and "if not users:" in chosen
@@ -212,29 +196,33 @@ def test_repair_stops_after_repair_attempts(repo):
     assert len([e for e in seen if isinstance(e, AttemptFailedEvent)]) == 2
 
 
-def test_failed_attempts_become_automatic_dpo_pairs(repo, tmp_path):
+def _accepted_and_exported(repo, tmp_path, server, **overrides):
+    """Propose "return None for no users" on oldest(), accept it with the feedback recorder attached,
+    export the DPO pairs: (the proposal, the export's manifest, its one pair)."""
     from feedback import attach
     from feedback.export import export
-    from feedback.store import Store
     from feedback.settings import db_path
+    from feedback.store import Store
 
-    with RecordedModelServer(first_time_then(OLDEST_BROKEN, OLDEST_FIXED)) as server:
-        session, _ = session_for(repo, server)
-        recorder = attach(session.events, repo, session.config.feedback)
-        assert recorder is not None
-        try:
-            proposal = session.propose(session.make_request("return None for no users", "users.py",
-                                                            selection=(17, 18)))
-            session.accept(proposal)
-        finally:
-            recorder.close()
-    store = Store(db_path(session.config.feedback))
+    session, _ = session_for(repo, server, **overrides)
+    recorder = attach(session.events, repo, session.config.feedback)
+    assert recorder is not None
     try:
-        result = export(store, "dpo", tmp_path / "dpo", test_fraction=0.0)
+        proposal = session.propose(session.make_request("return None for no users", "users.py",
+                                                        selection=(17, 18)))
+        session.accept(proposal)
     finally:
-        store.close()
-    assert result.manifest["counts"]["by_source"] == {"repair": 1}
+        recorder.close()
+    with Store(db_path(session.config.feedback)) as store:
+        result = export(store, "dpo", tmp_path / "dpo", test_fraction=0.0)
     (row,) = [json.loads(line) for line in (tmp_path / "dpo" / "jsonl" / "train.jsonl").read_text().splitlines()]
+    return proposal, result.manifest, row
+
+
+def test_failed_attempts_become_automatic_dpo_pairs(repo, tmp_path):
+    with RecordedModelServer(first_time_then(OLDEST_BROKEN, OLDEST_FIXED)) as server:
+        proposal, manifest, row = _accepted_and_exported(repo, tmp_path, server)
+    assert manifest["counts"]["by_source"] == {"repair": 1}
     assert row["automatic"] is True
     assert row["rejected"] == [{"role": "assistant", "content": OLDEST_BROKEN}]
     assert row["chosen"] == [{"role": "assistant", "content": OLDEST_FIXED}]
