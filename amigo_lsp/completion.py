@@ -76,8 +76,10 @@ class InlineCompletions:
 
     # -- requests -----------------------------------------------------------------
 
-    async def handle(self, params: types.InlineCompletionParams) -> types.InlineCompletionList | None:
-        """One ``textDocument/inlineCompletion``: debounce, settle the last suggestion, ask, answer."""
+    async def handle(self, params: types.InlineCompletionParams,
+                     words_early: bool = True) -> types.InlineCompletionList | None:
+        """One ``textDocument/inlineCompletion``: debounce, settle the last suggestion, ask, answer
+        (``words_early``: the words ready may be answered before the suggestion is whole)."""
         uri = params.text_document.uri
         asked_at = time.monotonic()
         self.stats["requests"] += 1
@@ -122,7 +124,8 @@ class InlineCompletions:
 
         def work() -> tuple[Completer, Suggestion | None]:
             try:
-                return self._complete(uri, path, text, offset, cancel, explicit, show_early, asked_at)
+                return self._complete(uri, path, text, offset, cancel, explicit,
+                                      show_early if words_early else None, asked_at)
             finally:
                 ended.set_result(None)
 
@@ -222,7 +225,7 @@ class InlineCompletions:
         return self.server.editor_settings.apply(Config()).completion
 
     def _complete(self, uri: str, path: Path, text: str, offset: int, cancel: threading.Event,
-                  explicit: bool, early: Callable[[Completer, Suggestion], None],
+                  explicit: bool, early: Callable[[Completer, Suggestion], None] | None,
                   asked_at: float) -> tuple[Completer, Suggestion | None]:
         """On a worker thread: the session (built on first use: git, config) and the suggestion."""
         session = self.server.session_for(path)
@@ -230,8 +233,9 @@ class InlineCompletions:
         if not completer.settings.enabled:
             return completer, None
         rel = self._relpaths[uri] = session.workspace.relpath(path)
+        shown_early = None if early is None else (lambda partial: early(completer, partial))
         return completer, completer.complete(rel, text, offset, cancel=cancel, explicit=explicit,
-                                             early=lambda partial: early(completer, partial), asked_at=asked_at)
+                                             early=shown_early, asked_at=asked_at)
 
     def completer_for(self, session: "EditSession") -> Completer:
         """One completer per session: it shares the session's model client and event bus."""
@@ -254,11 +258,12 @@ class InlineCompletions:
     # -- classic completion items (clients without inline completion) --------------
 
     async def classic(self, params: types.CompletionParams) -> list[types.CompletionItem]:
-        """The same suggestion as one ``CompletionItem`` (only when ``completion.classic_items`` is on)."""
+        """The same suggestion as one ``CompletionItem`` (only when ``completion.classic_items`` is on),
+        whole: an item picked from a menu is inserted as it is, and no client asks again for the rest."""
         inline = types.InlineCompletionParams(
             context=types.InlineCompletionContext(trigger_kind=types.InlineCompletionTriggerKind.Automatic),
             text_document=params.text_document, position=params.position)
-        result = await self.handle(inline)
+        result = await self.handle(inline, words_early=False)
         if not result or not result.items:
             return []
         item = result.items[0]

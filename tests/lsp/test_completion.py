@@ -362,3 +362,19 @@ async def test_chat_fallback_block_after_a_colon_and_classic_items_when_asked(re
         finally:
             await editor.client.shutdown_session()
             await editor.client.stop()
+
+
+async def test_classic_items_wait_for_the_whole_suggestion(repo: Path) -> None:
+    """A menu item is inserted as it is and no client asks again for its rest: never the words early."""
+    with RecordedModelServer(WHOLE + "\n", delay_s=0.08, chunk_chars=4) as slow:
+        editor = await _start(repo, slow, classicItems=True, latencyMs=150)
+        try:
+            uri = editor.open(repo / "users.py", _text_with(repo, TYPED_SO_FAR))
+            items = await editor.client.text_document_completion_async(types.CompletionParams(
+                text_document=types.TextDocumentIdentifier(uri=uri),
+                position=types.Position(line=CURSOR_LINE, character=len(TYPED_SO_FAR))))
+            [item] = items if isinstance(items, list) else items.items
+            assert item.insert_text == WHOLE and "more" not in item.command.arguments[0]
+        finally:
+            await editor.client.shutdown_session()
+            await editor.client.stop()
