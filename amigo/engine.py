@@ -17,7 +17,7 @@ import time
 import uuid
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Callable, Iterable, Iterator, Sequence
+from typing import Callable, Generator, Iterable, Iterator, Sequence
 
 from amigo import checks, decoding, edits
 from amigo.context import build_context, warm_index
@@ -352,7 +352,7 @@ class EditSession:
     def _stream_answer(self, ask: CandidateAsk, label: str, stream_as: str | None,
                        cancel: threading.Event | None, stop: threading.Event | None = None,
                        cut_at_fence: bool = False, failed: Callable[[str], str | None] | None = None,
-                       source: tuple[Iterator[str], StreamStats] | None = None,
+                       source: tuple[Generator[str, None, None], StreamStats] | None = None,
                        ) -> tuple[str, StreamStats, float] | None:
         """One answer: (text, stats, seconds); its tokens are published under ``stream_as`` when
         given. None when ``stop`` was set before it finished (its stream is closed then, which
@@ -386,9 +386,7 @@ class EditSession:
                 if source is not None and stats.finish_reason is None:
                     return None  # its shared request was closed (the round stopped) before this answer ended
         finally:
-            close = getattr(stream, "close", None)
-            if close is not None:
-                close()  # ends the HTTP request at once (llama-server frees the slot), not when collected
+            stream.close()  # ends the HTTP request at once (llama-server frees the slot), not when collected
         answer = "".join(pieces)
         if label == "constrained-json":
             answer = decoding.answer_text(answer, label)  # JSON blocks -> SEARCH/REPLACE text, still validated

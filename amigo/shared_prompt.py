@@ -17,19 +17,16 @@ pieces, so the engine reads each candidate exactly as if it had its own stream.
 
 from __future__ import annotations
 
-import logging
 import queue
 import threading
 from dataclasses import dataclass, replace
-from typing import TYPE_CHECKING, Callable, Iterator, Sequence
+from typing import TYPE_CHECKING, Callable, Generator, Sequence
 
 from amigo.client import ChatClient, StreamStats
 from amigo.errors import ModelServerError
 
 if TYPE_CHECKING:
     from amigo.engine import CandidateAsk
-
-log = logging.getLogger(__name__)
 
 
 def group_asks(asks: Sequence["CandidateAsk"]) -> tuple[list["CandidateAsk"], list[list[int]]]:
@@ -39,15 +36,11 @@ def group_asks(asks: Sequence["CandidateAsk"]) -> tuple[list["CandidateAsk"], li
     request; the server gives the group's k-th answer the first member's seed
     plus k, so that is the seed each member records.
     """
-    groups: list[list[int]] = []
-    keys: list[tuple] = []
+    by_key: dict[str, list[int]] = {}  # insertion-ordered: groups in the order of their first member
     for k, ask in enumerate(asks):
-        key = (repr(ask.messages), repr(sorted((n, repr(v)) for n, v in ask.params.items() if n != "seed")))
-        if key in keys:
-            groups[keys.index(key)].append(k)
-        else:
-            keys.append(key)
-            groups.append([k])
+        key = repr((ask.messages, sorted((n, repr(v)) for n, v in ask.params.items() if n != "seed")))
+        by_key.setdefault(key, []).append(k)
+    groups = list(by_key.values())
     out = list(asks)
     for group in groups:
         first = asks[group[0]].params.get("seed")
@@ -78,7 +71,7 @@ class SharedPrompt:
         self._queues: list[queue.Queue] = [queue.Queue() for _ in range(n)]
         self._wanted = [True] * n
         self._stop = stop
-        self.ended_early = False  # closed because nobody read on (or the round stopped), not at its end
+        self._ended_early = False  # closed because nobody read on (or the round stopped), not at its end
         self._thread = threading.Thread(target=self._read, args=(client, ask, cancel), daemon=True,
                                         name="amigo-shared-prompt")
         self._thread.start()
@@ -92,7 +85,7 @@ class SharedPrompt:
                 if index < len(self._queues) and self._wanted[index]:
                     self._queues[index].put(text)
                 if self._stop.is_set() or not any(self._wanted):
-                    self.ended_early = True
+                    self._ended_early = True
                     break
         except BaseException as exc:  # noqa: BLE001 - handed to every candidate
             error = exc
@@ -103,7 +96,7 @@ class SharedPrompt:
             if error is None and self._ignored_n() and self._on_ignored_n is not None:
                 self._on_ignored_n()
 
-    def pieces(self, k: int) -> Iterator[str]:
+    def pieces(self, k: int) -> Generator[str, None, None]:
         """Candidate ``k``'s text deltas; closing the iterator says it reads no more."""
         try:
             while True:
@@ -119,5 +112,5 @@ class SharedPrompt:
 
     def _ignored_n(self) -> bool:
         """Whether the server answered only the first choice (an older server that ignores ``n``)."""
-        return (not self.ended_early and self.stats[0].chunks > 0
+        return (not self._ended_early and self.stats[0].chunks > 0
                 and all(s.chunks == 0 and s.finish_reason is None for s in self.stats[1:]))

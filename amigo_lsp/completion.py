@@ -174,23 +174,29 @@ class InlineCompletions:
             self._inflight.pop(uri, None)
         if self._rest.get(uri) is cancel:
             self._rest.pop(uri, None)
-        if task.cancelled() or task.exception() is not None:
-            if shown_early and isinstance(task.exception(), Cancelled):
+        error = None if task.cancelled() else task.exception()
+        if task.cancelled() or error is not None:
+            if shown_early and isinstance(error, Cancelled):
                 self.stats["rest_cancelled"] += 1
             return
         _, suggestion = task.result()
         if suggestion is not None and shown_early:
             self.verdicts.extend(uri, suggestion)
 
+    def _completer_at(self, uri: str) -> tuple[Completer, str] | None:
+        """The document's completer and its path in the repository, once its first request made them."""
+        completer, rel = self._by_uri.get(uri), self._relpaths.get(uri)
+        return None if completer is None or rel is None else (completer, rel)
+
     def _needs_no_model(self, uri: str, text: str, offset: int) -> bool:
         """Whether the answer comes from the cache or the generation under way (then it is not debounced)."""
-        completer, rel = self._by_uri.get(uri), self._relpaths.get(uri)
-        return completer is not None and rel is not None and completer.needs_no_model(rel, text, offset)
+        known = self._completer_at(uri)
+        return known is not None and known[0].needs_no_model(known[1], text, offset)
 
     def _types_into_rest(self, uri: str, text: str, offset: int) -> bool:
         """Whether this request types into (or repeats) the suggestion shown early whose rest is being generated."""
-        completer, rel = self._by_uri.get(uri), self._relpaths.get(uri)
-        return completer is not None and rel is not None and completer.types_into_pending(rel, text, offset)
+        known = self._completer_at(uri)
+        return known is not None and known[0].types_into_pending(known[1], text, offset)
 
     def _stop_rest(self, uri: str) -> None:
         rest = self._rest.pop(uri, None)
@@ -201,10 +207,8 @@ class InlineCompletions:
         """Whether this keystroke continues the last request's place (then it is debounced). The first
         keystroke at a new place is not: its prompt is new to the model server, and evaluating it while
         the person types on is what makes the suggestion at their last keystroke quick."""
-        completer, rel = self._by_uri.get(uri), self._relpaths.get(uri)
-        if completer is None or rel is None:
-            return False  # the document's first request: a new place
-        return completer.continues_last(rel, text, offset)
+        known = self._completer_at(uri)
+        return known is not None and known[0].continues_last(known[1], text, offset)  # none yet: a new place
 
     async def _older_request_ended(self) -> None:
         """Wait (at most :data:`OLDER_REQUEST_WAIT_S`) until the last model request has ended."""
