@@ -239,17 +239,21 @@ def _publish(args: argparse.Namespace) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
+    from feedback.export import FORMATS
+
     parser = argparse.ArgumentParser(prog="amigo feedback", description="The preference data Amigo keeps.")
     parser.add_argument("--db", help="the database file (default: feedback.db_path, else "
                         "$XDG_DATA_HOME/amigo/feedback.db)")
     sub = parser.add_subparsers(dest="command", required=True)
-    ex = sub.add_parser("export", help="write DPO/SFT datasets (Parquet + JSON Lines) for training")
-    ex.add_argument("--format", choices=("dpo", "sft", "dpo-completions", "sft-completions"), required=True)
+    ex = sub.add_parser("export", help="write DPO/SFT datasets (Parquet + JSON Lines) for training, or the "
+                        "requests as asked (for replaying held-out ones through a model)")
+    ex.add_argument("--format", choices=FORMATS, required=True)
     ex.add_argument("--out", required=True, help="folder to write jsonl/, parquet/ and manifest.json into")
     ex.add_argument("--since", help=f"only proposals made since then: {USAGE_DATES}")
     ex.add_argument("--until", help="only proposals made before then")
     ex.add_argument("--test-fraction", "--eval-fraction", dest="test_fraction", type=float, default=0.1,
-                    help="share of requests held out as the test split (stable by request id)")
+                    help="share of requests held out as the test split (stable by request: a request's retries "
+                    "and repairs stay on its side)")
     ex.add_argument("--min-retention", type=float, default=0.5, help="sft: least retention kept (0..1)")
     ex.add_argument("--license", default="other", help="Hub license id for the dataset card (default: other)")
     ph = sub.add_parser("publish", help="upload an export folder to the Hugging Face Hub as a dataset (private)")

@@ -21,11 +21,20 @@
   renderer): stored as sent for chat-route suggestions, rendered from the
   stored prefix and suffix for FIM ones (whose raw FIM prompt stays in the
   store), so one dataset has one shape.
+* ``requests``: every edit request as the person asked it (the first
+  proposal of each request): ``prompt``, and ``path``, ``file_text``,
+  ``edit_format``, ``instruction``, ``selection_start``/``selection_end``, so
+  that a model's answer to it can be applied and checked without the
+  repository. Its test split is what the nightly gate replays through the
+  promoted model and the candidate.
 
 A partial (per-hunk) accept contributes what was really written, rendered as
 blocks, rather than the whole answer. Rows are deduplicated by prompt (a
-correction wins over a retry, then the newest); the split is stable:
-``sha256(request id)`` decides test vs train. Output layout::
+correction wins over a retry, then the newest); the split is stable and by
+request: ``sha256`` of the id of the request's first proposal decides test vs
+train, so a request's repair attempts, candidates and retries (each a pair with
+the same accepted answer) all land on one side and none teaches the answer a
+held-out pair is scored on. Output layout::
 
     DIR/jsonl/{train,test}.jsonl      always (stdlib only)
     DIR/parquet/{train,test}.parquet  when pyarrow is installed (the train extra)
@@ -56,9 +65,11 @@ from amigo.errors import InputError
 from amigo.prompt import EditRequest, render_answer
 from feedback.store import Reader
 
-Format = Literal["dpo", "sft", "dpo-completions", "sft-completions"]
-FORMATS = ("dpo", "sft", "dpo-completions", "sft-completions")
-SPLIT_RULE = "test when int(sha256(request_id)[:8], 16) / 2**32 < test_fraction"
+Format = Literal["dpo", "sft", "dpo-completions", "sft-completions", "requests"]
+FORMATS = ("dpo", "sft", "dpo-completions", "sft-completions", "requests")
+REQUEST_COLUMNS = ("request_id", "path", "file_text", "edit_format", "instruction", "selection_start", "selection_end")
+SPLIT_RULE = ("test when int(sha256(id)[:8], 16) / 2**32 < test_fraction, where id is the request's first "
+              "proposal (retries and repairs follow it) or the inline suggestion")
 
 
 @dataclass
@@ -72,6 +83,7 @@ class Example:
     rejected: str = ""
     priority: int = 1
     automatic: bool = False  # the rejected answer was turned down by the engine's checks, not a person
+    request: dict[str, Any] | None = None  # the ``requests`` format's columns beyond the prompt
 
     def key(self) -> str:
         return hashlib.sha256(json.dumps(self.prompt, sort_keys=True).encode()).hexdigest()
@@ -86,6 +98,46 @@ class ExportResult:
 def is_test(request_id: str, test_fraction: float) -> bool:
     """The stable split: the same request always lands on the same side."""
     return int(hashlib.sha256(request_id.encode()).hexdigest()[:8], 16) / 2**32 < test_fraction
+
+
+def request_roots(store: Reader) -> dict[str, str]:
+    """Proposal id -> the id of its request's first proposal, for every proposal linked to another:
+    by ``parent_id`` (repairs, retries) or by a ``retried`` event (a person's retry; an automatic
+    rejection points at the answer shown instead, so every failed candidate of a round is linked
+    too). A request is a connected group of such links. Its first proposal is the engine's first
+    answer: the round-1 candidates have no parent and carry the request id, the first plainly and
+    the others with a ``.k`` suffix, so it is the shortest parentless id (then the oldest); a group
+    with no parentless proposal is named by its oldest. Proposals linked to none are their own
+    request and are not listed."""
+    link: dict[str, str] = {}
+
+    def find(pid: str) -> str:
+        while link.get(pid, pid) != pid:
+            pid = link[pid] = link.get(link[pid], link[pid])
+        return pid
+
+    rows = {r["id"]: r for r in store.query("SELECT id, parent_id, created_at FROM proposals")}
+    pairs = [(pid, r["parent_id"]) for pid, r in rows.items() if r["parent_id"]]
+    pairs += [(r["proposal_id"], json.loads(r["data"]).get("new_proposal_id"))
+              for r in store.query("SELECT proposal_id, data FROM events WHERE kind = 'retried'")]
+    linked: set[str] = set()
+    for a, b in pairs:
+        if a and b and a != b:
+            linked.update((a, b))
+            if find(a) != find(b):
+                link[find(a)] = find(b)
+    groups: dict[str, list[str]] = {}
+    for pid in linked:
+        groups.setdefault(find(pid), []).append(pid)
+
+    def first(members: list[str]) -> str:
+        known = [m for m in members if m in rows]
+        heads = [m for m in known if not rows[m]["parent_id"]]
+        if heads:
+            return min(heads, key=lambda m: (len(m), rows[m]["created_at"], m))
+        return min(known or members, key=lambda m: (rows[m]["created_at"] if m in rows else float("inf"), m))
+
+    return {pid: name for members in groups.values() for name in [first(members)] for pid in members}
 
 
 def _iso(ts: float) -> str:
@@ -290,6 +342,22 @@ def correction_examples(store: Reader, since: float, until: float | None = None)
     return [ex for ex in dpo_examples(store, since, until) if ex.source == "correction"]
 
 
+def request_examples(store: Reader, since: float, until: float | None = None) -> list[Example]:
+    """The first proposal of every edit request made in [since, until): what was asked, of which file."""
+    proposals = _Proposals(store, since, until)
+    roots = request_roots(store)
+    out = []
+    for pid, row in proposals.rows.items():
+        if roots.get(pid, pid) != pid:
+            continue  # a repair, candidate or retry: its request is the group's first proposal
+        ex = _example(row, "request", priority=0)
+        ex.request = {"request_id": pid, "path": row["path"], "file_text": row["file_text"],
+                      "edit_format": row["edit_format"], "instruction": row["instruction"],
+                      "selection_start": row["selection_start"], "selection_end": row["selection_end"]}
+        out.append(ex)
+    return out
+
+
 def dedup(examples: Iterable[Example]) -> tuple[list[Example], int]:
     """One example per prompt: the best source first, then the newest. Returns (kept, dropped)."""
     best: dict[str, Example] = {}
@@ -305,6 +373,8 @@ def dedup(examples: Iterable[Example]) -> tuple[list[Example], int]:
 
 
 def _record(fmt: str, ex: Example) -> dict[str, Any]:
+    if fmt == "requests":
+        return {"prompt": ex.prompt, **(ex.request or {})}
     if fmt.startswith("dpo"):
         return {"prompt": ex.prompt, "chosen": [{"role": "assistant", "content": ex.chosen}],
                 "rejected": [{"role": "assistant", "content": ex.rejected}], "automatic": ex.automatic}
@@ -327,10 +397,12 @@ def _write_parquet(path: Path, fmt: str, records: list[dict[str, Any]]) -> bool:
     except ImportError:
         return False
     message = pa.struct([("role", pa.string()), ("content", pa.string())])
-    names = ("prompt", "chosen", "rejected") if fmt.startswith("dpo") else ("prompt", "completion")
+    names = _message_columns(fmt)
     columns = [(n, pa.list_(message)) for n in names]
     if fmt == "dpo":
         columns.append(("automatic", pa.bool_()))
+    if fmt == "requests":
+        columns += [(n, pa.int64() if n.startswith("selection") else pa.string()) for n in REQUEST_COLUMNS]
     schema = pa.schema(columns)
     table = pa.Table.from_pylist(records, schema=schema)
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -338,6 +410,12 @@ def _write_parquet(path: Path, fmt: str, records: list[dict[str, Any]]) -> bool:
     pq.write_table(table, tmp)
     tmp.replace(path)
     return True
+
+
+def _message_columns(fmt: str) -> tuple[str, ...]:
+    if fmt.startswith("dpo"):
+        return ("prompt", "chosen", "rejected")
+    return ("prompt",) if fmt == "requests" else ("prompt", "completion")
 
 
 def export(store: Reader, fmt: str, out: Path, since: float = 0.0, until: float | None = None,
@@ -355,14 +433,16 @@ def export(store: Reader, fmt: str, out: Path, since: float = 0.0, until: float 
     finders = {"dpo": lambda: dpo_examples(store, since, until),
                "sft": lambda: sft_examples(store, since, until, min_retention),
                "dpo-completions": lambda: completion_dpo_examples(store, since, until),
-               "sft-completions": lambda: completion_sft_examples(store, since, until)}
+               "sft-completions": lambda: completion_sft_examples(store, since, until),
+               "requests": lambda: request_examples(store, since, until)}
     found = finders[fmt]()
     if fmt == "sft" and corrections:
         found += correction_examples(store, since, until)
     kept, dropped = dedup(found)
+    roots = request_roots(store) if not fmt.endswith("completions") else {}
     splits: dict[str, list[Example]] = {"train": [], "test": []}
     for ex in kept:
-        splits["test" if is_test(ex.request_id, test_fraction) else "train"].append(ex)
+        splits["test" if is_test(roots.get(ex.request_id, ex.request_id), test_fraction) else "train"].append(ex)
     files, parquet = [], True
     for split, examples in splits.items():
         for stale in (out / "jsonl" / f"{split}.jsonl", out / "parquet" / f"{split}.parquet"):
@@ -383,9 +463,10 @@ def export(store: Reader, fmt: str, out: Path, since: float = 0.0, until: float 
         sources[ex.source] = sources.get(ex.source, 0) + 1
     manifest = {
         "format": fmt,
-        "trl_format": "conversational preference" if fmt.startswith("dpo") else "conversational prompt-completion",
-        "columns": (["prompt", "chosen", "rejected"] + (["automatic"] if fmt == "dpo" else [])
-                    if fmt.startswith("dpo") else ["prompt", "completion"]),
+        "trl_format": ("conversational preference" if fmt.startswith("dpo") else
+                       "conversational prompt-only" if fmt == "requests" else "conversational prompt-completion"),
+        "columns": (list(_message_columns(fmt)) + (["automatic"] if fmt == "dpo" else [])
+                    + (list(REQUEST_COLUMNS) if fmt == "requests" else [])),
         "schema_version": store.version,
         "created_at": _iso(time.time()),
         "since": _iso(since) if since else None,
@@ -422,7 +503,10 @@ def dataset_card(manifest: dict[str, Any], license: str = "other") -> str:
     data_files = "".join(f"\n      - split: {s}\n        path: {kind}/{s}.{kind}" for s in splits)
     counts = manifest["counts"]
     rows = (f"`prompt` (the exact messages Amigo sent), `chosen` and `rejected` (one assistant message each)"
-            if fmt == "dpo" else "`prompt` (the exact messages Amigo sent) and `completion` (the accepted answer)")
+            if fmt.startswith("dpo") else
+            "`prompt` (the exact messages Amigo sent) and the request: `path`, `file_text` (the file as it was), "
+            "`edit_format`, `instruction`, `selection_start`/`selection_end`" if fmt == "requests" else
+            "`prompt` (the exact messages Amigo sent) and `completion` (the accepted answer)")
     return f"""---
 license: {json.dumps(license)}
 pretty_name: {json.dumps(f"Amigo {fmt.upper()} preferences")}

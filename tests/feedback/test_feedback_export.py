@@ -284,3 +284,56 @@ def test_a_correction_is_also_an_sft_target_when_asked(repo, make, bus, tmp_path
     assert row["prompt"] == [dict(m) for m in rejected.messages]
     applied = edits.apply_answer(row["completion"][0]["content"], {"calc.py": CALC}, "calc.py", "blocks")
     assert applied.new_texts["calc.py"] == fixed
+
+
+def repaired_request(make, bus, rid: str, at: float) -> None:
+    """One request as the engine records it with two candidates and two repair rounds: round 1's
+    ``rid.1`` (answered first) and ``rid`` fail, the repair ``rid-2`` fails, ``rid-3`` is shown and
+    accepted. Every failure is linked to the answer shown; the repairs to the answer they repair."""
+    from dataclasses import replace
+
+    from amigo.events import AttemptFailedEvent
+
+    first = replace(make(instruction=f"{rid}: check mul's types", answer="wrong 1"), id=f"{rid}.1", created_at=at)
+    main = replace(make(instruction=f"{rid}: check mul's types", answer="wrong 0"), id=rid, created_at=at + 1)
+    repair = replace(make(instruction=f"{rid}: check mul's types (it did not apply)", answer="wrong 2"),
+                     id=f"{rid}-2", parent_id=rid, created_at=at + 2)
+    shown = replace(make(instruction=f"{rid}: check mul's types (it did not parse)"), id=f"{rid}-3",
+                    parent_id=f"{rid}-2", created_at=at + 3)
+    for failed in (first, main, repair):
+        bus.publish(AttemptFailedEvent(failed, "does not apply", shown.id))
+    bus.publish(ProposalEvent(shown))
+    bus.publish(AcceptedEvent(shown, None, None, (("calc.py", shown.changes[0].new_text),)))
+
+
+def test_a_requests_repairs_and_candidates_land_on_one_side_of_the_split(repo, make, bus, tmp_path):
+    """Each failed attempt makes a pair with the same accepted answer: were they split one by one,
+    the training side would teach the answer a held-out pair is scored on."""
+    rids = [f"req{i}" for i in range(40)]
+    # the test is only as strong as requests whose own ids would have been split apart
+    assert sum(len({is_test(i, 0.5) for i in (r, f"{r}.1", f"{r}-2")}) > 1 for r in rids) >= 10
+    settings = FeedbackSettings()
+    recorder = attach(bus, repo, settings)
+    now = time.time()
+    for k, rid in enumerate(rids):
+        repaired_request(make, bus, rid, now - 1000 + 10 * k)
+    recorder.close()
+    with Store(db_path(settings)) as store:
+        pairs = export(store, "dpo", tmp_path / "dpo", test_fraction=0.5)
+        requests = export(store, "requests", tmp_path / "requests", test_fraction=0.5)
+    # the two round-1 candidates share a prompt (one pair kept), the repair has its own: two pairs a request
+    assert pairs.manifest["counts"]["total"] == 2 * len(rids)
+    assert requests.manifest["counts"]["total"] == len(rids)
+    for split in ("train", "test"):
+        held = split == "test"
+        for row in read_jsonl(tmp_path / "dpo" / "jsonl" / f"{split}.jsonl"):
+            rid = row["prompt"][-1]["content"].split("req", 1)[1].split(":", 1)[0]
+            assert is_test(f"req{rid}", 0.5) == held, (split, rid)
+        for row in read_jsonl(tmp_path / "requests" / "jsonl" / f"{split}.jsonl"):
+            # one row a request: its first answer, the file as it was, the instruction as asked
+            assert row["request_id"] in rids and is_test(row["request_id"], 0.5) == held
+            assert row["file_text"] == CALC and row["path"] == "calc.py" and row["edit_format"] == "blocks"
+            assert row["instruction"] == f"{row['request_id']}: check mul's types"
+            assert row["prompt"][-1]["content"].count(row["instruction"]) == 1
+    manifest = json.loads((tmp_path / "requests" / "manifest.json").read_text())
+    assert manifest["columns"][:2] == ["prompt", "request_id"] and "first proposal" in manifest["split"]["rule"]
