@@ -33,14 +33,18 @@ import tempfile
 from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterable, Sequence
+from typing import TYPE_CHECKING, Iterable, Sequence
 
 from tree_sitter import Node
 
 from amigo.context import languages
 from amigo.context.files import git_toplevel
 from amigo.context.tags import extract
+from amigo.edits import apply_answer
 from amigo.repofiles import git_ls_files
+
+if TYPE_CHECKING:
+    from amigo.prompt import EditRequest
 
 # Definition kinds whose loss is reported (constants and fields come and go in normal edits).
 DEFINITION_KINDS = frozenset({"function", "method", "class", "interface", "enum", "module"})
@@ -240,6 +244,30 @@ def check_change(path: str, old: str | None, new: str, instruction: str,
         findings += _definition_findings(path, old, new, language, instruction)
         findings += _selection_findings(path, old, new, selection, instruction)
     return findings
+
+
+def judge_answer(request: EditRequest, answer: str) -> str | None:
+    """Why ``answer`` would not pass review-free (it does not apply to the request's file, changes
+    nothing, or has an error-level finding), or None when it would: what a proposal's ``passes``
+    says, judged without a repository (only the request's file exists; other paths are missing).
+
+    Used where the answer comes from a model under evaluation, not a session (the nightly gate
+    replays held-out requests through the promoted model and the candidate)."""
+    applied = apply_answer(answer, {request.path: request.file_text}, request.path, request.edit_format,
+                           selection=request.selection)
+    if applied.errors:
+        return applied.errors[0]
+    changed = {path: new for path, new in applied.new_texts.items()
+               if new != (request.file_text if path == request.path else "")}
+    if not changed:
+        return "the answer changes nothing"
+    for path, new in changed.items():
+        old = request.file_text if path == request.path else None
+        for finding in check_change(path, old, new, request.instruction,
+                                    request.selection if path == request.path else None):
+            if finding.level == "error":
+                return str(finding)
+    return None
 
 
 # ------------------------------------------------------------------ the person's check command

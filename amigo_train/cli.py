@@ -62,6 +62,9 @@ def _parser() -> argparse.ArgumentParser:
                        help="also gate on this benchmark (amigo eval's names: humaneval, mbpp, humanevalfix, "
                             "amigo-edits...; repeatable), run on both models through llama.cpp")
     night.add_argument("--eval-limit", type=int, default=20, help="problems per --eval-task")
+    night.add_argument("--edit-requests", type=int, default=40, help="held-out feedback requests both models "
+                       "answer for the gate (does the answer apply and pass the checks?); 0: none")
+    night.add_argument("--eval-max-tokens", type=int, default=512, help="longest answer in the evaluation")
     night.add_argument("--threads", type=int, help="CPU threads for training and evaluation (default: torch's; "
                        "on a small machine other work keeps busy, 1 is often several times faster)")
     night.add_argument("--root", help="where runs are kept (default: $XDG_DATA_HOME/amigo/nightly)")
@@ -125,6 +128,7 @@ def _nightly(args: argparse.Namespace) -> int:
                                eval_data_dir=args.data_dir, server_url=args.server_url,
                                registry=Path(args.registry) if args.registry else None,
                                eval_tasks=tuple(args.eval_task), eval_limit=args.eval_limit,
+                               edit_requests=args.edit_requests, eval_max_tokens=args.eval_max_tokens,
                                threads=args.threads)
     state = run_nightly(settings, dry_run=args.dry_run, log=_log)
     if not args.dry_run:

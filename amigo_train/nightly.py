@@ -37,6 +37,10 @@ Log = Callable[[str], None]
 STEPS = ("export", "train", "evaluate", "decide", "serve", "watermark")
 PREFERENCE_TASK = "feedback-preference"
 COMPLETION_PREFERENCE_TASK = "completion-preference"
+# Held-out requests replayed through each model: does its greedy answer apply and pass the checks?
+# The measure that says whether people would accept more edits, which preference accuracy alone
+# does not (a candidate can rank held-out pairs better while writing answers that no longer apply).
+EDITS_TASK = "feedback-edits"
 
 
 @dataclass
@@ -57,6 +61,7 @@ class NightlySettings:
     eval_tasks: tuple[str, ...] = ()
     eval_limit: int = 20
     eval_max_tokens: int = 512
+    edit_requests: int = 40  # held-out requests replayed for the gate's edits measure (0: none)
     threads: int | None = None  # torch's CPU threads for training and evaluation (None: torch's default)
     now: float = field(default_factory=time.time)
 
@@ -147,7 +152,9 @@ def describe_plan(state: dict[str, Any], settings: NightlySettings) -> str:
         "export": "export DPO pairs and SFT (accepts + corrections) of edits and of inline completions, "
                   f"decontaminate; skip below {settings.min_pairs} pairs",
         "train": "SFT on corrections, then DPO, continuing the promoted adapter",
-        "evaluate": "held-out feedback preference accuracy: candidate beside promoted"
+        "evaluate": "held-out feedback preference accuracy, and up to "
+                    f"{settings.edit_requests} held-out requests answered (applies and passes the checks): "
+                    "candidate beside promoted"
                     + (f"; {', '.join(settings.eval_tasks)} (first {settings.eval_limit} problems each, llama.cpp)"
                        if settings.eval_tasks else ""),
         "decide": f"paired gate (tolerance {settings.tolerance:.1%}, alpha {settings.alpha}): promote or reject; report.html",
@@ -231,7 +238,7 @@ def step_export(run: Path, state: dict[str, Any], settings: NightlySettings, rec
     fb = run / "feedback"
     result: dict[str, Any] = {}
     with Store(Path(state["db"])) as store:
-        for fmt in ("dpo", "sft", "dpo-completions", "sft-completions"):
+        for fmt in ("dpo", "sft", "dpo-completions", "sft-completions", "requests"):
             done = export(store, fmt, fb / fmt, state["since"], state["until"], settings.test_fraction,
                           corrections=fmt == "sft")
             result[fmt] = done.manifest["counts"]
@@ -252,6 +259,7 @@ def step_export(run: Path, state: dict[str, Any], settings: NightlySettings, rec
         result[f"{stage.name}_decontaminated"] = len(data.dropped)
     result["heldout"] = len(rows(fb / "dpo" / "jsonl" / "test.jsonl"))
     result["heldout_completions"] = len(rows(fb / "dpo-completions" / "jsonl" / "test.jsonl"))
+    result["heldout_requests"] = len(rows(fb / "requests" / "jsonl" / "test.jsonl"))
     pairs = sum(result.get(s.name, 0) for s in recipe.stages if s.kind == "dpo")
     result["pairs"] = pairs
     if pairs < settings.min_pairs:
@@ -307,8 +315,33 @@ def step_evaluate(run: Path, state: dict[str, Any], settings: NightlySettings, l
                                  "accuracy_before": _mean(before[n:]), "accuracy_after": _mean(after[n:])}
         log(f"held-out preference accuracy on {len(completion_pairs)} inline-completion pairs: promoted "
             f"{result['completions']['accuracy_before']}, candidate {result['completions']['accuracy_after']}")
+    requests = rows(run / "feedback" / "requests" / "jsonl" / "test.jsonl")[:settings.edit_requests]
+    if requests:
+        result["edits"] = replay_both(run, state, requests, settings, log)
     if settings.eval_tasks:
         result["tasks"] = benchmark_both(run, state, settings, log)
+    return result
+
+
+def replay_both(run: Path, state: dict[str, Any], requests: list[dict[str, Any]], settings: NightlySettings,
+                log: Log) -> dict[str, Any]:
+    """Each held-out request through the promoted model and the candidate (greedy): 1 where the
+    answer applies to the file as it was and passes the engine's checks. Answers land in
+    ``RUN/eval/edits-<label>.jsonl`` (the report shows those whose verdict changed)."""
+    from amigo_train.data import write_jsonl
+    from amigo_train.nightly_train import edit_outcomes
+
+    release = Path(state["release"])
+    adapters = {"promoted": Path(state["start_adapter"]) if state.get("start_adapter") else None,
+                "candidate": Path(state["steps"]["train"]["adapter"])}
+    result: dict[str, Any] = {"requests": len(requests), "request_ids": [r["request_id"] for r in requests]}
+    for label, adapter in adapters.items():
+        outcomes = edit_outcomes(release, adapter, requests, settings.eval_max_tokens)
+        write_jsonl(run / "eval" / f"edits-{label}.jsonl", outcomes)
+        result[label] = [o["passes"] for o in outcomes]
+        result[f"pass_{label}"] = _mean(result[label])
+    log(f"held-out requests whose answer applies and passes the checks ({len(requests)}): "
+        f"promoted {result['pass_promoted']}, candidate {result['pass_candidate']}")
     return result
 
 
@@ -366,6 +399,9 @@ def step_decide(run: Path, state: dict[str, Any], settings: NightlySettings, reg
     if ev.get("completions"):
         for runs, label in ((baseline, "promoted"), (candidate, "candidate")):
             runs[COMPLETION_PREFERENCE_TASK] = _as_run(label, ev["completions"][label], COMPLETION_PREFERENCE_TASK)
+    if ev.get("edits"):
+        for runs, label in ((baseline, "promoted"), (candidate, "candidate")):
+            runs[EDITS_TASK] = _as_run(label, ev["edits"][label], EDITS_TASK)
     for task in ev.get("tasks", {}):
         baseline[task] = load_run(run / "eval" / "promoted" / task)
         candidate[task] = load_run(run / "eval" / "candidate" / task)
@@ -373,10 +409,11 @@ def step_decide(run: Path, state: dict[str, Any], settings: NightlySettings, reg
     section = gate_markdown(result, state["promoted"], state["candidate"])
     report = write_report(run, state, section)
     verdict = {"ok": result.ok, "reasons": [v.reason for v in result.verdicts], "report": str(report)}
-    registry.set_fields(state["candidate"], eval={PREFERENCE_TASK: {"before": ev["accuracy_before"],
-                                                                    "after": ev["accuracy_after"],
-                                                                    "pairs": ev["pairs"]}},
-                        gate=verdict, report=str(report))
+    measures = {PREFERENCE_TASK: {"before": ev["accuracy_before"], "after": ev["accuracy_after"], "pairs": ev["pairs"]}}
+    if ev.get("edits"):
+        measures[EDITS_TASK] = {"before": ev["edits"]["pass_promoted"], "after": ev["edits"]["pass_candidate"],
+                                "requests": ev["edits"]["requests"]}
+    registry.set_fields(state["candidate"], eval=measures, gate=verdict, report=str(report))
     if result.ok:
         registry.promote(state["candidate"])
         log(f"promoted {state['candidate']} as {state['served_name']!r}; report {report}")
@@ -401,6 +438,9 @@ def write_report(run: Path, state: dict[str, Any], gate_section: str) -> Path:
     if ev.get("completions"):
         parts.append(f"| held-out preference accuracy (inline completions, {ev['completions']['pairs']} pairs) | "
                      f"{ev['completions']['accuracy_before']} | {ev['completions']['accuracy_after']} |")
+    if ev.get("edits"):
+        parts.append(f"| held-out requests whose answer applies and passes the checks ({ev['edits']['requests']}) | "
+                     f"{ev['edits']['pass_promoted']} | {ev['edits']['pass_candidate']} |")
     parts += ["", gate_section, ""]
     images = {}
     for stage in sorted((run / "train").glob("*/loss.png")):
@@ -411,11 +451,29 @@ def write_report(run: Path, state: dict[str, Any], gate_section: str) -> Path:
     parts += ["## Held-out pairs whose ranking changed", "", "| pair | promoted | candidate |", "| --- | --- | --- |"]
     parts += [f"| {i} | {'right' if ev['promoted'][i] else 'wrong'} | {'right' if ev['candidate'][i] else 'wrong'} |"
               for i in changed] or ["| (none) | - | - |"]
+    parts += _changed_answers(run)
     path = run / "report.html"
     tmp = path.with_suffix(".tmp")
     tmp.write_text(markdown_to_html("\n".join(parts), images), encoding="utf-8")
     tmp.replace(path)
     return path
+
+
+def _changed_answers(run: Path, shown: int = 5) -> list[str]:
+    """Report lines: held-out requests whose verdict changed, with both answers."""
+    before, after = rows(run / "eval" / "edits-promoted.jsonl"), rows(run / "eval" / "edits-candidate.jsonl")
+    if not before:
+        return []
+    changed = [(b, a) for b, a in zip(before, after) if b["passes"] != a["passes"]]
+    parts = ["## Held-out requests whose answer changed verdict", "",
+             f"{len(changed)} of {len(before)} ({sum(a['passes'] > b['passes'] for b, a in changed)} now pass); "
+             f"the first {min(shown, len(changed))}:", ""]
+    for b, a in changed[:shown]:
+        parts += [f"### {b['request_id']}", ""]
+        for label, row in (("promoted", b), ("candidate", a)):
+            verdict = "passes" if row["passes"] else f"fails: {row['why']}"
+            parts += [f"{label} ({verdict}):", "", "````", row["answer"][:2000], "````", ""]
+    return parts
 
 
 def step_serve(run: Path, state: dict[str, Any], settings: NightlySettings, log: Log) -> dict[str, Any]:

@@ -21,7 +21,7 @@ from typing import Any, Callable
 from amigo_train.recipe import Recipe, StageSpec
 from amigo_train.modeling import lora_config, torch_dtype
 from amigo_train.reports import _metrics_callback, plot_loss
-from amigo_train.trainers import _common_args, _dataset
+from amigo_train.trainers import _common_args, _dataset, dpo_args
 
 Log = Callable[[str], None]
 
@@ -71,7 +71,7 @@ def train_continued(recipe: Recipe, stage: StageSpec, rows: list[dict[str, Any]]
     else:
         from trl import DPOConfig, DPOTrainer
 
-        trainer = DPOTrainer(model=model, ref_model=None, args=DPOConfig(**args, beta=spec.beta),
+        trainer = DPOTrainer(model=model, ref_model=None, args=DPOConfig(**args, **dpo_args(spec)),
                              train_dataset=_dataset(rows, "dpo"), processing_class=tokenizer, callbacks=callbacks)
     log(f"nightly {stage.name}: {stage.kind} on {len(rows)} examples from "
         f"{start_adapter or 'a fresh adapter'} on {release}")
@@ -142,3 +142,56 @@ def preference_outcomes(release: Path, adapter: Path | None, pairs: list[dict[st
         chosen, rejected = sequence_logprobs(model, tokenizer, pair["prompt"], [pair["chosen"], pair["rejected"]])
         outcomes.append(int(chosen > rejected))
     return outcomes
+
+
+def greedy_answers(release: Path, adapter: Path | None, prompts: list[list[dict[str, str]]], max_tokens: int,
+                   batch_size: int = 8) -> list[str]:
+    """The model's greedy answer to each chat prompt (the release with ``adapter``, as served).
+
+    Prompts are generated in batches of similar length, left-padded; each answer ends at the
+    chat template's end-of-turn token or after ``max_tokens``."""
+    import torch
+    from peft import PeftModel
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    tokenizer = AutoTokenizer.from_pretrained(str(release))
+    tokenizer.padding_side = "left"
+    if tokenizer.pad_token is None:
+        tokenizer.pad_token = tokenizer.eos_token
+    model = AutoModelForCausalLM.from_pretrained(str(release), dtype=torch.float32)
+    if adapter is not None:
+        model = PeftModel.from_pretrained(model, str(adapter))
+    model.eval()
+    encoded = [list(tokenizer.apply_chat_template(p, add_generation_prompt=True, tokenize=True, return_dict=False))
+               for p in prompts]
+    order = sorted(range(len(prompts)), key=lambda i: len(encoded[i]))
+    answers: list[str] = [""] * len(prompts)
+    for start in range(0, len(order), batch_size):
+        chunk = order[start:start + batch_size]
+        width = max(len(encoded[i]) for i in chunk)
+        ids = torch.tensor([[tokenizer.pad_token_id] * (width - len(encoded[i])) + encoded[i] for i in chunk])
+        mask = torch.tensor([[0] * (width - len(encoded[i])) + [1] * len(encoded[i]) for i in chunk])
+        with torch.no_grad():
+            out = model.generate(input_ids=ids, attention_mask=mask, max_new_tokens=max_tokens, do_sample=False,
+                                 pad_token_id=tokenizer.pad_token_id)
+        for row, i in zip(out, chunk):
+            answers[i] = tokenizer.decode(row[width:], skip_special_tokens=True)
+    return answers
+
+
+def edit_outcomes(release: Path, adapter: Path | None, requests: list[dict[str, Any]],
+                  max_tokens: int) -> list[dict[str, Any]]:
+    """For each held-out request (a row of the feedback ``requests`` export): the model's greedy
+    answer and whether it applies to the file as it was and passes the engine's checks."""
+    from amigo.checks import judge_answer
+    from amigo.prompt import EditRequest
+
+    answers = greedy_answers(release, adapter, [r["prompt"] for r in requests], max_tokens)
+    out = []
+    for row, answer in zip(requests, answers):
+        selection = (row["selection_start"], row["selection_end"]) if row.get("selection_start") else None
+        request = EditRequest(instruction=row["instruction"], path=row["path"], file_text=row["file_text"],
+                              selection=selection, edit_format=row["edit_format"])
+        why = judge_answer(request, answer)
+        out.append({"request_id": row["request_id"], "passes": int(why is None), "why": why, "answer": answer})
+    return out

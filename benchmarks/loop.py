@@ -28,12 +28,14 @@ reached); ``--resume`` runs the nightly cycle, the switch and the second replay 
 4. With ``--sweep``: the recipe settings are chosen on the validation split. For each
    setting a nightly run (its own nightly folder and registry, same promoted release)
    trains on the train split of a copy of the feedback database without the test tasks,
-   and scores the validation pairs (its held-out split); the setting with the best
-   validation preference accuracy is kept (ties: the first listed).
+   and scores the validation requests and pairs (its held-out split); the setting whose
+   answers to the validation requests most often apply and pass the checks is kept, then
+   the best validation preference accuracy (ties: the first listed).
 5. ``amigo train nightly`` (``run_nightly``: export, SFT/DPO with the chosen setting,
-   held-out preference accuracy, gate, promote, GGUF). Its held-out pairs are the
-   validation and test tasks' pairs; the test accuracy before and after is reported on
-   the test tasks' pairs alone, with a two-sided sign test on the pairs that changed.
+   held-out preference accuracy, held-out requests answered by both models, gate,
+   promote, GGUF). Its held-out requests and pairs are the validation and test tasks';
+   the figures before and after are reported on the test tasks alone, with a two-sided
+   sign test on the pairs that changed.
 6. The switch: the server is `amigo serve --promoted loop`; after a promotion the
    nightly run sends it SIGHUP and it restarts llama.cpp on the new GGUF (same port;
    SIGTERM first lets the running server finish what it holds). A client sends small
@@ -43,7 +45,8 @@ reached); ``--resume`` runs the nightly cycle, the switch and the second replay 
    reviewer: acceptance rate and the "did what was asked" rate.
 
 Prints pairs used, held-out (test) preference accuracy before/after with the sign test,
-the validation accuracies of the sweep, acceptance before/after, the gate verdict, each
+the test requests whose greedy answer applies and passes the checks before/after, the
+validation figures of the sweep, acceptance before/after, the gate verdict, each
 step's time and failed requests during the switch.
 """
 
@@ -89,23 +92,22 @@ def plan_tasks(count: int, seed: int) -> list[dict[str, Any]]:
     return tasks
 
 
-def request_id(path: str, held_out: bool, repair_attempts: int) -> str:
-    """A request id for the task at ``path`` that the feedback export's hash split (by proposal id:
-    the request id, then ``-2``, ``-3``... for the repair loop's attempts) puts on the held-out
-    side exactly when ``held_out``, for every attempt; the same for the same arguments."""
+def request_id(path: str, held_out: bool) -> str:
+    """A request id for the task at ``path`` that the feedback export's hash split (by request: the
+    id of its first proposal, which is the request id; repairs follow it) puts on the held-out side
+    exactly when ``held_out``; the same for the same arguments."""
     from feedback.export import is_test
 
     base = "loop-" + path.replace("/", "-")
     for k in range(10_000):
         rid = base if k == 0 else f"{base}-v{k}"
-        ids = [rid] + [f"{rid}-{attempt}" for attempt in range(2, repair_attempts + 2)]
-        if all(is_test(i, HELD_OUT_THRESHOLD) == held_out for i in ids):
+        if is_test(rid, HELD_OUT_THRESHOLD) == held_out:
             return rid
     raise RuntimeError(f"no request id for {path} lands on the {'held-out' if held_out else 'train'} side")
 
 
-def assign_splits(tasks: list[dict[str, Any]], validation_fraction: float, test_fraction: float, seed: int,
-                  repair_attempts: int) -> list[dict[str, Any]]:
+def assign_splits(tasks: list[dict[str, Any]], validation_fraction: float, test_fraction: float,
+                  seed: int) -> list[dict[str, Any]]:
     """Each task with its ``split`` (train / validation / test by request: the shares of the tasks,
     rounded, in a seeded order) and its ``request_id`` (see ``request_id``)."""
     if validation_fraction < 0 or test_fraction <= 0 or validation_fraction + test_fraction >= 1:
@@ -118,7 +120,7 @@ def assign_splits(tasks: list[dict[str, Any]], validation_fraction: float, test_
     split_of = {i: "test" if r < n_test else "validation" if r < n_test + n_val else "train"
                 for r, i in enumerate(order)}
     return [{**task, "split": split_of[i],
-             "request_id": request_id(task["path"], split_of[i] != "train", repair_attempts)}
+             "request_id": request_id(task["path"], split_of[i] != "train")}
             for i, task in enumerate(tasks)]
 
 
@@ -136,8 +138,7 @@ def all_tasks(args: argparse.Namespace) -> tuple[list[dict[str, Any]], list[dict
     """(feedback tasks with their splits, the second replay's other tasks) for ``args``."""
     tasks = plan_tasks(args.tasks + args.replay, args.seed)
     validation = args.validation_fraction if args.sweep else 0.0
-    feedback_tasks = assign_splits(tasks[: args.tasks], validation, args.test_fraction, args.seed,
-                                   args.repair_attempts)
+    feedback_tasks = assign_splits(tasks[: args.tasks], validation, args.test_fraction, args.seed)
     return feedback_tasks, tasks[args.tasks:]
 
 
@@ -183,14 +184,14 @@ def check_command() -> str:
     return f"{shlex.quote(sys.executable)} -m py_compile {{files}}"
 
 
-def replay(session: Any, tasks: list[dict[str, Any]], correct: bool, repair_attempts: int = 0) -> dict[str, float]:
+def replay(session: Any, tasks: list[dict[str, Any]], correct: bool) -> dict[str, float]:
     """Each task through the engine; accept what passes review, else reject (and correct).
     Returns the share accepted and the share that made the committed change."""
     accepted = made = 0
     for task in tasks:
         path = session.repo_root / task["path"]
         path.write_text(task["old"])
-        rid = task.get("request_id") or request_id(task["path"], False, repair_attempts)
+        rid = task.get("request_id") or request_id(task["path"], False)
         try:
             proposal = session.propose(session.make_request(task["instruction"], task["path"]), request_id=rid)
         except Exception as exc:  # a failed generation is a rejection, as in the editor
@@ -280,14 +281,16 @@ def wait_for_restart(port: int, log: Path, before: int, timeout: float = 300) ->
 
 
 def parse_setting(text: str) -> dict[str, float]:
-    """``steps=8,lr=1e-3,beta=0.1`` -> {"steps": 8.0, "lr": 0.001, "beta": 0.1}; ``recipe``: the recipe as it is."""
+    """``steps=8,lr=1e-3,beta=0.1,sft=1`` -> {"steps": 8.0, "lr": 0.001, "beta": 0.1, "sft": 1.0}; ``recipe``:
+    the recipe as it is."""
     setting: dict[str, float] = {}
     if text == "recipe":
         return setting
     for part in filter(None, text.split(",")):
         key, _, value = part.partition("=")
-        if key not in ("steps", "lr", "beta"):
-            raise SystemExit(f"--sweep {text!r}: unknown setting {key!r}; use steps=N, lr=X, beta=X joined by commas")
+        if key not in ("steps", "lr", "beta", "sft"):
+            raise SystemExit(f"--sweep {text!r}: unknown setting {key!r}; use steps=N, lr=X, beta=X, sft=X "
+                             "joined by commas")
         try:
             setting[key] = float(value)
         except ValueError:
@@ -297,7 +300,8 @@ def parse_setting(text: str) -> dict[str, float]:
 
 def recipe_variant(recipe: Path, setting: dict[str, float], out: Path) -> Path:
     """A copy of ``recipe`` with ``setting`` applied: ``steps`` caps every stage at that many steps of
-    batch size 1, ``lr`` sets every stage's learning rate, ``beta`` the DPO stages' beta."""
+    batch size 1, ``lr`` sets every stage's learning rate, ``beta`` the DPO stages' beta, ``sft`` their
+    ``sft_weight``."""
     import yaml
 
     data = yaml.safe_load(recipe.read_text())
@@ -315,6 +319,8 @@ def recipe_variant(recipe: Path, setting: dict[str, float], out: Path) -> Path:
             train.pop("learning_rate", None)
         if "beta" in setting and stage.get("kind") == "dpo":
             train["beta"] = setting["beta"]
+        if "sft" in setting and stage.get("kind") == "dpo":
+            train["sft_weight"] = setting["sft"]
         stage["train"] = train
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(yaml.safe_dump(data, sort_keys=False))
@@ -340,13 +346,15 @@ def without_tasks(db: Path, paths: list[str], into: Path) -> Path:
 def heldout_paths(db: Path, since: float, until: float) -> list[str]:
     """The task path of each held-out edit pair a nightly export of [since, until) wrote, in the
     order of its ``dpo/jsonl/test.jsonl`` (the order the evaluation's outcomes have)."""
-    from feedback.export import dedup, dpo_examples, is_test
+    from feedback.export import dedup, dpo_examples, is_test, request_roots
     from feedback.store import Store
 
     with Store(db) as store:
         kept, _ = dedup(dpo_examples(store, since, until))
+        roots = request_roots(store)
         path_of = {row["id"]: row["path"] for row in store.query("SELECT id, path FROM proposals")}
-    return [path_of[ex.request_id] for ex in kept if is_test(ex.request_id, HELD_OUT_THRESHOLD)]
+    return [path_of[ex.request_id] for ex in kept
+            if is_test(roots.get(ex.request_id, ex.request_id), HELD_OUT_THRESHOLD)]
 
 
 def split_outcomes(evaluation: dict[str, Any], paths: list[str], split_of: dict[str, str],
@@ -366,6 +374,18 @@ def split_outcomes(evaluation: dict[str, Any], paths: list[str], split_of: dict[
     return {"pairs": n, "accuracy_before": sum(before) / n if n else None,
             "accuracy_after": sum(after) / n if n else None, "turned_right": wins, "turned_wrong": losses,
             "sign_test_p_two_sided": sign_test(wins, losses)[1] if wins + losses else 1.0}
+
+
+def split_edits(edits: dict[str, Any] | None, split_of: dict[str, str], split: str) -> dict[str, Any] | None:
+    """The nightly gate's edits measure (held-out requests whose greedy answer applies and passes
+    the checks) on one split's requests, promoted and candidate."""
+    if not edits:
+        return None
+    keep = [i for i, rid in enumerate(edits["request_ids"]) if split_of.get(rid) == split]
+    before = [edits["promoted"][i] for i in keep]
+    after = [edits["candidate"][i] for i in keep]
+    n = len(keep)
+    return {"requests": n, "pass_before": sum(before) / n if n else None, "pass_after": sum(after) / n if n else None}
 
 
 def choose_setting(args: argparse.Namespace, recipe: Path, db: Path, tasks: list[dict[str, Any]], out: Path,
@@ -392,18 +412,24 @@ def choose_setting(args: argparse.Namespace, recipe: Path, db: Path, tasks: list
         state = run_nightly(NightlySettings(served_name="loop", recipe=variant, db=sweep_db, root=home / "nightly",
                                             registry=registry.path, min_pairs=args.min_pairs,
                                             test_fraction=HELD_OUT_THRESHOLD, tolerance=1.0,
+                                            eval_max_tokens=args.max_tokens, edit_requests=len(tasks),
                                             threads=args.train_threads), log=log)
         ev = state["steps"].get("evaluate", {})
+        edits = ev.get("edits") or {}
         results.append({"setting": text, "recipe": str(variant), "train_pairs": state["steps"]["export"].get("pairs"),
                         "validation_pairs": ev.get("pairs"), "validation_accuracy_before": ev.get("accuracy_before"),
-                        "validation_accuracy_after": ev.get("accuracy_after"), "skipped": state.get("skipped"),
+                        "validation_accuracy_after": ev.get("accuracy_after"),
+                        "validation_requests": edits.get("requests"), "validation_edits_before": edits.get("pass_promoted"),
+                        "validation_edits_after": edits.get("pass_candidate"), "skipped": state.get("skipped"),
                         "seconds": round(time.time() - started, 1)})
         log(f"setting {text}: validation preference accuracy {ev.get('accuracy_before')} -> "
-            f"{ev.get('accuracy_after')} on {ev.get('pairs')} pairs")
+            f"{ev.get('accuracy_after')} on {ev.get('pairs')} pairs; answers that apply and pass "
+            f"{edits.get('pass_promoted')} -> {edits.get('pass_candidate')} on {edits.get('requests')} requests")
     scored = [r for r in results if r["validation_accuracy_after"] is not None]
     if not scored:
         raise RuntimeError(f"no --sweep setting could be scored on validation pairs: {results}")
-    best = max(scored, key=lambda r: r["validation_accuracy_after"])  # max keeps the first of equals
+    # answers that apply and pass first (what the reviewer accepts), then preference; max keeps the first of equals
+    best = max(scored, key=lambda r: (r["validation_edits_after"] or 0.0, r["validation_accuracy_after"]))
     return Path(best["recipe"]), results
 
 
@@ -432,7 +458,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--steps", type=int, help="cap every stage at this many steps, batch size 1 (a quick look "
                         "on a loaded machine); the recipe is copied into --out with the cap")
     parser.add_argument("--sweep", nargs="+", metavar="SETTING", help="recipe settings to choose from on the "
-                        "validation split, each steps=N, lr=X and/or beta=X joined by commas, or recipe (as it is) "
+                        "validation split, each steps=N, lr=X, beta=X and/or sft=X joined by commas, or recipe (as it is) "
                         "(e.g. steps=4 steps=8,lr=1e-3 recipe); applied over --recipe (and --steps)")
     parser.add_argument("--repair-attempts", type=int, default=2, help="the engine's repair loop (its default 2); "
                         "0 makes the replay about three times faster on a loaded machine")
@@ -514,7 +540,7 @@ def run_cycle(args: argparse.Namespace) -> dict[str, Any]:
     state: dict[str, Any] = {"steps": {}}
     served_before = served_after = None
     sweep: list[dict[str, Any]] = []
-    test = validation = None
+    test = validation = test_edits = validation_edits = None
     try:
         if args.resume:
             recording, before = saved["recording"], saved.get("replay_before")
@@ -522,20 +548,20 @@ def run_cycle(args: argparse.Namespace) -> dict[str, Any]:
                 t = time.time()
                 session = open_session(out / "repo", base_url, args.max_tokens, record=False,
                                        repair_attempts=args.repair_attempts)
-                before = replay(session, other, correct=False, repair_attempts=args.repair_attempts)
+                before = replay(session, other, correct=False)
                 session.close()
                 times["replay before"] = time.time() - t
                 phase1.write_text(json.dumps({**saved, "replay_before": before, "seconds": times}))
         else:
             t = time.time()
             session = open_session(out / "repo", base_url, args.max_tokens, record=True, repair_attempts=args.repair_attempts)
-            recording = replay(session, train_tasks, correct=True, repair_attempts=args.repair_attempts)
+            recording = replay(session, train_tasks, correct=True)
             session.close()
             follow_up(out / "repo", session.config.feedback)  # corrections (sessions also follow up when they open)
             times["replay (feedback)"] = time.time() - t
             t = time.time()
             session = open_session(out / "repo", base_url, args.max_tokens, record=False, repair_attempts=args.repair_attempts)
-            before = replay(session, other, correct=False, repair_attempts=args.repair_attempts)
+            before = replay(session, other, correct=False)
             session.close()
             times["replay before"] = time.time() - t
             phase1.write_text(json.dumps({"train_tasks": train_tasks, "other": other, "seconds": times,
@@ -557,6 +583,7 @@ def run_cycle(args: argparse.Namespace) -> dict[str, Any]:
         traffic.start()
         settings = NightlySettings(served_name="loop", recipe=recipe, db=db, min_pairs=args.min_pairs,
                                    test_fraction=HELD_OUT_THRESHOLD, tolerance=args.tolerance,
+                                   eval_max_tokens=args.max_tokens, edit_requests=len(train_tasks),
                                    threads=args.train_threads)
         state = run_nightly(settings, log=log)
         times["nightly total"] = time.time() - t
@@ -566,6 +593,10 @@ def run_cycle(args: argparse.Namespace) -> dict[str, Any]:
             paths = heldout_paths(db, state["since"], state["until"])
             test = split_outcomes(state["steps"]["evaluate"], paths, split_of, "test")
             validation = split_outcomes(state["steps"]["evaluate"], paths, split_of, "validation")
+            split_of_request = {task["request_id"]: task["split"] for task in train_tasks}
+            edits = state["steps"]["evaluate"].get("edits")
+            test_edits = split_edits(edits, split_of_request, "test")
+            validation_edits = split_edits(edits, split_of_request, "validation")
         after = before
         if state["steps"].get("serve", {}).get("restarted"):
             times["server back on the new model"] = wait_for_restart(port, server_log, starts)
@@ -575,7 +606,7 @@ def run_cycle(args: argparse.Namespace) -> dict[str, Any]:
             traffic.join(300)
             t = time.time()
             session = open_session(out / "repo", base_url, args.max_tokens, record=False, repair_attempts=args.repair_attempts)
-            after = replay(session, other, correct=False, repair_attempts=args.repair_attempts)
+            after = replay(session, other, correct=False)
             session.close()
             times["replay after"] = time.time() - t
     finally:
@@ -595,7 +626,8 @@ def run_cycle(args: argparse.Namespace) -> dict[str, Any]:
         "recording": recording,
         "pairs_used": export.get("pairs"), "heldout_pairs": ev.get("pairs"),
         "preference_accuracy_before": ev.get("accuracy_before"), "preference_accuracy_after": ev.get("accuracy_after"),
-        "test": test, "validation": validation, "sweep": sweep, "chosen_recipe": str(recipe),
+        "test": test, "validation": validation, "test_edits": test_edits, "validation_edits": validation_edits,
+        "sweep": sweep, "chosen_recipe": str(recipe),
         "acceptance_before": before["accepted"], "acceptance_after": after["accepted"],
         "did_what_was_asked_before": before["did_what_was_asked"], "did_what_was_asked_after": after["did_what_was_asked"],
         "gate": state["steps"].get("decide", {}).get("reasons"), "promoted": state["steps"].get("decide", {}).get("ok"),

@@ -147,7 +147,7 @@ def build_markdown(runs: Sequence[RunResult], chart_name: str | None, gate_secti
 
 
 def markdown_to_html(markdown: str, images: dict[str, bytes]) -> str:
-    """Render our Markdown subset (headings, tables, paragraphs, images) as a standalone page."""
+    """Render our Markdown subset (headings, tables, paragraphs, images, fenced code) as a standalone page."""
     out = ["<!doctype html><html><head><meta charset='utf-8'><title>Amigo evaluation report</title>",
            "<style>body{font-family:sans-serif;max-width:1200px;margin:2em auto;padding:0 1em}"
            "table{border-collapse:collapse;margin:1em 0}td,th{border:1px solid #ccc;padding:3px 8px;"
@@ -156,6 +156,12 @@ def markdown_to_html(markdown: str, images: dict[str, bytes]) -> str:
     i = 0
     while i < len(lines):
         line = lines[i]
+        fence = re.match(r"`{3,}", line)
+        if fence:  # a code block runs to the same fence (answers quoted with 4 backticks keep their own 3)
+            end = next((j for j in range(i + 1, len(lines)) if lines[j].strip() == fence.group(0)), len(lines))
+            out.append(f"<pre>{html.escape(chr(10).join(lines[i + 1:end]))}</pre>")
+            i = end + 1
+            continue
         if line.startswith("|"):
             rows = []
             while i < len(lines) and lines[i].startswith("|"):

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from amigo.checks import check_change, run_check_command
+from amigo.checks import check_change, judge_answer, run_check_command
 from amigo.client import ChatClient
 from amigo.config import Config
 from amigo.engine import EditSession
@@ -80,6 +80,33 @@ def test_removing_most_of_the_selection_is_flagged(repo):
     kinds = [f.kind for f in check_change("wrap.py", old, gutted, "add a width check", selection=(1, 6))]
     assert kinds == ["removed-selection"]
     assert check_change("wrap.py", old, gutted, "simplify wrap", selection=(1, 6)) == []
+
+
+def test_an_answer_is_judged_without_a_session_as_the_engine_judges_it(repo):
+    """The nightly gate replays held-out requests through a model and judges each answer with no
+    repository: the verdict must be the engine's, or the gate would measure something else."""
+    old = (repo / "users.py").read_text()
+    oldest = (17, 18)  # the selection the first answers rewrite; the others rewrite the whole file
+    answers = {
+        "fixed": (OLDEST_FIXED, oldest),
+        "broken": (OLDEST_BROKEN, oldest),
+        "no code": ("I would rather not.", oldest),
+        "blocks elsewhere": ("users.py\n<<<<<<< SEARCH\nnot in the file\n=======\npass\n>>>>>>> REPLACE\n", oldest),
+        "deletes": ("```python\n" + old.split("def oldest")[0].rstrip() + "\n```\n", None),
+        "unchanged": ("```python\n" + old + "```\n", None),
+    }
+    verdicts = {}
+    for name, (answer, selection) in answers.items():
+        with RecordedModelServer(answer) as server:
+            session, _ = session_for(repo, server, repair_attempts=0, edit_format="whole")
+            request = session.make_request("return None for no users", "users.py", selection=selection)
+            proposal = session.propose(request)
+        why = judge_answer(request, answer)
+        assert (why is None) == proposal.passes, (name, why, proposal.errors, proposal.findings)
+        verdicts[name] = why
+    assert verdicts["fixed"] is None
+    assert "syntax error" in verdicts["broken"] and "removes" in verdicts["deletes"]
+    assert "changes nothing" in verdicts["unchanged"] and "fenced code block" in verdicts["no code"]
 
 
 # -- refusing under --yes, and repairing ---------------------------------------------------

@@ -6,7 +6,8 @@ accepts answers that apply, change the file and pass the checks (the engine's ch
 ``python -m py_compile`` as the session's check command) and rejects the rest, then makes the
 committed change by hand; the real feedback recorder keeps everything and follow-up captures the
 corrections; `amigo train nightly` (run_nightly) exports, trains (SFT + DPO, one step each),
-evaluates held-out pairs, gates, promotes and writes the GGUF; the running server restarts on
+evaluates held-out pairs and held-out requests (the model's answers, judged like the reviewer
+judges them), gates, promotes and writes the GGUF; the running server restarts on
 it with draining while a client keeps sending requests (none may fail); a second replay on
 other tasks runs against the new model. It drives ``benchmarks/loop.py``, the benchmark that
 measures the same cycle at full size, with tiny counts.
@@ -79,3 +80,7 @@ def test_feedback_trains_promotes_and_the_served_model_changes(tmp_path: Path,
         assert 0 <= summary[f"{column}_before"] <= 1 and 0 <= summary[f"{column}_after"] <= 1
     report = Path(promoted["report"]).read_text()
     assert "feedback-preference" in report and "Promotion gate" in report
+    # the three test requests, answered by the embedded model before and after and judged like the reviewer
+    assert summary["test_edits"]["requests"] == 3, summary["test_edits"]
+    assert 0 <= summary["test_edits"]["pass_before"] <= 1 and 0 <= summary["test_edits"]["pass_after"] <= 1
+    assert "feedback-edits" in report and "applies and passes the checks (3)" in report

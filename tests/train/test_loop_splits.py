@@ -34,21 +34,21 @@ def planned() -> list[dict[str, Any]]:
     return _loop_module().plan_tasks(20, 3)
 
 
-def test_splits_follow_the_shares_and_the_export_agrees_for_every_attempt(planned: list[dict[str, Any]]) -> None:
+def test_splits_follow_the_shares_and_the_export_agrees(planned: list[dict[str, Any]]) -> None:
     from feedback.export import is_test
 
     loop = _loop_module()
-    tasks = loop.assign_splits(planned, 0.2, 0.4, 3, repair_attempts=2)
+    tasks = loop.assign_splits(planned, 0.2, 0.4, 3)
     counts = {split: sum(t["split"] == split for t in tasks) for split in loop.SPLITS}
     assert counts == {"train": 8, "validation": 4, "test": 8}
     for task in tasks:
         held_out = task["split"] != "train"
-        for rid in (task["request_id"], task["request_id"] + "-2", task["request_id"] + "-3"):
-            assert is_test(rid, loop.HELD_OUT_THRESHOLD) == held_out, (task["path"], rid)
-    again = loop.assign_splits(planned, 0.2, 0.4, 3, repair_attempts=2)
+        # the export splits by request (repairs follow their first proposal, whose id this is)
+        assert is_test(task["request_id"], loop.HELD_OUT_THRESHOLD) == held_out, task["path"]
+    again = loop.assign_splits(planned, 0.2, 0.4, 3)
     assert [(t["split"], t["request_id"]) for t in again] == [(t["split"], t["request_id"]) for t in tasks]
     with pytest.raises(SystemExit, match="leave a train split"):
-        loop.assign_splits(tasks, 0.5, 0.5, 3, repair_attempts=0)
+        loop.assign_splits(tasks, 0.5, 0.5, 3)
     assert loop.parse_setting("steps=8,lr=1e-3") == {"steps": 8.0, "lr": 0.001} and loop.parse_setting("recipe") == {}
     with pytest.raises(SystemExit, match="unknown setting 'epochs'"):
         loop.parse_setting("epochs=2")
@@ -80,7 +80,7 @@ def test_reviewer_and_held_out_pairs_by_split(tmp_path: Path, planned: list[dict
     from feedback.store import Store
 
     loop = _loop_module()
-    tasks = loop.assign_splits(planned[:12], 0.25, 0.25, 3, repair_attempts=0)
+    tasks = loop.assign_splits(planned[:12], 0.25, 0.25, 3)
     repo = tmp_path / "repo"
     loop.build_tasks(repo, tasks)
     with RecordedModelServer(_answers(tasks)) as server:

@@ -41,6 +41,7 @@ stages:
   - name: preferences
     kind: dpo
     data: [{{path: feedback/dpo.jsonl, adapter: preference_edit}}]
+    train: {{sft_weight: 1.0}}
 """
 FUNCS = ["add", "sub", "mul"]
 
@@ -185,6 +186,13 @@ def test_a_nightly_cycle_killed_between_steps_finishes_once(setup: dict[str, Pat
     assert "Promotion gate" in report and "feedback-preference" in report and "humaneval" in report
     assert set(state["steps"]["evaluate"]["tasks"]["humaneval"]) == {"promoted", "candidate"}
     assert state["steps"]["evaluate"]["pairs"] == len(state["steps"]["evaluate"]["candidate"]) > 0
+    # every request asked (12 retried, 1 corrected), once; the held-out ones answered by both models
+    assert exported["requests"]["total"] == 13 and exported["heldout_requests"] == exported["requests"]["test"]
+    edits = state["steps"]["evaluate"].get("edits", {"requests": 0})
+    assert edits["requests"] == exported["requests"]["test"]
+    if edits["requests"]:
+        assert len(edits["promoted"]) == len(edits["candidate"]) == edits["requests"]
+        assert "feedback-edits" in report and (run / "eval" / "edits-candidate.jsonl").is_file()
     completions = state["steps"]["evaluate"]["completions"]  # held out apart, and gated on too
     assert completions["pairs"] == len(completions["candidate"]) == exported["dpo-completions"]["test"]
     assert "completion-preference" in report and "inline completions" in report
@@ -232,3 +240,50 @@ def test_a_resumed_run_trains_with_the_recipe_it_was_planned_with(tmp_path: Path
     planned.unlink()
     with pytest.raises(InputError, match="which is gone"):
         planned_recipe(state, settings, said.append)
+
+
+def test_the_gate_rejects_a_candidate_whose_answers_stop_applying(tmp_path: Path) -> None:
+    """Held-out preference accuracy can rise while the answers a person would get stop applying
+    (measured on the embedded model: 0.80 -> 0.93 while the reviewer's acceptance fell 75% -> 6%).
+    The held-out requests' verdicts are a gate task of their own; the report shows the answers."""
+    from amigo_train.models import Registry
+    from amigo_train.nightly import NightlySettings, step_decide, write_json
+
+    registry = Registry(tmp_path / "registry.json")
+    registry.register("rel", kind="release", served_name="loop", base="tiny", files={"release": "R"})
+    registry.promote("rel")
+    registry.register("cand", kind="adapter", served_name="loop", base="rel", files={"release": "R"})
+    run = tmp_path / "run"
+    n = 16
+    state = {"run_id": "r1", "served_name": "loop", "promoted": "rel", "candidate": "cand", "steps": {
+        "export": {"pairs": 30},
+        "evaluate": {"pairs": n, "promoted": [0] * 4 + [1] * 12, "candidate": [1] * n,
+                     "accuracy_before": 0.75, "accuracy_after": 1.0,
+                     "edits": {"requests": n, "request_ids": [f"q{i}" for i in range(n)],
+                               "promoted": [1] * 12 + [0] * 4, "candidate": [0] * 14 + [1] * 2,
+                               "pass_promoted": 0.75, "pass_candidate": 0.125}}}}
+    for label, outcomes in (("promoted", state["steps"]["evaluate"]["edits"]["promoted"]),
+                            ("candidate", state["steps"]["evaluate"]["edits"]["candidate"])):
+        rows = [{"request_id": f"q{i}", "passes": c, "why": None if c else "the answer changes nothing",
+                 "answer": f"```python\nanswer {i} of the {label}\n```"} for i, c in enumerate(outcomes)]
+        (run / "eval").mkdir(parents=True, exist_ok=True)
+        (run / "eval" / f"edits-{label}.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+    write_json(run / "state.json", state)
+    settings = NightlySettings(served_name="loop", recipe=tmp_path / "r.yaml", db=tmp_path / "fb.db",
+                               registry=registry.path)
+    verdict = step_decide(run, state, settings, registry, print)
+    assert not verdict["ok"]
+    assert any(reason.startswith("regressed") for reason in verdict["reasons"])  # the edits task, not preference
+    entry = registry.get("cand")
+    assert entry["status"] == "rejected" and registry.promoted("loop")["id"] == "rel"
+    assert entry["eval"]["feedback-edits"] == {"before": 0.75, "after": 0.125, "requests": n}
+    report = (run / "report.html").read_text()
+    assert "feedback-edits" in report and "applies and passes the checks (16)" in report
+    assert "14 of 16 (2 now pass)" in report and "<pre>```python\nanswer 0 of the promoted\n```</pre>" in report
+
+    # the same candidate with answers that still apply is promoted on its preference gain
+    state["steps"]["evaluate"]["edits"]["candidate"] = [1] * 12 + [0] * 4
+    state["candidate"] = "cand2"
+    registry.register("cand2", kind="adapter", served_name="loop", base="rel", files={"release": "R"})
+    assert step_decide(run, state, settings, registry, print)["ok"]
+    assert registry.promoted("loop")["id"] == "cand2"
