@@ -48,6 +48,10 @@ class TrainSpec(_Strict):
     logging_steps: int = Field(10, ge=1)
     eval_fraction: float = Field(0.0, ge=0, lt=1)
     beta: float = Field(0.1, gt=0)  # DPO only
+    # DPO only: weight of a plain SFT loss on the chosen answers beside the DPO loss (RPO). DPO alone
+    # may lower the chosen answer's likelihood as long as the rejected one falls faster; on a small
+    # model that unlearns the edit format itself. 0: DPO alone.
+    sft_weight: float = Field(0.0, ge=0)
 
 
 class DataSource(_Strict):

@@ -33,6 +33,13 @@ def _common_args(recipe: Recipe, spec: TrainSpec, out: Path, has_eval: bool) -> 
     )
 
 
+def dpo_args(spec: TrainSpec) -> dict[str, Any]:
+    """DPOConfig's loss fields for ``spec``: sigmoid DPO, plus the SFT term when ``sft_weight`` is set."""
+    if spec.sft_weight > 0:
+        return {"beta": spec.beta, "loss_type": ["sigmoid", "sft"], "loss_weights": [1.0, spec.sft_weight]}
+    return {"beta": spec.beta}
+
+
 def _dataset(rows: list[dict[str, Any]], kind: str) -> Any:
     from datasets import Dataset
 

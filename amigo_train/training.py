@@ -40,7 +40,7 @@ from amigo_train.ranks import distributed, is_main_process
 from amigo_train.recipe import Recipe, StageSpec
 from amigo_train.reports import _metrics_callback, example_lengths, padding_report, plot_loss
 from amigo_train.stage_data import decontaminator, prepare_stage_data
-from amigo_train.trainers import _common_args, _dataset, save_adapter
+from amigo_train.trainers import _common_args, _dataset, dpo_args, save_adapter
 
 Log = Callable[[str], None]
 
@@ -73,7 +73,7 @@ def train_stage(recipe: Recipe, stage: StageSpec, run_dir: Path, base: str, prev
     else:
         from trl import DPOConfig, DPOTrainer
 
-        config = DPOConfig(**args, beta=spec.beta)
+        config = DPOConfig(**args, **dpo_args(spec))
         model = load_stage_model(base, previous, torch_dtype(recipe))
         trainer = DPOTrainer(model=model, ref_model=None, args=config, train_dataset=_dataset(train_rows, "dpo"),
                              eval_dataset=_dataset(eval_rows, "dpo") if eval_rows else None,
