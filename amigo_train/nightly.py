@@ -239,8 +239,10 @@ def step_export(run: Path, state: dict[str, Any], settings: NightlySettings, rec
     result: dict[str, Any] = {}
     with Store(Path(state["db"])) as store:
         for fmt in ("dpo", "sft", "dpo-completions", "sft-completions", "requests"):
+            # the window of what became known in it: a retention measured today of an edit accepted
+            # before the last watermark is learnt tonight, not lost
             done = export(store, fmt, fb / fmt, state["since"], state["until"], settings.test_fraction,
-                          corrections=fmt == "sft")
+                          corrections=fmt == "sft", window="ready")
             result[fmt] = done.manifest["counts"]
     index = decontaminator(recipe, settings.eval_data_dir, log)
     for stage in recipe.stages:

@@ -67,6 +67,9 @@ from feedback.store import Reader
 
 Format = Literal["dpo", "sft", "dpo-completions", "sft-completions", "requests"]
 FORMATS = ("dpo", "sft", "dpo-completions", "sft-completions", "requests")
+# How far before a "ready" window its examples' proposals may have been made: past a retention's
+# delay (a day by default) and a correction's window, with room for a machine that was off.
+READY_LOOKBACK_S = 30 * 86400
 REQUEST_COLUMNS = ("request_id", "path", "file_text", "edit_format", "instruction", "selection_start", "selection_end")
 SPLIT_RULE = ("test when int(sha256(id)[:8], 16) / 2**32 < test_fraction, where id is the request's first "
               "proposal (retries and repairs follow it) or the inline suggestion")
@@ -84,6 +87,7 @@ class Example:
     priority: int = 1
     automatic: bool = False  # the rejected answer was turned down by the engine's checks, not a person
     request: dict[str, Any] | None = None  # the ``requests`` format's columns beyond the prompt
+    ready_at: float = 0.0  # when its evidence was complete: the accept that chose, the follow-up that measured
 
     def key(self) -> str:
         return hashlib.sha256(json.dumps(self.prompt, sort_keys=True).encode()).hexdigest()
@@ -193,13 +197,13 @@ def _model(row: sqlite3.Row) -> str:
     return row["model"] + (f"@{row['adapter']}" if row["adapter"] else "")
 
 
-def _example(row: sqlite3.Row, source: str, priority: int) -> Example:
+def _example(row: sqlite3.Row, source: str, priority: int, ready_at: float | None = None) -> Example:
     return Example(row["id"], json.loads(row["messages"]), row["created_at"], _model(row), source,
-                   priority=priority)
+                   priority=priority, ready_at=row["created_at"] if ready_at is None else ready_at)
 
 
 def _accepts(store: Reader) -> dict[str, dict]:
-    """proposal id -> data of its latest accept that no later undo cancelled."""
+    """proposal id -> data of its latest accept that no later undo cancelled (its time as ``at``)."""
     undone = {r[0]: r[1] for r in store.query(
         "SELECT proposal_id, MAX(at) FROM events WHERE kind = 'undone' AND proposal_id IS NOT NULL "
         "GROUP BY proposal_id")}
@@ -208,7 +212,7 @@ def _accepts(store: Reader) -> dict[str, dict]:
         if r["proposal_id"] in undone and undone[r["proposal_id"]] >= r["at"]:
             out.pop(r["proposal_id"], None)
             continue
-        out[r["proposal_id"]] = json.loads(r["data"])
+        out[r["proposal_id"]] = {**json.loads(r["data"]), "at": r["at"]}
     return out
 
 
@@ -254,17 +258,17 @@ def dpo_examples(store: Reader, since: float, until: float | None = None) -> lis
         winner = proposals.get(nxt) if nxt in accepts else None
         if winner is None:
             continue
-        ex = _example(row, "repair" if pid in automatic else "retry", priority=1)
+        ex = _example(row, "repair" if pid in automatic else "retry", priority=1, ready_at=accepts[nxt]["at"])
         ex.chosen, ex.rejected = _chosen_for(row, winner, accepts[nxt]), row["answer"]
         ex.automatic = pid in automatic
         out.append(ex)
     # (b) rejected proposals the person corrected by hand
-    for r in store.query("SELECT proposal_id, correction_texts FROM followups "
+    for r in store.query("SELECT proposal_id, correction_texts, checked_at FROM followups "
                          "WHERE kind = 'correction' AND status = 'done' AND correction_texts IS NOT NULL"):
         row = proposals.get(r["proposal_id"])
         if row is None:
             continue
-        ex = _example(row, "correction", priority=0)
+        ex = _example(row, "correction", priority=0, ready_at=r["checked_at"])
         ex.chosen, ex.rejected = render_texts(row, json.loads(r["correction_texts"])), row["answer"]
         out.append(ex)
     return [ex for ex in out if ex.chosen.strip() and ex.chosen != ex.rejected]
@@ -276,12 +280,12 @@ def sft_examples(store: Reader, since: float, until: float | None = None,
     proposals = _Proposals(store, since, until)
     accepts = _accepts(store)
     out = []
-    for r in store.query("SELECT proposal_id, retention FROM followups WHERE kind = 'retention' "
+    for r in store.query("SELECT proposal_id, retention, checked_at FROM followups WHERE kind = 'retention' "
                          "AND status = 'done' AND retention >= ?", (min_retention,)):
         row = proposals.get(r["proposal_id"])
         if row is None or r["proposal_id"] not in accepts:
             continue
-        ex = _example(row, "accepted", priority=0)
+        ex = _example(row, "accepted", priority=0, ready_at=r["checked_at"])
         ex.chosen = _accepted_answer(row, accepts[r["proposal_id"]])
         out.append(ex)
     return [ex for ex in out if ex.chosen.strip()]
@@ -311,7 +315,8 @@ def _completion_rows(store: Reader, kind: str, since: float, until: float | None
 
 
 def _completion_example(row: sqlite3.Row, source: str) -> Example:
-    return Example(row["id"], _completion_prompt(row), row["created_at"], _model(row), source, priority=0)
+    return Example(row["id"], _completion_prompt(row), row["created_at"], _model(row), source, priority=0,
+                   ready_at=row["created_at"])
 
 
 def completion_sft_examples(store: Reader, since: float, until: float | None = None) -> list[Example]:
@@ -420,9 +425,15 @@ def _message_columns(fmt: str) -> tuple[str, ...]:
 
 def export(store: Reader, fmt: str, out: Path, since: float = 0.0, until: float | None = None,
            test_fraction: float = 0.1, min_retention: float = 0.5, license: str = "other",
-           corrections: bool = False) -> ExportResult:
-    """Write the ``fmt`` dataset of proposals made in [since, until) to ``out``, with its card
-    (``corrections``: SFT also learns the person's corrections)."""
+           corrections: bool = False, window: Literal["created", "ready"] = "created") -> ExportResult:
+    """Write the ``fmt`` dataset of [since, until) to ``out``, with its card (``corrections``: SFT
+    also learns the person's corrections).
+
+    ``window="created"`` takes the proposals made in the window. ``"ready"`` takes the examples
+    whose evidence was completed in it (``Example.ready_at``: the accept that chose a retry, the
+    follow-up that measured a retention or captured a correction), for proposals made up to
+    ``READY_LOOKBACK_S`` before it: what consecutive nightly windows need, since an accept's
+    retention is measured a day later, after the night that saw the proposal made."""
     if fmt not in FORMATS:
         raise InputError(f"unknown export format {fmt!r}: use one of {', '.join(FORMATS)}")
     if not 0.0 <= test_fraction < 1.0:
@@ -430,14 +441,19 @@ def export(store: Reader, fmt: str, out: Path, since: float = 0.0, until: float 
     out = Path(out)
     if out.exists() and not out.is_dir():
         raise InputError(f"{out} is a file: give a folder for the export")
-    finders = {"dpo": lambda: dpo_examples(store, since, until),
-               "sft": lambda: sft_examples(store, since, until, min_retention),
-               "dpo-completions": lambda: completion_dpo_examples(store, since, until),
-               "sft-completions": lambda: completion_sft_examples(store, since, until),
-               "requests": lambda: request_examples(store, since, until)}
+    if window not in ("created", "ready"):
+        raise InputError(f"unknown export window {window!r}: use created or ready")
+    made_since = max(0.0, since - READY_LOOKBACK_S) if window == "ready" else since
+    finders = {"dpo": lambda: dpo_examples(store, made_since, until),
+               "sft": lambda: sft_examples(store, made_since, until, min_retention),
+               "dpo-completions": lambda: completion_dpo_examples(store, made_since, until),
+               "sft-completions": lambda: completion_sft_examples(store, made_since, until),
+               "requests": lambda: request_examples(store, made_since, until)}
     found = finders[fmt]()
     if fmt == "sft" and corrections:
-        found += correction_examples(store, since, until)
+        found += correction_examples(store, made_since, until)
+    if window == "ready":
+        found = [ex for ex in found if since <= ex.ready_at and (until is None or ex.ready_at < until)]
     kept, dropped = dedup(found)
     roots = request_roots(store) if not fmt.endswith("completions") else {}
     splits: dict[str, list[Example]] = {"train": [], "test": []}
@@ -471,6 +487,7 @@ def export(store: Reader, fmt: str, out: Path, since: float = 0.0, until: float 
         "created_at": _iso(time.time()),
         "since": _iso(since) if since else None,
         "until": _iso(until) if until else None,
+        "window": window,
         "counts": {"train": len(splits["train"]), "test": len(splits["test"]), "total": len(kept),
                    "duplicates_dropped": dropped, "by_source": sources},
         "date_range": {"first": _iso(kept[0].created_at), "last": _iso(kept[-1].created_at)} if kept else None,
@@ -527,7 +544,7 @@ corrected its proposed edits, exported by `amigo feedback export --format {fmt}`
 in TRL's {manifest["trl_format"]} format: {rows}.
 
 - Rows: {counts["total"]} ({counts["train"]} train, {counts["test"]} test; {counts["duplicates_dropped"]} duplicate prompts dropped).
-- Proposals made {manifest["since"] or "from the start"} to {manifest["until"] or "the export"}; models: {", ".join(manifest["models"]) or "none"}.
+- {"Examples completed (accepted, measured, corrected)" if manifest.get("window") == "ready" else "Proposals made"} {manifest["since"] or "from the start"} to {manifest["until"] or "the export"}; models: {", ".join(manifest["models"]) or "none"}.
 - Split: {manifest["split"]["rule"]} (test fraction {manifest["split"]["test_fraction"]}).
 - Secrets were redacted before anything was stored; the code is the recording team's own:
   check that you may share it before making this dataset public.

@@ -337,3 +337,30 @@ def test_a_requests_repairs_and_candidates_land_on_one_side_of_the_split(repo, m
             assert row["prompt"][-1]["content"].count(row["instruction"]) == 1
     manifest = json.loads((tmp_path / "requests" / "manifest.json").read_text())
     assert manifest["columns"][:2] == ["prompt", "request_id"] and "first proposal" in manifest["split"]["rule"]
+
+
+def test_a_ready_window_keeps_what_became_known_after_the_proposal_was_made(repo, make, bus, tmp_path):
+    """A nightly window holds what was completed in it: an edit accepted before last night's
+    watermark, whose retention is measured a day later, is learnt the next night, not lost."""
+    settings = FeedbackSettings(retention_delay_s=3600)
+    recorder = attach(bus, repo, settings)
+    kept = make(instruction="document add", new=CALC.replace("def add(a, b):\n", 'def add(a, b):\n    """Add."""\n'))
+    bus.publish(ProposalEvent(kept))
+    bus.publish(AcceptedEvent(kept, None, None, (("calc.py", kept.changes[0].new_text),)))
+    recorder.close()
+    (repo / "calc.py").write_text(kept.changes[0].new_text)
+    last_night = time.time() + 60  # the watermark: the accept was before it, its retention not yet known
+    with Store(db_path(settings)) as store:
+        assert export(store, "sft", tmp_path / "n1", 0.0, last_night, window="ready").manifest["counts"]["total"] == 0
+    follow_up(repo, settings, now=last_night + settings.retention_delay_s)  # measured the next day
+    tonight = last_night + 86400
+    with Store(db_path(settings)) as store:
+        ready = export(store, "sft", tmp_path / "n2", last_night, tonight, test_fraction=0.0, window="ready")
+        created = export(store, "sft", tmp_path / "c2", last_night, tonight, test_fraction=0.0)
+        again = export(store, "sft", tmp_path / "n3", tonight, tonight + 86400, window="ready")
+    assert ready.manifest["counts"]["by_source"] == {"accepted": 1} and ready.manifest["window"] == "ready"
+    assert created.manifest["counts"]["total"] == 0  # by the day it was made, it belongs to a night already past
+    assert again.manifest["counts"]["total"] == 0  # and it is learnt once
+    (row,) = read_jsonl(tmp_path / "n2" / "jsonl" / "train.jsonl")
+    assert row["prompt"] == [dict(m) for m in kept.messages]
+    assert "Examples completed" in (tmp_path / "n2" / "README.md").read_text()
