@@ -126,8 +126,8 @@ def sequence_logprobs(model: Any, tokenizer: Any, prompt: list[dict[str, str]],
     return out
 
 
-def preference_outcomes(release: Path, adapter: Path | None, pairs: list[dict[str, Any]]) -> list[int]:
-    """1 where the model ranks the chosen answer above the rejected one, per held-out pair."""
+def load_for_evaluation(release: Path, adapter: Path | None) -> tuple[Any, Any]:
+    """(tokenizer, model): the release in float32 with ``adapter`` on it (none: the release), in eval mode."""
     import torch
     from peft import PeftModel
     from transformers import AutoModelForCausalLM, AutoTokenizer
@@ -136,7 +136,12 @@ def preference_outcomes(release: Path, adapter: Path | None, pairs: list[dict[st
     model = AutoModelForCausalLM.from_pretrained(str(release), dtype=torch.float32)
     if adapter is not None:
         model = PeftModel.from_pretrained(model, str(adapter))
-    model.eval()
+    return tokenizer, model.eval()
+
+
+def preference_outcomes(release: Path, adapter: Path | None, pairs: list[dict[str, Any]]) -> list[int]:
+    """1 where the model ranks the chosen answer above the rejected one, per held-out pair."""
+    tokenizer, model = load_for_evaluation(release, adapter)
     outcomes = []
     for pair in pairs:
         chosen, rejected = sequence_logprobs(model, tokenizer, pair["prompt"], [pair["chosen"], pair["rejected"]])
@@ -151,17 +156,11 @@ def greedy_answers(release: Path, adapter: Path | None, prompts: list[list[dict[
     Prompts are generated in batches of similar length, left-padded; each answer ends at the
     chat template's end-of-turn token or after ``max_tokens``."""
     import torch
-    from peft import PeftModel
-    from transformers import AutoModelForCausalLM, AutoTokenizer
 
-    tokenizer = AutoTokenizer.from_pretrained(str(release))
+    tokenizer, model = load_for_evaluation(release, adapter)
     tokenizer.padding_side = "left"
     if tokenizer.pad_token is None:
         tokenizer.pad_token = tokenizer.eos_token
-    model = AutoModelForCausalLM.from_pretrained(str(release), dtype=torch.float32)
-    if adapter is not None:
-        model = PeftModel.from_pretrained(model, str(adapter))
-    model.eval()
     encoded = [list(tokenizer.apply_chat_template(p, add_generation_prompt=True, tokenize=True, return_dict=False))
                for p in prompts]
     order = sorted(range(len(prompts)), key=lambda i: len(encoded[i]))
