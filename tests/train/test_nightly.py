@@ -193,6 +193,8 @@ def test_a_nightly_cycle_killed_between_steps_finishes_once(setup: dict[str, Pat
     if edits["requests"]:
         assert len(edits["promoted"]) == len(edits["candidate"]) == edits["requests"]
         assert "feedback-edits" in report and (run / "eval" / "edits-candidate.jsonl").is_file()
+        # both answered by llama.cpp from their GGUFs; the candidate's is the file the serve step uses
+        assert edits["route"] == "llama.cpp (GGUF)" and (run / "serve" / "model.gguf").is_file()
     completions = state["steps"]["evaluate"]["completions"]  # held out apart, and gated on too
     assert completions["pairs"] == len(completions["candidate"]) == exported["dpo-completions"]["test"]
     assert "completion-preference" in report and "inline completions" in report
@@ -200,6 +202,23 @@ def test_a_nightly_cycle_killed_between_steps_finishes_once(setup: dict[str, Pat
         assert Path(state["steps"]["serve"]["gguf"]).is_file() and entry["files"]["gguf"] == state["steps"]["serve"]["gguf"]
     watermark = json.loads((setup["root"] / "tiny" / "watermark.json").read_text())
     assert watermark["until"] == state["until"]
+    if edits["requests"]:
+        # a promoted model with no GGUF: both models answer through transformers instead
+        from amigo_train.nightly import NightlySettings, replay_both
+
+        registry = Registry(setup["registry"])
+        files = registry.get(state["promoted"])["files"]
+        registry.set_fields(state["promoted"], files={k: v for k, v in files.items() if k != "gguf"})
+        said: list[str] = []
+        settings = NightlySettings(served_name="tiny", recipe=setup["recipe"], db=db, registry=setup["registry"],
+                                   eval_max_tokens=32)
+        requests = [json.loads(x) for x in (run / "feedback" / "requests" / "jsonl" / "test.jsonl").read_text().splitlines()]
+        again = replay_both(run, state, requests, settings, said.append)
+        assert again["route"] == "transformers" and "has no GGUF" in said[0]
+        assert len(again["promoted"]) == len(again["candidate"]) == len(requests)
+        answered = [json.loads(x) for x in (run / "eval" / "edits-promoted.jsonl").read_text().splitlines()]
+        assert [o["request_id"] for o in answered] == again["request_ids"] and {o["route"] for o in answered} == {"transformers"}
+        registry.set_fields(state["promoted"], files=files)
 
     # nothing new since the watermark: skipped, says why, the watermark stays
     assert cli.main(_argv(setup, db)) == 0
