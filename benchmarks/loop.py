@@ -30,10 +30,13 @@ reached); ``--resume`` runs the nightly cycle, the switch and the second replay 
    trains on the train split of a copy of the feedback database without the test tasks,
    and scores the validation requests and pairs (its held-out split); the setting whose
    answers to the validation requests most often apply and pass the checks is kept, then
-   the best validation preference accuracy (ties: the first listed).
+   the best validation preference accuracy (ties: the first listed). One setting is
+   simply used (nothing to choose).
 5. ``amigo train nightly`` (``run_nightly``: export, SFT/DPO with the chosen setting,
    held-out preference accuracy, held-out requests answered by both models, gate,
-   promote, GGUF). Its held-out requests and pairs are the validation and test tasks';
+   promote, GGUF). With ``--next-day`` the night runs a day after the feedback: the
+   follow-up then measures the accepted edits' retention, so they are SFT examples of
+   the night as a real day's accepts are (else only corrections are). Its held-out requests and pairs are the validation and test tasks';
    the figures before and after are reported on the test tasks alone, with a two-sided
    sign test on the pairs that changed.
 6. The switch: the server is `amigo serve --promoted loop`; after a promotion the
@@ -413,7 +416,7 @@ def choose_setting(args: argparse.Namespace, recipe: Path, db: Path, tasks: list
                                             registry=registry.path, min_pairs=args.min_pairs,
                                             test_fraction=HELD_OUT_THRESHOLD, tolerance=1.0,
                                             eval_max_tokens=args.max_tokens, edit_requests=len(tasks),
-                                            threads=args.train_threads), log=log)
+                                            threads=args.train_threads, now=args.night_at), log=log)
         ev = state["steps"].get("evaluate", {})
         edits = ev.get("edits") or {}
         results.append({"setting": text, "recipe": str(variant), "train_pairs": state["steps"]["export"].get("pairs"),
@@ -474,6 +477,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                         "feedback and the acceptance before); a later --resume runs the night on it")
     parser.add_argument("--close-feedback", action="store_true", help="a --feedback-only run in --out was stopped "
                         "(killed) part way: keep the tasks it reached (same --tasks/--replay/--seed) for --resume")
+    parser.add_argument("--next-day", action="store_true", help="run the night a day after the feedback (the "
+                        "retention delay): accepted edits whose retention is then measured become SFT examples, as "
+                        "the day's accepts do for a real night")
     parser.add_argument("--resume", action="store_true", help="continue a --feedback-only run in --out: the "
                         "nightly cycle, the switch and the replay after")
     args = parser.parse_args(argv)
@@ -540,7 +546,7 @@ def run_cycle(args: argparse.Namespace) -> dict[str, Any]:
     state: dict[str, Any] = {"steps": {}}
     served_before = served_after = None
     sweep: list[dict[str, Any]] = []
-    test = validation = test_edits = validation_edits = None
+    test = validation = test_edits = validation_edits = next_day = None
     try:
         if args.resume:
             recording, before = saved["recording"], saved.get("replay_before")
@@ -572,11 +578,23 @@ def run_cycle(args: argparse.Namespace) -> dict[str, Any]:
 
         from amigo.config import load_config
 
-        db = db_path(load_config(out / "repo").feedback)
-        if args.sweep:
+        feedback_settings = load_config(out / "repo").feedback
+        db = db_path(feedback_settings)
+        args.night_at = time.time()
+        if args.next_day:
+            # the night after the accepted edits' retention is due (retention_delay_s, a day): what a real
+            # night learns from a day's accepts, compressed into the benchmark's one cycle
+            args.night_at += feedback_settings.retention_delay_s
+            followed = follow_up(out / "repo", feedback_settings, now=args.night_at)
+            args.night_at += 60  # the night's window ends after what the day's follow-up measured
+            next_day = {"retention_measured": followed.retention_measured, "corrections": followed.corrections}
+            log(f"the next day: {followed.retention_measured} accepted edits' retention measured")
+        if args.sweep and len(args.sweep) > 1:
             t = time.time()
             recipe, sweep = choose_setting(args, recipe, db, train_tasks, out, log)
             times["choose the setting (validation)"] = time.time() - t
+        elif args.sweep:  # one setting: nothing to choose, the night trains with it
+            recipe = recipe_variant(recipe, parse_setting(args.sweep[0]), out / "recipe-chosen.yaml")
         served_before = served_model(port)
         t = time.time()
         starts = server_log.read_text(errors="replace").count("amigo serve: ")
@@ -584,7 +602,7 @@ def run_cycle(args: argparse.Namespace) -> dict[str, Any]:
         settings = NightlySettings(served_name="loop", recipe=recipe, db=db, min_pairs=args.min_pairs,
                                    test_fraction=HELD_OUT_THRESHOLD, tolerance=args.tolerance,
                                    eval_max_tokens=args.max_tokens, edit_requests=len(train_tasks),
-                                   threads=args.train_threads)
+                                   threads=args.train_threads, now=args.night_at)
         state = run_nightly(settings, log=log)
         times["nightly total"] = time.time() - t
         for step, result in state["steps"].items():
@@ -621,6 +639,7 @@ def run_cycle(args: argparse.Namespace) -> dict[str, Any]:
         "tasks": len(train_tasks), "replay_tasks": len(other),
         "tasks_by_split": {split: sum(t["split"] == split for t in train_tasks) for split in SPLITS},
         "pairs_by_source": export.get("dpo", {}).get("by_source"),
+        "sft_by_source": export.get("sft", {}).get("by_source"), "next_day": next_day,
         "export": {"pairs_total": export.get("dpo", {}).get("total"), "held_out": export.get("heldout"),
                    "decontaminated": export.get("preferences_decontaminated")},
         "recording": recording,
