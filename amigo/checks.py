@@ -12,7 +12,7 @@ diff they skimmed would write that. Findings are carried on the proposal:
 * ``duplicate-definition`` (error): a second top-level function or class of
   the same name, which silently replaces the first;
 * ``removed-selection`` (error): most of the selected lines (or file) gone,
-  when the instruction asks for no removal;
+  when the instruction asks for no lines to go (a rename asks for none);
 * ``check-command`` (error): the person's own ``check_command`` failed on a
   temporary copy of the repository with the change applied.
 
@@ -51,11 +51,14 @@ DEFINITION_KINDS = frozenset({"function", "method", "class", "interface", "enum"
 # Where a second top-level definition silently replaces the first (C's prototypes, TypeScript's
 # overloads and Go/Rust's compile errors make the count mean something else there).
 SHADOWING_LANGUAGES = frozenset({"python"})
-# Words that make a removal something the person asked for.
-_REMOVAL_WORDS = re.compile(
-    r"\b(remove|removes|removing|delete|deletes|deleting|drop|drops|rename|renames|inline|merge|"
-    r"move|moves|replace|replaces|eliminate|get rid|strip|shorten|simplify|collapse|consolidate|"
-    r"combine|refactor|rewrite|cut|trim|clean ?up|dedupe|deduplicate)\b", re.IGNORECASE)
+# Words that make losing lines something the person asked for.
+_SHRINKING = (r"remove|removes|removing|delete|deletes|deleting|drop|drops|inline|merge|"
+              r"move|moves|replace|replaces|eliminate|get rid|strip|shorten|simplify|collapse|consolidate|"
+              r"combine|refactor|rewrite|cut|trim|clean ?up|dedupe|deduplicate")
+_SHRINK_WORDS = re.compile(rf"\b({_SHRINKING})\b", re.IGNORECASE)
+# A rename takes a name away (a definition by its old name is expected to go) but no lines:
+# "Rename the name parameter" answered with the body gone is still most of the selection lost.
+_REMOVAL_WORDS = re.compile(rf"\b(rename|renames|renaming|{_SHRINKING})\b", re.IGNORECASE)
 REMOVED_SELECTION_SHARE = 0.5  # more than this share of the selected non-blank lines lost
 MIN_SELECTION_LINES = 4  # smaller selections are too small to judge
 MAX_SYNTAX_FINDINGS = 3  # per file: the first few say enough
@@ -87,8 +90,14 @@ def has_errors(findings: Iterable[Finding]) -> bool:
 
 
 def asks_for_removal(instruction: str) -> bool:
-    """Whether the instruction asks to take something away (then losses are expected)."""
+    """Whether the instruction asks to take something away, a name included (then a definition
+    gone is expected)."""
     return bool(_REMOVAL_WORDS.search(instruction))
+
+
+def asks_to_shrink(instruction: str) -> bool:
+    """Whether the instruction asks for fewer lines (then most of the selection gone is expected)."""
+    return bool(_SHRINK_WORDS.search(instruction))
 
 
 # ------------------------------------------------------------------ syntax
@@ -214,7 +223,7 @@ def _selection_findings(path: str, old: str, new: str, selection: tuple[int, int
     old_lines = old.splitlines()
     start, end = selection or (1, len(old_lines))
     chosen = [line.strip() for line in old_lines[start - 1:end] if line.strip()]
-    if len(chosen) < MIN_SELECTION_LINES or asks_for_removal(instruction):
+    if len(chosen) < MIN_SELECTION_LINES or asks_to_shrink(instruction):
         return []
     kept_by_content = Counter(line.strip() for line in new.splitlines() if line.strip())
     lost = 0

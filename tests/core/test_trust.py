@@ -80,6 +80,15 @@ def test_removing_most_of_the_selection_is_flagged(repo):
     kinds = [f.kind for f in check_change("wrap.py", old, gutted, "add a width check", selection=(1, 6))]
     assert kinds == ["removed-selection"]
     assert check_change("wrap.py", old, gutted, "simplify wrap", selection=(1, 6)) == []
+    # a rename takes a name away, not lines: the body gone is flagged (the embedded model's answer to
+    # "Rename the name parameter of testsource to name_value" kept only the signature and docstring)
+    renamed_gutted = "def wrap(text, size):\n    '''Wrap text.'''\n"
+    kinds = [f.kind for f in check_change("wrap.py", old, renamed_gutted, "Rename the width parameter of wrap to size")]
+    assert kinds == ["removed-selection"]
+    renamed = old.replace("width", "size")  # the rename done: every line kept
+    assert check_change("wrap.py", old, renamed, "Rename the width parameter of wrap to size") == []
+    # and a renamed function is not a removed definition
+    assert check_change("wrap.py", old, old.replace("def wrap", "def fold"), "rename wrap to fold") == []
 
 
 def test_an_answer_is_judged_without_a_session_as_the_engine_judges_it(repo):
