@@ -270,13 +270,18 @@ def start_server(port: int, log: Path, threads: int) -> subprocess.Popen[bytes]:
     return proc
 
 
+# One line per llama.cpp start in `amigo serve`'s log (its "up at" line comes after the first
+# completion, which may be after the count is taken: counting those saw a restart that had not happened)
+SERVER_STARTS = "amigo serve: starting "
+
+
 def wait_for_restart(port: int, log: Path, before: int, timeout: float = 300) -> float:
     """Seconds until `amigo serve` has started a new llama.cpp server and it answers."""
     from amigo.serve import server_answers
 
     started = time.time()
     while time.time() - started < timeout:
-        restarted = log.read_text(errors="replace").count("amigo serve: ") > before
+        restarted = log.read_text(errors="replace").count(SERVER_STARTS) > before
         if restarted and server_answers(f"http://127.0.0.1:{port}/v1"):
             return time.time() - started
         time.sleep(0.2)
@@ -597,7 +602,7 @@ def run_cycle(args: argparse.Namespace) -> dict[str, Any]:
             recipe = recipe_variant(recipe, parse_setting(args.sweep[0]), out / "recipe-chosen.yaml")
         served_before = served_model(port)
         t = time.time()
-        starts = server_log.read_text(errors="replace").count("amigo serve: ")
+        starts = server_log.read_text(errors="replace").count(SERVER_STARTS)
         traffic.start()
         settings = NightlySettings(served_name="loop", recipe=recipe, db=db, min_pairs=args.min_pairs,
                                    test_fraction=HELD_OUT_THRESHOLD, tolerance=args.tolerance,
