@@ -179,7 +179,7 @@ def greedy_answers(release: Path, adapter: Path | None, prompts: list[list[dict[
 
 
 def served_answers(gguf: Path, prompts: list[list[dict[str, str]]], max_tokens: int, threads: int | None = None,
-                   log_path: Path | None = None, parallel: int = 4, n_ctx: int = 8192) -> list[str | None]:
+                   log_path: Path | None = None, parallel: int = 4, n_ctx: int = 8192) -> list[str | Exception]:
     """The greedy answer to each chat prompt of the model in ``gguf``, served by llama.cpp as
     ``amigo serve`` would serve it (``llama-server`` with ``parallel`` slots where it is built,
     else llama-cpp-python, one request at a time).
@@ -187,8 +187,8 @@ def served_answers(gguf: Path, prompts: list[list[dict[str, str]]], max_tokens: 
     Why served, not generated with transformers: the gate then judges the file people will be
     answered by (conversion and half precision included), and llama.cpp decodes several
     requests at once; on 2 cores 16 held-out requests took 40 s this way against 64 s with
-    transformers on both cores. A request the running server turns down (a prompt longer than
-    its context) is None; a server that dies raises."""
+    transformers on both cores. A request the running server answers with an error (a prompt
+    longer than its context) is that error, judged a failure; a server that dies raises."""
     from concurrent.futures import ThreadPoolExecutor
 
     from amigo.client import ChatClient
@@ -200,19 +200,19 @@ def served_answers(gguf: Path, prompts: list[list[dict[str, str]]], max_tokens: 
     with ServerProcess(model_path=gguf, backend=backend, n_ctx=n_ctx, threads=threads, parallel=slots,
                        log_path=log_path) as server, \
             ChatClient(server.base_url, server.alias, read_timeout=600.0) as client:
-        def answer(prompt: list[dict[str, str]]) -> str | None:
+        def answer(prompt: list[dict[str, str]]) -> str | Exception:
             try:
                 return client.complete(prompt, temperature=0.0, max_tokens=max_tokens).text
-            except ModelServerError:
+            except ModelServerError as exc:
                 if server.process is None or server.process.poll() is not None:
                     raise
-                return None
+                return exc
 
         with ThreadPoolExecutor(slots) as pool:
             return list(pool.map(answer, prompts))
 
 
-def edit_outcomes(requests: list[dict[str, Any]], answers: list[str | None]) -> list[dict[str, Any]]:
+def edit_outcomes(requests: list[dict[str, Any]], answers: list[str | Exception]) -> list[dict[str, Any]]:
     """For each held-out request (a row of the feedback ``requests`` export) and a model's answer
     to it: whether the answer applies to the file as it was and passes the engine's checks."""
     from amigo.checks import judge_answer
@@ -220,9 +220,9 @@ def edit_outcomes(requests: list[dict[str, Any]], answers: list[str | None]) -> 
 
     out = []
     for row, answer in zip(requests, answers):
-        if answer is None:
+        if isinstance(answer, Exception):
             out.append({"request_id": row["request_id"], "passes": 0, "answer": "",
-                        "why": "the model server turned the request down (longer than its context?)"})
+                        "why": f"no answer: {answer}"})
             continue
         selection = (row["selection_start"], row["selection_end"]) if row.get("selection_start") else None
         request = EditRequest(instruction=row["instruction"], path=row["path"], file_text=row["file_text"],

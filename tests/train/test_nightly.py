@@ -306,3 +306,22 @@ def test_the_gate_rejects_a_candidate_whose_answers_stop_applying(tmp_path: Path
     registry.register("cand2", kind="adapter", served_name="loop", base="rel", files={"release": "R"})
     assert step_decide(run, state, settings, registry, print)["ok"]
     assert registry.promoted("loop")["id"] == "cand2"
+
+
+def test_a_request_longer_than_the_servers_context_is_a_failed_answer_with_its_cause() -> None:
+    """One held-out request the served model cannot take must not lose the night's evaluation:
+    it is judged a failure for that model, with the server's own reason."""
+    from amigo.errors import ModelServerError
+    from amigo.serve import embedded_model_path
+    from amigo_train.nightly_train import edit_outcomes, served_answers
+
+    short = [{"role": "user", "content": "Say hello."}]
+    too_long = [{"role": "user", "content": "word " * 3000}]
+    answers = served_answers(embedded_model_path(), [short, too_long], max_tokens=8, n_ctx=1024)
+    assert isinstance(answers[0], str) and answers[0].strip()
+    assert isinstance(answers[1], ModelServerError)  # llama-server: HTTP 400, "exceeds the available context
+    # size"; llama-cpp-python: an event stream closed empty
+    row = {"request_id": "r", "instruction": "say hello", "path": "a.py", "file_text": "x = 1\n",
+           "selection_start": None, "selection_end": None, "edit_format": "whole"}
+    refused = edit_outcomes([row], [answers[1]])[0]
+    assert refused["passes"] == 0 and refused["why"] == f"no answer: {answers[1]}"
