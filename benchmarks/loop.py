@@ -36,9 +36,10 @@ reached); ``--resume`` runs the nightly cycle, the switch and the second replay 
    held-out preference accuracy, held-out requests answered by both models, gate,
    promote, GGUF). With ``--next-day`` the night runs a day after the feedback: the
    follow-up then measures the accepted edits' retention, so they are SFT examples of
-   the night as a real day's accepts are (else only corrections are). Its held-out requests and pairs are the validation and test tasks';
-   the figures before and after are reported on the test tasks alone, with a two-sided
-   sign test on the pairs that changed.
+   the night as a real day's accepts are (else only corrections are). Its held-out
+   requests and pairs are the validation and test tasks'; the figures before and after
+   are reported on the test tasks alone, with a two-sided sign test on the pairs that
+   changed.
 6. The switch: the server is `amigo serve --promoted loop`; after a promotion the
    nightly run sends it SIGHUP and it restarts llama.cpp on the new GGUF (same port;
    SIGTERM first lets the running server finish what it holds). A client sends small
@@ -397,9 +398,10 @@ def split_edits(edits: dict[str, Any] | None, split_of: dict[str, str], split: s
 
 
 def choose_setting(args: argparse.Namespace, recipe: Path, db: Path, tasks: list[dict[str, Any]], out: Path,
-                   log: Any) -> tuple[Path, list[dict[str, Any]]]:
+                   log: Any, night_at: float) -> tuple[Path, list[dict[str, Any]]]:
     """Each ``--sweep`` setting trained on the train split and scored on the validation pairs (a nightly
-    run of its own on the feedback without the test tasks); the recipe of the best, and every result."""
+    run of its own at ``night_at`` on the feedback without the test tasks); the recipe of the best, and
+    every result."""
     from amigo_train.base_model import EMBEDDED
     from amigo_train.models import Registry
     from amigo_train.nightly import NightlySettings, run_nightly
@@ -421,7 +423,7 @@ def choose_setting(args: argparse.Namespace, recipe: Path, db: Path, tasks: list
                                             registry=registry.path, min_pairs=args.min_pairs,
                                             test_fraction=HELD_OUT_THRESHOLD, tolerance=1.0,
                                             eval_max_tokens=args.max_tokens, edit_requests=len(tasks),
-                                            threads=args.train_threads, now=args.night_at), log=log)
+                                            threads=args.train_threads, now=night_at), log=log)
         ev = state["steps"].get("evaluate", {})
         edits = ev.get("edits") or {}
         results.append({"setting": text, "recipe": str(variant), "train_pairs": state["steps"]["export"].get("pairs"),
@@ -585,18 +587,18 @@ def run_cycle(args: argparse.Namespace) -> dict[str, Any]:
 
         feedback_settings = load_config(out / "repo").feedback
         db = db_path(feedback_settings)
-        args.night_at = time.time()
+        night_at = time.time()
         if args.next_day:
             # the night after the accepted edits' retention is due (retention_delay_s, a day): what a real
             # night learns from a day's accepts, compressed into the benchmark's one cycle
-            args.night_at += feedback_settings.retention_delay_s
-            followed = follow_up(out / "repo", feedback_settings, now=args.night_at)
-            args.night_at += 60  # the night's window ends after what the day's follow-up measured
+            night_at += feedback_settings.retention_delay_s
+            followed = follow_up(out / "repo", feedback_settings, now=night_at)
+            night_at += 60  # the night's window ends after what the day's follow-up measured
             next_day = {"retention_measured": followed.retention_measured, "corrections": followed.corrections}
             log(f"the next day: {followed.retention_measured} accepted edits' retention measured")
         if args.sweep and len(args.sweep) > 1:
             t = time.time()
-            recipe, sweep = choose_setting(args, recipe, db, train_tasks, out, log)
+            recipe, sweep = choose_setting(args, recipe, db, train_tasks, out, log, night_at)
             times["choose the setting (validation)"] = time.time() - t
         elif args.sweep:  # one setting: nothing to choose, the night trains with it
             recipe = recipe_variant(recipe, parse_setting(args.sweep[0]), out / "recipe-chosen.yaml")
@@ -607,7 +609,7 @@ def run_cycle(args: argparse.Namespace) -> dict[str, Any]:
         settings = NightlySettings(served_name="loop", recipe=recipe, db=db, min_pairs=args.min_pairs,
                                    test_fraction=HELD_OUT_THRESHOLD, tolerance=args.tolerance,
                                    eval_max_tokens=args.max_tokens, edit_requests=len(train_tasks),
-                                   threads=args.train_threads, now=args.night_at)
+                                   threads=args.train_threads, now=night_at)
         state = run_nightly(settings, log=log)
         times["nightly total"] = time.time() - t
         for step, result in state["steps"].items():
