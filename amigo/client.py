@@ -197,7 +197,11 @@ class ChatClient:
                 self._backoff(attempt, retry.reason)
             except _ClosedEmpty as exc:
                 # a server that is shutting down (a restart onto a new model drains it) may take the
-                # request and close the stream before any event: nothing was shown, so ask again
+                # request and close the stream before any event: nothing was shown, so ask again,
+                # unless the server says it refuses this request (asking again would not help)
+                refusal = self._refusal(url, body)
+                if refusal:
+                    raise ModelServerError(refusal) from None
                 if attempt <= self.retries:
                     self._backoff(attempt, "closed before any event")
                     continue
@@ -289,6 +293,27 @@ class ChatClient:
         return (f"the model server at {self.base_url} closed the connection {where}{why}; it may have been "
                 "restarted, or interrupted this request for another one (llama-cpp-python does unless started "
                 "with --interrupt_requests False, as `amigo serve` does): try again")
+
+    def _refusal(self, url: str, body: dict[str, Any]) -> str | None:
+        """Why the server refuses this request, asked once without streaming; None when it takes it.
+
+        llama-cpp-python closes an event stream empty, with HTTP 200, on a request it refuses (a
+        prompt longer than its context) and gives the reason only to a plain request. One token is
+        asked for: the refusal is about the prompt, and an accepted probe should cost little."""
+        probe = {k: v for k, v in body.items() if k not in ("stream", "stream_options", "n")}
+        response = None
+        for _ in range(2):  # the pooled connection the empty stream came on may have been reset since
+            try:
+                response = self._http.post(url, json={**probe, "stream": False, "max_tokens": 1})
+                break
+            except httpx.HTTPError:
+                continue
+        if response is None:
+            return None
+        if response.status_code < 400:
+            return None
+        return (f"the model server at {self.base_url} refused the request (HTTP {response.status_code}): "
+                f"{_error_detail(response)}")
 
     @staticmethod
     def _backoff(attempt: int, reason: str) -> None:

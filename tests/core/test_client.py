@@ -63,7 +63,10 @@ def test_a_stream_closed_before_any_event_is_asked_again():
     """As a draining server does while `amigo serve` restarts it on a new model: nothing was shown."""
     with RecordedModelServer("hello", behaviour="close-once") as server:
         assert ChatClient(server.base_url, "m", retries=1).complete(MESSAGES).text == "hello"
-        assert len(server.requests) == 2
+        streamed = [r for r in server.requests if r.get("stream")]
+        probes = [r for r in server.requests if not r.get("stream")]
+        assert len(streamed) == 2  # asked again, after one plain request showed the server takes it
+        assert [p["max_tokens"] for p in probes] == [1]
     with RecordedModelServer("hello", behaviour="close-once") as server:
         with pytest.raises(ModelServerError, match="closed the stream without sending any event"):
             ChatClient(server.base_url, "m", retries=0).complete(MESSAGES)
@@ -96,3 +99,14 @@ def test_real_embedded_model_answers(model_server):
     assert result.finish_reason in ("stop", "length")
     # llama-cpp-python sends no usage in streams; servers that do must respect max_tokens
     assert result.completion_tokens is None or result.completion_tokens <= 16
+
+
+@pytest.mark.model
+def test_a_prompt_longer_than_the_real_servers_context_names_that_cause(model_server):
+    """llama-cpp-python closes the event stream empty on such a request; the reason it gives a
+    plain request is what the person reads, not a guess about the endpoint."""
+    client = ChatClient(model_server, "smollm2-135m-instruct")  # retries on: a refusal is not retried
+    with pytest.raises(ModelServerError, match="refused the request .*context") as refused:
+        client.complete([{"role": "user", "content": "word " * 6000}], temperature=0, max_tokens=8)
+    assert "closed the stream" not in str(refused.value)
+    assert client.complete([{"role": "user", "content": "Say hello."}], temperature=0, max_tokens=4).text
