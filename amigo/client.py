@@ -295,7 +295,7 @@ class ChatClient:
                 "with --interrupt_requests False, as `amigo serve` does): try again")
 
     def _refusal(self, url: str, body: dict[str, Any]) -> str | None:
-        """Why the server refuses this request, asked once without streaming; None when it takes it.
+        """Why the server refuses this request, asked without streaming; None when it takes it.
 
         llama-cpp-python closes an event stream empty, with HTTP 200, on a request it refuses (a
         prompt longer than its context) and gives the reason only to a plain request. One token is
@@ -308,9 +308,7 @@ class ChatClient:
                 break
             except httpx.HTTPError:
                 continue
-        if response is None:
-            return None
-        if response.status_code < 400:
+        if response is None or response.status_code < 400:
             return None
         return (f"the model server at {self.base_url} refused the request (HTTP {response.status_code}): "
                 f"{_error_detail(response)}")

@@ -228,7 +228,7 @@ def test_a_nightly_adapter_served_by_vllm_answers_as_trained_and_switches_withou
         switch_started = time.monotonic()
         load_lora_adapter(base_url, "tiny", tmp_path / "n2" / "adapter")
         switched = time.monotonic()
-        # run on until both streams have had answers asked for after the switch: a fixed pause saw none
+        # run on until two answers asked for after the switch have come back: a fixed pause saw none
         # on a slower machine, where one short answer outlasted it
         deadline = switched + 300
         while sum(start > switched for start, _, _ in answers) < 2 and time.monotonic() < deadline:
