@@ -44,6 +44,7 @@ import ast
 import itertools
 import json
 import os
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -197,7 +198,33 @@ def summarize(outcomes: list[Outcome]) -> str:
             rows.append(f"| {fmt} | {dec} | {repair} | {cand} | {checks} | {count['applied+parses']}/{n} "
                         f"| {count['applied+broken']}/{n} | {refused}/{n} | {expected} "
                         f"| {secs[(fmt, dec, repair, cand)]:.1f} | {ratio} |")
-    return "\n".join(rows)
+    return "\n".join(rows + goals(outcomes, tasks))
+
+
+def goals(outcomes: list[Outcome], tasks: set[str]) -> list[str]:
+    """The issue's goals per format and decoding, the most repairs and candidates against repair 0
+    with one candidate (checks on): written and parsing at least doubles, within 3x the seconds
+    per task (as means, as in the table; the median of the per-task ratios beside it, which one
+    slow task cannot move)."""
+    lines = []
+    for fmt, dec in sorted({(o.edit_format, o.decoding) for o in outcomes}):
+        mine = [o for o in outcomes if (o.edit_format, o.decoding) == (fmt, dec) and o.task in tasks]
+        top = max(((o.repair, o.candidates) for o in mine), default=(0, 1))
+        base = {o.task: o for o in mine if (o.repair, o.candidates) == (0, 1)}
+        best = {o.task: o for o in mine if (o.repair, o.candidates) == top}
+        if top == (0, 1) or not base or set(base) != set(best):
+            continue
+        before = sum(o.outcome == "applied+parses" for o in base.values())
+        after = sum(o.outcome == "applied+parses" for o in best.values())
+        broken = sum(o.outcome == "applied+broken" for o in mine)
+        ratio = sum(o.seconds for o in best.values()) / max(1e-9, sum(o.seconds for o in base.values()))
+        median = statistics.median(best[t].seconds / max(1e-9, base[t].seconds) for t in base)
+        doubled = "doubled" if after >= 2 * before and after > before else "not doubled"
+        within = "within 3x" if ratio <= 3 else "over 3x"
+        lines.append(f"- {fmt} {dec}: applied+parses {before} -> {after} of {len(base)} ({doubled}), "
+                     f"r{top[0]}/c{top[1]} at {ratio:.1f}x the time of r0/c1 ({within}; per-task median "
+                     f"{median:.1f}x); applied+broken with checks on: {broken}")
+    return [""] + lines if lines else []
 
 
 def configurations(args: argparse.Namespace) -> list[tuple[str, str, int, int, bool]]:
