@@ -203,12 +203,14 @@ class EditSession:
                 return chosen, failed
             problem = failure_of(chosen)
             failed.append((chosen, problem))
-            if _rewrote_instead_of_blocks(request, chosen, label):
-                # it answers in the whole format whatever it is told: ask that question, afresh (the
-                # blocks conversation would only show it the format it cannot write)
+            if (note := _whole_fallback(request, chosen, label)) is not None:
+                # it cannot write blocks for this change: ask the whole-format question afresh (the
+                # blocks conversation would only show it the format it failed at), with that
+                # format's own constraint
                 request = replace(request, edit_format="whole")
                 original, repair = build_messages(request), None
-                self.events.publish(RepairEvent(request_id, attempt + 1, problem + WHOLE_FALLBACK_NOTE))
+                base, label = self._sampling_params(request, sampling)
+                self.events.publish(RepairEvent(request_id, attempt + 1, problem + note))
             else:
                 self.events.publish(RepairEvent(request_id, attempt + 1, problem))
                 repair = repair_messages(original, chosen.answer, _with_failed_search(chosen, problem),
@@ -516,6 +518,7 @@ class EditSession:
             prose=applied.prose.strip(), hunks=hunks, findings=tuple(findings),
             request_id=request_id or proposal_id, attempt=attempt,
             mean_logprob=sum(stats.logprobs) / len(stats.logprobs) if stats.logprobs else None,
+            finish_reason=stats.finish_reason,
         )
 
     # -- verdicts -------------------------------------------------------------------
@@ -686,21 +689,40 @@ def failure_of(proposal: Proposal) -> str:
     return "\n".join(str(f) for f in proposal.findings if f.level == "error")
 
 
-WHOLE_FALLBACK_NOTE = "\n(It answered with a rewritten fenced block: asking again in the whole format.)"
 WHOLE_FALLBACK_LINES = 200  # the most lines a whole-format rewrite is asked for when nothing is selected
 
 
-def _rewrote_instead_of_blocks(request: EditRequest, proposal: Proposal, label: str) -> bool:
-    """Whether a blocks request got a fenced rewrite and no block at all, where the whole format
-    can take it: free decoding (a grammar holds the model to the blocks it asked for), and a
-    selection or a file short enough to be rewritten whole. Small models often answer like that
-    every time they are asked for blocks; the repair then asks for what they can write."""
-    if request.edit_format != "blocks" or label != "free" or not proposal.answer.strip():
-        return False
+def _whole_fallback(request: EditRequest, proposal: Proposal, label: str) -> str | None:
+    """Why the next round of a blocks request asks for the whole format instead (the note added
+    to the problem), or None to repair in blocks. Only where the whole format can take the
+    change (a selection, or a file of at most WHOLE_FALLBACK_LINES lines; a grammar the server
+    takes as text, not JSON) and the round's answer shows the model cannot write blocks for it:
+
+    * a fenced rewrite and no block at all (free decoding: a grammar holds it to blocks). Small
+      models answer every blocks request like that;
+    * blocks cut off at ``max_tokens`` although rewriting the text whole is shorter than what it
+      wrote: its SEARCH copied the function and its REPLACE rewrote it and ran on (what the
+      embedded model does under a blocks grammar). The rewrite fits in the same budget.
+    """
+    if request.edit_format != "blocks" or label == "constrained-json" or proposal.ok:
+        return None
     if request.selection is None and request.file_text.count("\n") > WHOLE_FALLBACK_LINES:
-        return False
+        return None
     parsed = edits.parse_blocks(proposal.answer)
-    return not parsed.blocks and not parsed.errors and bool(edits.find_fences(proposal.answer))
+    if label == "free" and proposal.answer.strip() and not parsed.blocks and not parsed.errors \
+            and edits.find_fences(proposal.answer):
+        return "\n(It answered with a rewritten fenced block: asking again in the whole format.)"
+    if proposal.finish_reason == "length" and len(_rewritten_text(request)) < len(proposal.answer):
+        return "\n(Its blocks ran out of tokens: asking again in the whole format, which is shorter here.)"
+    return None
+
+
+def _rewritten_text(request: EditRequest) -> str:
+    """What a whole-format answer to ``request`` rewrites: the selected lines, else the file."""
+    if request.selection is None:
+        return request.file_text
+    start, end = request.selection
+    return "".join(request.file_text.splitlines(keepends=True)[start - 1 : end])
 
 
 def _with_failed_search(proposal: Proposal, problem: str) -> str:

@@ -122,12 +122,13 @@ class RecordedAnswerHandler(BaseHTTPRequestHandler):
         text = recorded.answer(body) if callable(recorded.answer) else recorded.answer
         if recorded.behaviour == "empty":
             text = ""
+        text, finish = recorded.within_max_tokens(body, text)
         size = max(1, recorded.chunk_chars)
         pieces = [text[i:i + size] for i in range(0, len(text), size)]
         if recorded.behaviour == "drop":
             self._drop_mid_stream(body, pieces)
         else:
-            self._stream(body, text, pieces, chat)
+            self._stream(body, text, pieces, chat, finish)
         self.close_connection = True
 
     def _stream_choices(self, body: dict, texts: list[str]) -> None:
@@ -159,7 +160,7 @@ class RecordedAnswerHandler(BaseHTTPRequestHandler):
         for piece in pieces[:len(pieces) // 2]:
             self._event(body, {"index": 0, "delta": {"content": piece}, "finish_reason": None})
 
-    def _stream(self, body: dict, text: str, pieces: list[str], chat: bool) -> None:
+    def _stream(self, body: dict, text: str, pieces: list[str], chat: bool, finish: str = "stop") -> None:
         """The whole answer as SSE chunks, a finish chunk with usage, then ``[DONE]``."""
         recorded = self.server.recorded
         try:
@@ -168,7 +169,7 @@ class RecordedAnswerHandler(BaseHTTPRequestHandler):
                 self._event(body, {"index": 0, **delta, "finish_reason": None}, chat=chat)
                 if recorded.delay_s:
                     time.sleep(recorded.delay_s)
-            self._event(body, {"index": 0, **({"delta": {}} if chat else {"text": ""}), "finish_reason": "stop"},
+            self._event(body, {"index": 0, **({"delta": {}} if chat else {"text": ""}), "finish_reason": finish},
                         chat=chat, usage={"prompt_tokens": 11, "completion_tokens": max(1, len(text) // 4)})
             self.wfile.write(b"data: [DONE]\n\n")
             self.wfile.flush()
@@ -210,7 +211,9 @@ class RecordedModelServer:
     stream with no content), "status:NNN", "hang" (accepts, then says
     nothing), "drop" (streams half the answer, then closes the connection
     without a finish reason or ``[DONE]``, as a server does when it drops a
-    request). A request with ``n`` gets that many answers in one stream (``serves_n``),
+    request). With ``chars_per_token``, an answer longer than the request's
+    ``max_tokens`` times that many characters is cut there and finishes with
+    "length", as a server that runs out of tokens does. A request with ``n`` gets that many answers in one stream (``serves_n``),
     each from ``answer`` with the request's seed plus its index. ``delay_s`` spaces the ``chunk_chars``-character chunks so tests
     can act or cancel mid-stream. Every request body is kept in ``requests``;
     ``streams_finished``/``streams_aborted`` count streams, and ``disconnected``
@@ -218,8 +221,10 @@ class RecordedModelServer:
     """
 
     def __init__(self, answer: str | Callable[[dict], str] = "", behaviour: str = "ok",
-                 delay_s: float = 0.0, chunk_chars: int = 8, port: int = 0) -> None:
+                 delay_s: float = 0.0, chunk_chars: int = 8, port: int = 0,
+                 chars_per_token: int | None = None) -> None:
         self.answer = answer
+        self.chars_per_token = chars_per_token
         self.behaviour = behaviour
         self.delay_s = delay_s
         self.chunk_chars = chunk_chars
@@ -230,6 +235,13 @@ class RecordedModelServer:
         self.disconnected = threading.Event()
         self._server = _RecordedHTTPServer(port, self)
         self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+
+    def within_max_tokens(self, body: dict, text: str) -> tuple[str, str]:
+        """(the text streamed, its finish reason) for ``text`` answering ``body``."""
+        limit = body.get("max_tokens")
+        if self.chars_per_token is None or not limit or len(text) <= limit * self.chars_per_token:
+            return text, "stop"
+        return text[: limit * self.chars_per_token], "length"
 
     @property
     def base_url(self) -> str:

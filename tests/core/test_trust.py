@@ -192,6 +192,42 @@ def test_a_fenced_rewrite_for_a_blocks_request_is_asked_again_in_the_whole_forma
     assert "def oldest(users):\n    if not users:" in proposal.changes[0].new_text
 
 
+# what the embedded model writes under a blocks grammar: SEARCH copies the function, REPLACE
+# rewrites it and runs on to the token limit
+RUN_ON_BLOCKS = ("users.py\n<<<<<<< SEARCH\ndef oldest(users):\n    return max(users, key=lambda u: u.age)\n"
+                 "=======\n" + "def oldest(users):\n    return max(users, key=lambda u: u.age)\n\n" * 40)
+
+
+@pytest.mark.parametrize("max_tokens, whole", [(100, True), (50, False)])
+def test_blocks_cut_off_at_the_token_limit_are_asked_again_whole_where_that_is_shorter(repo, max_tokens, whole):
+    """A blocks answer that ran into max_tokens (the server says "length") is asked again in the
+    whole format when the file rewritten whole (304 characters) is shorter than what the cut
+    answer held (4 characters a token here); when it is not, the repair stays in blocks."""
+    def answer(body: dict) -> str:
+        return RUN_ON_BLOCKS if "SEARCH" in body["messages"][0]["content"] else (
+            OLDEST_FIXED.replace("def oldest", '"""A tiny user registry."""\n\nfrom dataclasses import dataclass\n\n\n'
+                                 "@dataclass\nclass User:\n    name: str\n    age: int\n\n\ndef load_users(rows):\n"
+                                 '    """Build users from (name, age) rows."""\n'
+                                 "    return [User(name, int(age)) for name, age in rows]\n\n\ndef oldest"))
+
+    with RecordedModelServer(answer, chars_per_token=4) as server:
+        session, seen = session_for(repo, server, edit_format="blocks", decoding="free", max_tokens=max_tokens,
+                                    repair_attempts=1)
+        proposal = session.propose(session.make_request("return None for no users", "users.py"))
+        first, second = server.requests
+    (failed,) = [e for e in seen if isinstance(e, AttemptFailedEvent)]
+    assert failed.proposal.finish_reason == "length" and "not closed" in failed.problem
+    (repair,) = [e for e in seen if isinstance(e, RepairEvent)]
+    if whole:
+        assert "ran out of tokens" in repair.problem and "SEARCH" not in second["messages"][0]["content"]
+        assert not any(m["role"] == "assistant" for m in second["messages"]), "asked afresh"
+        assert proposal.passes and proposal.request.edit_format == "whole" and proposal.finish_reason == "stop"
+        assert "def oldest(users):\n    if not users:" in proposal.changes[0].new_text
+    else:
+        assert "ran out of tokens" not in repair.problem and second["messages"][-2]["role"] == "assistant"
+        assert proposal.request.edit_format == "blocks" and not proposal.ok
+
+
 def test_a_repair_in_the_whole_format_exports_its_pair_in_the_blocks_format(repo, tmp_path):
     """The pair answers the blocks prompt: the accepted whole-format answer is rendered as blocks."""
     with RecordedModelServer(OLDEST_FIXED) as server:
