@@ -14,7 +14,9 @@ diff they skimmed would write that. Findings are carried on the proposal:
 * ``removed-selection`` (error): most of the selected lines (or file) gone,
   when the instruction asks for no lines to go (a rename asks for none);
 * ``check-command`` (error): the person's own ``check_command`` failed on a
-  temporary copy of the repository with the change applied.
+  temporary copy of the repository with the change applied;
+* ``format`` (warning, added by the engine): a blocks answer that held a
+  fenced rewrite instead of blocks, read as a rewrite because that passed.
 
 Error-level findings are what ``--yes`` refuses and what the repair loop sends
 back to the model; nothing here touches the person's files.
@@ -73,7 +75,7 @@ class Finding:
     ``warning``; ``line`` is 1-based in the proposed file, when there is one.
     """
 
-    kind: str  # syntax | removed-definition | duplicate-definition | removed-selection | check-command
+    kind: str  # syntax | removed-definition | duplicate-definition | removed-selection | check-command | format
     level: str
     path: str
     message: str

@@ -240,9 +240,21 @@ class EditSession:
         for k, (answer, stats, latency) in self._answers(asks, label, request_id, cancel, round_,
                                                           cut_at_fence=request.edit_format == "whole",
                                                           failed=failed):
-            proposal = self._build_proposal(base_id if k == 0 else f"{base_id}.{k}", request, asks[k].messages,
-                                            answer, allow_partial, latency=latency, stats=stats, parent=parent,
-                                            decoding=label, request_id=request_id, attempt=attempt)
+            proposal_id = base_id if k == 0 else f"{base_id}.{k}"
+            proposal = self._build_proposal(proposal_id, request, asks[k].messages, answer, allow_partial,
+                                            latency=latency, stats=stats, parent=parent, decoding=label,
+                                            request_id=request_id, attempt=attempt)
+            if _fenced_rewrite(request, proposal, label):
+                # no blocks, but the rewritten code: take it as the whole-format answer it is when
+                # that passes the checks (a round saved), still recorded as the blocks request it
+                # answered (the export renders its change as blocks); else it fails as blocks
+                rewrite = self._build_proposal(proposal_id, replace(request, edit_format="whole"),
+                                               asks[k].messages, answer, allow_partial, latency=latency,
+                                               stats=stats, parent=parent, decoding=label,
+                                               request_id=request_id, attempt=attempt)
+                if rewrite.passes:
+                    proposal = replace(rewrite, request=request,
+                                       findings=rewrite.findings + (_read_as_rewrite(request),))
             if proposal.passes:
                 proposal = self._run_check_command(proposal)
             built.append((k, proposal))
@@ -708,13 +720,32 @@ def _whole_fallback(request: EditRequest, proposal: Proposal, label: str) -> str
         return None
     if request.selection is None and request.file_text.count("\n") > WHOLE_FALLBACK_LINES:
         return None
-    parsed = edits.parse_blocks(proposal.answer)
-    if label == "free" and proposal.answer.strip() and not parsed.blocks and not parsed.errors \
-            and edits.find_fences(proposal.answer):
+    if _fenced_rewrite(request, proposal, label):
         return "\n(It answered with a rewritten fenced block: asking again in the whole format.)"
     if proposal.finish_reason == "length" and len(_rewritten_text(request)) < len(proposal.answer):
         return "\n(Its blocks ran out of tokens: asking again in the whole format, which is shorter here.)"
     return None
+
+
+def _fenced_rewrite(request: EditRequest, proposal: Proposal, label: str) -> bool:
+    """Whether a blocks answer holds no block but a fenced block of code, under free decoding
+    (a grammar holds the model to blocks), for a selection or a file short enough to be
+    rewritten whole. Small models answer most blocks requests like that."""
+    if request.edit_format != "blocks" or label != "free" or proposal.ok or not proposal.answer.strip():
+        return False
+    if request.selection is None and request.file_text.count("\n") > WHOLE_FALLBACK_LINES:
+        return False
+    parsed = edits.parse_blocks(proposal.answer)
+    return not parsed.blocks and not parsed.errors and bool(edits.find_fences(proposal.answer))
+
+
+def _read_as_rewrite(request: EditRequest) -> checks.Finding:
+    """The warning on a blocks answer taken as a rewrite: the diff is then the whole text's."""
+    what = (f"lines {request.selection[0]}-{request.selection[1]}" if request.selection
+            else "the whole file")
+    return checks.Finding("format", "warning", request.path,
+                          f"the answer has no SEARCH/REPLACE blocks; its code block was read as a rewrite "
+                          f"of {what} (the checks passed); review the whole diff")
 
 
 def _rewritten_text(request: EditRequest) -> str:

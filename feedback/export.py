@@ -217,9 +217,19 @@ def _accepts(store: Reader) -> dict[str, dict]:
 
 
 def _accepted_answer(row: sqlite3.Row, accept: dict) -> str:
-    if accept.get("hunks") is None or not accept.get("final_texts"):
-        return row["answer"]
-    return render_texts(row, accept["final_texts"])
+    """What the person took, in the format the row's prompt asked for: a fenced rewrite the
+    engine read for a blocks request is rendered as blocks too."""
+    if accept.get("hunks") is not None and accept.get("final_texts"):
+        return render_texts(row, accept["final_texts"])
+    if row["edit_format"] == "blocks" and not _has_blocks(row["answer"]):
+        return render_texts(row, {c["path"]: c["new_text"] for c in json.loads(row["changes"])})
+    return row["answer"]
+
+
+def _has_blocks(answer: str) -> bool:
+    from amigo import edits
+
+    return bool(edits.parse_blocks(answer).blocks)
 
 
 def _chosen_for(row: sqlite3.Row, winner: sqlite3.Row, accept: dict) -> str:

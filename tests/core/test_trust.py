@@ -175,11 +175,32 @@ def test_unmatched_search_is_sent_back_with_the_closest_lines(repo):
     assert [e.proposal for e in seen if isinstance(e, ProposalEvent)] == [proposal]
 
 
-def test_a_fenced_rewrite_for_a_blocks_request_is_asked_again_in_the_whole_format(repo):
-    """What the embedded model answers to every blocks request in free decoding: the selection
-    rewritten in a fence, no block. The repair asks the whole-format question afresh, which takes
-    that answer; with a grammar (constrained decoding) it stays a blocks repair."""
+def test_a_fenced_rewrite_for_a_blocks_request_is_read_as_a_rewrite_when_that_passes(repo):
+    """What the embedded model answers to most blocks requests in free decoding: the selection
+    rewritten in a fence, no block. When that rewrite applies and passes the checks it is the
+    proposal, at once, with a warning that says how it was read; the request stays a blocks one."""
     with RecordedModelServer(OLDEST_FIXED) as server:
+        session, seen = session_for(repo, server, edit_format="blocks", decoding="free")
+        proposal = session.propose(session.make_request("return None for no users", "users.py",
+                                                        selection=(17, 18)))
+        assert len(server.requests) == 1
+    assert proposal.passes and proposal.attempt == 1 and proposal.request.edit_format == "blocks"
+    (finding,) = proposal.findings
+    assert (finding.kind, finding.level) == ("format", "warning") and "lines 17-18" in finding.message
+    assert "def oldest(users):\n    if not users:" in proposal.changes[0].new_text
+    assert not [e for e in seen if isinstance(e, (RepairEvent, AttemptFailedEvent))]
+
+
+def _blocks_then_whole(blocks_answer: str, whole_answer: str):
+    """A recorded model that answers ``blocks_answer`` to a blocks prompt, ``whole_answer`` to a
+    whole-format one."""
+    return lambda body: blocks_answer if "SEARCH" in body["messages"][0]["content"] else whole_answer
+
+
+def test_a_fenced_rewrite_that_fails_is_asked_again_in_the_whole_format(repo):
+    """A fenced rewrite that fails read either way (here: a syntax error) is asked again as the
+    whole-format question, afresh; with a grammar (constrained decoding) it stays a blocks repair."""
+    with RecordedModelServer(_blocks_then_whole(OLDEST_BROKEN, OLDEST_FIXED)) as server:
         session, seen = session_for(repo, server, edit_format="blocks", decoding="free")
         proposal = session.propose(session.make_request("return None for no users", "users.py",
                                                         selection=(17, 18)))
@@ -228,11 +249,23 @@ def test_blocks_cut_off_at_the_token_limit_are_asked_again_whole_where_that_is_s
         assert proposal.request.edit_format == "blocks" and not proposal.ok
 
 
-def test_a_repair_in_the_whole_format_exports_its_pair_in_the_blocks_format(repo, tmp_path):
-    """The pair answers the blocks prompt: the accepted whole-format answer is rendered as blocks."""
-    with RecordedModelServer(OLDEST_FIXED) as server:
-        _, manifest, row = _accepted_and_exported(repo, tmp_path, server, edit_format="blocks", decoding="free")
-    assert row["rejected"] == [{"role": "assistant", "content": OLDEST_FIXED}]
+WRONG_SEARCH = ("users.py\n<<<<<<< SEARCH\ndef oldest(people):\n=======\ndef oldest(people):\n"
+                "    return None\n>>>>>>> REPLACE\n")
+
+
+@pytest.mark.parametrize("first, then", [(OLDEST_BROKEN, _blocks_then_whole(OLDEST_BROKEN, OLDEST_FIXED)),
+                                         (WRONG_SEARCH, first_time_then(WRONG_SEARCH, OLDEST_FIXED))],
+                         ids=["asked-again-whole", "read-as-rewrite"])
+def test_an_accepted_answer_not_in_blocks_exports_its_pair_in_the_blocks_format(repo, tmp_path, first, then):
+    """The pair answers the blocks prompt in blocks: the accepted fenced rewrite (an answer to the
+    whole-format question asked again, or a blocks repair's answer read as a rewrite) is rendered
+    as blocks; the rejected answer stays as the model wrote it."""
+    with RecordedModelServer(then) as server:
+        proposal, _, row = _accepted_and_exported(repo, tmp_path, server, edit_format="blocks",
+                                                  decoding="free")
+    assert proposal.attempt == 2 and proposal.answer == OLDEST_FIXED
+    rejected = row["rejected"][0]["content"]
+    assert rejected.startswith(first.split("=======")[0])  # a failed SEARCH is read up to its divider
     chosen = row["chosen"][0]["content"]
     assert "<<<<<<< SEARCH" in chosen and ">>>>>>> REPLACE" in chosen and "if not users:" in chosen
     assert "SEARCH" in row["prompt"][0]["content"], "the blocks request's own prompt"

@@ -12,6 +12,7 @@ from typing import Callable
 
 import pytest
 
+from amigo import edits
 from amigo.events import EventBus, FileChange, Proposal
 from amigo.prompt import EditRequest, build_messages
 from feedback.settings import FeedbackSettings
@@ -94,7 +95,7 @@ class Maker:
         extra = {} if created_at is None else {"created_at": created_at}
         return Proposal(
             id=uuid.uuid4().hex[:12], request=request, messages=tuple(build_messages(request)),
-            answer=answer if answer is not None else udiff(path, old, new), changes=changes,
+            answer=answer if answer is not None else edits.render(old, new, path), changes=changes,
             diff="" if errors else udiff(path, old, new), model=model, adapter=adapter, latency_s=0.25,
             prompt_tokens=120, completion_tokens=40, parent_id=parent.id if parent else None, errors=errors,
             **extra,
