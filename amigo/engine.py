@@ -30,6 +30,8 @@ from amigo.events import (
 )
 from amigo.prompt import ContextSection, Diagnostic, EditRequest, build_messages, repair_messages
 from amigo.shared_prompt import SharedPrompt, group_asks
+from amigo.edits.parse import whole_prose
+from amigo.splice import splice_definitions
 from amigo.workspace import ApplyResult, Workspace, sha256_text
 
 log = logging.getLogger(__name__)
@@ -240,21 +242,13 @@ class EditSession:
         for k, (answer, stats, latency) in self._answers(asks, label, request_id, cancel, round_,
                                                           cut_at_fence=request.edit_format == "whole",
                                                           failed=failed):
-            proposal_id = base_id if k == 0 else f"{base_id}.{k}"
-            proposal = self._build_proposal(proposal_id, request, asks[k].messages, answer, allow_partial,
-                                            latency=latency, stats=stats, parent=parent, decoding=label,
-                                            request_id=request_id, attempt=attempt)
-            if _fenced_rewrite(request, proposal, label):
-                # no blocks, but the rewritten code: take it as the whole-format answer it is when
-                # that passes the checks (a round saved), still recorded as the blocks request it
-                # answered (the export renders its change as blocks); else it fails as blocks
-                rewrite = self._build_proposal(proposal_id, replace(request, edit_format="whole"),
-                                               asks[k].messages, answer, allow_partial, latency=latency,
-                                               stats=stats, parent=parent, decoding=label,
-                                               request_id=request_id, attempt=attempt)
-                if rewrite.passes:
-                    proposal = replace(rewrite, request=request,
-                                       findings=rewrite.findings + (_read_as_rewrite(request),))
+            build = functools.partial(self._build_proposal, base_id if k == 0 else f"{base_id}.{k}",
+                                      messages=asks[k].messages, answer=answer, allow_partial=allow_partial,
+                                      latency=latency, stats=stats, parent=parent, decoding=label,
+                                      request_id=request_id, attempt=attempt)
+            proposal = build(request=request)
+            if not allow_partial:
+                proposal = _other_reading(request, proposal, label, build)
             if proposal.passes:
                 proposal = self._run_check_command(proposal)
             built.append((k, proposal))
@@ -474,7 +468,9 @@ class EditSession:
     def _build_proposal(self, proposal_id: str, request: EditRequest, messages: list[dict], answer: str,
                         allow_partial: bool, latency: float, stats: StreamStats,
                         parent: Proposal | None, decoding: str, request_id: str = "",
-                        attempt: int = 1, creates: bool = False) -> Proposal:
+                        attempt: int = 1, creates: bool = False, new_text: str | None = None) -> Proposal:
+        """The proposal ``answer`` makes, checked; ``new_text`` is the request's file as another
+        reading of the answer has it (:func:`_other_reading`), instead of applying the answer."""
         files: dict[str, str | None] = {request.path: None if creates else request.file_text}
         bases: dict[str, str | None] = {request.path: None if creates else sha256_text(request.file_text)}
         errors: list[str] = []
@@ -496,8 +492,11 @@ class EditSession:
                         files[rel], bases[rel] = None, None
                     if rel != block.path:
                         files[block.path], bases[block.path] = files[rel], bases[rel]
-        applied = edits.apply_answer(answer, files, request.path, request.edit_format,
-                                     selection=request.selection, allow_partial=allow_partial)
+        if new_text is None:
+            applied = edits.apply_answer(answer, files, request.path, request.edit_format,
+                                         selection=request.selection, allow_partial=allow_partial)
+        else:
+            applied = edits.AppliedAnswer({request.path: new_text}, whole_prose(answer), ("whole",), ())
         errors.extend(applied.errors)
         changes = []
         for path, new_text in applied.new_texts.items():
@@ -737,6 +736,47 @@ def _fenced_rewrite(request: EditRequest, proposal: Proposal, label: str) -> boo
         return False
     parsed = edits.parse_blocks(proposal.answer)
     return not parsed.blocks and not parsed.errors and bool(edits.find_fences(proposal.answer))
+
+
+def _other_reading(request: EditRequest, proposal: Proposal, label: str,
+                   build: Callable[..., Proposal]) -> Proposal:
+    """``proposal``, or a reading of its answer closer to what the model meant when that one
+    passes the checks (a round saved; the request stays the one asked, a ``format`` warning
+    says how it was read, and the export renders an accepted one in the prompt's format):
+
+    * a blocks answer that is a fenced rewrite (:func:`_fenced_rewrite`), read as the
+      whole-format answer it is;
+    * a whole-file rewrite that holds only the definitions it changed (it removes the rest,
+      taken literally), read as replacing those (:func:`amigo.splice.splice_definitions`).
+    """
+    if proposal.passes:
+        return proposal
+    whole = replace(request, edit_format="whole")
+    if request.edit_format == "blocks":
+        if not _fenced_rewrite(request, proposal, label):
+            return proposal
+        rewrite = build(request=whole)
+        if rewrite.passes:
+            return replace(rewrite, request=request, findings=rewrite.findings + (_read_as_rewrite(request),))
+    else:
+        rewrite = proposal
+    if request.selection is not None or not rewrite.ok or not any(
+            f.kind in ("removed-selection", "removed-definition") for f in rewrite.findings):
+        return proposal
+    spliced = splice_definitions(request.file_text, edits.parse_whole(rewrite.answer), request.language)
+    if spliced is None:
+        return proposal
+    candidate = build(request=whole, new_text=spliced)
+    if not candidate.passes:
+        return proposal
+    return replace(candidate, request=request, findings=candidate.findings + (_read_as_splice(request),))
+
+
+def _read_as_splice(request: EditRequest) -> checks.Finding:
+    """The warning on a whole-file answer that held only some definitions, spliced in."""
+    return checks.Finding("format", "warning", request.path,
+                          "the answer rewrote only some definitions of the file; they were put in place of "
+                          "the old ones and the rest of the file kept (the checks passed); review the diff")
 
 
 def _read_as_rewrite(request: EditRequest) -> checks.Finding:

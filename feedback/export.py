@@ -217,19 +217,25 @@ def _accepts(store: Reader) -> dict[str, dict]:
 
 
 def _accepted_answer(row: sqlite3.Row, accept: dict) -> str:
-    """What the person took, in the format the row's prompt asked for: a fenced rewrite the
-    engine read for a blocks request is rendered as blocks too."""
+    """What the person took, as an answer to the row's prompt that says it when read plainly:
+    the model's own answer, unless the engine read it otherwise (a fenced rewrite for a blocks
+    request, a whole-file answer holding only the definitions it changed); then its change is
+    rendered in the prompt's format."""
     if accept.get("hunks") is not None and accept.get("final_texts"):
         return render_texts(row, accept["final_texts"])
-    if row["edit_format"] == "blocks" and not _has_blocks(row["answer"]):
-        return render_texts(row, {c["path"]: c["new_text"] for c in json.loads(row["changes"])})
-    return row["answer"]
+    texts = {c["path"]: c["new_text"] for c in json.loads(row["changes"])}
+    return row["answer"] if _reads_plainly(row, texts) else render_texts(row, texts)
 
 
-def _has_blocks(answer: str) -> bool:
+def _reads_plainly(row: sqlite3.Row, texts: dict[str, str]) -> bool:
+    """Whether the row's answer, applied in its request's format, gives ``texts``."""
     from amigo import edits
 
-    return bool(edits.parse_blocks(answer).blocks)
+    files: dict[str, str | None] = {row["path"]: row["file_text"]}
+    files.update({path: old for path, old in _old_texts(row).items() if path not in files})
+    selection = (row["selection_start"], row["selection_end"]) if row["selection_start"] else None
+    applied = edits.apply_answer(row["answer"], files, row["path"], row["edit_format"], selection=selection)
+    return not applied.errors and applied.new_texts == texts
 
 
 def _chosen_for(row: sqlite3.Row, winner: sqlite3.Row, accept: dict) -> str:

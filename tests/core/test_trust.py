@@ -22,7 +22,7 @@ from amigo.engine import EditSession
 from amigo.events import AttemptFailedEvent, ProposalEvent, RepairEvent, TokenEvent
 from amigo.workspace import Workspace
 
-from helpers import RecordedModelServer, git, recorded_session
+from helpers import SAMPLE_USERS, RecordedModelServer, git, recorded_session
 from helpers import amigo as run_amigo
 
 OLDEST_BROKEN = "```python\ndef oldest(users):\n    return max(users, key=lambda u: u.age))\n```\n"
@@ -213,6 +213,35 @@ def test_a_fenced_rewrite_that_fails_is_asked_again_in_the_whole_format(repo):
     assert "def oldest(users):\n    if not users:" in proposal.changes[0].new_text
 
 
+@pytest.mark.parametrize("edit_format", ["whole", "blocks"])
+def test_a_whole_file_answer_with_only_the_changed_function_is_spliced_in(repo, edit_format):
+    """Asked to rewrite the whole file (nothing selected), the model answers with oldest() alone.
+    Taken literally that deletes User and load_users; it is read as replacing oldest() when that
+    passes the checks, with a warning; the export's chosen answer rewrites the whole file."""
+    with RecordedModelServer(OLDEST_FIXED) as server:
+        session, seen = session_for(repo, server, edit_format=edit_format, decoding="free")
+        proposal = session.propose(session.make_request("return None for no users", "users.py"))
+        assert len(server.requests) == 1
+    assert proposal.passes and proposal.attempt == 1 and proposal.request.edit_format == edit_format
+    assert proposal.changes[0].new_text == SAMPLE_USERS.replace(
+        "def oldest(users):\n", "def oldest(users):\n    if not users:\n        return None\n")
+    assert [f.kind for f in proposal.findings] == ["format"] and "rest of the file kept" in str(proposal.findings[0])
+    assert not [e for e in seen if isinstance(e, (RepairEvent, AttemptFailedEvent))]
+
+
+def test_a_spliced_answer_exports_as_the_whole_file(repo, tmp_path):
+    """The chosen side of a pair must say the change read plainly: the whole file rewritten, not
+    the lone function (which, read plainly, deletes the rest)."""
+    def answer(body: dict) -> str:
+        return OLDEST_FIXED if any(m["role"] == "assistant" for m in body["messages"]) else OLDEST_BROKEN
+
+    with RecordedModelServer(answer) as server:
+        proposal, _, row = _accepted_and_exported(repo, tmp_path, server, selection=None)
+    assert proposal.attempt == 2 and proposal.answer == OLDEST_FIXED
+    chosen = row["chosen"][0]["content"]
+    assert "class User:" in chosen and "def load_users(rows):" in chosen and "if not users:" in chosen
+
+
 # what the embedded model writes under a blocks grammar: SEARCH copies the function, REPLACE
 # rewrites it and runs on to the token limit
 RUN_ON_BLOCKS = ("users.py\n<<<<<<< SEARCH\ndef oldest(users):\n    return max(users, key=lambda u: u.age)\n"
@@ -301,7 +330,7 @@ def test_repair_stops_after_repair_attempts(repo):
     assert len([e for e in seen if isinstance(e, AttemptFailedEvent)]) == 2
 
 
-def _accepted_and_exported(repo, tmp_path, server, **overrides):
+def _accepted_and_exported(repo, tmp_path, server, selection=(17, 18), **overrides):
     """Propose "return None for no users" on oldest(), accept it with the feedback recorder attached,
     export the DPO pairs: (the proposal, the export's manifest, its one pair)."""
     from feedback import attach
@@ -314,7 +343,7 @@ def _accepted_and_exported(repo, tmp_path, server, **overrides):
     assert recorder is not None
     try:
         proposal = session.propose(session.make_request("return None for no users", "users.py",
-                                                        selection=(17, 18)))
+                                                        selection=selection))
         session.accept(proposal)
     finally:
         recorder.close()
