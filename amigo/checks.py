@@ -15,8 +15,9 @@ diff they skimmed would write that. Findings are carried on the proposal:
   when the instruction asks for no lines to go (a rename asks for none);
 * ``check-command`` (error): the person's own ``check_command`` failed on a
   temporary copy of the repository with the change applied;
-* ``format`` (warning, added by the engine): a blocks answer that held a
-  fenced rewrite instead of blocks, read as a rewrite because that passed.
+* ``format`` (warning, added by the engine): the answer was read otherwise
+  than literally because that reading passed (a fenced rewrite for a blocks
+  request; a whole-file answer holding only the definitions it changed).
 
 Error-level findings are what ``--yes`` refuses and what the repair loop sends
 back to the model; nothing here touches the person's files.

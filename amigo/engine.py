@@ -23,6 +23,7 @@ from amigo import checks, decoding, edits
 from amigo.context import build_context, warm_index
 from amigo.client import Cancelled, ChatClient, StreamStats
 from amigo.config import Config, load_config
+from amigo.edits.parse import whole_prose
 from amigo.errors import InputError, ModelServerError, RefusedError, StaleError
 from amigo.events import (
     AcceptedEvent, AttemptFailedEvent, DoneEvent, ErrorEvent, EventBus, FileChange, Proposal, ProposalEvent,
@@ -30,7 +31,6 @@ from amigo.events import (
 )
 from amigo.prompt import ContextSection, Diagnostic, EditRequest, build_messages, repair_messages
 from amigo.shared_prompt import SharedPrompt, group_asks
-from amigo.edits.parse import whole_prose
 from amigo.splice import splice_definitions
 from amigo.workspace import ApplyResult, Workspace, sha256_text
 
@@ -717,7 +717,7 @@ def _whole_fallback(request: EditRequest, proposal: Proposal, label: str) -> str
     """
     if request.edit_format != "blocks" or label == "constrained-json" or proposal.ok:
         return None
-    if request.selection is None and request.file_text.count("\n") > WHOLE_FALLBACK_LINES:
+    if not _fits_whole(request):
         return None
     if _fenced_rewrite(request, proposal, label):
         return "\n(It answered with a rewritten fenced block: asking again in the whole format.)"
@@ -726,13 +726,19 @@ def _whole_fallback(request: EditRequest, proposal: Proposal, label: str) -> str
     return None
 
 
+def _fits_whole(request: EditRequest) -> bool:
+    """Whether a whole-format rewrite can take the change: a selection, or a file of at most
+    WHOLE_FALLBACK_LINES lines."""
+    return request.selection is not None or request.file_text.count("\n") <= WHOLE_FALLBACK_LINES
+
+
 def _fenced_rewrite(request: EditRequest, proposal: Proposal, label: str) -> bool:
     """Whether a blocks answer holds no block but a fenced block of code, under free decoding
     (a grammar holds the model to blocks), for a selection or a file short enough to be
     rewritten whole. Small models answer most blocks requests like that."""
     if request.edit_format != "blocks" or label != "free" or proposal.ok or not proposal.answer.strip():
         return False
-    if request.selection is None and request.file_text.count("\n") > WHOLE_FALLBACK_LINES:
+    if not _fits_whole(request):
         return False
     parsed = edits.parse_blocks(proposal.answer)
     return not parsed.blocks and not parsed.errors and bool(edits.find_fences(proposal.answer))

@@ -217,7 +217,7 @@ def test_a_fenced_rewrite_that_fails_is_asked_again_in_the_whole_format(repo):
 def test_a_whole_file_answer_with_only_the_changed_function_is_spliced_in(repo, edit_format):
     """Asked to rewrite the whole file (nothing selected), the model answers with oldest() alone.
     Taken literally that deletes User and load_users; it is read as replacing oldest() when that
-    passes the checks, with a warning; the export's chosen answer rewrites the whole file."""
+    passes the checks, with a warning, in either format."""
     with RecordedModelServer(OLDEST_FIXED) as server:
         session, seen = session_for(repo, server, edit_format=edit_format, decoding="free")
         proposal = session.propose(session.make_request("return None for no users", "users.py"))
