@@ -438,16 +438,22 @@ class EditSession:
         return proposal if finding is None else replace(proposal, findings=proposal.findings + (finding,))
 
     def proposal_from_answer(self, request: EditRequest, answer: str, allow_partial: bool = False) -> Proposal:
-        """A proposal from a saved answer (``amigo apply``): same parsing and checks, no model call.
+        """A proposal from a saved answer (``amigo apply``): same parsing, readings and checks, no
+        model call. An answer pasted from elsewhere is often a fenced rewrite or just the function
+        it changed: read as the engine reads its own answers (:func:`_other_reading`) when that
+        passes the checks, with the same ``format`` warning.
 
         An empty request for a file that does not exist is an answer creating it:
         only an empty SEARCH may, and applying checks that it is still missing.
         """
         request_id = new_request_id()
         creates = not request.file_text and not (self.workspace.root / request.path).exists()
-        proposal = self._build_proposal(request_id, request, build_messages(request), answer, allow_partial,
-                                        latency=0.0, stats=StreamStats(), parent=None, decoding="replay",
-                                        request_id=request_id, creates=creates)
+        build = functools.partial(self._build_proposal, request_id, messages=build_messages(request),
+                                  answer=answer, allow_partial=allow_partial, latency=0.0, stats=StreamStats(),
+                                  parent=None, decoding="replay", request_id=request_id, creates=creates)
+        proposal = build(request=request)
+        if not allow_partial and not creates:
+            proposal = _other_reading(request, proposal, "replay", build)
         proposal = self._run_check_command(proposal) if proposal.passes else proposal
         with self._lock:
             self._proposals[proposal.id] = proposal
@@ -732,11 +738,16 @@ def _fits_whole(request: EditRequest) -> bool:
     return request.selection is not None or request.file_text.count("\n") <= WHOLE_FALLBACK_LINES
 
 
+UNCONSTRAINED = ("free", "replay")  # decoding labels of answers no grammar held to their format
+
+
 def _fenced_rewrite(request: EditRequest, proposal: Proposal, label: str) -> bool:
-    """Whether a blocks answer holds no block but a fenced block of code, under free decoding
-    (a grammar holds the model to blocks), for a selection or a file short enough to be
+    """Whether a blocks answer holds no block but a fenced block of code, under free decoding or
+    saved (a grammar holds the model to blocks), for a selection or a file short enough to be
     rewritten whole. Small models answer most blocks requests like that."""
-    if request.edit_format != "blocks" or label != "free" or proposal.ok or not proposal.answer.strip():
+    if request.edit_format != "blocks" or label not in UNCONSTRAINED or proposal.ok:
+        return False
+    if not proposal.answer.strip():
         return False
     if not _fits_whole(request):
         return False

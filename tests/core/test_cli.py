@@ -53,6 +53,26 @@ def test_apply_saved_answer(repo):
     assert result.returncode == 0, result.stderr
 
 
+def test_apply_reads_a_pasted_function_or_rewrite_as_the_engine_does(repo):
+    """An answer pasted from a chat is often just the function it changed, or a fenced rewrite
+    where blocks were asked for: ``amigo apply`` reads it as the engine reads its own answers
+    (spliced in; read as a rewrite), says so above the diff, and keeps the rest of the file."""
+    fixed = "def oldest(users):\n    if not users:\n        return None\n    return max(users, key=lambda u: u.age)\n"
+    answer_file = repo.parent / "answer.txt"
+    answer_file.write_text(f"Here is the fixed function:\n\n```python\n{fixed}```\n")
+    result = amigo(repo, "apply", str(answer_file), "--path", "users.py", "--yes")
+    assert result.returncode == 0, result.stderr
+    text = (repo / "users.py").read_text()
+    assert "class User:" in text and "def load_users(rows):" in text and text.endswith(fixed)
+    assert "rest of the file kept" in result.stdout + result.stderr
+    git(repo, "checkout", "users.py")
+    result = amigo(repo, "apply", str(answer_file), "--path", "users.py", "--lines", "17-18", "--format", "blocks",
+                   "--yes")
+    assert result.returncode == 0, result.stderr
+    assert (repo / "users.py").read_text().endswith(fixed)
+    assert "read as a rewrite of lines 17-18" in result.stdout + result.stderr
+
+
 def test_apply_unmatched_answer_is_refused_with_the_reason(repo):
     before = snapshot(repo)
     answer_file = repo.parent / "answer.txt"
