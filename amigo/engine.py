@@ -205,7 +205,7 @@ class EditSession:
                 return chosen, failed
             problem = failure_of(chosen)
             failed.append((chosen, problem))
-            if (note := _whole_fallback(request, chosen, label)) is not None:
+            if (note := _whole_fallback(request, [chosen, *(p for p, _ in turned_down)], label)) is not None:
                 # it cannot write blocks for this change: ask the whole-format question afresh (the
                 # blocks conversation would only show it the format it failed at), with that
                 # format's own constraint
@@ -709,11 +709,14 @@ def failure_of(proposal: Proposal) -> str:
 WHOLE_FALLBACK_LINES = 200  # the most lines a whole-format rewrite is asked for when nothing is selected
 
 
-def _whole_fallback(request: EditRequest, proposal: Proposal, label: str) -> str | None:
+def _whole_fallback(request: EditRequest, answers: Sequence[Proposal], label: str) -> str | None:
     """Why the next round of a blocks request asks for the whole format instead (the note added
-    to the problem), or None to repair in blocks. Only where the whole format can take the
-    change (a selection, or a file of at most WHOLE_FALLBACK_LINES lines; a grammar the server
-    takes as text, not JSON) and the round's answer shows the model cannot write blocks for it:
+    to the problem), or None to repair in blocks. ``answers``: the failed round's, the one kept
+    first. Only where the whole format can take the change (a selection, or a file of at most
+    WHOLE_FALLBACK_LINES lines; a grammar the server takes as text, not JSON) and the round
+    shows the model cannot write blocks for it, in the kept answer or in at least half of them
+    (the kept one is merely the least broken: one that applied with a syntax error is kept
+    over three that ran out of tokens):
 
     * a fenced rewrite and no block at all (free decoding: a grammar holds it to blocks). Small
       models answer every blocks request like that;
@@ -721,13 +724,18 @@ def _whole_fallback(request: EditRequest, proposal: Proposal, label: str) -> str
       wrote: its SEARCH copied the function and its REPLACE rewrote it and ran on (what the
       embedded model does under a blocks grammar). The rewrite fits in the same budget.
     """
-    if request.edit_format != "blocks" or label == "constrained-json" or proposal.ok:
+    if request.edit_format != "blocks" or label == "constrained-json" or not answers:
         return None
     if not _fits_whole(request):
         return None
-    if _fenced_rewrite(request, proposal, label):
+
+    def shown(test: Callable[[Proposal], bool]) -> bool:
+        return test(answers[0]) or 2 * sum(map(test, answers)) >= len(answers)
+
+    if shown(lambda p: _fenced_rewrite(request, p, label)):
         return "\n(It answered with a rewritten fenced block: asking again in the whole format.)"
-    if proposal.finish_reason == "length" and len(_rewritten_text(request)) < len(proposal.answer):
+    rewrite = len(_rewritten_text(request))
+    if shown(lambda p: not p.ok and p.finish_reason == "length" and rewrite < len(p.answer)):
         return "\n(Its blocks ran out of tokens: asking again in the whole format, which is shorter here.)"
     return None
 

@@ -278,6 +278,33 @@ def test_blocks_cut_off_at_the_token_limit_are_asked_again_whole_where_that_is_s
         assert proposal.request.edit_format == "blocks" and not proposal.ok
 
 
+def test_a_round_whose_answers_mostly_ran_out_of_tokens_is_asked_again_whole(repo):
+    """The answer kept from a failed round is the least broken one: here the greedy one, whose
+    block applied with a syntax error, over three sampled ones that ran out of tokens. Those three
+    show the model cannot write blocks for this change in the budget, so the next round asks
+    the whole-format question, as it would had the kept answer been cut off."""
+    applies_broken = ("users.py\n<<<<<<< SEARCH\n    return max(users, key=lambda u: u.age)\n=======\n"
+                      "    return max(users, key=lambda u: u.age))\n>>>>>>> REPLACE\n")
+    whole_file = SAMPLE_USERS.replace("def oldest(users):\n", "def oldest(users):\n    if not users:\n"
+                                      "        return None\n")
+
+    def answer(body: dict) -> str:
+        if "SEARCH" not in body["messages"][0]["content"]:
+            return f"```python\n{whole_file}```\n"
+        return applies_broken if body["temperature"] == 0 else RUN_ON_BLOCKS
+
+    with RecordedModelServer(answer, chars_per_token=4) as server:
+        session, seen = session_for(repo, server, edit_format="blocks", decoding="free", max_tokens=100,
+                                    repair_attempts=1, candidates=4)
+        proposal = session.propose(session.make_request("return None for no users", "users.py"))
+    failed = [e.proposal for e in seen if isinstance(e, AttemptFailedEvent)]
+    assert sorted(p.finish_reason for p in failed) == ["length", "length", "length", "stop"]
+    (repair,) = [e for e in seen if isinstance(e, RepairEvent)]
+    assert "syntax error" in repair.problem and "ran out of tokens" in repair.problem
+    assert proposal.passes and proposal.request.edit_format == "whole" and proposal.attempt == 2
+    assert proposal.changes[0].new_text == whole_file
+
+
 WRONG_SEARCH = ("users.py\n<<<<<<< SEARCH\ndef oldest(people):\n=======\ndef oldest(people):\n"
                 "    return None\n>>>>>>> REPLACE\n")
 
