@@ -724,9 +724,7 @@ def _whole_fallback(request: EditRequest, answers: Sequence[Proposal], label: st
       wrote: its SEARCH copied the function and its REPLACE rewrote it and ran on (what the
       embedded model does under a blocks grammar). The rewrite fits in the same budget.
     """
-    if request.edit_format != "blocks" or label == "constrained-json" or not answers:
-        return None
-    if not _fits_whole(request):
+    if request.edit_format != "blocks" or label == "constrained-json" or not _fits_whole(request):
         return None
 
     def shown(test: Callable[[Proposal], bool]) -> bool:
@@ -755,9 +753,7 @@ def _fenced_rewrite(request: EditRequest, proposal: Proposal, label: str) -> boo
     rewritten whole. Small models answer most blocks requests like that."""
     if request.edit_format != "blocks" or label not in UNCONSTRAINED or proposal.ok:
         return False
-    if not proposal.answer.strip():
-        return False
-    if not _fits_whole(request):
+    if not proposal.answer.strip() or not _fits_whole(request):
         return False
     parsed = edits.parse_blocks(proposal.answer)
     return not parsed.blocks and not parsed.errors and bool(edits.find_fences(proposal.answer))
