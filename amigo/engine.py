@@ -191,7 +191,7 @@ class EditSession:
         repair: list[dict] | None = None
         previous = parent
         for attempt in range(1, 2 + self.config.repair_attempts):
-            asks = candidate_asks(original, repair, base, attempt, self.config.candidates)
+            asks = candidate_asks(original, repair, base, attempt, self.config.candidate_count())
             try:
                 chosen, turned_down = self._attempt(request, asks, label, request_id, attempt, cancel,
                                                     previous, allow_partial)
@@ -276,7 +276,7 @@ class EditSession:
         params: dict = {"temperature": self.config.temperature, "max_tokens": self.config.max_tokens}
         if self.config.seed is not None:
             params["seed"] = self.config.seed
-        if self.config.candidates > 1:
+        if self.config.candidate_count() > 1:
             params.update(logprobs=True, top_logprobs=1)  # to rank the candidates that pass (llama-cpp-python
             # sends log-probabilities only when top_logprobs is set)
         params.update(sampling or {})

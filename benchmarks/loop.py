@@ -544,12 +544,13 @@ def run_cycle(args: argparse.Namespace) -> dict[str, Any]:
         times["setup"] = time.time() - t
     split_of = {task["path"]: task["split"] for task in train_tasks}
 
-    from amigo.serve import EMBEDDED_MODEL_ALIAS, free_port
+    from amigo.config import EMBEDDED_MODEL
+    from amigo.serve import free_port
 
     port, server_log = free_port(), out / "serve.log"
     base_url = f"http://127.0.0.1:{port}/v1"
     server = start_server(port, server_log, args.threads)
-    traffic = Traffic(base_url, EMBEDDED_MODEL_ALIAS)
+    traffic = Traffic(base_url, EMBEDDED_MODEL)
     state: dict[str, Any] = {"steps": {}}
     served_before = served_after = None
     sweep: list[dict[str, Any]] = []

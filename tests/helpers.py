@@ -42,11 +42,13 @@ def git(repo: Path, *args: str) -> str:
 
 def amigo(repo: Path, *args: str, endpoint: str | None = None, stdin: str = "", env: dict | None = None,
           timeout: float = 120) -> subprocess.CompletedProcess:
-    """Run the real ``amigo`` command in ``repo`` as a person would (context off unless asked)."""
+    """Run the real ``amigo`` command in ``repo`` as a person would (context off and one answer a
+    round unless asked: tests count the requests a recorded server gets)."""
     environ = {**os.environ, **(env or {})}
     if endpoint:
         environ["AMIGO_ENDPOINT"] = endpoint
     environ.setdefault("AMIGO_CONTEXT_BUDGET", "0")
+    environ.setdefault("AMIGO_CANDIDATES", "1")
     return subprocess.run([sys.executable, "-m", "amigo", *args], cwd=repo, input=stdin, text=True,
                           capture_output=True, env=environ, timeout=timeout)
 

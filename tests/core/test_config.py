@@ -2,7 +2,7 @@ from pathlib import Path
 
 import pytest
 
-from amigo.config import Config, load_config, user_config_path
+from amigo.config import EMBEDDED_CANDIDATES, Config, load_config, user_config_path
 from amigo.errors import ConfigError
 
 
@@ -75,4 +75,17 @@ def test_completion_table_from_file_and_environment(tmp_path):
     assert (config.completion.fim, config.completion.debounce_ms, config.completion.max_tokens) == ("qwen", 80, 32)
     (tmp_path / "amigo.toml").write_text('[completion]\nfim = "gpt"\n')
     with pytest.raises(ConfigError, match="completion.fim"):
+        load_config(tmp_path, environ={})
+
+
+def test_candidates_default_to_several_for_the_embedded_model_only(tmp_path):
+    """Unset, ``candidates`` is EMBEDDED_CANDIDATES for the embedded model (it fails one answer in
+    two) and 1 for any other; a value set in a file or the environment is taken as it is."""
+    assert load_config(tmp_path, environ={}).candidate_count() == EMBEDDED_CANDIDATES > 1
+    assert load_config(tmp_path, environ={"AMIGO_MODEL": "qwen2.5-coder-7b"}).candidate_count() == 1
+    write(tmp_path / "amigo.toml", "candidates = 1\n")
+    assert load_config(tmp_path, environ={}).candidate_count() == 1
+    assert load_config(tmp_path, environ={"AMIGO_CANDIDATES": "6"}).candidate_count() == 6
+    write(tmp_path / "amigo.toml", "candidates = 0\n")
+    with pytest.raises(ConfigError, match="'candidates' must be between 1 and 16"):
         load_config(tmp_path, environ={})

@@ -23,7 +23,7 @@ from amigo.decoding import (  # noqa: E402
     blocks_grammar, constraint_params, plan_constraint, probe_backend, whole_grammar,
 )
 from amigo.prompt import EditRequest, build_messages  # noqa: E402
-from amigo.serve import EMBEDDED_MODEL_ALIAS  # noqa: E402
+from amigo.config import EMBEDDED_MODEL  # noqa: E402
 from test_decoding import CRLF, TRICKY, bad_answers, block  # noqa: E402
 from helpers import TALK_PY  # noqa: E402
 
@@ -197,12 +197,12 @@ SMALL = TALK_PY
 @pytest.mark.model
 @pytest.mark.slow
 def test_constrained_edit_through_the_real_llama_cpp_server(model_server: str, fresh_probe_cache: None) -> None:
-    backend = probe_backend(model_server, EMBEDDED_MODEL_ALIAS)
+    backend = probe_backend(model_server, EMBEDDED_MODEL)
     assert backend.kind == "llama-cpp-python" and backend.verified and backend.grammar_via == "grammar"
     request = EditRequest(instruction="Make shout add an exclamation mark.", path="talk.py", file_text=SMALL)
     params = constraint_params(request, backend, "constrained", max_prose_chars=0)
     assert params.pop("decoding") == "constrained-gbnf"
-    with ChatClient(model_server, EMBEDDED_MODEL_ALIAS, read_timeout=300) as client:
+    with ChatClient(model_server, EMBEDDED_MODEL, read_timeout=300) as client:
         free = client.complete(build_messages(request), temperature=0, seed=0, max_tokens=200)
         answer = client.complete(build_messages(request), temperature=0, seed=0, max_tokens=300, **params)
     parsed = edits.parse_blocks(answer.text)

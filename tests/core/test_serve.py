@@ -11,12 +11,12 @@ import pytest
 
 from amigo import edits
 from amigo.client import ChatClient
+from amigo.config import EMBEDDED_MODEL
 from amigo.decoding import clear_probe_cache, plan_constraint, probe_backend
 from amigo.errors import AmigoError, ConfigError
 from amigo.prompt import EditRequest, build_messages
 from amigo.cpu import cpu_flags, portable_build
 from amigo.serve import (
-    EMBEDDED_MODEL_ALIAS,
     ServerProcess,
     backend_command,
     embedded_model_path,
@@ -122,7 +122,7 @@ def test_auto_prefers_a_built_llama_server_and_falls_back_to_llama_cpp_python(tm
     assert find_llama_server() == built and resolve_backend("auto") == "llama-server"
     cmd = backend_command("auto", Path("m.gguf"), "127.0.0.1", 9, n_ctx=2048, threads=2)
     assert cmd[0] == str(built)
-    assert cmd[cmd.index("--alias") + 1] == EMBEDDED_MODEL_ALIAS and cmd[cmd.index("--ctx-size") + 1] == "2048"
+    assert cmd[cmd.index("--alias") + 1] == EMBEDDED_MODEL and cmd[cmd.index("--ctx-size") + 1] == "2048"
     assert cmd[cmd.index("--threads") + 1] == "2"
     assert cmd[cmd.index("--parallel") + 1] == "1"
     slots = backend_command("auto", Path("m.gguf"), "127.0.0.1", 9, n_ctx=2048, parallel=4)
@@ -150,7 +150,7 @@ def test_vllm_command_serves_lora_adapters_by_name(tmp_path: Path) -> None:
     cmd = vllm_command(tmp_path, "127.0.0.1", 8000, 4096, python=python, lora_modules=modules)
     assert cmd[cmd.index("--max-lora-rank") + 1] == "32"  # the smallest rank vLLM takes that fits r = 24
     assert cmd[:3] == [str(python), "-m", "vllm.entrypoints.openai.api_server"]
-    assert cmd[cmd.index("--served-model-name") + 1] == EMBEDDED_MODEL_ALIAS
+    assert cmd[cmd.index("--served-model-name") + 1] == EMBEDDED_MODEL
     assert cmd[cmd.index("--lora-modules") + 1] == f"fixer={adapter}" and "--enable-lora" in cmd
     assert cmd[cmd.index("--middleware") + 1] == "amigo_adapter_names.AdapterNames"
     assert cmd[cmd.index("--max-loras") + 1] == "2"  # the draining version and the new one in one batch
@@ -174,12 +174,12 @@ def test_llama_server_is_probed_as_llama_cpp_and_constrains_an_edit(tmp_path: Pa
     clear_probe_cache()
     with ServerProcess(backend="llama-server", binary=BUILT_LLAMA_SERVER, log_path=tmp_path / "server.log") as server:
         assert [m["id"] for m in httpx.get(f"{server.base_url}/models", timeout=10).json()["data"]] == [
-            EMBEDDED_MODEL_ALIAS]
-        backend = probe_backend(server.base_url, EMBEDDED_MODEL_ALIAS)
+            EMBEDDED_MODEL]
+        backend = probe_backend(server.base_url, EMBEDDED_MODEL)
         assert backend.kind == "llama.cpp" and backend.grammar_via == "grammar" and backend.verified, backend
         request = EditRequest(instruction="Make shout add an exclamation mark.", path="talk.py", file_text=SMALL)
         plan = plan_constraint(request, backend, "constrained")
-        with ChatClient(server.base_url, EMBEDDED_MODEL_ALIAS, read_timeout=300) as client:
+        with ChatClient(server.base_url, EMBEDDED_MODEL, read_timeout=300) as client:
             answer = client.complete(build_messages(request), temperature=0, seed=0, max_tokens=300, **plan.body)
     clear_probe_cache()
     applied = edits.apply_answer(answer.text, {"talk.py": SMALL}, "talk.py")
@@ -200,7 +200,7 @@ def test_llama_server_answers_several_candidates_from_one_prompt(tmp_path: Path)
     ask = CandidateAsk(messages, {"temperature": 0.8, "seed": 1, "max_tokens": 24})
     with ServerProcess(backend="llama-server", binary=BUILT_LLAMA_SERVER, log_path=tmp_path / "server.log",
                        parallel=3) as server:
-        with ChatClient(server.base_url, EMBEDDED_MODEL_ALIAS, read_timeout=300) as client:
+        with ChatClient(server.base_url, EMBEDDED_MODEL, read_timeout=300) as client:
             feed = SharedPrompt(client, ask, 3, None, threading.Event())
             answers = ["".join(feed.pieces(k)) for k in range(3)]
     assert all(a.strip() for a in answers), answers
@@ -307,7 +307,7 @@ def test_a_restart_lets_the_answer_being_streamed_finish(backend: str, tmp_path:
     binary = BUILT_LLAMA_SERVER if backend == "llama-server" else None
     server = ServerProcess(backend=backend, binary=binary, log_path=tmp_path / "server.log", threads=1).start()
     tokens, finish = [], []
-    body = {"model": EMBEDDED_MODEL_ALIAS, "messages": [{"role": "user", "content": "Count from 1 to 200."}],
+    body = {"model": EMBEDDED_MODEL, "messages": [{"role": "user", "content": "Count from 1 to 200."}],
             "max_tokens": 120, "temperature": 0, "stream": True}
     try:
         with httpx.stream("POST", f"{server.base_url}/chat/completions", json=body, timeout=300) as response:

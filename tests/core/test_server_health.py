@@ -21,8 +21,9 @@ import pytest
 
 from amigo import server_state
 from amigo.client import ChatClient
+from amigo.config import EMBEDDED_MODEL
 from amigo.errors import ModelServerError
-from amigo.serve import EMBEDDED_MODEL_ALIAS, ServerProcess, server_command
+from amigo.serve import ServerProcess, server_command
 
 from helpers import RecordedModelServer
 from test_client import MESSAGES, closed_port
@@ -65,7 +66,7 @@ def test_a_crash_left_by_a_server_amigo_started_is_named(tmp_path):
 def test_segfault_mid_stream_is_reported_as_a_crash_with_its_log(tmp_path):
     server = ServerProcess(log_path=tmp_path / "server.log").start(timeout=180)
     try:
-        client = ChatClient(server.base_url, EMBEDDED_MODEL_ALIAS, retries=0)
+        client = ChatClient(server.base_url, EMBEDDED_MODEL, retries=0)
         got: list[str] = []
         failure: list[BaseException] = []
 
@@ -104,7 +105,7 @@ def test_segfault_mid_stream_is_reported_as_a_crash_with_its_log(tmp_path):
 @pytest.mark.slow
 def test_doctor_reports_a_dead_server_as_dead(tmp_path, repo):
     server = ServerProcess(log_path=tmp_path / "server.log").start(timeout=180)
-    env = {**os.environ, "AMIGO_ENDPOINT": server.base_url, "AMIGO_MODEL": EMBEDDED_MODEL_ALIAS,
+    env = {**os.environ, "AMIGO_ENDPOINT": server.base_url, "AMIGO_MODEL": EMBEDDED_MODEL,
            "AMIGO_DECODING": "free"}
     try:
         up = subprocess.run([sys.executable, "-m", "amigo", "doctor"], cwd=repo, env=env, capture_output=True,
@@ -167,7 +168,7 @@ def test_llama_cpp_python_is_told_to_queue_requests(tmp_path):
 @pytest.mark.slow
 def test_concurrent_requests_to_the_embedded_server_all_get_whole_answers(model_server):
     """Three front ends at once (an editor, the TUI, the CLI): none may get an empty or cut stream."""
-    client = ChatClient(model_server, EMBEDDED_MODEL_ALIAS, retries=0, read_timeout=300)
+    client = ChatClient(model_server, EMBEDDED_MODEL, retries=0, read_timeout=300)
     prompts = ["Name three colours.", "Write a Python function that adds two numbers.", "Say hello in French."]
     results: dict[int, object] = {}
 

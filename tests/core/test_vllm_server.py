@@ -26,6 +26,7 @@ import pytest
 
 from amigo import edits
 from amigo.client import ChatClient
+from amigo.config import EMBEDDED_MODEL
 from amigo.decoding import (
     answer_text,
     constraint_body,
@@ -35,7 +36,7 @@ from amigo.decoding import (
 from amigo.decoding.backend import PROBE_ANSWER, PROBE_GRAMMAR
 from amigo.errors import ModelServerError
 from amigo.prompt import EditRequest, build_messages
-from amigo.serve import EMBEDDED_MODEL_ALIAS, ServerProcess, free_port
+from amigo.serve import ServerProcess, free_port
 
 from helpers import REAL_CACHE_HOME, TALK_PY, VLLM_MODEL_DIR as MODEL_DIR, VLLM_PYTHON, why_no_vllm
 
@@ -131,7 +132,7 @@ def _chat(base_url: str, model: str, **extra: object) -> str:
 
 
 def test_the_probe_finds_vllm_with_structured_outputs_and_verifies_it(vllm_server: str) -> None:
-    backend = probe_backend(vllm_server, EMBEDDED_MODEL_ALIAS)
+    backend = probe_backend(vllm_server, EMBEDDED_MODEL)
     assert backend.kind == "vllm" and backend.version and backend.version[0].isdigit()
     assert backend.grammar_via == "structured_outputs" and backend.json_schema_via == "structured_outputs"
     assert backend.verified, backend.describe()
@@ -140,10 +141,10 @@ def test_the_probe_finds_vllm_with_structured_outputs_and_verifies_it(vllm_serve
 def test_the_removed_guided_fields_are_ignored_so_amigo_never_sends_them(vllm_server: str) -> None:
     # What the probe guards against, seen on the real server: the old field is
     # accepted with HTTP 200 and has no effect; the current one constrains.
-    ignored = _chat(vllm_server, EMBEDDED_MODEL_ALIAS, guided_grammar=PROBE_GRAMMAR)
+    ignored = _chat(vllm_server, EMBEDDED_MODEL, guided_grammar=PROBE_GRAMMAR)
     assert ignored.strip() != PROBE_ANSWER
-    backend = probe_backend(vllm_server, EMBEDDED_MODEL_ALIAS)
-    obeyed = _chat(vllm_server, EMBEDDED_MODEL_ALIAS, **constraint_body(backend, PROBE_GRAMMAR))
+    backend = probe_backend(vllm_server, EMBEDDED_MODEL)
+    obeyed = _chat(vllm_server, EMBEDDED_MODEL, **constraint_body(backend, PROBE_GRAMMAR))
     assert obeyed.strip() == PROBE_ANSWER
     plan = plan_constraint(REQUEST, backend, "constrained")
     assert list(plan.body) == ["structured_outputs"]
@@ -151,10 +152,10 @@ def test_the_removed_guided_fields_are_ignored_so_amigo_never_sends_them(vllm_se
 
 @pytest.mark.parametrize("prefer", ["gbnf", "json"])
 def test_a_constrained_edit_through_vllm_parses_and_applies(vllm_server: str, prefer: str) -> None:
-    backend = probe_backend(vllm_server, EMBEDDED_MODEL_ALIAS)
+    backend = probe_backend(vllm_server, EMBEDDED_MODEL)
     plan = plan_constraint(REQUEST, backend, "constrained", prefer=prefer)  # type: ignore[arg-type]
     assert plan.decoding == ("constrained-json" if prefer == "json" else "constrained-gbnf")
-    with ChatClient(vllm_server, EMBEDDED_MODEL_ALIAS, read_timeout=300) as client:
+    with ChatClient(vllm_server, EMBEDDED_MODEL, read_timeout=300) as client:
         answer = client.complete(build_messages(REQUEST), temperature=0, seed=0, max_tokens=300, **plan.body)
     text = answer_text(answer.text, plan)
     parsed = edits.parse_blocks(text)
@@ -166,9 +167,9 @@ def test_a_constrained_edit_through_vllm_parses_and_applies(vllm_server: str, pr
 
 def test_a_lora_adapter_is_served_by_name_and_can_be_constrained(vllm_server: str) -> None:
     models = httpx.get(f"{vllm_server}/models", timeout=30).json()
-    assert {EMBEDDED_MODEL_ALIAS, ADAPTER} <= {m["id"] for m in models["data"]}
+    assert {EMBEDDED_MODEL, ADAPTER} <= {m["id"] for m in models["data"]}
     # The adapter really changes the model: the same free request answers differently.
-    assert _chat(vllm_server, ADAPTER) != _chat(vllm_server, EMBEDDED_MODEL_ALIAS)
+    assert _chat(vllm_server, ADAPTER) != _chat(vllm_server, EMBEDDED_MODEL)
     backend = probe_backend(vllm_server, ADAPTER)
     assert backend.verified, backend.describe()
     plan = plan_constraint(REQUEST, backend, "constrained")

@@ -16,9 +16,9 @@ STRICT, _ = strict_available()
 
 
 def test_small_model_run_is_scored_and_cached(model_server: str, eval_data: Path, tmp_path: Path) -> None:
-    from amigo.serve import EMBEDDED_MODEL_ALIAS
+    from amigo.config import EMBEDDED_MODEL
 
-    args = ["run", "--task", "humaneval,gsm8k", "--model", EMBEDDED_MODEL_ALIAS, "--data-dir", str(eval_data),
+    args = ["run", "--task", "humaneval,gsm8k", "--model", EMBEDDED_MODEL, "--data-dir", str(eval_data),
             "--out", str(tmp_path / "run"), "--max-tokens", "96", "--concurrency", "2", "--workers", "1",
             "--sandbox", "strict" if STRICT else "basic"]
     assert main([*args, "--endpoint", model_server]) == 0
