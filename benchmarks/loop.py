@@ -221,7 +221,7 @@ def open_session(repo: Path, endpoint: str, max_tokens: int, record: bool, repai
     config = load_config(repo)
     config = dataclasses.replace(config, endpoint=endpoint, max_tokens=max_tokens, temperature=0.0,
                                  decoding="free", read_timeout=300.0, repair_attempts=repair_attempts,
-                                 check_command=check_command())
+                                 candidates=1, check_command=check_command())  # one greedy answer: the model's own
     session = EditSession.open(repo, config)
     if record:
         import feedback

@@ -2,7 +2,7 @@ from pathlib import Path
 
 import pytest
 
-from amigo.config import EMBEDDED_CANDIDATES, Config, load_config, user_config_path
+from amigo.config import Config, load_config, user_config_path
 from amigo.errors import ConfigError
 
 
@@ -78,14 +78,15 @@ def test_completion_table_from_file_and_environment(tmp_path):
         load_config(tmp_path, environ={})
 
 
-def test_candidates_default_to_several_for_the_embedded_model_only(tmp_path):
-    """Unset, ``candidates`` is EMBEDDED_CANDIDATES for the embedded model (it fails one answer in
-    two) and 1 for any other; a value set in a file or the environment is taken as it is."""
-    assert load_config(tmp_path, environ={}).candidate_count() == EMBEDDED_CANDIDATES > 1
-    assert load_config(tmp_path, environ={"AMIGO_MODEL": "qwen2.5-coder-7b"}).candidate_count() == 1
+def test_candidates_unset_is_left_to_the_engine_and_can_be_set_back(tmp_path):
+    """Unset, ``candidates`` is None (amigo.engine picks: several for the embedded model where the server
+    decodes them together); a value from a file or the environment is taken as it is, and an empty
+    AMIGO_CANDIDATES unsets it again."""
+    assert load_config(tmp_path, environ={}).candidates is None
     write(tmp_path / "amigo.toml", "candidates = 1\n")
-    assert load_config(tmp_path, environ={}).candidate_count() == 1
-    assert load_config(tmp_path, environ={"AMIGO_CANDIDATES": "6"}).candidate_count() == 6
+    assert load_config(tmp_path, environ={}).candidates == 1
+    assert load_config(tmp_path, environ={"AMIGO_CANDIDATES": "6"}).candidates == 6
+    assert load_config(tmp_path, environ={"AMIGO_CANDIDATES": ""}).candidates is None
     write(tmp_path / "amigo.toml", "candidates = 0\n")
     with pytest.raises(ConfigError, match="'candidates' must be between 1 and 16"):
         load_config(tmp_path, environ={})

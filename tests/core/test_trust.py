@@ -7,6 +7,7 @@ the loop on the real embedded model.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import subprocess
 import sys
@@ -17,7 +18,7 @@ import pytest
 
 from amigo.checks import check_change, judge_answer, run_check_command
 from amigo.client import ChatClient
-from amigo.config import Config
+from amigo.config import EMBEDDED_MODEL, Config
 from amigo.engine import EditSession
 from amigo.events import AttemptFailedEvent, ProposalEvent, RepairEvent, TokenEvent
 from amigo.workspace import Workspace
@@ -461,7 +462,7 @@ def test_repair_rounds_sample_and_half_the_candidates_ask_afresh(repo):
 def test_repair_loop_on_the_real_model(repo, model_server):
     """SmolLM2-135M, the demo's instruction: whatever it answers, nothing broken is shown as passing,
     every failed attempt was sent back, and ``--yes`` writes only a change that parses."""
-    config = Config(endpoint=model_server, model="smollm2-135m-instruct", context_budget=0,
+    config = Config(endpoint=model_server, model=EMBEDDED_MODEL, context_budget=0,
                     repair_attempts=2, max_tokens=256)
     session = EditSession(config, Workspace(repo), ChatClient(model_server, config.model, retries=0))
     seen: list = []
@@ -534,6 +535,27 @@ def _llama_server_session(repo, server, **overrides):
     session, seen = session_for(repo, server, decoding="free", **overrides)
     session._decoding_cache = Backend(server.base_url, "recorded", "llama.cpp")
     return session, seen
+
+
+def test_unset_candidates_are_several_for_the_embedded_model_where_they_decode_together(repo):
+    """``candidates`` unset: the embedded model on llama-server gets EMBEDDED_CANDIDATES answers a
+    round (the greedy one, and the sampled ones in one request); on llama-cpp-python, which decodes
+    one answer at a time, and for any other model, one."""
+    from amigo.decoding.backend import Backend
+    from amigo.engine import EMBEDDED_CANDIDATES
+
+    asked = {}
+    for kind, model in (("llama.cpp", EMBEDDED_MODEL), ("llama-cpp-python", EMBEDDED_MODEL),
+                        ("llama.cpp", "qwen2.5-coder-7b")):
+        with RecordedModelServer(lambda body: OLDEST_BROKEN) as server:
+            session, _ = session_for(repo, server, repair_attempts=0, decoding="free")
+            session.config = dataclasses.replace(session.config, model=model)
+            session._decoding_cache = Backend(server.base_url, "recorded", kind)
+            session.propose(session.make_request("return None for no users", "users.py", selection=(17, 18)))
+            asked[kind, model] = sum(b.get("n") or 1 for b in server.requests)
+    assert asked == {("llama.cpp", EMBEDDED_MODEL): EMBEDDED_CANDIDATES, ("llama-cpp-python", EMBEDDED_MODEL): 1,
+                     ("llama.cpp", "qwen2.5-coder-7b"): 1}
+    assert EMBEDDED_CANDIDATES > 1
 
 
 def test_sampled_candidates_share_one_request_so_the_prompt_is_evaluated_once(repo):
