@@ -11,6 +11,10 @@ diff they skimmed would write that. Findings are carried on the proposal:
   instruction neither names it nor asks for a removal;
 * ``duplicate-definition`` (error): a second top-level function or class of
   the same name, which silently replaces the first;
+* ``undefined-name`` (error, Python): a name the change uses that the file
+  neither defines, imports nor had undefined before (pyflakes, which reads
+  the code without running it): a call to a helper the model made up, which
+  fails with NameError when it runs, at import time when it is at module level;
 * ``removed-selection`` (error): most of the selected lines (or file) gone,
   when the instruction asks for no lines to go (a rename asks for none);
 * ``check-command`` (error): the person's own ``check_command`` failed on a
@@ -76,7 +80,7 @@ class Finding:
     ``warning``; ``line`` is 1-based in the proposed file, when there is one.
     """
 
-    kind: str  # syntax | removed-definition | duplicate-definition | removed-selection | check-command | format
+    kind: str  # syntax | removed-definition | duplicate-definition | undefined-name | removed-selection | check-command | format
     level: str
     path: str
     message: str
@@ -244,6 +248,32 @@ def _selection_findings(path: str, old: str, new: str, selection: tuple[int, int
                     f"the file {shrink} lines shorter), which the instruction did not ask for", start)]
 
 
+def _undefined_names(text: str) -> list[tuple[str, int]]:
+    """(name, line) of every name pyflakes finds used but defined nowhere in ``text`` (Python that
+    ast parses; else none: the syntax check speaks for it)."""
+    from pyflakes.checker import Checker
+    from pyflakes.messages import UndefinedName
+
+    try:
+        tree = ast.parse(text)
+    except (SyntaxError, ValueError):
+        return []
+    return [(m.message_args[0], m.lineno) for m in Checker(tree).messages if isinstance(m, UndefinedName)]
+
+
+def _undefined_name_findings(path: str, old: str, new: str) -> list[Finding]:
+    """A finding for each name the new text uses undefined that the old text did not (once, at its
+    first use): a name undefined before was the person's (a star import, a global made at run time)."""
+    before = {name for name, _ in _undefined_names(old)}
+    first: dict[str, int] = {}
+    for name, line in _undefined_names(new):
+        if name not in before:
+            first.setdefault(name, line)
+    return [Finding("undefined-name", "error", path,
+                    f"uses the name {name} at line {line}, which the file neither defines nor imports", line)
+            for name, line in first.items()]
+
+
 def check_change(path: str, old: str | None, new: str, instruction: str,
                  selection: tuple[int, int] | None = None) -> list[Finding]:
     """Every finding for one file's change (empty for languages no grammar parses)."""
@@ -252,6 +282,8 @@ def check_change(path: str, old: str | None, new: str, instruction: str,
         return []
     old = old or ""
     findings = _syntax_findings(path, old, new, language)
+    if language == "python" and not findings:
+        findings += _undefined_name_findings(path, old, new)
     if old:
         findings += _definition_findings(path, old, new, language, instruction)
         findings += _selection_findings(path, old, new, selection, instruction)

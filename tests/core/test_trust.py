@@ -491,6 +491,21 @@ def test_repair_loop_on_the_real_model(repo, model_server):
         assert result.returncode == 1 and (repo / "users.py").read_bytes() == before
 
 
+def test_a_name_the_change_uses_that_nothing_defines_is_flagged(repo):
+    """What four candidates of the embedded model once got past the checks under `--yes`: a call, at
+    module level, to a helper it made up (NameError on import). A name undefined before the change
+    (here one a star import may bring) is the person's, not flagged."""
+    old = (repo / "users.py").read_text()
+    new = old.replace("def oldest(users):",
+                      "users = load_users(users_list_to_tuple())\n\n\ndef oldest(users):")
+    (finding,) = check_change("users.py", old, new, "return None for no users", selection=(17, 18))
+    assert (finding.kind, finding.level, finding.line) == ("undefined-name", "error", 17)
+    assert "uses the name users_list_to_tuple at line 17, which the file neither defines nor imports" in str(finding)
+    starred = "from helpers import *\n\n\ndef f():\n    return made_elsewhere()\n"
+    assert check_change("m.py", starred, starred.replace("elsewhere()", "elsewhere() + 1"), "add one") == []
+    assert check_change("m.py", old, new.replace("users_list_to_tuple()", "[]"), "x") == []
+
+
 def test_a_second_definition_of_the_same_function_is_flagged(repo):
     """What `make demo` once committed: the selection rewritten with a copy of the function above it."""
     old = (repo / "users.py").read_text()
