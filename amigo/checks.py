@@ -30,6 +30,7 @@ back to the model; nothing here touches the person's files.
 from __future__ import annotations
 
 import ast
+import functools
 import os
 import re
 import shlex
@@ -248,17 +249,19 @@ def _selection_findings(path: str, old: str, new: str, selection: tuple[int, int
                     f"the file {shrink} lines shorter), which the instruction did not ask for", start)]
 
 
-def _undefined_names(text: str) -> list[tuple[str, int]]:
+@functools.lru_cache(maxsize=16)
+def _undefined_names(text: str) -> tuple[tuple[str, int], ...]:
     """(name, line) of every name pyflakes finds used but defined nowhere in ``text`` (Python that
-    ast parses; else none: the syntax check speaks for it)."""
+    ast parses; else none: the syntax check speaks for it). Cached: every candidate of every round
+    is checked against the same old text."""
     from pyflakes.checker import Checker
     from pyflakes.messages import UndefinedName
 
     try:
         tree = ast.parse(text)
     except (SyntaxError, ValueError):
-        return []
-    return [(m.message_args[0], m.lineno) for m in Checker(tree).messages if isinstance(m, UndefinedName)]
+        return ()
+    return tuple((m.message_args[0], m.lineno) for m in Checker(tree).messages if isinstance(m, UndefinedName))
 
 
 def _undefined_name_findings(path: str, old: str, new: str) -> list[Finding]:
