@@ -127,15 +127,19 @@ class Progress:
                               f"{event.problem}\n-- attempt {event.attempt}:\n")
             self.stream.flush()
 
-    def finish(self, completion_tokens: int | None) -> None:
+    def finish(self, answers_per_round: int = 1) -> None:
+        """The closing line. Only one answer of a round streams: with several candidates the
+        others decode beside it unseen, so the count and rate are the shown answer's."""
         self._stop.set()
         if self._thread:
             self._thread.join()
         elapsed = time.monotonic() - self.started
-        tokens = completion_tokens or self.count
         if not self.quiet:
-            rate = tokens / elapsed if elapsed > 0 else 0.0
-            self.stream.write(f"\n-- {tokens} tokens in {elapsed:.1f} s ({rate:.0f} tokens/s)\n")
+            rate = self.count / elapsed if elapsed > 0 else 0.0
+            line = f"\n-- {self.count} tokens in {elapsed:.1f} s ({rate:.0f} tokens/s)"
+            if answers_per_round > 1:
+                line += f" in the answer shown; {answers_per_round} answers a round decoded together"
+            self.stream.write(line + "\n")
             self.stream.flush()
 
 
@@ -211,11 +215,13 @@ def cmd_edit(args: argparse.Namespace) -> int:
         progress = Progress(sys.stderr, quiet=args.quiet)
         unsubscribe = session.events.subscribe(progress.on_event)
         progress.start()
+        answers_per_round = 1
         try:
             proposal = session.propose(request)
+            answers_per_round = session.candidate_count()  # known by now: no second probe of a failed server
         finally:
             unsubscribe()
-            progress.finish(None)
+            progress.finish(answers_per_round)
         return _review_and_apply(session, proposal, args)
     finally:
         session.close()

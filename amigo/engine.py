@@ -198,7 +198,7 @@ class EditSession:
         repair: list[dict] | None = None
         previous = parent
         for attempt in range(1, 2 + self.config.repair_attempts):
-            asks = candidate_asks(original, repair, base, attempt, self._candidate_count())
+            asks = candidate_asks(original, repair, base, attempt, self.candidate_count())
             try:
                 chosen, turned_down = self._attempt(request, asks, label, request_id, attempt, cancel,
                                                     previous, allow_partial)
@@ -283,7 +283,7 @@ class EditSession:
         params: dict = {"temperature": self.config.temperature, "max_tokens": self.config.max_tokens}
         if self.config.seed is not None:
             params["seed"] = self.config.seed
-        if self._candidate_count() > 1:
+        if self.candidate_count() > 1:
             params.update(logprobs=True, top_logprobs=1)  # to rank the candidates that pass (llama-cpp-python
             # sends log-probabilities only when top_logprobs is set)
         params.update(sampling or {})
@@ -407,7 +407,7 @@ class EditSession:
             answer = decoding.answer_text(answer, label)  # JSON blocks -> SEARCH/REPLACE text, still validated
         return answer, stats, time.monotonic() - started
 
-    def _candidate_count(self) -> int:
+    def candidate_count(self) -> int:
         """Answers a round asks for: ``candidates`` when set, else EMBEDDED_CANDIDATES for the
         embedded model on a server that decodes them together, else 1."""
         if self.config.candidates is not None:

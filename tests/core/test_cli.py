@@ -30,6 +30,19 @@ def test_edit_yes_applies_and_commits_then_undo(repo):
     assert "sort_by_age" not in (repo / "users.py").read_text()
 
 
+def test_closing_line_says_the_rate_is_the_shown_answers_when_several_decode(repo):
+    """With several candidates only one answer streams; the tokens and rate printed are its own."""
+    answer = (RECORDED / "blocks_sort.txt").read_text()
+    with RecordedModelServer(answer) as server:
+        one = amigo(repo, "edit", "add sort_by_age", "users.py", "--format", "blocks", stdin="n\n",
+                    endpoint=server.base_url)
+        three = amigo(repo, "edit", "add sort_by_age", "users.py", "--format", "blocks", stdin="n\n",
+                      endpoint=server.base_url, env={"AMIGO_CANDIDATES": "3"})
+    assert one.returncode == three.returncode == 3, (one.stderr, three.stderr)
+    assert "tokens in" in one.stderr and "decoded together" not in one.stderr
+    assert "in the answer shown; 3 answers a round decoded together" in three.stderr
+
+
 def test_edit_rejected_leaves_tree_unchanged(repo):
     before = snapshot(repo)
     answer = (RECORDED / "blocks_sort.txt").read_text()
