@@ -14,7 +14,9 @@ diff they skimmed would write that. Findings are carried on the proposal:
 * ``undefined-name`` (error, Python): a name the change uses that the file
   neither defines, imports nor had undefined before (pyflakes, which reads
   the code without running it): a call to a helper the model made up, which
-  fails with NameError when it runs, at import time when it is at module level;
+  fails with NameError when it runs, at import time when it is at module level,
+  or a rename done in part (a use of the old name left behind: the message
+  names the new one);
 * ``removed-selection`` (error): most of the selected lines (or file) gone,
   when the instruction asks for no lines to go (a rename asks for none);
 * ``check-command`` (error): the person's own ``check_command`` failed on a
@@ -264,17 +266,48 @@ def _undefined_names(text: str) -> tuple[tuple[str, int], ...]:
     return tuple((m.message_args[0], m.lineno) for m in Checker(tree).messages if isinstance(m, UndefinedName))
 
 
+@functools.lru_cache(maxsize=16)
+def _identifiers(text: str) -> frozenset[str]:
+    """Every name ``text`` uses or binds: variables, parameters, functions, classes (none when it
+    does not parse)."""
+    try:
+        tree = ast.parse(text)
+    except (SyntaxError, ValueError):
+        return frozenset()
+    found: set[str] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Name):
+            found.add(node.id)
+        elif isinstance(node, ast.arg):
+            found.add(node.arg)
+        elif isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+            found.add(node.name)
+    return frozenset(found)
+
+
 def _undefined_name_findings(path: str, old: str, new: str) -> list[Finding]:
     """A finding for each name the new text uses undefined that the old text did not (once, at its
-    first use): a name undefined before was the person's (a star import, a global made at run time)."""
+    first use): a name undefined before was the person's (a star import, a global made at run time).
+    A name the old text had is one whose definition the change removed or renamed while leaving a
+    use behind (a rename done in part); the message says so, and names the one new name when there
+    is a single one, so the repair round and the person see the likely fix."""
     before = {name for name, _ in _undefined_names(old)}
     first: dict[str, int] = {}
     for name, line in _undefined_names(new):
         if name not in before:
             first.setdefault(name, line)
-    return [Finding("undefined-name", "error", path,
-                    f"uses the name {name} at line {line}, which the file neither defines nor imports", line)
-            for name, line in first.items()]
+    if not first:
+        return []
+    had = _identifiers(old)
+    appeared = sorted(_identifiers(new) - had)
+    findings = []
+    for name, line in first.items():
+        message = f"uses the name {name} at line {line}, which the file neither defines nor imports"
+        if name in had:
+            message += " (the change removed or renamed what defined it"
+            message += f"; if it became {appeared[0]}, this use must change too)" if len(appeared) == 1 else ")"
+        findings.append(Finding("undefined-name", "error", path, message, line))
+    return findings
 
 
 def check_change(path: str, old: str | None, new: str, instruction: str,

@@ -506,6 +506,23 @@ def test_a_name_the_change_uses_that_nothing_defines_is_flagged(repo):
     assert check_change("m.py", old, new.replace("users_list_to_tuple()", "[]"), "x") == []
 
 
+def test_a_rename_done_in_part_is_flagged_with_the_likely_fix():
+    """The shape a rename task invites ("Rename the variable head to directory", posixpath.dirname of
+    the trust tasks): the assignments renamed, a use left behind. It parses, and raises NameError."""
+    old = ("def dirname(p):\n    i = p.rfind('/') + 1\n    head = p[:i]\n"
+           "    if head:\n        head = head.rstrip('/')\n    return head\n")
+    new = ("def dirname(p):\n    i = p.rfind('/') + 1\n    directory = p[:i]\n"
+           "    if directory:\n        directory = directory.rstrip('/')\n    return head\n")
+    (finding,) = check_change("posixpath.py", old, new, "Rename the variable head to directory.")
+    assert (finding.kind, finding.line) == ("undefined-name", 6)
+    assert finding.message == ("uses the name head at line 6, which the file neither defines nor imports "
+                               "(the change removed or renamed what defined it; if it became directory, "
+                               "this use must change too)")
+    two_new = new.replace("    return head", "    length = len(directory)\n    return head")
+    (finding,) = check_change("posixpath.py", old, two_new, "Rename the variable head to directory.")
+    assert finding.message.endswith("(the change removed or renamed what defined it)")
+
+
 def test_a_second_definition_of_the_same_function_is_flagged(repo):
     """What `make demo` once committed: the selection rewritten with a copy of the function above it."""
     old = (repo / "users.py").read_text()
