@@ -7,6 +7,8 @@ longer parses, or quietly drops a function; a person clicking accept on a
 diff they skimmed would write that. Findings are carried on the proposal:
 
 * ``syntax`` (error): ERROR or MISSING nodes that the file did not have before;
+  in Python also what compiling the file refuses and did not before (it compiles, never runs:
+  ``return`` outside a function parses but fails on import);
 * ``removed-definition`` (error): a function, class or method gone, when the
   instruction neither names it nor asks for a removal;
 * ``duplicate-definition`` (error): a second top-level function or class of
@@ -40,6 +42,7 @@ import signal
 import shutil
 import subprocess
 import tempfile
+import warnings
 from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
@@ -148,11 +151,17 @@ def syntax_errors(text: str, language: str) -> list[tuple[tuple[str, str], int]]
     return [(_error_key(n, lines), n.start_point[0] + 1) for n in _error_nodes(tree.root_node)]
 
 
+@functools.lru_cache(maxsize=16)
 def python_syntax_error(text: str) -> tuple[str, int] | None:
     """Python's own verdict, (message, line), or None when ``text`` compiles. tree-sitter is
-    tolerant where Python is not (a ``def`` with no body parses there)."""
+    tolerant where Python is not (a ``def`` with no body parses there), and so is the parser alone:
+    ``return`` outside a function, a duplicate parameter or a repeated keyword argument parse
+    but fail when the module is imported, which is what compiling finds (compiling runs nothing).
+    Cached: every candidate of every round is checked against the same old text."""
     try:
-        ast.parse(text)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # the compiler's SyntaxWarnings are not this check's to print
+            compile(text, "<proposal>", "exec", dont_inherit=True)
     except SyntaxError as exc:
         return exc.msg, exc.lineno or 1
     except ValueError as exc:  # null bytes

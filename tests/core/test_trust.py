@@ -539,6 +539,21 @@ def test_python_errors_tree_sitter_tolerates_are_found_too(repo):
     assert kinds[0] == "syntax"
 
 
+def test_python_errors_only_compiling_finds_are_found_too():
+    """Code the parser takes but the module's import refuses: a rewritten body left at module level
+    (its ``return`` outside any function), a parameter written twice."""
+    old = "def first(items):\n    if not items:\n        return None\n    return items[0]\n"
+    dedented = "if not items:\n    return None\nreturn items[0]\n"
+    (finding,) = check_change("m.py", old, dedented, "return None for no items")[:1]
+    assert (finding.kind, finding.line) == ("syntax", 2)
+    assert "'return' outside function" in finding.message
+    twice = old.replace("first(items)", "first(items, items)")
+    (finding,) = check_change("m.py", old, twice, "return None for no items")
+    assert finding.kind == "syntax" and "duplicate argument 'items'" in finding.message
+    broken_before = "return 1\n"
+    assert check_change("m.py", broken_before, broken_before + "return 2\n", "x") == []  # the person's
+
+
 def test_candidates_are_asked_one_after_the_other_from_llama_cpp_python(repo):
     """Its server cuts off the answer it streams when another request arrives; so the greedy answer
     comes first, and a sampled one is asked for only while none has passed."""
