@@ -13,8 +13,10 @@ the real engine (amigo.engine.EditSession) is asked with every combination of
 edit format, decoding, ``repair_attempts`` and ``candidates``. The outcome is
 what ``--yes`` does with the proposal it returns:
 
-* applied+parses: written, and the new file is valid Python (``ast.parse``);
-* applied+broken: written, and the file no longer parses;
+* applied+parses: written, and the new file is valid Python: it compiles (which runs nothing and
+  also refuses what the parser alone takes, such as ``return`` outside a function; records made
+  before commit 16dbeab judged with ``ast.parse``);
+* applied+broken: written, and the file no longer compiles;
 * refused: nothing written (the answer did not apply, or its checks failed).
 
 With ``--cold`` the server is restarted before each task and configuration:
@@ -40,7 +42,6 @@ short.
 from __future__ import annotations
 
 import argparse
-import ast
 import itertools
 import json
 import os
@@ -49,9 +50,10 @@ import subprocess
 import sys
 import tempfile
 import time
+import warnings
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
@@ -93,7 +95,9 @@ def load_tasks(paths: list[Path], limit: int | None, skip: int = 0) -> list[dict
 
 def parses(text: str) -> bool:
     try:
-        ast.parse(text)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            compile(text, "<task>", "exec", dont_inherit=True)
     except (SyntaxError, ValueError):
         return False
     return True
