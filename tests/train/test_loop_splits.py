@@ -56,7 +56,7 @@ def test_splits_follow_the_shares_and_the_export_agrees(planned: list[dict[str, 
 
 def _answers(tasks: list[dict[str, Any]]) -> Any:
     """Per task, by its index: 0 the committed change (accepted), 1 the committed change and a stray
-    ``return`` at module level (parses, so only the check command catches it: rejected, though it
+    ``return`` at module level (parses but does not compile: the check stage refuses it, though it
     did what was asked), 2 a block whose SEARCH text is not in the file (does not apply)."""
     from amigo.edits import render
 
@@ -90,7 +90,7 @@ def test_reviewer_and_held_out_pairs_by_split(tmp_path: Path, planned: list[dict
         rates = loop.replay(session, tasks, correct=True)
         session.close()
     follow_up(repo, session.config.feedback)
-    # only the committed change applies and passes: the non-compiling one is the check command's catch
+    # only the committed change applies and passes: the non-compiling one is the check stage's catch
     assert rates == {"accepted": 4 / 12, "did_what_was_asked": 8 / 12}
     for k, task in enumerate(tasks):  # rejected answers were corrected by hand; accepted ones are on disk
         assert (repo / task["path"]).read_text() == task["new"], (k, task["path"])
@@ -99,7 +99,7 @@ def test_reviewer_and_held_out_pairs_by_split(tmp_path: Path, planned: list[dict
     with Store(db) as store:
         done = export(store, "dpo", tmp_path / "export", test_fraction=loop.HELD_OUT_THRESHOLD)
     caught = {e.proposal.request.path for e in seen if isinstance(e, ProposalEvent)
-              and [f.kind for f in e.proposal.findings] == ["check-command"]}
+              and [f.kind for f in e.proposal.findings] == ["syntax"]}  # found before the check command runs
     assert caught == {t["path"] for k, t in enumerate(tasks) if k % 3 == 1}
     rejected = [t for k, t in enumerate(tasks) if k % 3]
     held = [t for t in rejected if t["split"] != "train"]
