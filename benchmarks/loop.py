@@ -18,8 +18,9 @@ reached); ``--resume`` runs the nightly cycle, the switch and the second replay 
    `amigo serve`'s llama-cpp-python backend from the release's GGUF.
 3. First replay: every feedback task goes through the engine (``EditSession.propose``) with
    ``check_command`` set to ``python -m py_compile {files}`` (the tasks carry no tests of
-   their own: the compiler on a copy of the repository, beside the engine's own check stage,
-   is the check that is real for them). The scripted reviewer (``accepts``) accepts an
+   their own: the compiler on a copy of the repository is the check that is real for them; the
+   engine's check stage compiles Python too, so here the command repeats it; it stays as the
+   reviewer's own check, set the way a person sets one). The scripted reviewer (``accepts``) accepts an
    answer that applies, changes the file and passes the checks, and rejects the rest; after
    a rejection it writes the committed change itself, like a person. The feedback recorder
    keeps it all and ``follow_up`` captures those corrections. ``makes_the_change`` (every
