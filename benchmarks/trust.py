@@ -50,7 +50,6 @@ import subprocess
 import sys
 import tempfile
 import time
-import warnings
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -58,6 +57,7 @@ from typing import Any
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
+from amigo.checks import python_syntax_error  # noqa: E402
 from amigo.client import ChatClient  # noqa: E402
 from amigo.config import Config  # noqa: E402
 from amigo.engine import EditSession  # noqa: E402
@@ -94,13 +94,8 @@ def load_tasks(paths: list[Path], limit: int | None, skip: int = 0) -> list[dict
 
 
 def parses(text: str) -> bool:
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            compile(text, "<task>", "exec", dont_inherit=True)
-    except (SyntaxError, ValueError):
-        return False
-    return True
+    """Whether ``text`` compiles, judged as the check stage judges it."""
+    return python_syntax_error(text) is None
 
 
 def task_repo(folder: Path, task: dict[str, Any]) -> Path:
