@@ -29,7 +29,9 @@ from amigo.events import (
     AcceptedEvent, AttemptFailedEvent, DoneEvent, ErrorEvent, EventBus, FileChange, Proposal, ProposalEvent,
     RejectedEvent, RepairEvent, RetriedEvent, StaleEvent, TokenEvent, UndoneEvent,
 )
-from amigo.prompt import ContextSection, Diagnostic, EditRequest, build_messages, repair_messages
+from amigo.prompt import (
+    ContextSection, Diagnostic, EditRequest, build_messages, repair_messages, restated_messages,
+)
 from amigo.shared_prompt import SharedPrompt, group_asks
 from amigo.splice import splice_definitions
 from amigo.workspace import ApplyResult, Workspace, sha256_text
@@ -190,12 +192,13 @@ class EditSession:
                      sampling: dict | None) -> tuple[Proposal, list[tuple[Proposal, str]]]:
         """Rounds of candidates until one passes or ``repair_attempts`` run out: (the proposal to
         show, every turned-down answer with its problem). A round after the first sends the
-        last problem back (:func:`amigo.prompt.repair_messages`). A server failure during a
-        repair round shows the last answer instead of losing it."""
+        last problem back (see :func:`candidate_asks`). A server failure during a repair round
+        shows the last answer instead of losing it."""
         original = build_messages(request)
         base, label = self._sampling_params(request, sampling)
         failed: list[tuple[Proposal, str]] = []
-        repair: list[dict] | None = None
+        repair: RepairPrompts | None = None
+        show_answer = True  # until the model is seen writing a turned-down answer again
         previous = parent
         for attempt in range(1, 2 + self.config.repair_attempts):
             asks = candidate_asks(original, repair, base, attempt, self.candidate_count())
@@ -207,6 +210,10 @@ class EditSession:
                     raise
                 log.warning("repair attempt %d failed (%s); showing the last answer", attempt, exc)
                 return failed.pop()[0], failed
+            if show_answer and repair is not None and _copies(repair, [chosen, *(p for p, _ in turned_down)],
+                                                               failed):
+                log.info("attempt %d wrote a turned-down answer again; later rounds do not show it", attempt)
+                show_answer = False
             failed.extend(turned_down)
             if chosen.passes or allow_partial or attempt > self.config.repair_attempts:
                 return chosen, failed
@@ -222,8 +229,11 @@ class EditSession:
                 self.events.publish(RepairEvent(request_id, attempt + 1, problem + note))
             else:
                 self.events.publish(RepairEvent(request_id, attempt + 1, problem))
-                repair = repair_messages(original, chosen.answer, _with_failed_search(chosen, problem),
-                                         request.edit_format)
+                stated = _with_failed_search(chosen, problem)
+                repair = RepairPrompts(
+                    conversation=repair_messages(original, chosen.answer, stated, request.edit_format),
+                    restated=restated_messages(original, stated, request.edit_format),
+                    show_answer=show_answer)
             previous = chosen
         raise AssertionError("unreachable: the last round returns")  # pragma: no cover
 
@@ -684,18 +694,31 @@ class CandidateAsk:
     params: dict
 
 
-def candidate_asks(original: list[dict], repair: list[dict] | None, base: dict, attempt: int,
+@dataclass(frozen=True)
+class RepairPrompts:
+    """What a repair round may send, both stating the last round's problem."""
+
+    conversation: list[dict]  # the request, the failed answer, the problem (amigo.prompt.repair_messages)
+    restated: list[dict]  # the request with the problem, the failed answer left out (restated_messages)
+    show_answer: bool = True  # False once the conversation got a turned-down answer back word for word
+
+
+def candidate_asks(original: list[dict], repair: RepairPrompts | None, base: dict, attempt: int,
                    count: int) -> list[CandidateAsk]:
     """The ``count`` requests of round ``attempt``: what each sends and how it samples.
 
     Round 1: the first candidate keeps the configured sampling (greedy by
     default), the others sample at CANDIDATE_TEMPERATURE or more with seeds
-    ``seed + k``. Repair rounds: a weak model told about its greedy mistake
-    mostly writes the same mistake again, so every candidate samples (the
-    first at REPAIR_TEMPERATURE or more) with seeds of its own round; and with
-    several candidates, every second one asks the original question afresh
-    (no failed answer in sight to copy) while the others get the repair
-    conversation.
+    ``seed + k``, all asking the request. Repair rounds: a weak model told
+    about its greedy mistake mostly writes the same mistake again, so every
+    candidate samples (the first at REPAIR_TEMPERATURE or more) with seeds of
+    its own round. The first gets the repair conversation, which shows the
+    failed answer (what a strong model fixes best), until the model is seen
+    copying it (``repair.show_answer``); every other candidate, and the first
+    from then on, gets the request restated with the problem and without the
+    answer: shown its answer, the embedded model wrote it again word for word
+    in more than half its repair candidates (benchmarks/RESULTS.md, "Asking
+    again without the failed answer").
     """
     seed = int(base.get("seed") or 0)
     asks = []
@@ -705,9 +728,21 @@ def candidate_asks(original: list[dict], repair: list[dict] | None, base: dict, 
             floor = CANDIDATE_TEMPERATURE if k > 0 else REPAIR_TEMPERATURE
             params["temperature"] = max(float(params["temperature"]), floor)
             params["seed"] = seed + (attempt - 1) * count + k
-        fresh = repair is None or k % 2 == 1
-        asks.append(CandidateAsk(original if fresh else repair, params))
+        if repair is None:
+            messages = original
+        elif k == 0 and repair.show_answer:
+            messages = repair.conversation
+        else:
+            messages = repair.restated
+        asks.append(CandidateAsk(messages, params))
     return asks
+
+
+def _copies(repair: RepairPrompts, answers: Sequence[Proposal], failed: Sequence[tuple[Proposal, str]]) -> bool:
+    """Whether an answer to the repair conversation (among ``answers``, one round's) is, but for
+    surrounding blank space, an answer already turned down (``failed``)."""
+    turned_down = {p.answer.strip() for p, _ in failed}
+    return any(p.messages == tuple(repair.conversation) and p.answer.strip() in turned_down for p in answers)
 
 
 def new_request_id() -> str:

@@ -191,6 +191,25 @@ def repair_messages(messages: Sequence[dict[str, str]], answer: str, problem: st
     ]
 
 
+def restated_messages(messages: Sequence[dict[str, str]], problem: str,
+                      edit_format: str) -> list[dict[str, str]]:
+    """The request asked again with the problem of an answer that failed, but not that answer.
+
+    A small model shown its own failed answer mostly writes it again word for
+    word, however it is told what is wrong (benchmarks/RESULTS.md, "Asking
+    again without the failed answer"): left out of sight, the answer cannot be
+    copied, and the problem still says what to avoid (the syntax error and its
+    line, the definition it dropped, the SEARCH text that matched nothing).
+    """
+    ask = REPAIR_BLOCKS if edit_format == "blocks" else REPAIR_WHOLE
+    *head, last = messages
+    return [
+        *head,
+        {"role": last["role"],
+         "content": f"{last['content']}\n\n## An earlier answer was turned down\n{problem.strip()}\n\n{ask}"},
+    ]
+
+
 def render_answer(request: EditRequest, new_file_text: str) -> str:
     """The ideal model answer that turns ``request.file_text`` into ``new_file_text``.
 

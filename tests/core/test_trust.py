@@ -436,22 +436,56 @@ def test_candidates_keep_the_one_that_passes(repo):
     assert failed.proposal.answer == OLDEST_BROKEN and failed.successor_id == proposal.id
 
 
-def test_repair_rounds_sample_and_half_the_candidates_ask_afresh(repo):
+def test_repair_rounds_sample_and_all_but_one_candidate_ask_without_the_failed_answer(repo):
     """A repair round never repeats the first round's greedy request: every candidate samples with
-    a seed of its own, and with two candidates one gets the repair conversation, the other the
-    original question (a weak model told about its mistake mostly copies it)."""
+    a seed of its own; the first gets the repair conversation (its failed answer shown), the others
+    the request restated with the problem and without the answer, which they cannot copy."""
     with RecordedModelServer(lambda body: OLDEST_BROKEN) as server:
-        session, seen = session_for(repo, server, candidates=2, repair_attempts=1)
+        session, seen = session_for(repo, server, candidates=3, repair_attempts=1)
         proposal = session.propose(session.make_request("return None for no users", "users.py",
                                                         selection=(17, 18)))
-        first, repair = server.requests[:2], server.requests[2:]
-    assert len(first) == 2 and len(repair) == 2 and proposal.attempt == 2 and proposal.broken
-    assert sorted(b["seed"] for b in first) == [0, 1] and sorted(b["seed"] for b in repair) == [2, 3]
-    assert sorted(b["temperature"] for b in repair) == [0.4, 0.8]
+        first, repair = server.requests[:3], server.requests[3:]
+    assert len(first) == 3 and len(repair) == 3 and proposal.attempt == 2 and proposal.broken
+    assert sorted(b["seed"] for b in first) == [0, 1, 2] and sorted(b["seed"] for b in repair) == [3, 4, 5]
+    assert sorted(b["temperature"] for b in repair) == [0.4, 0.8, 0.8]
     asked_again = [b for b in repair if any(m["role"] == "assistant" for m in b["messages"])]
     assert len(asked_again) == 1 and asked_again[0]["temperature"] == 0.4
-    assert [b["messages"] for b in repair if b is not asked_again[0]] == [first[0]["messages"]]
-    assert len([e for e in seen if isinstance(e, AttemptFailedEvent)]) == 3  # all but the one shown
+    assert asked_again[0]["messages"][2]["content"] == OLDEST_BROKEN
+    original_system, original_user = first[0]["messages"]
+    for body in repair:
+        if body is asked_again[0]:
+            continue
+        system, user = body["messages"]
+        assert system == original_system and user["content"].startswith(original_user["content"])
+        restated = user["content"][len(original_user["content"]):]
+        assert "An earlier answer was turned down" in restated and "syntax error" in restated
+        assert "max(users, key=lambda u: u.age))" in restated  # the failing line, quoted by the problem
+    assert len([e for e in seen if isinstance(e, AttemptFailedEvent)]) == 5  # all but the one shown
+
+
+OLDEST_BROKEN_OTHERWISE = "```python\ndef oldest(users):\n    return max(users, key=lambda u: u.age\n```\n"
+
+
+@pytest.mark.parametrize("answers, shown_in_round_3", [
+    ([OLDEST_BROKEN, OLDEST_BROKEN, OLDEST_BROKEN], False),
+    ([OLDEST_BROKEN, OLDEST_BROKEN_OTHERWISE, OLDEST_BROKEN], True),
+], ids=["copies", "writes-anew"])
+def test_a_model_seen_copying_its_failed_answer_is_not_shown_it_again(repo, answers, shown_in_round_3):
+    """With one candidate, round 2 shows the failed answer (a strong model fixes that best); the
+    model that writes it again word for word gets the restated request in round 3, one that
+    writes something new is shown its new answer."""
+    replies = iter(answers)
+    with RecordedModelServer(lambda body: next(replies)) as server:
+        session, _ = session_for(repo, server, candidates=1, repair_attempts=2)
+        proposal = session.propose(session.make_request("return None for no users", "users.py",
+                                                        selection=(17, 18)))
+        rounds = [body["messages"] for body in server.requests]
+    assert proposal.attempt == 3 and len(rounds) == 3
+    assert len(rounds[0]) == 2 and rounds[1][2] == {"role": "assistant", "content": answers[0]}
+    if shown_in_round_3:
+        assert rounds[2][2] == {"role": "assistant", "content": answers[1]}
+    else:
+        assert len(rounds[2]) == 2 and "An earlier answer was turned down" in rounds[2][1]["content"]
 
 
 # -- the real embedded model --------------------------------------------------------------------
@@ -623,17 +657,17 @@ def test_sampled_candidates_share_one_request_so_the_prompt_is_evaluated_once(re
 
 
 def test_repair_rounds_share_requests_where_prompt_and_sampling_agree(repo):
-    """A repair round: the first candidate (repair conversation, temperature 0.4) alone, the two
-    asking afresh together, the other repair one alone: 3 requests for 4 candidates."""
+    """A repair round: the first candidate (repair conversation, temperature 0.4) alone, the three
+    asking the restated request together: 2 requests for 4 candidates."""
     with RecordedModelServer(lambda body: OLDEST_BROKEN) as server:
         session, seen = _llama_server_session(repo, server, candidates=4, repair_attempts=1)
         proposal = session.propose(session.make_request("return None for no users", "users.py",
                                                         selection=(17, 18)))
         repair = server.requests[2:]
-    assert proposal.attempt == 2 and proposal.broken and len(server.requests) == 5
+    assert proposal.attempt == 2 and proposal.broken and len(server.requests) == 4
     shared = [b for b in repair if b.get("n")]
-    assert len(shared) == 1 and shared[0]["n"] == 2 and shared[0]["seed"] == 5
-    assert not any(m["role"] == "assistant" for m in shared[0]["messages"]), "the fresh ones share"
+    assert len(shared) == 1 and shared[0]["n"] == 3 and shared[0]["seed"] == 5
+    assert not any(m["role"] == "assistant" for m in shared[0]["messages"]), "the restated ones share"
     assert len([e for e in seen if isinstance(e, AttemptFailedEvent)]) == 7  # all but the one shown
 
 
