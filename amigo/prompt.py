@@ -9,7 +9,7 @@ the disk, git or the network.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Sequence
 
 from amigo.edits.contract import DIVIDER, REPLACE_MARK, SEARCH_MARK, EditFormat
@@ -191,6 +191,9 @@ def repair_messages(messages: Sequence[dict[str, str]], answer: str, problem: st
     ]
 
 
+TURNED_DOWN_HEADING = "## An earlier answer was turned down"  # heads the problem in a restated request
+
+
 def restated_messages(messages: Sequence[dict[str, str]], problem: str,
                       edit_format: str) -> list[dict[str, str]]:
     """The request asked again with the problem of an answer that failed, but not that answer.
@@ -206,7 +209,7 @@ def restated_messages(messages: Sequence[dict[str, str]], problem: str,
     return [
         *head,
         {"role": last["role"],
-         "content": f"{last['content']}\n\n## An earlier answer was turned down\n{problem.strip()}\n\n{ask}"},
+         "content": f"{last['content']}\n\n{TURNED_DOWN_HEADING}\n{problem.strip()}\n\n{ask}"},
     ]
 
 
