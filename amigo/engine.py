@@ -717,7 +717,7 @@ def candidate_asks(original: list[dict], repair: RepairPrompts | None, base: dic
     copying it (``repair.show_answer``); every other candidate, and the first
     from then on, gets the request restated with the problem and without the
     answer: shown its answer, the embedded model wrote it again word for word
-    in more than half its repair candidates (benchmarks/RESULTS.md, "Asking
+    in more than half the candidates it was shown to (benchmarks/RESULTS.md, "Asking
     again without the failed answer").
     """
     seed = int(base.get("seed") or 0)
