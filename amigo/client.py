@@ -47,6 +47,7 @@ class StreamStats:
     first_token_s: float | None = None
     seconds: float = 0.0
     logprobs: list[float] = field(default_factory=list)  # per token, when the request asked for them
+    stopped: str | None = None  # why the engine stopped reading before the end (its problem, in words), when it did
 
 
 class ChatClient:

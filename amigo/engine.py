@@ -258,7 +258,7 @@ class EditSession:
                                          default_path=request.path))
         for k, (answer, stats, latency) in self._answers(asks, label, request_id, cancel, round_,
                                                           cut_at_fence=request.edit_format == "whole",
-                                                          failed=failed):
+                                                          failed=failed, hopeless=Hopeless(request)):
             build = functools.partial(self._build_proposal, base_id if k == 0 else f"{base_id}.{k}",
                                       messages=asks[k].messages, answer=answer, allow_partial=allow_partial,
                                       latency=latency, stats=stats, parent=parent, decoding=label,
@@ -303,7 +303,7 @@ class EditSession:
 
     def _answers(self, asks: Sequence[CandidateAsk], label: str, request_id: str,
                  cancel: threading.Event | None, round_: "_Round", cut_at_fence: bool = False,
-                 failed: Callable[[str], str | None] | None = None,
+                 failed: Callable[[str], str | None] | None = None, hopeless: "Hopeless | None" = None,
                  ) -> Iterator[tuple[int, tuple[str, StreamStats, float]]]:
         """The answers to ``asks`` that are not empty, as they finish: (index of the ask, (text,
         stats, seconds)). The first streams its tokens as events; the others are asked for at the
@@ -313,7 +313,8 @@ class EditSession:
         candidate passed, the streams still running get its grace, then are closed. With
         ``cut_at_fence`` (the whole format) a candidate other than the first ends at its first
         closed code fence: the code is all the format takes from it. With ``failed``, a
-        candidate ends once its blocks cannot apply, whatever follows (see _stream_answer). A failed candidate
+        candidate ends once its blocks cannot apply, whatever follows, and with ``hopeless`` once
+        it loops or breaks its code beyond repair (see _stream_answer). A failed candidate
         other than the first is logged and left out."""
         shared: dict[int, tuple[SharedPrompt, int]] = {}  # candidate -> (the request it shares, its choice there)
 
@@ -323,7 +324,8 @@ class EditSession:
                 feed, choice = shared[k]
                 source = (feed.pieces(choice), feed.stats[choice])
             return self._stream_answer(asks[k], label, request_id if k == 0 else None, cancel, round_.stop,
-                                       cut_at_fence=cut_at_fence and k > 0, failed=failed, source=source)
+                                       cut_at_fence=cut_at_fence and k > 0, failed=failed, source=source,
+                                       hopeless=hopeless)
 
         def usable(k: int, result: tuple[str, StreamStats, float] | None) -> bool:
             return result is not None and bool(result[0].strip())
@@ -378,7 +380,7 @@ class EditSession:
                        cancel: threading.Event | None, stop: threading.Event | None = None,
                        cut_at_fence: bool = False, failed: Callable[[str], str | None] | None = None,
                        source: tuple[Generator[str, None, None], StreamStats] | None = None,
-                       ) -> tuple[str, StreamStats, float] | None:
+                       hopeless: "Hopeless | None" = None) -> tuple[str, StreamStats, float] | None:
         """One answer: (text, stats, seconds); its tokens are published under ``stream_as`` when
         given. None when ``stop`` was set before it finished (its stream is closed then, which
         frees the server's slot); with ``cut_at_fence`` it ends at its first closed, non-empty
@@ -386,7 +388,9 @@ class EditSession:
         ends at a line where that gives an answer, a blocks answer that cannot apply whatever
         follows, and that answer is the one returned. ``source``: its pieces and stats from a
         request it shares with other candidates (:class:`~amigo.shared_prompt.SharedPrompt`),
-        instead of a request of its own."""
+        instead of a request of its own. With ``hopeless`` it ends where that says it can only
+        fail (``stats.stopped`` says why): a loop, or, when ``cut_at_fence`` makes its first fence
+        the answer, a syntax error in there."""
         started = time.monotonic()
         pieces: list[str] = []
         if source is None:
@@ -406,6 +410,10 @@ class EditSession:
                 if failed is not None and "\n" in piece and (closed := failed("".join(pieces))) is not None:
                     log.info("answer stopped after %d characters: a SEARCH section that cannot apply", len(closed))
                     pieces = [closed]
+                    break
+                if hopeless is not None and (why := hopeless("".join(pieces), "\n" in piece, cut_at_fence)):
+                    stats.finish_reason, stats.stopped = why
+                    log.info("answer stopped after %d characters: %s", sum(map(len, pieces)), stats.stopped)
                     break
             else:
                 if source is not None and stats.finish_reason is None:
@@ -524,6 +532,8 @@ class EditSession:
                         files[rel], bases[rel] = None, None
                     if rel != block.path:
                         files[block.path], bases[block.path] = files[rel], bases[rel]
+        if stats.stopped:
+            errors.append(stats.stopped)
         if new_text is None:
             applied = edits.apply_answer(answer, files, request.path, request.edit_format,
                                          selection=request.selection, allow_partial=allow_partial)
@@ -757,6 +767,47 @@ def failure_of(proposal: Proposal) -> str:
     return "\n".join(str(f) for f in proposal.findings if f.level == "error")
 
 
+class Hopeless:
+    """Tells, as an answer to ``request`` streams, that it can only fail: (finish reason, the
+    problem in words) once it does, else None. A weak model often writes on to ``max_tokens``
+    after that point, and a round waits for its slowest candidate; stopped there, the round
+    ends sooner and the problem goes to the repair round as it is.
+
+    * ``repetition``: the answer is looping (:class:`amigo.edits.loops.LoopWatch`), whatever
+      the format;
+    * ``syntax-error``: a whole-format answer whose first fence is the answer (a sampled
+      candidate, which ends at its first closed fence) wrote Python no continuation can make
+      compile (:func:`amigo.checks.python_prefix_error`). Only for a whole-file rewrite of a
+      file that compiled: a selection is a fragment (``return`` is fine inside a function the
+      fragment does not show), and a file already broken is judged only on what the change adds.
+    """
+
+    def __init__(self, request: EditRequest) -> None:
+        self._loops = edits.LoopWatch(request.file_text)
+        self._python = (request.edit_format == "whole" and request.selection is None and request.language == "python"
+                        and checks.python_syntax_error(request.file_text) is None)
+
+    def __call__(self, answer: str, line_ended: bool, first_fence_is_answer: bool) -> tuple[str, str] | None:
+        """Judged at every streamed piece; ``line_ended``: the piece ended a line (the syntax is
+        judged only then, on complete lines)."""
+        if (repeated := self._loops.looping(answer)) is not None:
+            return "repetition", (f"the answer went into a loop, writing {repeated.strip()[:80]!r} over and over; "
+                                  "it was stopped there")
+        if not (self._python and line_ended and first_fence_is_answer):
+            return None
+        written = answer[: answer.rfind("\n") + 1]
+        fences = edits.find_fences(written)
+        if not fences or fences[0][1] < len(written.splitlines()):
+            return None  # no code yet, or its fence is closed (the whole answer is judged then)
+        code = fences[0][2]
+        if (error := checks.python_prefix_error(code)) is None:
+            return None
+        message, line = error
+        shown = code.splitlines()[line - 1].strip()[:80]
+        return "syntax-error", (f"introduces a syntax error ({message}) at line {line}: {shown}; the answer was "
+                                "stopped there, since nothing after it could make the file compile")
+
+
 WHOLE_FALLBACK_LINES = 200  # the most lines a whole-format rewrite is asked for when nothing is selected
 
 
@@ -773,7 +824,8 @@ def _whole_fallback(request: EditRequest, answers: Sequence[Proposal], label: st
       models answer every blocks request like that;
     * blocks cut off at ``max_tokens`` although rewriting the text whole is shorter than what it
       wrote: its SEARCH copied the function and its REPLACE rewrote it and ran on (what the
-      embedded model does under a blocks grammar). The rewrite fits in the same budget.
+      embedded model does under a blocks grammar). The rewrite fits in the same budget. Blocks
+      stopped in a loop count too: they were running on to the same end.
     """
     if request.edit_format != "blocks" or label == "constrained-json" or not _fits_whole(request):
         return None
@@ -784,7 +836,8 @@ def _whole_fallback(request: EditRequest, answers: Sequence[Proposal], label: st
     if shown(lambda p: _fenced_rewrite(request, p, label)):
         return "\n(It answered with a rewritten fenced block: asking again in the whole format.)"
     rewrite = len(_rewritten_text(request))
-    if shown(lambda p: not p.ok and p.finish_reason == "length" and rewrite < len(p.answer)):
+    if shown(lambda p: not p.ok and (p.finish_reason == "length" and rewrite < len(p.answer)
+                                     or p.finish_reason == "repetition")):
         return "\n(Its blocks ran out of tokens: asking again in the whole format, which is shorter here.)"
     return None
 

@@ -66,7 +66,8 @@ class Proposal:
     request_id: str = ""  # the caller's id; shared by every attempt and candidate of one request
     attempt: int = 1  # 1 = the first answer; 2.. = repairs
     mean_logprob: float | None = None  # over the answer's tokens, when the server returned them
-    finish_reason: str | None = None  # the server's: "length" when the answer ran into max_tokens
+    finish_reason: str | None = None  # the server's ("length": it ran into max_tokens), or the engine's when it
+    # stopped reading first: "repetition" (a loop), "syntax-error" (one nothing after could fix)
 
     @property
     def ok(self) -> bool:

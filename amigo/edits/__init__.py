@@ -15,12 +15,13 @@ from __future__ import annotations
 from amigo.edits.apply import apply_answer, apply_block, apply_blocks_text, apply_whole, failed_search
 from amigo.edits.contract import EDIT_FORMATS, EditFormat
 from amigo.edits.diff import Hunk, apply_hunks, hunks, unified_diff
+from amigo.edits.loops import LoopWatch
 from amigo.edits.model import AppliedAnswer, EditBlock, EditError, ParsedAnswer
 from amigo.edits.parse import find_fences, has_closed_fence, parse_blocks, parse_whole, why_no_path
 from amigo.edits.render import render
 
 __all__ = [
-    "EDIT_FORMATS", "AppliedAnswer", "EditBlock", "EditError", "EditFormat", "Hunk", "ParsedAnswer",
+    "EDIT_FORMATS", "AppliedAnswer", "EditBlock", "EditError", "EditFormat", "Hunk", "LoopWatch", "ParsedAnswer",
     "apply_answer", "apply_block", "apply_blocks_text", "apply_hunks", "apply_whole", "failed_search", "find_fences",
     "has_closed_fence", "hunks", "parse_blocks", "parse_whole", "render", "unified_diff", "why_no_path",
 ]

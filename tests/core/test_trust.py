@@ -16,9 +16,10 @@ from pathlib import Path
 
 import pytest
 
-from amigo.checks import check_change, judge_answer, run_check_command
+from amigo.checks import check_change, judge_answer, python_prefix_error, run_check_command
 from amigo.client import ChatClient
 from amigo.config import EMBEDDED_MODEL, Config
+from amigo.edits import LoopWatch
 from amigo.engine import EditSession
 from amigo.events import AttemptFailedEvent, ProposalEvent, RepairEvent, TokenEvent
 from amigo.workspace import Workspace
@@ -244,9 +245,11 @@ def test_a_spliced_answer_exports_as_the_whole_file(repo, tmp_path):
 
 
 # what the embedded model writes under a blocks grammar: SEARCH copies the function, REPLACE
-# rewrites it and runs on to the token limit
+# rewrites it and runs on to the token limit (each time a little otherwise: an exact loop is
+# stopped before, see test_an_answer_that_loops_is_stopped_and_its_loop_is_the_problem)
 RUN_ON_BLOCKS = ("users.py\n<<<<<<< SEARCH\ndef oldest(users):\n    return max(users, key=lambda u: u.age)\n"
-                 "=======\n" + "def oldest(users):\n    return max(users, key=lambda u: u.age)\n\n" * 40)
+                 "=======\n" + "".join(f"def oldest(users):\n    # version {i}\n    return max(users, key=lambda u: u.age)\n\n"
+                                       for i in range(40)))
 
 
 @pytest.mark.parametrize("max_tokens, whole", [(100, True), (50, False)])
@@ -488,6 +491,85 @@ def test_a_model_seen_copying_its_failed_answer_is_not_shown_it_again(repo, answ
         assert len(rounds[2]) == 2 and "An earlier answer was turned down" in rounds[2][1]["content"]
 
 
+# -- answers stopped once they can only fail ------------------------------------------------------
+
+# loops the embedded model wrote in trust-benchmark runs (benchmarks/trust.py, 2026-12-05), cut short
+PROSE_LOOP = "```python\n" + "You can use it for a variety of tasks.\n\n" * 12
+FRAGMENT_LOOP = ("def urldefrag(url):\n    defrag_url = defrag" + "ment_defrag" * 12 + "_defrag" * 24)
+INDENT_LOOP = "".join(" " * (48 + 4 * (i % 2)) + "def _heapify_right_right(x):\n" for i in range(12))
+
+
+def test_loops_a_model_wrote_are_seen_and_repetition_the_file_holds_is_not():
+    assert LoopWatch("").looping(PROSE_LOOP) == "You can use it for a variety of tasks."
+    assert LoopWatch("").looping(FRAGMENT_LOOP) == "_defrag"
+    assert LoopWatch("def heapify(x):\n    pass\n").looping(INDENT_LOOP) == "def _heapify_right_right(x):"
+    assert LoopWatch("").looping(PROSE_LOOP[:-80]) is None  # fewer than 12 lines of it yet
+    table = "TABLE = [\n" + "    0,\n" * 16 + "]\n"
+    assert LoopWatch(table).looping(table) is None  # the file holds that repetition
+    assert LoopWatch("TABLE = [\n    0,\n]\n").looping(table) == "0,"  # a table the model pads on and on
+    rule = "# " + "-" * 77 + "\n"
+    assert LoopWatch("").looping("x = 1\n" + rule + "y = 2\n") is None  # a separator is no loop
+    assert LoopWatch("").looping("".join(f"    # step {i}\n" for i in range(40))) is None
+
+
+@pytest.mark.parametrize("code", [
+    "def f(a,\n", "from os import (path,\n", "from os import path, \\\n", "x = 1 + \\\n",
+    'def f():\n    """The doc\n', "@decorator\n", "if x:\n", "class A:\n    def f(self):\n",
+    "def f(a=1, b):\n",  # an error on the last line is not judged yet
+    "x = [\n    1,\n    2,\n",
+])
+def test_a_python_prefix_that_something_may_still_complete_is_not_broken(code):
+    assert python_prefix_error(code) is None
+
+
+@pytest.mark.parametrize("code, line, words", [
+    ("def f(a=1, b):\n    return a\n", 1, "default"),
+    ("x = (1))\ny = 2\n", 1, "unmatched ')'"),
+    ("def f():\n    return 1\n  x = 2\ny = 3\n", 3, "indent"),
+    ("return 1\nx = 2\n", 1, "'return' outside function"),
+])
+def test_a_python_prefix_no_continuation_can_fix_is_broken_at_its_line(code, line, words):
+    message, at = python_prefix_error(code)
+    assert at == line and words in message
+
+
+def test_an_answer_that_loops_is_stopped_and_its_loop_is_the_problem(repo):
+    """A loop never ends well: the stream is closed once it shows (not at max_tokens) and the
+    repair round is told what the answer kept writing."""
+    looping = "Here is the change.\n\n" + "You can use it for a variety of tasks.\n\n" * 300
+
+    with RecordedModelServer(first_time_then(looping, OLDEST_FIXED), delay_s=0.002) as server:
+        session, seen = session_for(repo, server, repair_attempts=1)
+        proposal = session.propose(session.make_request("return None for no users", "users.py",
+                                                        selection=(17, 18)))
+        assert wait_for(lambda: server.streams_aborted == 1)
+    assert server.streams_finished == 1 and len(server.requests) == 2
+    (failed,) = [e.proposal for e in seen if isinstance(e, AttemptFailedEvent)]
+    assert failed.finish_reason == "repetition" and len(failed.answer) < len(looping) // 10
+    (repair,) = [e for e in seen if isinstance(e, RepairEvent)]
+    assert "loop" in repair.problem and "You can use it for a variety of tasks." in repair.problem
+    assert "You can use it for a variety of tasks." in server.requests[1]["messages"][-1]["content"]
+    assert proposal.passes and proposal.attempt == 2
+
+
+def test_a_sampled_whole_rewrite_is_stopped_at_a_syntax_error_nothing_after_can_fix(repo):
+    """A sampled candidate's first fence is its answer; once the Python in it cannot compile
+    whatever follows, its stream is closed there and the problem is that error. The greedy
+    answer, which streams to the person, is read to its end (a larger fence could follow)."""
+    broken = SAMPLE_USERS.replace("def load_users(rows):", "def load_users(rows=(), key):")
+    long_broken = "```python\n" + broken + "".join(f"# step {i}\n" for i in range(200)) + "```\n"
+
+    with RecordedModelServer(long_broken, delay_s=0.002) as server:
+        session, seen = session_for(repo, server, candidates=2, repair_attempts=0, decoding="free")
+        proposal = session.propose(session.make_request("return None for no users", "users.py"))
+        assert wait_for(lambda: server.streams_aborted == 1)
+    assert server.streams_finished == 1  # the greedy answer
+    (sampled,) = [e.proposal for e in seen if isinstance(e, AttemptFailedEvent)]
+    assert sampled.finish_reason == "syntax-error" and "# step 10\n" not in sampled.answer
+    assert "at line 12: def load_users(rows=(), key):" in sampled.errors[0]
+    assert proposal.answer == long_broken and proposal.broken
+
+
 # -- the real embedded model --------------------------------------------------------------------
 
 
@@ -683,7 +765,7 @@ def test_a_server_that_ignores_n_gets_one_request_per_candidate_from_then_on(rep
 
 
 def test_a_shared_request_is_closed_once_a_candidate_passes(repo):
-    rambling = OLDEST_FIXED.replace("```\n", "") + "    # and so on\n" * 200  # never closes its fence
+    rambling = OLDEST_FIXED.replace("```\n", "") + "".join(f"    # step {i}\n" for i in range(200))  # no closing fence
 
     with RecordedModelServer(lambda body: OLDEST_FIXED if body.get("seed") == 0 else rambling,
                              delay_s=0.005) as server:
@@ -706,7 +788,7 @@ def wait_for(condition, timeout_s: float = 10.0) -> bool:
 def test_a_round_stops_once_a_candidate_passes(repo):
     """The greedy answer passes while the sampled ones are still streaming: the round ends (after a
     grace of a tenth of its time), their streams are closed, and neither counts as a failure."""
-    rambling = OLDEST_FIXED.replace("```\n", "") + "    # and so on\n" * 200  # never closes its fence
+    rambling = OLDEST_FIXED.replace("```\n", "") + "".join(f"    # step {i}\n" for i in range(200))  # no closing fence
 
     with RecordedModelServer(lambda body: OLDEST_FIXED if body.get("seed") == 0 else rambling,
                              delay_s=0.005) as server:
