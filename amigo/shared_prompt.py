@@ -78,21 +78,27 @@ class SharedPrompt:
 
     def _read(self, client: ChatClient, ask: "CandidateAsk", cancel: threading.Event | None) -> None:
         error: BaseException | None = None
+        ended = [False] * len(self._queues)
         stream = client.stream_choices(ask.messages, len(self._queues), cancel=cancel, stats=self.stats,
                                        **ask.params)
         try:
             for index, text in stream:
                 if index < len(self._queues) and self._wanted[index]:
                     self._queues[index].put(text)
-                if self._stop.is_set() or not any(self._wanted):
-                    self._ended_early = True
+                for k, stats in enumerate(self.stats):  # a choice that finished ends now, not with the longest one
+                    if stats.finish_reason is not None and not ended[k]:
+                        ended[k] = True
+                        self._queues[k].put(_End())
+                if self._stop.is_set() or not any(w and not e for w, e in zip(self._wanted, ended)):
+                    self._ended_early = not all(ended)
                     break
         except BaseException as exc:  # noqa: BLE001 - handed to every candidate
             error = exc
         finally:
             stream.close()
-            for q in self._queues:
-                q.put(_End(error))
+            for k, q in enumerate(self._queues):
+                if not ended[k]:
+                    q.put(_End(error))
             if error is None and self._ignored_n() and self._on_ignored_n is not None:
                 self._on_ignored_n()
 
