@@ -266,6 +266,8 @@ class EditSession:
             proposal = build(request=request)
             if not allow_partial:
                 proposal = _other_reading(request, proposal, label, build)
+            if stats.stopped and not proposal.passes:  # why it was stopped (Hopeless) is the problem to name
+                proposal = replace(proposal, errors=(stats.stopped,), changes=(), diff="", findings=(), hunks=())
             if proposal.passes:
                 proposal = self._run_check_command(proposal)
             built.append((k, proposal))
@@ -392,35 +394,35 @@ class EditSession:
         fail (``stats.stopped`` says why): a loop, or, when ``cut_at_fence`` makes its first fence
         the answer, a syntax error in there."""
         started = time.monotonic()
-        pieces: list[str] = []
         if source is None:
             stats = StreamStats()
             stream = self.client.stream(ask.messages, cancel=cancel, stats=stats, **ask.params)
         else:
             stream, stats = source
+        text = ""  # the answer so far
         try:
             for piece in stream:
                 if stop is not None and stop.is_set():
                     return None
-                pieces.append(piece)
+                text += piece
                 if stream_as is not None:
                     self.events.publish(TokenEvent(stream_as, piece))
-                if cut_at_fence and "\n" in piece and edits.has_closed_fence("".join(pieces)):
+                if cut_at_fence and "\n" in piece and edits.has_closed_fence(text):
                     break
-                if failed is not None and "\n" in piece and (closed := failed("".join(pieces))) is not None:
+                if failed is not None and "\n" in piece and (closed := failed(text)) is not None:
                     log.info("answer stopped after %d characters: a SEARCH section that cannot apply", len(closed))
-                    pieces = [closed]
+                    text = closed
                     break
-                if hopeless is not None and (why := hopeless("".join(pieces), "\n" in piece, cut_at_fence)):
+                if hopeless is not None and (why := hopeless(text, "\n" in piece, cut_at_fence)):
                     stats.finish_reason, stats.stopped = why
-                    log.info("answer stopped after %d characters: %s", sum(map(len, pieces)), stats.stopped)
+                    log.info("answer stopped after %d characters: %s", len(text), stats.stopped)
                     break
             else:
                 if source is not None and stats.finish_reason is None:
                     return None  # its shared request was closed (the round stopped) before this answer ended
         finally:
             stream.close()  # ends the HTTP request at once (llama-server frees the slot), not when collected
-        answer = "".join(pieces)
+        answer = text
         if label == "constrained-json":
             answer = decoding.answer_text(answer, label)  # JSON blocks -> SEARCH/REPLACE text, still validated
         return answer, stats, time.monotonic() - started
@@ -532,8 +534,6 @@ class EditSession:
                         files[rel], bases[rel] = None, None
                     if rel != block.path:
                         files[block.path], bases[block.path] = files[rel], bases[rel]
-        if stats.stopped:
-            errors.append(stats.stopped)
         if new_text is None:
             applied = edits.apply_answer(answer, files, request.path, request.edit_format,
                                          selection=request.selection, allow_partial=allow_partial)
@@ -768,10 +768,12 @@ def failure_of(proposal: Proposal) -> str:
 
 
 class Hopeless:
-    """Tells, as an answer to ``request`` streams, that it can only fail: (finish reason, the
-    problem in words) once it does, else None. A weak model often writes on to ``max_tokens``
-    after that point, and a round waits for its slowest candidate; stopped there, the round
-    ends sooner and the problem goes to the repair round as it is.
+    """Tells, as an answer to ``request`` streams, that reading on cannot help: (finish reason,
+    the problem in words) once it does, else None. A weak model often writes on to
+    ``max_tokens`` after that point, and a round waits for its slowest candidate; stopped there,
+    the round ends sooner. What the answer wrote before is judged as any answer is (a loop in
+    the prose after a closed fence or after its last block takes nothing from it); when that
+    fails, the reason it was stopped is the problem the repair round is told.
 
     * ``repetition``: the answer is looping (:class:`amigo.edits.loops.LoopWatch`), whatever
       the format;

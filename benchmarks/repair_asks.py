@@ -22,7 +22,9 @@ of a repair round by the kind of request that asked for it:
 * ``kept``: the answer the task ended with, when it passed.
 
 and counts the answers that ran into ``max_tokens`` (the server's finish
-reason ``length``): a round waits for those to the end.
+reason ``length``: a round waits for those to the end) and those the engine
+stopped early, a loop or a syntax error nothing after could fix (finish
+reason ``repetition`` or ``syntax-error``).
 
 Everything comes from the engine's public events (AttemptFailedEvent for the
 turned-down answers, the proposal ``propose`` returns), so ``--source`` can
@@ -69,7 +71,8 @@ def sorted_answers(failed: list[Any], final: Any) -> list[dict[str, Any]]:
         if p.attempt > 1:
             fate = "kept" if p is final and p.passes else ("repeated" if text in seen else "failed")
             rows.append({"attempt": p.attempt, "kind": kind_of(p.messages), "fate": fate,
-                         "cut": p.finish_reason == "length"})
+                         "cut": p.finish_reason == "length",
+                         "stopped": p.finish_reason in ("repetition", "syntax-error")})
         seen.add(text)
     return rows
 
@@ -81,12 +84,14 @@ def summarize(records: list[dict[str, Any]]) -> str:
         for row in record["answers"]:
             counts[row["kind"], row["fate"]] += 1
             counts[row["kind"], "cut"] += row.get("cut", False)
-    lines = ["| ask | answers | repeated | failed (new) | kept | ran into max_tokens |", "|---|---|---|---|---|---|"]
+            counts[row["kind"], "stopped"] += row.get("stopped", False)  # not in records of older runs
+    lines = ["| ask | answers | repeated | failed (new) | kept | ran into max_tokens | stopped early |",
+             "|---|---|---|---|---|---|---|"]
     for kind in KINDS:
         total = sum(counts[kind, fate] for fate in ("repeated", "failed", "kept"))
         if total:
             lines.append(f"| {kind} | {total} | {counts[kind, 'repeated']} | {counts[kind, 'failed']} | "
-                         f"{counts[kind, 'kept']} | {counts[kind, 'cut']} |")
+                         f"{counts[kind, 'kept']} | {counts[kind, 'cut']} | {counts[kind, 'stopped']} |")
     passed = sum(r["passes"] for r in records)
     repaired = sum(r["passes"] and r["attempt"] > 1 for r in records)
     seconds = sum(r["seconds"] for r in records)

@@ -42,9 +42,9 @@ class LoopWatch:
         return self._repeated_line(answer) or self._repeated_fragment(answer)
 
     def _repeated_line(self, answer: str) -> str | None:
-        written = answer[: answer.rfind("\n") + 1]  # the line being written is not judged yet
+        end = answer.rfind("\n")  # the line being written is not judged yet
         tail: list[str] = []
-        for line in reversed(written[-LINES * 400:].splitlines()):
+        for line in reversed(answer[max(0, end - LINES * 400): end].splitlines()):
             if line.strip():
                 tail.append(line.strip())
                 if len(tail) == LINES:

@@ -552,6 +552,23 @@ def test_an_answer_that_loops_is_stopped_and_its_loop_is_the_problem(repo):
     assert proposal.passes and proposal.attempt == 2
 
 
+@pytest.mark.parametrize("edit_format, answer", [
+    ("whole", OLDEST_FIXED),
+    ("blocks", "users.py\n<<<<<<< SEARCH\ndef oldest(users):\n=======\ndef oldest(users):\n    if not users:\n"
+               "        return None\n>>>>>>> REPLACE\n"),
+], ids=["after-the-fence", "after-the-blocks"])
+def test_a_loop_after_the_code_takes_nothing_from_it(repo, edit_format, answer):
+    """The embedded model often rambles on after its code: the stream is closed at the loop and
+    the code before it is the answer, as it would have been at max_tokens."""
+    rambling = answer + "\nYou can use it for a variety of tasks.\n" * 300
+    with RecordedModelServer(rambling, delay_s=0.002) as server:
+        session, seen = session_for(repo, server, edit_format=edit_format, repair_attempts=0, decoding="free")
+        proposal = session.propose(session.make_request("return None for no users", "users.py"))
+        assert wait_for(lambda: server.streams_aborted == 1)
+    assert proposal.passes and proposal.finish_reason == "repetition" and len(proposal.answer) < len(rambling) // 10
+    assert "        return None\n" in proposal.changes[0].new_text
+
+
 def test_a_sampled_whole_rewrite_is_stopped_at_a_syntax_error_nothing_after_can_fix(repo):
     """A sampled candidate's first fence is its answer; once the Python in it cannot compile
     whatever follows, its stream is closed there and the problem is that error. The greedy
@@ -698,6 +715,23 @@ def _llama_server_session(repo, server, **overrides):
     session, seen = session_for(repo, server, decoding="free", **overrides)
     session._decoding_cache = Backend(server.base_url, "recorded", "llama.cpp")
     return session, seen
+
+
+def test_a_sampled_answer_that_ended_is_judged_before_the_ones_sharing_its_request_end(repo):
+    """Choices of one request end one by one: the short one that passes is judged when it ends,
+    the round stops, and the long one sharing its request is cut off (it used to be waited for:
+    a choice's answer ended only with the whole stream)."""
+    rambling = OLDEST_FIXED.replace("```\n", "") + "".join(f"    # step {i}\n" for i in range(400))
+    answers = {0: OLDEST_BROKEN, 1: OLDEST_FIXED, 2: rambling}  # by seed: the greedy one, then the shared two
+
+    with RecordedModelServer(lambda body: answers[body["seed"]], delay_s=0.005) as server:
+        session, seen = _llama_server_session(repo, server, candidates=3, repair_attempts=0)
+        proposal = session.propose(session.make_request("return None for no users", "users.py",
+                                                        selection=(17, 18)))
+        assert wait_for(lambda: server.streams_aborted == 1)
+    assert [b.get("n") for b in server.requests] == [None, 2]
+    assert server.streams_finished == 1  # the greedy answer; the shared stream never reached its end
+    assert proposal.passes and proposal.answer == OLDEST_FIXED
 
 
 def test_unset_candidates_are_several_for_the_embedded_model_where_they_decode_together(repo):
