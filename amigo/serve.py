@@ -432,7 +432,7 @@ class ServerProcess:
         return self
 
     def _spawn(self) -> None:
-        cmd = self.command()
+        cmd = [*_ended_with_this_process(), *self.command()]
         extra_env = vllm_environment(self.env) if self.backend == "vllm" else self.env
         env = {**os.environ, **extra_env} if extra_env else None
         self.log_path.parent.mkdir(parents=True, exist_ok=True)
@@ -555,6 +555,20 @@ class ServerProcess:
 
     def __exit__(self, *exc: object) -> None:
         self.stop()
+
+
+def _ended_with_this_process() -> list[str]:
+    """A prefix to the server's command line that has the kernel send the server SIGTERM when
+    the process that started it dies, however it dies (SIGKILL, an unhandled SIGTERM, a
+    crash), so that no model server is left running, holding its port and its memory, with
+    nobody to stop it. util-linux's ``setpriv --pdeathsig`` (then it execs the server: same pid,
+    same process group). Only from the main thread: the kernel sends the signal when the
+    *thread* that started the child ends, and a worker thread may end long before the
+    process. Without setpriv, nothing: :meth:`ServerProcess.stop` is then the only way out."""
+    setpriv = shutil.which("setpriv")
+    if setpriv is None or threading.current_thread() is not threading.main_thread():
+        return []
+    return [setpriv, "--pdeathsig", "TERM", "--"]
 
 
 def backend_command(backend: str, model_path: Path, host: str, port: int, n_ctx: int = 4096,

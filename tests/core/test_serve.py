@@ -64,6 +64,38 @@ def test_amigo_serve_answers_and_stops_cleanly_on_sigterm(tmp_path):
 
 
 @pytest.mark.model
+def test_a_server_ends_when_the_process_that_started_it_is_killed(tmp_path):
+    """SIGKILL leaves no handler to run: the kernel itself stops the server (setpriv --pdeathsig)."""
+    port = free_port()
+    starter = subprocess.Popen(
+        [sys.executable, "-c", "import time\nfrom amigo.serve import ServerProcess\n"
+         f"s = ServerProcess(port={port}, log_path={str(tmp_path / 'server.log')!r}).start(timeout=180)\n"
+         "print(s.process.pid, flush=True)\ntime.sleep(600)\n"],
+        stdout=subprocess.PIPE, text=True)
+    try:
+        server_pid = int(starter.stdout.readline())
+        assert httpx.get(f"http://127.0.0.1:{port}/v1/models", timeout=5).status_code == 200
+        starter.kill()
+        starter.wait(timeout=10)
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline and _running(server_pid):
+            time.sleep(0.2)
+        assert not _running(server_pid), "the model server outlived the process that started it"
+        with pytest.raises(httpx.HTTPError):
+            httpx.get(f"http://127.0.0.1:{port}/v1/models", timeout=2)
+    finally:
+        starter.kill()
+
+
+def _running(pid: int) -> bool:
+    """Whether ``pid`` is a live process (not a zombie waiting for init to reap it)."""
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
+    except (FileNotFoundError, ProcessLookupError):
+        return False
+
+
+@pytest.mark.model
 def test_amigo_serve_says_up_after_a_completion_and_names_a_crash(tmp_path):
     """`amigo serve` prints "up" only once a completion came back; when its server dies, it
     says how (the signal), shows the log and exits 1 instead of 0."""
