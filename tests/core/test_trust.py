@@ -729,7 +729,7 @@ def test_a_sampled_answer_that_ended_is_judged_before_the_ones_sharing_its_reque
         proposal = session.propose(session.make_request("return None for no users", "users.py",
                                                         selection=(17, 18)))
         assert wait_for(lambda: server.streams_aborted == 1)
-    assert [b.get("n") for b in server.requests] == [None, 2]
+    assert sorted(str(b.get("n")) for b in server.requests) == ["2", "None"]  # they arrive in either order
     assert server.streams_finished == 1  # the greedy answer; the shared stream never reached its end
     assert proposal.passes and proposal.answer == OLDEST_FIXED
 
