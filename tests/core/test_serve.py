@@ -72,6 +72,7 @@ def test_a_server_ends_when_the_process_that_started_it_is_killed(tmp_path):
          f"s = ServerProcess(port={port}, log_path={str(tmp_path / 'server.log')!r}).start(timeout=180)\n"
          "print(s.process.pid, flush=True)\ntime.sleep(600)\n"],
         stdout=subprocess.PIPE, text=True)
+    server_pid = None
     try:
         server_pid = int(starter.stdout.readline())
         assert httpx.get(f"http://127.0.0.1:{port}/v1/models", timeout=5).status_code == 200
@@ -85,6 +86,8 @@ def test_a_server_ends_when_the_process_that_started_it_is_killed(tmp_path):
             httpx.get(f"http://127.0.0.1:{port}/v1/models", timeout=2)
     finally:
         starter.kill()
+        if server_pid is not None and _running(server_pid):  # a failed run leaves no server behind
+            os.killpg(server_pid, signal.SIGKILL)
 
 
 def _running(pid: int) -> bool:
