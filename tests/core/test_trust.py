@@ -493,8 +493,10 @@ def test_a_model_seen_copying_its_failed_answer_is_not_shown_it_again(repo, answ
 
 # -- answers stopped once they can only fail ------------------------------------------------------
 
-# loops the embedded model wrote in trust-benchmark runs (benchmarks/trust.py, 2026-12-05), cut short
-PROSE_LOOP = "```python\n" + "You can use it for a variety of tasks.\n\n" * 12
+# loops the embedded model wrote for tasks of the trust benchmark (textwrap.indent, urllib_parse.urldefrag,
+# heapq.heapify; whole format, 2026-12-05), cut short
+PROSE_LOOP = ("```\n\nYou are already a complete rewritten code. The code is perfect and can be used for a wide "
+              "variety of purposes.\n\n" + "You can use it for a variety of tasks.\n\n" * 12)
 FRAGMENT_LOOP = ("def urldefrag(url):\n    defrag_url = defrag" + "ment_defrag" * 12 + "_defrag" * 24)
 INDENT_LOOP = "".join(" " * (48 + 4 * (i % 2)) + "def _heapify_right_right(x):\n" for i in range(12))
 
@@ -503,7 +505,7 @@ def test_loops_a_model_wrote_are_seen_and_repetition_the_file_holds_is_not():
     assert LoopWatch("").looping(PROSE_LOOP) == "You can use it for a variety of tasks."
     assert LoopWatch("").looping(FRAGMENT_LOOP) == "_defrag"
     assert LoopWatch("def heapify(x):\n    pass\n").looping(INDENT_LOOP) == "def _heapify_right_right(x):"
-    assert LoopWatch("").looping(PROSE_LOOP[:-80]) is None  # fewer than 12 lines of it yet
+    assert LoopWatch("").looping(PROSE_LOOP[:-200]) is None  # 9 non-blank lines so far: too few to judge
     table = "TABLE = [\n" + "    0,\n" * 16 + "]\n"
     assert LoopWatch(table).looping(table) is None  # the file holds that repetition
     assert LoopWatch("TABLE = [\n    0,\n]\n").looping(table) == "0,"  # a table the model pads on and on
