@@ -23,6 +23,7 @@ from amigo import checks, decoding, edits
 from amigo.context import build_context, warm_index
 from amigo.client import Cancelled, ChatClient, StreamStats
 from amigo.config import EMBEDDED_MODEL, Config, load_config
+from amigo.edits.lines import split_lines
 from amigo.edits.parse import whole_prose
 from amigo.errors import InputError, ModelServerError, RefusedError, StaleError
 from amigo.events import (
@@ -158,7 +159,9 @@ class EditSession:
         not parse, does not apply, or fails the checks (:mod:`amigo.checks`) is
         sent back with the exact problem up to ``repair_attempts`` times; with
         ``candidates > 1`` each attempt asks for that many answers and keeps the
-        best that passes (the round ends soon after one does: see _attempt). The turned-down answers are published as
+        best that passes (the round ends soon after one does: see _attempt). A whole-format rewrite
+        cut off by ``max_tokens`` before the end of the text is not asked again: its problem is the
+        budget (see _ran_out_of_tokens). The turned-down answers are published as
         :class:`AttemptFailedEvent` (automatic rejections). The proposal
         returned may still fail (``errors`` or error-level ``findings``): the
         front end shows why.
@@ -203,7 +206,7 @@ class EditSession:
         for attempt in range(1, 2 + self.config.repair_attempts):
             asks = candidate_asks(original, repair, base, attempt, self.candidate_count())
             try:
-                chosen, turned_down = self._attempt(request, asks, label, request_id, attempt, cancel,
+                chosen, turned_down, out_of_tokens = self._attempt(request, asks, label, request_id, attempt, cancel,
                                                     previous, allow_partial)
             except ModelServerError as exc:
                 if attempt == 1 or isinstance(exc, Cancelled):
@@ -216,6 +219,9 @@ class EditSession:
                 show_answer = False
             failed.extend(turned_down)
             if chosen.passes or allow_partial or attempt > self.config.repair_attempts:
+                return chosen, failed
+            if out_of_tokens:  # asked again in this format with this budget, it runs out again
+                log.info("attempt %d ran out of tokens before the end of its rewrite; not asking again", attempt)
                 return chosen, failed
             problem = failure_of(chosen)
             failed.append((chosen, problem))
@@ -239,8 +245,10 @@ class EditSession:
 
     def _attempt(self, request: EditRequest, asks: Sequence[CandidateAsk], label: str, request_id: str,
                  attempt: int, cancel: threading.Event | None, parent: Proposal | None,
-                 allow_partial: bool) -> tuple[Proposal, list[tuple[Proposal, str]]]:
-        """One round: the ``asks``' answers, built and checked; (the one to keep, the turned-down).
+                 allow_partial: bool) -> tuple[Proposal, list[tuple[Proposal, str]], bool]:
+        """One round: the ``asks``' answers, built and checked; (the one to keep, the turned-down,
+        whether asking again cannot help because the first candidate _ran_out_of_tokens: that one
+        is then the one kept, whatever the others did, since the budget is the problem to name).
 
         Each answer is built and checked (the check command included) as soon
         as it arrives, and the round ends once one passes: candidates still
@@ -268,6 +276,10 @@ class EditSession:
                 proposal = _other_reading(request, proposal, label, build)
             if stats.stopped and not proposal.passes:  # why it was stopped (Hopeless) is the problem to name
                 proposal = replace(proposal, errors=(stats.stopped,), changes=(), diff="", findings=(), hunks=())
+            elif not proposal.passes and not allow_partial and _ran_out_of_tokens(request, proposal):  # the cut is the cause, not
+                # the syntax error or the lost lines it leaves
+                proposal = replace(proposal, errors=(_out_of_tokens_problem(request, proposal, asks[k].params),),
+                                   changes=(), diff="", findings=(), hunks=())
             if proposal.passes:
                 proposal = self._run_check_command(proposal)
             built.append((k, proposal))
@@ -275,8 +287,12 @@ class EditSession:
                 round_.passed()
         proposals = [p for _, p in sorted(built, key=lambda kp: kp[0])]
         chosen = self._choose(proposals)
+        first = next((p for k, p in built if k == 0), None)
+        out_of_tokens = not chosen.passes and first is not None and _ran_out_of_tokens(request, first)
+        if out_of_tokens:
+            chosen = first  # the round's most faithful copy ran out: the budget is what the person must hear of
         turned_down = [(p, failure_of(p)) for p in proposals if p is not chosen and not p.passes]
-        return chosen, turned_down
+        return chosen, turned_down, out_of_tokens
 
     @staticmethod
     def _choose(proposals: list[Proposal]) -> Proposal:
@@ -921,6 +937,36 @@ def _rewritten_text(request: EditRequest) -> str:
         return request.file_text
     start, end = request.selection
     return "".join(request.file_text.splitlines(keepends=True)[start - 1 : end])
+
+
+def _ran_out_of_tokens(request: EditRequest, proposal: Proposal) -> bool:
+    """Whether ``proposal``, a whole-format answer to ``request``, ran into ``max_tokens`` inside
+    its code before that code could hold the text it rewrites (it is shorter than that text).
+
+    A round's first candidate (greedy in the first round) copies the text it rewrites; when it
+    runs out like that, the rounds after it, asked in the same format with the same budget, run
+    out too or pass only by writing much less than the text (on the project's tasks: a rewrite
+    that replaced a function's body and doctests with other code). The repair loop ends there
+    and names the budget (_out_of_tokens_problem) instead of the syntax error the cut leaves.
+    An answer that wrote more than the text and still ran out was rambling, not short of budget."""
+    if request.edit_format != "whole" or proposal.finish_reason != "length":
+        return False
+    fences = edits.find_fences(proposal.answer)
+    if not fences or fences[-1][1] < len(split_lines(proposal.answer)):
+        return False  # no code, or its fence closed: the cut came after the code
+    return len(fences[-1][2]) < len(_rewritten_text(request))
+
+
+def _out_of_tokens_problem(request: EditRequest, proposal: Proposal, params: dict) -> str:
+    """What the person and the repair round are told of an answer that _ran_out_of_tokens."""
+    code = edits.find_fences(proposal.answer)[-1][2]
+    text = _rewritten_text(request)
+    what = (f"lines {request.selection[0]}-{request.selection[1]} of {request.path}" if request.selection
+            else request.path)
+    budget = f" (max_tokens = {params['max_tokens']})" if params.get("max_tokens") else ""
+    return (f"the answer ran out of tokens{budget} after {len(code.splitlines())} of the "
+            f"{len(text.splitlines())} lines of {what}: a whole rewrite of it does not fit. Raise max_tokens, "
+            "select only the lines to change, or ask for SEARCH/REPLACE blocks (the blocks edit format)")
 
 
 def _with_failed_search(proposal: Proposal, problem: str) -> str:

@@ -309,6 +309,50 @@ def test_a_round_whose_answers_mostly_ran_out_of_tokens_is_asked_again_whole(rep
     assert proposal.changes[0].new_text == whole_file
 
 
+FIXED_FILE = SAMPLE_USERS.replace("def oldest(users):\n", "def oldest(users):\n    if not users:\n        return None\n")
+
+
+@pytest.mark.parametrize("candidates", [1, 4])
+def test_a_rewrite_cut_off_before_the_end_of_the_file_names_the_budget_and_is_not_asked_again(repo, candidates):
+    """A whole-format answer that ran into max_tokens inside its code, having written less than the
+    file (40 tokens of 4 characters here; the file is 304), leaves a syntax error or a half
+    file, but the cause is the budget: that is the problem shown, and no repair round is asked,
+    since the same format and budget run out the same way. ``--yes`` refuses it and says so.
+    With four candidates, the others failing otherwise, the first one's cut is still what is told."""
+    def answer(body: dict) -> str:
+        return f"```python\n{FIXED_FILE}```\n" if body["temperature"] == 0 else OLDEST_BROKEN
+
+    with RecordedModelServer(answer, chars_per_token=4) as server:
+        session, seen = session_for(repo, server, edit_format="whole", decoding="free", max_tokens=40,
+                                    repair_attempts=2, candidates=candidates)
+        proposal = session.propose(session.make_request("return None for no users", "users.py"))
+        assert len(server.requests) == candidates and not [e for e in seen if isinstance(e, RepairEvent)]
+        assert proposal.finish_reason == "length" and not proposal.changes and not proposal.findings
+        (error,) = proposal.errors
+        assert error.startswith("the answer ran out of tokens (max_tokens = 40) after ")
+        assert "of the 18 lines of users.py" in error and "Raise max_tokens" in error and "syntax" not in error
+        before = (repo / "users.py").read_bytes()
+        refused = amigo(repo, "edit", "return None for no users", "users.py", "--yes", "--format", "whole",
+                        endpoint=server.base_url, env={"AMIGO_MAX_TOKENS": "40", "AMIGO_DECODING": "free"})
+    assert refused.returncode == 1 and "ran out of tokens (max_tokens = 40)" in refused.stderr, refused.stderr
+    assert (repo / "users.py").read_bytes() == before
+
+
+def test_a_rewrite_that_ran_out_after_writing_more_than_the_file_is_repaired(repo):
+    """Cut off after writing more code than the file holds, the answer was rambling, not short of
+    budget: it is sent back with the problem it left, and the repair round's answer is kept."""
+    rambling = "```python\n" + FIXED_FILE.replace('"""A tiny user registry."""',
+                                                  '"""A tiny user registry.\n\n' + " ".join(f"It keeps user {i}." for i in range(40)))
+    with RecordedModelServer(first_time_then(rambling, f"```python\n{FIXED_FILE}```\n"),
+                             chars_per_token=4) as server:
+        session, seen = session_for(repo, server, edit_format="whole", decoding="free", max_tokens=100,
+                                    repair_attempts=2)
+        proposal = session.propose(session.make_request("return None for no users", "users.py"))
+    (failed,) = [e for e in seen if isinstance(e, AttemptFailedEvent)]
+    assert failed.proposal.finish_reason == "length" and "ran out of tokens" not in failed.problem
+    assert proposal.passes and proposal.attempt == 2 and proposal.changes[0].new_text == FIXED_FILE
+
+
 WRONG_SEARCH = ("users.py\n<<<<<<< SEARCH\ndef oldest(people):\n=======\ndef oldest(people):\n"
                 "    return None\n>>>>>>> REPLACE\n")
 
