@@ -206,8 +206,8 @@ class EditSession:
         for attempt in range(1, 2 + self.config.repair_attempts):
             asks = candidate_asks(original, repair, base, attempt, self.candidate_count())
             try:
-                chosen, turned_down, out_of_tokens = self._attempt(request, asks, label, request_id, attempt, cancel,
-                                                    previous, allow_partial)
+                chosen, turned_down, out_of_tokens = self._attempt(request, asks, label, request_id, attempt,
+                                                                   cancel, previous, allow_partial)
             except ModelServerError as exc:
                 if attempt == 1 or isinstance(exc, Cancelled):
                     raise
@@ -276,8 +276,8 @@ class EditSession:
                 proposal = _other_reading(request, proposal, label, build)
             if stats.stopped and not proposal.passes:  # why it was stopped (Hopeless) is the problem to name
                 proposal = replace(proposal, errors=(stats.stopped,), changes=(), diff="", findings=(), hunks=())
-            elif not proposal.passes and not allow_partial and _ran_out_of_tokens(request, proposal):  # the cut is the cause, not
-                # the syntax error or the lost lines it leaves
+            elif not proposal.passes and not allow_partial and _ran_out_of_tokens(request, proposal):
+                # the cut is the cause, not the syntax error or the half file it leaves
                 proposal = replace(proposal, errors=(_out_of_tokens_problem(request, proposal, asks[k].params),),
                                    changes=(), diff="", findings=(), hunks=())
             if proposal.passes:
@@ -941,20 +941,22 @@ def _rewritten_text(request: EditRequest) -> str:
 
 def _ran_out_of_tokens(request: EditRequest, proposal: Proposal) -> bool:
     """Whether ``proposal``, a whole-format answer to ``request``, ran into ``max_tokens`` inside
-    its code before that code could hold the text it rewrites (it is shorter than that text).
+    its code and the text it rewrites holds more characters than the whole answer did: at the
+    answer's own rate, rewriting the text alone takes more than the budget.
 
     A round's first candidate (greedy in the first round) copies the text it rewrites; when it
     runs out like that, the rounds after it, asked in the same format with the same budget, run
     out too or pass only by writing much less than the text (on the project's tasks: a rewrite
     that replaced a function's body and doctests with other code). The repair loop ends there
     and names the budget (_out_of_tokens_problem) instead of the syntax error the cut leaves.
-    An answer that wrote more than the text and still ran out was rambling, not short of budget."""
+    An answer cut off after more characters than the text holds spent its budget on prose or
+    on rambling, which another round may not: that one is repaired as any failure."""
     if request.edit_format != "whole" or proposal.finish_reason != "length":
         return False
     fences = edits.find_fences(proposal.answer)
     if not fences or fences[-1][1] < len(split_lines(proposal.answer)):
         return False  # no code, or its fence closed: the cut came after the code
-    return len(fences[-1][2]) < len(_rewritten_text(request))
+    return len(proposal.answer) < len(_rewritten_text(request))
 
 
 def _out_of_tokens_problem(request: EditRequest, proposal: Proposal, params: dict) -> str:
@@ -965,7 +967,8 @@ def _out_of_tokens_problem(request: EditRequest, proposal: Proposal, params: dic
             else request.path)
     budget = f" (max_tokens = {params['max_tokens']})" if params.get("max_tokens") else ""
     return (f"the answer ran out of tokens{budget} after {len(code.splitlines())} of the "
-            f"{len(text.splitlines())} lines of {what}: a whole rewrite of it does not fit. Raise max_tokens, "
+            f"{len(text.splitlines())} lines of {what}: it held {len(proposal.answer):,} characters in all, and "
+            f"the text to rewrite holds {len(text):,}, so a whole rewrite does not fit. Raise max_tokens, "
             "select only the lines to change, or ask for SEARCH/REPLACE blocks (the blocks edit format)")
 
 

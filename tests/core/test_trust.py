@@ -309,14 +309,15 @@ def test_a_round_whose_answers_mostly_ran_out_of_tokens_is_asked_again_whole(rep
     assert proposal.changes[0].new_text == whole_file
 
 
-FIXED_FILE = SAMPLE_USERS.replace("def oldest(users):\n", "def oldest(users):\n    if not users:\n        return None\n")
+FIXED_FILE = SAMPLE_USERS.replace("def oldest(users):\n",
+                                  "def oldest(users):\n    if not users:\n        return None\n")
 
 
 @pytest.mark.parametrize("candidates", [1, 4])
 def test_a_rewrite_cut_off_before_the_end_of_the_file_names_the_budget_and_is_not_asked_again(repo, candidates):
-    """A whole-format answer that ran into max_tokens inside its code, having written less than the
-    file (40 tokens of 4 characters here; the file is 304), leaves a syntax error or a half
-    file, but the cause is the budget: that is the problem shown, and no repair round is asked,
+    """A whole-format answer that ran into max_tokens inside its code, having written fewer
+    characters in all than the file holds (40 tokens of 4 characters here; the file is 304),
+    leaves a syntax error or a half file, but the cause is the budget: that is the problem shown, and no repair round is asked,
     since the same format and budget run out the same way. ``--yes`` refuses it and says so.
     With four candidates, the others failing otherwise, the first one's cut is still what is told."""
     def answer(body: dict) -> str:
@@ -330,7 +331,8 @@ def test_a_rewrite_cut_off_before_the_end_of_the_file_names_the_budget_and_is_no
         assert proposal.finish_reason == "length" and not proposal.changes and not proposal.findings
         (error,) = proposal.errors
         assert error.startswith("the answer ran out of tokens (max_tokens = 40) after ")
-        assert "of the 18 lines of users.py" in error and "Raise max_tokens" in error and "syntax" not in error
+        assert "of the 18 lines of users.py: it held 160 characters in all, and the text to rewrite holds 304" in error
+        assert "Raise max_tokens" in error and "syntax" not in error
         before = (repo / "users.py").read_bytes()
         refused = amigo(repo, "edit", "return None for no users", "users.py", "--yes", "--format", "whole",
                         endpoint=server.base_url, env={"AMIGO_MAX_TOKENS": "40", "AMIGO_DECODING": "free"})
@@ -338,12 +340,20 @@ def test_a_rewrite_cut_off_before_the_end_of_the_file_names_the_budget_and_is_no
     assert (repo / "users.py").read_bytes() == before
 
 
-def test_a_rewrite_that_ran_out_after_writing_more_than_the_file_is_repaired(repo):
-    """Cut off after writing more code than the file holds, the answer was rambling, not short of
-    budget: it is sent back with the problem it left, and the repair round's answer is kept."""
-    rambling = "```python\n" + FIXED_FILE.replace('"""A tiny user registry."""',
-                                                  '"""A tiny user registry.\n\n' + " ".join(f"It keeps user {i}." for i in range(40)))
-    with RecordedModelServer(first_time_then(rambling, f"```python\n{FIXED_FILE}```\n"),
+DOCSTRING_RUNS_ON = '"""A tiny user registry.\n\n' + " ".join(f"It keeps user {i}." for i in range(40))
+PROSE_FIRST = "".join(f"Step {i}: the function must handle the case of no users at all.\n" for i in range(5))
+
+
+@pytest.mark.parametrize("first", [
+    "```python\n" + FIXED_FILE.replace('"""A tiny user registry."""', DOCSTRING_RUNS_ON),
+    PROSE_FIRST + "```python\n" + FIXED_FILE,
+], ids=["code-runs-on", "prose-first"])
+def test_an_answer_cut_off_after_more_characters_than_the_file_holds_is_repaired(repo, first):
+    """Cut off after more characters than the file holds (400 here, the file 304), the answer
+    spent its budget on a docstring that ran on or on prose before the code: the file fits in
+    the budget, so the answer is sent back with the problem it left and the repair is kept."""
+    assert len(first) > 400 > len(SAMPLE_USERS)
+    with RecordedModelServer(first_time_then(first, f"```python\n{FIXED_FILE}```\n"),
                              chars_per_token=4) as server:
         session, seen = session_for(repo, server, edit_format="whole", decoding="free", max_tokens=100,
                                     repair_attempts=2)
