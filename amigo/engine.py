@@ -288,7 +288,8 @@ class EditSession:
         proposals = [p for _, p in sorted(built, key=lambda kp: kp[0])]
         chosen = self._choose(proposals)
         first = next((p for k, p in built if k == 0), None)
-        out_of_tokens = not chosen.passes and first is not None and _ran_out_of_tokens(request, first)
+        out_of_tokens = (not chosen.passes and not allow_partial and first is not None
+                         and _ran_out_of_tokens(request, first))
         if out_of_tokens:
             chosen = first  # the round's most faithful copy ran out: the budget is what the person must hear of
         turned_down = [(p, failure_of(p)) for p in proposals if p is not chosen and not p.passes]
