@@ -275,11 +275,10 @@ class EditSession:
             if not allow_partial:
                 proposal = _other_reading(request, proposal, label, build)
             if stats.stopped and not proposal.passes:  # why it was stopped (Hopeless) is the problem to name
-                proposal = replace(proposal, errors=(stats.stopped,), changes=(), diff="", findings=(), hunks=())
+                proposal = _no_change(proposal, stats.stopped)
             elif not proposal.passes and not allow_partial and _ran_out_of_tokens(request, proposal):
                 # the cut is the cause, not the syntax error or the half file it leaves
-                proposal = replace(proposal, errors=(_out_of_tokens_problem(request, proposal, asks[k].params),),
-                                   changes=(), diff="", findings=(), hunks=())
+                proposal = _no_change(proposal, _out_of_tokens_problem(request, proposal, asks[k].params))
             if proposal.passes:
                 proposal = self._run_check_command(proposal)
             built.append((k, proposal))
@@ -938,6 +937,13 @@ def _rewritten_text(request: EditRequest) -> str:
         return request.file_text
     start, end = request.selection
     return "".join(request.file_text.splitlines(keepends=True)[start - 1 : end])
+
+
+def _no_change(proposal: Proposal, problem: str) -> Proposal:
+    """``proposal`` as an answer that changes nothing, for ``problem``: what it wrote was cut short
+    (stopped in a loop, at a syntax error, or by the budget), so its text is no change to offer, even
+    with ``--allow-broken``."""
+    return replace(proposal, errors=(problem,), changes=(), diff="", findings=(), hunks=())
 
 
 def _ran_out_of_tokens(request: EditRequest, proposal: Proposal) -> bool:

@@ -317,8 +317,9 @@ FIXED_FILE = SAMPLE_USERS.replace("def oldest(users):\n",
 def test_a_rewrite_cut_off_before_the_end_of_the_file_names_the_budget_and_is_not_asked_again(repo, candidates):
     """A whole-format answer that ran into max_tokens inside its code, having written fewer
     characters in all than the file holds (40 tokens of 4 characters here; the file is 304),
-    leaves a syntax error or a half file, but the cause is the budget: that is the problem shown, and no repair round is asked,
-    since the same format and budget run out the same way. ``--yes`` refuses it and says so.
+    leaves a syntax error or a half file, but the cause is the budget: that is the problem shown,
+    and no repair round is asked, since the same format and budget run out the same way.
+    ``--yes`` refuses it and says so.
     With four candidates, the others failing otherwise, the first one's cut is still what is told."""
     def answer(body: dict) -> str:
         return f"```python\n{FIXED_FILE}```\n" if body["temperature"] == 0 else OLDEST_BROKEN
