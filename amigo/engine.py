@@ -160,8 +160,8 @@ class EditSession:
         sent back with the exact problem up to ``repair_attempts`` times; with
         ``candidates > 1`` each attempt asks for that many answers and keeps the
         best that passes (the round ends soon after one does: see _attempt). A whole-format rewrite
-        cut off by ``max_tokens`` before the end of the text is not asked again: its problem is the
-        budget (see _ran_out_of_tokens). The turned-down answers are published as
+        cut off by ``max_tokens`` before the end of the text is not asked again in that format: its
+        problem is the budget (see _ran_out_of_tokens), and the next round asks for blocks. The turned-down answers are published as
         :class:`AttemptFailedEvent` (automatic rejections). The proposal
         returned may still fail (``errors`` or error-level ``findings``): the
         front end shows why.
@@ -203,6 +203,7 @@ class EditSession:
         repair: RepairPrompts | None = None
         show_answer = True  # until the model is seen writing a turned-down answer again
         previous = parent
+        formats = {request.edit_format}  # asked for so far: a fallback never goes back to one
         for attempt in range(1, 2 + self.config.repair_attempts):
             asks = candidate_asks(original, repair, base, attempt, self.candidate_count())
             try:
@@ -220,16 +221,29 @@ class EditSession:
             failed.extend(turned_down)
             if chosen.passes or allow_partial or attempt > self.config.repair_attempts:
                 return chosen, failed
-            if out_of_tokens:  # asked again in this format with this budget, it runs out again
-                log.info("attempt %d ran out of tokens before the end of its rewrite; not asking again", attempt)
-                return chosen, failed
             problem = failure_of(chosen)
+            if out_of_tokens:  # asked again in this format with this budget, it runs out again
+                if "blocks" in formats:
+                    log.info("attempt %d ran out of tokens before the end of its rewrite; not asking again", attempt)
+                    return chosen, failed
+                # blocks change only the lines that change: ask the blocks question afresh, with that
+                # format's own constraint (the cut rewrite would only show it the format that did not fit)
+                failed.append((chosen, problem))
+                request = replace(request, edit_format="blocks")
+                formats.add("blocks")
+                original, repair = build_messages(request), None
+                base, label = self._sampling_params(request, sampling)
+                self.events.publish(RepairEvent(request_id, attempt + 1, problem + BLOCKS_FALLBACK_NOTE))
+                previous = chosen
+                continue
             failed.append((chosen, problem))
-            if (note := _whole_fallback(request, [chosen, *(p for p, _ in turned_down)], label)) is not None:
+            if "whole" not in formats and (note := _whole_fallback(
+                    request, [chosen, *(p for p, _ in turned_down)], label)) is not None:
                 # it cannot write blocks for this change: ask the whole-format question afresh (the
                 # blocks conversation would only show it the format it failed at), with that
                 # format's own constraint
                 request = replace(request, edit_format="whole")
+                formats.add("whole")
                 original, repair = build_messages(request), None
                 base, label = self._sampling_params(request, sampling)
                 self.events.publish(RepairEvent(request_id, attempt + 1, problem + note))
@@ -247,8 +261,9 @@ class EditSession:
                  attempt: int, cancel: threading.Event | None, parent: Proposal | None,
                  allow_partial: bool) -> tuple[Proposal, list[tuple[Proposal, str]], bool]:
         """One round: the ``asks``' answers, built and checked; (the one to keep, the turned-down,
-        whether asking again cannot help because the first candidate _ran_out_of_tokens: that one
-        is then the one kept, whatever the others did, since the budget is the problem to name).
+        whether asking again in this format cannot help because the first candidate
+        _ran_out_of_tokens: that one is then the one kept, whatever the others did, since the
+        budget is the problem to name).
 
         Each answer is built and checked (the check command included) as soon
         as it arrives, and the round ends once one passes: candidates still
@@ -826,6 +841,8 @@ class Hopeless:
                                 "stopped there, since nothing after it could make the file compile")
 
 
+BLOCKS_FALLBACK_NOTE = ("\n(A whole rewrite does not fit in the budget: asking again for SEARCH/REPLACE blocks, "
+                        "which write only the lines that change.)")
 WHOLE_FALLBACK_LINES = 200  # the most lines a whole-format rewrite is asked for when nothing is selected
 
 
@@ -954,8 +971,9 @@ def _ran_out_of_tokens(request: EditRequest, proposal: Proposal) -> bool:
     A round's first candidate (greedy in the first round) copies the text it rewrites; when it
     runs out like that, the rounds after it, asked in the same format with the same budget, run
     out too or pass only by writing much less than the text (on the project's tasks: a rewrite
-    that replaced a function's body and doctests with other code). The repair loop ends there
-    and names the budget (_out_of_tokens_problem) instead of the syntax error the cut leaves.
+    that replaced a function's body and doctests with other code). The repair loop asks for
+    blocks next, or ends there, and names the budget (_out_of_tokens_problem) instead of the
+    syntax error the cut leaves.
     An answer cut off after more characters than the text holds spent its budget on prose or
     on rambling, which another round may not: that one is repaired as any failure."""
     if request.edit_format != "whole" or proposal.finish_reason != "length":

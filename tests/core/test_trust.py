@@ -313,32 +313,72 @@ FIXED_FILE = SAMPLE_USERS.replace("def oldest(users):\n",
                                   "def oldest(users):\n    if not users:\n        return None\n")
 
 
+OLDEST_BLOCK = ("users.py\n<<<<<<< SEARCH\ndef oldest(users):\n=======\ndef oldest(users):\n    if not users:\n"
+                "        return None\n>>>>>>> REPLACE\n")
+
+
+def _cut_rewrite_then(blocks_answer: str):
+    """A recorded model that rewrites the whole fixed file when asked for the whole format (greedy:
+    temperature 0) or writes broken code (sampled), and answers a blocks prompt with ``blocks_answer``."""
+    def answer(body: dict) -> str:
+        if "SEARCH" in body["messages"][0]["content"]:
+            return blocks_answer
+        return f"```python\n{FIXED_FILE}```\n" if body["temperature"] == 0 else OLDEST_BROKEN
+    return answer
+
+
 @pytest.mark.parametrize("candidates", [1, 4])
-def test_a_rewrite_cut_off_before_the_end_of_the_file_names_the_budget_and_is_not_asked_again(repo, candidates):
+def test_a_rewrite_cut_off_before_the_end_of_the_file_is_asked_again_as_blocks(repo, candidates):
     """A whole-format answer that ran into max_tokens inside its code, having written fewer
     characters in all than the file holds (40 tokens of 4 characters here; the file is 304),
-    leaves a syntax error or a half file, but the cause is the budget: that is the problem shown,
-    and no repair round is asked, since the same format and budget run out the same way.
-    ``--yes`` refuses it and says so.
-    With four candidates, the others failing otherwise, the first one's cut is still what is told."""
-    def answer(body: dict) -> str:
-        return f"```python\n{FIXED_FILE}```\n" if body["temperature"] == 0 else OLDEST_BROKEN
-
-    with RecordedModelServer(answer, chars_per_token=4) as server:
+    leaves a syntax error or a half file, but the cause is the budget: the repair round says so
+    and asks for SEARCH/REPLACE blocks, which write only the lines that change, afresh. With four
+    candidates, the others failing otherwise, the first one's cut is still what is told."""
+    with RecordedModelServer(_cut_rewrite_then(OLDEST_BLOCK), chars_per_token=4) as server:
         session, seen = session_for(repo, server, edit_format="whole", decoding="free", max_tokens=40,
                                     repair_attempts=2, candidates=candidates)
         proposal = session.propose(session.make_request("return None for no users", "users.py"))
-        assert len(server.requests) == candidates and not [e for e in seen if isinstance(e, RepairEvent)]
+    (repair,) = [e for e in seen if isinstance(e, RepairEvent)]
+    assert repair.problem.startswith("the answer ran out of tokens (max_tokens = 40) after ")
+    assert "of the 18 lines of users.py: it held 160 characters in all, and the text to rewrite holds 304" in repair.problem
+    assert "asking again for SEARCH/REPLACE blocks" in repair.problem and "syntax" not in repair.problem
+    second = server.requests[candidates:]
+    assert second and all("SEARCH" in body["messages"][0]["content"] for body in second)
+    assert all(m["role"] != "assistant" for body in second for m in body["messages"])  # afresh
+    cut = [e for e in seen if isinstance(e, AttemptFailedEvent) and e.proposal.finish_reason == "length"]
+    assert cut and "ran out of tokens" in cut[0].problem and not cut[0].proposal.changes
+    assert proposal.passes and proposal.request.edit_format == "blocks" and proposal.attempt == 2
+    assert proposal.changes[0].new_text == FIXED_FILE
+
+
+def test_a_rewrite_cut_off_with_no_repair_left_names_the_budget(repo):
+    """With no repair round to ask (repair_attempts = 0), or blocks already asked, the cut answer is
+    the one shown and its problem is the budget, not the syntax error it leaves; ``--yes`` refuses
+    it and says so. A blocks round that fails is repaired in blocks: the whole format, which did
+    not fit, is not asked again (even for an answer that is a fenced rewrite)."""
+    with RecordedModelServer(_cut_rewrite_then(f"```python\n{FIXED_FILE}```\n"), chars_per_token=4) as server:
+        session, seen = session_for(repo, server, edit_format="whole", decoding="free", max_tokens=40,
+                                    repair_attempts=0)
+        proposal = session.propose(session.make_request("return None for no users", "users.py"))
+        assert len(server.requests) == 1 and not [e for e in seen if isinstance(e, RepairEvent)]
         assert proposal.finish_reason == "length" and not proposal.changes and not proposal.findings
         (error,) = proposal.errors
         assert error.startswith("the answer ran out of tokens (max_tokens = 40) after ")
-        assert "of the 18 lines of users.py: it held 160 characters in all, and the text to rewrite holds 304" in error
         assert "Raise max_tokens" in error and "syntax" not in error
         before = (repo / "users.py").read_bytes()
         refused = amigo(repo, "edit", "return None for no users", "users.py", "--yes", "--format", "whole",
-                        endpoint=server.base_url, env={"AMIGO_MAX_TOKENS": "40", "AMIGO_DECODING": "free"})
-    assert refused.returncode == 1 and "ran out of tokens (max_tokens = 40)" in refused.stderr, refused.stderr
-    assert (repo / "users.py").read_bytes() == before
+                        endpoint=server.base_url, env={"AMIGO_MAX_TOKENS": "40", "AMIGO_DECODING": "free",
+                                                       "AMIGO_REPAIR_ATTEMPTS": "0"})
+        assert refused.returncode == 1 and "ran out of tokens (max_tokens = 40)" in refused.stderr, refused.stderr
+        assert (repo / "users.py").read_bytes() == before
+
+        server.requests.clear()
+        session, seen = session_for(repo, server, edit_format="whole", decoding="free", max_tokens=40,
+                                    repair_attempts=2)
+        proposal = session.propose(session.make_request("return None for no users", "users.py"))
+    prompts = ["SEARCH" in body["messages"][0]["content"] for body in server.requests]
+    assert prompts == [False, True, True]  # whole, then blocks twice: never whole again
+    assert not proposal.passes and proposal.request.edit_format == "blocks" and proposal.attempt == 3
 
 
 DOCSTRING_RUNS_ON = '"""A tiny user registry.\n\n' + " ".join(f"It keeps user {i}." for i in range(40))
