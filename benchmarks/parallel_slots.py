@@ -1,6 +1,6 @@
 """What N concurrent candidates cost on llama-server's parallel slots, against one answer.
 
-    python benchmarks/parallel_slots.py --parallel 4 --max-tokens 64 [--unified] [--long-prompt]
+    python benchmarks/parallel_slots.py --parallel 4 --max-tokens 64 [--unified] [--long-prompt] [--threads N]
 
 Starts the embedded model on llama-server with ``--parallel`` slots (the
 command ``amigo serve`` uses: each slot its own KV cache; ``--unified`` shares
@@ -69,8 +69,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--unified", action="store_true", help="one KV pool shared by the slots (--kv-unified)")
     parser.add_argument("--rounds", type=int, default=2)
     parser.add_argument("--long-prompt", action="store_true", help="an edit-sized prompt (a real module)")
+    parser.add_argument("--threads", type=int, help="llama-server threads for decoding and for prompts "
+                        "(default: the ones amigo serve picks, half the cores to decode)")
     args = parser.parse_args(argv)
-    server = ServerProcess(n_ctx=4096, backend="llama-server", parallel=args.parallel)
+    server = ServerProcess(n_ctx=4096, backend="llama-server", parallel=args.parallel, threads=args.threads)
     if args.unified:  # the same slots sharing one pool (the last flag wins)
         server.extra_args = ["--kv-unified"]
     print(f"# load average {os.getloadavg()[0]:.2f}; {os.cpu_count()} CPUs; {' '.join(server.command()[3:])}")
