@@ -161,8 +161,8 @@ class EditSession:
         ``candidates > 1`` each attempt asks for that many answers and keeps the
         best that passes (the round ends soon after one does: see _attempt). A whole-format rewrite
         cut off by ``max_tokens`` before the end of the text is not asked again in that format: its
-        problem is the budget (see _ran_out_of_tokens), and the next round asks for blocks. The turned-down answers are published as
-        :class:`AttemptFailedEvent` (automatic rejections). The proposal
+        problem is the budget (see _ran_out_of_tokens), and the next round asks for blocks. The
+        turned-down answers are published as :class:`AttemptFailedEvent` (automatic rejections). The proposal
         returned may still fail (``errors`` or error-level ``findings``): the
         front end shows why.
 
@@ -195,8 +195,10 @@ class EditSession:
                      sampling: dict | None) -> tuple[Proposal, list[tuple[Proposal, str]]]:
         """Rounds of candidates until one passes or ``repair_attempts`` run out: (the proposal to
         show, every turned-down answer with its problem). A round after the first sends the
-        last problem back (see :func:`candidate_asks`). A server failure during a repair round
-        shows the last answer instead of losing it."""
+        last problem back (see :func:`candidate_asks`), or asks afresh in the other format where
+        this one cannot take the change (blocks the model cannot write, see _whole_fallback; a whole
+        rewrite that does not fit in ``max_tokens``), at most once. A server failure during a repair
+        round shows the last answer instead of losing it."""
         original = build_messages(request)
         base, label = self._sampling_params(request, sampling)
         failed: list[tuple[Proposal, str]] = []
