@@ -205,7 +205,7 @@ class EditSession:
         repair: RepairPrompts | None = None
         show_answer = True  # until the model is seen writing a turned-down answer again
         previous = parent
-        formats = {request.edit_format}  # asked for so far: a fallback never goes back to one
+        asked_as = request.edit_format  # a request changes format at most once, and never back
         for attempt in range(1, 2 + self.config.repair_attempts):
             asks = candidate_asks(original, repair, base, attempt, self.candidate_count())
             try:
@@ -223,32 +223,26 @@ class EditSession:
             failed.extend(turned_down)
             if chosen.passes or allow_partial or attempt > self.config.repair_attempts:
                 return chosen, failed
+            if out_of_tokens and request.edit_format != asked_as:
+                log.info("attempt %d ran out of tokens before the end of its rewrite; not asking again", attempt)
+                return chosen, failed
             problem = failure_of(chosen)
-            if out_of_tokens:  # asked again in this format with this budget, it runs out again
-                if "blocks" in formats:
-                    log.info("attempt %d ran out of tokens before the end of its rewrite; not asking again", attempt)
-                    return chosen, failed
-                # blocks change only the lines that change: ask the blocks question afresh, with that
-                # format's own constraint (the cut rewrite would only show it the format that did not fit)
-                failed.append((chosen, problem))
-                request = replace(request, edit_format="blocks")
-                formats.add("blocks")
-                original, repair = build_messages(request), None
-                base, label = self._sampling_params(request, sampling)
-                self.events.publish(RepairEvent(request_id, attempt + 1, problem + BLOCKS_FALLBACK_NOTE))
-                previous = chosen
-                continue
             failed.append((chosen, problem))
-            if "whole" not in formats and (note := _whole_fallback(
+            if out_of_tokens:
+                # asked again whole with this budget, it runs out again; blocks write only the lines that change
+                switch: tuple[str, str] | None = ("blocks", BLOCKS_FALLBACK_NOTE)
+            elif request.edit_format == asked_as and (note := _whole_fallback(
                     request, [chosen, *(p for p, _ in turned_down)], label)) is not None:
-                # it cannot write blocks for this change: ask the whole-format question afresh (the
-                # blocks conversation would only show it the format it failed at), with that
-                # format's own constraint
-                request = replace(request, edit_format="whole")
-                formats.add("whole")
+                switch = ("whole", note)  # it cannot write blocks for this change
+            else:
+                switch = None
+            if switch is not None:
+                # ask the other format's question afresh (this conversation would only show the model
+                # the format that failed), with that format's own constraint
+                request = replace(request, edit_format=switch[0])
                 original, repair = build_messages(request), None
                 base, label = self._sampling_params(request, sampling)
-                self.events.publish(RepairEvent(request_id, attempt + 1, problem + note))
+                self.events.publish(RepairEvent(request_id, attempt + 1, problem + switch[1]))
             else:
                 self.events.publish(RepairEvent(request_id, attempt + 1, problem))
                 stated = _with_failed_search(chosen, problem)
