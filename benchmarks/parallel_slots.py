@@ -1,6 +1,7 @@
 """What N concurrent candidates cost on llama-server's parallel slots, against one answer.
 
     python benchmarks/parallel_slots.py --parallel 4 --max-tokens 64 [--unified] [--long-prompt] [--threads N]
+        [--model FILE.gguf]
 
 Starts the embedded model on llama-server with ``--parallel`` slots (the
 command ``amigo serve`` uses: each slot its own KV cache; ``--unified`` shares
@@ -71,8 +72,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--long-prompt", action="store_true", help="an edit-sized prompt (a real module)")
     parser.add_argument("--threads", type=int, help="llama-server threads for decoding and for prompts "
                         "(default: the ones amigo serve picks, half the cores to decode)")
+    parser.add_argument("--model", type=Path, help="a GGUF file (default: the embedded model)")
     args = parser.parse_args(argv)
-    server = ServerProcess(n_ctx=4096, backend="llama-server", parallel=args.parallel, threads=args.threads)
+    server = ServerProcess(model_path=args.model, n_ctx=4096, backend="llama-server", parallel=args.parallel,
+                           threads=args.threads)
     if args.unified:  # the same slots sharing one pool (the last flag wins)
         server.extra_args = ["--kv-unified"]
     print(f"# load average {os.getloadavg()[0]:.2f}; {os.cpu_count()} CPUs; {' '.join(server.command()[3:])}")

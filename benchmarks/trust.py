@@ -36,7 +36,9 @@ answer, written whenever it applied): that is the "checks off" row.
 (the task's ``expect`` occurs more often than before): a rough signal that the
 change does what was asked. Per-task records go to ``--out`` (JSON lines) so
 that a run can be inspected, and ``--summarize`` makes the table of a run cut
-short.
+short. A record with repairs also holds its rounds: when each ended and the
+problem of each answer it turned down (where the time went, and what a rule
+that stops repairing early would have cost, can be read off them).
 """
 
 from __future__ import annotations
@@ -81,6 +83,10 @@ class Outcome:
     attempts: int
     seconds: float
     detail: str = ""
+    # with repairs: one entry per round, {"ended": seconds from the start, "answers": [[candidate,
+    # finish reason, completion tokens (when the server counted that answer's alone), problem], ...]
+    # of the round's turned-down answers}; records before this field have none
+    rounds: list[dict[str, Any]] | None = None
 
 
 def load_tasks(paths: list[Path], limit: int | None, skip: int = 0) -> list[dict[str, Any]]:
@@ -128,12 +134,14 @@ def run_one(endpoint: str, model: str, task: dict[str, Any], folder: Path, fmt: 
     session = EditSession(config, Workspace(root), ChatClient(endpoint, model, read_timeout=600.0, retries=1))
     repaired_at: list[float] = []
     failed: dict[str, Any] = {}
+    problems: dict[str, str] = {}
 
     def listen(event: object) -> None:
         if isinstance(event, RepairEvent):
             repaired_at.append(time.monotonic())
         elif isinstance(event, AttemptFailedEvent):
             failed[event.proposal.id] = event.proposal
+            problems[event.proposal.id] = event.problem
 
     session.events.subscribe(listen)
     started = time.monotonic()
@@ -148,6 +156,8 @@ def run_one(endpoint: str, model: str, task: dict[str, Any], folder: Path, fmt: 
         session.close()
     seconds = time.monotonic() - started
     results = [outcome_of(task, fmt, decoding, repair, candidates, proposal, seconds)]
+    if repair:
+        results[0].rounds = rounds_of(failed, problems, [t - started for t in repaired_at], seconds)
     if repair and first_round:
         first = proposal
         while first.attempt > 1:
@@ -156,6 +166,19 @@ def run_one(endpoint: str, model: str, task: dict[str, Any], folder: Path, fmt: 
         results.insert(0, outcome_of(task, fmt, decoding, 0, candidates, first,
                                      first_seconds if repaired_at else seconds))
     return results
+
+
+def rounds_of(failed: dict[str, Any], problems: dict[str, str], repaired_at: list[float],
+              seconds: float) -> list[dict[str, Any]]:
+    """Each round's end (seconds from the start) and its turned-down answers, for Outcome.rounds."""
+    ends = [*repaired_at, seconds]
+    rounds: list[dict[str, Any]] = [{"ended": round(end, 2), "answers": []} for end in ends]
+    for pid, proposal in sorted(failed.items()):
+        # the engine's ids: the request id, "-N" from round N = 2 on, ".k" for candidate k > 0
+        candidate = int(pid.rsplit(".", 1)[1]) if "." in pid.rsplit("-", 1)[-1] else 0
+        rounds[min(proposal.attempt, len(rounds)) - 1]["answers"].append(
+            [candidate, proposal.finish_reason, proposal.completion_tokens, problems[pid][:160]])
+    return rounds
 
 
 def outcome_of(task: dict[str, Any], fmt: str, decoding: str, repair: int, candidates: int, proposal: Any,
