@@ -193,6 +193,11 @@ def outcome_of(task: dict[str, Any], fmt: str, decoding: str, repair: int, candi
                    expected, proposal.attempt, seconds, detail)
 
 
+def load_outcomes(paths: list[Path]) -> list[Outcome]:
+    """The records of saved runs (``--out`` files), in order."""
+    return [Outcome(**json.loads(line)) for path in paths for line in path.read_text().splitlines() if line]
+
+
 def summarize(outcomes: list[Outcome]) -> str:
     """The markdown table: one row per configuration (and a checks-off row for repair 0, 1 candidate),
     over the tasks every configuration finished (a run cut short counts its complete tasks only).
@@ -285,8 +290,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--summarize", type=Path, nargs="+", help="print the table of saved runs and stop")
     args = parser.parse_args(argv)
     if args.summarize:
-        print(summarize([Outcome(**json.loads(line)) for path in args.summarize
-                         for line in path.read_text().splitlines() if line]))
+        print(summarize(load_outcomes(args.summarize)))
         return 0
     tasks = load_tasks(args.tasks, args.limit or None, args.skip)
     load = os.getloadavg()[0]

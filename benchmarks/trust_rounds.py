@@ -23,11 +23,12 @@ records are skipped with a note.
 from __future__ import annotations
 
 import argparse
-import json
 import re
 from collections import defaultdict
 from pathlib import Path
 from typing import Any
+
+from trust import Outcome, load_outcomes
 
 PASSED = "applied+parses"
 # "removes most of the file (23 of 24 non-blank lines gone, the file 17 lines shorter)": the counts
@@ -50,27 +51,24 @@ def stuck(rounds: list[dict[str, Any]]) -> bool:
     return bool(last) and all(error_lines(a[3]) & seen for a in last)
 
 
-def rows(paths: list[Path]) -> dict[tuple[str, str], dict[str, dict[tuple[int, int], dict[str, Any]]]]:
+def rows(outcomes: list[Outcome]) -> dict[tuple[str, str], dict[str, dict[tuple[int, int], Outcome]]]:
     """Records by (format, decoding), then task, then (repair, candidates)."""
-    table: dict[tuple[str, str], dict[str, dict[tuple[int, int], dict[str, Any]]]] = defaultdict(dict)
-    for path in paths:
-        for line in path.read_text().splitlines():
-            if line:
-                r = json.loads(line)
-                table[(r["edit_format"], r["decoding"])].setdefault(r["task"], {})[(r["repair"], r["candidates"])] = r
+    table: dict[tuple[str, str], dict[str, dict[tuple[int, int], Outcome]]] = defaultdict(dict)
+    for o in outcomes:
+        table[(o.edit_format, o.decoding)].setdefault(o.task, {})[(o.repair, o.candidates)] = o
     return table
 
 
-def report(pair: tuple[str, str], tasks: dict[str, dict[tuple[int, int], dict[str, Any]]]) -> list[str]:
+def report(pair: tuple[str, str], tasks: dict[str, dict[tuple[int, int], Outcome]]) -> list[str]:
     """The lines printed for one format/decoding pair."""
     keys = {key for runs in tasks.values() for key in runs if key[0] > 0}
     if not keys:
         return [f"{'/'.join(pair)}: no run with repairs"]
     repaired = max(keys)
     complete = {t: runs for t, runs in tasks.items() if (0, 1) in runs and repaired in runs}
-    if any(complete[t][repaired].get("rounds") is None for t in complete):
+    if any(runs[repaired].rounds is None for runs in complete.values()):
         return [f"{'/'.join(pair)}: records without rounds (made before trust.py kept them); skipped"]
-    base = sum(runs[(0, 1)]["seconds"] for runs in complete.values())
+    base = sum(runs[(0, 1)].seconds for runs in complete.values())
     spent: dict[int, float] = defaultdict(float)
     last_pass = last_fail = 0.0
     passes = {"now": 0, "stuck": 0, "greedy first": 0}
@@ -78,33 +76,32 @@ def report(pair: tuple[str, str], tasks: dict[str, dict[tuple[int, int], dict[st
     fired: list[str] = []
     for task, runs in sorted(complete.items()):
         one, row = runs[(0, 1)], runs[repaired]
-        ends = [r["ended"] for r in row["rounds"]]
+        ends = [r["ended"] for r in row.rounds or ()]
         for k, end in enumerate(ends):
             spent[k + 1] += end - (ends[k - 1] if k else 0.0)
-        passed = row["outcome"] == PASSED
+        passed = row.outcome == PASSED
         if len(ends) == repaired[0] + 1:
             if passed:
                 last_pass += ends[-1] - ends[-2]
             else:
                 last_fail += ends[-1] - ends[-2]
         passes["now"] += passed
-        seconds["now"] += row["seconds"]
-        if stuck(row["rounds"]) and len(ends) == repaired[0] + 1:
+        seconds["now"] += row.seconds
+        if stuck(row.rounds or []) and len(ends) == repaired[0] + 1:
             fired.append(f"{task} ({'passed' if passed else 'refused'} in the last round)")
             seconds["stuck"] += ends[-2]
         else:
             passes["stuck"] += passed
-            seconds["stuck"] += row["seconds"]
-        if one["outcome"] == PASSED:
+            seconds["stuck"] += row.seconds
+        if one.outcome == PASSED:
             passes["greedy first"] += 1
-            seconds["greedy first"] += one["seconds"]
-        else:
-            kept = ends[: len(ends) if len(ends) <= repaired[0] else repaired[0]]
+            seconds["greedy first"] += one.seconds
+        else:  # the row's rounds but its last
             passes["greedy first"] += passed and len(ends) <= repaired[0]
-            seconds["greedy first"] += one["seconds"] + kept[-1]
+            seconds["greedy first"] += one.seconds + ends[:repaired[0]][-1]
     n = len(complete)
     lines = [f"{'/'.join(pair)}: {n} tasks; repair 0, 1 candidate: "
-             f"{sum(r[(0, 1)]['outcome'] == PASSED for r in complete.values())} pass in {base:.0f} s; "
+             f"{sum(r[(0, 1)].outcome == PASSED for r in complete.values())} pass in {base:.0f} s; "
              f"repair {repaired[0]}, {repaired[1]} candidates, by round (x that time): "
              + ", ".join(f"round {k} {s / base:.2f}" for k, s in sorted(spent.items()))
              + f"; of the last round, tasks passing there {last_pass / base:.2f}, failing {last_fail / base:.2f}"]
@@ -118,7 +115,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("records", type=Path, nargs="+", help="JSON lines written by trust.py --out")
     args = parser.parse_args(argv)
-    for pair, tasks in rows(args.records).items():
+    for pair, tasks in rows(load_outcomes(args.records)).items():
         print("\n".join(report(pair, tasks)))
     return 0
 
