@@ -186,7 +186,9 @@ def _child(job: dict, workdir: str, uid: int | None, nproc: int, out_fd: int, ma
         _block_network()
         sys.argv = ["sample.py"]
         sys.path[:0] = [workdir]
-        code = compile(job["code"], "sample.py", "exec")
+        # dont_inherit: a sample is compiled as its own module would be, without this file's
+        # ``from __future__ import annotations`` (annotations are evaluated, as they are at import)
+        code = compile(job["code"], "sample.py", "exec", dont_inherit=True)
         namespace = {"__name__": "__main__", "__file__": os.path.join(workdir, "sample.py")}
         marker = job["marker"].encode()
         del job
