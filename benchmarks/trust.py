@@ -34,7 +34,12 @@ table also shows what was written before the check stage existed (the same
 answer, written whenever it applied): that is the "checks off" row.
 ``expected`` counts written changes that add the substring a correct edit has
 (the task's ``expect`` occurs more often than before): a rough signal that the
-change does what was asked. Per-task records go to ``--out`` (JSON lines) so
+change does what was asked. ``asked`` is the real one: written changes that
+pass the task's behaviour checks (benchmarks/task_checks.py, run in the
+evaluation sandbox): the asked change is there and nothing else broke. With
+``--tests`` the same checks are also the configuration's ``check_command``
+(as a person's ``pytest -x -q`` would be), so their failures feed the repair
+loop: those rows say ``on+tests``. Per-task records go to ``--out`` (JSON lines) so
 that a run can be inspected, and ``--summarize`` makes the table of a run cut
 short. A record with repairs also holds its rounds: when each ended and the
 problem of each answer it turned down (where the time went, and what a rule
@@ -47,6 +52,7 @@ import argparse
 import itertools
 import json
 import os
+import shlex
 import statistics
 import subprocess
 import sys
@@ -66,6 +72,8 @@ from amigo.engine import EditSession  # noqa: E402
 from amigo.errors import ModelServerError  # noqa: E402
 from amigo.events import AttemptFailedEvent, RepairEvent  # noqa: E402
 from amigo.workspace import Workspace  # noqa: E402
+from amigo_train.eval.sandbox import Sandbox  # noqa: E402
+from benchmarks.task_checks import TaskCheck, job  # noqa: E402
 
 DEFAULT_TASKS = REPO / "benchmarks" / "data" / "edit_tasks.jsonl"
 
@@ -87,6 +95,11 @@ class Outcome:
     # finish reason, completion tokens (when the server counted that answer's alone), problem], ...]
     # of the round's turned-down answers}; records before this field have none
     rounds: list[dict[str, Any]] | None = None
+    # whether the written change passes the task's behaviour checks (None: nothing written that
+    # parses, or a record from before the checks existed)
+    asked: bool | None = None
+    tests: bool = False  # the task's checks were the check command (their failures fed the repair loop)
+    text: str | None = None  # the written file, when it parses (to judge it again with better checks)
 
 
 def load_tasks(paths: list[Path], limit: int | None, skip: int = 0) -> list[dict[str, Any]]:
@@ -123,13 +136,22 @@ def written(proposal: Any, checked: bool) -> str:
     return "applied+parses" if all(parses(c.new_text) for c in proposal.changes) else "applied+broken"
 
 
+def tests_command(task: dict[str, Any]) -> str:
+    """The task's behaviour checks as a ``check_command``: they run in the evaluation sandbox on the
+    changed file of the engine's temporary copy, and print the failing check."""
+    script = REPO / "benchmarks" / "task_checks.py"
+    return f"{shlex.quote(sys.executable)} {shlex.quote(str(script))} {shlex.quote(task['id'])} --try {{files}}"
+
+
 def run_one(endpoint: str, model: str, task: dict[str, Any], folder: Path, fmt: str, decoding: str,
-            repair: int, candidates: int, max_tokens: int, first_round: bool) -> list[Outcome]:
+            repair: int, candidates: int, max_tokens: int, first_round: bool, judge: "Judge",
+            tests: bool = False) -> list[Outcome]:
     """The task through the engine with ``repair`` attempts; with ``first_round`` also the
     repair-0 outcome, which is the loop's first round (the same answers and checks: with
     ``repair_attempts = 0`` the engine stops there), timed up to the moment it asked again."""
     config = Config(endpoint=endpoint, model=model, edit_format=fmt, decoding=decoding, context_budget=0,
-                    repair_attempts=repair, candidates=candidates, max_tokens=max_tokens, read_timeout=600.0)
+                    repair_attempts=repair, candidates=candidates, max_tokens=max_tokens, read_timeout=600.0,
+                    check_command=tests_command(task) if tests else None)
     root = task_repo(folder, task)
     session = EditSession(config, Workspace(root), ChatClient(endpoint, model, read_timeout=600.0, retries=1))
     repaired_at: list[float] = []
@@ -150,12 +172,12 @@ def run_one(endpoint: str, model: str, task: dict[str, Any], folder: Path, fmt: 
         proposal = session.propose(session.make_request(task["instruction"], task["path"]))
     except ModelServerError as exc:
         seconds = time.monotonic() - started
-        return [Outcome(task["id"], fmt, decoding, r, candidates, "error", "error", False, 1, seconds, str(exc)[:200])
-                for r in rows]
+        return [Outcome(task["id"], fmt, decoding, r, candidates, "error", "error", False, 1, seconds, str(exc)[:200],
+                        tests=tests) for r in rows]
     finally:
         session.close()
     seconds = time.monotonic() - started
-    results = [outcome_of(task, fmt, decoding, repair, candidates, proposal, seconds)]
+    results = [outcome_of(task, fmt, decoding, repair, candidates, proposal, seconds, judge, tests)]
     if repair:
         results[0].rounds = rounds_of(failed, problems, [t - started for t in repaired_at], seconds)
     if repair and first_round:
@@ -164,7 +186,7 @@ def run_one(endpoint: str, model: str, task: dict[str, Any], folder: Path, fmt: 
             first = failed[first.parent_id]
         first_seconds = (repaired_at[0] if repaired_at else time.monotonic()) - started
         results.insert(0, outcome_of(task, fmt, decoding, 0, candidates, first,
-                                     first_seconds if repaired_at else seconds))
+                                     first_seconds if repaired_at else seconds, judge, tests))
     return results
 
 
@@ -181,16 +203,28 @@ def rounds_of(failed: dict[str, Any], problems: dict[str, str], repaired_at: lis
     return rounds
 
 
+class Judge:
+    """Runs the tasks' behaviour checks on written changes, in the evaluation sandbox."""
+
+    def __init__(self, sandbox: Any) -> None:
+        self.sandbox = sandbox
+
+    def __call__(self, task: dict[str, Any], text: str) -> bool:
+        return self.sandbox.run(job(task, TaskCheck.load(task["id"]), text)).passed
+
+
 def outcome_of(task: dict[str, Any], fmt: str, decoding: str, repair: int, candidates: int, proposal: Any,
-               seconds: float) -> Outcome:
+               seconds: float, judge: Judge, tests: bool) -> Outcome:
     outcome = written(proposal, checked=True)
     expect = task.get("expect", "")
     change = proposal.changes[0] if proposal.changes else None
     expected = (outcome == "applied+parses" and change is not None and bool(expect)
                 and change.new_text.count(expect) > change.old_text.count(expect))
+    text = change.new_text if outcome == "applied+parses" and change is not None else None
     detail = "; ".join(proposal.errors)[:200] or "; ".join(str(f) for f in proposal.findings)[:200]
     return Outcome(task["id"], fmt, decoding, repair, candidates, outcome, written(proposal, checked=False),
-                   expected, proposal.attempt, seconds, detail)
+                   expected, proposal.attempt, seconds, detail, asked=None if text is None else judge(task, text),
+                   tests=tests, text=text)
 
 
 def load_outcomes(paths: list[Path]) -> list[Outcome]:
@@ -198,33 +232,40 @@ def load_outcomes(paths: list[Path]) -> list[Outcome]:
     return [Outcome(**json.loads(line)) for path in paths for line in path.read_text().splitlines() if line]
 
 
+def key_of(o: Outcome) -> tuple[str, str, int, int, bool]:
+    """The configuration of a record: format, decoding, repairs, candidates, checks as check command."""
+    return (o.edit_format, o.decoding, o.repair, o.candidates, o.tests)
+
+
 def summarize(outcomes: list[Outcome]) -> str:
     """The markdown table: one row per configuration (and a checks-off row for repair 0, 1 candidate),
     over the tasks every configuration finished (a run cut short counts its complete tasks only).
-    ``x time``: seconds per task against repair 0 with one candidate in the same format/decoding."""
-    keys = sorted({(o.edit_format, o.decoding, o.repair, o.candidates) for o in outcomes})
-    done = {k: {o.task for o in outcomes if (o.edit_format, o.decoding, o.repair, o.candidates) == k} for k in keys}
+    ``x time``: seconds per task against repair 0 with one candidate in the same format/decoding.
+    ``asked`` is "-" where records from before the behaviour checks have none."""
+    keys = sorted({key_of(o) for o in outcomes})
+    done = {k: {o.task for o in outcomes if key_of(o) == k} for k in keys}
     tasks = set.intersection(*done.values()) if done else set()
     rows = ["| format | decoding | repair | candidates | checks | applied+parses | applied+broken | refused "
-            "| expected | s/task | x time |", "|---|---|---|---|---|---|---|---|---|---|---|"]
+            "| expected | asked | s/task | x time |", "|---|---|---|---|---|---|---|---|---|---|---|---|"]
     secs: dict[tuple, float] = {}
-    for key in keys:
-        group = [o for o in outcomes if (o.edit_format, o.decoding, o.repair, o.candidates) == key and o.task in tasks]
+    groups = {key: [o for o in outcomes if key_of(o) == key and o.task in tasks] for key in keys}
+    for key, group in groups.items():
         secs[key] = sum(o.seconds for o in group) / max(1, len(group))
-    for fmt, dec, repair, cand in keys:
-        group = [o for o in outcomes
-                 if (o.edit_format, o.decoding, o.repair, o.candidates) == (fmt, dec, repair, cand) and o.task in tasks]
+    for (fmt, dec, repair, cand, tests), group in groups.items():
         n = len(group)
-        base = secs.get((fmt, dec, 0, 1))
-        ratio = f"{secs[(fmt, dec, repair, cand)] / base:.1f}" if base else "-"
-        variants = [("on", "outcome")] + ([("off", "unchecked")] if repair == 0 and cand == 1 else [])
+        base = secs.get((fmt, dec, 0, 1, False))
+        ratio = f"{secs[(fmt, dec, repair, cand, tests)] / base:.1f}" if base else "-"
+        variants = ([("on+tests", "outcome")] if tests else [("on", "outcome")]
+                    + ([("off", "unchecked")] if repair == 0 and cand == 1 else []))
+        judged = any(o.asked is not None for o in group) or not any(o.outcome == "applied+parses" for o in group)
         for checks, field in variants:
             count = {k: sum(getattr(o, field) == k for o in group) for k in ("applied+parses", "applied+broken")}
             refused = n - sum(count.values())
-            expected = sum(o.expected for o in group) if checks == "on" else "-"
+            expected = sum(o.expected for o in group) if checks != "off" else "-"
+            asked = sum(bool(o.asked) for o in group) if checks != "off" and judged else "-"
             rows.append(f"| {fmt} | {dec} | {repair} | {cand} | {checks} | {count['applied+parses']}/{n} "
-                        f"| {count['applied+broken']}/{n} | {refused}/{n} | {expected} "
-                        f"| {secs[(fmt, dec, repair, cand)]:.1f} | {ratio} |")
+                        f"| {count['applied+broken']}/{n} | {refused}/{n} | {expected} | {asked} "
+                        f"| {secs[(fmt, dec, repair, cand, tests)]:.1f} | {ratio} |")
     return "\n".join(rows + goals(outcomes, tasks))
 
 
@@ -232,37 +273,45 @@ def goals(outcomes: list[Outcome], tasks: set[str]) -> list[str]:
     """The issue's goals per format and decoding, the most repairs and candidates against repair 0
     with one candidate (checks on): written and parsing at least doubles, within 3x the seconds
     per task (as means, as in the table; the median of the per-task ratios beside it, which one
-    slow task cannot move)."""
+    slow task cannot move). Rows with the behaviour checks as check command get a line of their
+    own, and where changes were judged the count that does what was asked comes beside it."""
     lines = []
     for fmt, dec in sorted({(o.edit_format, o.decoding) for o in outcomes}):
         mine = [o for o in outcomes if (o.edit_format, o.decoding) == (fmt, dec) and o.task in tasks]
-        top = max(((o.repair, o.candidates) for o in mine), default=(0, 1))
-        base = {o.task: o for o in mine if (o.repair, o.candidates) == (0, 1)}
-        best = {o.task: o for o in mine if (o.repair, o.candidates) == top}
-        if top == (0, 1) or not base or set(base) != set(best):
-            continue
-        before = sum(o.outcome == "applied+parses" for o in base.values())
-        after = sum(o.outcome == "applied+parses" for o in best.values())
-        broken = sum(o.outcome == "applied+broken" for o in mine)
-        ratio = sum(o.seconds for o in best.values()) / max(1e-9, sum(o.seconds for o in base.values()))
-        median = statistics.median(best[t].seconds / max(1e-9, base[t].seconds) for t in base)
-        doubled = "doubled" if after >= 2 * before and after > before else "not doubled"
-        within = "within 3x" if ratio <= 3 else "over 3x"
-        lines.append(f"- {fmt} {dec}: applied+parses {before} -> {after} of {len(base)} ({doubled}), "
-                     f"r{top[0]}/c{top[1]} at {ratio:.1f}x the time of r0/c1 ({within}; per-task median "
-                     f"{median:.1f}x); applied+broken with checks on: {broken}")
+        base = {o.task: o for o in mine if (o.repair, o.candidates, o.tests) == (0, 1, False)}
+        for tests in (False, True):
+            top = max(((o.repair, o.candidates) for o in mine if o.tests == tests), default=(0, 1))
+            best = {o.task: o for o in mine if (o.repair, o.candidates, o.tests) == (*top, tests)}
+            if (top == (0, 1) and not tests) or not base or set(base) != set(best):
+                continue
+            before = sum(o.outcome == "applied+parses" for o in base.values())
+            after = sum(o.outcome == "applied+parses" for o in best.values())
+            broken = sum(o.outcome == "applied+broken" for o in mine if o.tests == tests)
+            ratio = sum(o.seconds for o in best.values()) / max(1e-9, sum(o.seconds for o in base.values()))
+            median = statistics.median(best[t].seconds / max(1e-9, base[t].seconds) for t in base)
+            doubled = "doubled" if after >= 2 * before and after > before else "not doubled"
+            within = "within 3x" if ratio <= 3 else "over 3x"
+            label = f"r{top[0]}/c{top[1]}" + (" with the checks as check command" if tests else "")
+            asked = ""
+            if all(o.asked is not None for o in [*base.values(), *best.values()] if o.outcome == "applied+parses"):
+                asked = (f"; does what was asked {sum(bool(o.asked) for o in base.values())} -> "
+                         f"{sum(bool(o.asked) for o in best.values())}")
+            lines.append(f"- {fmt} {dec}: applied+parses {before} -> {after} of {len(base)} ({doubled}), "
+                         f"{label} at {ratio:.1f}x the time of r0/c1 ({within}; per-task median "
+                         f"{median:.1f}x); applied+broken with checks on: {broken}{asked}")
     return [""] + lines if lines else []
 
 
-def configurations(args: argparse.Namespace) -> list[tuple[str, str, int, int, bool]]:
-    """(format, decoding, repair, candidates, first round wanted) to run for every task: each
-    format/decoding pair with each ``--runs`` pair. A run with repairs also reports its first
-    round unless the same candidates with repair 0 are run themselves."""
-    runs = [tuple(int(x) for x in spec.split("x")) for spec in args.runs.split(",")]
-    plain = {cand for repair, cand in runs if repair == 0}
-    return [(fmt, dec, repair, cand, repair > 0 and cand not in plain)
+def configurations(args: argparse.Namespace) -> list[tuple[str, str, int, int, bool, bool]]:
+    """(format, decoding, repair, candidates, first round wanted, checks as check command) to run
+    for every task: each format/decoding pair with each ``--runs`` pair ("2x4t": the task's
+    behaviour checks are the check command). A run with repairs also reports its first round
+    unless the same candidates with repair 0 are run themselves (not for the "t" runs)."""
+    runs = [(*(int(x) for x in spec.rstrip("t").split("x")), spec.endswith("t")) for spec in args.runs.split(",")]
+    plain = {cand for repair, cand, tests in runs if repair == 0 and not tests}
+    return [(fmt, dec, repair, cand, repair > 0 and cand not in plain and not tests, tests)
             for fmt, dec in (spec.split("/") for spec in args.combos.split(","))
-            for repair, cand in runs]
+            for repair, cand, tests in runs]
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -276,7 +325,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--combos", default="whole/free,whole/constrained,blocks/free,blocks/constrained",
                         help="format/decoding pairs, in the order to run")
     parser.add_argument("--runs", default="0x1,2x4",
-                        help="(repair attempts)x(candidates) pairs to run with every format/decoding pair")
+                        help="(repair attempts)x(candidates) pairs to run with every format/decoding pair; "
+                             "a trailing t (2x4t) makes the task's behaviour checks the check command")
+    parser.add_argument("--sandbox", choices=["auto", "strict", "basic"], default="auto",
+                        help="the evaluation sandbox the behaviour checks run in")
     parser.add_argument("--backend", default="auto",
                         help="the server started when no --endpoint is given (auto: llama-server when built)")
     parser.add_argument("--parallel", type=int, default=4, help="llama-server slots (candidates decode together)")
@@ -308,19 +360,22 @@ def main(argv: list[str] | None = None) -> int:
               + ("; restarted before every run (--cold)" if args.cold else ""), flush=True)
     configs = configurations(args)
     try:
-        with tempfile.TemporaryDirectory(prefix="amigo-trust-") as tmp, args.out.open("w") as out:
+        with (tempfile.TemporaryDirectory(prefix="amigo-trust-") as tmp, args.out.open("w") as out,
+              Sandbox(workers=1, mode=args.sandbox) as sandbox):
             for t, task in enumerate(tasks):
                 order = configs if t % 2 == 0 else configs[::-1]  # neither side always runs first
-                for k, (fmt, dec, repair, cand, first_round) in enumerate(order):
+                for k, (fmt, dec, repair, cand, first_round, tests) in enumerate(order):
                     if args.cold and server is not None:
                         server.stop()
                         server.start(timeout=180)
                     for outcome in run_one(args.endpoint, args.model, task, Path(tmp) / f"t{t}c{k}", fmt, dec,
-                                           repair, cand, args.max_tokens, first_round):
+                                           repair, cand, args.max_tokens, first_round, Judge(sandbox), tests):
                         outcomes.append(outcome)
                         out.write(json.dumps(asdict(outcome)) + "\n")
                         out.flush()
-                        print(f"{fmt:6} {dec:11} r{outcome.repair} c{cand} {task['id']:28} {outcome.outcome:15} "
+                        asked = {None: "", True: " asked", False: " NOT asked"}[outcome.asked]
+                        print(f"{fmt:6} {dec:11} r{outcome.repair} c{cand}{'t' if tests else ' '} {task['id']:28} "
+                              f"{outcome.outcome + asked:25} "
                               f"(unchecked {outcome.unchecked}) {outcome.attempts} attempt(s) "
                               f"{outcome.seconds:5.1f} s", flush=True)
                 print(f"# task {t + 1}/{len(tasks)} done; load average {os.getloadavg()[0]:.2f}", flush=True)
