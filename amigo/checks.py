@@ -68,13 +68,20 @@ DEFINITION_KINDS = frozenset({"function", "method", "class", "interface", "enum"
 # overloads and Go/Rust's compile errors make the count mean something else there).
 SHADOWING_LANGUAGES = frozenset({"python"})
 # Words that make losing lines something the person asked for.
+# "strip" is left out: in an instruction it is nearly always about strings ("also strip single quotes").
 _SHRINKING = (r"remove|removes|removing|delete|deletes|deleting|drop|drops|inline|merge|"
-              r"move|moves|replace|replaces|eliminate|get rid|strip|shorten|simplify|collapse|consolidate|"
+              r"move|moves|replace|replaces|eliminate|get rid|shorten|simplify|collapse|consolidate|"
               r"combine|refactor|rewrite|cut|trim|clean ?up|dedupe|deduplicate")
 _SHRINK_WORDS = re.compile(rf"\b({_SHRINKING})\b", re.IGNORECASE)
 # A rename takes a name away (a definition by its old name is expected to go) but no lines:
 # "Rename the name parameter" answered with the body gone is still most of the selection lost.
 _REMOVAL_WORDS = re.compile(rf"\b(rename|renames|renaming|{_SHRINKING})\b", re.IGNORECASE)
+# What a removal or rename must speak of before a definition it does not name may go: "remove the
+# unused helpers" may take functions away, "Remove redundant u-prefix strings" or "Rename the
+# variable head" may not (the embedded model answered those by deleting or renaming the function).
+_DEFINITION_WORDS = re.compile(r"\b(functions?|methods?|class|classes|helpers?|defs?|definitions?|wrappers?|"
+                               r"code|unused|dead|duplicates?|duplicated|everything|tests?|modules?|"
+                               r"interfaces?|enums?|structs?|overloads?)\b", re.IGNORECASE)
 REMOVED_SELECTION_SHARE = 0.5  # more than this share of the selected non-blank lines lost
 MIN_SELECTION_LINES = 4  # smaller selections are too small to judge
 MAX_SYNTAX_FINDINGS = 3  # per file: the first few say enough
@@ -106,9 +113,9 @@ def has_errors(findings: Iterable[Finding]) -> bool:
 
 
 def asks_for_removal(instruction: str) -> bool:
-    """Whether the instruction asks to take something away, a name included (then a definition
-    gone is expected)."""
-    return bool(_REMOVAL_WORDS.search(instruction))
+    """Whether the instruction asks to take definitions away (remove, inline, rename, ...) without
+    naming them, so that a definition gone is expected; one it names may always go."""
+    return bool(_REMOVAL_WORDS.search(instruction) and _DEFINITION_WORDS.search(instruction))
 
 
 def asks_to_shrink(instruction: str) -> bool:

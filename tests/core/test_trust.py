@@ -91,6 +91,28 @@ def test_removing_most_of_the_selection_is_flagged(repo):
     assert check_change("wrap.py", old, renamed, "Rename the width parameter of wrap to size") == []
     # and a renamed function is not a removed definition
     assert check_change("wrap.py", old, old.replace("def wrap", "def fold"), "rename wrap to fold") == []
+    assert check_change("wrap.py", old, old.replace("def wrap", "def fold"), "Rename the function to fold") == []
+
+
+def test_a_removal_or_rename_of_something_else_does_not_excuse_a_lost_function():
+    """Real answers of the embedded model (trust benchmark, posixpath.dirname and more.side_effect):
+    asked to rename a variable it renamed the function; asked to remove u-prefixes it replaced the
+    function with an import. Neither instruction speaks of definitions."""
+    old = ('def dirname(p):\n    """Returns the directory component."""\n    i = p.rfind("/") + 1\n'
+           '    head = p[:i]\n    if head and head != "/" * len(head):\n        head = head.rstrip("/")\n'
+           '    return head\n')
+    renamed = old.replace("def dirname", "def posixpath")
+    kinds = [f.kind for f in check_change("posixpath.py", old, renamed, "Rename the variable head to directory.")]
+    assert kinds == ["removed-definition"]
+    replaced = "from more_itertools import consume\n"
+    findings = check_change("more.py", old, replaced, "Remove redundant u-prefix strings.")
+    assert [f.kind for f in findings] == ["removed-definition"] and "function dirname" in findings[0].message
+    # removals that speak of definitions may take them away unnamed
+    assert check_change("more.py", old, replaced, "Remove the unused functions") == []
+    # "strip" in an instruction is about strings: gutting the function is not asked for
+    gutted = 'def dirname(p):\n    """Returns the directory component."""\n'
+    kinds = [f.kind for f in check_change("posixpath.py", old, gutted, "Also strip single quotes around the path.")]
+    assert kinds == ["removed-selection"]
 
 
 def test_an_answer_is_judged_without_a_session_as_the_engine_judges_it(repo):
