@@ -4,6 +4,7 @@ the repair loop and several candidates.
     python benchmarks/trust.py --limit 6                     # embedded model (started here), 6 tasks
     python benchmarks/trust.py --endpoint URL --model NAME   # any OpenAI-compatible server
     python benchmarks/trust.py --combos whole/free --runs 0x1,2x4   # (repair attempts)x(candidates)
+    python benchmarks/trust.py --runs 0x1,2x4,2x4t           # 2x4t: the task's checks as check command
     python benchmarks/trust.py --skip 6 --out more.jsonl     # go on after the first 6 tasks
     python benchmarks/trust.py --summarize trust-run.jsonl more.jsonl   # the table of saved runs
 
@@ -36,10 +37,10 @@ answer, written whenever it applied): that is the "checks off" row.
 (the task's ``expect`` occurs more often than before): a rough signal that the
 change does what was asked. ``asked`` is the real one: written changes that
 pass the task's behaviour checks (benchmarks/task_checks.py, run in the
-evaluation sandbox): the asked change is there and nothing else broke. With
-``--tests`` the same checks are also the configuration's ``check_command``
-(as a person's ``pytest -x -q`` would be), so their failures feed the repair
-loop: those rows say ``on+tests``. Per-task records go to ``--out`` (JSON lines) so
+evaluation sandbox): the asked change is there and nothing else broke. A run
+written with a trailing ``t`` (``--runs 2x4t``) also makes those checks the
+configuration's ``check_command`` (as a person's ``pytest -x -q`` would be), so
+their failures feed the repair loop: those rows say ``on+tests``. Per-task records go to ``--out`` (JSON lines) so
 that a run can be inspected, and ``--summarize`` makes the table of a run cut
 short. A record with repairs also holds its rounds: when each ended and the
 problem of each answer it turned down (where the time went, and what a rule
@@ -206,7 +207,7 @@ def rounds_of(failed: dict[str, Any], problems: dict[str, str], repaired_at: lis
 class Judge:
     """Runs the tasks' behaviour checks on written changes, in the evaluation sandbox."""
 
-    def __init__(self, sandbox: Any) -> None:
+    def __init__(self, sandbox: Sandbox) -> None:
         self.sandbox = sandbox
 
     def __call__(self, task: dict[str, Any], text: str) -> bool:
@@ -362,6 +363,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         with (tempfile.TemporaryDirectory(prefix="amigo-trust-") as tmp, args.out.open("w") as out,
               Sandbox(workers=1, mode=args.sandbox) as sandbox):
+            judge = Judge(sandbox)
             for t, task in enumerate(tasks):
                 order = configs if t % 2 == 0 else configs[::-1]  # neither side always runs first
                 for k, (fmt, dec, repair, cand, first_round, tests) in enumerate(order):
@@ -369,7 +371,7 @@ def main(argv: list[str] | None = None) -> int:
                         server.stop()
                         server.start(timeout=180)
                     for outcome in run_one(args.endpoint, args.model, task, Path(tmp) / f"t{t}c{k}", fmt, dec,
-                                           repair, cand, args.max_tokens, first_round, Judge(sandbox), tests):
+                                           repair, cand, args.max_tokens, first_round, judge, tests):
                         outcomes.append(outcome)
                         out.write(json.dumps(asdict(outcome)) + "\n")
                         out.flush()
