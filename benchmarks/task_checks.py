@@ -32,6 +32,7 @@ from __future__ import annotations
 
 import argparse
 import ast
+import functools
 import json
 import sys
 from dataclasses import dataclass
@@ -95,6 +96,7 @@ class TaskCheck:
     checks: str
 
     @classmethod
+    @functools.cache
     def load(cls, task_id: str) -> "TaskCheck":
         path = CHECKS / f"{task_id}.py"
         if not path.is_file():
@@ -126,9 +128,19 @@ def job(task: dict[str, Any], check: TaskCheck, source: str) -> Job:
     return Job(code=_RUNNER, files={"spec.json": json.dumps(spec)}, limits=LIMITS)
 
 
+def passes(sandbox: Sandbox, task: dict[str, Any], source: str) -> bool:
+    """Whether ``source`` (the task's file after an edit) does what was asked: passes the task's checks."""
+    return sandbox.run(job(task, TaskCheck.load(task["id"]), source)).passed
+
+
+def read_tasks(path: Path) -> list[dict[str, Any]]:
+    """The tasks of one JSON-lines task file."""
+    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+
+
 def load_tasks() -> list[dict[str, Any]]:
-    return [json.loads(line) for path in TASK_FILES for line in path.read_text(encoding="utf-8").splitlines()
-            if line.strip()]
+    """Every trust task, file by file."""
+    return [task for path in TASK_FILES for task in read_tasks(path)]
 
 
 def prove(sandbox: Sandbox, task: dict[str, Any], verbose: bool = False) -> list[str]:
@@ -137,10 +149,10 @@ def prove(sandbox: Sandbox, task: dict[str, Any], verbose: bool = False) -> list
     check = TaskCheck.load(task["id"])
     problems = []
     runs = [("reference", check.reference, True)]
-    runs.append(("wrong edit", check.wrong, False) if check.original_passes
-                else ("original", task["file_text"], False))
     if check.original_passes:
-        runs.append(("original", task["file_text"], True))
+        runs += [("wrong edit", check.wrong, False), ("original", task["file_text"], True)]
+    else:
+        runs.append(("original", task["file_text"], False))
     for label, source, should_pass in runs:
         result = sandbox.run(job(task, check, source))
         if verbose:

@@ -74,7 +74,7 @@ from amigo.errors import ModelServerError  # noqa: E402
 from amigo.events import AttemptFailedEvent, RepairEvent  # noqa: E402
 from amigo.workspace import Workspace  # noqa: E402
 from amigo_train.eval.sandbox import Sandbox  # noqa: E402
-from benchmarks.task_checks import TaskCheck, job  # noqa: E402
+from benchmarks.task_checks import passes, read_tasks  # noqa: E402
 
 DEFAULT_TASKS = REPO / "benchmarks" / "data" / "edit_tasks.jsonl"
 
@@ -106,8 +106,7 @@ class Outcome:
 def load_tasks(paths: list[Path], limit: int | None, skip: int = 0) -> list[dict[str, Any]]:
     """The tasks of ``paths``, one from each file in turn (a run cut short covers them all), from
     the ``skip``-th on."""
-    lists = [[json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
-             for path in paths]
+    lists = [read_tasks(path) for path in paths]
     tasks = [task for row in itertools.zip_longest(*lists) for task in row if task is not None]
     tasks = tasks[skip:]
     return tasks[:limit] if limit else tasks
@@ -145,7 +144,7 @@ def tests_command(task: dict[str, Any]) -> str:
 
 
 def run_one(endpoint: str, model: str, task: dict[str, Any], folder: Path, fmt: str, decoding: str,
-            repair: int, candidates: int, max_tokens: int, first_round: bool, judge: "Judge",
+            repair: int, candidates: int, max_tokens: int, first_round: bool, sandbox: Sandbox,
             tests: bool = False) -> list[Outcome]:
     """The task through the engine with ``repair`` attempts; with ``first_round`` also the
     repair-0 outcome, which is the loop's first round (the same answers and checks: with
@@ -178,7 +177,7 @@ def run_one(endpoint: str, model: str, task: dict[str, Any], folder: Path, fmt: 
     finally:
         session.close()
     seconds = time.monotonic() - started
-    results = [outcome_of(task, fmt, decoding, repair, candidates, proposal, seconds, judge, tests)]
+    results = [outcome_of(task, fmt, decoding, repair, candidates, proposal, seconds, sandbox, tests)]
     if repair:
         results[0].rounds = rounds_of(failed, problems, [t - started for t in repaired_at], seconds)
     if repair and first_round:
@@ -187,7 +186,7 @@ def run_one(endpoint: str, model: str, task: dict[str, Any], folder: Path, fmt: 
             first = failed[first.parent_id]
         first_seconds = (repaired_at[0] if repaired_at else time.monotonic()) - started
         results.insert(0, outcome_of(task, fmt, decoding, 0, candidates, first,
-                                     first_seconds if repaired_at else seconds, judge, tests))
+                                     first_seconds if repaired_at else seconds, sandbox, tests))
     return results
 
 
@@ -204,18 +203,9 @@ def rounds_of(failed: dict[str, Any], problems: dict[str, str], repaired_at: lis
     return rounds
 
 
-class Judge:
-    """Runs the tasks' behaviour checks on written changes, in the evaluation sandbox."""
-
-    def __init__(self, sandbox: Sandbox) -> None:
-        self.sandbox = sandbox
-
-    def __call__(self, task: dict[str, Any], text: str) -> bool:
-        return self.sandbox.run(job(task, TaskCheck.load(task["id"]), text)).passed
-
-
 def outcome_of(task: dict[str, Any], fmt: str, decoding: str, repair: int, candidates: int, proposal: Any,
-               seconds: float, judge: Judge, tests: bool) -> Outcome:
+               seconds: float, sandbox: Sandbox, tests: bool) -> Outcome:
+    """The record of ``proposal``; a written change is judged by the task's behaviour checks in ``sandbox``."""
     outcome = written(proposal, checked=True)
     expect = task.get("expect", "")
     change = proposal.changes[0] if proposal.changes else None
@@ -224,7 +214,7 @@ def outcome_of(task: dict[str, Any], fmt: str, decoding: str, repair: int, candi
     text = change.new_text if outcome == "applied+parses" and change is not None else None
     detail = "; ".join(proposal.errors)[:200] or "; ".join(str(f) for f in proposal.findings)[:200]
     return Outcome(task["id"], fmt, decoding, repair, candidates, outcome, written(proposal, checked=False),
-                   expected, proposal.attempt, seconds, detail, asked=None if text is None else judge(task, text),
+                   expected, proposal.attempt, seconds, detail, asked=None if text is None else passes(sandbox, task, text),
                    tests=tests, text=text)
 
 
@@ -363,7 +353,6 @@ def main(argv: list[str] | None = None) -> int:
     try:
         with (tempfile.TemporaryDirectory(prefix="amigo-trust-") as tmp, args.out.open("w") as out,
               Sandbox(workers=1, mode=args.sandbox) as sandbox):
-            judge = Judge(sandbox)
             for t, task in enumerate(tasks):
                 order = configs if t % 2 == 0 else configs[::-1]  # neither side always runs first
                 for k, (fmt, dec, repair, cand, first_round, tests) in enumerate(order):
@@ -371,7 +360,7 @@ def main(argv: list[str] | None = None) -> int:
                         server.stop()
                         server.start(timeout=180)
                     for outcome in run_one(args.endpoint, args.model, task, Path(tmp) / f"t{t}c{k}", fmt, dec,
-                                           repair, cand, args.max_tokens, first_round, judge, tests):
+                                           repair, cand, args.max_tokens, first_round, sandbox, tests):
                         outcomes.append(outcome)
                         out.write(json.dumps(asdict(outcome)) + "\n")
                         out.flush()
