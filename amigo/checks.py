@@ -21,6 +21,9 @@ diff they skimmed would write that. Findings are carried on the proposal:
   names the new one);
 * ``removed-selection`` (error): most of the selected lines (or file) gone,
   when the instruction asks for no lines to go (a rename asks for none);
+* ``out-of-scope`` (error, Python): the code changed where the instruction asks
+  only for documentation (docstrings, comments, type hints) or for one rename
+  (:mod:`amigo.scope`: the syntax trees compared with those set aside);
 * ``check-command`` (error): the person's own ``check_command`` failed on a
   temporary copy of the repository with the change applied;
 * ``format`` (warning, added by the engine): the answer was read otherwise
@@ -58,6 +61,7 @@ from amigo.context.files import git_toplevel
 from amigo.context.tags import extract
 from amigo.edits import apply_answer
 from amigo.repofiles import git_ls_files
+from amigo.scope import read_scope, scope_difference
 
 if TYPE_CHECKING:
     from amigo.prompt import EditRequest
@@ -96,7 +100,8 @@ class Finding:
     ``warning``; ``line`` is 1-based in the proposed file, when there is one.
     """
 
-    kind: str  # syntax | removed-definition | duplicate-definition | undefined-name | removed-selection | check-command | format
+    kind: str  # syntax | removed-definition | duplicate-definition | undefined-name | removed-selection |
+    #            out-of-scope | check-command | format
     level: str
     path: str
     message: str
@@ -364,6 +369,21 @@ def _undefined_name_findings(path: str, old: str, new: str) -> list[Finding]:
     return findings
 
 
+def _scope_findings(path: str, old: str, new: str, instruction: str) -> list[Finding]:
+    """The code changed beyond what an instruction asking only for documentation or a rename allows."""
+    scope = read_scope(instruction)
+    if scope is None:
+        return []
+    line = scope_difference(old, new, scope)
+    if line is None:
+        return []
+    lines = new.splitlines()
+    where = f" at line {line}: {lines[line - 1].strip()[:80]}" if 0 < line <= len(lines) else ""
+    return [Finding("out-of-scope", "error", path,
+                    f"changes the code{where}, although the instruction asks for {scope.describe()}; "
+                    f"if the code should change too, say so in the instruction", line or None)]
+
+
 def check_change(path: str, old: str | None, new: str, instruction: str,
                  selection: tuple[int, int] | None = None) -> list[Finding]:
     """Every finding for one file's change (empty for languages no grammar parses)."""
@@ -377,6 +397,10 @@ def check_change(path: str, old: str | None, new: str, instruction: str,
     if old:
         findings += _definition_findings(path, old, new, language, instruction)
         findings += _selection_findings(path, old, new, selection, instruction)
+    if language == "python" and old and not has_errors(findings):
+        # last, and only when nothing more specific was found: "removes the function load_users"
+        # says more than "changes the code"
+        findings += _scope_findings(path, old, new, instruction)
     return findings
 
 
