@@ -1,0 +1,111 @@
+"""The check stage on real commits: which of its error findings real, reviewed changes of public
+Python projects set off, with each commit's subject as the instruction.
+
+    python benchmarks/checks_history.py /work/.mirror/more-itertools+more-itertools/repo ...
+    python benchmarks/checks_history.py REPO... --limit 500 --show   # each commit found, and why
+
+A real commit is the nearest thing to a right answer whose instruction is known (its message).
+Most commits are right, so an error finding on one is a false alarm of the check stage, or a
+message that undersells the commit ("docs" for a change that also fixed code, which the
+``out-of-scope`` finding is meant to catch when a model does it); reading the shown cases tells
+which. Two tables: commits with an error finding, by kind; and the commits whose subject the
+scope check reads as asking only for documentation or one rename (amigo/scope.py), and whether
+their Python code changed beyond that. Only modified ``.py`` files are judged (an added or
+deleted file is not an edit in place).
+"""
+
+from __future__ import annotations
+
+import argparse
+import subprocess
+import sys
+from collections import Counter
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO))
+
+from amigo.checks import check_change  # noqa: E402
+from amigo.scope import read_scope  # noqa: E402
+
+MAX_FILE_CHARS = 400_000  # generated tables and vendored files say nothing about edits
+
+
+def git(repo: Path, *args: str) -> str:
+    where = f"--git-dir={repo}" if (repo / "HEAD").is_file() else f"--work-tree={repo}"
+    return subprocess.run(["git", where, *args], capture_output=True, text=True, errors="replace",
+                          check=True).stdout
+
+
+def commits(repo: Path, limit: int) -> list[tuple[str, str]]:
+    """(hash, subject) of the non-merge history, newest first."""
+    out = git(repo, "log", "--no-merges", f"--max-count={limit}", "--format=%H%x00%s", "HEAD")
+    return [(sha, subject) for sha, _, subject in (line.partition("\0") for line in out.splitlines()) if subject]
+
+
+def modified_python(repo: Path, sha: str) -> list[str]:
+    names = git(repo, "diff-tree", "--no-commit-id", "-r", "--name-status", "--no-renames", f"{sha}^", sha)
+    return [line.split("\t", 1)[1] for line in names.splitlines() if line.startswith("M\t") and line.endswith(".py")]
+
+
+def judge_commit(repo: Path, sha: str, subject: str) -> tuple[Counter, list[str]] | None:
+    """The error findings' kinds over the commit's modified Python files, and one line for each
+    (None when it modifies none)."""
+    paths = modified_python(repo, sha)
+    if not paths:
+        return None
+    kinds: Counter = Counter()
+    details = []
+    for path in paths:
+        try:
+            old, new = git(repo, "show", f"{sha}^:{path}"), git(repo, "show", f"{sha}:{path}")
+        except subprocess.CalledProcessError:
+            continue
+        if max(len(old), len(new)) > MAX_FILE_CHARS:
+            continue
+        for finding in check_change(path, old, new, subject):
+            if finding.level == "error":
+                kinds[finding.kind] += 1
+                details.append(f"{finding.kind}: {finding.path}: {finding.message[:150]}")
+    return kinds, details
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("repos", nargs="+", type=Path, help="git repositories (bare mirrors or work trees)")
+    parser.add_argument("--limit", type=int, default=1000, help="commits per repository, newest first")
+    parser.add_argument("--show", action="store_true", help="print every commit with an error finding")
+    args = parser.parse_args(argv)
+    by_kind: Counter = Counter()
+    scoped: Counter = Counter()
+    judged = 0
+    for repo in args.repos:
+        name = repo.parent.name if repo.name == "repo" else repo.name
+        for sha, subject in commits(repo, args.limit):
+            result = judge_commit(repo, sha, subject)
+            if result is None:
+                continue
+            kinds, details = result
+            judged += 1
+            by_kind.update(set(kinds))
+            by_kind["any"] += bool(kinds)
+            scope = read_scope(subject)
+            if scope is not None:
+                scoped[scope.kind, "changed" if kinds["out-of-scope"] else "kept"] += 1
+            if kinds and args.show:
+                print(f"{name} {sha[:10]} {subject[:90]!r}")
+                for detail in details[:3]:
+                    print(f"    {detail}")
+    print(f"{judged} commits modifying Python files, from {len(args.repos)} repositories\n")
+    print("| error finding | commits |\n|---|---|")
+    for kind, count in by_kind.most_common():
+        print(f"| {kind} | {count} ({100 * count / max(1, judged):.1f}%) |")
+    print("\n| subject read as asking only for | commits | code kept | code changed beyond it |\n|---|---|---|---|")
+    for kind in ("documentation", "rename"):
+        kept, changed = scoped[kind, "kept"], scoped[kind, "changed"]
+        print(f"| {kind} | {kept + changed} | {kept} | {changed} |")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
