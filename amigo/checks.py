@@ -21,6 +21,10 @@ diff they skimmed would write that. Findings are carried on the proposal:
   names the new one);
 * ``removed-selection`` (error): most of the selected lines (or file) gone,
   when the instruction asks for no lines to go (a rename asks for none);
+* ``import-time-code`` (error, Python): a module that ran nothing when imported
+  now does: a ``print``, an ``assert`` or a call of its own function added at
+  top level (a model's usage example; it runs, or fails, on every import),
+  unless the instruction speaks of printing, examples, tests or running;
 * ``out-of-scope`` (error, Python): the code changed where the instruction asks
   only for documentation (docstrings, comments, type hints) or for one rename
   (:mod:`amigo.scope`: the syntax trees compared with those set aside);
@@ -37,6 +41,7 @@ back to the model; nothing here touches the person's files.
 from __future__ import annotations
 
 import ast
+import builtins
 import codeop
 import contextlib
 import functools
@@ -73,13 +78,18 @@ DEFINITION_KINDS = frozenset({"function", "method", "class", "interface", "enum"
 SHADOWING_LANGUAGES = frozenset({"python"})
 # Words that make losing lines something the person asked for.
 # "strip" is left out: in an instruction it is nearly always about strings ("also strip single quotes").
-_SHRINKING = (r"remove|removes|removing|delete|deletes|deleting|drop|drops|inline|merge|"
-              r"move|moves|replace|replaces|eliminate|get rid|shorten|simplify|collapse|consolidate|"
-              r"combine|refactor|rewrite|cut|trim|clean ?up|dedupe|deduplicate")
+# Every form an instruction or a commit message uses: "Remove", "Replaced", "simplifies".
+_SHRINKING = (r"remov(e|es|ed|ing)|delet(e|es|ed|ing)|drop(s|ped|ping)?|inlin(e|es|ed|ing)|merg(e|es|ed|ing)|"
+              r"mov(e|es|ed|ing)|replac(e|es|ed|ing)|eliminat(e|es|ed|ing)|get rid|shorten(s|ed|ing)?|"
+              r"simplif(y|ies|ied|ying)|collaps(e|es|ed|ing)|consolidat(e|es|ed|ing)|combin(e|es|ed|ing)|"
+              r"refactor(s|ed|ing)?|rewrit(e|es|ing|ten)|rewrote|cut(s|ting)?|trim(s|med|ming)?|"
+              r"clean(s|ed|ing)? ?up|dedupe[sd]?|deduplicat(e|es|ed|ing)")
 _SHRINK_WORDS = re.compile(rf"\b({_SHRINKING})\b", re.IGNORECASE)
 # A rename takes a name away (a definition by its old name is expected to go) but no lines:
 # "Rename the name parameter" answered with the body gone is still most of the selection lost.
-_REMOVAL_WORDS = re.compile(rf"\b(rename|renames|renaming|{_SHRINKING})\b", re.IGNORECASE)
+_REMOVAL_WORDS = re.compile(rf"\b(renam(e|es|ed|ing)|{_SHRINKING})\b", re.IGNORECASE)
+_BUILTIN_NAMES = frozenset(dir(builtins))
+MIN_BUILT_ON_NAME = 4  # "Remove pairwise" lets PairwiseTests go; shorter words are too common a part
 # What a removal or rename must speak of before a definition it does not name may go: "remove the
 # unused helpers" may take functions away, "Remove redundant u-prefix strings" or "Rename the
 # variable head" may not (the embedded model answered those by deleting or renaming the function).
@@ -101,7 +111,7 @@ class Finding:
     """
 
     kind: str  # syntax | removed-definition | duplicate-definition | undefined-name | removed-selection |
-    #            out-of-scope | check-command | format
+    #            import-time-code | out-of-scope | check-command | format
     level: str
     path: str
     message: str
@@ -262,28 +272,66 @@ def _definitions(text: str, language: str) -> dict[tuple[str, str, str], list[in
     return found
 
 
+def _module_level_definitions(text: str) -> dict[tuple[str, str], list[int]]:
+    """(name, function | class) -> lines, of the definitions made in the module's own body: one made
+    in each branch of ``if sys.version_info ...: / else:`` or of a ``try``, or inside another
+    function, replaces nothing (none when the text does not parse: the syntax check speaks for it)."""
+    try:
+        tree = ast.parse(text)
+    except (SyntaxError, ValueError):
+        return {}
+    found: dict[tuple[str, str], list[int]] = {}
+    for node in tree.body:
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+            kind = "class" if isinstance(node, ast.ClassDef) else "function"
+            found.setdefault((node.name, kind), []).append(node.lineno)
+    return found
+
+
 def _definition_findings(path: str, old: str, new: str, language: str, instruction: str) -> list[Finding]:
     before, after = _definitions(old, language), _definitions(new, language)
     findings = []
-    for key, lines in sorted(after.items()):
-        scope, name, kind = key
-        if language in SHADOWING_LANGUAGES and not scope and len(lines) > max(1, len(before.get(key, ()))) \
-                and "overload" not in new:
-            first, last = min(lines), max(lines)
-            findings.append(Finding("duplicate-definition", "error", path,
-                                    f"defines the {kind} {name} again at line {last}, replacing the one "
-                                    f"at line {first}", last))
+    if language in SHADOWING_LANGUAGES and "overload" not in new:
+        had = _module_level_definitions(old)
+        for (name, kind), lines in sorted(_module_level_definitions(new).items()):
+            if len(lines) > max(1, len(had.get((name, kind), ()))):
+                first, last = min(lines), max(lines)
+                findings.append(Finding("duplicate-definition", "error", path,
+                                        f"defines the {kind} {name} again at line {last}, replacing the one "
+                                        f"at line {first}", last))
     lost = Counter({k: len(v) for k, v in before.items()}) - Counter({k: len(v) for k, v in after.items()})
     if not lost:
         return findings
     removal_asked = asks_for_removal(instruction)
-    for scope, name, kind in sorted(lost):
-        if re.search(rf"\b{re.escape(name)}\b", instruction) or removal_asked:
-            continue
+    built_on = _names_to_remove(instruction)
+    excused: set[str] = set()
+    for scope, name, kind in sorted(lost, key=lambda key: (key[0].count(".") + bool(key[0]), key)):
         qualified = f"{scope}.{name}" if scope else name
+        if (re.search(rf"\b{re.escape(name)}\b", instruction) or removal_asked or scope in excused
+                or any(word in _loose(name) for word in built_on)):
+            excused.add(qualified)  # a class asked away takes its methods with it
+            continue
         findings.append(Finding("removed-definition", "error", path,
                                 f"removes the {kind} {qualified}, which the instruction did not ask for"))
     return findings
+
+
+def _loose(name: str) -> str:
+    """A name without case or underscores: ``PairwiseTests`` and ``test_pairwise`` both hold ``pairwise``."""
+    return name.lower().replace("_", "")
+
+
+def _names_to_remove(instruction: str) -> list[str]:
+    """The names of code an instruction that removes or renames speaks of (``Remove pairwise()``,
+    ``Remove deprecated zip_equal``, ``Replaced IteratorCounterWrapper``, ``rename `waituntil```):
+    the definitions built on them (its tests, its private helper) may go with them. Only words written as code count, so
+    that "Remove the print statements" does not excuse losing ``print_report``."""
+    if not _REMOVAL_WORDS.search(instruction):
+        return []
+    names = set(re.findall(r"`([A-Za-z_]\w*)(?:\(\))?`|\b([A-Za-z_]\w*)\(\)", instruction))
+    names = {a or b for a, b in names}
+    names |= {w for w in re.findall(r"\b[A-Za-z_]\w*\b", instruction) if "_" in w.strip("_") or re.search(r"[a-z][A-Z]", w)}
+    return sorted(_loose(n) for n in names if len(_loose(n)) >= MIN_BUILT_ON_NAME and n not in _BUILTIN_NAMES)
 
 
 def _selection_findings(path: str, old: str, new: str, selection: tuple[int, int] | None,
@@ -369,6 +417,48 @@ def _undefined_name_findings(path: str, old: str, new: str) -> list[Finding]:
     return findings
 
 
+# What makes top-level code that runs at import something the person asked for.
+_RUNNING_WORDS = re.compile(r"\b(print\w*|assert\w*|examples?|usage|demo\w*|tests?|testing|doctests?|calls?|"
+                            r"run|runs|running|script|main|__main__|log\w*|import time|on import)\b", re.IGNORECASE)
+
+
+def _example_statements(tree: ast.Module) -> list[ast.stmt]:
+    """Top-level statements that run at import and are a usage example's shape: ``print(...)``,
+    ``assert ...``, or a call of a function or class the module itself defines."""
+    own = {n.name for n in tree.body if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef))}
+    found = []
+    for statement in tree.body:
+        if isinstance(statement, ast.Assert):
+            found.append(statement)
+        elif isinstance(statement, ast.Expr) and isinstance(statement.value, ast.Call):
+            func = statement.value.func
+            called = func.id if isinstance(func, ast.Name) else ""
+            if called == "print" or called in own:
+                found.append(statement)
+    return found
+
+
+def _import_time_findings(path: str, old: str, new: str, instruction: str) -> list[Finding]:
+    """Usage-example code added at the top level of a module that had none (a script that already
+    prints or asserts at top level may get more), when the instruction does not ask for it."""
+    try:
+        before, after = ast.parse(old), ast.parse(new)
+    except (SyntaxError, ValueError):
+        return []
+    if _example_statements(before) or _RUNNING_WORDS.search(instruction):
+        return []
+    added = _example_statements(after)
+    if not added:
+        return []
+    first = added[0]
+    shown = ast.unparse(first).splitlines()[0][:80]
+    more = f" and {len(added) - 1} more" if len(added) > 1 else ""
+    return [Finding("import-time-code", "error", path,
+                    f"adds code that runs whenever the module is imported (line {first.lineno}: {shown}{more}), "
+                    f"which the instruction did not ask for; an example belongs under "
+                    f"`if __name__ == \"__main__\":` or in a test", first.lineno)]
+
+
 def _scope_findings(path: str, old: str, new: str, instruction: str) -> list[Finding]:
     """The code changed beyond what an instruction asking only for documentation or a rename allows."""
     scope = read_scope(instruction)
@@ -380,8 +470,8 @@ def _scope_findings(path: str, old: str, new: str, instruction: str) -> list[Fin
     lines = new.splitlines()
     where = f" at line {line}: {lines[line - 1].strip()[:80]}" if 0 < line <= len(lines) else ""
     return [Finding("out-of-scope", "error", path,
-                    f"changes the code{where}, although the instruction asks for {scope.describe()}; "
-                    f"if the code should change too, say so in the instruction", line or None)]
+                    f"changes the code{where}, although the instruction asks only for {scope.describe()}: "
+                    f"the rest must stay as it was (to change more, say so in the instruction)", line or None)]
 
 
 def check_change(path: str, old: str | None, new: str, instruction: str,
@@ -397,6 +487,8 @@ def check_change(path: str, old: str | None, new: str, instruction: str,
     if old:
         findings += _definition_findings(path, old, new, language, instruction)
         findings += _selection_findings(path, old, new, selection, instruction)
+    if language == "python" and old and not has_errors(findings):
+        findings += _import_time_findings(path, old, new, instruction)
     if language == "python" and old and not has_errors(findings):
         # last, and only when nothing more specific was found: "removes the function load_users"
         # says more than "changes the code"

@@ -104,8 +104,8 @@ class Scope:
 
     def describe(self) -> str:
         if self.kind == "rename":
-            return f"only the rename of {self.old} to {self.new}"
-        return "only documentation (docstrings, comments, type hints)"
+            return f"the rename of {self.old} to {self.new}"
+        return "documentation (docstrings, comments, type hints)"
 
 
 def _plain(instruction: str) -> str:

@@ -123,7 +123,7 @@ def test_documentation_asked_and_the_code_changed_is_found_at_its_line():
     assert scope_difference(HLS, changed, DOCS) == 8
     (finding,) = check_change("colorsys.py", HLS, changed, "Add a docstring explaining the h, l, s arguments.")
     assert (finding.kind, finding.level, finding.line) == ("out-of-scope", "error", 8)
-    assert "m2 = l + s - l" in finding.message and "only documentation" in finding.message
+    assert "m2 = l + s - l" in finding.message and "asks only for documentation" in finding.message
     # the same change asked for in words is not judged by scope
     assert check_change("colorsys.py", HLS, changed, "Add a docstring and simplify the else branch.") == []
 
@@ -184,7 +184,7 @@ def test_documentation_asked_is_repaired_when_the_first_answer_changes_code(repo
                        endpoint=server.base_url)
         assert result.returncode == 0, result.stderr
         repair = server.requests[1]["messages"][3]["content"]
-    assert "changes the code at line" in repair and "min(users" in repair and "only documentation" in repair
+    assert "changes the code at line" in repair and "min(users" in repair and "asks only for documentation" in repair
     text = (repo / "users.py").read_text()
     assert '"""The oldest user."""' in text and "max(users" in text
 
@@ -197,5 +197,5 @@ def test_documentation_asked_and_code_changed_is_refused_under_yes(repo):
         result = amigo(repo, "edit", "Add a docstring", "users.py", "--lines", "17-18", "--yes",
                        endpoint=server.base_url, env={"AMIGO_REPAIR_ATTEMPTS": "0"})
     assert result.returncode == 1
-    assert "only documentation" in result.stderr
+    assert "asks only for documentation" in result.stderr
     assert (repo / "users.py").read_text() == before

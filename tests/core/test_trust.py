@@ -115,6 +115,51 @@ def test_a_removal_or_rename_of_something_else_does_not_excuse_a_lost_function()
     assert kinds == ["removed-selection"]
 
 
+def test_what_is_built_on_a_name_asked_away_may_go_with_it():
+    """Real commits (benchmarks/checks_history.py): "Remove pairwise()" took PairwiseTests with it,
+    "Replaced IteratorCounterWrapper by countable" the class with its methods, "Remove deprecated
+    zip_equal" its private helper _zip_equal. A word that is not written as code excuses nothing."""
+    tests = ('import unittest\n\n\nclass PairwiseTests(unittest.TestCase):\n    def test_base_case(self):\n'
+             '        self.assertTrue(True)\n\n\nclass ChunkedTests(unittest.TestCase):\n'
+             '    def test_even(self):\n        self.assertTrue(True)\n')
+    without = tests[:tests.index("class PairwiseTests")] + tests[tests.index("class ChunkedTests"):]
+    assert check_change("tests/test_recipes.py", tests, without, "Remove pairwise()") == []
+    assert check_change("tests/test_recipes.py", tests, without, "Remove `pairwise`") == []
+    # not asked to take anything away, or the word is not code: the loss is found, methods too
+    kinds = [f.message.split(",")[0] for f in check_change("tests/test_recipes.py", tests, without,
+                                                            "Document pairwise()")]
+    assert kinds == ["removes the class PairwiseTests", "removes the method PairwiseTests.test_base_case"]
+    assert check_change("tests/test_recipes.py", tests, without, "Remove the pairwise note")  # English, not code
+    wrapper = ('class IteratorCounterWrapper:\n    def __init__(self, it):\n        self.it = it\n\n'
+               '    def __next__(self):\n        return next(self.it)\n\n\ndef countable(it):\n    return it\n')
+    kept = 'def countable(it):\n    return it\n'
+    assert check_change("more.py", wrapper, kept, "Replaced IteratorCounterWrapper by countable") == []
+    report = 'def print_report(rows):\n    for row in rows:\n        print(row)\n\n\ndef total(rows):\n    return sum(rows)\n'
+    gone = 'def total(rows):\n    return sum(rows)\n'
+    assert [f.kind for f in check_change("r.py", report, gone, "Remove the print() calls")] == ["removed-definition"]
+
+
+def test_a_usage_example_added_at_import_time_is_flagged():
+    """The embedded model's shapes (trust benchmark): asked to simplify nth_permutation it appended
+    ``assert nth_permutation([1, 2, 3, 4]) == [0, 0, 3, 4]`` after the function, and asked to return
+    the bytes copied it added ``print(copyfileobj('data.txt', 'output.txt'))``: both run on every
+    import of a library module."""
+    old = "def nth_permutation(iterable, r, index):\n    pool = list(iterable)\n    return tuple(pool[:r])\n"
+    new = old + "\n\nassert nth_permutation([1, 2, 3, 4]) == [0, 0, 3, 4]\nprint(nth_permutation('abc', 2, 0))\n"
+    (finding,) = check_change("more.py", old, new, "Simplify and speed up nth_permutation.")
+    assert (finding.kind, finding.level, finding.line) == ("import-time-code", "error", 6)
+    assert "assert nth_permutation([1, 2, 3, 4])" in finding.message and "1 more" in finding.message
+    # asked for, guarded by __main__, or a script that already runs code at the top: not flagged
+    assert check_change("more.py", old, new, "Add an example that prints the first permutation") == []
+    guarded = old + "\n\nif __name__ == '__main__':\n    print(nth_permutation('abc', 2, 0))\n"
+    assert check_change("more.py", old, guarded, "Simplify nth_permutation.") == []
+    script = old + "\n\nprint(nth_permutation('ab', 1, 0))\n"
+    assert check_change("demo.py", script, script + "print(nth_permutation('abc', 2, 0))\n", "Simplify it") == []
+    # calls of other modules' functions at the top (registrations, logging set-up) are left alone
+    registered = old + "\n\nimport atexit\natexit.register(print)\n"
+    assert check_change("more.py", old, registered, "Simplify nth_permutation.") == []
+
+
 def test_an_answer_is_judged_without_a_session_as_the_engine_judges_it(repo):
     """The nightly gate replays held-out requests through a model and judges each answer with no
     repository: the verdict must be the engine's, or the gate would measure something else."""
@@ -782,6 +827,18 @@ def test_a_second_definition_of_the_same_function_is_flagged(repo):
     (finding,) = check_change("users.py", old, new, "return None for no users", selection=(17, 18))
     assert finding.kind == "duplicate-definition" and finding.line == 17
     assert "defines the function load_users again at line 17, replacing the one at line 12" in finding.message
+
+
+def test_definitions_in_other_branches_or_functions_replace_nothing():
+    """Real commits (benchmarks/checks_history.py): jinja's ``_get_zipimporter_files`` defined once
+    per Python version, rich's tests with a helper ``bar`` inside each of two test functions."""
+    old = "import sys\n\n\ndef other():\n    return 1\n"
+    branches = old + ("\n\nif sys.version_info >= (3, 13):\n    def files(z):\n        return z._get_files()\n"
+                      "else:\n    def files(z):\n        return z._files\n")
+    assert check_change("loaders.py", old, branches, "fix the zip listing on 3.13") == []
+    nested = old + ("\n\ndef test_one():\n    def bar(a):\n        return 1 / a\n    bar(1)\n"
+                    "\n\ndef test_two():\n    def bar():\n        raise RuntimeError\n    return bar\n")
+    assert check_change("test_traceback.py", old, nested, "test for infinite loop") == []
 
 
 def test_python_errors_tree_sitter_tolerates_are_found_too(repo):
