@@ -66,7 +66,7 @@ from amigo.context.files import git_toplevel
 from amigo.context.tags import extract
 from amigo.edits import apply_answer
 from amigo.repofiles import git_ls_files
-from amigo.scope import read_scope, scope_difference
+from amigo.scope import loose_name, read_scope, scope_difference
 
 if TYPE_CHECKING:
     from amigo.prompt import EditRequest
@@ -308,7 +308,7 @@ def _definition_findings(path: str, old: str, new: str, language: str, instructi
     for scope, name, kind in sorted(lost, key=lambda key: (key[0].count(".") + bool(key[0]), key)):
         qualified = f"{scope}.{name}" if scope else name
         if (re.search(rf"\b{re.escape(name)}\b", instruction) or removal_asked or scope in excused
-                or any(word in _loose(name) for word in built_on)):
+                or any(word in loose_name(name) for word in built_on)):
             excused.add(qualified)  # a class asked away takes its methods with it
             continue
         findings.append(Finding("removed-definition", "error", path,
@@ -316,22 +316,20 @@ def _definition_findings(path: str, old: str, new: str, language: str, instructi
     return findings
 
 
-def _loose(name: str) -> str:
-    """A name without case or underscores: ``PairwiseTests`` and ``test_pairwise`` both hold ``pairwise``."""
-    return name.lower().replace("_", "")
-
-
 def _names_to_remove(instruction: str) -> list[str]:
     """The names of code an instruction that removes or renames speaks of (``Remove pairwise()``,
     ``Remove deprecated zip_equal``, ``Replaced IteratorCounterWrapper``, ``rename `waituntil```):
-    the definitions built on them (its tests, its private helper) may go with them. Only words written as code count, so
-    that "Remove the print statements" does not excuse losing ``print_report``."""
+    the definitions built on them (its tests, its private helper) may go with them. Only words
+    written as code count (quoted, called, snake_case or camelCase), so that "Remove the print
+    statements" does not excuse losing ``print_report``."""
     if not _REMOVAL_WORDS.search(instruction):
         return []
-    names = set(re.findall(r"`([A-Za-z_]\w*)(?:\(\))?`|\b([A-Za-z_]\w*)\(\)", instruction))
-    names = {a or b for a, b in names}
-    names |= {w for w in re.findall(r"\b[A-Za-z_]\w*\b", instruction) if "_" in w.strip("_") or re.search(r"[a-z][A-Z]", w)}
-    return sorted(_loose(n) for n in names if len(_loose(n)) >= MIN_BUILT_ON_NAME and n not in _BUILTIN_NAMES)
+    quoted_or_called = re.findall(r"`([A-Za-z_]\w*)(?:\(\))?`|\b([A-Za-z_]\w*)\(\)", instruction)
+    names = {a or b for a, b in quoted_or_called}
+    names |= {word for word in re.findall(r"\b[A-Za-z_]\w*\b", instruction)
+              if "_" in word.strip("_") or re.search(r"[a-z][A-Z]", word)}
+    return sorted(loose_name(name) for name in names
+                  if len(loose_name(name)) >= MIN_BUILT_ON_NAME and name not in _BUILTIN_NAMES)
 
 
 def _selection_findings(path: str, old: str, new: str, selection: tuple[int, int] | None,

@@ -11,15 +11,19 @@ check, and is wrong. When the instruction, read conservatively, asks only for
 * one rename, ``Rename [the variable|parameter|...] OLD to NEW``,
 
 the file's Python syntax tree before and after must be the same, once
-docstrings, annotations and imports are set aside (documentation) or OLD may
-be read as NEW (rename). Anything else is a change of code nobody asked for.
+docstrings, annotations, imports and names made for hints (``T = TypeVar("T")``)
+are set aside (documentation), or with OLD read as NEW, also inside names built
+on it (rename). Anything else is a change of code nobody asked for.
 
 Reading the instruction errs towards "the code may change": a wrong finding
 would refuse a right edit under ``--yes``, a missed one leaves the other checks
 and the person's review. So every sentence must speak of documentation, and
-everything joined to it by "and", a comma or "then" must too ("Add a docstring
-and fix the off-by-one" may change code); only what follows a colon or a word
-such as "that", "explaining" or "saying" is taken as the documentation's content.
+everything joined to it by "and", a comma, "/" or "then" must too ("Add a
+docstring and fix the off-by-one" may change code), the documentation must be
+what the request acts on ("Fix the bug described in the comment" is not), and a
+problem word ("Fix typing issues") or "comment out" means code; only what
+follows a colon or a word such as "that", "explaining" or "saying" is taken as
+the documentation's content.
 """
 
 from __future__ import annotations
@@ -44,6 +48,8 @@ _PROBLEM_WORDS = re.compile(r"\b(issues?|errors?|bugs?|bugfix|problems?|crash\w*
                             r"checkers?|warnings?|not working)\b", re.IGNORECASE)
 # Commenting code out (or back in) changes what runs.
 _COMMENTING_OUT = re.compile(r"\bcomment(s|ed|ing)?\s+out\b|\buncomment", re.IGNORECASE)
+
+
 def _inflected(verbs: str, irregular: str = "") -> frozenset[str]:
     """Each verb as an instruction or a commit message may write it: fix, fixes, fixed, fixing."""
     forms = set(irregular.split())
@@ -62,7 +68,7 @@ _CODE_VERBS = _inflected("""add remove delete drop fix return raise make use cha
     open close create append pass strip normalize compute count chain keep let switch turn reject swap reorder
     increase decrease limit clamp default initialize import export expose hide deprecate warn assert test
     parse format encode decode escape quote lower upper trim filter map reduce loop iterate break continue
-    stop start run retry await lock unlock free release tidy clean apply bump pin require drop""",
+    stop start run retry await lock unlock free release tidy clean apply bump pin require""",
                          "made wrote written ran kept split let broke broken took taken gave given got chose")
 # ... and the verbs of documentation work, which a clause speaking of documentation may begin with.
 _DOC_VERBS = _inflected("""add update write improve fix correct expand extend document annotate clarify rewrite
@@ -90,7 +96,8 @@ _TYPE_GENERICS = frozenset("""Union Optional Callable List Dict Tuple Set Frozen
 _RENAME = re.compile(r"^\s*rename\s+(?:the\s+)?(?:local\s+|global\s+|module[- ]level\s+)?"
                      r"(?:variable|parameter|argument|arg|name|attribute|function|method|class|constant)?\s*"
                      r"`?([A-Za-z_]\w*)`?\s+to\s+`?([A-Za-z_]\w*)`?"
-                     r"(?:\s+(?:everywhere|throughout|(?:in|throughout)\s+(?:the\s+)?\w+|so\s+(?:that\s+)?it\s+[^.;]*))*"
+                     r"(?:\s+(?:everywhere|throughout|(?:in|throughout)\s+(?:the\s+)?\w+|"
+                     r"so\s+(?:that\s+)?it\s+[^.;]*))*"
                      r"\s*\.?\s*$", re.IGNORECASE)
 
 
@@ -262,7 +269,7 @@ class _Unannotate(ast.NodeTransformer):
         return node
 
 
-def _first_difference(old: Any, new: Any, rename: tuple[str, str] | None) -> ast.AST | None | bool:
+def _first_difference(old: Any, new: Any, rename: tuple[str, str] | None) -> ast.AST | bool:
     """False when ``old`` and ``new`` are the same code (``rename``'s old name may read as its new
     one, in names and in the text of strings); else the innermost new node where they part (True
     when that node has no line)."""
@@ -297,10 +304,13 @@ def _renamed(old: str, new: str, before: str, after: str) -> bool:
     a name built on it (``PartitionTests`` for ``partition`` renamed ``separate``, ``test_ls``)."""
     if re.sub(rf"\b{re.escape(before)}\b", after, old) == new:
         return True
-    def loose(name: str) -> str:
-        return name.lower().replace("_", "")
+    old_loose, before_loose = loose_name(old), loose_name(before)
+    return before_loose in old_loose and old_loose.replace(before_loose, loose_name(after)) == loose_name(new)
 
-    return loose(before) in loose(old) and loose(old).replace(loose(before), loose(after)) == loose(new)
+
+def loose_name(name: str) -> str:
+    """A name without case or underscores: ``PairwiseTests`` and ``test_pairwise`` both hold ``pairwise``."""
+    return name.lower().replace("_", "")
 
 
 def _sort_name_lists(tree: ast.AST, rename: tuple[str, str] | None) -> None:
