@@ -32,15 +32,16 @@ MAX_FILE_CHARS = 400_000  # generated tables and vendored files say nothing abou
 
 
 def git(repo: Path, *args: str) -> str:
-    where = f"--git-dir={repo}" if (repo / "HEAD").is_file() else f"--work-tree={repo}"
-    return subprocess.run(["git", where, *args], capture_output=True, text=True, errors="replace",
+    where = [f"--git-dir={repo}"] if (repo / "HEAD").is_file() else ["-C", str(repo)]  # a bare mirror or a clone
+    return subprocess.run(["git", *where, *args], capture_output=True, text=True, errors="replace",
                           check=True).stdout
 
 
 def commits(repo: Path, limit: int) -> list[tuple[str, str]]:
-    """(hash, subject) of the non-merge history, newest first."""
-    out = git(repo, "log", "--no-merges", f"--max-count={limit}", "--format=%H%x00%s", "HEAD")
-    return [(sha, subject) for sha, _, subject in (line.partition("\0") for line in out.splitlines()) if subject]
+    """(hash, subject) of the non-merge, non-root history, newest first."""
+    out = git(repo, "log", "--no-merges", f"--max-count={limit}", "--format=%H%x00%P%x00%s", "HEAD")
+    return [(sha, subject) for sha, parents, subject in (line.split("\0", 2) for line in out.splitlines())
+            if parents]  # a root commit has nothing to compare with
 
 
 def modified_python(repo: Path, sha: str) -> list[str]:
