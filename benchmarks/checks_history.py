@@ -11,13 +11,12 @@ message that undersells the commit ("docs" for a change that also fixed code, wh
 which. Two tables: commits with an error finding, by kind; and the commits whose subject the
 scope check reads as asking only for documentation or one rename (amigo/scope.py), and whether
 their Python code changed beyond that. Only modified ``.py`` files are judged (an added or
-deleted file is not an edit in place).
+deleted file is not an edit in place); merge and root commits are not.
 """
 
 from __future__ import annotations
 
 import argparse
-import subprocess
 import sys
 from collections import Counter
 from pathlib import Path
@@ -27,43 +26,20 @@ sys.path.insert(0, str(REPO))
 
 from amigo.checks import check_change  # noqa: E402
 from amigo.scope import read_scope  # noqa: E402
+from benchmarks.edit_apply import commit_files  # noqa: E402
 
-MAX_FILE_CHARS = 400_000  # generated tables and vendored files say nothing about edits
-
-
-def git(repo: Path, *args: str) -> str:
-    where = [f"--git-dir={repo}"] if (repo / "HEAD").is_file() else ["-C", str(repo)]  # a bare mirror or a clone
-    return subprocess.run(["git", *where, *args], capture_output=True, text=True, errors="replace",
-                          check=True).stdout
+MAX_FILE_BYTES = 400_000  # generated tables and vendored files say nothing about edits
 
 
-def commits(repo: Path, limit: int) -> list[tuple[str, str]]:
-    """(hash, subject) of the non-merge, non-root history, newest first."""
-    out = git(repo, "log", "--no-merges", f"--max-count={limit}", "--format=%H%x00%P%x00%s", "HEAD")
-    return [(sha, subject) for sha, parents, subject in (line.split("\0", 2) for line in out.splitlines())
-            if parents]  # a root commit has nothing to compare with
-
-
-def modified_python(repo: Path, sha: str) -> list[str]:
-    names = git(repo, "diff-tree", "--no-commit-id", "-r", "--name-status", "--no-renames", f"{sha}^", sha)
-    return [line.split("\t", 1)[1] for line in names.splitlines() if line.startswith("M\t") and line.endswith(".py")]
-
-
-def judge_commit(repo: Path, sha: str, subject: str) -> tuple[Counter, list[str]] | None:
-    """The error findings' kinds over the commit's modified Python files, and one line for each
-    (None when it modifies none)."""
-    paths = modified_python(repo, sha)
-    if not paths:
+def judge_commit(files: list[tuple[str, str, str]], subject: str) -> tuple[Counter, list[str]] | None:
+    """The error findings' kinds over a commit's modified Python files (``edit_apply.commit_files``),
+    and one line for each (None when it modifies none)."""
+    modified = [(path, old, new) for path, old, new in files if path.endswith(".py") and old and new]
+    if not modified:
         return None
     kinds: Counter = Counter()
     details = []
-    for path in paths:
-        try:
-            old, new = git(repo, "show", f"{sha}^:{path}"), git(repo, "show", f"{sha}:{path}")
-        except subprocess.CalledProcessError:
-            continue
-        if max(len(old), len(new)) > MAX_FILE_CHARS:
-            continue
+    for path, old, new in modified:
         for finding in check_change(path, old, new, subject):
             if finding.level == "error":
                 kinds[finding.kind] += 1
@@ -82,8 +58,8 @@ def main(argv: list[str] | None = None) -> int:
     judged = 0
     for repo in args.repos:
         name = repo.parent.name if repo.name == "repo" else repo.name
-        for sha, subject in commits(repo, args.limit):
-            result = judge_commit(repo, sha, subject)
+        for sha, subject, files in commit_files(repo, args.limit, MAX_FILE_BYTES):
+            result = judge_commit(files, subject)
             if result is None:
                 continue
             kinds, details = result

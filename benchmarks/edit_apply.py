@@ -94,17 +94,28 @@ def git(repo: Path, *args: str) -> bytes:
     return subprocess.run(["git", "-C", str(repo), *args], capture_output=True, check=True).stdout
 
 
-def file_pairs(repo: Path, max_commits: int, max_bytes: int) -> Iterator[tuple[str, str, str]]:
-    """(label, old text, new text) for each changed UTF-8 file of the last commits."""
-    shas = git(repo, "log", "--no-merges", "--format=%H", "-n", str(max_commits)).decode().split()
-    for sha in shas:
+def commit_files(repo: Path, max_commits: int, max_bytes: int) -> Iterator[tuple[str, str, list[tuple[str, str, str]]]]:
+    """(hash, subject, [(path, old text, new text), ...]) of the last non-merge commits, newest first:
+    each file the commit changed that is UTF-8 text within ``max_bytes`` (old "" when it was added,
+    new "" when deleted; a root commit is compared with the empty tree). ``repo`` may be a clone or
+    a bare mirror."""
+    log = git(repo, "log", "--no-merges", "--format=%H%x00%s", "-n", str(max_commits)).decode(errors="replace")
+    for sha, _, subject in (line.partition("\0") for line in log.splitlines()):
         parents = git(repo, "rev-list", "--parents", "-n", "1", sha).decode().split()[1:]
         base = parents[0] if parents else "4b825dc642cb6eb9a060e54bf8d69288fbee4904"  # empty tree
         names = git(repo, "diff", "--name-only", "--no-renames", base, sha).decode().splitlines()
+        files = []
         for name in names:
             old, new = _show(repo, base, name, max_bytes), _show(repo, sha, name, max_bytes)
-            if old is None or new is None or old == new:
-                continue
+            if old is not None and new is not None and old != new:
+                files.append((name, old, new))
+        yield sha, subject, files
+
+
+def file_pairs(repo: Path, max_commits: int, max_bytes: int) -> Iterator[tuple[str, str, str]]:
+    """(label, old text, new text) for each changed UTF-8 file of the last commits."""
+    for sha, _, files in commit_files(repo, max_commits, max_bytes):
+        for name, old, new in files:
             yield f"{repo.name}@{sha[:8]}:{name}", old, new
 
 

@@ -22,18 +22,16 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-from amigo.checks import check_change  # noqa: E402
+from amigo.checks import Finding, check_change  # noqa: E402
 from benchmarks.task_checks import load_tasks  # noqa: E402
 from benchmarks.trust import Outcome, key_of, load_outcomes  # noqa: E402
 
 
-def refusal(task: dict, outcome: Outcome) -> str | None:
+def refusal(task: dict, outcome: Outcome) -> Finding | None:
     """The first error-level finding today's check stage has for the written change, or None."""
     assert outcome.text is not None
-    for finding in check_change(task["path"], task["file_text"], outcome.text, task["instruction"]):
-        if finding.level == "error":
-            return f"{finding.kind}: {finding.message}"
-    return None
+    findings = check_change(task["path"], task["file_text"], outcome.text, task["instruction"])
+    return next((finding for finding in findings if finding.level == "error"), None)
 
 
 def rejudge(outcomes: list[Outcome], tasks: dict[str, dict], show: bool = False) -> list[str]:
@@ -47,14 +45,14 @@ def rejudge(outcomes: list[Outcome], tasks: dict[str, dict], show: bool = False)
         key = key_of(o)
         rows[key]["written"] += 1
         rows[key]["right"] += bool(o.asked)
-        why = refusal(tasks[o.task], o)
-        if why is None:
+        finding = refusal(tasks[o.task], o)
+        if finding is None:
             continue
         rows[key]["refused right" if o.asked else "refused wrong"] += 1
-        kinds[key][why.split(":", 1)[0]] += 1
+        kinds[key][finding.kind] += 1
         if show:
             verdict = "RIGHT" if o.asked else "wrong"
-            lines.append(f"  {verdict} {o.task} r{o.repair}/c{o.candidates}: {why[:160]}")
+            lines.append(f"  {verdict} {o.task} r{o.repair}/c{o.candidates}: {finding.kind}: {finding.message[:150]}")
     table = ["| format | decoding | repair | candidates | checks | written | right | refused now: wrong "
              "| refused now: right | by kind |", "|---|---|---|---|---|---|---|---|---|---|"]
     for (fmt, dec, repair, cand, tests), c in sorted(rows.items()):
