@@ -272,13 +272,23 @@ def _definitions(text: str, language: str) -> dict[tuple[str, str, str], list[in
     return found
 
 
+@functools.lru_cache(maxsize=16)
+def _python_tree(text: str) -> ast.Module | None:
+    """``text`` parsed, or None when it does not parse (the syntax check speaks for it). Cached and
+    shared by the Python checks, which only read it: every candidate of every round is checked
+    against the same old text."""
+    try:
+        return ast.parse(text)
+    except (SyntaxError, ValueError):
+        return None
+
+
 def _module_level_definitions(text: str) -> dict[tuple[str, str], list[int]]:
     """(name, function | class) -> lines, of the definitions made in the module's own body: one made
     in each branch of ``if sys.version_info ...: / else:`` or of a ``try``, or inside another
-    function, replaces nothing (none when the text does not parse: the syntax check speaks for it)."""
-    try:
-        tree = ast.parse(text)
-    except (SyntaxError, ValueError):
+    function, replaces nothing (none when the text does not parse)."""
+    tree = _python_tree(text)
+    if tree is None:
         return {}
     found: dict[tuple[str, str], list[int]] = {}
     for node in tree.body:
@@ -359,14 +369,12 @@ def _selection_findings(path: str, old: str, new: str, selection: tuple[int, int
 @functools.lru_cache(maxsize=16)
 def _undefined_names(text: str) -> tuple[tuple[str, int], ...]:
     """(name, line) of every name pyflakes finds used but defined nowhere in ``text`` (Python that
-    ast parses; else none: the syntax check speaks for it). Cached: every candidate of every round
-    is checked against the same old text."""
+    ast parses; else none)."""
     from pyflakes.checker import Checker
     from pyflakes.messages import UndefinedName
 
-    try:
-        tree = ast.parse(text)
-    except (SyntaxError, ValueError):
+    tree = _python_tree(text)
+    if tree is None:
         return ()
     return tuple((m.message_args[0], m.lineno) for m in Checker(tree).messages if isinstance(m, UndefinedName))
 
@@ -375,9 +383,8 @@ def _undefined_names(text: str) -> tuple[tuple[str, int], ...]:
 def _identifiers(text: str) -> frozenset[str]:
     """Every name ``text`` uses or binds: variables, parameters, functions, classes (none when it
     does not parse)."""
-    try:
-        tree = ast.parse(text)
-    except (SyntaxError, ValueError):
+    tree = _python_tree(text)
+    if tree is None:
         return frozenset()
     found: set[str] = set()
     for node in ast.walk(tree):
@@ -439,9 +446,8 @@ def _example_statements(tree: ast.Module) -> list[ast.stmt]:
 def _import_time_findings(path: str, old: str, new: str, instruction: str) -> list[Finding]:
     """Usage-example code added at the top level of a module that had none (a script that already
     prints or asserts at top level may get more), when the instruction does not ask for it."""
-    try:
-        before, after = ast.parse(old), ast.parse(new)
-    except (SyntaxError, ValueError):
+    before, after = _python_tree(old), _python_tree(new)
+    if before is None or after is None:
         return []
     if _example_statements(before) or _RUNNING_WORDS.search(instruction):
         return []
