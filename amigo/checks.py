@@ -10,7 +10,12 @@ diff they skimmed would write that. Findings are carried on the proposal:
   in Python also what compiling the file refuses and did not before (it compiles, never runs:
   ``return`` outside a function parses but fails on import);
 * ``removed-definition`` (error): a function, class or method gone, when the
-  instruction neither names it nor asks for a removal;
+  instruction neither names it nor asks for a removal. Not gone: a function
+  defined inside another (part of that one's body), one defined again in another
+  file of the proposal (moved, see check_changes) or as another kind (a function
+  made a class), and, when the instruction drops an old Python, one defined for it
+  under ``if``/``try``. One defined again under another name with the same code is
+  named as a rename, a warning for private and test names;
 * ``duplicate-definition`` (error): a second top-level function or class of
   the same name, which silently replaces the first;
 * ``undefined-name`` (error, Python): a name the change uses that the file
@@ -83,11 +88,16 @@ _SHRINKING = (r"remov(e|es|ed|ing)|delet(e|es|ed|ing)|drop(s|ped|ping)?|inlin(e|
               r"mov(e|es|ed|ing)|replac(e|es|ed|ing)|eliminat(e|es|ed|ing)|get rid|shorten(s|ed|ing)?|"
               r"simplif(y|ies|ied|ying)|collaps(e|es|ed|ing)|consolidat(e|es|ed|ing)|combin(e|es|ed|ing)|"
               r"refactor(s|ed|ing)?|rewrit(e|es|ing|ten)|rewrote|cut(s|ting)?|trim(s|med|ming)?|"
-              r"clean(s|ed|ing)? ?up|dedupe[sd]?|deduplicat(e|es|ed|ing)")
+              r"clean(s|ed|ing)? ?up|dedupe[sd]?|deduplicat(e|es|ed|ing)|revert(s|ed|ing)?")
 _SHRINK_WORDS = re.compile(rf"\b({_SHRINKING})\b", re.IGNORECASE)
 # A rename takes a name away (a definition by its old name is expected to go) but no lines:
 # "Rename the name parameter" answered with the body gone is still most of the selection lost.
 _REMOVAL_WORDS = re.compile(rf"\b(renam(e|es|ed|ing)|{_SHRINKING})\b", re.IGNORECASE)
+# An instruction that ends support for an old Python: the definitions made for it under
+# ``if sys.version_info ...`` or ``try: ... except ImportError`` may go ("drop Python 3.7",
+# "Set minimum version to Py3.10", "drop py<=3.6").
+_DROPS_PYTHON = re.compile(r"\b(drop\w*|remov\w*|minimum|no longer support\w*|end support)\b[^.;]*?"
+                           r"\b(python|py|cpython)\s*(<=?|>=?|==)?\s*v?[23]\b", re.IGNORECASE)
 _BUILTIN_NAMES = frozenset(dir(builtins))
 MIN_BUILT_ON_NAME = 4  # "Remove pairwise" lets PairwiseTests go; shorter words are too common a part
 # What a removal or rename must speak of before a definition it does not name may go: "remove the
@@ -135,7 +145,7 @@ def asks_for_removal(instruction: str) -> bool:
 
 def asks_to_shrink(instruction: str) -> bool:
     """Whether the instruction asks for fewer lines (then most of the selection gone is expected)."""
-    return bool(_SHRINK_WORDS.search(instruction))
+    return bool(_SHRINK_WORDS.search(instruction) or _DROPS_PYTHON.search(instruction))
 
 
 # ------------------------------------------------------------------ syntax
@@ -298,7 +308,11 @@ def _module_level_definitions(text: str) -> dict[tuple[str, str], list[int]]:
     return found
 
 
-def _definition_findings(path: str, old: str, new: str, language: str, instruction: str) -> list[Finding]:
+def _definition_findings(path: str, old: str, new: str, language: str, instruction: str,
+                         elsewhere: frozenset[tuple[str, str, str]] = frozenset()) -> list[Finding]:
+    """Definitions replaced by a second one, and definitions gone that the instruction did not ask
+    to take away. ``elsewhere``: (scope, name, kind) the proposal's other files define anew, where
+    one gone from this file has moved."""
     before, after = _definitions(old, language), _definitions(new, language)
     findings = []
     if language in SHADOWING_LANGUAGES and "overload" not in new:
@@ -310,36 +324,111 @@ def _definition_findings(path: str, old: str, new: str, language: str, instructi
                                         f"defines the {kind} {name} again at line {last}, replacing the one "
                                         f"at line {first}", last))
     lost = Counter({k: len(v) for k, v in before.items()}) - Counter({k: len(v) for k, v in after.items()})
+    # still defined there as another kind (a function made a class), or moved to another file
+    lost = Counter({key: n for key, n in lost.items() if key not in elsewhere
+                    and not any(other[:2] == key[:2] for other in after)})
     if not lost:
         return findings
     removal_asked = asks_for_removal(instruction)
-    built_on = _names_to_remove(instruction)
+    built_on, spelt = _names_to_remove(instruction)
+    places = _python_places(old) if language == "python" else {}
+    renamed_to = _python_renames(old, new) if language == "python" else {}
+    drops_python = bool(_DROPS_PYTHON.search(instruction))
     excused: set[str] = set()
     for scope, name, kind in sorted(lost, key=lambda key: (key[0].count(".") + bool(key[0]), key)):
         qualified = f"{scope}.{name}" if scope else name
+        where = {places.get(line) for line in before[(scope, name, kind)]}
         if (re.search(rf"\b{re.escape(name)}\b", instruction) or removal_asked or scope in excused
-                or any(word in loose_name(name) for word in built_on)):
+                or any(word in loose_name(name) for word in built_on) or loose_name(name) in spelt
+                or where == {"local"}  # part of its function's body, which may change
+                or (drops_python and where == {"conditional"})):  # the branch for an old Python
             excused.add(qualified)  # a class asked away takes its methods with it
+            continue
+        line = min(before[(scope, name, kind)])
+        if line in renamed_to:
+            new_name = renamed_to[line]
+            harmless = name.startswith(("_", "test")) or re.search(r"(^|/)(tests?|testing)/|test_[^/]*$", path)
+            findings.append(Finding("removed-definition", "warning" if harmless else "error", path,
+                                    f"renames the {kind} {qualified} to {new_name}, the same code"
+                                    + ("" if harmless else ", which the instruction did not ask for (whatever "
+                                       f"imports or calls {name} elsewhere would break)")))
             continue
         findings.append(Finding("removed-definition", "error", path,
                                 f"removes the {kind} {qualified}, which the instruction did not ask for"))
     return findings
 
 
-def _names_to_remove(instruction: str) -> list[str]:
+def _python_places(text: str) -> dict[int, str]:
+    """The line of each function and class definition -> where it is made: ``direct`` (in the
+    module's or a class's own body), ``conditional`` (under an ``if``, ``try`` or other statement
+    there: ``if sys.version_info < (3, 8): def ...``) or ``local`` (inside a function)."""
+    tree = _python_tree(text)
+    places: dict[int, str] = {}
+    if tree is None:
+        return places
+
+    def visit(body: list[ast.stmt], place: str) -> None:
+        for node in body:
+            if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+                places[node.lineno] = place
+                if isinstance(node, ast.ClassDef):
+                    visit(node.body, "direct" if place == "direct" else place)
+                else:
+                    visit(node.body, "local")
+            else:
+                for field in ("body", "orelse", "finalbody", "handlers", "cases"):
+                    for child in getattr(node, field, None) or ():
+                        # an except handler or match case holds its own body
+                        visit(child.body if isinstance(child, (ast.ExceptHandler, ast.match_case)) else [child],
+                              "local" if place == "local" else "conditional")
+
+    visit(tree.body, "direct")
+    return places
+
+
+def _python_renames(old: str, new: str) -> dict[int, str]:
+    """Definitions of ``old`` whose code ``new`` holds under another name (a name ``old`` did not
+    define): the line in ``old`` -> the new name. Code is the syntax tree of the body and the
+    arguments, the docstring set aside."""
+    old_tree, new_tree = _python_tree(old), _python_tree(new)
+    if old_tree is None or new_tree is None:
+        return {}
+
+    def defs(tree: ast.Module) -> list[ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef]:
+        return [n for n in ast.walk(tree) if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef))]
+
+    def code(node: ast.AST) -> str:
+        body = list(node.body)
+        if body and isinstance(body[0], ast.Expr) and isinstance(body[0].value, ast.Constant):
+            body = body[1:]  # the docstring
+        head = ast.dump(node.args) if not isinstance(node, ast.ClassDef) else ast.dump(ast.Tuple(node.bases))
+        return type(node).__name__ + head + "".join(ast.dump(stmt) for stmt in body)
+
+    old_names = {n.name for n in defs(old_tree)}
+    fresh: dict[str, str] = {}
+    for node in defs(new_tree):
+        if node.name not in old_names:
+            fresh.setdefault(code(node), node.name)
+    return {n.lineno: fresh[code(n)] for n in defs(old_tree) if code(n) in fresh}
+
+
+def _names_to_remove(instruction: str) -> tuple[list[str], list[str]]:
     """The names of code an instruction that removes or renames speaks of (``Remove pairwise()``,
     ``Remove deprecated zip_equal``, ``Replaced IteratorCounterWrapper``, ``rename `waituntil```):
     the definitions built on them (its tests, its private helper) may go with them. Only words
     written as code count (quoted, called, snake_case or camelCase), so that "Remove the print
-    statements" does not excuse losing ``print_report``."""
+    statements" does not excuse losing ``print_report``: (those names, loose), and beside them
+    every run of two to four words joined, which counts only as a whole name ("revert iteration
+    speed column" lets ``IterationSpeedColumn`` go)."""
     if not _REMOVAL_WORDS.search(instruction):
-        return []
+        return [], []
     quoted_or_called = re.findall(r"`([A-Za-z_]\w*)(?:\(\))?`|\b([A-Za-z_]\w*)\(\)", instruction)
     names = {a or b for a, b in quoted_or_called}
-    names |= {word for word in re.findall(r"\b[A-Za-z_]\w*\b", instruction)
-              if "_" in word.strip("_") or re.search(r"[a-z][A-Z]", word)}
-    return sorted(loose_name(name) for name in names
-                  if len(loose_name(name)) >= MIN_BUILT_ON_NAME and name not in _BUILTIN_NAMES)
+    words = re.findall(r"\b[A-Za-z_]\w*\b", instruction)
+    names |= {word for word in words if "_" in word.strip("_") or re.search(r"[a-z][A-Z]", word)}
+    loose = {loose_name(name) for name in names if name not in _BUILTIN_NAMES}
+    spelt = {"".join(words[i:i + n]).lower() for n in (2, 3, 4) for i in range(len(words) - n + 1)}
+    return sorted(name for name in loose if len(name) >= MIN_BUILT_ON_NAME), sorted(spelt)
 
 
 def _selection_findings(path: str, old: str, new: str, selection: tuple[int, int] | None,
@@ -478,18 +567,41 @@ def _scope_findings(path: str, old: str, new: str, instruction: str) -> list[Fin
                     f"the rest must stay as it was (to change more, say so in the instruction)", line or None)]
 
 
-def check_change(path: str, old: str | None, new: str, instruction: str,
-                 selection: tuple[int, int] | None = None) -> list[Finding]:
-    """Every finding for one file's change (empty for languages no grammar parses)."""
+def check_changes(changes: Sequence[tuple[str, str | None, str]], instruction: str,
+                  selection: tuple[str, tuple[int, int]] | None = None) -> list[Finding]:
+    """Every finding for a proposal: ``changes`` are (path, old text or None for a new file, new
+    text), ``selection`` (path, (first, last line)) the selected lines. Each file is checked on its
+    own, except that a definition gone from one file and made in another is read as moved."""
+    made: dict[str, set[tuple[str, str, str]]] = {}
+    if len(changes) > 1:
+        for path, old, new in changes:
+            if (language := _parsed_language(path)) is not None:
+                made[path] = set(_definitions(new, language)) - set(_definitions(old or "", language))
+    return [finding for path, old, new in changes for finding in check_change(
+        path, old, new, instruction, selection[1] if selection and selection[0] == path else None,
+        elsewhere=frozenset(key for other, keys in made.items() if other != path for key in keys))]
+
+
+def _parsed_language(path: str) -> str | None:
+    """The language the check stage reads ``path`` in, or None when no grammar parses it."""
     language = languages.tag_language(path)
-    if language is None or languages.grammar(language) is None:
+    return language if language is not None and languages.grammar(language) is not None else None
+
+
+def check_change(path: str, old: str | None, new: str, instruction: str,
+                 selection: tuple[int, int] | None = None,
+                 elsewhere: frozenset[tuple[str, str, str]] = frozenset()) -> list[Finding]:
+    """Every finding for one file's change (empty for languages no grammar parses). ``elsewhere``:
+    the definitions other files of the same proposal make anew (see check_changes)."""
+    language = _parsed_language(path)
+    if language is None:
         return []
     old = old or ""
     findings = _syntax_findings(path, old, new, language)
     if language == "python" and not findings:
         findings += _undefined_name_findings(path, old, new)
     if old:
-        findings += _definition_findings(path, old, new, language, instruction)
+        findings += _definition_findings(path, old, new, language, instruction, elsewhere)
         findings += _selection_findings(path, old, new, selection, instruction)
     if language == "python" and old and not has_errors(findings):
         findings += _import_time_findings(path, old, new, instruction)

@@ -586,9 +586,9 @@ class EditSession:
         if errors and not allow_partial:
             changes = []
         diff = "".join(edits.unified_diff(c.path, c.old_text, c.new_text) for c in changes)
-        findings = [f for c in changes for f in checks.check_change(
-            c.path, None if c.created else c.old_text, c.new_text, request.instruction,
-            request.selection if c.path == request.path else None)]
+        findings = checks.check_changes(
+            [(c.path, None if c.created else c.old_text, c.new_text) for c in changes], request.instruction,
+            (request.path, request.selection) if request.selection else None)
         hunks = tuple((c.path, h) for c in changes for h in edits.hunks(c.old_text, c.new_text))
         return Proposal(
             id=proposal_id, request=request, messages=tuple(messages), answer=answer,

@@ -24,7 +24,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-from amigo.checks import check_change  # noqa: E402
+from amigo.checks import check_changes  # noqa: E402
 from amigo.scope import read_scope  # noqa: E402
 from benchmarks.edit_apply import commit_files  # noqa: E402
 
@@ -34,16 +34,17 @@ MAX_FILE_BYTES = 400_000  # generated tables and vendored files say nothing abou
 def judge_commit(files: list[tuple[str, str, str]], subject: str) -> tuple[Counter, list[str]] | None:
     """The error findings' kinds over a commit's modified Python files (``edit_apply.commit_files``),
     and one line for each (None when it modifies none)."""
-    modified = [(path, old, new) for path, old, new in files if path.endswith(".py") and old and new]
+    modified = {path for path, old, new in files if path.endswith(".py") and old and new}
     if not modified:
         return None
+    # the files it creates are checked with the rest (a definition may move there) but not counted
+    changes = [(path, old or None, new) for path, old, new in files if path.endswith(".py") and new]
     kinds: Counter = Counter()
     details = []
-    for path, old, new in modified:
-        for finding in check_change(path, old, new, subject):
-            if finding.level == "error":
-                kinds[finding.kind] += 1
-                details.append(f"{finding.kind}: {finding.path}: {finding.message[:150]}")
+    for finding in check_changes(changes, subject):
+        if finding.level == "error" and finding.path in modified:
+            kinds[finding.kind] += 1
+            details.append(f"{finding.kind}: {finding.path}: {finding.message[:150]}")
     return kinds, details
 
 

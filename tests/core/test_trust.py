@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from amigo.checks import check_change, judge_answer, python_prefix_error, run_check_command
+from amigo.checks import check_change, check_changes, judge_answer, python_prefix_error, run_check_command
 from amigo.client import ChatClient
 from amigo.config import EMBEDDED_MODEL, Config
 from amigo.edits import LoopWatch
@@ -137,6 +137,89 @@ def test_what_is_built_on_a_name_asked_away_may_go_with_it():
     report = 'def print_report(rows):\n    for row in rows:\n        print(row)\n\n\ndef total(rows):\n    return sum(rows)\n'
     gone = 'def total(rows):\n    return sum(rows)\n'
     assert [f.kind for f in check_change("r.py", report, gone, "Remove the print() calls")] == ["removed-definition"]
+
+
+def test_a_definition_moved_to_another_file_of_the_proposal_is_not_lost():
+    """Real commit (attrs, "Implement __replace__ on 3.13"): evolve left _funcs.py for _make.py in
+    the same change. Checked file by file it is lost; checked as one proposal it has moved."""
+    funcs_old = "def assoc(inst):\n    return inst\n\n\ndef evolve(*args, **changes):\n    return args[0]\n"
+    funcs_new = "def assoc(inst):\n    return inst\n"
+    make_old = "class Builder:\n    pass\n"
+    make_new = make_old + "\n\ndef evolve(*args, **changes):\n    return args[0]\n"
+    changes = [("src/attr/_funcs.py", funcs_old, funcs_new), ("src/attr/_make.py", make_old, make_new)]
+    assert check_changes(changes, "Implement __replace__ on 3.13") == []
+    assert [f.kind for f in check_change(*changes[0], "Implement __replace__ on 3.13")] == ["removed-definition"]
+    # gone from both files is lost, whatever the other file does
+    assert [f.kind for f in check_changes([changes[0], ("src/attr/_make.py", make_old, make_old + "\nX = 1\n")],
+                                          "Implement __replace__")] == ["removed-definition"]
+
+
+def test_a_function_defined_inside_another_is_part_of_its_body():
+    """Real commits: "Simpler faster `ichunked`" dropped its inner generator, "drop support for Python
+    3.7" the fallback pgettext defined inside install_null_translations. A module-level helper gone
+    is still found."""
+    old = ("def _helper(x):\n    return x\n\n\ndef ichunked(iterable, n):\n    def generator():\n"
+           "        yield from iterable\n\n    return generator()\n")
+    simpler = "def _helper(x):\n    return x\n\n\ndef ichunked(iterable, n):\n    return iter(iterable)\n"
+    assert check_change("more.py", old, simpler, "Simpler faster `ichunked`") == []
+    no_helper = simpler[simpler.index("def ichunked"):]
+    finding = check_change("more.py", old, no_helper, "Simpler faster `ichunked`")[0]
+    assert (finding.kind, finding.level) == ("removed-definition", "error") and "_helper" in finding.message
+
+
+def test_definitions_for_an_old_python_may_go_when_its_support_is_dropped():
+    """Real commit (jinja, "drop Python 3.6"): tb_set_next and the ctypes fallback, defined under
+    ``if sys.version_info >= (3, 7): ... else: ...``, went with the old versions."""
+    old = ("import sys\n\n\ndef render(tb):\n    return tb_set_next(tb, None)\n\n\n"
+           "if sys.version_info >= (3, 7):\n    def tb_set_next(tb, tb_next):\n        tb.tb_next = tb_next\n"
+           "        return tb\nelse:\n    class _CTraceback:\n        pass\n\n"
+           "    def tb_set_next(tb, tb_next):\n        return tb\n")
+    new = "import sys\n\n\ndef render(tb):\n    tb.tb_next = None\n    return tb\n"
+    for instruction in ("drop Python 3.6", "drop py<=3.6", "Set minimum version to Py3.10",
+                        "drop support for Python 3.7"):
+        assert check_change("debug.py", old, new, instruction) == [], instruction
+    lost = [f.message.split(",")[0] for f in check_change("debug.py", old, new, "Assign tb_next directly")
+            if f.kind == "removed-definition"]
+    assert lost == ["removes the class _CTraceback", "removes the function tb_set_next"]
+    # a definition in the module's own body is not made for an old Python
+    plain = "def tb_set_next(tb, tb_next):\n    return tb\n\n\ndef render(tb):\n    return tb\n"
+    assert check_change("debug.py", plain, "def render(tb):\n    return tb\n", "drop Python 3.6")
+
+
+def test_a_function_made_a_class_of_the_same_name_is_not_lost():
+    """Real commit (tqdm, "drop py<=3.6"): the function FakeEvent became a class FakeEvent."""
+    old = "def FakeEvent():\n    event = object()\n    return event\n"
+    new = "class FakeEvent(Event):\n    def wait(self, timeout=None):\n        return True\n"
+    assert [f.kind for f in check_change("t.py", old, "from threading import Event\n\n\n" + new,
+                                         "make FakeEvent a class")] == []
+
+
+def test_a_definition_renamed_with_the_same_code_is_named_as_a_rename():
+    """Real commits: "tests: fix typo" renamed test_..._not_fot_stdout to ..._not_for_stdout, "fix
+    jupyterlab display" _repr_json_ to _json_. A private or test definition renamed is a warning;
+    a public one is still an error (what imports it elsewhere would break), named as a rename."""
+    old = ('def test_handlers_not_fot_stdout():\n    """Keeps other handlers."""\n    assert run() == 1\n\n\n'
+           "def run():\n    return 1\n")
+    fixed = old.replace("not_fot_", "not_for_").replace('"""Keeps other handlers."""', '"""Keeps them."""')
+    (finding,) = check_change("tests/tests_logging.py", old, fixed, "tests: fix typo")
+    assert (finding.kind, finding.level) == ("removed-definition", "warning")
+    assert "renames the function test_handlers_not_fot_stdout to test_handlers_not_for_stdout" in finding.message
+    public = old.replace("def run():", "def execute():").replace("assert run()", "assert execute()")
+    (finding,) = check_change("logging.py", old, public, "Tidy the module")
+    assert (finding.kind, finding.level) == ("removed-definition", "error")
+    assert finding.message.startswith("renames the function run to execute")
+    # a different body under a new name is a removal
+    other = old.replace("def run():\n    return 1", "def execute():\n    return 2").replace("run()", "execute()")
+    assert check_change("logging.py", old, other, "Tidy the module")[0].message.startswith("removes the function run")
+
+
+def test_a_name_spelt_out_in_words_may_be_reverted_away():
+    """Real commit (rich): "revert iteration speed column" took IterationSpeedColumn and its method."""
+    old = ("class ProgressColumn:\n    pass\n\n\nclass IterationSpeedColumn(ProgressColumn):\n"
+           "    def render(self, task):\n        return task\n")
+    new = "class ProgressColumn:\n    pass\n"
+    assert check_change("progress.py", old, new, "revert iteration speed column") == []
+    assert check_change("progress.py", old, new, "revert the speed change")  # not its whole name
 
 
 def test_a_usage_example_added_at_import_time_is_flagged():
