@@ -37,7 +37,7 @@ import json
 import sys
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterable
 
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
@@ -141,6 +141,17 @@ def read_tasks(path: Path) -> list[dict[str, Any]]:
 def load_tasks() -> list[dict[str, Any]]:
     """Every trust task, file by file."""
     return [task for path in TASK_FILES for task in read_tasks(path)]
+
+
+def tasks_by_id(ids: Iterable[str]) -> dict[str, dict[str, Any]] | None:
+    """Every task by id, or None, the unknown ones said on stderr, when ``ids`` (those saved
+    records name) holds one that benchmarks/data does not."""
+    tasks = {task["id"]: task for task in load_tasks()}
+    missing = sorted(set(ids) - set(tasks))
+    if missing:
+        print(f"tasks not in benchmarks/data: {', '.join(missing)}", file=sys.stderr)
+        return None
+    return tasks
 
 
 def prove(sandbox: Sandbox, task: dict[str, Any], verbose: bool = False) -> list[str]:

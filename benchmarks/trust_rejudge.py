@@ -23,7 +23,7 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
 from amigo.checks import Finding, check_change  # noqa: E402
-from benchmarks.task_checks import load_tasks  # noqa: E402
+from benchmarks.task_checks import tasks_by_id  # noqa: E402
 from benchmarks.trust import Outcome, key_of, load_outcomes  # noqa: E402
 
 
@@ -72,10 +72,7 @@ def main(argv: list[str] | None = None) -> int:
         print("these records keep no written text (trust.py keeps it since commit b4b8721): nothing to judge",
               file=sys.stderr)
         return 1
-    tasks = {task["id"]: task for task in load_tasks()}
-    missing = sorted({o.task for o in outcomes} - set(tasks))
-    if missing:
-        print(f"tasks not in benchmarks/data: {', '.join(missing)}", file=sys.stderr)
+    if (tasks := tasks_by_id(o.task for o in outcomes)) is None:
         return 1
     print("\n".join(rejudge(outcomes, tasks, args.show)))
     return 0

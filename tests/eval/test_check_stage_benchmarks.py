@@ -2,7 +2,8 @@
 
 Every reference edit of the trust tasks is a right answer: the check stage must let each one
 through, or ``--yes`` would refuse a right edit. ``benchmarks/checks_history.py`` (real commits)
-and ``benchmarks/trust_rejudge.py`` (saved written changes) are run on small real inputs.
+``benchmarks/trust_rejudge.py`` (saved written changes) and ``benchmarks/check_corpus.py`` (the
+model's answers judged by each finding) are run on small real inputs.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from amigo.checks import check_change
 REPO = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(REPO))
 
-from benchmarks import checks_history, task_checks, trust_rejudge  # noqa: E402
+from benchmarks import check_corpus, checks_history, task_checks, trust, trust_rejudge  # noqa: E402
 
 TASKS = task_checks.load_tasks()
 
@@ -71,3 +72,31 @@ def test_trust_rejudge_tells_wrong_changes_refused_now_from_right_ones(tmp_path,
     assert "wrong colorsys.hls_to_rgb r0/c4: out-of-scope" in out
     assert "| whole | free | 0 | 1 | on | 1 | 1 | 0 | 0 | - |" in out
     assert "| whole | free | 0 | 4 | on | 1 | 0 | 1 | 0 | out-of-scope 1 |" in out
+
+
+def test_check_corpus_counts_what_each_finding_refuses_wrong_and_right(tmp_path, capsys):
+    task = next(t for t in TASKS if t["id"] == "colorsys.hls_to_rgb")
+    right = task_checks.TaskCheck.load(task["id"]).reference
+    out_of_scope = right.replace('"""', '"""Convert.\n\n', 1).replace("return l, l, l", "return l, l, 0.0", 1)
+    made_up = right.replace("return l, l, l", "return _clamp(l), l, l", 1)
+    corpus = tmp_path / "corpus.jsonl"
+    corpus.write_text("".join(json.dumps({"task": task["id"], "edit_format": "whole", "decoding": "free",
+                                          "sample": k, "text": text, "asked": asked}) + "\n"
+                              for k, (text, asked) in enumerate([(right, True), (out_of_scope, False),
+                                                                 (made_up, False)])))
+    assert check_corpus.main(["judge", str(corpus), "--show", "all"]) == 0
+    out = capsys.readouterr().out
+    assert "3 answers that apply and compile, to 1 tasks: 1 right, 2 wrong" in out
+    assert "refused: 2 of the wrong, 0 of the right" in out
+    assert "| out-of-scope | 1 | 0 | 1 | 0 |" in out and "| undefined-name | 1 | 0 | 1 | 0 |" in out
+    assert "wrong colorsys.hls_to_rgb whole/free #2: undefined-name: uses the name _clamp" in out
+
+
+def test_check_corpus_asks_the_real_model_and_applies_its_answers(model_server, tmp_path):
+    task = next(t for t in TASKS if t["id"] == "colorsys.hls_to_rgb")
+    root = trust.task_repo(tmp_path, task)
+    answers = check_corpus.ask_row(model_server, "smollm2-135m-instruct", task, root, "whole", "free",
+                                   samples=2, max_tokens=200)
+    assert [sample for sample, _ in answers] == [0, 1]
+    for _, text in answers:
+        assert text is None or (text != task["file_text"] and trust.parses(text))
