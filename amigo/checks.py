@@ -13,7 +13,7 @@ diff they skimmed would write that. Findings are carried on the proposal:
   instruction neither names it nor asks for a removal. Not gone: a function
   defined inside another (part of that one's body), one defined again in another
   file of the proposal (moved, see check_changes) or as another kind (a function
-  made a class), and, when the instruction drops an old Python, one defined for it
+  made a class) or, where the old file did not parse, anywhere, and, when the instruction drops an old Python, one defined for it
   under ``if``/``try``. One defined again under another name with the same code is
   named as a rename, a warning for private and test names;
 * ``duplicate-definition`` (error): a second top-level function or class of
@@ -324,9 +324,12 @@ def _definition_findings(path: str, old: str, new: str, language: str, instructi
                                         f"defines the {kind} {name} again at line {last}, replacing the one "
                                         f"at line {first}", last))
     lost = Counter({k: len(v) for k, v in before.items()}) - Counter({k: len(v) for k, v in after.items()})
-    # still defined there as another kind (a function made a class), or moved to another file
+    # still defined there as another kind (a function made a class), or moved to another file; where
+    # the old text did not parse, where it was is a guess (a method whose indentation was lost
+    # reads as a function at the top level), so the name alone counts
+    old_broken = bool(syntax_errors(old, language)) or (language == "python" and _python_tree(old) is None)
     lost = Counter({key: n for key, n in lost.items() if key not in elsewhere
-                    and not any(other[:2] == key[:2] for other in after)})
+                    and not any(other[:2] == key[:2] or (old_broken and other[1] == key[1]) for other in after)})
     if not lost:
         return findings
     removal_asked = asks_for_removal(instruction)

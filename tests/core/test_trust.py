@@ -213,6 +213,17 @@ def test_a_definition_renamed_with_the_same_code_is_named_as_a_rename():
     assert check_change("logging.py", old, other, "Tidy the module")[0].message.startswith("removes the function run")
 
 
+def test_where_the_old_file_did_not_parse_a_definition_is_found_by_name_alone():
+    """DebugBench's shape ("illegal indentation"): the method's indentation was lost, so the old file
+    reads it as a function at the top level; the fix puts it back in its class."""
+    old = "class Solution:\ndef canWinNim(self, n):\n    return n % 4 == 0\n"
+    fixed = "class Solution:\n    def canWinNim(self, n):\n        return n % 4 != 0\n"
+    assert check_change("solution.py", old, fixed, "Fix the bugs.") == []
+    # in a file that parses, a function moved into a class is no longer where its callers look
+    parsed = "class Solution:\n    pass\n\n\ndef canWinNim(self, n):\n    return n % 4 == 0\n"
+    assert [f.kind for f in check_change("solution.py", parsed, fixed, "Fix the bugs.")] == ["removed-definition"]
+
+
 def test_a_name_spelt_out_in_words_may_be_reverted_away():
     """Real commit (rich): "revert iteration speed column" took IterationSpeedColumn and its method."""
     old = ("class ProgressColumn:\n    pass\n\n\nclass IterationSpeedColumn(ProgressColumn):\n"

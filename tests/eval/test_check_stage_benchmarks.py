@@ -2,8 +2,9 @@
 
 Every reference edit of the trust tasks is a right answer: the check stage must let each one
 through, or ``--yes`` would refuse a right edit. ``benchmarks/checks_history.py`` (real commits)
-``benchmarks/trust_rejudge.py`` (saved written changes) and ``benchmarks/check_corpus.py`` (the
-model's answers judged by each finding) are run on small real inputs.
+``benchmarks/trust_rejudge.py`` (saved written changes), ``benchmarks/check_corpus.py`` (the
+model's answers judged by each finding) and ``benchmarks/checks_fixes.py`` (the reference fixes of
+bug benchmarks) are run on small real inputs.
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ from amigo.checks import check_change
 REPO = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(REPO))
 
-from benchmarks import check_corpus, checks_history, task_checks, trust, trust_rejudge  # noqa: E402
+from benchmarks import check_corpus, checks_fixes, checks_history, task_checks, trust, trust_rejudge  # noqa: E402
 
 TASKS = task_checks.load_tasks()
 
@@ -100,3 +101,31 @@ def test_check_corpus_asks_the_real_model_and_applies_its_answers(model_server, 
     assert [sample for sample, _ in answers] == [0, 1]
     for _, text in answers:
         assert text is None or (text != task["file_text"] and trust.parses(text))
+
+
+def test_checks_fixes_counts_the_findings_on_reference_fixes(tmp_path, capsys):
+    """The three sources in their published layouts, a case or two each: a right fix passes, a
+    DebugBench method whose indentation was lost is put back, and a fix that drops a helper of a
+    file that parses is found."""
+    (tmp_path / "humanevalpack").mkdir()
+    (tmp_path / "humanevalpack" / "python.jsonl").write_text(json.dumps({
+        "task_id": "Python/0", "declaration": "def inc(x):\n", "buggy_solution": "    return x - 1\n",
+        "canonical_solution": "    return x + 1\n", "entry_point": "inc"}) + "\n")
+    (tmp_path / "quixbugs").mkdir()
+    (tmp_path / "quixbugs" / "quixbugs_python.jsonl").write_text(json.dumps({
+        "name": "bitcount", "buggy_program": "def bitcount(n):\n    return n ^ (n - 1)\n",
+        "solution": "def bitcount(n):\n    return bin(n).count('1')\n"}) + "\n")
+    (tmp_path / "debugbench" / "benchmark").mkdir(parents=True)
+    (tmp_path / "debugbench" / "benchmark" / "python3_double.json").write_text(json.dumps([
+        {"slug": "nim-game", "buggy_code": "\nclass Solution:\ndef canWinNim(self, n: int) -> bool:\n    return n % 4 == 0\n",
+         "oracle_code": "class Solution:\n    def canWinNim(self, n: int) -> bool:\n        return n % 4 != 0\n"},
+        {"slug": "helper", "buggy_code": "class Solution:\n    def f(self, xs: List[int]) -> int:\n"
+                                         "        return self.g(xs)\n\n    def g(self, xs):\n        return max(xs)\n",
+         "oracle_code": "class Solution:\n    def f(self, xs: List[int]) -> int:\n        return min(Counter(xs))\n"}]))
+    assert checks_fixes.main(["--data-dir", str(tmp_path), "--show"]) == 0
+    out = capsys.readouterr().out
+    assert "| HumanEvalFix | 1 | 0 (0.0%) | - |" in out and "| QuixBugs | 1 | 0 (0.0%) | - |" in out
+    assert "| DebugBench | 2 | 1 (50.0%) | removed-definition 1 |" in out
+    assert "DebugBench/double/helper  (Fix the bugs.)" in out and "removes the method Solution.g" in out
+    assert checks_fixes.main(["--data-dir", str(tmp_path / "nothing")]) == 1
+    assert "no HumanEvalFix, QuixBugs, DebugBench data" in capsys.readouterr().err
