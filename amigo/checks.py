@@ -33,6 +33,10 @@ diff they skimmed would write that. Findings are carried on the proposal:
 * ``out-of-scope`` (error, Python): the code changed where the instruction asks
   only for documentation (docstrings, comments, type hints) or for one rename
   (:mod:`amigo.scope`: the syntax trees compared with those set aside);
+* ``not-done`` (error, Python): the kind of change asked is not made: documentation
+  asked and a kind it names (type hints; docstrings or comments) left as it was, or
+  code asked (no word of the instruction could be carried out in documentation
+  alone) and only docstrings and comments changed;
 * ``check-command`` (error): the person's own ``check_command`` failed on a
   temporary copy of the repository with the change applied;
 * ``format`` (warning, added by the engine): the answer was read otherwise
@@ -71,7 +75,10 @@ from amigo.context.files import git_toplevel
 from amigo.context.tags import extract
 from amigo.edits import apply_answer
 from amigo.repofiles import git_ls_files
-from amigo.scope import loose_name, read_scope, scope_difference
+from amigo.scope import (
+    asked_documentation, asks_for_code, documentation_changed, loose_name, prose_only, read_scope,
+    scope_difference,
+)
 
 if TYPE_CHECKING:
     from amigo.prompt import EditRequest
@@ -121,7 +128,7 @@ class Finding:
     """
 
     kind: str  # syntax | removed-definition | duplicate-definition | undefined-name | removed-selection |
-    #            import-time-code | out-of-scope | check-command | format
+    #            import-time-code | out-of-scope | not-done | check-command | format
     level: str
     path: str
     message: str
@@ -570,19 +577,48 @@ def _scope_findings(path: str, old: str, new: str, instruction: str) -> list[Fin
                     f"the rest must stay as it was (to change more, say so in the instruction)", line or None)]
 
 
+def _not_done_findings(changes: Sequence[tuple[str, str | None, str]], instruction: str) -> list[Finding]:
+    """The proposal does not make the kind of change asked, in any of its Python files: documentation
+    asked (read_scope) and a kind it names (type hints; docstrings or comments) changed nowhere; or
+    code asked (asks_for_code) and only docstrings and comments changed. The embedded model's commonest answers of both shapes reword
+    a docstring instead."""
+    python = [(path, old, new) for path, old, new in changes if old and _parsed_language(path) == "python"
+              and _python_tree(old) is not None and _python_tree(new) is not None]
+    if not python:
+        return []
+    path = python[0][0]
+    scope = read_scope(instruction)
+    if scope is not None:
+        if scope.kind != "documentation":
+            return []
+        changed = frozenset().union(*(documentation_changed(old, new) for _, old, new in python))
+        missing = [kind for kind in asked_documentation(instruction) if kind not in changed]
+        return [Finding("not-done", "error", path, f"changes no {missing[0]}, although the instruction asks for "
+                                                   "them: make the change asked")] if missing else []
+    if not asks_for_code(instruction) or len(python) < len(changes) or not all(
+            prose_only(old, new) for _, old, new in python):
+        return []
+    return [Finding("not-done", "error", path, "changes only docstrings and comments, although the instruction "
+                                               "asks for a change to the code")]
+
+
 def check_changes(changes: Sequence[tuple[str, str | None, str]], instruction: str,
                   selection: tuple[str, tuple[int, int]] | None = None) -> list[Finding]:
     """Every finding for a proposal: ``changes`` are (path, old text or None for a new file, new
     text), ``selection`` (path, (first, last line)) the selected lines. Each file is checked on its
-    own, except that a definition gone from one file and made in another is read as moved."""
+    own, except that a definition gone from one file and made in another is read as moved; then,
+    with nothing else wrong, whether the proposal makes the kind of change asked at all."""
     made: dict[str, set[tuple[str, str, str]]] = {}
     if len(changes) > 1:
         for path, old, new in changes:
             if (language := _parsed_language(path)) is not None:
                 made[path] = set(_definitions(new, language)) - set(_definitions(old or "", language))
-    return [finding for path, old, new in changes for finding in check_change(
+    findings = [finding for path, old, new in changes for finding in check_change(
         path, old, new, instruction, selection[1] if selection and selection[0] == path else None,
         elsewhere=frozenset(key for other, keys in made.items() if other != path for key in keys))]
+    if not has_errors(findings):  # last: what is wrong with the change says more than that it missed
+        findings += _not_done_findings(changes, instruction)
+    return findings
 
 
 def _parsed_language(path: str) -> str | None:

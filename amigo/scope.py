@@ -29,7 +29,9 @@ the documentation's content.
 from __future__ import annotations
 
 import ast
+import io
 import re
+import tokenize
 from dataclasses import dataclass
 from typing import Any
 
@@ -357,3 +359,101 @@ def scope_difference(old: str, new: str, scope: Scope) -> int | None:
     if found is False:
         return None
     return getattr(found, "lineno", 0) if isinstance(found, ast.AST) else 0
+
+
+# ------------------------------------------------------------------ whether the asked kind of change was made
+
+# The documentation an instruction names (see documentation_changed). Docstrings and comments are one
+# kind: people call either by the other's name ("comment" for a commit that adds a docstring).
+_ASKED_DOCUMENTATION = (("type hints", re.compile(r"\btype[ -]hint\w*|\bannotat\w*|\btyping\b", re.IGNORECASE)),
+                        ("docstrings or comments", re.compile(r"\bdoc ?strings?\b|\bcomments?\b", re.IGNORECASE)))
+# Words of an instruction that may be carried out in documentation alone (see asks_for_code).
+_MAY_BE_DOCUMENTATION = re.compile(
+    r"\b(doc\w*|comment\w*|hint\w*|annotat\w*|typ(e|es|ed|ing)|typos?|spell\w*|word\w*|grammar|phras\w*|"
+    r"readme|changelog|licen[cs]e\w*|copyright|style|format\w*|whitespace|indent\w*|lint\w*|pep ?8|black|ruff|"
+    r"flake8|isort|pylint|mypy|pyright|tidy\w*|clean\w*|examples?|clarif\w*|explain\w*|describ\w*|notes?|"
+    r"mention\w*|deprecat\w*|warn\w*|version\w*|bump\w*|release\w*|revert\w*|merge\w*|todo|fixme|"
+    r"messages?|text|strings?|wording|rst|markdown|markup|sphinx|links?|urls?|citation\w*|credits?|authors?|"
+    r"pragmas?|cover(age)?|spacing|linespacing|align\w*|ws|pre-commit|hooks?|dependenc\w*|deps|fragments?|news|"
+    r"equivalents?|invariants?|renders?|display\w*|show\w*)\b",
+    re.IGNORECASE)
+# The verbs an instruction for code begins with, as a person writes one (imperative): a commit
+# subject that states a fact ("Bounds are exclusive") or a past change is not read as one.
+_CODE_IMPERATIVES = frozenset("""add remove delete drop fix return raise make use change replace handle rename move
+    call convert support implement refactor rewrite simplify check validate skip accept allow avoid catch ensure
+    guard store cache yield wrap extract split merge inline optimize emit create append pass strip normalize
+    compute count switch reject swap increase decrease limit clamp initialize expose hide parse encode decode
+    escape filter loop iterate break stop retry lock""".split())
+
+
+def asked_documentation(instruction: str) -> tuple[str, ...]:
+    """The kinds of documentation the instruction names ("type hints", "docstrings or comments"):
+    for an instruction that asks only for documentation (read_scope), each must change."""
+    return tuple(kind for kind, words in _ASKED_DOCUMENTATION if words.search(_plain(instruction)))
+
+
+def asks_for_code(instruction: str) -> bool:
+    """Whether the instruction asks for a change of code that documentation alone cannot carry out: it
+    begins with a verb of code work ("Replace the assert with a ValueError", "Return early ...") and
+    uses no word of documentation, wording, style or tooling, so that a change of docstrings and
+    comments alone does not carry it out."""
+    text = re.sub(r"^\s*[\w()\[\]./-]+(?:\s+#?\d+)?:\s+", "", instruction)  # "Issue 12: ...", "utils: ..."
+    first = _words(text)[:1]
+    return bool(first) and first[0] in _CODE_IMPERATIVES and not _MAY_BE_DOCUMENTATION.search(instruction)
+
+
+def prose_only(old: str, new: str) -> bool:
+    """Whether two Python texts differ in docstrings and comments alone (False when either does not
+    parse). Hints count as code here: ``List`` for ``ArrayList`` in a signature fixes a NameError."""
+    try:
+        before, after = ast.parse(old), ast.parse(new)
+    except (SyntaxError, ValueError):
+        return False
+    _strip_documentation(before, hints_too=False)
+    _strip_documentation(after, hints_too=False)
+    return _first_difference(before, after, None) is False
+
+
+def documentation_changed(old: str, new: str) -> frozenset[str]:
+    """Which of "type hints" and "docstrings or comments" differ between two Python texts (empty
+    when either does not parse)."""
+    try:
+        before, after = ast.parse(old), ast.parse(new)
+    except (SyntaxError, ValueError):
+        return frozenset()
+    changed = set()
+    if sorted(_hints(before)) != sorted(_hints(after)):
+        changed.add("type hints")
+    if sorted(_docstrings(before)) != sorted(_docstrings(after)) or sorted(_comments(old)) != sorted(_comments(new)):
+        changed.add("docstrings or comments")
+    return frozenset(changed)
+
+
+def _hints(tree: ast.AST) -> list[str]:
+    found = []
+    for node in ast.walk(tree):
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)) and node.returns is not None:
+            found.append(f"{node.name} -> {ast.unparse(node.returns)}")
+        elif isinstance(node, ast.arg) and node.annotation is not None:
+            found.append(f"{node.arg}: {ast.unparse(node.annotation)}")
+        elif isinstance(node, ast.AnnAssign):
+            found.append(f"{ast.unparse(node.target)}: {ast.unparse(node.annotation)}")
+        elif isinstance(node, ast.stmt) and _is_documentation_statement(node) and not isinstance(
+                node, (ast.Import, ast.ImportFrom)):
+            found.append(ast.unparse(node))  # T = TypeVar("T"), type aliases
+    return found
+
+
+def _docstrings(tree: ast.AST) -> list[str]:
+    return [statement.value.value for node in ast.walk(tree)
+            for statement in (node.body if isinstance(getattr(node, "body", None), list) else ())
+            if isinstance(statement, ast.Expr) and isinstance(statement.value, ast.Constant)
+            and isinstance(statement.value.value, str)]
+
+
+def _comments(text: str) -> list[str]:
+    try:
+        return [token.string for token in tokenize.generate_tokens(io.StringIO(text).readline)
+                if token.type == tokenize.COMMENT]
+    except (tokenize.TokenError, SyntaxError):
+        return []

@@ -224,6 +224,39 @@ def test_where_the_old_file_did_not_parse_a_definition_is_found_by_name_alone():
     assert [f.kind for f in check_change("solution.py", parsed, fixed, "Fix the bugs.")] == ["removed-definition"]
 
 
+def test_a_change_that_does_not_make_the_kind_of_change_asked_is_not_done():
+    """The embedded model's answers (benchmarks/check_corpus.py): asked to add type hints it reworded
+    the docstring; asked to replace an assert with a ValueError it rewrapped the docstring."""
+    old = ('def b64encode(s, altchars=None):\n    """Encode the bytes-like object s using Base64 and return\n'
+           '    a bytes object."""\n    encoded = s\n    if altchars is not None:\n'
+           '        assert len(altchars) == 2, repr(altchars)\n    return encoded\n')
+    reworded = old.replace("return\n    a bytes object", "return a bytes\n    object")
+    (finding,) = check_changes([("base64.py", old, reworded)], "Add type hints: s is bytes and it returns bytes.")
+    assert (finding.kind, finding.level) == ("not-done", "error")
+    assert finding.message.startswith("changes no type hints, although the instruction asks for them")
+    hinted = old.replace("def b64encode(s, altchars=None):", "def b64encode(s: bytes, altchars=None) -> bytes:")
+    assert check_changes([("base64.py", old, hinted)], "Add type hints: s is bytes and it returns bytes.") == []
+    # a docstring asked: a comment does too (people call either by the other's name)
+    commented = old.replace("    encoded = s\n", "    # the input as it is\n    encoded = s\n")
+    assert check_changes([("base64.py", old, commented)], "Add a docstring comment for encoded") == []
+    (finding,) = check_changes([("base64.py", old, hinted)], "Add a docstring explaining altchars")
+    assert finding.message.startswith("changes no docstrings or comments")
+    # code asked, prose changed
+    instruction = "Replace the assert with a ValueError when altchars is not 2 bytes long."
+    (finding,) = check_changes([("base64.py", old, reworded)], instruction)
+    assert finding.message.startswith("changes only docstrings and comments, although the instruction asks for "
+                                      "a change to the code")
+    raised = old.replace("        assert len(altchars) == 2, repr(altchars)\n",
+                         "        if len(altchars) != 2:\n            raise ValueError(repr(altchars))\n")
+    assert check_changes([("base64.py", old, raised)], instruction) == []
+    # a hint is code there (List for ArrayList fixes a NameError); wording, style and tooling
+    # may be carried out in prose alone, and so may a proposal whose other files changed
+    assert check_changes([("base64.py", old, hinted)], instruction) == []
+    for wording in ("Fix the typo in b64encode", "Update the pre-commit hooks", "Bounds are exclusive"):
+        assert check_changes([("base64.py", old, reworded)], wording) == [], wording
+    assert check_changes([("base64.py", old, reworded), ("setup.cfg", "a = 1\n", "a = 2\n")], instruction) == []
+
+
 def test_a_name_spelt_out_in_words_may_be_reverted_away():
     """Real commit (rich): "revert iteration speed column" took IterationSpeedColumn and its method."""
     old = ("class ProgressColumn:\n    pass\n\n\nclass IterationSpeedColumn(ProgressColumn):\n"
@@ -658,7 +691,7 @@ CHECK = f"{sys.executable} -c \"import users; assert users.oldest([]) is None, '
 
 def test_check_command_runs_on_a_copy_and_feeds_the_repair(repo):
     unchanged = ('```python\ndef oldest(users):\n    """The oldest user."""\n'
-                 "    return max(users, key=lambda u: u.age)\n```\n")  # parses, but oldest([]) still raises
+                 "    return max(users, key=lambda user: user.age)\n```\n")  # parses, but oldest([]) still raises
     (repo / "scratch.txt").write_text("untracked work\n")  # untracked files travel to the copy too
     before = (repo / "users.py").read_bytes()
     with RecordedModelServer(first_time_then(unchanged, OLDEST_FIXED)) as server:

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from amigo.checks import check_change
+from amigo.checks import check_changes
 
 REPO = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(REPO))
@@ -29,7 +29,7 @@ TASKS = task_checks.load_tasks()
 @pytest.mark.parametrize("task", TASKS, ids=[t["id"] for t in TASKS])
 def test_every_reference_edit_passes_the_check_stage(task):
     reference = task_checks.TaskCheck.load(task["id"]).reference
-    errors = [f for f in check_change(task["path"], task["file_text"], reference, task["instruction"])
+    errors = [f for f in check_changes([(task["path"], task["file_text"], reference)], task["instruction"])
               if f.level == "error"]
     assert errors == []
 
