@@ -15,7 +15,7 @@ compiles is kept with the file it makes and the verdict of the task's behaviour
 checks, run in the evaluation sandbox. Compiling is the line because a file
 that does not compile is refused by the syntax check whatever else is decided.
 
-``judge`` runs today's check stage (``amigo.checks.check_change``) on the kept
+``judge`` runs today's check stage (``amigo.checks.check_changes``) on the kept
 files, no model needed, and counts for every error finding kind the answers it
 refuses, wrong and right, and those only it refuses (what turning it off would
 let through). ``out-of-scope`` and ``import-time-code`` are looked for only when
@@ -46,7 +46,7 @@ from typing import Any
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-from amigo.checks import check_change, python_syntax_error  # noqa: E402
+from amigo.checks import check_changes, python_syntax_error  # noqa: E402
 from amigo.client import ChatClient  # noqa: E402
 from amigo.config import Config  # noqa: E402
 from amigo.engine import EditSession, candidate_asks  # noqa: E402
@@ -145,7 +145,7 @@ def load_answers(paths: list[Path]) -> list[Answer]:
 
 def error_kinds(task: dict[str, Any], answer: Answer) -> list[str]:
     """The kinds of the error findings today's check stage has for the answer's file."""
-    findings = check_change(task["path"], task["file_text"], answer.text, task["instruction"])
+    findings = check_changes([(task["path"], task["file_text"], answer.text)], task["instruction"])
     return sorted({f.kind for f in findings if f.level == "error"})
 
 
@@ -166,8 +166,8 @@ def judge(answers: list[Answer], tasks: dict[str, dict[str, Any]], show: str | N
             if len(kinds) == 1:
                 alone[(kind, verdict)] += 1
             if show in (kind, "all"):
-                findings = check_change(tasks[answer.task]["path"], tasks[answer.task]["file_text"], answer.text,
-                                        tasks[answer.task]["instruction"])
+                findings = check_changes([(tasks[answer.task]["path"], tasks[answer.task]["file_text"], answer.text)],
+                                         tasks[answer.task]["instruction"])
                 message = next(f.message for f in findings if f.kind == kind)
                 lines.append(f"  {verdict.upper() if answer.asked else verdict} {answer.task} "
                              f"{answer.edit_format}/{answer.decoding} #{answer.sample}: {kind}: {message[:160]}")

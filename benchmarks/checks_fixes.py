@@ -29,7 +29,7 @@ from typing import Iterator
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-from amigo.checks import check_change  # noqa: E402
+from amigo.checks import check_changes  # noqa: E402
 
 Case = tuple[str, str, str, str]  # (id, buggy program, fixed program, instruction)
 
@@ -99,7 +99,7 @@ SOURCES = {"HumanEvalFix": humanevalfix, "QuixBugs": quixbugs, "DebugBench": deb
 def error_findings(case: Case) -> list[str]:
     """``kind: message`` of each error finding the check stage has for the fix."""
     _, buggy, fixed, instruction = case
-    return [f"{f.kind}: {f.message}" for f in check_change("solution.py", buggy, fixed, instruction)
+    return [f"{f.kind}: {f.message}" for f in check_changes([("solution.py", buggy, fixed)], instruction)
             if f.level == "error"]
 
 

@@ -37,8 +37,9 @@ def judge_commit(files: list[tuple[str, str, str]], subject: str) -> tuple[Count
     modified = {path for path, old, new in files if path.endswith(".py") and old and new}
     if not modified:
         return None
-    # the files it creates are checked with the rest (a definition may move there) but not counted
-    changes = [(path, old or None, new) for path, old, new in files if path.endswith(".py") and new]
+    # every file it writes is checked with the rest (a definition may move to a new one; a proposal
+    # that changes only Python docstrings may have done its work elsewhere), the modified Python counted
+    changes = [(path, old or None, new) for path, old, new in files if new]
     kinds: Counter = Counter()
     details = []
     for finding in check_changes(changes, subject):

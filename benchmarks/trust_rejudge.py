@@ -6,7 +6,7 @@ refuse now, and whether those changes did what was asked.
 
 A new check is worth having when it refuses written changes that fail the task's behaviour
 checks (``asked`` false) and none that pass them. The records keep each written file (``text``)
-and its ``asked`` verdict, so this asks no model: it runs ``amigo.checks.check_change`` on the
+and its ``asked`` verdict, so this asks no model: it runs ``amigo.checks.check_changes`` on the
 task's file and the written text, with the task's instruction. It cannot say what the new check
 would have done in the rounds (a refused change would have gone back to the model, and another
 candidate might have passed); a run of trust.py says that.
@@ -22,7 +22,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-from amigo.checks import Finding, check_change  # noqa: E402
+from amigo.checks import Finding, check_changes  # noqa: E402
 from benchmarks.task_checks import tasks_by_id  # noqa: E402
 from benchmarks.trust import Outcome, key_of, load_outcomes  # noqa: E402
 
@@ -30,7 +30,7 @@ from benchmarks.trust import Outcome, key_of, load_outcomes  # noqa: E402
 def refusal(task: dict, outcome: Outcome) -> Finding | None:
     """The first error-level finding today's check stage has for the written change, or None."""
     assert outcome.text is not None
-    findings = check_change(task["path"], task["file_text"], outcome.text, task["instruction"])
+    findings = check_changes([(task["path"], task["file_text"], outcome.text)], task["instruction"])
     return next((finding for finding in findings if finding.level == "error"), None)
 
 
