@@ -11,11 +11,12 @@ diff they skimmed would write that. Findings are carried on the proposal:
   ``return`` outside a function parses but fails on import);
 * ``removed-definition`` (error): a function, class or method gone, when the
   instruction neither names it nor asks for a removal. Not gone: a function
-  defined inside another (part of that one's body), one defined again in another
-  file of the proposal (moved, see check_changes) or as another kind (a function
-  made a class) or, where the old file did not parse, anywhere, and, when the instruction drops an old Python, one defined for it
-  under ``if``/``try``. One defined again under another name with the same code is
-  named as a rename, a warning for private and test names;
+  defined inside another (part of that one's body); one defined again in another
+  file of the proposal (moved, see check_changes), or as another kind (a function
+  made a class), or, where the old file did not parse, anywhere; and, when the
+  instruction drops an old Python, one defined for it under ``if``/``try``. One
+  defined again under another name with the same code is named as a rename, a
+  warning for private and test names;
 * ``duplicate-definition`` (error): a second top-level function or class of
   the same name, which silently replaces the first;
 * ``undefined-name`` (error, Python): a name the change uses that the file
@@ -35,8 +36,8 @@ diff they skimmed would write that. Findings are carried on the proposal:
   (:mod:`amigo.scope`: the syntax trees compared with those set aside);
 * ``not-done`` (error, Python): the kind of change asked is not made: documentation
   asked and a kind it names (type hints; docstrings or comments) left as it was, or
-  code asked (no word of the instruction could be carried out in documentation
-  alone) and only docstrings and comments changed;
+  code asked ("Replace the assert with a ValueError") and only docstrings and
+  comments changed, in every file of the proposal;
 * ``check-command`` (error): the person's own ``check_command`` failed on a
   temporary copy of the repository with the change applied;
 * ``format`` (warning, added by the engine): the answer was read otherwise
@@ -580,8 +581,8 @@ def _scope_findings(path: str, old: str, new: str, instruction: str) -> list[Fin
 def _not_done_findings(changes: Sequence[tuple[str, str | None, str]], instruction: str) -> list[Finding]:
     """The proposal does not make the kind of change asked, in any of its Python files: documentation
     asked (read_scope) and a kind it names (type hints; docstrings or comments) changed nowhere; or
-    code asked (asks_for_code) and only docstrings and comments changed. The embedded model's commonest answers of both shapes reword
-    a docstring instead."""
+    code asked (asks_for_code) and only docstrings and comments changed. The embedded model's
+    commonest answers of both shapes reword a docstring instead."""
     python = [(path, old, new) for path, old, new in changes if old and _parsed_language(path) == "python"
               and _python_tree(old) is not None and _python_tree(new) is not None]
     if not python:
