@@ -68,7 +68,7 @@ class Answer:
     task: str
     edit_format: str
     decoding: str
-    sample: int  # 0: greedy; k > 0: sampled as candidate k of a round (its seed k - 1 past the configured)
+    sample: int  # 0: greedy; k > 0: sampled as a round's candidate k is (seed k past the configured one)
     text: str  # the file the answer makes (it applies and compiles)
     asked: bool  # the task's behaviour checks pass on it
 
@@ -84,11 +84,7 @@ def ask_row(endpoint: str, model: str, task: dict[str, Any], root: Path, fmt: st
         request = session.make_request(task["instruction"], task["path"])
         base, _ = session._sampling_params(request, None)
         original = build_messages(request)
-        asks = []
-        for start in range(0, samples, ROUND):
-            # candidate_asks gives candidate k the seed seed + k; the greedy one is asked once
-            batch = candidate_asks(original, None, {**base, "seed": start}, 1, ROUND)
-            asks += [(start + k, ask) for k, ask in enumerate(batch) if start + k < samples and (k or not start)]
+        asks = list(enumerate(candidate_asks(original, None, base, 1, samples)))  # greedy, then seeds 1, 2, ...
         kept = []
         with concurrent.futures.ThreadPoolExecutor(max_workers=ROUND) as pool:
             futures = {pool.submit(session.client.complete, ask.messages, **ask.params): sample
