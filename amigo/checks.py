@@ -281,8 +281,11 @@ def _syntax_findings(path: str, old: str, new: str, language: str) -> list[Findi
 # ------------------------------------------------------------------ lost code
 
 
+@functools.lru_cache(maxsize=32)
 def _definitions(text: str, language: str) -> dict[tuple[str, str, str], list[int]]:
-    """(scope, name, kind) of the file's functions, classes and methods -> their first lines."""
+    """(scope, name, kind) of the file's functions, classes and methods -> their first lines. Cached
+    (callers only read it): the old text is read for every candidate, and a proposal of several
+    files reads each text once for moves (check_changes) and once for its own file."""
     found: dict[tuple[str, str, str], list[int]] = {}
     for d in extract(text.encode("utf-8"), language).definitions:
         if d.kind in DEFINITION_KINDS:
@@ -335,7 +338,8 @@ def _definition_findings(path: str, old: str, new: str, language: str, instructi
     # still defined there as another kind (a function made a class), or moved to another file; where
     # the old text did not parse, where it was is a guess (a method whose indentation was lost
     # reads as a function at the top level), so the name alone counts
-    old_broken = bool(syntax_errors(old, language)) or (language == "python" and _python_tree(old) is None)
+    old_broken = bool(lost) and (bool(syntax_errors(old, language))
+                                 or (language == "python" and _python_tree(old) is None))
     lost = Counter({key: n for key, n in lost.items() if key not in elsewhere
                     and not any(other[:2] == key[:2] or (old_broken and other[1] == key[1]) for other in after)})
     if not lost:
@@ -382,10 +386,7 @@ def _python_places(text: str) -> dict[int, str]:
         for node in body:
             if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
                 places[node.lineno] = place
-                if isinstance(node, ast.ClassDef):
-                    visit(node.body, "direct" if place == "direct" else place)
-                else:
-                    visit(node.body, "local")
+                visit(node.body, place if isinstance(node, ast.ClassDef) else "local")
             else:
                 for field in ("body", "orelse", "finalbody", "handlers", "cases"):
                     for child in getattr(node, field, None) or ():

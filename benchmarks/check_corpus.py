@@ -139,10 +139,14 @@ def load_answers(paths: list[Path]) -> list[Answer]:
     return [Answer(**json.loads(line)) for path in paths for line in path.read_text().splitlines() if line]
 
 
-def error_kinds(task: dict[str, Any], answer: Answer) -> list[str]:
-    """The kinds of the error findings today's check stage has for the answer's file."""
+def errors_by_kind(task: dict[str, Any], answer: Answer) -> dict[str, str]:
+    """Each kind of error finding today's check stage has for the answer's file -> its first message."""
     findings = check_changes([(task["path"], task["file_text"], answer.text)], task["instruction"])
-    return sorted({f.kind for f in findings if f.level == "error"})
+    errors: dict[str, str] = {}
+    for finding in findings:
+        if finding.level == "error":
+            errors.setdefault(finding.kind, finding.message)
+    return dict(sorted(errors.items()))
 
 
 def judge(answers: list[Answer], tasks: dict[str, dict[str, Any]], show: str | None = None) -> list[str]:
@@ -154,17 +158,14 @@ def judge(answers: list[Answer], tasks: dict[str, dict[str, Any]], show: str | N
     for answer in answers:
         verdict = "right" if answer.asked else "wrong"
         total[verdict] += 1
-        kinds = error_kinds(tasks[answer.task], answer)
-        if kinds:
+        errors = errors_by_kind(tasks[answer.task], answer)
+        if errors:
             total[f"refused {verdict}"] += 1
-        for kind in kinds:
+        for kind, message in errors.items():
             by_kind[(kind, verdict)] += 1
-            if len(kinds) == 1:
+            if len(errors) == 1:
                 alone[(kind, verdict)] += 1
             if show in (kind, "all"):
-                findings = check_changes([(tasks[answer.task]["path"], tasks[answer.task]["file_text"], answer.text)],
-                                         tasks[answer.task]["instruction"])
-                message = next(f.message for f in findings if f.kind == kind)
                 lines.append(f"  {verdict.upper() if answer.asked else verdict} {answer.task} "
                              f"{answer.edit_format}/{answer.decoding} #{answer.sample}: {kind}: {message[:160]}")
     tasks_seen = len({a.task for a in answers})

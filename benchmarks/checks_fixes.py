@@ -29,25 +29,22 @@ from typing import Iterator
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-from amigo.checks import check_changes  # noqa: E402
+from amigo.checks import Finding, check_changes  # noqa: E402
+from amigo_train.eval.data import read_jsonl  # noqa: E402
 
 Case = tuple[str, str, str, str]  # (id, buggy program, fixed program, instruction)
 
 
 def humanevalfix(data: Path) -> Iterator[Case]:
     """HumanEvalPack's Python fixes: the declaration (imports and signature) with each body."""
-    for line in (data / "humanevalpack" / "python.jsonl").read_text(encoding="utf-8").splitlines():
-        if line.strip():
-            r = json.loads(line)
-            yield (r["task_id"], r["declaration"] + r["buggy_solution"], r["declaration"] + r["canonical_solution"],
-                   f"Fix bugs in {r['entry_point']}.")
+    for r in read_jsonl(data / "humanevalpack" / "python.jsonl"):
+        yield (r["task_id"], r["declaration"] + r["buggy_solution"], r["declaration"] + r["canonical_solution"],
+               f"Fix bugs in {r['entry_point']}.")
 
 
 def quixbugs(data: Path) -> Iterator[Case]:
-    for line in (data / "quixbugs" / "quixbugs_python.jsonl").read_text(encoding="utf-8").splitlines():
-        if line.strip():
-            r = json.loads(line)
-            yield f"QuixBugs/{r['name']}", r["buggy_program"], r["solution"], f"Fix the bug in {r['name']}."
+    for r in read_jsonl(data / "quixbugs" / "quixbugs_python.jsonl"):
+        yield f"QuixBugs/{r['name']}", r["buggy_program"], r["solution"], f"Fix the bug in {r['name']}."
 
 
 # What LeetCode's Python 3 runs a solution with, written out as a module in a repository would hold
@@ -93,14 +90,15 @@ def debugbench(data: Path) -> Iterator[Case]:
                    f"Fix the bug: {explanation}" if explanation else "Fix the bugs.")
 
 
-SOURCES = {"HumanEvalFix": humanevalfix, "QuixBugs": quixbugs, "DebugBench": debugbench}
+# name -> (its folder in the data directory, its reader)
+SOURCES = {"HumanEvalFix": ("humanevalpack", humanevalfix), "QuixBugs": ("quixbugs", quixbugs),
+           "DebugBench": ("debugbench", debugbench)}
 
 
-def error_findings(case: Case) -> list[str]:
-    """``kind: message`` of each error finding the check stage has for the fix."""
+def error_findings(case: Case) -> list[Finding]:
+    """The error findings the check stage has for the fix."""
     _, buggy, fixed, instruction = case
-    return [f"{f.kind}: {f.message}" for f in check_changes([("solution.py", buggy, fixed)], instruction)
-            if f.level == "error"]
+    return [f for f in check_changes([("solution.py", buggy, fixed)], instruction) if f.level == "error"]
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -109,25 +107,24 @@ def main(argv: list[str] | None = None) -> int:
                         default=Path(os.environ.get("AMIGO_DATA_DIR") or REPO.parent / "shared" / "data"))
     parser.add_argument("--show", action="store_true", help="print each fix with an error finding")
     args = parser.parse_args(argv)
-    missing = [name for name, folder in (("HumanEvalFix", "humanevalpack"), ("QuixBugs", "quixbugs"),
-                                         ("DebugBench", "debugbench")) if not (args.data_dir / folder).is_dir()]
+    missing = [name for name, (folder, _) in SOURCES.items() if not (args.data_dir / folder).is_dir()]
     if missing:
         print(f"no {', '.join(missing)} data in {args.data_dir}: pass --data-dir (e.g. ../shared/data)",
               file=sys.stderr)
         return 1
     rows = ["| source | fixes | with an error finding | by kind |", "|---|---|---|---|"]
-    for name, read in SOURCES.items():
+    for name, (_, read) in SOURCES.items():
         cases = flagged = 0
         kinds: Counter = Counter()
         for case in read(args.data_dir):
             cases += 1
             found = error_findings(case)
             flagged += bool(found)
-            kinds.update({line.split(":", 1)[0] for line in found})
+            kinds.update({f.kind for f in found})
             if found and args.show:
                 print(f"{case[0]}  ({case[3][:100]})")
-                for line in found:
-                    print(f"    {line[:200]}")
+                for f in found:
+                    print(f"    {f.kind}: {f.message[:200]}")
         by_kind = ", ".join(f"{kind} {n}" for kind, n in kinds.most_common()) or "-"
         rows.append(f"| {name} | {cases} | {flagged} ({100 * flagged / max(cases, 1):.1f}%) | {by_kind} |")
     print("\n".join(rows))
