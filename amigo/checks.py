@@ -38,6 +38,12 @@ diff they skimmed would write that. Findings are carried on the proposal:
   asked and a kind it names (type hints; docstrings or comments) left as it was, or
   code asked ("Replace the assert with a ValueError") and only docstrings and
   comments changed, in every file of the proposal;
+* in a data file (JSON, TOML, YAML: :mod:`amigo.datafiles`, no grammar needed), ``syntax``
+  (error) where its format's parser reads the old text and not the new one (a JSONC file is
+  read as JSONC), and ``removed-key`` where mapping keys are gone that the instruction neither
+  names nor asks to take away: an error where it only adds or sets something (``Bump the
+  version`` answered without ``[tool.ruff]``), a warning elsewhere;
+  ``removed-selection`` is judged for every text file, grammar or not;
 * ``check-command`` (error): the person's own ``check_command`` failed on a
   temporary copy of the repository with the change applied;
 * ``format`` (warning, added by the engine): the answer was read otherwise
@@ -71,6 +77,7 @@ from typing import TYPE_CHECKING, Iterable, Iterator, Sequence
 
 from tree_sitter import Node
 
+from amigo import datafiles
 from amigo.context import languages
 from amigo.context.files import git_toplevel
 from amigo.context.tags import extract
@@ -96,7 +103,8 @@ _SHRINKING = (r"remov(e|es|ed|ing)|delet(e|es|ed|ing)|drop(s|ped|ping)?|inlin(e|
               r"mov(e|es|ed|ing)|replac(e|es|ed|ing)|eliminat(e|es|ed|ing)|get rid|shorten(s|ed|ing)?|"
               r"simplif(y|ies|ied|ying)|collaps(e|es|ed|ing)|consolidat(e|es|ed|ing)|combin(e|es|ed|ing)|"
               r"refactor(s|ed|ing)?|rewrit(e|es|ing|ten)|rewrote|cut(s|ting)?|trim(s|med|ming)?|"
-              r"clean(s|ed|ing)? ?up|dedupe[sd]?|deduplicat(e|es|ed|ing)|revert(s|ed|ing)?")
+              r"clean(s|ed|ing)? ?up|tid(y|ies|ied|ying)|dedupe[sd]?|deduplicat(e|es|ed|ing)|revert(s|ed|ing)?|"
+              r"stop(s|ped|ping)? using")
 _SHRINK_WORDS = re.compile(rf"\b({_SHRINKING})\b", re.IGNORECASE)
 # A rename takes a name away (a definition by its old name is expected to go) but no lines:
 # "Rename the name parameter" answered with the body gone is still most of the selection lost.
@@ -106,6 +114,13 @@ _REMOVAL_WORDS = re.compile(rf"\b(renam(e|es|ed|ing)|{_SHRINKING})\b", re.IGNORE
 # "Set minimum version to Py3.10", "drop py<=3.6").
 _DROPS_PYTHON = re.compile(r"\b(drop\w*|remov\w*|minimum|no longer support\w*|end support)\b[^.;]*?"
                            r"\b(python|py|cpython)\s*(<=?|>=?|==)?\s*v?[23]\b", re.IGNORECASE)
+# An instruction that only adds or sets something ("Add rich to the dependencies", "Bump the
+# version to 0.4", "ci: enable py312") takes no key of a data file away: a key lost is an error
+# there. Other instructions often restructure a config under a terse word ("use trusted
+# publishing", "Fix CI": 7% of real commits to JSON, TOML and YAML files drop a key their subject
+# does not name), so elsewhere a key lost is a warning for the reviewer.
+_ADDS_ONLY = re.compile(r"^\W*([\w-]+(\([\w-]+\))?:\s*)?(adds?|bumps?|sets?|pins?|enables?|includes?|increases?|"
+                        r"raises?)\b", re.IGNORECASE)
 _BUILTIN_NAMES = frozenset(dir(builtins))
 MIN_BUILT_ON_NAME = 4  # "Remove pairwise" lets PairwiseTests go; shorter words are too common a part
 # What a removal or rename must speak of before a definition it does not name may go: "remove the
@@ -117,6 +132,7 @@ _DEFINITION_WORDS = re.compile(r"\b(functions?|methods?|class|classes|helpers?|d
 REMOVED_SELECTION_SHARE = 0.5  # more than this share of the selected non-blank lines lost
 MIN_SELECTION_LINES = 4  # smaller selections are too small to judge
 MAX_SYNTAX_FINDINGS = 3  # per file: the first few say enough
+MAX_KEYS_NAMED = 4  # of the keys a data file lost, those the finding names
 CHECK_OUTPUT_CHARS = 2000  # of a failing check command's output, kept for the person and the model
 
 
@@ -129,7 +145,7 @@ class Finding:
     """
 
     kind: str  # syntax | removed-definition | duplicate-definition | undefined-name | removed-selection |
-    #            import-time-code | out-of-scope | not-done | check-command | format
+    #            removed-key | import-time-code | out-of-scope | not-done | check-command | format
     level: str
     path: str
     message: str
@@ -632,12 +648,12 @@ def _parsed_language(path: str) -> str | None:
 def check_change(path: str, old: str | None, new: str, instruction: str,
                  selection: tuple[int, int] | None = None,
                  elsewhere: frozenset[tuple[str, str, str]] = frozenset()) -> list[Finding]:
-    """Every finding for one file's change (empty for languages no grammar parses). ``elsewhere``:
+    """Every finding for one file's change (for a file no grammar parses, see _text_findings). ``elsewhere``:
     the definitions other files of the same proposal make anew (see check_changes)."""
     language = _parsed_language(path)
-    if language is None:
-        return []
     old = old or ""
+    if language is None:
+        return _text_findings(path, old, new, instruction, selection)
     findings = _syntax_findings(path, old, new, language)
     if language == "python" and not findings:
         findings += _undefined_name_findings(path, old, new)
@@ -651,6 +667,59 @@ def check_change(path: str, old: str | None, new: str, instruction: str,
         # says more than "changes the code"
         findings += _scope_findings(path, old, new, instruction)
     return findings
+
+
+def _text_findings(path: str, old: str, new: str, instruction: str,
+                   selection: tuple[int, int] | None) -> list[Finding]:
+    """A file no grammar parses: a data file read by its format's parser, and for any text, most
+    of the selection (or the file) gone unasked: a weak model answers "Add lodash to the
+    dependencies" with ``npm install -g lodash`` in place of the whole ``package.json``."""
+    fmt = datafiles.format_of(path)
+    findings = _data_findings(path, old, new, fmt, instruction) if fmt else []
+    if old and not has_errors(findings):
+        findings += _selection_findings(path, old, new, selection, instruction)
+    return findings
+
+
+def _data_findings(path: str, old: str, new: str, fmt: str, instruction: str) -> list[Finding]:
+    """A JSON, TOML or YAML file that no longer parses, or that lost keys unasked. Judged only
+    where the old text parsed (a template does not), in the old text's reading (JSONC stays JSONC;
+    a new file may be JSONC)."""
+    before = datafiles.reading(old, fmt) if old else ("jsonc" if fmt == "json" else "strict")
+    if before is None:
+        return []
+    jsonc = before == "jsonc"
+    error = datafiles.syntax_error(new, fmt, jsonc)
+    if error is not None:
+        message, line = error
+        lines = new.splitlines()
+        shown = f": {lines[line - 1].strip()[:80]}" if line and 0 < line <= len(lines) else ""
+        where = f" at line {line}" if line else ""
+        strict = (" (strict JSON: no comments or trailing commas)"
+                  if fmt == "json" and not jsonc and datafiles.reading(new, fmt) == "jsonc" else "")
+        return [Finding("syntax", "error", path, f"is no longer valid {fmt.upper()}{strict}: {message}{where}{shown}",
+                        line)]
+    if not old or _REMOVAL_WORDS.search(instruction):
+        return []
+    had, has = datafiles.keys(old, fmt, jsonc) or {}, datafiles.keys(new, fmt, jsonc) or {}
+    named = {loose_name(word) for word in re.findall(r"[\w-]+", instruction)}
+    lost = [key for key in had if key not in has and (not _parent_key(key) or _parent_key(key) in has)  # topmost
+            and not any(loose_name(part) in named for part in key if part != "*")]
+    if not lost:
+        return []
+    shown_keys = ", ".join(".".join(key) + (f" (old line {had[key]})" if had[key] else "") for key in lost[:MAX_KEYS_NAMED])
+    more = f" and {len(lost) - MAX_KEYS_NAMED} more" if len(lost) > MAX_KEYS_NAMED else ""
+    level = "error" if _ADDS_ONLY.match(instruction) else "warning"
+    return [Finding("removed-key", level, path, f"removes the key{'s' if len(lost) > 1 else ''} {shown_keys}{more}, "
+                                                "which the instruction did not ask for")]
+
+
+def _parent_key(key: datafiles.KeyPath) -> datafiles.KeyPath:
+    """The key whose value holds ``key``, list items stepped over (``()`` at the top level)."""
+    parent = list(key[:-1])
+    while parent and parent[-1] == "*":
+        parent.pop()
+    return tuple(parent)
 
 
 def judge_answer(request: EditRequest, answer: str) -> str | None:

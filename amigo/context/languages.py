@@ -48,7 +48,10 @@ def tag_language(path: str) -> str | None:
 
 @lru_cache(maxsize=None)
 def grammar(name: str) -> Language | None:
-    """The compiled grammar, or None when its wheel is not installed."""
+    """The compiled grammar, or None when its wheel is not installed or none is known for ``name``
+    (a file's language name may be one no grammar reads: ``toml``, ``markdown``)."""
+    if name not in _GRAMMARS:
+        return None
     module_name, attribute = _GRAMMARS[name]
     try:
         module: Any = importlib.import_module(module_name)

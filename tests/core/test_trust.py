@@ -205,12 +205,12 @@ def test_a_definition_renamed_with_the_same_code_is_named_as_a_rename():
     assert (finding.kind, finding.level) == ("removed-definition", "warning")
     assert "renames the function test_handlers_not_fot_stdout to test_handlers_not_for_stdout" in finding.message
     public = old.replace("def run():", "def execute():").replace("assert run()", "assert execute()")
-    (finding,) = check_change("logging.py", old, public, "Tidy the module")
+    (finding,) = check_change("logging.py", old, public, "Make the module clearer")
     assert (finding.kind, finding.level) == ("removed-definition", "error")
     assert finding.message.startswith("renames the function run to execute")
     # a different body under a new name is a removal
     other = old.replace("def run():\n    return 1", "def execute():\n    return 2").replace("run()", "execute()")
-    assert check_change("logging.py", old, other, "Tidy the module")[0].message.startswith("removes the function run")
+    assert check_change("logging.py", old, other, "Make the module clearer")[0].message.startswith("removes the function run")
 
 
 def test_where_the_old_file_did_not_parse_a_definition_is_found_by_name_alone():

@@ -1,0 +1,189 @@
+"""Reading the data files people ask to edit (JSON, TOML, YAML) the way their tools will.
+
+No tree-sitter grammar is loaded for these, yet they are where one wrong character
+breaks a whole project: a ``package.json`` npm cannot read, a ``pyproject.toml`` pip
+cannot build, a workflow GitHub will not run. The check stage (:mod:`amigo.checks`)
+asks two things of a proposed data file, using each format's reference parser
+(``json`` and ``tomllib`` from the standard library, PyYAML for YAML, composed only,
+so that custom tags such as mkdocs' ``!!python/name:`` or CloudFormation's ``!Ref``
+need no constructor):
+
+* :func:`syntax_error`: does it still parse, and if not, the parser's message and line;
+* :func:`keys`: which mapping keys it holds (as paths, with list items as ``*``), so that
+  keys that went missing can be named.
+
+A file judged is read as its old self was: a JSON file that parsed only with comments or
+trailing commas (``tsconfig.json``, VS Code's settings: JSONC) is read as JSONC before and
+after; a file whose old text did not parse at all (a template, a Helm chart) is not judged,
+since the change cannot be blamed for it.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import tomllib
+from collections.abc import Iterator
+from typing import Any
+
+import yaml
+
+from amigo.filetypes import language_of
+
+FORMATS = frozenset({"json", "toml", "yaml"})
+KeyPath = tuple[str, ...]
+_TOML_WHERE = re.compile(r"\s*\(at (line (\d+), column \d+|end of document)\)$")
+
+
+def format_of(path: str) -> str | None:
+    """``json``, ``toml`` or ``yaml`` for a data file this module reads, else None."""
+    language = language_of(path)
+    return language if language in FORMATS else None
+
+
+def jsonc_to_json(text: str) -> str:
+    """``text`` with ``//`` and ``/* */`` comments and trailing commas blanked out (line breaks
+    kept, so the strict parser's line numbers stay right); strings are left as they are."""
+    out: list[str] = []
+    i, n = 0, len(text)
+    while i < n:
+        c = text[i]
+        if c == '"':
+            end = i + 1
+            while end < n and text[end] != '"':
+                end += 2 if text[end] == "\\" else 1
+            out.append(text[i:end + 1])
+            i = end + 1
+        elif text.startswith("//", i):
+            end = text.find("\n", i)
+            end = n if end < 0 else end
+            out.append(" " * (end - i))
+            i = end
+        elif text.startswith("/*", i):
+            end = text.find("*/", i + 2)
+            end = n if end < 0 else end + 2
+            out.append(re.sub(r"[^\n]", " ", text[i:end]))
+            i = end
+        elif c == "," and re.match(r"\s*[}\]]", _after_comments(text, i + 1)):
+            out.append(" ")
+            i += 1
+        else:
+            out.append(c)
+            i += 1
+    return "".join(out)
+
+
+def _after_comments(text: str, i: int) -> str:
+    """The text from ``i`` on, past blanks and comments (how far a trailing comma looks ahead)."""
+    while True:
+        rest = text[i:].lstrip()
+        i = len(text) - len(rest)
+        if rest.startswith("//"):
+            end = text.find("\n", i)
+            i = len(text) if end < 0 else end
+        elif rest.startswith("/*"):
+            end = text.find("*/", i + 2)
+            i = len(text) if end < 0 else end + 2
+        else:
+            return rest[:64]
+
+
+def _load(text: str, fmt: str, jsonc: bool = False) -> Any:
+    """The parsed document(s); raises the format's own error."""
+    if fmt == "json":
+        return json.loads(jsonc_to_json(text) if jsonc else text)
+    if fmt == "toml":
+        return tomllib.loads(text)
+    return list(yaml.compose_all(text, Loader=yaml.SafeLoader))
+
+
+def _error(exc: Exception, fmt: str) -> tuple[str, int | None]:
+    """(the parser's message, the 1-based line it names)."""
+    if isinstance(exc, json.JSONDecodeError):
+        return exc.msg, exc.lineno
+    if isinstance(exc, yaml.MarkedYAMLError):
+        mark = exc.problem_mark or exc.context_mark
+        message = " ".join(part for part in (exc.context, exc.problem) if part)
+        return message or str(exc).splitlines()[0], mark.line + 1 if mark else None
+    message = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+    where = _TOML_WHERE.search(message)  # tomllib keeps the position in its message only
+    line = int(where.group(2)) if where and where.group(2) else None
+    return _TOML_WHERE.sub("", message), line
+
+
+_ERRORS = (json.JSONDecodeError, tomllib.TOMLDecodeError, yaml.YAMLError, RecursionError, ValueError)
+
+
+def reading(text: str, fmt: str) -> str | None:
+    """How ``text`` parses: ``strict``; ``jsonc`` (JSON only, with comments or trailing commas);
+    None when it does not parse at all."""
+    try:
+        _load(text, fmt)
+        return "strict"
+    except _ERRORS:
+        pass
+    if fmt == "json":
+        try:
+            _load(text, fmt, jsonc=True)
+            return "jsonc"
+        except _ERRORS:
+            pass
+    return None
+
+
+def syntax_error(text: str, fmt: str, jsonc: bool = False) -> tuple[str, int | None] | None:
+    """The parser's complaint about ``text`` (message, line), or None when it parses. ``jsonc``:
+    comments and trailing commas allowed (a JSONC file stays JSONC)."""
+    try:
+        _load(text, fmt, jsonc)
+    except _ERRORS as exc:
+        return _error(exc, fmt)
+    return None
+
+
+def keys(text: str, fmt: str, jsonc: bool = False) -> dict[KeyPath, int | None] | None:
+    """Every mapping key of ``text`` as a path (list items are ``*``) -> the line it is first
+    written on where that is known; None when ``text`` does not parse."""
+    try:
+        loaded = _load(text, fmt, jsonc)
+    except _ERRORS:
+        return None
+    if fmt == "yaml":
+        found: dict[KeyPath, int | None] = {}
+        for document in loaded:
+            for path, line in _yaml_keys(document, ()):
+                found.setdefault(path, line)
+        return found
+    lines = text.splitlines()
+    return {path: _line_of(lines, path[-1], fmt) for path in _value_keys(loaded, ())}
+
+
+def _value_keys(value: Any, prefix: KeyPath) -> Iterator[KeyPath]:
+    if isinstance(value, dict):
+        for key, inner in value.items():
+            yield (*prefix, str(key))
+            yield from _value_keys(inner, (*prefix, str(key)))
+    elif isinstance(value, list):
+        for item in value:
+            yield from _value_keys(item, (*prefix, "*"))
+
+
+def _yaml_keys(node: yaml.Node | None, prefix: KeyPath) -> Iterator[tuple[KeyPath, int]]:
+    if isinstance(node, yaml.MappingNode):
+        for key, inner in node.value:
+            name = str(key.value) if isinstance(key, yaml.ScalarNode) else "?"
+            yield (*prefix, name), key.start_mark.line + 1
+            yield from _yaml_keys(inner, (*prefix, name))
+    elif isinstance(node, yaml.SequenceNode):
+        for item in node.value:
+            yield from _yaml_keys(item, (*prefix, "*"))
+
+
+def _line_of(lines: list[str], key: str, fmt: str) -> int | None:
+    """The first line that writes ``key`` as a key (a guess for JSON and TOML, whose parsers
+    keep no positions: the first ``"key":``, or ``key =`` / ``[...key]``)."""
+    escaped = re.escape(key)
+    pattern = (rf'"{escaped}"\s*:' if fmt == "json"
+               else rf'^\s*(\[+[^\]]*\b{escaped}\b[^\]]*\]+|["\']?{escaped}["\']?\s*[.=])')
+    found = re.compile(pattern)
+    return next((number for number, line in enumerate(lines, 1) if found.search(line)), None)

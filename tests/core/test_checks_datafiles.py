@@ -1,0 +1,210 @@
+"""The check stage on the files no grammar parses: JSON, TOML and YAML read by their own parsers,
+and any text file's lines. The answers below are the embedded model's, to instructions a person
+gives about ``package.json``, ``pyproject.toml`` and a GitHub workflow (2026-12-06): before this
+check, ``amigo edit --yes`` wrote every one of them."""
+
+from __future__ import annotations
+
+import json
+import tomllib
+
+import pytest
+import yaml
+
+from amigo import datafiles
+from amigo.checks import check_change, check_changes
+
+from helpers import RecordedModelServer, git
+from helpers import amigo as run_amigo
+
+PACKAGE_JSON = """{
+  "name": "tinyapp-web",
+  "version": "1.2.0",
+  "scripts": {
+    "build": "vite build",
+    "test": "vitest run"
+  },
+  "dependencies": {
+    "react": "^18.2.0"
+  }
+}
+"""
+PYPROJECT = """[project]
+name = "tinyapp"
+version = "0.3.1"
+dependencies = [
+  "httpx>=0.27",
+  "click>=8.1",
+]
+
+[tool.ruff]
+line-length = 100
+"""
+WORKFLOW = """name: CI
+on:
+  push:
+    branches: [main]
+jobs:
+  test:
+    runs-on: ubuntu-latest
+    steps:
+      - uses: actions/checkout@v4
+      - uses: actions/setup-python@v5
+        with:
+          python-version: "3.12"
+      - run: pytest -q
+"""
+TSCONFIG = """{
+  // what the editor reads too
+  "compilerOptions": {
+    "strict": true,
+    "target": "es2022",
+  },
+}
+"""
+
+
+def amigo(repo, *args, endpoint, env=None, timeout=120):
+    """The real ``amigo`` command with feedback off: these tests check edits, not records."""
+    return run_amigo(repo, *args, endpoint=endpoint, env={"AMIGO_FEEDBACK__ENABLED": "false", **(env or {})},
+                     timeout=timeout)
+
+
+def errors(path, old, new, instruction):
+    return [(f.kind, f.line) for f in check_changes([(path, old, new)], instruction) if f.level == "error"]
+
+
+@pytest.mark.parametrize("path, new, line, words", [
+    ("package.json", PACKAGE_JSON.replace('"^18.2.0"\n', '"^18.2.0",\n'), 10, "property name"),
+    ("package.json", "npm install -g lodash\n", 1, "Expecting value"),
+    ("pyproject.toml", PYPROJECT.replace('"click>=8.1",', '"click>=8.1"\n  "rich>=13",'), 7, "array"),
+    (".github/workflows/ci.yml", WORKFLOW.replace("    branches: [main]", "    branches: [main"), 5, "flow sequence"),
+])
+def test_a_data_file_that_no_longer_parses_is_refused_with_the_parsers_line(path, new, line, words):
+    old = {"package.json": PACKAGE_JSON, "pyproject.toml": PYPROJECT}.get(path, WORKFLOW)
+    (finding,) = check_changes([(path, old, new)], "Add lodash ^4.17.21 to the dependencies")
+    assert (finding.kind, finding.level, finding.line) == ("syntax", "error", line)
+    assert "no longer valid" in finding.message and words in finding.message, finding.message
+
+
+def test_each_format_is_read_by_its_reference_parser():
+    for text, fmt, parse in ((PACKAGE_JSON, "json", json.loads), (PYPROJECT, "toml", tomllib.loads),
+                             (WORKFLOW, "yaml", yaml.safe_load)):
+        parse(text)
+        assert datafiles.syntax_error(text, fmt) is None and datafiles.reading(text, fmt) == "strict"
+    # composed, not constructed: tags only a tool's own loader knows are no syntax error
+    assert datafiles.syntax_error("emoji: !!python/name:material.twemoji\nref: !Ref Bucket\n", "yaml") is None
+    assert datafiles.keys(WORKFLOW, "yaml")[("jobs", "test", "steps", "*", "with", "python-version")] == 12
+    assert datafiles.keys(PYPROJECT, "toml")[("tool", "ruff")] == 9
+
+
+def test_a_jsonc_file_stays_jsonc_and_strict_json_stays_strict():
+    assert datafiles.reading(TSCONFIG, "json") == "jsonc"
+    kept = TSCONFIG.replace('"es2022",', '"es2023", // newer\n    "noEmit": true,')
+    assert errors("tsconfig.json", TSCONFIG, kept, "Add noEmit") == []
+    assert errors("tsconfig.json", TSCONFIG, kept.replace('"noEmit"', "noEmit"), "Add noEmit") == [("syntax", 6)]
+    # a comment in package.json breaks npm: the message says why a comment is an error here
+    (finding,) = check_change("package.json", PACKAGE_JSON, PACKAGE_JSON.replace('"1.2.0",', '"1.2.1", // bump'),
+                              "Bump the version")
+    assert finding.kind == "syntax" and "no comments or trailing commas" in finding.message
+    # strings that hold comment or comma characters are left alone
+    assert json.loads(datafiles.jsonc_to_json('{"a": "x, // y }", /* c */ "b": [1, 2,],}')) == {
+        "a": "x, // y }", "b": [1, 2]}
+
+
+def test_a_file_that_did_not_parse_before_is_not_blamed():
+    template = "name: {{ cookiecutter.name }}\nversion: [\n"
+    assert check_change("chart/values.yaml", template, template + "extra: 1\n", "add extra") == []
+
+
+def test_keys_lost_unasked_are_an_error_where_the_instruction_only_adds_or_sets():
+    without_ruff = PYPROJECT.replace('version = "0.3.1"', 'version = "0.4.0"').replace(
+        "\n[tool.ruff]\nline-length = 100\n", "")
+    (finding,) = check_changes([("pyproject.toml", PYPROJECT, without_ruff)], "Bump the version to 0.4.0")
+    assert (finding.kind, finding.level) == ("removed-key", "error")
+    assert "tool (old line 9)" in finding.message
+    assert errors("pyproject.toml", PYPROJECT, without_ruff, "ci: set the version to 0.4.0") == [("removed-key", None)]
+    # restructuring words, a removal or the key named: a config often loses keys rightly
+    (warning,) = check_changes([("pyproject.toml", PYPROJECT, without_ruff)], "use flake8 for linting")
+    assert (warning.kind, warning.level) == ("removed-key", "warning")
+    assert check_changes([("pyproject.toml", PYPROJECT, without_ruff)], "Drop the linter settings") == []
+    assert check_changes([("pyproject.toml", PYPROJECT, without_ruff)], "Bump to 0.4.0 and move ruff out") == []
+    # a key under a list item is lost only when no item keeps it
+    no_with = WORKFLOW.replace('        with:\n          python-version: "3.12"\n', "")
+    (finding,) = check_changes([(".github/workflows/ci.yml", WORKFLOW, no_with)], "Add a lint job")
+    assert finding.level == "error" and "jobs.test.steps.*.with (old line 11)" in finding.message
+
+
+def test_most_of_any_text_file_gone_is_refused():
+    readme = "# tinyapp\n\nA tiny app.\n\n## Install\n\npip install tinyapp\n\n## Use\n\ntinyapp run\n"
+    assert errors("README.md", readme, "# tinyapp\n", "Fix the typo in the install section") == [
+        ("removed-selection", 1)]
+    # a YAML answer that parses (a comment is an empty document) but holds nothing of the file
+    assert errors(".github/workflows/ci.yml", WORKFLOW, "# Code to rewrite\n", "Run on macos-latest too") == [
+        ("removed-selection", 1)]
+    assert errors("README.md", readme, "# tinyapp\n", "Remove the install and use sections") == []
+
+
+def test_a_broken_package_json_is_refused_under_yes_then_repaired(repo):
+    (repo / "package.json").write_text(PACKAGE_JSON)
+    git(repo, "add", "package.json")
+    git(repo, "commit", "-q", "-m", "package.json")
+    before = (repo / "package.json").read_bytes()
+    fixed = PACKAGE_JSON.replace('"react": "^18.2.0"\n', '"react": "^18.2.0",\n    "lodash": "^4.17.21"\n')
+    answers = iter(["```json\nnpm install -g lodash\n```\n", f"```json\n{fixed}```\n"])
+    with RecordedModelServer(lambda body: "```json\nnpm install -g lodash\n```\n") as server:
+        refused = amigo(repo, "edit", "Add lodash ^4.17.21 to the dependencies", "package.json", "--yes",
+                        endpoint=server.base_url, env={"AMIGO_REPAIR_ATTEMPTS": "0", "AMIGO_CANDIDATES": "1"})
+    assert refused.returncode == 1, refused.stderr
+    assert "no longer valid JSON" in refused.stderr and "--allow-broken" in refused.stderr
+    assert (repo / "package.json").read_bytes() == before and git(repo, "status", "--porcelain") == ""
+    with RecordedModelServer(lambda body: next(answers)) as server:
+        repaired = amigo(repo, "edit", "Add lodash ^4.17.21 to the dependencies", "package.json", "--yes",
+                         endpoint=server.base_url, env={"AMIGO_CANDIDATES": "1"})
+        problem = server.requests[1]["messages"][-1]["content"]
+    assert repaired.returncode == 0, repaired.stderr
+    assert "no longer valid JSON" in problem and "line 1" in problem
+    assert json.loads((repo / "package.json").read_text())["dependencies"]["lodash"] == "^4.17.21"
+
+
+def test_a_data_file_mostly_deleted_is_refused_and_asked_again(repo):
+    """The embedded model's answer to a version change on a pyproject.toml: a few TODO lines for
+    the whole file. It parses (comments), so the lines lost tell ("Update" may restructure, so the
+    keys lost are a warning); no reading of it as a partial answer applies to a file without
+    definitions."""
+    (repo / "pyproject.toml").write_text(PYPROJECT)
+    git(repo, "add", "pyproject.toml")
+    git(repo, "commit", "-q", "-m", "pyproject")
+    gutted = '```toml\n[project]\nname = "tinyapp"\n# TODO:\n# TODO:\n```\n'
+    bumped = f"```toml\n{PYPROJECT.replace('0.3.1', '0.4.0')}```\n"
+    answers = iter([gutted, bumped])
+    with RecordedModelServer(lambda body: next(answers)) as server:
+        result = amigo(repo, "edit", "Update the version to 0.4.0", "pyproject.toml", "--yes",
+                       endpoint=server.base_url, env={"AMIGO_CANDIDATES": "1"})
+        problem = server.requests[1]["messages"][-1]["content"]
+    assert result.returncode == 0, result.stderr
+    assert "removes most of the file" in problem
+    assert tomllib.loads((repo / "pyproject.toml").read_text())["project"]["version"] == "0.4.0"
+
+
+@pytest.mark.model
+@pytest.mark.slow
+def test_the_real_model_never_writes_a_broken_config_under_yes(repo, model_server):
+    """SmolLM2-135M asked to edit a package.json and a pyproject.toml: whatever it answers, ``--yes``
+    writes a file that parses and keeps its keys, or refuses and leaves the file as it was."""
+    (repo / "package.json").write_text(PACKAGE_JSON)
+    (repo / "pyproject.toml").write_text(PYPROJECT)
+    git(repo, "add", "package.json", "pyproject.toml")
+    git(repo, "commit", "-q", "-m", "config")
+    for path, instruction, load in (("package.json", "Add lodash ^4.17.21 to the dependencies", json.loads),
+                                    ("pyproject.toml", "Bump the version to 0.4.0", tomllib.loads)):
+        before = (repo / path).read_text()
+        result = amigo(repo, "edit", instruction, path, "--yes", endpoint=model_server, timeout=300,
+                       env={"AMIGO_MAX_TOKENS": "320", "AMIGO_CANDIDATES": ""})  # unset: what a person gets
+        assert "Traceback" not in result.stderr
+        after = (repo / path).read_text()
+        if result.returncode == 0:
+            load(after)
+            assert [f for f in check_change(path, before, after, instruction) if f.level == "error"] == []
+        else:
+            assert result.returncode == 1 and after == before, result.stderr
