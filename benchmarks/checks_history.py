@@ -3,6 +3,7 @@ Python projects set off, with each commit's subject as the instruction.
 
     python benchmarks/checks_history.py /work/.mirror/more-itertools+more-itertools/repo ...
     python benchmarks/checks_history.py REPO... --limit 500 --show   # each commit found, and why
+    python benchmarks/checks_history.py REPO... --files data   # JSON, TOML and YAML files instead
 
 A real commit is the nearest thing to a right answer whose instruction is known (its message).
 Most commits are right, so an error finding on one is a false alarm of the check stage, or a
@@ -10,8 +11,9 @@ message that undersells the commit ("docs" for a change that also fixed code, wh
 ``out-of-scope`` finding is meant to catch when a model does it); reading the shown cases tells
 which. Two tables: commits with an error finding, by kind; and the commits whose subject the
 scope check reads as asking only for documentation or one rename (amigo/scope.py), and whether
-their Python code changed beyond that. Only modified ``.py`` files are judged (an added or
-deleted file is not an edit in place); merge and root commits are not.
+their Python code changed beyond that. Only modified files are judged (an added or deleted file
+is not an edit in place): ``.py`` files, or with ``--files data`` the data files the check stage
+reads with their formats' parsers (:mod:`amigo.datafiles`); merge and root commits are not.
 """
 
 from __future__ import annotations
@@ -25,16 +27,19 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
 from amigo.checks import check_changes  # noqa: E402
+from amigo.datafiles import format_of  # noqa: E402
 from amigo.scope import read_scope  # noqa: E402
 from benchmarks.edit_apply import commit_files  # noqa: E402
 
 MAX_FILE_BYTES = 400_000  # generated tables and vendored files say nothing about edits
+COUNTED = {"python": lambda path: path.endswith(".py"), "data": lambda path: format_of(path) is not None}
 
 
-def judge_commit(files: list[tuple[str, str, str]], subject: str) -> tuple[Counter, list[str]] | None:
-    """The error findings' kinds over a commit's modified Python files (``edit_apply.commit_files``),
-    and one line for each (None when it modifies none)."""
-    modified = {path for path, old, new in files if path.endswith(".py") and old and new}
+def judge_commit(files: list[tuple[str, str, str]], subject: str,
+                 counted: str = "python") -> tuple[Counter, list[str]] | None:
+    """The error findings' kinds over a commit's modified files of the ``counted`` kind (see
+    COUNTED; ``edit_apply.commit_files``), and one line for each (None when it modifies none)."""
+    modified = {path for path, old, new in files if COUNTED[counted](path) and old and new}
     if not modified:
         return None
     # every file it writes is checked with the rest (a definition may move to a new one; a proposal
@@ -54,6 +59,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("repos", nargs="+", type=Path, help="git repositories (bare mirrors or work trees)")
     parser.add_argument("--limit", type=int, default=1000, help="commits per repository, newest first")
     parser.add_argument("--show", action="store_true", help="print every commit with an error finding")
+    parser.add_argument("--files", choices=sorted(COUNTED), default="python",
+                        help="which modified files are judged: Python, or JSON/TOML/YAML")
     args = parser.parse_args(argv)
     by_kind: Counter = Counter()
     scoped: Counter = Counter()
@@ -61,7 +68,7 @@ def main(argv: list[str] | None = None) -> int:
     for repo in args.repos:
         name = repo.parent.name if repo.name == "repo" else repo.name
         for sha, subject, files in commit_files(repo, args.limit, MAX_FILE_BYTES):
-            result = judge_commit(files, subject)
+            result = judge_commit(files, subject, args.files)
             if result is None:
                 continue
             kinds, details = result
@@ -75,7 +82,7 @@ def main(argv: list[str] | None = None) -> int:
                 print(f"{name} {sha[:10]} {subject[:90]!r}")
                 for detail in details[:3]:
                     print(f"    {detail}")
-    print(f"{judged} commits modifying Python files, from {len(args.repos)} repositories\n")
+    print(f"{judged} commits modifying {args.files} files, from {len(args.repos)} repositories\n")
     print("| error finding | commits |\n|---|---|")
     for kind, count in by_kind.most_common():
         print(f"| {kind} | {count} ({100 * count / max(1, judged):.1f}%) |")

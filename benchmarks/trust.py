@@ -121,6 +121,7 @@ def task_repo(folder: Path, task: dict[str, Any]) -> Path:
     """A one-commit git repository holding the task's file."""
     root = folder / task["id"].replace("/", "_")
     root.mkdir(parents=True)
+    (root / task["path"]).parent.mkdir(parents=True, exist_ok=True)  # .github/workflows/ci.yml
     (root / task["path"]).write_text(task["file_text"], encoding="utf-8")
     env = {**os.environ, "GIT_AUTHOR_NAME": "bench", "GIT_AUTHOR_EMAIL": "bench@amigo.invalid",
            "GIT_COMMITTER_NAME": "bench", "GIT_COMMITTER_EMAIL": "bench@amigo.invalid"}
