@@ -121,6 +121,11 @@ _DROPS_PYTHON = re.compile(r"\b(drop\w*|remov\w*|minimum|no longer support\w*|en
 # does not name), so elsewhere a key lost is a warning for the reviewer.
 _ADDS_ONLY = re.compile(r"^\W*([\w-]+(\([\w-]+\))?:\s*)?(adds?|bumps?|sets?|pins?|enables?|includes?|increases?|"
                         r"raises?)\b", re.IGNORECASE)
+# What a removal must speak of before a data file's keys may go unnamed: "Remove the unused
+# settings" may take keys away, "Drop Python 3.6 from testing" (a value in a list) may not.
+_KEY_WORDS = re.compile(r"\b(keys?|sections?|tables?|settings?|options?|fields?|entr(y|ies)|config\w*|jobs?|"
+                        r"steps?|hooks?|propert(y|ies)|scripts?|dependenc(y|ies)|deps|unused|everything)\b",
+                        re.IGNORECASE)
 _BUILTIN_NAMES = frozenset(dir(builtins))
 MIN_BUILT_ON_NAME = 4  # "Remove pairwise" lets PairwiseTests go; shorter words are too common a part
 # What a removal or rename must speak of before a definition it does not name may go: "remove the
@@ -133,6 +138,11 @@ REMOVED_SELECTION_SHARE = 0.5  # more than this share of the selected non-blank 
 MIN_SELECTION_LINES = 4  # smaller selections are too small to judge
 MAX_SYNTAX_FINDINGS = 3  # per file: the first few say enough
 MAX_KEYS_NAMED = 4  # of the keys a data file lost, those the finding names
+KEYS_LOST_SHARE = 0.5  # more than this share of the keys (of the selection, or the file) lost: an error
+MIN_KEYS_JUDGED = 4  # fewer keys are too few to judge a share of
+# A line that holds only a comment, in a data format: no content (a weak model fills a file it
+# emptied with "# TODO:" lines)
+_DATA_COMMENT = {"json": re.compile(r"\s*(//|/\*)"), "toml": re.compile(r"\s*#"), "yaml": re.compile(r"\s*#")}
 CHECK_OUTPUT_CHARS = 2000  # of a failing check command's output, kept for the person and the model
 
 
@@ -460,21 +470,26 @@ def _names_to_remove(instruction: str) -> tuple[list[str], list[str]]:
 
 
 def _selection_findings(path: str, old: str, new: str, selection: tuple[int, int] | None,
-                        instruction: str) -> list[Finding]:
-    """Most of the selected lines (the whole file when nothing is selected) gone."""
+                        instruction: str, comment: re.Pattern | None = None) -> list[Finding]:
+    """Most of the selected lines (the whole file when nothing is selected) gone. ``comment``: the
+    lines that hold only a comment, counted as blank (in a data file they hold no content)."""
+    def content(lines: list[str]) -> list[str]:
+        return [line.strip() for line in lines if line.strip() and not (comment and comment.match(line))]
+
     old_lines = old.splitlines()
     start, end = selection or (1, len(old_lines))
-    chosen = [line.strip() for line in old_lines[start - 1:end] if line.strip()]
+    chosen = content(old_lines[start - 1:end])
     if len(chosen) < MIN_SELECTION_LINES or asks_to_shrink(instruction):
         return []
-    kept_by_content = Counter(line.strip() for line in new.splitlines() if line.strip())
+    new_content = content(new.splitlines())
+    kept_by_content = Counter(new_content)
     lost = 0
     for line in chosen:
         if kept_by_content[line] > 0:
             kept_by_content[line] -= 1
         else:
             lost += 1
-    shrink = len([x for x in old_lines if x.strip()]) - len([x for x in new.splitlines() if x.strip()])
+    shrink = len(content(old_lines)) - len(new_content)
     if lost / len(chosen) <= REMOVED_SELECTION_SHARE or shrink < len(chosen) * REMOVED_SELECTION_SHARE:
         return []
     what = f"lines {start}-{end}" if selection else "the file"
@@ -675,16 +690,19 @@ def _text_findings(path: str, old: str, new: str, instruction: str,
     of the selection (or the file) gone unasked: a weak model answers "Add lodash to the
     dependencies" with ``npm install -g lodash`` in place of the whole ``package.json``."""
     fmt = datafiles.format_of(path)
-    findings = _data_findings(path, old, new, fmt, instruction) if fmt else []
+    findings = _data_findings(path, old, new, fmt, instruction, selection) if fmt else []
     if old and not has_errors(findings):
-        findings += _selection_findings(path, old, new, selection, instruction)
+        findings += _selection_findings(path, old, new, selection, instruction,
+                                        comment=_DATA_COMMENT.get(fmt) if fmt else None)
     return findings
 
 
-def _data_findings(path: str, old: str, new: str, fmt: str, instruction: str) -> list[Finding]:
+def _data_findings(path: str, old: str, new: str, fmt: str, instruction: str,
+                   selection: tuple[int, int] | None = None) -> list[Finding]:
     """A JSON, TOML or YAML file that no longer parses, or that lost keys unasked. Judged only
     where the old text parsed (a template does not), in the old text's reading (JSONC stays JSONC;
-    a new file may be JSONC)."""
+    a new file may be JSONC). Keys lost are an error where the instruction only adds or sets
+    something, or where most keys of the selection (or file) went; a warning elsewhere."""
     before = datafiles.reading(old, fmt) if old else ("jsonc" if fmt == "json" else "strict")
     if before is None:
         return []
@@ -699,18 +717,35 @@ def _data_findings(path: str, old: str, new: str, fmt: str, instruction: str) ->
                   if fmt == "json" and not jsonc and datafiles.reading(new, fmt) == "jsonc" else "")
         return [Finding("syntax", "error", path, f"is no longer valid {fmt.upper()}{strict}: {message}{where}{shown}",
                         line)]
-    if not old or _REMOVAL_WORDS.search(instruction):
+    if not old or (_REMOVAL_WORDS.search(instruction) and _KEY_WORDS.search(instruction)):
         return []
     had, has = datafiles.keys(old, fmt, jsonc) or {}, datafiles.keys(new, fmt, jsonc) or {}
-    named = {loose_name(word) for word in re.findall(r"[\w-]+", instruction)}
-    lost = [key for key in had if key not in has and (not _parent_key(key) or _parent_key(key) in has)  # topmost
-            and not any(loose_name(part) in named for part in key if part != "*")]
+    named = {loose_name(word) for word in re.findall(r"[\w-]+", instruction) if len(word) >= MIN_BUILT_ON_NAME}
+    asked = [key for key in had if any(loose_name(part) in named for part in key if part != "*")]
+    # gone unasked: fewer times than before (a list item gone takes its keys), and not named, nor
+    # under or holding a key named ("move ruff out" takes [tool] with it)
+    gone = {key: len(lines) - len(has.get(key, ())) for key, lines in had.items()
+            if len(lines) > len(has.get(key, ())) and not any(key == other[:len(key)] for other in asked)}
+    lost = [key for key in gone if not _parent_key(key) or _parent_key(key) not in gone]  # the topmost of those
     if not lost:
         return []
-    shown_keys = ", ".join(".".join(key) + (f" (old line {had[key]})" if had[key] else "") for key in lost[:MAX_KEYS_NAMED])
+    start, end = selection or (1, len(old.splitlines()))
+    judged = [(key, line) for key, lines in had.items() for line in lines
+              if not selection or (line is not None and start <= line <= end)]
+    share = (sum(gone.get(key, 0) for key in {key for key, _ in judged}) / len(judged)
+             if len(judged) >= MIN_KEYS_JUDGED else 0.0)
+
+    def shown(key: datafiles.KeyPath) -> str:
+        times = f"{gone[key]} of {len(had[key])}" if len(had[key]) > 1 else ""
+        where = f"old line {had[key][0]}" if had[key][0] and not times else ""
+        return ".".join(key) + (f" ({times or where})" if times or where else "")
+
+    shown_keys = ", ".join(shown(key) for key in lost[:MAX_KEYS_NAMED])
     more = f" and {len(lost) - MAX_KEYS_NAMED} more" if len(lost) > MAX_KEYS_NAMED else ""
-    level = "error" if _ADDS_ONLY.match(instruction) else "warning"
-    return [Finding("removed-key", level, path, f"removes the key{'s' if len(lost) > 1 else ''} {shown_keys}{more}, "
+    share = min(share, 1.0)
+    level = "error" if _ADDS_ONLY.match(instruction) or share > KEYS_LOST_SHARE else "warning"
+    most = f" ({round(100 * share)}% of the keys {'selected' if selection else 'it had'})" if share > KEYS_LOST_SHARE else ""
+    return [Finding("removed-key", level, path, f"removes the key{'s' if len(lost) > 1 else ''} {shown_keys}{more}{most}, "
                                                 "which the instruction did not ask for")]
 
 

@@ -141,21 +141,27 @@ def syntax_error(text: str, fmt: str, jsonc: bool = False) -> tuple[str, int | N
     return None
 
 
-def keys(text: str, fmt: str, jsonc: bool = False) -> dict[KeyPath, int | None] | None:
-    """Every mapping key of ``text`` as a path (list items are ``*``) -> the line it is first
-    written on where that is known; None when ``text`` does not parse."""
+def keys(text: str, fmt: str, jsonc: bool = False) -> dict[KeyPath, list[int | None]] | None:
+    """Every mapping key of ``text`` as a path (list items are ``*``) -> the line of each time it
+    occurs (a path under a list occurs once per item), where that is known; None when ``text``
+    does not parse."""
     try:
         loaded = _load(text, fmt, jsonc)
     except _ERRORS:
         return None
+    found: dict[KeyPath, list[int | None]] = {}
     if fmt == "yaml":
-        found: dict[KeyPath, int | None] = {}
         for document in loaded:
             for path, line in _yaml_keys(document, ()):
-                found.setdefault(path, line)
+                found.setdefault(path, []).append(line)
         return found
+    for path in _value_keys(loaded, ()):
+        found.setdefault(path, []).append(None)
     lines = text.splitlines()
-    return {path: _line_of(lines, path[-1], fmt) for path in _value_keys(loaded, ())}
+    for path, occurrences in found.items():
+        written = _lines_of(lines, path[-1], fmt)  # in file order, as the parser met them
+        found[path] = [written[k] if k < len(written) else None for k in range(len(occurrences))]
+    return found
 
 
 def _value_keys(value: Any, prefix: KeyPath) -> Iterator[KeyPath]:
@@ -179,11 +185,11 @@ def _yaml_keys(node: yaml.Node | None, prefix: KeyPath) -> Iterator[tuple[KeyPat
             yield from _yaml_keys(item, (*prefix, "*"))
 
 
-def _line_of(lines: list[str], key: str, fmt: str) -> int | None:
-    """The first line that writes ``key`` as a key (a guess for JSON and TOML, whose parsers
-    keep no positions: the first ``"key":``, or ``key =`` / ``[...key]``)."""
+def _lines_of(lines: list[str], key: str, fmt: str) -> list[int]:
+    """The lines that write ``key`` as a key (a guess for JSON and TOML, whose parsers keep no
+    positions: each ``"key":``, or ``key =`` / ``[...key]``)."""
     escaped = re.escape(key)
     pattern = (rf'"{escaped}"\s*:' if fmt == "json"
                else rf'^\s*(\[+[^\]]*\b{escaped}\b[^\]]*\]+|["\']?{escaped}["\']?\s*[.=])')
     found = re.compile(pattern)
-    return next((number for number, line in enumerate(lines, 1) if found.search(line)), None)
+    return [number for number, line in enumerate(lines, 1) if found.search(line)]

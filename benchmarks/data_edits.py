@@ -18,7 +18,8 @@ there) it records that engine. ``judge`` reads written files with the formats' o
 
 * refused: nothing written;
 * broken: written, and the file no longer parses (a JSONC file read as JSONC);
-* lost keys: written and parses, but a key that the real commit kept is gone;
+* lost keys: written and parses, but a key that the real commit kept is gone (counted per list
+  item: a hook of a pre-commit config gone is a key ``*.id`` fewer);
 * as the commit: written, and its parsed value is the reference's (what was asked, exactly);
 * other: written, parses, keeps the keys, and differs from the reference (another way of doing
   it, part of it, or a wrong value: read them with ``--show``).
@@ -173,9 +174,23 @@ def value_of(text: str, fmt: str, jsonc: bool) -> Any:
     return [_composed(doc) for doc in yaml.compose_all(text, Loader=yaml.SafeLoader)]
 
 
+def key_counts(value: Any, prefix: tuple[str, ...] = ()) -> Counter:
+    """How often each key path occurs in a parsed value (list items as ``*``): a list of hooks
+    that lost one of its items has one ``*.id`` fewer."""
+    counts: Counter = Counter()
+    if isinstance(value, dict):
+        for key, inner in value.items():
+            counts[(*prefix, str(key))] += 1
+            counts += key_counts(inner, (*prefix, str(key)))
+    elif isinstance(value, list):
+        for item in value:
+            counts += key_counts(item, (*prefix, "*"))
+    return counts
+
+
 def outcome(task: dict[str, Any], written: str | None) -> str:
     """One of OUTCOMES for what ``--yes`` wrote."""
-    from amigo.datafiles import keys, reading
+    from amigo.datafiles import reading
 
     if written is None:
         return "refused"
@@ -185,10 +200,11 @@ def outcome(task: dict[str, Any], written: str | None) -> str:
         value = value_of(written, fmt, jsonc)
     except Exception:  # noqa: BLE001 - any parser's refusal is "broken"
         return "broken"
-    kept = set(keys(task["file_text"], fmt, jsonc) or {}) & set(keys(task["after_text"], fmt, jsonc) or {})
-    if not kept <= set(keys(written, fmt, jsonc) or {}):
+    after = value_of(task["after_text"], fmt, jsonc)
+    kept = key_counts(value_of(task["file_text"], fmt, jsonc)) & key_counts(after)  # what the commit kept
+    if kept - key_counts(value):
         return "lost keys"
-    return "as the commit" if value == value_of(task["after_text"], fmt, jsonc) else "other"
+    return "as the commit" if value == after else "other"
 
 
 def judge(paths: list[Path], tasks_path: Path, show: str | None) -> str:

@@ -94,8 +94,8 @@ def test_each_format_is_read_by_its_reference_parser():
         assert datafiles.syntax_error(text, fmt) is None and datafiles.reading(text, fmt) == "strict"
     # composed, not constructed: tags only a tool's own loader knows are no syntax error
     assert datafiles.syntax_error("emoji: !!python/name:material.twemoji\nref: !Ref Bucket\n", "yaml") is None
-    assert datafiles.keys(WORKFLOW, "yaml")[("jobs", "test", "steps", "*", "with", "python-version")] == 12
-    assert datafiles.keys(PYPROJECT, "toml")[("tool", "ruff")] == 9
+    assert datafiles.keys(WORKFLOW, "yaml")[("jobs", "test", "steps", "*", "with", "python-version")] == [12]
+    assert datafiles.keys(PYPROJECT, "toml")[("tool", "ruff")] == [9]
 
 
 def test_a_jsonc_file_stays_jsonc_and_strict_json_stays_strict():
@@ -140,7 +140,11 @@ def test_most_of_any_text_file_gone_is_refused():
     assert errors("README.md", readme, "# tinyapp\n", "Fix the typo in the install section") == [
         ("removed-selection", 1)]
     # a YAML answer that parses (a comment is an empty document) but holds nothing of the file
-    assert errors(".github/workflows/ci.yml", WORKFLOW, "# Code to rewrite\n", "Run on macos-latest too") == [
+    (finding,) = check_changes([(".github/workflows/ci.yml", WORKFLOW, "# Code to rewrite\n")], "Run on macos too")
+    assert (finding.kind, finding.level) == ("removed-key", "error") and "100% of the keys" in finding.message
+    # comment lines hold no content: a file emptied and filled with them is still mostly gone
+    hosts = "".join(f"- host{k}.example.org\n" for k in range(8))
+    assert errors("hosts.yaml", hosts, "- host0.example.org\n" + "# TODO:\n" * 8, "Sort the hosts") == [
         ("removed-selection", 1)]
     assert errors("README.md", readme, "# tinyapp\n", "Remove the install and use sections") == []
 
@@ -183,7 +187,7 @@ def test_a_data_file_mostly_deleted_is_refused_and_asked_again(repo):
                        endpoint=server.base_url, env={"AMIGO_CANDIDATES": "1"})
         problem = server.requests[1]["messages"][-1]["content"]
     assert result.returncode == 0, result.stderr
-    assert "removes most of the file" in problem
+    assert "removes the keys project.dependencies" in problem and "of the keys it had" in problem
     assert tomllib.loads((repo / "pyproject.toml").read_text())["project"]["version"] == "0.4.0"
 
 
