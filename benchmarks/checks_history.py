@@ -33,6 +33,7 @@ from benchmarks.edit_apply import commit_files  # noqa: E402
 
 MAX_FILE_BYTES = 400_000  # generated tables and vendored files say nothing about edits
 COUNTED = {"python": lambda path: path.endswith(".py"), "data": lambda path: format_of(path) is not None}
+COUNTED_AS = {"python": "Python", "data": "data (JSON, TOML, YAML)"}
 
 
 def judge_commit(files: list[tuple[str, str, str]], subject: str,
@@ -82,7 +83,7 @@ def main(argv: list[str] | None = None) -> int:
                 print(f"{name} {sha[:10]} {subject[:90]!r}")
                 for detail in details[:3]:
                     print(f"    {detail}")
-    print(f"{judged} commits modifying {args.files} files, from {len(args.repos)} repositories\n")
+    print(f"{judged} commits modifying {COUNTED_AS[args.files]} files, from {len(args.repos)} repositories\n")
     print("| error finding | commits |\n|---|---|")
     for kind, count in by_kind.most_common():
         print(f"| {kind} | {count} ({100 * count / max(1, judged):.1f}%) |")

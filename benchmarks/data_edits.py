@@ -3,6 +3,7 @@
     python benchmarks/data_edits.py mine REPO... --out benchmarks/data/data_edit_tasks.jsonl
     python benchmarks/data_edits.py run --tasks benchmarks/data/data_edit_tasks.jsonl --runs 0x1,2x4 --out R.jsonl
     python benchmarks/data_edits.py judge R.jsonl [R2.jsonl ...]      # the table, no model needed
+    python benchmarks/data_edits.py judge R.jsonl --recheck   # what today's check stage refuses of what R wrote
 
 ``mine`` takes small real changes to ``package.json``, ``pyproject.toml``, ``Cargo.toml``,
 GitHub workflows and other data files from the history of public repositories: the commit's
@@ -18,8 +19,9 @@ there) it records that engine. ``judge`` reads written files with the formats' o
 
 * refused: nothing written;
 * broken: written, and the file no longer parses (a JSONC file read as JSONC);
-* lost keys: written and parses, but a key that the real commit kept is gone (counted per list
-  item: a hook of a pre-commit config gone is a key ``*.id`` fewer);
+* lost content: written and parses, but a key or a list's item that the real commit kept is gone
+  (counted per item: a hook of a pre-commit config gone is a key ``*.id`` fewer, a package gone
+  from a conda environment's list one item fewer);
 * as the commit: written, and its parsed value is the reference's (what was asked, exactly);
 * other: written, parses, keeps the keys, and differs from the reference (another way of doing
   it, part of it, or a wrong value: read them with ``--show``).
@@ -51,7 +53,7 @@ CONTEXT_LINES = 3  # unchanged lines selected around the change
 MAX_SELECTED_LINES = 30
 MIN_SUBJECT_WORDS = 3
 _TRAILER = re.compile(r"\s*\((#\d+|gh-\d+)\)\s*$")
-OUTCOMES = ("refused", "broken", "lost keys", "as the commit", "other")
+OUTCOMES = ("refused", "broken", "lost content", "as the commit", "other")
 
 
 # ------------------------------------------------------------------ mine
@@ -175,8 +177,9 @@ def value_of(text: str, fmt: str, jsonc: bool) -> Any:
 
 
 def key_counts(value: Any, prefix: tuple[str, ...] = ()) -> Counter:
-    """How often each key path occurs in a parsed value (list items as ``*``): a list of hooks
-    that lost one of its items has one ``*.id`` fewer."""
+    """How often each key path occurs in a parsed value (list items as ``*``, a plain value in a
+    list as ``=value`` under it): a list of hooks that lost one of its items has one ``*.id``
+    fewer."""
     counts: Counter = Counter()
     if isinstance(value, dict):
         for key, inner in value.items():
@@ -184,7 +187,10 @@ def key_counts(value: Any, prefix: tuple[str, ...] = ()) -> Counter:
             counts += key_counts(inner, (*prefix, str(key)))
     elif isinstance(value, list):
         for item in value:
-            counts += key_counts(item, (*prefix, "*"))
+            if isinstance(item, (dict, list)):
+                counts += key_counts(item, (*prefix, "*"))
+            else:
+                counts[(*prefix, "*", f"={item}")] += 1
     return counts
 
 
@@ -203,14 +209,23 @@ def outcome(task: dict[str, Any], written: str | None) -> str:
     after = value_of(task["after_text"], fmt, jsonc)
     kept = key_counts(value_of(task["file_text"], fmt, jsonc)) & key_counts(after)  # what the commit kept
     if kept - key_counts(value):
-        return "lost keys"
+        return "lost content"
     return "as the commit" if value == after else "other"
 
 
-def judge(paths: list[Path], tasks_path: Path, show: str | None) -> str:
-    """The table of saved runs: one row per record file and configuration."""
+def recheck(task: dict[str, Any], written: str) -> bool:
+    """Whether the check stage of this checkout refuses ``written`` (an error finding)."""
+    from amigo.checks import check_changes, has_errors
+
+    selection = (task["path"], tuple(task["selection"])) if task.get("selection") else None
+    return has_errors(check_changes([(task["path"], task["file_text"], written)], task["instruction"], selection))
+
+
+def judge(paths: list[Path], tasks_path: Path, show: str | None, rechecked: bool = False) -> str:
+    """The table of saved runs: one row per record file and configuration; with ``rechecked``,
+    of each outcome written, how many this checkout's check stage refuses."""
     tasks = {t["id"]: t for t in map(json.loads, tasks_path.read_text().splitlines()) if t}
-    rows = ["| records | repair | candidates | tasks | refused | broken | lost keys | as the commit | other "
+    rows = ["| records | repair | candidates | tasks | refused | broken | lost content | as the commit | other "
             "| s/task |", "|---|---|---|---|---|---|---|---|---|---|"]
     for path in paths:
         groups: dict[tuple[int, int], list[dict]] = defaultdict(list)
@@ -218,9 +233,12 @@ def judge(paths: list[Path], tasks_path: Path, show: str | None) -> str:
             groups[record["repair"], record["candidates"]].append(record)
         for (repair, candidates), records in sorted(groups.items()):
             counts = Counter(outcome(tasks[r["task"]], r["written"]) for r in records)
+            refused_now = Counter(outcome(tasks[r["task"]], r["written"]) for r in records
+                                  if rechecked and r["written"] is not None and recheck(tasks[r["task"]], r["written"]))
             seconds = sum(r["seconds"] for r in records) / len(records)
-            rows.append(f"| {path.name} | {repair} | {candidates} | {len(records)} | "
-                        + " | ".join(str(counts[o]) for o in OUTCOMES) + f" | {seconds:.1f} |")
+            rows.append(f"| {path.name} | {repair} | {candidates} | {len(records)} | " + " | ".join(
+                f"{counts[o]}" + (f" ({refused_now[o]} refused now)" if rechecked and o != "refused" else "")
+                for o in OUTCOMES) + f" | {seconds:.1f} |")
             for r in records:
                 if show and outcome(tasks[r["task"]], r["written"]) == show:
                     print(f"--- {path.name} r{repair}c{candidates} {r['task']}: {tasks[r['task']]['instruction']!r}")
@@ -249,6 +267,8 @@ def main(argv: list[str] | None = None) -> int:
     j.add_argument("records", nargs="+", type=Path)
     j.add_argument("--tasks", type=Path, default=REPO / "benchmarks" / "data" / "data_edit_tasks.jsonl")
     j.add_argument("--show", choices=OUTCOMES, help="print the diff of every written file with this outcome")
+    j.add_argument("--recheck", action="store_true",
+                   help="also count what this checkout's check stage refuses of what each run wrote")
     args = parser.parse_args(argv)
     if args.command == "mine":
         tasks = mine(args.repos, args.limit, args.per_repo)
@@ -256,7 +276,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"{len(tasks)} tasks -> {args.out}")
         return 0
     if args.command == "judge":
-        print(judge(args.records, args.tasks, args.show))
+        print(judge(args.records, args.tasks, args.show, args.recheck))
         return 0
     tasks = [json.loads(line) for line in args.tasks.read_text().splitlines() if line.strip()]
     runs = [tuple(int(x) for x in spec.split("x")) for spec in args.runs.split(",")]

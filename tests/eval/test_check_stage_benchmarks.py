@@ -129,3 +129,68 @@ def test_checks_fixes_counts_the_findings_on_reference_fixes(tmp_path, capsys):
     assert "DebugBench/double/helper  (Fix the bugs.)" in out and "removes the method Solution.g" in out
     assert checks_fixes.main(["--data-dir", str(tmp_path / "nothing")]) == 1
     assert "no HumanEvalFix, QuixBugs, DebugBench data" in capsys.readouterr().err
+
+
+def test_checks_history_judges_data_files_with_their_parsers(tmp_path, capsys):
+    repo = tmp_path / "project"
+    repo.mkdir()
+    subprocess.run(["git", "init", "-q", "-b", "main"], cwd=repo, check=True)
+    config = '[project]\nname = "p"\nversion = "1.0"\n\n[tool.ruff]\nline-length = 88\n'
+    _commit(repo, "first", {"pyproject.toml": config, "m.py": "x = 1\n"})
+    _commit(repo, "Bump the version to 1.1", {"pyproject.toml": config.replace("1.0", "1.1")})
+    _commit(repo, "Bump the version to 1.2", {"pyproject.toml": config.replace("1.0", "1.2").split("\n[tool")[0]})
+    _commit(repo, "Set the version", {"pyproject.toml": config.replace('"1.0"', '"1.3')})
+    assert checks_history.main([str(repo), "--files", "data"]) == 0
+    out = capsys.readouterr().out
+    assert "3 commits modifying data (JSON, TOML, YAML) files" in out
+    assert "| removed-key | 1 (33.3%) |" in out and "| syntax | 1 (33.3%) |" in out
+
+
+def _data_task(path: str, old: str, after: str, instruction: str, selection=None) -> dict:
+    from amigo.datafiles import format_of
+
+    return {"id": path, "path": path, "format": format_of(path), "file_text": old, "selection": selection,
+            "instruction": instruction, "after_text": after}
+
+
+def test_data_edits_mines_small_real_changes_and_judges_what_was_written(tmp_path, capsys):
+    from benchmarks import data_edits
+
+    repo = tmp_path / "project"
+    (repo / ".github" / "workflows").mkdir(parents=True)
+    subprocess.run(["git", "init", "-q", "-b", "main"], cwd=repo, check=True)
+    workflow = "on: [push]\njobs:\n  test:\n    runs-on: ubuntu-latest\n    steps:\n      - run: pytest\n"
+    package = '{\n  "name": "p",\n  "version": "1.0.0"\n}\n'
+    _commit(repo, "first", {".github/workflows/ci.yml": workflow, "package.json": package})
+    _commit(repo, "Run the tests on macos too (#12)",
+            {".github/workflows/ci.yml": workflow.replace("ubuntu-latest", "${{ matrix.os }}")})
+    _commit(repo, "bump", {"package.json": package.replace("1.0.0", "1.0.1")})  # too few words to be asked
+    tasks = data_edits.mine([repo], limit=10, per_repo=5)
+    assert [(t["path"], t["instruction"], t["selection"]) for t in tasks] == [
+        (".github/workflows/ci.yml", "Run the tests on macos too", None)]
+    task = tasks[0]
+    task["id"] = "ci"
+    assert data_edits.outcome(task, None) == "refused"
+    assert data_edits.outcome(task, task["after_text"]) == "as the commit"
+    assert data_edits.outcome(task, task["after_text"].replace("steps:\n      - run: pytest\n", "steps: []\n")) == (
+        "lost content")
+    assert data_edits.outcome(task, workflow.replace("runs-on: ubuntu-latest", "runs-on: [ubuntu")) == "broken"
+    assert data_edits.outcome(task, workflow.replace("ubuntu-latest", "macos-latest")) == "other"
+    tasks_file = tmp_path / "tasks.jsonl"
+    tasks_file.write_text(json.dumps(task) + "\n")
+    records = tmp_path / "run.jsonl"
+    records.write_text("".join(json.dumps({"task": "ci", "repair": 0, "candidates": 1, "written": written,
+                                           "seconds": 1.0}) + "\n"
+                               for written in (None, task["after_text"], "# Code to rewrite\n")))
+    assert data_edits.main(["judge", str(records), "--tasks", str(tasks_file), "--recheck"]) == 0
+    out = capsys.readouterr().out
+    assert "| run.jsonl | 0 | 1 | 3 | 1 | 0 (0 refused now) | 1 (1 refused now) | 1 (0 refused now) |" in out
+
+
+def test_a_data_task_the_jsonc_way():
+    from benchmarks import data_edits
+
+    tsconfig = '{\n  // strict\n  "compilerOptions": {"strict": true,},\n}\n'
+    task = _data_task("tsconfig.json", tsconfig, tsconfig.replace("true", "false"), "Turn strict mode off")
+    assert data_edits.outcome(task, tsconfig.replace("true", "false")) == "as the commit"
+    assert data_edits.outcome(task, tsconfig.replace('"strict"', "strict")) == "broken"
