@@ -40,9 +40,10 @@ diff they skimmed would write that. Findings are carried on the proposal:
   comments changed, in every file of the proposal;
 * in a data file (JSON, TOML, YAML: :mod:`amigo.datafiles`, no grammar needed), ``syntax``
   (error) where its format's parser reads the old text and not the new one (a JSONC file is
-  read as JSONC), and ``removed-key`` where mapping keys are gone that the instruction neither
-  names nor asks to take away: an error where it only adds or sets something (``Bump the
-  version`` answered without ``[tool.ruff]``), a warning elsewhere;
+  read as JSONC), and ``removed-key`` where keys are gone (counted per list item) that the
+  instruction neither names nor asks to take away: an error where it only adds or sets
+  something (``Bump the version`` answered without ``[tool.ruff]``) or where most keys of the
+  selection (or file) went, a warning elsewhere;
   ``removed-selection`` is judged for every text file, grammar or not;
 * ``check-command`` (error): the person's own ``check_command`` failed on a
   temporary copy of the repository with the change applied;
@@ -117,8 +118,8 @@ _DROPS_PYTHON = re.compile(r"\b(drop\w*|remov\w*|minimum|no longer support\w*|en
 # An instruction that only adds or sets something ("Add rich to the dependencies", "Bump the
 # version to 0.4", "ci: enable py312") takes no key of a data file away: a key lost is an error
 # there. Other instructions often restructure a config under a terse word ("use trusted
-# publishing", "Fix CI": 7% of real commits to JSON, TOML and YAML files drop a key their subject
-# does not name), so elsewhere a key lost is a warning for the reviewer.
+# publishing", "Fix CI": real commits to config files often drop keys their subject does not
+# name), so elsewhere a few keys lost are a warning for the reviewer, and most of them an error.
 _ADDS_ONLY = re.compile(r"^\W*([\w-]+(\([\w-]+\))?:\s*)?(adds?|bumps?|sets?|pins?|enables?|includes?|increases?|"
                         r"raises?)\b", re.IGNORECASE)
 # What a removal must speak of before a data file's keys may go unnamed: "Remove the unused
@@ -701,8 +702,7 @@ def _data_findings(path: str, old: str, new: str, fmt: str, instruction: str,
                    selection: tuple[int, int] | None = None) -> list[Finding]:
     """A JSON, TOML or YAML file that no longer parses, or that lost keys unasked. Judged only
     where the old text parsed (a template does not), in the old text's reading (JSONC stays JSONC;
-    a new file may be JSONC). Keys lost are an error where the instruction only adds or sets
-    something, or where most keys of the selection (or file) went; a warning elsewhere."""
+    a new file may be JSONC)."""
     before = datafiles.reading(old, fmt) if old else ("jsonc" if fmt == "json" else "strict")
     if before is None:
         return []
@@ -719,7 +719,16 @@ def _data_findings(path: str, old: str, new: str, fmt: str, instruction: str,
                         line)]
     if not old or (_REMOVAL_WORDS.search(instruction) and _KEY_WORDS.search(instruction)):
         return []
-    had, has = datafiles.keys(old, fmt, jsonc) or {}, datafiles.keys(new, fmt, jsonc) or {}
+    return _key_findings(path, datafiles.keys(old, fmt, jsonc) or {}, datafiles.keys(new, fmt, jsonc) or {},
+                         instruction, selection)
+
+
+def _key_findings(path: str, had: dict[datafiles.KeyPath, list[int | None]],
+                  has: dict[datafiles.KeyPath, list[int | None]], instruction: str,
+                  selection: tuple[int, int] | None) -> list[Finding]:
+    """Keys ``had`` that ``has`` holds fewer times, unasked: an error where the instruction only
+    adds or sets something, or where more than KEYS_LOST_SHARE of the keys of the selection (or
+    file) went; a warning elsewhere."""
     named = {loose_name(word) for word in re.findall(r"[\w-]+", instruction) if len(word) >= MIN_BUILT_ON_NAME}
     asked = [key for key in had if any(loose_name(part) in named for part in key if part != "*")]
     # gone unasked: fewer times than before (a list item gone takes its keys), and not named, nor
@@ -729,24 +738,25 @@ def _data_findings(path: str, old: str, new: str, fmt: str, instruction: str,
     lost = [key for key in gone if not _parent_key(key) or _parent_key(key) not in gone]  # the topmost of those
     if not lost:
         return []
-    start, end = selection or (1, len(old.splitlines()))
-    judged = [(key, line) for key, lines in had.items() for line in lines
-              if not selection or (line is not None and start <= line <= end)]
-    share = (sum(gone.get(key, 0) for key in {key for key, _ in judged}) / len(judged)
-             if len(judged) >= MIN_KEYS_JUDGED else 0.0)
+    first, last = selection or (0, 0)  # without a selection, every key of the file counts
+    in_scope = {key: sum(1 for n in lines if not selection or (n is not None and first <= n <= last))
+                for key, lines in had.items()}
+    total = sum(in_scope.values())
+    share = (sum(min(gone.get(key, 0), n) for key, n in in_scope.items()) / total
+             if total >= MIN_KEYS_JUDGED else 0.0)
 
     def shown(key: datafiles.KeyPath) -> str:
         times = f"{gone[key]} of {len(had[key])}" if len(had[key]) > 1 else ""
         where = f"old line {had[key][0]}" if had[key][0] and not times else ""
         return ".".join(key) + (f" ({times or where})" if times or where else "")
 
-    shown_keys = ", ".join(shown(key) for key in lost[:MAX_KEYS_NAMED])
+    named_keys = ", ".join(shown(key) for key in lost[:MAX_KEYS_NAMED])
     more = f" and {len(lost) - MAX_KEYS_NAMED} more" if len(lost) > MAX_KEYS_NAMED else ""
-    share = min(share, 1.0)
-    level = "error" if _ADDS_ONLY.match(instruction) or share > KEYS_LOST_SHARE else "warning"
-    most = f" ({round(100 * share)}% of the keys {'selected' if selection else 'it had'})" if share > KEYS_LOST_SHARE else ""
-    return [Finding("removed-key", level, path, f"removes the key{'s' if len(lost) > 1 else ''} {shown_keys}{more}{most}, "
-                                                "which the instruction did not ask for")]
+    most = (f" ({round(100 * share)}% of the keys {'selected' if selection else 'it had'})"
+            if share > KEYS_LOST_SHARE else "")
+    level = "error" if _ADDS_ONLY.match(instruction) or most else "warning"
+    return [Finding("removed-key", level, path, f"removes the key{'s' if len(lost) > 1 else ''} {named_keys}{more}"
+                                                f"{most}, which the instruction did not ask for")]
 
 
 def _parent_key(key: datafiles.KeyPath) -> datafiles.KeyPath:

@@ -20,6 +20,7 @@ since the change cannot be blamed for it.
 
 from __future__ import annotations
 
+import functools
 import json
 import re
 import tomllib
@@ -141,10 +142,12 @@ def syntax_error(text: str, fmt: str, jsonc: bool = False) -> tuple[str, int | N
     return None
 
 
+@functools.lru_cache(maxsize=16)
 def keys(text: str, fmt: str, jsonc: bool = False) -> dict[KeyPath, list[int | None]] | None:
     """Every mapping key of ``text`` as a path (list items are ``*``) -> the line of each time it
     occurs (a path under a list occurs once per item), where that is known; None when ``text``
-    does not parse."""
+    does not parse. Cached, so callers only read it: every candidate is checked against the
+    same old text."""
     try:
         loaded = _load(text, fmt, jsonc)
     except _ERRORS:
