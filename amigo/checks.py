@@ -140,7 +140,7 @@ MIN_SELECTION_LINES = 4  # smaller selections are too small to judge
 MAX_SYNTAX_FINDINGS = 3  # per file: the first few say enough
 MAX_KEYS_NAMED = 4  # of the keys a data file lost, those the finding names
 KEYS_LOST_SHARE = 0.5  # more than this share of the keys (of the selection, or the file) lost: an error
-MIN_KEYS_JUDGED = 4  # fewer keys are too few to judge a share of
+MIN_KEYS_JUDGED = 4  # a share is of at least this many keys (one key of one gone is not "most")
 # A line that holds only a comment, in a data format: no content (a weak model fills a file it
 # emptied with "# TODO:" lines)
 _DATA_COMMENT = {"json": re.compile(r"\s*(//|/\*)"), "toml": re.compile(r"\s*#"), "yaml": re.compile(r"\s*#")}
@@ -738,12 +738,13 @@ def _key_findings(path: str, had: dict[datafiles.KeyPath, list[int | None]],
     lost = [key for key in gone if not _parent_key(key) or _parent_key(key) not in gone]  # the topmost of those
     if not lost:
         return []
-    first, last = selection or (0, 0)  # without a selection, every key of the file counts
-    in_scope = {key: sum(1 for n in lines if not selection or (n is not None and first <= n <= last))
-                for key, lines in had.items()}
-    total = sum(in_scope.values())
-    share = (sum(min(gone.get(key, 0), n) for key, n in in_scope.items()) / total
-             if total >= MIN_KEYS_JUDGED else 0.0)
+    # the share of the keys selected (or of the file's) that went; every key gone counts, since a
+    # change to the selection can move keys below it (a table header gone puts its keys in the
+    # table above), and fewer than MIN_KEYS_JUDGED count as that many
+    first, last = selection or (0, 0)
+    in_scope = sum(1 for lines in had.values() for n in lines
+                   if not selection or (n is not None and first <= n <= last))
+    share = min(1.0, sum(gone.values()) / max(in_scope, MIN_KEYS_JUDGED))
 
     def shown(key: datafiles.KeyPath) -> str:
         times = f"{gone[key]} of {len(had[key])}" if len(had[key]) > 1 else ""

@@ -129,6 +129,12 @@ def test_keys_lost_unasked_are_an_error_where_the_instruction_only_adds_or_sets(
     assert (warning.kind, warning.level) == ("removed-key", "warning")
     assert check_changes([("pyproject.toml", PYPROJECT, without_ruff)], "Drop the linter settings") == []
     assert check_changes([("pyproject.toml", PYPROJECT, without_ruff)], "Bump to 0.4.0 and move ruff out") == []
+    # keys moved out of their table count: the embedded model's answer to a selection of a table's
+    # first lines put comments where the header was, so its keys fell into the table above
+    headless = PYPROJECT.replace("[tool.ruff]\n", "# TODO:\n")
+    (finding,) = check_changes([("pyproject.toml", PYPROJECT, headless)], "Use a longer line length",
+                               selection=("pyproject.toml", (9, 10)))
+    assert (finding.kind, finding.level) == ("removed-key", "error") and "of the keys selected" in finding.message
     # a key under a list item is lost only when no item keeps it
     no_with = WORKFLOW.replace('        with:\n          python-version: "3.12"\n', "")
     (finding,) = check_changes([(".github/workflows/ci.yml", WORKFLOW, no_with)], "Add a lint job")
