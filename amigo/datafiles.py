@@ -33,6 +33,9 @@ from amigo.filetypes import language_of
 
 FORMATS = frozenset({"json", "toml", "yaml"})
 KeyPath = tuple[str, ...]
+# What a trailing comma may have between it and the bracket that makes it trailing (matched in
+# place: a slice of the rest of the text per comma would make a large file quadratic)
+_BLANKS_AND_COMMENTS = re.compile(r"(?:\s+|//[^\n]*|/\*.*?(?:\*/|\Z))*", re.DOTALL)
 _TOML_WHERE = re.compile(r"\s*\(at (line (\d+), column \d+|end of document)\)$")
 
 
@@ -65,28 +68,13 @@ def jsonc_to_json(text: str) -> str:
             end = n if end < 0 else end + 2
             out.append(re.sub(r"[^\n]", " ", text[i:end]))
             i = end
-        elif c == "," and re.match(r"\s*[}\]]", _after_comments(text, i + 1)):
+        elif c == "," and text[(after := _BLANKS_AND_COMMENTS.match(text, i + 1).end()):after + 1] in ("}", "]"):
             out.append(" ")
             i += 1
         else:
             out.append(c)
             i += 1
     return "".join(out)
-
-
-def _after_comments(text: str, i: int) -> str:
-    """The text from ``i`` on, past blanks and comments (how far a trailing comma looks ahead)."""
-    while True:
-        rest = text[i:].lstrip()
-        i = len(text) - len(rest)
-        if rest.startswith("//"):
-            end = text.find("\n", i)
-            i = len(text) if end < 0 else end
-        elif rest.startswith("/*"):
-            end = text.find("*/", i + 2)
-            i = len(text) if end < 0 else end + 2
-        else:
-            return rest[:64]
 
 
 def _load(text: str, fmt: str, jsonc: bool = False) -> Any:
