@@ -280,9 +280,14 @@ def _python_findings(path: str, old: str, new: str) -> list[Finding]:
     if error is None or python_syntax_error(old) is not None:
         return []
     message, line = error
-    lines = new.splitlines()
-    shown = f": {lines[line - 1].strip()[:80]}" if 0 < line <= len(lines) else ""
-    return [Finding("syntax", "error", path, f"introduces a syntax error ({message}) at line {line}{shown}", line)]
+    return [Finding("syntax", "error", path,
+                    f"introduces a syntax error ({message}) at line {line}{_quoted_line(new, line)}", line)]
+
+
+def _quoted_line(text: str, line: int | None) -> str:
+    """``: `` and the start of ``text``'s 1-based ``line``, for a finding's message ("" where there is none)."""
+    lines = text.splitlines()
+    return f": {lines[line - 1].strip()[:80]}" if line and 0 < line <= len(lines) else ""
 
 
 def _syntax_findings(path: str, old: str, new: str, language: str) -> list[Finding]:
@@ -604,8 +609,7 @@ def _scope_findings(path: str, old: str, new: str, instruction: str) -> list[Fin
     line = scope_difference(old, new, scope)
     if line is None:
         return []
-    lines = new.splitlines()
-    where = f" at line {line}: {lines[line - 1].strip()[:80]}" if 0 < line <= len(lines) else ""
+    where = f" at line {line}{_quoted_line(new, line)}" if _quoted_line(new, line) else ""
     return [Finding("out-of-scope", "error", path,
                     f"changes the code{where}, although the instruction asks only for {scope.describe()}: "
                     f"the rest must stay as it was (to change more, say so in the instruction)", line or None)]
@@ -710,8 +714,7 @@ def _data_findings(path: str, old: str, new: str, fmt: str, instruction: str,
     error = datafiles.syntax_error(new, fmt, jsonc)
     if error is not None:
         message, line = error
-        lines = new.splitlines()
-        shown = f": {lines[line - 1].strip()[:80]}" if line and 0 < line <= len(lines) else ""
+        shown = _quoted_line(new, line)
         where = f" at line {line}" if line else ""
         strict = (" (strict JSON: no comments or trailing commas)"
                   if fmt == "json" and not jsonc and datafiles.reading(new, fmt) == "jsonc" else "")

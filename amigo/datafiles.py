@@ -103,9 +103,10 @@ def _error(exc: Exception, fmt: str) -> tuple[str, int | None]:
 _ERRORS = (json.JSONDecodeError, tomllib.TOMLDecodeError, yaml.YAMLError, RecursionError, ValueError)
 
 
+@functools.lru_cache(maxsize=16)
 def reading(text: str, fmt: str) -> str | None:
     """How ``text`` parses: ``strict``; ``jsonc`` (JSON only, with comments or trailing commas);
-    None when it does not parse at all."""
+    None when it does not parse at all. Cached: every candidate is read against the same old text."""
     try:
         _load(text, fmt)
         return "strict"
@@ -148,10 +149,10 @@ def keys(text: str, fmt: str, jsonc: bool = False) -> dict[KeyPath, list[int | N
         return found
     for path in _value_keys(loaded, ()):
         found.setdefault(path, []).append(None)
-    lines = text.splitlines()
+    written = _key_lines(text, fmt)  # each key name -> the lines that write it, in file order
     for path, occurrences in found.items():
-        written = _lines_of(lines, path[-1], fmt)  # in file order, as the parser met them
-        found[path] = [written[k] if k < len(written) else None for k in range(len(occurrences))]
+        lines = written.get(path[-1], [])
+        found[path] = [lines[k] if k < len(lines) else None for k in range(len(occurrences))]
     return found
 
 
@@ -176,11 +177,34 @@ def _yaml_keys(node: yaml.Node | None, prefix: KeyPath) -> Iterator[tuple[KeyPat
             yield from _yaml_keys(item, (*prefix, "*"))
 
 
-def _lines_of(lines: list[str], key: str, fmt: str) -> list[int]:
-    """The lines that write ``key`` as a key (a guess for JSON and TOML, whose parsers keep no
-    positions: each ``"key":``, or ``key =`` / ``[...key]``)."""
-    escaped = re.escape(key)
-    pattern = (rf'"{escaped}"\s*:' if fmt == "json"
-               else rf'^\s*(\[+[^\]]*\b{escaped}\b[^\]]*\]+|["\']?{escaped}["\']?\s*[.=])')
-    found = re.compile(pattern)
-    return [number for number, line in enumerate(lines, 1) if found.search(line)]
+_JSON_KEY = re.compile(r'"((?:[^"\\\n]|\\.)*)"\s*:')
+_TOML_HEADER = re.compile(r"^\s*\[+([^\]]*)\]+")
+_TOML_KEY = re.compile(r"""^\s*["']?([^"'=.\s\[]+)["']?\s*[.=]""")
+
+
+def _key_lines(text: str, fmt: str) -> dict[str, list[int]]:
+    """Each key name -> the lines that write it as a key, in one pass (a guess for JSON and TOML,
+    whose parsers keep no positions: each ``"key":``; each part of a ``[table.header]`` and the
+    first of ``key =`` / ``key.sub =``)."""
+    found: dict[str, list[int]] = {}
+    if fmt == "json":
+        line, at = 1, 0
+        for match in _JSON_KEY.finditer(text):
+            line += text.count("\n", at, match.start())
+            at = match.start()
+            try:
+                name = json.loads(f'"{match.group(1)}"')
+            except ValueError:
+                continue
+            found.setdefault(name, []).append(line)
+        return found
+    for number, written in enumerate(text.splitlines(), 1):
+        if header := _TOML_HEADER.match(written):
+            names = [part.strip().strip("\"'") for part in header.group(1).split(".")]
+        elif key := _TOML_KEY.match(written):
+            names = [key.group(1)]
+        else:
+            continue
+        for name in dict.fromkeys(names):
+            found.setdefault(name, []).append(number)
+    return found

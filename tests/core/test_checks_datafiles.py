@@ -70,6 +70,14 @@ def amigo(repo, *args, endpoint, env=None, timeout=120):
                      timeout=timeout)
 
 
+def committed(repo, files):
+    """``files`` (name -> text) written and committed in ``repo``."""
+    for name, text in files.items():
+        (repo / name).write_text(text)
+    git(repo, "add", *files)
+    git(repo, "commit", "-q", "-m", "config")
+
+
 def errors(path, old, new, instruction):
     return [(f.kind, f.line) for f in check_changes([(path, old, new)], instruction) if f.level == "error"]
 
@@ -156,9 +164,7 @@ def test_most_of_any_text_file_gone_is_refused():
 
 
 def test_a_broken_package_json_is_refused_under_yes_then_repaired(repo):
-    (repo / "package.json").write_text(PACKAGE_JSON)
-    git(repo, "add", "package.json")
-    git(repo, "commit", "-q", "-m", "package.json")
+    committed(repo, {"package.json": PACKAGE_JSON})
     before = (repo / "package.json").read_bytes()
     fixed = PACKAGE_JSON.replace('"react": "^18.2.0"\n', '"react": "^18.2.0",\n    "lodash": "^4.17.21"\n')
     answers = iter(["```json\nnpm install -g lodash\n```\n", f"```json\n{fixed}```\n"])
@@ -179,12 +185,9 @@ def test_a_broken_package_json_is_refused_under_yes_then_repaired(repo):
 
 def test_a_data_file_mostly_deleted_is_refused_and_asked_again(repo):
     """The embedded model's answer to a version change on a pyproject.toml: a few TODO lines for
-    the whole file. It parses (comments), so the lines lost tell ("Update" may restructure, so the
-    keys lost are a warning); no reading of it as a partial answer applies to a file without
-    definitions."""
-    (repo / "pyproject.toml").write_text(PYPROJECT)
-    git(repo, "add", "pyproject.toml")
-    git(repo, "commit", "-q", "-m", "pyproject")
+    the whole file. It parses (comments); most of its keys gone is what tells. No reading of it
+    as a partial answer applies to a file without definitions."""
+    committed(repo, {"pyproject.toml": PYPROJECT})
     gutted = '```toml\n[project]\nname = "tinyapp"\n# TODO:\n# TODO:\n```\n'
     bumped = f"```toml\n{PYPROJECT.replace('0.3.1', '0.4.0')}```\n"
     answers = iter([gutted, bumped])
@@ -202,10 +205,7 @@ def test_a_data_file_mostly_deleted_is_refused_and_asked_again(repo):
 def test_the_real_model_never_writes_a_broken_config_under_yes(repo, model_server):
     """SmolLM2-135M asked to edit a package.json and a pyproject.toml: whatever it answers, ``--yes``
     writes a file that parses and keeps its keys, or refuses and leaves the file as it was."""
-    (repo / "package.json").write_text(PACKAGE_JSON)
-    (repo / "pyproject.toml").write_text(PYPROJECT)
-    git(repo, "add", "package.json", "pyproject.toml")
-    git(repo, "commit", "-q", "-m", "config")
+    committed(repo, {"package.json": PACKAGE_JSON, "pyproject.toml": PYPROJECT})
     for path, instruction, load in (("package.json", "Add lodash ^4.17.21 to the dependencies", json.loads),
                                     ("pyproject.toml", "Bump the version to 0.4.0", tomllib.loads)):
         before = (repo / path).read_text()
