@@ -40,9 +40,9 @@ diff they skimmed would write that. Findings are carried on the proposal:
   comments changed, in every file of the proposal;
 * in a data file (JSON, TOML, YAML: :mod:`amigo.datafiles`, no grammar needed), ``syntax``
   (error) where its format's parser reads the old text and not the new one (a JSONC file is
-  read as JSONC), and ``removed-key`` where keys are gone (counted per list item) that the
-  instruction neither names nor asks to take away: an error where it only adds or sets
-  something (``Bump the version`` answered without ``[tool.ruff]``) or where most keys of the
+  read as JSONC), and ``removed-key`` where keys or list entries are gone (counted per list
+  item; an entry whose numbers changed is changed, not gone) that the instruction neither
+  names nor asks to take away: an error where it only adds or sets something (``Bump the version`` answered without ``[tool.ruff]``) or where most keys of the
   selection (or file) went, a warning elsewhere;
   ``removed-selection`` is judged for every text file, grammar or not;
 * ``check-command`` (error): the person's own ``check_command`` failed on a
@@ -729,15 +729,21 @@ def _data_findings(path: str, old: str, new: str, fmt: str, instruction: str,
 def _key_findings(path: str, had: dict[datafiles.KeyPath, list[int | None]],
                   has: dict[datafiles.KeyPath, list[int | None]], instruction: str,
                   selection: tuple[int, int] | None) -> list[Finding]:
-    """Keys ``had`` that ``has`` holds fewer times, unasked: an error where the instruction only
-    adds or sets something, or where more than KEYS_LOST_SHARE of the keys of the selection (or
-    file) went; a warning elsewhere."""
+    """Keys and list entries ``had`` that ``has`` holds fewer times, unasked: an error where the
+    instruction only adds or sets something, or where more than KEYS_LOST_SHARE of the keys and
+    entries of the selection (or file) went; a warning elsewhere."""
     named = {loose_name(word) for word in re.findall(r"[\w-]+", instruction) if len(word) >= MIN_BUILT_ON_NAME}
-    asked = [key for key in had if any(loose_name(part) in named for part in key if part != "*")]
+    asked = [key for key in had if any(loose_name(part.removeprefix(datafiles.ENTRY)) in named for part in key
+                                       if part != "*")
+             or (key[-1].startswith(datafiles.ENTRY) and _spelt_in(key[-1][1:], instruction))]
     # gone unasked: fewer times than before (a list item gone takes its keys), and not named, nor
     # under or holding a key named ("move ruff out" takes [tool] with it)
     gone = {key: len(lines) - len(has.get(key, ())) for key, lines in had.items()
             if len(lines) > len(has.get(key, ())) and not any(key == other[:len(key)] for other in asked)}
+    # an entry whose numbers changed is changed, not lost ("--py37-plus" -> "--py38-plus", "3.7" -> "3.12")
+    made = {_number_shape(key) for key, lines in has.items()
+            if key[-1].startswith(datafiles.ENTRY) and len(lines) > len(had.get(key, ()))}
+    gone = {key: n for key, n in gone.items() if _number_shape(key) not in made}
     lost = [key for key in gone if not _parent_key(key) or _parent_key(key) not in gone]  # the topmost of those
     if not lost:
         return []
@@ -745,22 +751,52 @@ def _key_findings(path: str, had: dict[datafiles.KeyPath, list[int | None]],
     # change to the selection can move keys below it (a table header gone puts its keys in the
     # table above), and fewer than MIN_KEYS_JUDGED count as that many
     first, last = selection or (0, 0)
-    in_scope = sum(1 for lines in had.values() for n in lines
-                   if not selection or (n is not None and first <= n <= last))
+    scope = [key for key, lines in had.items() for n in lines
+             if not selection or (n is not None and first <= n <= last)]
+    in_scope = len(scope)
+    counted = "keys and list entries" if any(key[-1].startswith(datafiles.ENTRY) for key in scope) else "keys"
     share = min(1.0, sum(gone.values()) / max(in_scope, MIN_KEYS_JUDGED))
 
     def shown(key: datafiles.KeyPath) -> str:
         times = f"{gone[key]} of {len(had[key])}" if len(had[key]) > 1 else ""
         where = f"old line {had[key][0]}" if had[key][0] and not times else ""
-        return ".".join(key) + (f" ({times or where})" if times or where else "")
+        return _key_text(key) + (f" ({times or where})" if times or where else "")
 
     named_keys = ", ".join(shown(key) for key in lost[:MAX_KEYS_NAMED])
     more = f" and {len(lost) - MAX_KEYS_NAMED} more" if len(lost) > MAX_KEYS_NAMED else ""
-    most = (f" ({round(100 * share)}% of the keys {'selected' if selection else 'it had'})"
+    most = (f" ({round(100 * share)}% of the {counted} {'selected' if selection else 'it had'})"
             if share > KEYS_LOST_SHARE else "")
-    level = "error" if _ADDS_ONLY.match(instruction) or most else "warning"
-    return [Finding("removed-key", level, path, f"removes the key{'s' if len(lost) > 1 else ''} {named_keys}{more}"
-                                                f"{most}, which the instruction did not ask for")]
+    level = "error" if _adds_only(instruction) or most else "warning"
+    entries = sum(key[-1].startswith(datafiles.ENTRY) for key in lost)
+    what = ("list entr" + ("ies" if entries > 1 else "y") if entries == len(lost)
+            else "key" + ("s" if len(lost) > 1 else "") if not entries else "keys and list entries")
+    return [Finding("removed-key", level, path, f"removes the {what} {named_keys}{more}{most}, which the "
+                                                "instruction did not ask for")]
+
+
+def _adds_only(instruction: str) -> bool:
+    """Whether ``instruction`` only adds or sets (see _ADDS_ONLY): "add python 3.14, drop python 3.7"
+    does not."""
+    return bool(_ADDS_ONLY.match(instruction)) and not _SHRINK_WORDS.search(instruction)
+
+
+def _number_shape(key: datafiles.KeyPath) -> datafiles.KeyPath:
+    """``key`` with every run of digits in its last part the same: a list entry's version changed keeps it."""
+    return (*key[:-1], re.sub(r"\d+", "0", key[-1]))
+
+
+def _key_text(key: datafiles.KeyPath) -> str:
+    """A key path as a person reads it: ``tool.ruff``; a list entry as ``dependencies[pytest]``."""
+    if not key[-1].startswith(datafiles.ENTRY):
+        return ".".join(key)
+    return f"{_key_text(_parent_key(key)) if _parent_key(key) else ''}[{key[-1][1:]}]"
+
+
+def _spelt_in(value: str, instruction: str) -> bool:
+    """Whether the instruction writes ``value`` as a token of its own ("Drop Python 3.7" names the
+    list entry ``3.7``; it does not name ``3.7.1``)."""
+    return len(value) >= 2 and re.search(rf"(?<![\w.-]){re.escape(value)}(?![\w-]|\.\w)", instruction,
+                                         re.IGNORECASE) is not None
 
 
 def _parent_key(key: datafiles.KeyPath) -> datafiles.KeyPath:

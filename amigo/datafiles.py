@@ -9,8 +9,9 @@ so that custom tags such as mkdocs' ``!!python/name:`` or CloudFormation's ``!Re
 need no constructor):
 
 * :func:`syntax_error`: does it still parse, and if not, the parser's message and line;
-* :func:`keys`: which mapping keys it holds (as paths, with list items as ``*``), so that
-  keys that went missing can be named.
+* :func:`keys`: which mapping keys and list entries it holds (as paths, with list items as
+  ``*`` and a plain value in a list as ``=`` and its name: ``dependencies.*.=pytest``), so
+  that what went missing can be named.
 
 A file judged is read as its old self was: a JSON file that parsed only with comments or
 trailing commas (``tsconfig.json``, VS Code's settings: JSONC) is read as JSONC before and
@@ -33,6 +34,10 @@ from amigo.filetypes import language_of
 
 FORMATS = frozenset({"json", "toml", "yaml"})
 KeyPath = tuple[str, ...]
+ENTRY = "="  # the first character of a key path's last part that names a plain value in a list
+# A list entry's name: its text up to a version or marker (``pytest-asyncio>=0.20`` and
+# ``py-make >=0.1.0`` are the packages ``pytest-asyncio`` and ``py-make``), so a bump keeps it
+_ENTRY_NAME = re.compile(r"[^\s<>=!~^;,@\[(]+")
 # What a trailing comma may have between it and the bracket that makes it trailing (matched in
 # place: a slice of the rest of the text per comma would make a large file quadratic)
 _BLANKS_AND_COMMENTS = re.compile(r"(?:\s+|//[^\n]*|/\*.*?(?:\*/|\Z))*", re.DOTALL)
@@ -156,6 +161,12 @@ def keys(text: str, fmt: str, jsonc: bool = False) -> dict[KeyPath, list[int | N
     return found
 
 
+def entry_name(value: str) -> str | None:
+    """The name a plain value in a list goes by (see _ENTRY_NAME), or None for one with none."""
+    found = _ENTRY_NAME.match(value.strip())
+    return found.group(0) if found else None
+
+
 def _value_keys(value: Any, prefix: KeyPath) -> Iterator[KeyPath]:
     if isinstance(value, dict):
         for key, inner in value.items():
@@ -163,7 +174,11 @@ def _value_keys(value: Any, prefix: KeyPath) -> Iterator[KeyPath]:
             yield from _value_keys(inner, (*prefix, str(key)))
     elif isinstance(value, list):
         for item in value:
-            yield from _value_keys(item, (*prefix, "*"))
+            if isinstance(item, (str, int, float)) and not isinstance(item, bool):
+                if name := entry_name(str(item)):
+                    yield (*prefix, "*", ENTRY + name)
+            else:
+                yield from _value_keys(item, (*prefix, "*"))
 
 
 def _yaml_keys(node: yaml.Node | None, prefix: KeyPath) -> Iterator[tuple[KeyPath, int]]:
@@ -174,10 +189,15 @@ def _yaml_keys(node: yaml.Node | None, prefix: KeyPath) -> Iterator[tuple[KeyPat
             yield from _yaml_keys(inner, (*prefix, name))
     elif isinstance(node, yaml.SequenceNode):
         for item in node.value:
-            yield from _yaml_keys(item, (*prefix, "*"))
+            if isinstance(item, yaml.ScalarNode):
+                if name := entry_name(str(item.value)):
+                    yield (*prefix, "*", ENTRY + name), item.start_mark.line + 1
+            else:
+                yield from _yaml_keys(item, (*prefix, "*"))
 
 
 _JSON_KEY = re.compile(r'"((?:[^"\\\n]|\\.)*)"\s*:')
+_QUOTED = re.compile(r"""["']([^"'\n]*)["']""")  # a TOML or JSON string: where a list entry may be written
 _TOML_HEADER = re.compile(r"^\s*\[+([^\]]*)\]+")
 _TOML_KEY = re.compile(r"""^\s*["']?([^"'=.\s\[]+)["']?\s*[.=]""")
 
@@ -197,7 +217,7 @@ def _key_lines(text: str, fmt: str) -> dict[str, list[int]]:
             except ValueError:
                 continue
             found.setdefault(name, []).append(line)
-        return found
+        return _with_entry_lines(text, found)
     for number, written in enumerate(text.splitlines(), 1):
         if header := _TOML_HEADER.match(written):
             names = [part.strip().strip("\"'") for part in header.group(1).split(".")]
@@ -207,4 +227,16 @@ def _key_lines(text: str, fmt: str) -> dict[str, list[int]]:
             continue
         for name in dict.fromkeys(names):
             found.setdefault(name, []).append(number)
+    return _with_entry_lines(text, found)
+
+
+def _with_entry_lines(text: str, found: dict[str, list[int]]) -> dict[str, list[int]]:
+    """``found`` with the lines of the strings written as list entries: each one a ``[`` or a
+    comma (or the start of its line) opens and no ``:`` follows (a JSON key)."""
+    for number, written in enumerate(text.splitlines(), 1):
+        for match in _QUOTED.finditer(written):
+            before = written[:match.start()].rstrip()
+            if (not before or before[-1] in "[,") and not written[match.end():].lstrip().startswith(":"):
+                if name := entry_name(match.group(1)):
+                    found.setdefault(ENTRY + name, []).append(number)
     return found

@@ -149,6 +149,30 @@ def test_keys_lost_unasked_are_an_error_where_the_instruction_only_adds_or_sets(
     assert finding.level == "error" and "jobs.test.steps.*.with (old line 11)" in finding.message
 
 
+def test_list_entries_lost_unasked_count_as_keys_do():
+    """A plain value in a list (a dependency, a needed job, a Python version) is an entry: the
+    embedded model answered "tests: bump pytest-asyncio" on tqdm's environment.yml with five of its
+    test dependencies gone (and invented ones in their place)."""
+    env = "name: tqdm\ndependencies:\n- python\n# tests\n- pytest\n- pytest-cov\n- pytest-asyncio>=0.20\n- dask\n"
+    junk = env.replace("- pytest\n- pytest-cov\n- pytest-asyncio>=0.20\n", "- pytest-asyncio>=0.21\n- pytest-autopipe\n")
+    (finding,) = check_changes([("environment.yml", env, junk)], "tests: bump pytest-asyncio")
+    assert (finding.kind, finding.level) == ("removed-key", "error")
+    assert finding.message.startswith("removes the list entries dependencies[pytest] (old line 5), "
+                                      "dependencies[pytest-cov] (old line 6)"), finding.message
+    assert datafiles.keys(PYPROJECT, "toml")[("project", "dependencies", "*", "=click")] == [6]
+    # the entry named, or its version changed, is no loss; an instruction that also drops is no add
+    bumped = env.replace(">=0.20", ">=0.21")
+    assert check_changes([("environment.yml", env, bumped)], "tests: bump pytest-asyncio") == []
+    assert check_changes([("environment.yml", env, env.replace("- dask\n", ""))], "Drop dask") == []
+    matrix = 'jobs:\n  test:\n    strategy:\n      matrix:\n        python-version: ["3.7", "3.8", "3.9"]\n'
+    newer = matrix.replace('"3.7", ', "").replace('"3.9"', '"3.9", "3.14"')
+    assert check_changes([("ci.yml", matrix, newer)], "Add Python 3.14, drop Python 3.7") == []
+    assert check_changes([("ci.yml", matrix, matrix.replace('"3.7"', '"3.12"'))], "Bump the oldest Python") == []
+    # (a version replaced by another reads as a change: "3.7" -> "3.14" passes "Add Python 3.14")
+    (finding,) = check_changes([("ci.yml", matrix, matrix.replace('"3.7", ', ""))], "Add Python 3.14")
+    assert finding.level == "error" and "jobs.test.strategy.matrix.python-version[3.7] (old line 5)" in finding.message
+
+
 def test_most_of_any_text_file_gone_is_refused():
     readme = "# tinyapp\n\nA tiny app.\n\n## Install\n\npip install tinyapp\n\n## Use\n\ntinyapp run\n"
     assert errors("README.md", readme, "# tinyapp\n", "Fix the typo in the install section") == [
@@ -157,8 +181,8 @@ def test_most_of_any_text_file_gone_is_refused():
     (finding,) = check_changes([(".github/workflows/ci.yml", WORKFLOW, "# Code to rewrite\n")], "Run on macos too")
     assert (finding.kind, finding.level) == ("removed-key", "error") and "100% of the keys" in finding.message
     # comment lines hold no content: a file emptied and filled with them is still mostly gone
-    hosts = "".join(f"- host{k}.example.org\n" for k in range(8))
-    assert errors("hosts.yaml", hosts, "- host0.example.org\n" + "# TODO:\n" * 8, "Sort the hosts") == [
+    script = "".join(f"  ./step{k}.sh\n" for k in range(8))
+    assert errors("run.yaml", "run: |\n" + script, "run: |\n  ./step0.sh\n" + "# TODO:\n" * 8, "Quote the steps") == [
         ("removed-selection", 1)]
     assert errors("README.md", readme, "# tinyapp\n", "Remove the install and use sections") == []
 
@@ -196,7 +220,7 @@ def test_a_data_file_mostly_deleted_is_refused_and_asked_again(repo):
                        endpoint=server.base_url, env={"AMIGO_CANDIDATES": "1"})
         problem = server.requests[1]["messages"][-1]["content"]
     assert result.returncode == 0, result.stderr
-    assert "removes the keys project.dependencies" in problem and "of the keys it had" in problem
+    assert "removes the keys project.dependencies" in problem and "of the keys and list entries it had" in problem
     assert tomllib.loads((repo / "pyproject.toml").read_text())["project"]["version"] == "0.4.0"
 
 
