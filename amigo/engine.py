@@ -1005,12 +1005,15 @@ def _with_failed_search(proposal: Proposal, problem: str) -> str:
     return "\n\n".join([problem, *quoted])
 
 
-def _preference(proposal: Proposal) -> tuple[float, int]:
-    """Sort key among passing candidates: the most confident answer (highest mean token
-    log-probability, when the server gave them), then the smallest change."""
+def _preference(proposal: Proposal) -> tuple[int, float, int]:
+    """Sort key among passing candidates: the fewest warnings (a candidate that keeps every key
+    beats one that drops a few unasked, however sure the model was of the latter), then the most
+    confident answer (highest mean token log-probability, when the server gave them), then the
+    smallest change."""
+    warnings = sum(f.level == "warning" for f in proposal.findings)
     changed = sum(len(h.old_lines) + len(h.new_lines) for _, h in proposal.hunks)
     confidence = proposal.mean_logprob if proposal.mean_logprob is not None else 0.0
-    return (-confidence, changed)
+    return (warnings, -confidence, changed)
 
 
 def _check_selection(selection: tuple[int, int] | None, text: str, rel: str) -> tuple[int, int] | None:

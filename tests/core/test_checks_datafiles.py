@@ -14,7 +14,7 @@ import yaml
 from amigo import datafiles
 from amigo.checks import check_change, check_changes
 
-from helpers import RecordedModelServer, git
+from helpers import RecordedModelServer, git, recorded_session
 from helpers import amigo as run_amigo
 
 PACKAGE_JSON = """{
@@ -222,6 +222,22 @@ def test_a_data_file_mostly_deleted_is_refused_and_asked_again(repo):
     assert result.returncode == 0, result.stderr
     assert "removes the keys project.dependencies" in problem and "of the keys and list entries it had" in problem
     assert tomllib.loads((repo / "pyproject.toml").read_text())["project"]["version"] == "0.4.0"
+
+
+def test_of_the_candidates_that_pass_one_without_warnings_is_kept(repo):
+    """Two answers to "Use flake8 for linting" pass: one drops [tool.ruff] (a warning: keys lost
+    under an instruction that may restructure), the other keeps it. The smaller change used to
+    win; the one the check stage has nothing to say about does now."""
+    committed(repo, {"pyproject.toml": PYPROJECT})
+    dropped = PYPROJECT.replace("\n[tool.ruff]\nline-length = 100\n", "")
+    kept = PYPROJECT.replace("\n[tool.ruff]", '\n# linting\n[tool.flake8]\nmax-line-length = 100\n\n[tool.ruff]')
+    answers = {0: f"```toml\n{dropped}```\n", 1: f"```toml\n{kept}```\n"}
+    with RecordedModelServer(lambda body: answers[body["seed"]]) as server:
+        session, _ = recorded_session(repo, server, candidates=2, repair_attempts=0)
+        proposal = session.propose(session.make_request("Use flake8 for linting", "pyproject.toml"))
+        session.close()
+    assert proposal.passes and proposal.findings == ()
+    assert "[tool.ruff]" in proposal.answer
 
 
 @pytest.mark.model
