@@ -8,7 +8,9 @@ transport traceback.
 
 from __future__ import annotations
 
+import contextlib
 import json
+import socket
 import threading
 import time
 from dataclasses import dataclass, field
@@ -73,6 +75,9 @@ class ChatClient:
             transport=transport,
         )
         self._read_timeout = read_timeout
+        self._streaming: set[httpx.Response] = set()  # the streams being read now (see close)
+        self._streaming_lock = threading.Lock()
+        self._closed = False
 
     @classmethod
     def from_config(cls, config: Any) -> "ChatClient":
@@ -83,7 +88,21 @@ class ChatClient:
         )
 
     def close(self) -> None:
+        """Close the connections. A stream another thread is reading ends at once with
+        :class:`Cancelled`: closing a socket does not wake a read blocked on it in another
+        thread (it would wait out ``read_timeout``, and the process at exit with it), so the
+        sockets of open streams are shut down first."""
+        with self._streaming_lock:
+            self._closed = True
+            streaming = list(self._streaming)
+        for response in streaming:
+            _shut_down(response)
         self._http.close()
+
+    @property
+    def closed(self) -> bool:
+        """Whether :meth:`close` was called: nothing more will stream."""
+        return self._closed
 
     def __enter__(self) -> "ChatClient":
         return self
@@ -187,13 +206,15 @@ class ChatClient:
         while True:
             attempt += 1
             try:
-                with self._http.stream("POST", url, json=body) as response:
+                with self._http.stream("POST", url, json=body) as response, self._reading(response):
                     if response.status_code >= 400:
                         response.read()
                         self._raise_for_status(response, retryable_ok=attempt <= self.retries)
                     yield from self._iter_sse(response, cancel, stats, started, deltas, choices)
                     stats.seconds = time.monotonic() - started
                     return
+            except (httpx.HTTPError, _ClosedEmpty, ModelServerError) if self._closed else ():
+                raise Cancelled("the client was closed while the answer streamed") from None
             except _Retry as retry:
                 self._backoff(attempt, retry.reason)
             except _ClosedEmpty as exc:
@@ -241,6 +262,19 @@ class ChatClient:
         return self._send("POST" if body is not None else "GET", path, body)
 
     # -- internals --------------------------------------------------------------
+
+    @contextlib.contextmanager
+    def _reading(self, response: httpx.Response) -> Iterator[None]:
+        """``response`` is known to :meth:`close` while it is read."""
+        with self._streaming_lock:
+            if self._closed:
+                raise Cancelled("the client was closed before the answer streamed")
+            self._streaming.add(response)
+        try:
+            yield
+        finally:
+            with self._streaming_lock:
+                self._streaming.discard(response)
 
     def _send(self, method: str, path: str, body: dict[str, Any] | None) -> httpx.Response:
         attempt = 0
@@ -462,3 +496,14 @@ def _error_detail(response: httpx.Response) -> str:
     if isinstance(body, dict) and "detail" in body:
         return _short(body["detail"])
     return str(body)[:300]
+
+
+def _shut_down(response: httpx.Response) -> None:
+    """Shut the socket under ``response`` down (both ways), so a read blocked on it returns."""
+    stream = response.extensions.get("network_stream")
+    sock = stream.get_extra_info("socket") if stream is not None else None
+    if sock is not None:
+        try:
+            sock.shutdown(socket.SHUT_RDWR)
+        except OSError:  # already closed by the server or by the reader
+            pass

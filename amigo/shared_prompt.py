@@ -22,7 +22,7 @@ import threading
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Callable, Generator, Sequence
 
-from amigo.client import ChatClient, StreamStats
+from amigo.client import Cancelled, ChatClient, StreamStats
 from amigo.errors import ModelServerError
 
 if TYPE_CHECKING:
@@ -51,6 +51,9 @@ def group_asks(asks: Sequence["CandidateAsk"]) -> tuple[list["CandidateAsk"], li
     return out, groups
 
 
+_CLOSED_POLL_S = 0.5  # how often a candidate waiting for its next piece looks whether the client was closed
+
+
 @dataclass
 class _End:
     error: BaseException | None = None
@@ -67,6 +70,7 @@ class SharedPrompt:
     def __init__(self, client: ChatClient, ask: "CandidateAsk", n: int, cancel: threading.Event | None,
                  stop: threading.Event, on_ignored_n: Callable[[], None] | None = None) -> None:
         self.stats = [StreamStats() for _ in range(n)]
+        self._client = client
         self._on_ignored_n = on_ignored_n
         self._queues: list[queue.Queue] = [queue.Queue() for _ in range(n)]
         self._wanted = [True] * n
@@ -106,7 +110,14 @@ class SharedPrompt:
         """Candidate ``k``'s text deltas; closing the iterator says it reads no more."""
         try:
             while True:
-                item = self._queues[k].get()
+                try:
+                    item = self._queues[k].get(timeout=_CLOSED_POLL_S)
+                except queue.Empty:
+                    # the reader may sit in a read that closing the client cannot wake (a server
+                    # yet to send its headers): the candidate need not wait for it
+                    if self._client.closed:
+                        raise Cancelled("the client was closed while the answer streamed") from None
+                    continue
                 if isinstance(item, _End):
                     if item.error is not None:
                         error = item.error

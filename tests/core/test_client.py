@@ -110,3 +110,45 @@ def test_a_prompt_longer_than_the_real_servers_context_names_that_cause(model_se
         client.complete([{"role": "user", "content": "word " * 6000}], temperature=0, max_tokens=8)
     assert "closed the stream" not in str(refused.value)
     assert client.complete([{"role": "user", "content": "Say hello."}], temperature=0, max_tokens=4).text
+
+
+@pytest.mark.parametrize("behaviour", ["ok", "hang"])
+def test_closing_the_client_ends_what_other_threads_read_at_once(behaviour):
+    """A session closed while candidates stream (a front end shutting down, a benchmark stopping
+    its server): their reads end with Cancelled at once, not after ``read_timeout``, so the
+    process can exit. "hang": the server took the requests and sends nothing, not even headers;
+    there only the candidates reading a shared stream are freed at once (until the headers there
+    is no response whose socket close() could shut down, and closing a socket does not wake a
+    read blocked on it: a stream of its own ends when the server answers or goes)."""
+    from amigo.engine import CandidateAsk
+    from amigo.shared_prompt import SharedPrompt
+
+    ended: dict[str, BaseException | None] = {}
+
+    def read(name, pieces):
+        try:
+            for _ in pieces:
+                pass
+            ended[name] = None
+        except BaseException as exc:  # noqa: BLE001 - what ended it is the assertion
+            ended[name] = exc
+
+    with RecordedModelServer("x" * 4000, delay_s=0.05, behaviour=behaviour) as server:
+        client = ChatClient(server.base_url, "m", read_timeout=60)
+        shared = SharedPrompt(client, CandidateAsk(MESSAGES, {}), 2, None, threading.Event())
+        readers = [threading.Thread(target=read, args=(f"shared {k}", shared.pieces(k))) for k in range(2)]
+        if behaviour == "ok":
+            readers.append(threading.Thread(target=read, args=("own", client.stream(MESSAGES))))
+        for reader in readers:
+            reader.start()
+        for _ in range(100):  # every request taken (and, "ok", streaming)
+            if len(server.requests) == len(readers) - 1:
+                break
+            threading.Event().wait(0.05)
+        threading.Event().wait(0.3)
+        client.close()
+        for reader in readers:
+            reader.join(timeout=5)
+        assert not any(reader.is_alive() for reader in readers)
+    assert set(ended) == {"shared 0", "shared 1"} | ({"own"} if behaviour == "ok" else set())
+    assert all(isinstance(exc, Cancelled) for exc in ended.values()), ended
