@@ -293,8 +293,8 @@ class EditSession:
             if proposal.passes:
                 proposal = self._run_check_command(proposal)
             built.append((k, proposal))
-            if proposal.passes:
-                round_.passed()
+            if proposal.passes and not proposal.findings:  # one the check stage warns about waits for the
+                round_.passed()  # others: one of them may pass without a warning (see _preference)
         proposals = [p for _, p in sorted(built, key=lambda kp: kp[0])]
         chosen = self._choose(proposals)
         first = next((p for k, p in built if k == 0), None)
@@ -711,7 +711,7 @@ class _Round:
     stop: threading.Event = field(default_factory=threading.Event)
 
     def passed(self) -> None:
-        """A candidate passed every check: the others have CANDIDATE_GRACE of the time so far."""
+        """A candidate passed every check with no warning: the others have CANDIDATE_GRACE of the time so far."""
         if self.passed_at is None:
             self.passed_at = time.monotonic()
 

@@ -1,4 +1,4 @@
-"""The check stage on the files no grammar parses: JSON, TOML and YAML read by their own parsers,
+"""The check stage on the files no grammar parses: JSON, TOML, YAML and INI read by their own parsers,
 and any text file's lines. The answers below are the embedded model's, to instructions a person
 gives about ``package.json``, ``pyproject.toml`` and a GitHub workflow (2026-12-06): before this
 check, ``amigo edit --yes`` wrote every one of them."""
@@ -120,6 +120,46 @@ def test_a_jsonc_file_stays_jsonc_and_strict_json_stays_strict():
         "a": "x, // y }", "b": [1, 2]}
 
 
+SETUP_CFG = """[metadata]
+name = tinyapp
+version = 0.3.1
+
+[options]
+install_requires =
+    httpx>=0.27
+    click>=8.1
+
+[tool:pytest]
+addopts = -q --cov=%(here)s {posargs}
+"""
+
+
+def test_an_ini_file_is_read_as_setuptools_tox_and_flake8_read_it():
+    """setup.cfg, tox.ini, mypy.ini and the dotfiles flake8 and coverage read: configparser with
+    no interpolation (tox's {posargs} and a literal % are fine), a line that is no option, an
+    option before any section or one given twice an error, with its line."""
+    assert datafiles.format_of("setup.cfg") == datafiles.format_of("tox.ini") == "ini"
+    assert datafiles.format_of("pkg/.flake8") == datafiles.format_of(".coveragerc") == "ini"
+    assert datafiles.reading(SETUP_CFG, "ini") == "strict"
+    for new, line, words in (("npm install -g lodash\n", 1, "before any [section]"),
+                             (SETUP_CFG.replace("    click>=8.1\n", "    click>=8.1\nclick is needed\n"), 9,
+                              "neither a [section] header, an option"),
+                             (SETUP_CFG.replace("version = 0.3.1\n", "version = 0.3.1\nversion = 0.4.0\n"), 4,
+                              "option 'version' in section 'metadata' is given twice")):
+        (finding,) = check_change("setup.cfg", SETUP_CFG, new, "Bump the version to 0.4.0")
+        assert (finding.kind, finding.level, finding.line) == ("syntax", "error", line), finding
+        assert "is no longer valid INI" in finding.message and words in finding.message, finding.message
+    # a value of several lines is a list: a requirement gone unasked is an entry gone
+    (finding,) = check_change("setup.cfg", SETUP_CFG, SETUP_CFG.replace("    httpx>=0.27\n", "").replace(
+        "0.3.1", "0.4.0"), "Bump the version to 0.4.0")
+    assert (finding.kind, finding.level) == ("removed-key", "error")
+    assert "options.install_requires[httpx] (old line 7)" in finding.message, finding.message
+    assert check_change("setup.cfg", SETUP_CFG, SETUP_CFG.replace("0.3.1", "0.4.0"), "Bump the version") == []
+    # not INI to begin with (an .editorconfig-like file whose first option has no section): not judged
+    loose = "root = true\n[*.py]\nindent_size = 4\n"
+    assert check_change("style.cfg", loose, "root = true\n", "Drop the Python settings") == []
+
+
 def test_a_file_that_did_not_parse_before_is_not_blamed():
     template = "name: {{ cookiecutter.name }}\nversion: [\n"
     assert check_change("chart/values.yaml", template, template + "extra: 1\n", "add extra") == []
@@ -227,7 +267,8 @@ def test_a_data_file_mostly_deleted_is_refused_and_asked_again(repo):
 def test_of_the_candidates_that_pass_one_without_warnings_is_kept(repo):
     """Two answers to "Use flake8 for linting" pass: one drops [tool.ruff] (a warning: keys lost
     under an instruction that may restructure), the other keeps it. The smaller change used to
-    win; the one the check stage has nothing to say about does now."""
+    win; the one the check stage has nothing to say about does now, and a warned one passing
+    first does not cut the others short (it ends first here: it is the shorter answer)."""
     committed(repo, {"pyproject.toml": PYPROJECT})
     dropped = PYPROJECT.replace("\n[tool.ruff]\nline-length = 100\n", "")
     kept = PYPROJECT.replace("\n[tool.ruff]", '\n# linting\n[tool.flake8]\nmax-line-length = 100\n\n[tool.ruff]')
