@@ -143,7 +143,8 @@ KEYS_LOST_SHARE = 0.5  # more than this share of the keys (of the selection, or 
 MIN_KEYS_JUDGED = 4  # a share is of at least this many keys (one key of one gone is not "most")
 # A line that holds only a comment, in a data format: no content (a weak model fills a file it
 # emptied with "# TODO:" lines)
-_DATA_COMMENT = {"json": re.compile(r"\s*(//|/\*)"), "toml": re.compile(r"\s*#"), "yaml": re.compile(r"\s*#")}
+_DATA_COMMENT = {"json": re.compile(r"\s*(//|/\*)"), "toml": re.compile(r"\s*#"), "yaml": re.compile(r"\s*#"),
+                 "ini": re.compile(r"\s*[#;]")}
 CHECK_OUTPUT_CHARS = 2000  # of a failing check command's output, kept for the person and the model
 
 

@@ -1,12 +1,12 @@
-"""Reading the data files people ask to edit (JSON, TOML, YAML) the way their tools will.
+"""Reading the data files people ask to edit (JSON, TOML, YAML, INI) the way their tools will.
 
 No tree-sitter grammar is loaded for these, yet they are where one wrong character
 breaks a whole project: a ``package.json`` npm cannot read, a ``pyproject.toml`` pip
-cannot build, a workflow GitHub will not run. The check stage (:mod:`amigo.checks`)
-asks two things of a proposed data file, using each format's reference parser
-(``json`` and ``tomllib`` from the standard library, PyYAML for YAML, composed only,
-so that custom tags such as mkdocs' ``!!python/name:`` or CloudFormation's ``!Ref``
-need no constructor):
+cannot build, a workflow GitHub will not run, a ``setup.cfg`` or ``tox.ini`` setuptools
+and tox refuse. The check stage (:mod:`amigo.checks`) asks two things of a proposed data
+file, using each format's reference parser (``json``, ``tomllib`` and ``configparser``
+from the standard library, PyYAML for YAML, composed only, so that custom tags such as
+mkdocs' ``!!python/name:`` or CloudFormation's ``!Ref`` need no constructor):
 
 * :func:`syntax_error`: does it still parse, and if not, the parser's message and line;
 * :func:`keys`: which mapping keys and list entries it holds (as paths, with list items as
@@ -21,6 +21,7 @@ since the change cannot be blamed for it.
 
 from __future__ import annotations
 
+import configparser
 import functools
 import json
 import re
@@ -32,7 +33,7 @@ import yaml
 
 from amigo.filetypes import language_of
 
-FORMATS = frozenset({"json", "toml", "yaml"})
+FORMATS = frozenset({"json", "toml", "yaml", "ini"})
 KeyPath = tuple[str, ...]
 ENTRY = "="  # the first character of a key path's last part that names a plain value in a list
 # A list entry's name: its text up to a version or marker (``pytest-asyncio>=0.20`` and
@@ -88,7 +89,30 @@ def _load(text: str, fmt: str, jsonc: bool = False) -> Any:
         return json.loads(jsonc_to_json(text) if jsonc else text)
     if fmt == "toml":
         return tomllib.loads(text)
+    if fmt == "ini":
+        return _ini(text)
     return list(yaml.compose_all(text, Loader=yaml.SafeLoader))
+
+
+def _ini(text: str) -> dict[str, dict[str, Any]]:
+    """An INI file (``setup.cfg``, ``tox.ini``, ``.flake8``) as setuptools, tox and flake8 read it
+    with ``configparser``: sections of options, names kept as written, no interpolation (``%``
+    and ``{posargs}`` are the tools' business), an option without a value allowed, a section or an
+    option given twice an error (a line with no ``=`` or ``:`` too, as those tools have it). ``[DEFAULT]`` is a section like the others, and a value of
+    several lines (``install_requires``, ``envlist``) a list of its lines."""
+    parser = configparser.ConfigParser(interpolation=None, strict=True,
+                                       default_section="\0", comment_prefixes=("#", ";"),
+                                       delimiters=("=", ":"))
+    parser.optionxform = str  # type: ignore[assignment, method-assign]  # keep the case as written
+    parser.read_string(text)
+    return {section: {name: _ini_value(value) for name, value in parser.items(section, raw=True)}
+            for section in parser.sections()}
+
+
+def _ini_value(value: str | None) -> Any:
+    if value is None or "\n" not in value:
+        return value
+    return [line.strip() for line in value.splitlines() if line.strip()]
 
 
 def _error(exc: Exception, fmt: str) -> tuple[str, int | None]:
@@ -99,13 +123,30 @@ def _error(exc: Exception, fmt: str) -> tuple[str, int | None]:
         mark = exc.problem_mark or exc.context_mark
         message = " ".join(part for part in (exc.context, exc.problem) if part)
         return message or str(exc).splitlines()[0], mark.line + 1 if mark else None
+    if isinstance(exc, configparser.Error):
+        return _ini_error(exc)
     message = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
     where = _TOML_WHERE.search(message)  # tomllib keeps the position in its message only
     line = int(where.group(2)) if where and where.group(2) else None
     return _TOML_WHERE.sub("", message), line
 
 
-_ERRORS = (json.JSONDecodeError, tomllib.TOMLDecodeError, yaml.YAMLError, RecursionError, ValueError)
+def _ini_error(exc: configparser.Error) -> tuple[str, int | None]:
+    """(configparser's message without its file name, the line it names)."""
+    if isinstance(exc, configparser.MissingSectionHeaderError):
+        return "an option before any [section] header", exc.lineno
+    if isinstance(exc, configparser.ParsingError):
+        line, _ = exc.errors[0]
+        return "a line that is neither a [section] header, an option (name = value) nor an indented continuation", line
+    if isinstance(exc, (configparser.DuplicateSectionError, configparser.DuplicateOptionError)):
+        what = (f"option {exc.option!r} in section {exc.section!r}" if isinstance(exc, configparser.DuplicateOptionError)
+                else f"section {exc.section!r}")
+        return f"the {what} is given twice", exc.lineno
+    return str(exc).splitlines()[0], None
+
+
+_ERRORS = (json.JSONDecodeError, tomllib.TOMLDecodeError, yaml.YAMLError, configparser.Error, RecursionError,
+           ValueError)
 
 
 @functools.lru_cache(maxsize=16)
@@ -198,6 +239,7 @@ def _yaml_keys(node: yaml.Node | None, prefix: KeyPath) -> Iterator[tuple[KeyPat
 
 _JSON_KEY = re.compile(r'"((?:[^"\\\n]|\\.)*)"\s*:')
 _QUOTED = re.compile(r"""["']([^"'\n]*)["']""")  # a TOML or JSON string: where a list entry may be written
+_INI_SECTION = re.compile(r"\[([^\]]+)\]")
 _TOML_HEADER = re.compile(r"^\s*\[+([^\]]*)\]+")
 _TOML_KEY = re.compile(r"""^\s*["']?([^"'=.\s\[]+)["']?\s*[.=]""")
 
@@ -218,6 +260,8 @@ def _key_lines(text: str, fmt: str) -> dict[str, list[int]]:
                 continue
             found.setdefault(name, []).append(line)
         return _with_entry_lines(text, found)
+    if fmt == "ini":
+        return _ini_lines(text)
     for number, written in enumerate(text.splitlines(), 1):
         if header := _TOML_HEADER.match(written):
             names = [part.strip().strip("\"'") for part in header.group(1).split(".")]
@@ -228,6 +272,25 @@ def _key_lines(text: str, fmt: str) -> dict[str, list[int]]:
         for name in dict.fromkeys(names):
             found.setdefault(name, []).append(number)
     return _with_entry_lines(text, found)
+
+
+def _ini_lines(text: str) -> dict[str, list[int]]:
+    """Each section, option and entry (a line of a value of several lines) -> its lines."""
+    found: dict[str, list[int]] = {}
+    for number, written in enumerate(text.splitlines(), 1):
+        stripped = written.strip()
+        if not stripped or stripped[0] in "#;":
+            continue
+        if written[0].isspace():
+            name = entry_name(stripped)
+            name = ENTRY + name if name else None
+        elif header := _INI_SECTION.match(written):
+            name = header.group(1)
+        else:
+            name = written.split("=", 1)[0].split(":", 1)[0].strip()
+        if name:
+            found.setdefault(name, []).append(number)
+    return found
 
 
 def _with_entry_lines(text: str, found: dict[str, list[int]]) -> dict[str, list[int]]:

@@ -23,9 +23,11 @@ LANGUAGES: dict[str, str] = {
     ".rb": "ruby", ".php": "php", ".cs": "csharp", ".kt": "kotlin", ".swift": "swift",
     ".scala": "scala", ".lua": "lua", ".sh": "bash", ".bash": "bash", ".sql": "sql",
     ".html": "html", ".htm": "html", ".css": "css", ".xml": "xml",
-    ".json": "json", ".toml": "toml", ".yaml": "yaml", ".yml": "yaml",
+    ".json": "json", ".toml": "toml", ".yaml": "yaml", ".yml": "yaml", ".ini": "ini", ".cfg": "ini",
     ".md": "markdown", ".txt": "text",
 }
+# Files known by their whole name (dotfiles have no extension): the INI files Python tools read.
+NAMES: dict[str, str] = {".flake8": "ini", ".coveragerc": "ini", ".pylintrc": "ini", "pylintrc": "ini"}
 _EXTENSIONS: dict[str, str] = {}
 for _ext, _language in LANGUAGES.items():
     _EXTENSIONS.setdefault(_language, _ext)
@@ -42,8 +44,8 @@ def extension_of(path: str) -> str:
 
 
 def language_of(path: str) -> str:
-    """The language name for ``path`` (``"text"`` when the extension is unknown)."""
-    return LANGUAGES.get(extension_of(path), "text")
+    """The language name for ``path`` (``"text"`` when its name and extension are unknown)."""
+    return NAMES.get(path[path.rfind("/") + 1:]) or LANGUAGES.get(extension_of(path), "text")
 
 
 def extension_for(language: str) -> str | None:

@@ -3,7 +3,7 @@ Python projects set off, with each commit's subject as the instruction.
 
     python benchmarks/checks_history.py /work/.mirror/more-itertools+more-itertools/repo ...
     python benchmarks/checks_history.py REPO... --limit 500 --show   # each commit found, and why
-    python benchmarks/checks_history.py REPO... --files data   # JSON, TOML and YAML files instead
+    python benchmarks/checks_history.py REPO... --files data   # JSON, TOML, YAML and INI files instead
 
 A real commit is the nearest thing to a right answer whose instruction is known (its message).
 Most commits are right, so an error finding on one is a false alarm of the check stage, or a
@@ -33,7 +33,7 @@ from benchmarks.edit_apply import commit_files  # noqa: E402
 
 MAX_FILE_BYTES = 400_000  # generated tables and vendored files say nothing about edits
 COUNTED = {"python": lambda path: path.endswith(".py"), "data": lambda path: format_of(path) is not None}
-COUNTED_AS = {"python": "Python", "data": "data (JSON, TOML, YAML)"}
+COUNTED_AS = {"python": "Python", "data": "data (JSON, TOML, YAML, INI)"}
 
 
 def judge_commit(files: list[tuple[str, str, str]], subject: str,
@@ -61,7 +61,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--limit", type=int, default=1000, help="commits per repository, newest first")
     parser.add_argument("--show", action="store_true", help="print every commit with an error finding")
     parser.add_argument("--files", choices=sorted(COUNTED), default="python",
-                        help="which modified files are judged: Python, or JSON/TOML/YAML")
+                        help="which modified files are judged: Python, or JSON/TOML/YAML/INI")
     args = parser.parse_args(argv)
     by_kind: Counter = Counter()
     scoped: Counter = Counter()

@@ -1,4 +1,4 @@
-"""Edits to data files (JSON, TOML, YAML) from real history: what ``amigo edit --yes`` writes.
+"""Edits to data files (JSON, TOML, YAML, INI) from real history: what ``amigo edit --yes`` writes.
 
     python benchmarks/data_edits.py mine REPO... --out benchmarks/data/data_edit_tasks.jsonl
     python benchmarks/data_edits.py run --tasks benchmarks/data/data_edit_tasks.jsonl --runs 0x1,2x4 --out R.jsonl
@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import argparse
 import difflib
+import configparser
 import json
 import os
 import re
@@ -71,14 +72,15 @@ def changed_span(old: str, new: str) -> tuple[int, int, int] | None:
     return first, last, sum((i2 - i1) + (j2 - j1) for _, i1, i2, j1, j2 in ops)
 
 
-def task_of(repo_name: str, sha: str, subject: str, path: str, old: str, new: str) -> dict[str, Any] | None:
-    """The task a real change to a data file makes, or None when it is not a small, parsing edit
-    with an instruction of a few words."""
-    from amigo.datafiles import format_of, reading
+def task_of(repo_name: str, sha: str, subject: str, path: str, old: str, new: str,
+            formats: frozenset[str] | None = None) -> dict[str, Any] | None:
+    """The task a real change to a data file makes (of one of ``formats``, default every one the
+    check stage reads), or None when it is not a small, parsing edit with an instruction of a few words."""
+    from amigo.datafiles import FORMATS, format_of, reading
 
     fmt = format_of(path)
     instruction = _TRAILER.sub("", subject).strip()
-    if fmt is None or len(instruction.split()) < MIN_SUBJECT_WORDS or not old.strip():
+    if fmt not in (formats or FORMATS) or len(instruction.split()) < MIN_SUBJECT_WORDS or not old.strip():
         return None
     read = reading(old, fmt)
     if read is None or reading(new, fmt) is None:
@@ -97,7 +99,7 @@ def task_of(repo_name: str, sha: str, subject: str, path: str, old: str, new: st
             "format": fmt, "file_text": old, "selection": selection, "instruction": instruction, "after_text": new}
 
 
-def mine(repos: list[Path], limit: int, per_repo: int) -> list[dict[str, Any]]:
+def mine(repos: list[Path], limit: int, per_repo: int, formats: frozenset[str] | None = None) -> list[dict[str, Any]]:
     """Up to ``per_repo`` tasks from each repository, spread over its last ``limit`` commits."""
     from benchmarks.edit_apply import commit_files
 
@@ -107,7 +109,7 @@ def mine(repos: list[Path], limit: int, per_repo: int) -> list[dict[str, Any]]:
         found, seen = [], set()
         for sha, subject, files in commit_files(repo, limit, MAX_FILE_BYTES):
             for path, old, new in files:
-                task = task_of(name.replace("+", "/"), sha, subject, path, old, new) if old and new else None
+                task = task_of(name.replace("+", "/"), sha, subject, path, old, new, formats) if old and new else None
                 if task is not None and (path, task["instruction"].lower()) not in seen:
                     seen.add((path, task["instruction"].lower()))
                     found.append(task)
@@ -173,7 +175,17 @@ def value_of(text: str, fmt: str, jsonc: bool) -> Any:
         return json.loads(jsonc_to_json(text) if jsonc else text)
     if fmt == "toml":
         return tomllib.loads(text)
+    if fmt == "ini":  # as setuptools, tox and flake8 read it; a value of several lines is a list of them
+        parser = configparser.ConfigParser(interpolation=None, strict=True, default_section="\0")
+        parser.optionxform = str  # type: ignore[assignment, method-assign]
+        parser.read_string(text)
+        return {section: {name: _ini_lines(value) for name, value in parser.items(section, raw=True)}
+                for section in parser.sections()}
     return [_composed(doc) for doc in yaml.compose_all(text, Loader=yaml.SafeLoader)]
+
+
+def _ini_lines(value: str | None) -> str | list[str] | None:
+    return [line.strip() for line in value.splitlines() if line.strip()] if value and "\n" in value else value
 
 
 def key_counts(value: Any, prefix: tuple[str, ...] = ()) -> Counter:
@@ -254,6 +266,7 @@ def main(argv: list[str] | None = None) -> int:
     m.add_argument("repos", nargs="+", type=Path)
     m.add_argument("--limit", type=int, default=1500, help="commits per repository, newest first")
     m.add_argument("--per-repo", type=int, default=6)
+    m.add_argument("--formats", help="comma-separated: only these (json, toml, yaml, ini); default all")
     m.add_argument("--out", type=Path, required=True)
     r = sub.add_parser("run", help="ask the engine for every task")
     r.add_argument("--tasks", type=Path, default=REPO / "benchmarks" / "data" / "data_edit_tasks.jsonl")
@@ -271,7 +284,8 @@ def main(argv: list[str] | None = None) -> int:
                    help="also count what this checkout's check stage refuses of what each run wrote")
     args = parser.parse_args(argv)
     if args.command == "mine":
-        tasks = mine(args.repos, args.limit, args.per_repo)
+        tasks = mine(args.repos, args.limit, args.per_repo,
+                     frozenset(args.formats.split(",")) if args.formats else None)
         args.out.write_text("".join(json.dumps(t) + "\n" for t in tasks))
         print(f"{len(tasks)} tasks -> {args.out}")
         return 0

@@ -142,7 +142,7 @@ def test_checks_history_judges_data_files_with_their_parsers(tmp_path, capsys):
     _commit(repo, "Set the version", {"pyproject.toml": config.replace('"1.0"', '"1.3')})
     assert checks_history.main([str(repo), "--files", "data"]) == 0
     out = capsys.readouterr().out
-    assert "3 commits modifying data (JSON, TOML, YAML) files" in out
+    assert "3 commits modifying data (JSON, TOML, YAML, INI) files" in out
     assert "| removed-key | 1 (33.3%) |" in out and "| syntax | 1 (33.3%) |" in out
 
 
@@ -194,3 +194,20 @@ def test_a_data_task_the_jsonc_way():
     task = _data_task("tsconfig.json", tsconfig, tsconfig.replace("true", "false"), "Turn strict mode off")
     assert data_edits.outcome(task, tsconfig.replace("true", "false")) == "as the commit"
     assert data_edits.outcome(task, tsconfig.replace('"strict"', "strict")) == "broken"
+
+
+def test_an_ini_data_task_is_mined_by_format_and_judged_with_configparser(tmp_path):
+    from benchmarks import data_edits
+
+    repo = tmp_path / "project"
+    repo.mkdir()
+    subprocess.run(["git", "init", "-q", "-b", "main"], cwd=repo, check=True)
+    tox = "[tox]\nenvlist =\n    py38\n    py39\n\n[testenv]\ncommands = pytest {posargs}\n"
+    _commit(repo, "first", {"tox.ini": tox, "package.json": '{"name": "p"}\n'})
+    _commit(repo, "Add Python 3.12 to the environments",
+            {"tox.ini": tox.replace("    py39\n", "    py39\n    py312\n"), "package.json": '{"name": "q"}\n'})
+    (task,) = data_edits.mine([repo], limit=10, per_repo=5, formats=frozenset({"ini"}))
+    assert (task["path"], task["format"]) == ("tox.ini", "ini")
+    assert data_edits.outcome(task, task["after_text"]) == "as the commit"
+    assert data_edits.outcome(task, tox.replace("    py38\n", "    py312\n")) == "lost content"
+    assert data_edits.outcome(task, tox + "pytest -q\n") == "broken"
