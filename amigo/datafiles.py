@@ -37,8 +37,10 @@ FORMATS = frozenset({"json", "toml", "yaml", "ini"})
 KeyPath = tuple[str, ...]
 ENTRY = "="  # the first character of a key path's last part that names a plain value in a list
 # A list entry's name: its text up to a version or marker (``pytest-asyncio>=0.20`` and
-# ``py-make >=0.1.0`` are the packages ``pytest-asyncio`` and ``py-make``), so a bump keeps it
-_ENTRY_NAME = re.compile(r"[^\s<>=!~^;,@\[(]+")
+# ``py-make >=0.1.0`` are the packages ``pytest-asyncio`` and ``py-make``), so a bump keeps it;
+# after a tox factor condition (``py{38,39}: nbval`` and ``!py37: nbval`` are both ``nbval``)
+_ENTRY_NAME = re.compile(r"[^\s<>=!~^;,@\[({:]+")
+_FACTOR_CONDITION = re.compile(r"[\w{},.!-]+:\s+(?=\S)")
 # What a trailing comma may have between it and the bracket that makes it trailing (matched in
 # place: a slice of the rest of the text per comma would make a large file quadratic)
 _BLANKS_AND_COMMENTS = re.compile(r"(?:\s+|//[^\n]*|/\*.*?(?:\*/|\Z))*", re.DOTALL)
@@ -97,9 +99,9 @@ def _load(text: str, fmt: str, jsonc: bool = False) -> Any:
 def _ini(text: str) -> dict[str, dict[str, Any]]:
     """An INI file (``setup.cfg``, ``tox.ini``, ``.flake8``) as setuptools, tox and flake8 read it
     with ``configparser``: sections of options, names kept as written, no interpolation (``%``
-    and ``{posargs}`` are the tools' business), an option without a value allowed, a section or an
-    option given twice an error (a line with no ``=`` or ``:`` too, as those tools have it). ``[DEFAULT]`` is a section like the others, and a value of
-    several lines (``install_requires``, ``envlist``) a list of its lines."""
+    and ``{posargs}`` are the tools' business); a section or an option given twice is an error,
+    as is a line with no ``=`` or ``:`` that continues nothing. ``[DEFAULT]`` is a section like
+    the others, and a value of several lines (``install_requires``, ``envlist``) a list of them."""
     parser = configparser.ConfigParser(interpolation=None, strict=True,
                                        default_section="\0", comment_prefixes=("#", ";"),
                                        delimiters=("=", ":"))
@@ -204,7 +206,8 @@ def keys(text: str, fmt: str, jsonc: bool = False) -> dict[KeyPath, list[int | N
 
 def entry_name(value: str) -> str | None:
     """The name a plain value in a list goes by (see _ENTRY_NAME), or None for one with none."""
-    found = _ENTRY_NAME.match(value.strip())
+    value = value.strip()
+    found = _ENTRY_NAME.match(value, condition.end() if (condition := _FACTOR_CONDITION.match(value)) else 0)
     return found.group(0) if found else None
 
 

@@ -5,6 +5,7 @@ check, ``amigo edit --yes`` wrote every one of them."""
 
 from __future__ import annotations
 
+import configparser
 import json
 import tomllib
 
@@ -76,6 +77,11 @@ def committed(repo, files):
         (repo / name).write_text(text)
     git(repo, "add", *files)
     git(repo, "commit", "-q", "-m", "config")
+
+
+def read_ini(text):
+    """``text`` read as setuptools reads a setup.cfg (raises where it cannot)."""
+    configparser.ConfigParser(interpolation=None).read_string(text)
 
 
 def errors(path, old, new, instruction):
@@ -155,6 +161,10 @@ def test_an_ini_file_is_read_as_setuptools_tox_and_flake8_read_it():
     assert (finding.kind, finding.level) == ("removed-key", "error")
     assert "options.install_requires[httpx] (old line 7)" in finding.message, finding.message
     assert check_change("setup.cfg", SETUP_CFG, SETUP_CFG.replace("0.3.1", "0.4.0"), "Bump the version") == []
+    # a tox dependency under a factor condition is named by what it installs: tqdm's "add py3.13
+    # support" rewrote "py{38,39,310,311,312,py3}: git+https://..." as "!py37: git+https://..."
+    tox = "[testenv]\ndeps =\n    py{38,39}: git+https://github.com/casperdcl/nbval\n    coverage\n"
+    assert check_change("tox.ini", tox, tox.replace("py{38,39}:", "!py37:"), "add py3.13 support") == []
     # not INI to begin with (an .editorconfig-like file whose first option has no section): not judged
     loose = "root = true\n[*.py]\nindent_size = 4\n"
     assert check_change("style.cfg", loose, "root = true\n", "Drop the Python settings") == []
@@ -284,11 +294,13 @@ def test_of_the_candidates_that_pass_one_without_warnings_is_kept(repo):
 @pytest.mark.model
 @pytest.mark.slow
 def test_the_real_model_never_writes_a_broken_config_under_yes(repo, model_server):
-    """SmolLM2-135M asked to edit a package.json and a pyproject.toml: whatever it answers, ``--yes``
-    writes a file that parses and keeps its keys, or refuses and leaves the file as it was."""
-    committed(repo, {"package.json": PACKAGE_JSON, "pyproject.toml": PYPROJECT})
+    """SmolLM2-135M asked to edit a package.json, a pyproject.toml and a setup.cfg: whatever it
+    answers, ``--yes`` writes a file that parses and keeps its keys, or refuses and leaves the file
+    as it was."""
+    committed(repo, {"package.json": PACKAGE_JSON, "pyproject.toml": PYPROJECT, "setup.cfg": SETUP_CFG})
     for path, instruction, load in (("package.json", "Add lodash ^4.17.21 to the dependencies", json.loads),
-                                    ("pyproject.toml", "Bump the version to 0.4.0", tomllib.loads)):
+                                    ("pyproject.toml", "Bump the version to 0.4.0", tomllib.loads),
+                                    ("setup.cfg", "Add rich to install_requires", read_ini)):
         before = (repo / path).read_text()
         result = amigo(repo, "edit", instruction, path, "--yes", endpoint=model_server, timeout=300,
                        env={"AMIGO_MAX_TOKENS": "320", "AMIGO_CANDIDATES": ""})  # unset: what a person gets
