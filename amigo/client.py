@@ -214,6 +214,8 @@ class ChatClient:
                     stats.seconds = time.monotonic() - started
                     return
             except (httpx.HTTPError, _ClosedEmpty, ModelServerError) if self._closed else ():
+                # (matched only once close() was called: then a read that failed is our doing,
+                # not a server that dropped the connection or crashed)
                 raise Cancelled("the client was closed while the answer streamed") from None
             except _Retry as retry:
                 self._backoff(attempt, retry.reason)
