@@ -38,11 +38,12 @@ diff they skimmed would write that. Findings are carried on the proposal:
   asked and a kind it names (type hints; docstrings or comments) left as it was, or
   code asked ("Replace the assert with a ValueError") and only docstrings and
   comments changed, in every file of the proposal;
-* in a data file (JSON, TOML, YAML: :mod:`amigo.datafiles`, no grammar needed), ``syntax``
+* in a data file (JSON, TOML, YAML, INI: :mod:`amigo.datafiles`, no grammar needed), ``syntax``
   (error) where its format's parser reads the old text and not the new one (a JSONC file is
   read as JSONC), and ``removed-key`` where keys or list entries are gone (counted per list
   item; an entry whose numbers changed is changed, not gone) that the instruction neither
-  names nor asks to take away: an error where it only adds or sets something (``Bump the version`` answered without ``[tool.ruff]``) or where most keys of the
+  names nor asks to take away: an error where it only adds or sets something (``Bump the
+  version`` answered without ``[tool.ruff]``) or where most keys of the
   selection (or file) went, a warning elsewhere;
   ``removed-selection`` is judged for every text file, grammar or not;
 * ``check-command`` (error): the person's own ``check_command`` failed on a
@@ -769,8 +770,12 @@ def _key_findings(path: str, had: dict[datafiles.KeyPath, list[int | None]],
             if share > KEYS_LOST_SHARE else "")
     level = "error" if _adds_only(instruction) or most else "warning"
     entries = sum(key[-1].startswith(datafiles.ENTRY) for key in lost)
-    what = ("list entr" + ("ies" if entries > 1 else "y") if entries == len(lost)
-            else "key" + ("s" if len(lost) > 1 else "") if not entries else "keys and list entries")
+    if not entries:
+        what = "keys" if len(lost) > 1 else "key"
+    elif entries == len(lost):
+        what = "list entries" if entries > 1 else "list entry"
+    else:
+        what = "keys and list entries"
     return [Finding("removed-key", level, path, f"removes the {what} {named_keys}{more}{most}, which the "
                                                 "instruction did not ask for")]
 
