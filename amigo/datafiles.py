@@ -241,7 +241,9 @@ def _yaml_keys(node: yaml.Node | None, prefix: KeyPath) -> Iterator[tuple[KeyPat
 
 
 _JSON_KEY = re.compile(r'"((?:[^"\\\n]|\\.)*)"\s*:')
-_QUOTED = re.compile(r"""["']([^"'\n]*)["']""")  # a TOML or JSON string: where a list entry may be written
+# A TOML or JSON string written as a list entry: after a "[", a comma or the start of its line,
+# and not a JSON key
+_LISTED_STRING = re.compile(r"""(?:^|(?<=[\[,]))[ \t]*["']([^"'\n]*)["'](?![ \t]*:)""", re.MULTILINE)
 _INI_SECTION = re.compile(r"\[([^\]]+)\]")
 _TOML_HEADER = re.compile(r"^\s*\[+([^\]]*)\]+")
 _TOML_KEY = re.compile(r"""^\s*["']?([^"'=.\s\[]+)["']?\s*[.=]""")
@@ -298,11 +300,12 @@ def _ini_lines(text: str) -> dict[str, list[int]]:
 
 def _with_entry_lines(text: str, found: dict[str, list[int]]) -> dict[str, list[int]]:
     """``found`` with the lines of the strings written as list entries: each one a ``[`` or a
-    comma (or the start of its line) opens and no ``:`` follows (a JSON key)."""
-    for number, written in enumerate(text.splitlines(), 1):
-        for match in _QUOTED.finditer(written):
-            before = written[:match.start()].rstrip()
-            if (not before or before[-1] in "[,") and not written[match.end():].lstrip().startswith(":"):
-                if name := entry_name(match.group(1)):
-                    found.setdefault(ENTRY + name, []).append(number)
+    comma (or the start of its line) opens and no ``:`` follows (a JSON key). One pass over the
+    text: a minified JSON file is one line of thousands of strings."""
+    line, at = 1, 0
+    for match in _LISTED_STRING.finditer(text):
+        line += text.count("\n", at, match.start())
+        at = match.start()
+        if name := entry_name(match.group(1)):
+            found.setdefault(ENTRY + name, []).append(line)
     return found
