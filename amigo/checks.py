@@ -611,7 +611,8 @@ def _scope_findings(path: str, old: str, new: str, instruction: str) -> list[Fin
     line = scope_difference(old, new, scope)
     if line is None:
         return []
-    where = f" at line {line}{_quoted_line(new, line)}" if _quoted_line(new, line) else ""
+    shown = _quoted_line(new, line)
+    where = f" at line {line}{shown}" if shown else ""
     return [Finding("out-of-scope", "error", path,
                     f"changes the code{where}, although the instruction asks only for {scope.describe()}: "
                     f"the rest must stay as it was (to change more, say so in the instruction)", line or None)]
