@@ -9,7 +9,8 @@ A real commit is the nearest thing to a right answer whose instruction is known 
 Most commits are right, so an error finding on one is a false alarm of the check stage, or a
 message that undersells the commit ("docs" for a change that also fixed code, which the
 ``out-of-scope`` finding is meant to catch when a model does it); reading the shown cases tells
-which. Two tables: commits with an error finding, by kind; and the commits whose subject the
+which. Three tables: commits with an error finding, by kind; commits with a warning (shown above
+the diff, never refused: on a right change it is noise the reviewer reads past); and the commits whose subject the
 scope check reads as asking only for documentation or one rename (amigo/scope.py), and whether
 their Python code changed beyond that. Only modified files are judged (an added or deleted file
 is not an edit in place): ``.py`` files, or with ``--files data`` the data files the check stage
@@ -37,9 +38,10 @@ COUNTED_AS = {"python": "Python", "data": "data (JSON, TOML, YAML, INI)"}
 
 
 def judge_commit(files: list[tuple[str, str, str]], subject: str,
-                 counted: str = "python") -> tuple[Counter, list[str]] | None:
+                 counted: str = "python") -> tuple[Counter, list[str], Counter] | None:
     """The error findings' kinds over a commit's modified files of the ``counted`` kind (see
-    COUNTED; ``edit_apply.commit_files``), and one line for each (None when it modifies none)."""
+    COUNTED; ``edit_apply.commit_files``), one line for each, and the warnings' kinds (None when
+    it modifies none)."""
     modified = {path for path, old, new in files if COUNTED[counted](path) and old and new}
     if not modified:
         return None
@@ -47,12 +49,17 @@ def judge_commit(files: list[tuple[str, str, str]], subject: str,
     # that changes only Python docstrings may have done its work elsewhere), the modified Python counted
     changes = [(path, old or None, new) for path, old, new in files if new]
     kinds: Counter = Counter()
+    warned: Counter = Counter()
     details = []
     for finding in check_changes(changes, subject):
-        if finding.level == "error" and finding.path in modified:
+        if finding.path not in modified:
+            continue
+        if finding.level == "error":
             kinds[finding.kind] += 1
             details.append(f"{finding.kind}: {finding.path}: {finding.message[:150]}")
-    return kinds, details
+        else:
+            warned[finding.kind] += 1
+    return kinds, details, warned
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -64,6 +71,7 @@ def main(argv: list[str] | None = None) -> int:
                         help="which modified files are judged: Python, or JSON/TOML/YAML/INI")
     args = parser.parse_args(argv)
     by_kind: Counter = Counter()
+    warned_by_kind: Counter = Counter()
     scoped: Counter = Counter()
     judged = 0
     for repo in args.repos:
@@ -72,10 +80,12 @@ def main(argv: list[str] | None = None) -> int:
             result = judge_commit(files, subject, args.files)
             if result is None:
                 continue
-            kinds, details = result
+            kinds, details, warned = result
             judged += 1
             by_kind.update(set(kinds))
             by_kind["any"] += bool(kinds)
+            warned_by_kind.update(set(warned))
+            warned_by_kind["any"] += bool(warned)
             scope = read_scope(subject)
             if scope is not None:
                 scoped[scope.kind, "changed" if kinds["out-of-scope"] else "kept"] += 1
@@ -86,6 +96,9 @@ def main(argv: list[str] | None = None) -> int:
     print(f"{judged} commits modifying {COUNTED_AS[args.files]} files, from {len(args.repos)} repositories\n")
     print("| error finding | commits |\n|---|---|")
     for kind, count in by_kind.most_common():
+        print(f"| {kind} | {count} ({100 * count / max(1, judged):.1f}%) |")
+    print("\n| warning (never refused) | commits |\n|---|---|")
+    for kind, count in warned_by_kind.most_common():
         print(f"| {kind} | {count} ({100 * count / max(1, judged):.1f}%) |")
     print("\n| subject read as asking only for | commits | code kept | code changed beyond it |\n|---|---|---|---|")
     for kind in ("documentation", "rename"):

@@ -139,11 +139,15 @@ def test_checks_history_judges_data_files_with_their_parsers(tmp_path, capsys):
     _commit(repo, "first", {"pyproject.toml": config, "m.py": "x = 1\n"})
     _commit(repo, "Bump the version to 1.1", {"pyproject.toml": config.replace("1.0", "1.1")})
     _commit(repo, "Bump the version to 1.2", {"pyproject.toml": config.replace("1.0", "1.2").split("\n[tool")[0]})
+    _commit(repo, "Restore the ruff settings", {"pyproject.toml": config.replace("1.0", "1.2")})
+    _commit(repo, "Use flake8 for linting", {"pyproject.toml": config.replace("1.0", "1.2").split("\n[tool")[0]})
     _commit(repo, "Set the version", {"pyproject.toml": config.replace('"1.0"', '"1.3')})
     assert checks_history.main([str(repo), "--files", "data"]) == 0
     out = capsys.readouterr().out
-    assert "3 commits modifying data (JSON, TOML, YAML, INI) files" in out
-    assert "| removed-key | 1 (33.3%) |" in out and "| syntax | 1 (33.3%) |" in out
+    assert "5 commits modifying data (JSON, TOML, YAML, INI) files" in out
+    errors, warnings = out.split("| warning (never refused) | commits |")
+    assert "| removed-key | 1 (20.0%) |" in errors and "| syntax | 1 (20.0%) |" in errors
+    assert "| removed-key | 1 (20.0%) |" in warnings.split("| subject")[0]
 
 
 def _data_task(path: str, old: str, after: str, instruction: str, selection=None) -> dict:
