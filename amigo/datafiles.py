@@ -41,6 +41,9 @@ ENTRY = "="  # the first character of a key path's last part that names a plain 
 # after a tox factor condition (``py{38,39}: nbval`` and ``!py37: nbval`` are both ``nbval``)
 _ENTRY_NAME = re.compile(r"[^\s<>=!~^;,@\[({:]+")
 _FACTOR_CONDITION = re.compile(r"[\w{},.!-]+:\s+(?=\S)")
+# A URL is named by its address up to a version (``@v1.2``), fragment or option: cut at its ``:``,
+# every ``git+https://...`` entry would be the one package ``git+https``
+_URL_NAME = re.compile(r"[\w+.-]+://[^\s@#;,]+")
 # What a trailing comma may have between it and the bracket that makes it trailing (matched in
 # place: a slice of the rest of the text per comma would make a large file quadratic)
 _BLANKS_AND_COMMENTS = re.compile(r"(?:\s+|//[^\n]*|/\*.*?(?:\*/|\Z))*", re.DOTALL)
@@ -112,9 +115,29 @@ def _ini(text: str) -> dict[str, dict[str, Any]]:
 
 
 def _ini_value(value: str | None) -> Any:
-    if value is None or "\n" not in value:
+    """A list of entries for a value of several lines or a comma list on one line (see
+    ini_entries), else the value as it is."""
+    if value is None:
         return value
-    return [line.strip() for line in value.splitlines() if line.strip()]
+    entries = [entry for line in value.splitlines() for entry in ini_entries(line)]
+    return entries if "\n" in value or len(entries) > 1 else value
+
+
+def ini_entries(line: str) -> list[str]:
+    """The entries of one line of an INI value: the parts of a comma list of single words
+    (``envlist = py38, py{39,310}, lint``, ``ignore = E203,W503``; commas inside braces are tox's
+    own), else the line itself. Prose with commas ("description = Run the tests, then lint") has
+    spaces inside its parts and stays one value."""
+    parts, depth, start = [], 0, 0
+    for at, char in enumerate(line):
+        depth += (char == "{") - (char == "}")
+        if char == "," and depth == 0:
+            parts.append(line[start:at])
+            start = at + 1
+    parts = [part.strip() for part in [*parts, line[start:]]]
+    if len(parts) > 1 and all(part and not any(c.isspace() for c in part) for part in parts if part):
+        return [part for part in parts if part]
+    return [line.strip()] if line.strip() else []
 
 
 def _error(exc: Exception, fmt: str) -> tuple[str, int | None]:
@@ -207,7 +230,8 @@ def keys(text: str, fmt: str, jsonc: bool = False) -> dict[KeyPath, list[int | N
 def entry_name(value: str) -> str | None:
     """The name a plain value in a list goes by (see _ENTRY_NAME), or None for one with none."""
     value = value.strip()
-    found = _ENTRY_NAME.match(value, condition.end() if (condition := _FACTOR_CONDITION.match(value)) else 0)
+    start = condition.end() if (condition := _FACTOR_CONDITION.match(value)) else 0
+    found = _URL_NAME.match(value, start) or _ENTRY_NAME.match(value, start)
     return found.group(0) if found else None
 
 
@@ -287,14 +311,17 @@ def _ini_lines(text: str) -> dict[str, list[int]]:
         if not stripped or stripped[0] in "#;":
             continue
         if written[0].isspace():
-            name = entry_name(stripped)
-            name = ENTRY + name if name else None
+            names, entries = [], ini_entries(stripped)
         elif header := _INI_SECTION.match(written):
-            name = header.group(1)
+            names, entries = [header.group(1)], []
         else:
-            name = written.split("=", 1)[0].split(":", 1)[0].strip()
-        if name:
-            found.setdefault(name, []).append(number)
+            option, _, value = written.partition("=") if "=" in written.split(":", 1)[0] else written.partition(":")
+            entries = ini_entries(value)
+            names, entries = [option.strip()], entries if len(entries) > 1 else []
+        names += [ENTRY + name for entry in entries if (name := entry_name(entry))]
+        for name in names:
+            if name:
+                found.setdefault(name, []).append(number)
     return found
 
 

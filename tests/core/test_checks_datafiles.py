@@ -223,6 +223,21 @@ def test_list_entries_lost_unasked_count_as_keys_do():
     assert finding.level == "error" and "jobs.test.strategy.matrix.python-version[3.7] (old line 5)" in finding.message
 
 
+def test_a_comma_list_on_one_ini_line_holds_entries():
+    """tox's ``envlist = py37, py38`` and flake8's ``ignore = E203,W503`` are lists written on one
+    line (braces are tox's own); prose with commas is one value."""
+    tox = "[tox]\nenvlist = py{37,38}-django, py39, lint\n[flake8]\nignore = E203,W503\ndescription = tests, then lint\n"
+    found = datafiles.keys(tox, "ini")
+    assert [key[-1] for key in found if key[:2] == ("tox", "envlist") and len(key) > 2] == ["=py", "=py39", "=lint"]
+    assert found[("flake8", "ignore", "*", "=W503")] == [4]
+    assert not any(len(key) > 2 for key in found if key[:2] == ("flake8", "description"))
+    (finding,) = check_change("tox.ini", tox, tox.replace(", lint", ", py313"), "Add py313")
+    assert (finding.kind, finding.level) == ("removed-key", "error")
+    assert "tox.envlist[lint] (old line 2)" in finding.message, finding.message
+    assert check_change("tox.ini", tox, tox.replace("E203,W503", "E203,W503,E501"), "Also ignore E501") == []
+    assert check_change("tox.ini", tox, tox.replace(", py39", ""), "Drop py39") == []
+
+
 def test_most_of_any_text_file_gone_is_refused():
     readme = "# tinyapp\n\nA tiny app.\n\n## Install\n\npip install tinyapp\n\n## Use\n\ntinyapp run\n"
     assert errors("README.md", readme, "# tinyapp\n", "Fix the typo in the install section") == [
