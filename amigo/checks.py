@@ -723,22 +723,52 @@ def _data_findings(path: str, old: str, new: str, fmt: str, instruction: str,
                   if fmt == "json" and not jsonc and datafiles.reading(new, fmt) == "jsonc" else "")
         return [Finding("syntax", "error", path, f"is no longer valid {fmt.upper()}{strict}: {message}{where}{shown}",
                         line)]
-    if not old or (_REMOVAL_WORDS.search(instruction) and _KEY_WORDS.search(instruction)):
+    if not old:
         return []
-    return _key_findings(path, datafiles.keys(old, fmt, jsonc) or {}, datafiles.keys(new, fmt, jsonc) or {},
-                         instruction, selection)
+    had = datafiles.keys(old, fmt, jsonc) or {}
+    removal = bool(_REMOVAL_WORDS.search(instruction))
+    asked = _asked_keys(had, old, instruction, by_line=removal)
+    if not asked and removal and _KEY_WORDS.search(instruction):
+        return []  # "Remove the unused settings": which keys, only the answer says
+    return _key_findings(path, had, datafiles.keys(new, fmt, jsonc) or {}, asked, instruction, selection)
+
+
+def _asked_keys(had: dict[datafiles.KeyPath, list[int | None]], old: str, instruction: str,
+                by_line: bool) -> list[datafiles.KeyPath]:
+    """The keys and entries of ``had`` the instruction points at: by a word of its path ("Remove
+    the mypy settings"), by spelling a list entry as a token ("Drop Python 3.7"), or, ``by_line``
+    (a removal: elsewhere a term on a line is what to change, "Bump actions/checkout", not what may
+    go), by a term of its own on the key's line, such as an option in its value ("Removing the
+    --ignore-installed option" names ``install_command = pip install --ignore-installed ...``)."""
+    named = {loose_name(word) for word in re.findall(r"[\w-]+", instruction) if len(word) >= MIN_BUILT_ON_NAME}
+    terms = _code_terms(instruction) if by_line else []
+    lines = old.splitlines()
+
+    def spelt_on_its_line(key_lines: list[int | None]) -> bool:
+        return any(n is not None and 0 < n <= len(lines) and any(term in lines[n - 1] for term in terms)
+                   for n in key_lines)
+
+    return [key for key, key_lines in had.items()
+            if any(loose_name(part.removeprefix(datafiles.ENTRY)) in named for part in key if part != "*")
+            or (key[-1].startswith(datafiles.ENTRY) and _spelt_in(key[-1][1:], instruction))
+            or (terms and spelt_on_its_line(key_lines))]
+
+
+def _code_terms(instruction: str) -> list[str]:
+    """The instruction's terms that read as code rather than prose: quoted (`` `x` ``, ``'x'``) or
+    holding a dash, underscore, dot or slash inside (``--ignore-installed``, ``setup.py``), at least
+    MIN_BUILT_ON_NAME long."""
+    quoted = re.findall(r"[`'\"]([^`'\"\s]+)[`'\"]", instruction)
+    inner = re.findall(r"(?<![\w.\-/])([-.]{0,2}\w+(?:[-_./]\w+)+)", instruction)
+    return [term for term in dict.fromkeys(quoted + inner) if len(term.strip("-")) >= MIN_BUILT_ON_NAME]
 
 
 def _key_findings(path: str, had: dict[datafiles.KeyPath, list[int | None]],
-                  has: dict[datafiles.KeyPath, list[int | None]], instruction: str,
+                  has: dict[datafiles.KeyPath, list[int | None]], asked: list[datafiles.KeyPath], instruction: str,
                   selection: tuple[int, int] | None) -> list[Finding]:
-    """Keys and list entries ``had`` that ``has`` holds fewer times, unasked: an error where the
-    instruction only adds or sets something, or where more than KEYS_LOST_SHARE of the keys and
-    entries of the selection (or file) went; a warning elsewhere."""
-    named = {loose_name(word) for word in re.findall(r"[\w-]+", instruction) if len(word) >= MIN_BUILT_ON_NAME}
-    asked = [key for key in had if any(loose_name(part.removeprefix(datafiles.ENTRY)) in named for part in key
-                                       if part != "*")
-             or (key[-1].startswith(datafiles.ENTRY) and _spelt_in(key[-1][1:], instruction))]
+    """Keys and list entries ``had`` that ``has`` holds fewer times, not under or holding one
+    ``asked`` for: an error where the instruction only adds or sets something, or where more than
+    KEYS_LOST_SHARE of the keys and entries of the selection (or file) went; a warning elsewhere."""
     # gone unasked: fewer times than before (a list item gone takes its keys), and not named, nor
     # under or holding a key named ("move ruff out" takes [tool] with it)
     gone = {key: len(lines) - len(has.get(key, ())) for key, lines in had.items()

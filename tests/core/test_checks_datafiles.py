@@ -223,6 +223,27 @@ def test_list_entries_lost_unasked_count_as_keys_do():
     assert finding.level == "error" and "jobs.test.strategy.matrix.python-version[3.7] (old line 5)" in finding.message
 
 
+def test_a_removal_that_points_at_keys_excuses_only_those():
+    """"Remove the unused settings" may take any keys, since only the answer says which; a removal
+    that points at something (a key's name, a term on its line) excuses that and no more: the
+    embedded model answered packaging's "Removing the --ignore-installed option because pip >
+    10.0" by dropping ``install_command`` (right) and also three dependencies and ``commands``."""
+    tox = ("[testenv]\ndeps =\n    pretend\n    pytest\n    git+https://github.com/a/b.git@main\n"
+           "install_command = pip install --ignore-installed {opts} {packages}\ncommands = pytest\n")
+    right = tox.replace("install_command = pip install --ignore-installed {opts} {packages}\n", "")
+    instruction = "Removing the --ignore-installed option because pip > 10.0"
+    assert check_change("tox.ini", tox, right, instruction) == []
+    gutted = "[testenv]\ndeps =\n    pytest\n"
+    (finding,) = check_change("tox.ini", tox, gutted, instruction)
+    assert (finding.kind, finding.level) == ("removed-key", "warning"), finding
+    assert "testenv.deps[pretend] (old line 3), testenv.deps[git+https://github.com/a/b.git] (old line 5), " \
+           "testenv.commands (old line 7)" in finding.message, finding.message
+    assert "install_command" not in finding.message
+    assert check_change("tox.ini", tox, gutted, "Remove the unused options") == []
+    # a term on a line is what to change when nothing is removed: the step stays asked for
+    assert errors("tox.ini", tox, right, "Bump --ignore-installed to pip 24") == [("removed-key", None)]
+
+
 def test_a_comma_list_on_one_ini_line_holds_entries():
     """tox's ``envlist = py37, py38`` and flake8's ``ignore = E203,W503`` are lists written on one
     line (braces are tox's own); prose with commas is one value."""
