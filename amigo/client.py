@@ -8,11 +8,11 @@ transport traceback.
 
 from __future__ import annotations
 
-import contextlib
 import json
 import socket
 import threading
 import time
+import weakref
 from dataclasses import dataclass, field
 from typing import Any, Callable, Iterator, Sequence
 
@@ -75,8 +75,10 @@ class ChatClient:
             transport=transport,
         )
         self._read_timeout = read_timeout
-        self._streaming: set[httpx.Response] = set()  # the streams being read now (see close)
-        self._streaming_lock = threading.Lock()
+        # the network streams of the connections this client opened (see close); weak, so a
+        # connection the pool drops is not kept
+        self._connections: weakref.WeakSet[Any] = weakref.WeakSet()
+        self._connections_lock = threading.Lock()
         self._closed = False
 
     @classmethod
@@ -88,15 +90,15 @@ class ChatClient:
         )
 
     def close(self) -> None:
-        """Close the connections. A stream another thread is reading ends at once with
-        :class:`Cancelled`: closing a socket does not wake a read blocked on it in another
-        thread (it would wait out ``read_timeout``, and the process at exit with it), so the
-        sockets of open streams are shut down first."""
-        with self._streaming_lock:
+        """Close the connections. A stream another thread is reading, or still waiting for its
+        headers, ends at once with :class:`Cancelled`: closing a socket does not wake a read
+        blocked on it in another thread (it would wait out ``read_timeout``, and the process at
+        exit with it), so every socket this client opened is shut down first."""
+        with self._connections_lock:
             self._closed = True
-            streaming = list(self._streaming)
-        for response in streaming:
-            _shut_down(response)
+            opened = list(self._connections)
+        for network_stream in opened:
+            _shut_down(network_stream)
         self._http.close()
 
     @property
@@ -206,7 +208,9 @@ class ChatClient:
         while True:
             attempt += 1
             try:
-                with self._http.stream("POST", url, json=body) as response, self._reading(response):
+                if self._closed:
+                    raise Cancelled("the client was closed before the answer streamed")
+                with self._http.stream("POST", url, json=body, extensions={"trace": self._trace}) as response:
                     if response.status_code >= 400:
                         response.read()
                         self._raise_for_status(response, retryable_ok=attempt <= self.retries)
@@ -265,18 +269,18 @@ class ChatClient:
 
     # -- internals --------------------------------------------------------------
 
-    @contextlib.contextmanager
-    def _reading(self, response: httpx.Response) -> Iterator[None]:
-        """``response`` is known to :meth:`close` while it is read."""
-        with self._streaming_lock:
-            if self._closed:
-                raise Cancelled("the client was closed before the answer streamed")
-            self._streaming.add(response)
-        try:
-            yield
-        finally:
-            with self._streaming_lock:
-                self._streaming.discard(response)
+    def _trace(self, event: str, info: dict[str, Any]) -> None:
+        """httpcore's trace hook: each connection opened becomes known to :meth:`close` (one opened
+        as it closes is shut down at once). A socket is known from its connect, not from a
+        response, so a request still waiting for its headers can be freed too."""
+        network_stream = info.get("return_value")
+        if not event.endswith((".connect_tcp.complete", ".start_tls.complete")) or network_stream is None:
+            return
+        with self._connections_lock:
+            self._connections.add(network_stream)
+            closed = self._closed
+        if closed:
+            _shut_down(network_stream)
 
     def _send(self, method: str, path: str, body: dict[str, Any] | None) -> httpx.Response:
         attempt = 0
@@ -500,10 +504,10 @@ def _error_detail(response: httpx.Response) -> str:
     return str(body)[:300]
 
 
-def _shut_down(response: httpx.Response) -> None:
-    """Shut the socket under ``response`` down (both ways), so a read blocked on it returns."""
-    stream = response.extensions.get("network_stream")
-    sock = stream.get_extra_info("socket") if stream is not None else None
+def _shut_down(network_stream: Any) -> None:
+    """Shut the socket under httpcore's ``network_stream`` down (both ways), so a read blocked on
+    it returns."""
+    sock = network_stream.get_extra_info("socket")
     if sock is not None:
         try:
             sock.shutdown(socket.SHUT_RDWR)
