@@ -736,11 +736,13 @@ def _data_findings(path: str, old: str, new: str, fmt: str, instruction: str,
 def _asked_keys(had: dict[datafiles.KeyPath, list[int | None]], old: str, instruction: str,
                 by_line: bool) -> list[datafiles.KeyPath]:
     """The keys and entries of ``had`` the instruction points at: by a word of its path ("Remove
-    the mypy settings"), by spelling a list entry as a token ("Drop Python 3.7"), or, ``by_line``
+    the mypy settings"), by spelling a list entry as a token ("Drop Python 3.7"), by the Python
+    version it is for ("Drop Python 3.7" also names ``py37`` and ``[testenv:py37]``), or, ``by_line``
     (a removal: elsewhere a term on a line is what to change, "Bump actions/checkout", not what may
     go), by a term of its own on the key's line, such as an option in its value ("Removing the
     --ignore-installed option" names ``install_command = pip install --ignore-installed ...``)."""
     named = {loose_name(word) for word in re.findall(r"[\w-]+", instruction) if len(word) >= MIN_BUILT_ON_NAME}
+    versions = _python_versions(instruction)
     terms = _code_terms(instruction) if by_line else []
     lines = old.splitlines()
 
@@ -749,9 +751,18 @@ def _asked_keys(had: dict[datafiles.KeyPath, list[int | None]], old: str, instru
                    for n in key_lines)
 
     return [key for key, key_lines in had.items()
-            if any(loose_name(part.removeprefix(datafiles.ENTRY)) in named for part in key if part != "*")
+            if any(loose_name(_named_by(part)) in named for part in key if part != "*")
             or (key[-1].startswith(datafiles.ENTRY) and _spelt_in(key[-1][1:], instruction))
+            or (versions and any(_python_version(part) in versions for part in key))
             or (terms and spelt_on_its_line(key_lines))]
+
+
+def _named_by(part: str) -> str:
+    """The word that names a key path's part: a key by itself, a list entry by its name, a trove
+    classifier by its first word ("Add SPDX license identifier" points at ``License :: OSI
+    Approved :: MIT License``, as it did while a classifier's name was its first word)."""
+    name = part.removeprefix(datafiles.ENTRY)
+    return name.split()[0] if part.startswith(datafiles.ENTRY) and " :: " in name else name
 
 
 def _code_terms(instruction: str) -> list[str]:
@@ -818,8 +829,10 @@ def _adds_only(instruction: str) -> bool:
 
 
 def _number_shape(key: datafiles.KeyPath) -> datafiles.KeyPath:
-    """``key`` with every run of digits in its last part the same: a list entry's version changed keeps it."""
-    return (*key[:-1], re.sub(r"\d+", "0", key[-1]))
+    """``key`` with every run of digits in its last part the same, and a classifier's last part
+    cut: a list entry's version changed keeps it, as does ``Development Status :: 4 - Beta`` made
+    ``5 - Production/Stable``."""
+    return (*key[:-1], re.sub(r"\d+", "0", key[-1].rsplit(" :: ", 1)[0]))
 
 
 def _key_text(key: datafiles.KeyPath) -> str:
@@ -834,6 +847,27 @@ def _spelt_in(value: str, instruction: str) -> bool:
     list entry ``3.7``; it does not name ``3.7.1``)."""
     return len(value) >= 2 and re.search(rf"(?<![\w.-]){re.escape(value)}(?![\w-]|\.\w)", instruction,
                                          re.IGNORECASE) is not None
+
+
+def _python_version(part: str) -> tuple[str, str] | None:
+    """The Python version a key or entry is for, by what follows its last colon: tox's ``py37``,
+    ``py310-django`` and ``[testenv:py26]``, CI's ``python3.7`` and ``pypy-3.9``, ``cp312``, ``3.7``,
+    the classifier ``Programming Language :: Python :: 3.7``."""
+    found = _PYTHON_ENTRY.fullmatch(part.removeprefix(datafiles.ENTRY).rsplit(":", 1)[-1].strip())
+    return (found.group(1), found.group(2)) if found else None
+
+
+_PYTHON_ENTRY = re.compile(r"(?:py|python|cp|pypy-?)?([23])\.?(\d{1,2})(?:-[\w.-]+)?", re.IGNORECASE)
+# A Python version an instruction names: "Python 3.7", "py3.7", "py37", "3.12"
+_PYTHON_NAMED = re.compile(r"(?<![\w.-])(?:(?:python|py|cpython)\s*v?)?([23])\.?(\d{1,2})(?![\w-]|\.\w)",
+                           re.IGNORECASE)
+
+
+def _python_versions(instruction: str) -> set[tuple[str, str]]:
+    """The (major, minor) Python versions ``instruction`` names; a bare number must have its dot
+    ("3.7", not "37")."""
+    return {(found.group(1), found.group(2)) for found in _PYTHON_NAMED.finditer(instruction)
+            if "." in found.group(0) or not found.group(0)[0].isdigit()}
 
 
 def _parent_key(key: datafiles.KeyPath) -> datafiles.KeyPath:

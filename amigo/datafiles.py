@@ -228,8 +228,11 @@ def keys(text: str, fmt: str, jsonc: bool = False) -> dict[KeyPath, list[int | N
 
 
 def entry_name(value: str) -> str | None:
-    """The name a plain value in a list goes by (see _ENTRY_NAME), or None for one with none."""
+    """The name a plain value in a list goes by (see _ENTRY_NAME; a trove classifier, ``A :: B``,
+    by all of it), or None for one with none."""
     value = value.strip()
+    if " :: " in value:
+        return value
     start = condition.end() if (condition := _FACTOR_CONDITION.match(value)) else 0
     found = _URL_NAME.match(value, start) or _ENTRY_NAME.match(value, start)
     return found.group(0) if found else None

@@ -259,6 +259,26 @@ def test_a_comma_list_on_one_ini_line_holds_entries():
     assert check_change("tox.ini", tox, tox.replace(", py39", ""), "Drop py39") == []
 
 
+def test_a_python_version_named_points_at_what_is_for_it():
+    """"Drop Python 3.7" names tox's ``py37`` and ``[testenv:py37]``, CI's ``pypy-3.7`` and the
+    classifier for 3.7 (real commits of attrs, packaging and tqdm were warned for those); a trove
+    classifier is one entry, and one whose last part changed is changed, not lost."""
+    tox = ("[tox]\nenvlist = py37, py38, lint\n[testenv:py37]\ndeps = mock\n"
+           "[metadata]\nclassifiers =\n    Development Status :: 4 - Beta\n"
+           "    Programming Language :: Python :: 3.7\n    Programming Language :: Python :: 3.8\n")
+    dropped = tox.replace("py37, ", "").replace("[testenv:py37]\ndeps = mock\n", "").replace(
+        "    Programming Language :: Python :: 3.7\n", "")
+    assert check_change("tox.ini", tox, dropped, "Drop Python 3.7") == []
+    assert check_change("tox.ini", tox, dropped, "drop py37 support") == []
+    (finding,) = check_change("tox.ini", tox, dropped, "Drop Python 3.6")
+    assert finding.level == "warning" and "tox.envlist[py37] (old line 2), testenv:py37 (old line 3), " \
+        "metadata.classifiers[Programming Language :: Python :: 3.7] (old line 8)" in finding.message, finding.message
+    stable = tox.replace("4 - Beta", "5 - Production/Stable")
+    assert check_change("tox.ini", tox, stable, "Mark the project stable") == []
+    (finding,) = check_change("tox.ini", tox, tox.replace("    Development Status :: 4 - Beta\n", ""), "Add py39")
+    assert finding.level == "error" and "classifiers[Development Status :: 4 - Beta]" in finding.message
+
+
 def test_most_of_any_text_file_gone_is_refused():
     readme = "# tinyapp\n\nA tiny app.\n\n## Install\n\npip install tinyapp\n\n## Use\n\ntinyapp run\n"
     assert errors("README.md", readme, "# tinyapp\n", "Fix the typo in the install section") == [
