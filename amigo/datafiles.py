@@ -220,9 +220,11 @@ def keys(text: str, fmt: str, jsonc: bool = False) -> dict[KeyPath, list[int | N
         return found
     for path in _value_keys(loaded, ()):
         found.setdefault(path, []).append(None)
-    written = _key_lines(text, fmt)  # each key name -> the lines that write it, in file order
+    # the lines that write each key, in file order: by its path in INI, by its name elsewhere
+    by_path = fmt == "ini"
+    written: dict[Any, list[int]] = _ini_lines(text) if by_path else _key_lines(text, fmt)
     for path, occurrences in found.items():
-        lines = written.get(path[-1], [])
+        lines = written.get(path if by_path else path[-1], [])
         found[path] = [lines[k] if k < len(lines) else None for k in range(len(occurrences))]
     return found
 
@@ -292,8 +294,6 @@ def _key_lines(text: str, fmt: str) -> dict[str, list[int]]:
                 continue
             found.setdefault(name, []).append(line)
         return _with_entry_lines(text, found)
-    if fmt == "ini":
-        return _ini_lines(text)
     for number, written in enumerate(text.splitlines(), 1):
         if header := _TOML_HEADER.match(written):
             names = [part.strip().strip("\"'") for part in header.group(1).split(".")]
@@ -306,25 +306,29 @@ def _key_lines(text: str, fmt: str) -> dict[str, list[int]]:
     return _with_entry_lines(text, found)
 
 
-def _ini_lines(text: str) -> dict[str, list[int]]:
-    """Each section, option and entry (a line of a value of several lines) -> its lines."""
-    found: dict[str, list[int]] = {}
+def _ini_lines(text: str) -> dict[KeyPath, list[int]]:
+    """Each section, option and entry (see ini_entries) -> the lines that write it, by its path:
+    ``pytest`` in a section's ``deps`` and in its ``commands`` are two entries on their own lines."""
+    found: dict[KeyPath, list[int]] = {}
+    section: KeyPath = ()
+    option: KeyPath = ()
     for number, written in enumerate(text.splitlines(), 1):
         stripped = written.strip()
         if not stripped or stripped[0] in "#;":
             continue
         if written[0].isspace():
-            names, entries = [], ini_entries(stripped)
+            paths, entries = [], ini_entries(stripped)
         elif header := _INI_SECTION.match(written):
-            names, entries = [header.group(1)], []
+            section = option = (header.group(1),)
+            paths, entries = [section], []
         else:
-            option, _, value = written.partition("=") if "=" in written.split(":", 1)[0] else written.partition(":")
+            name, _, value = written.partition("=") if "=" in written.split(":", 1)[0] else written.partition(":")
+            option = (*section, name.strip())
             entries = ini_entries(value)
-            names, entries = [option.strip()], entries if len(entries) > 1 else []
-        names += [ENTRY + name for entry in entries if (name := entry_name(entry))]
-        for name in names:
-            if name:
-                found.setdefault(name, []).append(number)
+            paths, entries = [option], entries if len(entries) > 1 else []
+        paths += [(*option, "*", ENTRY + name) for entry in entries if (name := entry_name(entry))]
+        for path in paths:
+            found.setdefault(path, []).append(number)
     return found
 
 

@@ -257,6 +257,12 @@ def test_a_comma_list_on_one_ini_line_holds_entries():
     assert "tox.envlist[lint] (old line 2)" in finding.message, finding.message
     assert check_change("tox.ini", tox, tox.replace("E203,W503", "E203,W503,E501"), "Also ignore E501") == []
     assert check_change("tox.ini", tox, tox.replace(", py39", ""), "Drop py39") == []
+    # an entry's line is its own, not that of the first entry of the name (tqdm's testenv:perf
+    # was shown losing deps[pytest] and commands[pytest] both at line 13)
+    perf = "[testenv:perf]\ndeps =\n    pytest\ncommands =\n    pytest --perf\n"
+    found = datafiles.keys(perf, "ini")
+    assert found[("testenv:perf", "deps", "*", "=pytest")] == [3]
+    assert found[("testenv:perf", "commands", "*", "=pytest")] == [5]
 
 
 def test_a_python_version_named_points_at_what_is_for_it():
