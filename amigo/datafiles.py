@@ -135,7 +135,7 @@ def ini_entries(line: str) -> list[str]:
             parts.append(line[start:at])
             start = at + 1
     parts = [part.strip() for part in [*parts, line[start:]]]
-    if len(parts) > 1 and all(part and not any(c.isspace() for c in part) for part in parts if part):
+    if len(parts) > 1 and not any(c.isspace() for part in parts for c in part):
         return [part for part in parts if part]
     return [line.strip()] if line.strip() else []
 
@@ -324,8 +324,8 @@ def _ini_lines(text: str) -> dict[KeyPath, list[int]]:
         else:
             name, _, value = written.partition("=") if "=" in written.split(":", 1)[0] else written.partition(":")
             option = (*section, name.strip())
-            entries = ini_entries(value)
-            paths, entries = [option], entries if len(entries) > 1 else []
+            # (the first entry of a value of several lines may stand on the option's line)
+            paths, entries = [option], ini_entries(value)
         paths += [(*option, "*", ENTRY + name) for entry in entries if (name := entry_name(entry))]
         for path in paths:
             found.setdefault(path, []).append(number)
