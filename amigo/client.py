@@ -207,9 +207,9 @@ class ChatClient:
         attempt = 0
         while True:
             attempt += 1
+            if self._closed:
+                raise Cancelled("the client was closed before the answer streamed")
             try:
-                if self._closed:
-                    raise Cancelled("the client was closed before the answer streamed")
                 with self._http.stream("POST", url, json=body, extensions={"trace": self._trace}) as response:
                     if response.status_code >= 400:
                         response.read()
