@@ -124,10 +124,10 @@ def _ini_value(value: str | None) -> Any:
 
 
 def ini_entries(line: str) -> list[str]:
-    """The entries of one line of an INI value: the parts of a comma list of single words
-    (``envlist = py38, py{39,310}, lint``, ``ignore = E203,W503``; commas inside braces are tox's
-    own), else the line itself. Prose with commas ("description = Run the tests, then lint") has
-    spaces inside its parts and stays one value."""
+    """The entries of one line of an INI value: the parts of a comma list of single words, braces
+    expanded as tox does (``envlist = py38, py{39,310}, lint`` is four, ``py{38,39}`` two;
+    ``ignore = E203,W503``), else the line itself. Prose with commas ("description = Run the
+    tests, then lint") has spaces inside its parts and stays one value."""
     parts, depth, start = [], 0, 0
     for at, char in enumerate(line):
         depth += (char == "{") - (char == "}")
@@ -135,9 +135,23 @@ def ini_entries(line: str) -> list[str]:
             parts.append(line[start:at])
             start = at + 1
     parts = [part.strip() for part in [*parts, line[start:]]]
-    if len(parts) > 1 and not any(c.isspace() for part in parts for c in part):
-        return [part for part in parts if part]
-    return [line.strip()] if line.strip() else []
+    if any(c.isspace() for part in parts for c in part):
+        return [line.strip()] if line.strip() else []
+    entries = [entry for part in parts if part for entry in _expand_braces(part)]
+    return entries if len(entries) > 1 else [line.strip()] if line.strip() else []
+
+
+MAX_BRACE_ENTRIES = 256  # of one tox brace word; a larger product is left as written
+
+
+def _expand_braces(word: str) -> list[str]:
+    """tox's reading of a brace word: ``py{38,39}-django{32,42}`` is four environments."""
+    found = re.search(r"\{([^{}]*,[^{}]*)\}", word)
+    if found is None:
+        return [word]
+    expanded = [entry for choice in found.group(1).split(",")
+                for entry in _expand_braces(word[:found.start()] + choice.strip() + word[found.end():])]
+    return expanded if len(expanded) <= MAX_BRACE_ENTRIES else [word]
 
 
 def _error(exc: Exception, fmt: str) -> tuple[str, int | None]:

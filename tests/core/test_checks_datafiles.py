@@ -246,10 +246,10 @@ def test_a_removal_that_points_at_keys_excuses_only_those():
 
 def test_a_comma_list_on_one_ini_line_holds_entries():
     """tox's ``envlist = py37, py38`` and flake8's ``ignore = E203,W503`` are lists written on one
-    line (braces are tox's own); prose with commas is one value."""
+    line (tox expands braces); prose with commas is one value."""
     tox = "[tox]\nenvlist = py{37,38}-django, py39, lint\n[flake8]\nignore = E203,W503\ndescription = tests, then lint\n"
     found = datafiles.keys(tox, "ini")
-    assert [key[-1] for key in found if key[:2] == ("tox", "envlist") and len(key) > 2] == ["=py", "=py39", "=lint"]
+    assert [key[-1] for key in found if key[:2] == ("tox", "envlist") and len(key) > 2] == ["=py37-django", "=py38-django", "=py39", "=lint"]
     assert found[("flake8", "ignore", "*", "=W503")] == [4]
     assert not any(len(key) > 2 for key in found if key[:2] == ("flake8", "description"))
     (finding,) = check_change("tox.ini", tox, tox.replace(", lint", ", py313"), "Add py313")
