@@ -128,6 +128,10 @@ _ADDS_ONLY = re.compile(r"^\W*([\w-]+(\([\w-]+\))?:\s*)?(adds?|bumps?|sets?|pins
 _KEY_WORDS = re.compile(r"\b(keys?|sections?|tables?|settings?|options?|fields?|entr(y|ies)|config\w*|jobs?|"
                         r"steps?|hooks?|propert(y|ies)|scripts?|dependenc(y|ies)|deps|unused|everything)\b",
                         re.IGNORECASE)
+# A clause that asks to take something away, and what it names, up to the next clause ("remove py38,
+# add py313"; "Drop Python 3.6 and add 3.12")
+_REMOVAL_CLAUSE = re.compile(r"\b(?:remov\w*|drop\w*|delet\w*)\b((?:(?!\b(?:and|then|but|on|in|from|to|with|due|"
+                             r"because|since|as|at|via|when|if)\b|\.(?!\w))[^,;!?()])*)", re.IGNORECASE)
 _BUILTIN_NAMES = frozenset(dir(builtins))
 MIN_BUILT_ON_NAME = 4  # "Remove pairwise" lets PairwiseTests go; shorter words are too common a part
 # What a removal or rename must speak of before a definition it does not name may go: "remove the
@@ -643,6 +647,43 @@ def _not_done_findings(changes: Sequence[tuple[str, str | None, str]], instructi
                                                "asks for a change to the code")]
 
 
+def _entries_not_removed(changes: Sequence[tuple[str, str | None, str]], instruction: str) -> list[Finding]:
+    """A removal asked of list entries the instruction spells or of a Python version's ("remove
+    py38, add py313", "Drop support for Python 3.4"), that a data file changed holds, and no file
+    changed writes any of them fewer times after (a line gone anywhere counts: "remove flake8"
+    may take a hook away and keep the dependency): the embedded model answered those two by
+    rewriting another line."""
+    clauses = [found.group(1) for found in _REMOVAL_CLAUSE.finditer(instruction)]
+    versions = set().union(*(_python_versions(clause) for clause in clauses))
+    held: list[tuple[str, list[datafiles.KeyPath]]] = []
+    for path, old, new in changes:
+        fmt = datafiles.format_of(path)
+        reading = datafiles.reading(old, fmt) if clauses and old and fmt else None
+        if reading is not None:
+            had = datafiles.keys(old, fmt, reading == "jsonc") or {}
+            targets = [key for key in had if key[-1].startswith(datafiles.ENTRY) and (
+                any(_spelt_in(key[-1][1:], clause) for clause in clauses) or _python_version(key[-1]) in versions)]
+            if targets:
+                held.append((path, targets))
+    if not held:
+        return []
+    spelt = {key[-1][1:] for _, targets in held for key in targets if _python_version(key[-1]) not in versions}
+    terms = [re.compile(rf"(?<![\w.-]){re.escape(name)}(?![\w-]|\.\w)") for name in spelt]
+    terms += [re.compile(rf"(?<![\w.]){_PYTHON_SPELLING}{major}\.?{minor}(?!\d)", re.IGNORECASE)
+              for major, minor in versions]
+    def written(path: str, text: str) -> str:  # a data file's comment lines aside ("# Remove py38" is no removal)
+        comment = _DATA_COMMENT.get(datafiles.format_of(path) or "")
+        return "\n".join(line for line in text.splitlines() if not comment or not comment.match(line))
+
+    if any(len(term.findall(written(path, new))) < len(term.findall(written(path, old or "")))
+           for path, old, new in changes for term in terms):
+        return []
+    path, targets = held[0]
+    named = ", ".join(_key_text(key) for key in targets[:MAX_KEYS_NAMED])
+    return [Finding("not-done", "error", path, f"still has {named}, which the instruction asks to remove: "
+                                               "make the change asked")]
+
+
 def check_changes(changes: Sequence[tuple[str, str | None, str]], instruction: str,
                   selection: tuple[str, tuple[int, int]] | None = None) -> list[Finding]:
     """Every finding for a proposal: ``changes`` are (path, old text or None for a new file, new
@@ -658,7 +699,7 @@ def check_changes(changes: Sequence[tuple[str, str | None, str]], instruction: s
         path, old, new, instruction, selection[1] if selection and selection[0] == path else None,
         elsewhere=frozenset(key for other, keys in made.items() if other != path for key in keys))]
     if not has_errors(findings):  # last: what is wrong with the change says more than that it missed
-        findings += _not_done_findings(changes, instruction)
+        findings += _not_done_findings(changes, instruction) or _entries_not_removed(changes, instruction)
     return findings
 
 
@@ -857,7 +898,8 @@ def _python_version(part: str) -> tuple[str, str] | None:
     return (found.group(1), found.group(2)) if found else None
 
 
-_PYTHON_ENTRY = re.compile(r"(?:py|python|cp|pypy-?)?([23])\.?(\d{1,2})(?:-[\w.-]+)?", re.IGNORECASE)
+_PYTHON_SPELLING = r"(?:py|python|cp|pypy-?)?"  # what may come before a version's digits
+_PYTHON_ENTRY = re.compile(rf"{_PYTHON_SPELLING}([23])\.?(\d{{1,2}})(?:-[\w.-]+)?", re.IGNORECASE)
 # A Python version an instruction names: "Python 3.7", "py3.7", "py37", "3.12"
 _PYTHON_NAMED = re.compile(r"(?<![\w.-])(?:(?:python|py|cpython)\s*v?)?([23])\.?(\d{1,2})(?![\w-]|\.\w)",
                            re.IGNORECASE)

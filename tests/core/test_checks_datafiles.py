@@ -285,6 +285,26 @@ def test_a_python_version_named_points_at_what_is_for_it():
     assert finding.level == "error" and "classifiers[Development Status :: 4 - Beta]" in finding.message
 
 
+def test_a_removal_asked_of_entries_that_all_stay_is_not_done():
+    """The embedded model answered more-itertools' "change tox.ini: remove py38, add py313" by
+    rewriting ``commands`` and adding a comment that says it removed py38; tox reads
+    ``py{38,39,310}`` as three environments. A line gone in any file counts as done ("remove
+    flake8" may take a hook away and keep a dependency)."""
+    tox = "[tox]\nenvlist = py{38,39,310}\n\n[testenv]\ncommands = python -m unittest {posargs}\n"
+    assert datafiles.ini_entries("py{38,39}-django{32,42}, lint") == [
+        "py38-django32", "py38-django42", "py39-django32", "py39-django42", "lint"]
+    instruction = "change tox.ini: remove py38, add py313"
+    nothing = tox.replace("{posargs}", "pytest-env") + "# Remove py38, add py313\n"
+    (finding,) = check_changes([("tox.ini", tox, nothing)], instruction)
+    assert (finding.kind, finding.level) == ("not-done", "error")
+    assert finding.message.startswith("still has tox.envlist[py38], which the instruction asks to remove")
+    assert check_changes([("tox.ini", tox, tox.replace("{38,39,310}", "{39,310,313}"))], instruction) == []
+    ci = "jobs:\n  test:\n    steps:\n      - run: tox -e py38\n"
+    assert check_changes([("tox.ini", tox, nothing.replace("# Remove py38, add py313\n", "")),
+                          ("ci.yml", ci, ci.replace("py38", "py39"))], instruction) == []
+    assert check_changes([("tox.ini", tox, nothing)], "Add py313") == []
+
+
 def test_most_of_any_text_file_gone_is_refused():
     readme = "# tinyapp\n\nA tiny app.\n\n## Install\n\npip install tinyapp\n\n## Use\n\ntinyapp run\n"
     assert errors("README.md", readme, "# tinyapp\n", "Fix the typo in the install section") == [
