@@ -24,6 +24,7 @@ from __future__ import annotations
 import configparser
 import functools
 import json
+import math
 import re
 import tomllib
 from collections.abc import Iterator
@@ -144,14 +145,20 @@ def ini_entries(line: str) -> list[str]:
 MAX_BRACE_ENTRIES = 256  # of one tox brace word; a larger product is left as written
 
 
+_BRACES = re.compile(r"\{([^{}]*,[^{}]*)\}")
+
+
 def _expand_braces(word: str) -> list[str]:
-    """tox's reading of a brace word: ``py{38,39}-django{32,42}`` is four environments."""
-    found = re.search(r"\{([^{}]*,[^{}]*)\}", word)
+    """tox's reading of a brace word: ``py{38,39}-django{32,42}`` is four environments. The size
+    is known before any is made: a word of many braces (every candidate's text is read) could
+    otherwise ask for millions."""
+    if math.prod(group.count(",") + 1 for group in _BRACES.findall(word)) > MAX_BRACE_ENTRIES:
+        return [word]
+    found = _BRACES.search(word)
     if found is None:
         return [word]
-    expanded = [entry for choice in found.group(1).split(",")
-                for entry in _expand_braces(word[:found.start()] + choice.strip() + word[found.end():])]
-    return expanded if len(expanded) <= MAX_BRACE_ENTRIES else [word]
+    return [entry for choice in found.group(1).split(",")
+            for entry in _expand_braces(word[:found.start()] + choice.strip() + word[found.end():])]
 
 
 def _error(exc: Exception, fmt: str) -> tuple[str, int | None]:
