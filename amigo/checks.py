@@ -671,13 +671,13 @@ def _entries_not_removed(changes: Sequence[tuple[str, str | None, str]], instruc
     terms = [re.compile(rf"(?<![\w.-]){re.escape(name)}(?![\w-]|\.\w)") for name in spelt]
     terms += [re.compile(rf"(?<![\w.]){_PYTHON_SPELLING}{major}\.?{minor}(?!\d)", re.IGNORECASE)
               for major, minor in versions]
-    def written(path: str, text: str) -> str:  # a data file's comment lines aside ("# Remove py38" is no removal)
+    for path, old, new in changes:
+        # a data file's comment lines aside: "# Remove py38" is no removal
         comment = _DATA_COMMENT.get(datafiles.format_of(path) or "")
-        return "\n".join(line for line in text.splitlines() if not comment or not comment.match(line))
-
-    if any(len(term.findall(written(path, new))) < len(term.findall(written(path, old or "")))
-           for path, old, new in changes for term in terms):
-        return []
+        before, after = ("\n".join(line for line in (text or "").splitlines() if not comment or not comment.match(line))
+                         for text in (old, new))
+        if any(len(term.findall(after)) < len(term.findall(before)) for term in terms):
+            return []
     path, targets = held[0]
     named = ", ".join(_key_text(key) for key in targets[:MAX_KEYS_NAMED])
     return [Finding("not-done", "error", path, f"still has {named}, which the instruction asks to remove: "
