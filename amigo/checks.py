@@ -75,7 +75,7 @@ import warnings
 from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Iterable, Iterator, Sequence
+from typing import TYPE_CHECKING, Callable, Iterable, Iterator, Sequence
 
 from tree_sitter import Node
 
@@ -176,6 +176,33 @@ class Finding:
 def has_errors(findings: Iterable[Finding]) -> bool:
     """True when any finding is error-level (what ``--yes`` refuses)."""
     return any(f.level == "error" for f in findings)
+
+
+# Whether a file outside a proposal uses a name: (name, the proposal's paths) -> used
+UsedElsewhere = Callable[[str, frozenset[str]], bool]
+NAME_SEARCH_TIMEOUT_S = 10.0
+
+
+def repository_uses(root: Path, revision: str | None = None) -> UsedElsewhere:
+    """Whether any Python module of the git repository at ``root`` (its work tree, or the tree of
+    ``revision`` in a bare one) outside a proposal's paths holds a name as a word: a private helper a
+    proposal takes away with its last use in its own module may still be imported by another one
+    (tqdm's "simplify terminal size detection" left ``tqdm/_utils.py`` importing three it removed).
+    Stubs (``.pyi``) are not searched: a stale declaration breaks nothing that runs. A search git
+    cannot make (a timeout, no git) answers yes, so the finding stays."""
+    # a work tree's untracked files count (a module not yet committed may import the helper); a
+    # folder outside git is searched as files
+    where = [revision] if revision else ["--untracked"] if git_toplevel(root) is not None else ["--no-index"]
+
+    def used(name: str, skip: frozenset[str]) -> bool:
+        command = ["git", "-C", str(root), "grep", "-q", "-w", "-F", "-e", name, *where]
+        command += ["--", "*.py"] + [f":(exclude,literal){path}" for path in sorted(skip)]
+        try:
+            done = subprocess.run(command, capture_output=True, timeout=NAME_SEARCH_TIMEOUT_S)
+        except (OSError, subprocess.TimeoutExpired):
+            return True
+        return done.returncode != 1  # 0: found; 1: nowhere; anything else: git could not search
+    return used
 
 
 def asks_for_removal(instruction: str) -> bool:
@@ -358,10 +385,12 @@ def _module_level_definitions(text: str) -> dict[tuple[str, str], list[int]]:
 
 
 def _definition_findings(path: str, old: str, new: str, language: str, instruction: str,
-                         elsewhere: frozenset[tuple[str, str, str]] = frozenset()) -> list[Finding]:
+                         elsewhere: frozenset[tuple[str, str, str]] = frozenset(),
+                         used_elsewhere: Callable[[str], bool] | None = None) -> list[Finding]:
     """Definitions replaced by a second one, and definitions gone that the instruction did not ask
     to take away. ``elsewhere``: (scope, name, kind) the proposal's other files define anew, where
-    one gone from this file has moved."""
+    one gone from this file has moved; ``used_elsewhere``: whether another file uses a name (then
+    a private helper the file stopped using is still removed from under it)."""
     before, after = _definitions(old, language), _definitions(new, language)
     findings = []
     if language in SHADOWING_LANGUAGES and "overload" not in new:
@@ -387,28 +416,86 @@ def _definition_findings(path: str, old: str, new: str, language: str, instructi
     places = _python_places(old) if language == "python" else {}
     renamed_to = _python_renames(old, new) if language == "python" else {}
     drops_python = bool(_DROPS_PYTHON.search(instruction))
+    let_go = {name for name in (_helpers_gone_with_their_uses(old, new) if language == "python" else ())
+              if used_elsewhere is None or not used_elsewhere(name)}
+    in_tests = bool(_TEST_PATH.search(path))
+    new_tests = sorted({name for key in set(after) - set(before) if in_tests and _is_test(name := key[1])})
     excused: set[str] = set()
+    replaced_tests: set[str] = set()
     for scope, name, kind in sorted(lost, key=lambda key: (key[0].count(".") + bool(key[0]), key)):
         qualified = f"{scope}.{name}" if scope else name
         where = {places.get(line) for line in before[(scope, name, kind)]}
         if (re.search(rf"\b{re.escape(name)}\b", instruction) or removal_asked or scope in excused
                 or any(word in loose_name(name) for word in built_on) or loose_name(name) in spelt
                 or where == {"local"}  # part of its function's body, which may change
-                or (drops_python and where == {"conditional"})):  # the branch for an old Python
+                or (drops_python and where == {"conditional"})  # the branch for an old Python
+                or name in let_go):  # a private helper whose last use went with it
             excused.add(qualified)  # a class asked away takes its methods with it
             continue
         line = min(before[(scope, name, kind)])
         if line in renamed_to:
             new_name = renamed_to[line]
-            harmless = name.startswith(("_", "test")) or re.search(r"(^|/)(tests?|testing)/|test_[^/]*$", path)
+            harmless = name.startswith(("_", "test")) or in_tests
             findings.append(Finding("removed-definition", "warning" if harmless else "error", path,
                                     f"renames the {kind} {qualified} to {new_name}, the same code"
                                     + ("" if harmless else ", which the instruction did not ask for (whatever "
                                        f"imports or calls {name} elsewhere would break)")))
             continue
+        if scope in replaced_tests:
+            continue  # the class's finding speaks for it
+        if new_tests and _is_test(name):
+            # a test replaced by another ("Raise exception for invalid size" drops test_negative and
+            # adds test_invalid_size): coverage the reviewer should see moved, not an error
+            shown = ", ".join(new_tests[:3]) + (", ..." if len(new_tests) > 3 else "")
+            findings.append(Finding("removed-definition", "warning", path,
+                                    f"removes the test {qualified} and adds {shown}: check that what it "
+                                    "tested is still tested"))
+            replaced_tests.add(qualified)
+            continue
         findings.append(Finding("removed-definition", "error", path,
                                 f"removes the {kind} {qualified}, which the instruction did not ask for"))
     return findings
+
+
+# A test module: where a definition named test... is a test pytest or unittest collects
+_TEST_PATH = re.compile(r"(^|/)(tests?|testing)/|(^|/)test_[^/]*$|_tests?\.py$")
+
+
+def _is_test(name: str) -> bool:
+    """Whether a definition of a test module named ``name`` is a test (or a class of them)."""
+    return name.startswith(("test", "Test")) or name.endswith(("Test", "Tests"))
+
+
+def _helpers_gone_with_their_uses(old: str, new: str) -> frozenset[str]:
+    """The private names (``_helper``, ``self._takes_both``; not dunders) that ``old`` uses outside their
+    own definitions and ``new`` uses nowhere: a helper whose every caller stopped calling it ("Simpler
+    faster `ichunked`" inlines ``_ichunk``). Its underscore says nothing outside the module calls it, and
+    the callers' changes are in the diff; a private helper the old file never called (another module may
+    import it) still counts as removed."""
+    old_tree, new_tree = _python_tree(old), _python_tree(new)
+    if old_tree is None or new_tree is None:
+        return frozenset()
+
+    def private(name: str) -> bool:
+        return name.startswith("_") and not (name.startswith("__") and name.endswith("__"))
+
+    def uses(tree: ast.Module) -> Iterator[tuple[str, int]]:
+        for node in ast.walk(tree):
+            if isinstance(node, ast.Name):
+                yield node.id, node.lineno
+            elif isinstance(node, ast.Attribute):
+                yield node.attr, node.lineno
+            elif isinstance(node, ast.Constant) and isinstance(node.value, str) and private(node.value):
+                yield node.value, node.lineno  # getattr(self, "_helper"), __all__
+
+    spans: dict[str, list[tuple[int, int]]] = {}
+    for node in ast.walk(old_tree):
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)) and private(node.name):
+            first = min([node.lineno] + [d.lineno for d in node.decorator_list])
+            spans.setdefault(node.name, []).append((first, node.end_lineno or node.lineno))
+    called = {name for name, line in uses(old_tree)
+              if name in spans and not any(first <= line <= last for first, last in spans[name])}
+    return frozenset(called - {name for name, _ in uses(new_tree)})
 
 
 def _python_places(text: str) -> dict[int, str]:
@@ -685,19 +772,30 @@ def _entries_not_removed(changes: Sequence[tuple[str, str | None, str]], instruc
 
 
 def check_changes(changes: Sequence[tuple[str, str | None, str]], instruction: str,
-                  selection: tuple[str, tuple[int, int]] | None = None) -> list[Finding]:
+                  selection: tuple[str, tuple[int, int]] | None = None,
+                  repository: UsedElsewhere | None = None) -> list[Finding]:
     """Every finding for a proposal: ``changes`` are (path, old text or None for a new file, new
-    text), ``selection`` (path, (first, last line)) the selected lines. Each file is checked on its
-    own, except that a definition gone from one file and made in another is read as moved; then,
-    with nothing else wrong, whether the proposal makes the kind of change asked at all."""
+    text), ``selection`` (path, (first, last line)) the selected lines, ``repository`` where the
+    files the proposal leaves alone are searched for a name (see repository_uses; None: nowhere).
+    Each file is checked on its own, except that a definition gone from one file and made in
+    another is read as moved, and one used by another file is not let go; then, with nothing else
+    wrong, whether the proposal makes the kind of change asked at all."""
     made: dict[str, set[tuple[str, str, str]]] = {}
     if len(changes) > 1:
         for path, old, new in changes:
             if (language := _parsed_language(path)) is not None:
                 made[path] = set(_definitions(new, language)) - set(_definitions(old or "", language))
+    paths = frozenset(path for path, _, _ in changes)
+
+    def used_elsewhere(path: str) -> Callable[[str], bool]:
+        others = [new for other, _, new in changes if other != path]
+        return lambda name: (any(re.search(rf"\b{re.escape(name)}\b", text) for text in others)
+                             or (repository is not None and repository(name, paths)))
+
     findings = [finding for path, old, new in changes for finding in check_change(
         path, old, new, instruction, selection[1] if selection and selection[0] == path else None,
-        elsewhere=frozenset(key for other, keys in made.items() if other != path for key in keys))]
+        elsewhere=frozenset(key for other, keys in made.items() if other != path for key in keys),
+        used_elsewhere=used_elsewhere(path))]
     if not has_errors(findings):  # last: what is wrong with the change says more than that it missed
         findings += _not_done_findings(changes, instruction) or _entries_not_removed(changes, instruction)
     return findings
@@ -711,9 +809,11 @@ def _parsed_language(path: str) -> str | None:
 
 def check_change(path: str, old: str | None, new: str, instruction: str,
                  selection: tuple[int, int] | None = None,
-                 elsewhere: frozenset[tuple[str, str, str]] = frozenset()) -> list[Finding]:
+                 elsewhere: frozenset[tuple[str, str, str]] = frozenset(),
+                 used_elsewhere: Callable[[str], bool] | None = None) -> list[Finding]:
     """Every finding for one file's change (for a file no grammar parses, see _text_findings). ``elsewhere``:
-    the definitions other files of the same proposal make anew (see check_changes)."""
+    the definitions other files of the same proposal make anew; ``used_elsewhere``: whether another
+    file uses a name (see check_changes; None: the file is read alone)."""
     language = _parsed_language(path)
     old = old or ""
     if language is None:
@@ -722,7 +822,7 @@ def check_change(path: str, old: str | None, new: str, instruction: str,
     if language == "python" and not findings:
         findings += _undefined_name_findings(path, old, new)
     if old:
-        findings += _definition_findings(path, old, new, language, instruction, elsewhere)
+        findings += _definition_findings(path, old, new, language, instruction, elsewhere, used_elsewhere)
         findings += _selection_findings(path, old, new, selection, instruction)
     if language == "python" and old and not has_errors(findings):
         findings += _import_time_findings(path, old, new, instruction)

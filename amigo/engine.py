@@ -588,7 +588,8 @@ class EditSession:
         diff = "".join(edits.unified_diff(c.path, c.old_text, c.new_text) for c in changes)
         findings = checks.check_changes(
             [(c.path, None if c.created else c.old_text, c.new_text) for c in changes], request.instruction,
-            (request.path, request.selection) if request.selection else None)
+            (request.path, request.selection) if request.selection else None,
+            checks.repository_uses(self.workspace.root))
         hunks = tuple((c.path, h) for c in changes for h in edits.hunks(c.old_text, c.new_text))
         return Proposal(
             id=proposal_id, request=request, messages=tuple(messages), answer=answer,

@@ -27,7 +27,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-from amigo.checks import check_changes  # noqa: E402
+from amigo.checks import UsedElsewhere, check_changes, repository_uses  # noqa: E402
 from amigo.datafiles import format_of  # noqa: E402
 from amigo.scope import read_scope  # noqa: E402
 from benchmarks.edit_apply import commit_files  # noqa: E402
@@ -37,11 +37,12 @@ COUNTED = {"python": lambda path: path.endswith(".py"), "data": lambda path: for
 COUNTED_AS = {"python": "Python", "data": "data (JSON, TOML, YAML, INI)"}
 
 
-def judge_commit(files: list[tuple[str, str, str]], subject: str,
-                 counted: str = "python") -> tuple[Counter, list[str], Counter] | None:
+def judge_commit(files: list[tuple[str, str, str]], subject: str, counted: str = "python",
+                 repository: UsedElsewhere | None = None) -> tuple[Counter, list[str], Counter] | None:
     """The error findings' kinds over a commit's modified files of the ``counted`` kind (see
     COUNTED; ``edit_apply.commit_files``), one line for each, and the warnings' kinds (None when
-    it modifies none)."""
+    it modifies none). ``repository``: the commit's tree, searched as the engine searches a work
+    tree (``repository_uses``)."""
     modified = {path for path, old, new in files if COUNTED[counted](path) and old and new}
     if not modified:
         return None
@@ -51,7 +52,7 @@ def judge_commit(files: list[tuple[str, str, str]], subject: str,
     kinds: Counter = Counter()
     warned: Counter = Counter()
     details = []
-    for finding in check_changes(changes, subject):
+    for finding in check_changes(changes, subject, repository=repository):
         if finding.path not in modified:
             continue
         if finding.level == "error":
@@ -77,7 +78,7 @@ def main(argv: list[str] | None = None) -> int:
     for repo in args.repos:
         name = repo.parent.name if repo.name == "repo" else repo.name
         for sha, subject, files in commit_files(repo, args.limit, MAX_FILE_BYTES):
-            result = judge_commit(files, subject, args.files)
+            result = judge_commit(files, subject, args.files, repository_uses(repo, sha))
             if result is None:
                 continue
             kinds, details, warned = result

@@ -167,6 +167,110 @@ def test_a_function_defined_inside_another_is_part_of_its_body():
     assert (finding.kind, finding.level) == ("removed-definition", "error") and "_helper" in finding.message
 
 
+def test_a_private_helper_may_go_with_its_last_use():
+    """Real commits: "Simpler faster `ichunked`" inlined ``_ichunk``, "leaner cell_len" dropped
+    ``_get_codepoint_cell_size``, "Make Converter ... infer the return type" the private methods
+    ``self._takes_both`` called. A helper still called, a public one, one the file never called
+    (another module may import it) and one another file of the proposal uses are still removed."""
+    old = ("def _ichunk(iterator, n):\n    return list(iterator)[:n]\n\n\n"
+           "def ichunked(iterable, n):\n    return _ichunk(iter(iterable), n)\n\n\n"
+           "class Converter:\n    def _takes_self(self):\n        return True\n\n"
+           "    def __call__(self, value):\n        return value if self._takes_self() else None\n")
+    inlined = old.replace("def _ichunk(iterator, n):\n    return list(iterator)[:n]\n\n\n", "").replace(
+        "_ichunk(iter(iterable), n)", "list(iterable)[:n]")
+    assert check_change("more.py", old, inlined, "Simpler faster `ichunked`") == []
+    methods = old.replace("    def _takes_self(self):\n        return True\n\n", "").replace(
+        "if self._takes_self() else", "if value else")
+    assert check_change("more.py", old, methods, "Infer the return type") == []
+    # still called: the call is left dangling
+    dangling = old.replace("def _ichunk(iterator, n):\n    return list(iterator)[:n]\n\n\n", "")
+    assert "removed-definition" in [f.kind for f in check_change("more.py", old, dangling, "Simpler faster `ichunked`")]
+    public = old.replace("_ichunk", "chunk_list")
+    gone = public.replace("def chunk_list(iterator, n):\n    return list(iterator)[:n]\n\n\n", "").replace(
+        "chunk_list(iter(iterable), n)", "list(iterable)[:n]")
+    assert [f.kind for f in check_change("more.py", public, gone, "Simpler faster `ichunked`")] == [
+        "removed-definition"]
+    # never called in its own module: it is there for another one
+    uncalled = "def _helper(x):\n    return x\n\n\ndef api():\n    return 1\n"
+    assert [f.kind for f in check_change("util.py", uncalled, "def api():\n    return 1\n", "Tidy")] == [
+        "removed-definition"]
+    # another file of the proposal still imports it
+    user = ("tests/test_more.py", "from more import _ichunk\n", "from more import _ichunk\n\nX = 1\n")
+    assert [f.kind for f in check_changes([("more.py", old, inlined), user], "Simpler faster `ichunked`")] == [
+        "removed-definition"]
+
+
+def test_a_private_helper_another_module_imports_is_removed_from_under_it(tmp_path):
+    """Real commit (tqdm, "simplify terminal size detection"): ``_screen_shape_linux`` and two more
+    went from utils.py with their last use there, while the module ``_utils.py`` went on importing
+    them. The repository is searched (its work tree with untracked files, or a commit's tree)."""
+    old = ("def _screen_shape_linux(fp):\n    return fp\n\n\n"
+           "def screen_shape(fp):\n    return _screen_shape_linux(fp)\n")
+    new = "def screen_shape(fp):\n    return fp\n"
+    repo = tmp_path / "repo"
+    repo.mkdir()
+    git(repo, "init", "-q")
+    (repo / "utils.py").write_text(old)
+    (repo / "cli.py").write_text("from utils import screen_shape\n")
+    git(repo, "add", ".")
+    git(repo, "commit", "-qm", "start")
+    from amigo.checks import repository_uses
+    uses = repository_uses(repo)
+    assert check_changes([("utils.py", old, new)], "simplify terminal size detection", repository=uses) == []
+    (repo / "_utils.py").write_text("from utils import _screen_shape_linux  # noqa\n")  # untracked
+    (finding,) = check_changes([("utils.py", old, new)], "simplify terminal size detection", repository=uses)
+    assert finding.kind == "removed-definition" and "_screen_shape_linux" in finding.message
+    git(repo, "add", ".")
+    git(repo, "commit", "-qm", "shim")
+    commit = git(repo, "rev-parse", "HEAD").strip()
+    (repo / "_utils.py").unlink()  # the commit's tree is searched, not the work tree
+    assert check_changes([("utils.py", old, new)], "x", repository=repository_uses(repo, commit))
+    assert check_changes([("utils.py", old, new)], "x", repository=repository_uses(repo)) == []
+    # outside git the folder's files are searched
+    plain = tmp_path / "plain"
+    plain.mkdir()
+    (plain / "_utils.py").write_text("from utils import _screen_shape_linux\n")
+    assert check_changes([("utils.py", old, new)], "x", repository=repository_uses(plain))
+
+
+def test_the_engine_searches_its_repository_for_a_private_helper_it_lets_go(repo):
+    """The session's proposal is checked against the person's other modules: a helper inlined
+    away is fine until another module imports it."""
+    (repo / "shapes.py").write_text("def _area(w, h):\n    return w * h\n\n\n"
+                                    "def area(w, h):\n    return _area(w, h)\n")
+    answer = ("shapes.py\n<<<<<<< SEARCH\ndef _area(w, h):\n    return w * h\n\n\n"
+              "def area(w, h):\n    return _area(w, h)\n=======\ndef area(w, h):\n    return w * h\n"
+              ">>>>>>> REPLACE\n")
+    with RecordedModelServer(answer) as server:
+        session, _ = session_for(repo, server, edit_format="blocks", repair_attempts=0)
+        inlined = session.propose(session.make_request("make area faster", "shapes.py"))
+        (repo / "report.py").write_text("from shapes import _area\n")
+        imported = session.propose(session.make_request("make area faster", "shapes.py"))
+    assert inlined.ok and not inlined.findings
+    assert [f.kind for f in imported.findings] == ["removed-definition"] and "_area" in imported.findings[0].message
+
+
+def test_a_test_replaced_by_another_is_a_warning_and_one_removed_an_error():
+    """Real commits: "Raise exception for invalid size in windowed()" replaced test_negative by
+    tests of the new error, "Add `ne` validator" the class TestLtLeGeGt by one for all five. A test
+    gone with none added is still an error (a model that deletes the failing test)."""
+    old = ("class WindowedTests(TestCase):\n    def test_basic(self):\n        assert 1\n\n"
+           "    def test_negative(self):\n        assert windowed([], -1)\n")
+    replaced = old.replace("test_negative", "test_invalid_size")
+    (finding,) = check_change("tests/test_more.py", old, replaced.replace("-1", "0"), "Raise for invalid size")
+    assert (finding.kind, finding.level) == ("removed-definition", "warning")
+    assert "WindowedTests.test_negative" in finding.message and "test_invalid_size" in finding.message
+    dropped = old.replace("    def test_negative(self):\n        assert windowed([], -1)\n", "")
+    (finding,) = check_change("tests/test_more.py", old, dropped, "Raise for invalid size")
+    assert (finding.kind, finding.level) == ("removed-definition", "error")
+    # a class of tests replaced: one finding, not one per method
+    renamed_class = replaced.replace("-1", "0").replace("WindowedTests", "WindowTests")
+    (finding,) = check_change("tests/test_more.py", old, renamed_class, "Raise for invalid size")
+    assert finding.level == "warning" and "class WindowedTests" not in finding.message
+    # outside a test module a test-named function is code like any other
+    assert check_change("more.py", old, replaced.replace("-1", "0"), "Raise for invalid size")[0].level == "error"
+
+
 def test_definitions_for_an_old_python_may_go_when_its_support_is_dropped():
     """Real commit (jinja, "drop Python 3.6"): tb_set_next and the ctypes fallback, defined under
     ``if sys.version_info >= (3, 7): ... else: ...``, went with the old versions."""
