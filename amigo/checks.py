@@ -763,12 +763,41 @@ def _entries_not_removed(changes: Sequence[tuple[str, str | None, str]], instruc
         comment = _DATA_COMMENT.get(datafiles.format_of(path) or "")
         before, after = ("\n".join(line for line in (text or "").splitlines() if not comment or not comment.match(line))
                          for text in (old, new))
-        if any(len(term.findall(after)) < len(term.findall(before)) for term in terms):
+        if (any(len(term.findall(after)) < len(term.findall(before)) for term in terms)
+                or _whole_value_gone(before, after, terms) or _excluded(path, old, new, terms)):
             return []
     path, targets = held[0]
     named = ", ".join(_key_text(key) for key in targets[:MAX_KEYS_NAMED])
     return [Finding("not-done", "error", path, f"still has {named}, which the instruction asks to remove: "
                                                "make the change asked")]
+
+
+# A line's value, its key or list dash and quotes aside (``entry: flake8``, ``- "3.8"``, ``py38,``)
+_LINE_VALUE = re.compile(r"""^\s*(?:-\s+)?(?:[\w.-]+\s*[:=]\s*)?["']?(.*?)["']?\s*,?\s*$""")
+# A key under which what is written is left out ("exclude", "skip", "ignore", "omit", "deselect")
+_EXCLUDING = re.compile(r"^(exclude|skip|ignore|omit|deselect|disable)", re.IGNORECASE)
+
+
+def _whole_value_gone(before: str, after: str, terms: list[re.Pattern]) -> bool:
+    """Whether a line whose whole value is a term is gone: pre-commit-hooks' "remove flake8" made the
+    hook's ``entry: flake8`` a shim that names flake8 twice, so the term's count went up."""
+    def whole(text: str) -> Counter:
+        return Counter(line.strip() for line in text.splitlines()
+                       if (value := _LINE_VALUE.match(line)) and any(term.fullmatch(value.group(1)) for term in terms))
+    return bool(whole(before) - whole(after))
+
+
+def _excluded(path: str, old: str | None, new: str, terms: list[re.Pattern]) -> bool:
+    """Whether a term is written anew under a key that leaves things out: packaging's "ci: drop 3.13t
+    on Windows" added ``exclude: [{os: Windows, python_version: "3.13t"}]`` to the job's matrix."""
+    fmt = datafiles.format_of(path)
+    found = datafiles.keys(new, fmt) if fmt else None
+    if not found:
+        return False
+    old_lines, new_lines = set((old or "").splitlines()), new.splitlines()
+    return any(line is not None and 0 < line <= len(new_lines) and new_lines[line - 1] not in old_lines
+               and any(term.search(new_lines[line - 1]) for term in terms)
+               for key, lines in found.items() if any(_EXCLUDING.match(part) for part in key) for line in lines)
 
 
 def check_changes(changes: Sequence[tuple[str, str | None, str]], instruction: str,

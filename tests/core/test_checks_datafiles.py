@@ -303,6 +303,31 @@ def test_a_removal_asked_of_entries_that_all_stay_is_not_done():
     assert check_changes([("tox.ini", tox, nothing.replace("# Remove py38, add py313\n", "")),
                           ("ci.yml", ci, ci.replace("py38", "py39"))], instruction) == []
     assert check_changes([("tox.ini", tox, nothing)], "Add py313") == []
+    # an entry added beside one the removal names is not the removal
+    listed = tox.replace("py{38,39,310}", "py38, py39")
+    assert check_changes([("tox.ini", listed, listed.replace("py39", "py39, py313"))], instruction)[0].kind == "not-done"
+
+
+def test_a_removal_made_by_a_shim_or_an_exclusion_is_done():
+    """Real commits: pre-commit-hooks' "remove flake8 and suggest pycqa/flake8" made the hook's
+    ``entry: flake8`` a shim that names flake8 twice and kept the dependency; packaging's "ci: drop
+    3.13t on Windows" added the version to the matrix's ``exclude``."""
+    hooks = "-   id: flake8\n    name: Flake8\n    entry: flake8\n    language: python\n"
+    cfg = "[options]\ninstall_requires =\n    flake8\n    pyyaml\n"
+    shim = hooks.replace("entry: flake8", "entry: pre-commit-hooks-removed flake8 flake8 https://gitlab.com/pycqa/flake8")
+    instruction = "remove flake8 and suggest pycqa/flake8"
+    assert check_changes([(".pre-commit-hooks.yaml", hooks, shim), ("setup.cfg", cfg, cfg)], instruction) == []
+    renamed = hooks.replace("name: Flake8", "name: Flake8 (removed)")
+    (finding,) = check_changes([(".pre-commit-hooks.yaml", hooks, renamed), ("setup.cfg", cfg, cfg)], instruction)
+    assert finding.kind == "not-done" and "install_requires[flake8]" in finding.message
+    matrix = ("jobs:\n  test:\n    strategy:\n      matrix:\n        os: [Ubuntu, Windows]\n"
+              "        python_version: [\"3.12\", \"3.13t\"]\n    runs-on: ${{ matrix.os }}\n")
+    excluded = matrix.replace("    runs-on", "        exclude:\n          - os: Windows\n"
+                                             "            python_version: \"3.13t\"\n    runs-on")
+    instruction = "ci: drop 3.13t on Windows"
+    assert check_changes([("test.yml", matrix, excluded)], instruction) == []
+    included = excluded.replace("exclude:", "include:")
+    assert check_changes([("test.yml", matrix, included)], instruction)[0].kind == "not-done"
 
 
 def test_most_of_any_text_file_gone_is_refused():
