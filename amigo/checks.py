@@ -900,7 +900,9 @@ def _data_findings(path: str, old: str, new: str, fmt: str, instruction: str,
     asked = _asked_keys(had, old, instruction, by_line=removal)
     if not asked and removal and _KEY_WORDS.search(instruction):
         return []  # "Remove the unused settings": which keys, only the answer says
-    return _key_findings(path, had, datafiles.keys(new, fmt, jsonc) or {}, asked, instruction, selection)
+    # an INI option that held a list holds one still when one word is left (``envlist = py39``)
+    lists = frozenset(key[:-2] for key in had if key[-1].startswith(datafiles.ENTRY)) if fmt == "ini" else frozenset()
+    return _key_findings(path, had, datafiles.keys(new, fmt, jsonc, lists) or {}, asked, instruction, selection)
 
 
 def _asked_keys(had: dict[datafiles.KeyPath, list[int | None]], old: str, instruction: str,

@@ -89,18 +89,19 @@ def jsonc_to_json(text: str) -> str:
     return "".join(out)
 
 
-def _load(text: str, fmt: str, jsonc: bool = False) -> Any:
-    """The parsed document(s); raises the format's own error."""
+def _load(text: str, fmt: str, jsonc: bool = False, lists: frozenset[KeyPath] = frozenset()) -> Any:
+    """The parsed document(s); raises the format's own error. ``lists``: INI options read as lists
+    even when they hold one word (see _ini_value)."""
     if fmt == "json":
         return json.loads(jsonc_to_json(text) if jsonc else text)
     if fmt == "toml":
         return tomllib.loads(text)
     if fmt == "ini":
-        return _ini(text)
+        return _ini(text, lists)
     return list(yaml.compose_all(text, Loader=yaml.SafeLoader))
 
 
-def _ini(text: str) -> dict[str, dict[str, Any]]:
+def _ini(text: str, lists: frozenset[KeyPath] = frozenset()) -> dict[str, dict[str, Any]]:
     """An INI file (``setup.cfg``, ``tox.ini``, ``.flake8``) as setuptools, tox and flake8 read it
     with ``configparser``: sections of options, names kept as written, no interpolation (``%``
     and ``{posargs}`` are the tools' business); a section or an option given twice is an error,
@@ -111,17 +112,19 @@ def _ini(text: str) -> dict[str, dict[str, Any]]:
                                        delimiters=("=", ":"))
     parser.optionxform = str  # type: ignore[assignment, method-assign]  # keep the case as written
     parser.read_string(text)
-    return {section: {name: _ini_value(value) for name, value in parser.items(section, raw=True)}
+    return {section: {name: _ini_value(value, (section, name) in lists)
+                      for name, value in parser.items(section, raw=True)}
             for section in parser.sections()}
 
 
-def _ini_value(value: str | None) -> Any:
+def _ini_value(value: str | None, listed: bool = False) -> Any:
     """A list of entries for a value of several lines or a comma list on one line (see
-    ini_entries), else the value as it is."""
+    ini_entries), else the value as it is. ``listed``: a list even of one word (``envlist = py38,
+    py39`` answered with ``envlist = py39`` keeps py39; read alone, one word is a plain value)."""
     if value is None:
         return value
     entries = [entry for line in value.splitlines() for entry in ini_entries(line)]
-    return entries if "\n" in value or len(entries) > 1 else value
+    return entries if "\n" in value or len(entries) > 1 or (listed and entries) else value
 
 
 def ini_entries(line: str) -> list[str]:
@@ -224,13 +227,15 @@ def syntax_error(text: str, fmt: str, jsonc: bool = False) -> tuple[str, int | N
 
 
 @functools.lru_cache(maxsize=16)
-def keys(text: str, fmt: str, jsonc: bool = False) -> dict[KeyPath, list[int | None]] | None:
+def keys(text: str, fmt: str, jsonc: bool = False,
+         lists: frozenset[KeyPath] = frozenset()) -> dict[KeyPath, list[int | None]] | None:
     """Every mapping key of ``text`` as a path (list items are ``*``) -> the line of each time it
     occurs (a path under a list occurs once per item), where that is known; None when ``text``
-    does not parse. Cached, so callers only read it: every candidate is checked against the
-    same old text."""
+    does not parse. ``lists``: INI options (section, option) read as lists even of one word (what
+    an old text wrote as lists). Cached, so callers only read it: every candidate is checked
+    against the same old text."""
     try:
-        loaded = _load(text, fmt, jsonc)
+        loaded = _load(text, fmt, jsonc, lists)
     except _ERRORS:
         return None
     found: dict[KeyPath, list[int | None]] = {}

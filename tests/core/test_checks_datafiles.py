@@ -257,6 +257,10 @@ def test_a_comma_list_on_one_ini_line_holds_entries():
     assert "tox.envlist[lint] (old line 2)" in finding.message, finding.message
     assert check_change("tox.ini", tox, tox.replace("E203,W503", "E203,W503,E501"), "Also ignore E501") == []
     assert check_change("tox.ini", tox, tox.replace(", py39", ""), "Drop py39") == []
+    # a list left with one word is a list still: only the entry dropped is gone
+    assert check_change("tox.ini", tox, tox.replace("E203,W503", "W503"), "Stop ignoring E203") == []
+    (finding,) = check_change("tox.ini", tox, tox.replace("E203,W503", "W503"), "Also check E501")
+    assert "flake8.ignore[E203]" in finding.message and "W503" not in finding.message, finding.message
     # an entry's line is its own, not that of the first entry of the name (tqdm's testenv:perf
     # was shown losing deps[pytest] and commands[pytest] both at line 13)
     perf = "[testenv:perf]\ndeps =\n    pytest\ncommands =\n    pytest --perf\n"
