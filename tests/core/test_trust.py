@@ -250,6 +250,38 @@ def test_the_engine_searches_its_repository_for_a_private_helper_it_lets_go(repo
     assert [f.kind for f in imported.findings] == ["removed-definition"] and "_area" in imported.findings[0].message
 
 
+def test_methods_a_class_gets_without_writing_them_are_not_lost():
+    """"Make Point a dataclass" takes __init__ and __repr__ away (the decorator writes them; tomlkit's
+    "remove the extra indentation" did so with Trivia); a method pulled up into a base class of
+    the file is inherited; a base gained from elsewhere may define what went (a warning: tomlkit's
+    "full methods of integer and float" made Float inherit _CustomFloat and dropped __add__)."""
+    old = ("class Point:\n    def __init__(self, x, y):\n        self.x = x\n        self.y = y\n\n"
+           "    def __repr__(self):\n        return f'Point({self.x}, {self.y})'\n\n"
+           "    def norm(self):\n        return (self.x ** 2 + self.y ** 2) ** 0.5\n")
+    fields = ("class Point:\n    x: float\n    y: float\n\n"
+              "    def norm(self):\n        return (self.x ** 2 + self.y ** 2) ** 0.5\n")
+    for decorated in ("from dataclasses import dataclass\n\n\n@dataclass\n",
+                      "import attrs\n\n\n@attrs.define(slots=True)\n"):
+        assert check_change("p.py", old, decorated + fields, "Make Point a dataclass") == []
+    assert [f.message.split(",")[0] for f in check_change("p.py", old, fields, "Make Point a dataclass")] == [
+        "removes the method Point.__init__", "removes the method Point.__repr__"]
+    # a dataclass does not write norm
+    lost = check_change("p.py", old, "from dataclasses import dataclass\n\n\n@dataclass\n"
+                        "class Point:\n    x: float\n    y: float\n", "Make Point a dataclass")
+    assert [(f.kind, f.message.split(",")[0]) for f in lost if f.kind == "removed-definition"] == [
+        ("removed-definition", "removes the method Point.norm")]
+    shapes = ("class Shape:\n    def area(self):\n        return 0\n\n\n"
+              "class Square(Shape):\n    def describe(self):\n        return str(self.area())\n")
+    pulled = ("class Shape:\n    def area(self):\n        return 0\n\n    def describe(self):\n"
+              "        return str(self.area())\n\n\nclass Square(Shape):\n    pass\n")
+    assert check_change("shapes.py", shapes, pulled, "Share the description") == []
+    gained = shapes.replace("class Square(Shape):", "class Square(Shape, Described):").replace(
+        "    def describe(self):\n        return str(self.area())\n", "    pass\n")
+    (finding,) = check_change("shapes.py", shapes, "from described import Described\n\n\n" + gained,
+                              "Share the description")
+    assert finding.level == "warning" and "now inherits from Described" in finding.message
+
+
 def test_a_test_replaced_by_another_is_a_warning_and_one_removed_an_error():
     """Real commits: "Raise exception for invalid size in windowed()" replaced test_negative by
     tests of the new error, "Add `ne` validator" the class TestLtLeGeGt by one for all five. A test
