@@ -14,9 +14,13 @@ diff they skimmed would write that. Findings are carried on the proposal:
   defined inside another (part of that one's body); one defined again in another
   file of the proposal (moved, see check_changes), or as another kind (a function
   made a class), or, where the old file did not parse, anywhere; and, when the
-  instruction drops an old Python, one defined for it under ``if``/``try``. One
-  defined again under another name with the same code is named as a rename, a
-  warning for private and test names;
+  instruction drops an old Python, one defined for it under ``if``/``try``; a
+  private helper whose last use in its module went with it, when no other module
+  uses it (check_changes' ``repository``); a method the class now gets without
+  writing it (``@dataclass``, or a base class of the file). One defined again under
+  another name with the same code is named as a rename, a warning for private and
+  test names; a test replaced by another in its test module, and a method of a
+  class that gained a base defined elsewhere, are warnings;
 * ``duplicate-definition`` (error): a second top-level function or class of
   the same name, which silently replaces the first;
 * ``undefined-name`` (error, Python): a name the change uses that the file
