@@ -332,6 +332,10 @@ def test_a_removal_made_by_a_shim_or_an_exclusion_is_done():
     assert check_changes([("test.yml", matrix, excluded)], instruction) == []
     included = excluded.replace("exclude:", "include:")
     assert check_changes([("test.yml", matrix, included)], instruction)[0].kind == "not-done"
+    # an ignore line rewritten with the entry still on it leaves out nothing more than before
+    flake8 = "[flake8]\nignore = E203,W503\nmax-line-length = 88\n"
+    (finding,) = check_changes([("setup.cfg", flake8, flake8.replace("W503", "W503,W504"))], "Drop W503")
+    assert finding.kind == "not-done"
 
 
 def test_most_of_any_text_file_gone_is_refused():

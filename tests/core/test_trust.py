@@ -275,6 +275,15 @@ def test_methods_a_class_gets_without_writing_them_are_not_lost():
     pulled = ("class Shape:\n    def area(self):\n        return 0\n\n    def describe(self):\n"
               "        return str(self.area())\n\n\nclass Square(Shape):\n    pass\n")
     assert check_change("shapes.py", shapes, pulled, "Share the description") == []
+    # an override deleted falls back to what the base had all along: that is a change of behaviour
+    overridden = pulled.replace("    pass\n", "    def describe(self):\n        return 'square'\n")
+    (finding,) = check_change("shapes.py", overridden, pulled, "Share the description")
+    assert finding.message.startswith("removes the method Square.describe") and finding.level == "error"
+    # as is a method a dataclass had written for itself
+    custom = ("from dataclasses import dataclass\n\n\n@dataclass\nclass Point:\n    x: float\n\n"
+              "    def __eq__(self, other):\n        return abs(self.x - other.x) < 1e-9\n")
+    (finding,) = check_change("p.py", custom, custom[:custom.index("\n    def __eq__")] + "\n", "Tidy Point")
+    assert finding.message.startswith("removes the method Point.__eq__")
     gained = shapes.replace("class Square(Shape):", "class Square(Shape, Described):").replace(
         "    def describe(self):\n        return str(self.area())\n", "    pass\n")
     (finding,) = check_change("shapes.py", shapes, "from described import Described\n\n\n" + gained,
