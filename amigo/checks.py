@@ -19,7 +19,7 @@ diff they skimmed would write that. Findings are carried on the proposal:
   uses it (check_changes' ``repository``); a method the class now gets without
   writing it (``@dataclass``, or a base class of the file). One defined again under
   another name with the same code is named as a rename, a warning for private and
-  test names; a test replaced by another in its test module, and a method of a
+  test names that no other module uses; a test replaced by another in its test module, and a method of a
   class that gained a base defined elsewhere, are warnings;
 * ``duplicate-definition`` (error): a second top-level function or class of
   the same name, which silently replaces the first;
@@ -447,7 +447,9 @@ def _definition_findings(path: str, old: str, new: str, language: str, instructi
         line = min(before[(scope, name, kind)])
         if line in renamed_to:
             new_name = renamed_to[line]
-            harmless = name.startswith(("_", "test")) or in_tests
+            # a private or test name is nobody else's, unless another module uses it all the same
+            harmless = ((name.startswith(("_", "test")) or in_tests)
+                        and not (used_elsewhere is not None and used_elsewhere(name)))
             findings.append(Finding("removed-definition", "warning" if harmless else "error", path,
                                     f"renames the {kind} {qualified} to {new_name}, the same code"
                                     + ("" if harmless else ", which the instruction did not ask for (whatever "

@@ -226,6 +226,13 @@ def test_a_private_helper_another_module_imports_is_removed_from_under_it(tmp_pa
     (repo / "_utils.py").unlink()  # the commit's tree is searched, not the work tree
     assert check_changes([("utils.py", old, new)], "x", repository=repository_uses(repo, commit))
     assert check_changes([("utils.py", old, new)], "x", repository=repository_uses(repo)) == []
+    # a private helper renamed with its uses is nobody else's business, unless another module
+    # imports it by its old name: then the rename breaks that module
+    renamed = old.replace("_screen_shape_linux", "_shape_linux")
+    (finding,) = check_changes([("utils.py", old, renamed)], "x", repository=repository_uses(repo, commit))
+    assert (finding.level, finding.message.split(",")[0]) == (
+        "error", "renames the function _screen_shape_linux to _shape_linux")
+    assert check_changes([("utils.py", old, renamed)], "x", repository=uses) == []
     # outside git the folder's files are searched
     plain = tmp_path / "plain"
     plain.mkdir()
