@@ -233,6 +233,12 @@ def test_a_private_helper_another_module_imports_is_removed_from_under_it(tmp_pa
     assert (finding.level, finding.message.split(",")[0]) == (
         "error", "renames the function _screen_shape_linux to _shape_linux")
     assert check_changes([("utils.py", old, renamed)], "x", repository=uses) == []
+    # a test is never imported: one renamed is a warning whatever other modules hold a test of its name
+    (repo / "test_more.py").write_text("def test_reset():\n    assert True\n")
+    tests = "def test_reset():\n    assert 1\n"
+    (finding,) = check_changes([("test_utils.py", tests, tests.replace("test_reset", "test_resets_styles"))], "x",
+                               repository=uses)
+    assert finding.level == "warning" and "renames the function test_reset" in finding.message
     # outside git the folder's files are searched
     plain = tmp_path / "plain"
     plain.mkdir()
