@@ -421,8 +421,7 @@ def _definition_findings(path: str, old: str, new: str, language: str, instructi
     renamed_to = _python_renames(old, new) if language == "python" else {}
     drops_python = bool(_DROPS_PYTHON.search(instruction))
     provided, new_bases = _python_class_methods(old, new) if language == "python" else ({}, {})
-    let_go = {name for name in (_helpers_gone_with_their_uses(old, new) if language == "python" else ())
-              if used_elsewhere is None or not used_elsewhere(name)}
+    helpers_gone = _helpers_gone_with_their_uses(old, new) if language == "python" else frozenset()
     in_tests = bool(_TEST_PATH.search(path))
     new_tests = sorted({name for key in set(after) - set(before) if in_tests and _is_test(name := key[1])})
     excused: set[str] = set()
@@ -434,8 +433,9 @@ def _definition_findings(path: str, old: str, new: str, language: str, instructi
                 or any(word in loose_name(name) for word in built_on) or loose_name(name) in spelt
                 or where == {"local"}  # part of its function's body, which may change
                 or (drops_python and where == {"conditional"})  # the branch for an old Python
-                or name in let_go  # a private helper whose last use went with it
-                or name in provided.get(scope, ())):  # made by @dataclass, or inherited from a class of the file
+                or name in provided.get(scope, ())  # made by @dataclass, or inherited from a class of the file
+                # a private helper whose last use went with it (last: it may search the repository)
+                or (name in helpers_gone and not (used_elsewhere is not None and used_elsewhere(name)))):
             excused.add(qualified)  # a class asked away takes its methods with it
             continue
         if scope in new_bases and kind == "method":
@@ -529,11 +529,12 @@ def _python_class_methods(old: str, new: str) -> tuple[dict[str, frozenset[str]]
     had = given(before)
     provided = {name: frozenset(names - had.get(name, set())) for name, names in given(now).items()}
     gained = {}
+    defined_here = {node.name for node in now.values()}
     for name, node in now.items():
         if name in before:
             old_bases = {last_part(base) for base in before[name].bases}
             gained[name] = [base for base in map(last_part, node.bases)
-                            if base and base not in old_bases and base not in {c.name for c in now.values()}]
+                            if base and base not in old_bases and base not in defined_here]
     return provided, {name: bases for name, bases in gained.items() if bases}
 
 
@@ -900,10 +901,13 @@ def check_changes(changes: Sequence[tuple[str, str | None, str]], instruction: s
                 made[path] = set(_definitions(new, language)) - set(_definitions(old or "", language))
     paths = frozenset(path for path, _, _ in changes)
 
+    @functools.cache
+    def in_repository(name: str) -> bool:  # one search per name and proposal, whichever file asks
+        return repository is not None and repository(name, paths)
+
     def used_elsewhere(path: str) -> Callable[[str], bool]:
         others = [new for other, _, new in changes if other != path]
-        return lambda name: (any(re.search(rf"\b{re.escape(name)}\b", text) for text in others)
-                             or (repository is not None and repository(name, paths)))
+        return lambda name: any(re.search(rf"\b{re.escape(name)}\b", text) for text in others) or in_repository(name)
 
     findings = [finding for path, old, new in changes for finding in check_change(
         path, old, new, instruction, selection[1] if selection and selection[0] == path else None,
