@@ -14,7 +14,9 @@ diff they skimmed would write that. Findings are carried on the proposal:
   defined inside another (part of that one's body); one defined again in another
   file of the proposal (moved, see check_changes), or as another kind (a function
   made a class), or, where the old file did not parse, anywhere; and, when the
-  instruction drops an old Python, one defined for it under ``if``/``try``; a
+  instruction drops an old Python, one defined for it under ``if``/``try`` or a
+  test skipped by the Python version; when it removes what is deprecated without
+  naming it, one whose own code speaks of the deprecation; a
   private helper whose last use in its module went with it, when no other module
   uses it (check_changes' ``repository``); a method the class now gets without
   writing it (``@dataclass``, or a base class of the file). One defined again under
@@ -420,6 +422,7 @@ def _definition_findings(path: str, old: str, new: str, language: str, instructi
     places = _python_places(old) if language == "python" else {}
     renamed_to = _python_renames(old, new) if language == "python" else {}
     drops_python = bool(_DROPS_PYTHON.search(instruction))
+    deprecated = _python_deprecated(old) if language == "python" and _removes_deprecated(instruction) else frozenset()
     provided, new_bases = _python_class_methods(old, new) if language == "python" else ({}, {})
     helpers_gone = _helpers_gone_with_their_uses(old, new) if language == "python" else frozenset()
     in_tests = bool(_TEST_PATH.search(path))
@@ -432,7 +435,8 @@ def _definition_findings(path: str, old: str, new: str, language: str, instructi
         if (re.search(rf"\b{re.escape(name)}\b", instruction) or removal_asked or scope in excused
                 or any(word in loose_name(name) for word in built_on) or loose_name(name) in spelt
                 or where == {"local"}  # part of its function's body, which may change
-                or (drops_python and where == {"conditional"})  # the branch for an old Python
+                or (drops_python and where == {"conditional"})  # the branch (or the test) for an old Python
+                or any(line in deprecated for line in before[(scope, name, kind)])
                 or name in provided.get(scope, ())  # made by @dataclass, or inherited from a class of the file
                 # a private helper whose last use went with it (last: it may search the repository)
                 or (name in helpers_gone and not (used_elsewhere is not None and used_elsewhere(name)))):
@@ -591,8 +595,10 @@ def _python_places(text: str) -> dict[int, str]:
     def visit(body: list[ast.stmt], place: str) -> None:
         for node in body:
             if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
-                places[node.lineno] = place
-                visit(node.body, place if isinstance(node, ast.ClassDef) else "local")
+                # a test skipped on the Pythons of today runs only under a condition, as if under an ``if``
+                gated = any(_VERSION_SKIP.search(ast.unparse(decorator)) for decorator in node.decorator_list)
+                places[node.lineno] = "conditional" if gated and place == "direct" else place
+                visit(node.body, places[node.lineno] if isinstance(node, ast.ClassDef) else "local")
             else:
                 for field in ("body", "orelse", "finalbody", "handlers", "cases"):
                     for child in getattr(node, field, None) or ():
@@ -602,6 +608,37 @@ def _python_places(text: str) -> dict[int, str]:
 
     visit(tree.body, "direct")
     return places
+
+
+# A decorator that skips a test by the Python version: ``@skipIf(version_info[:2] >= (3, 9), ...)``,
+# ``@pytest.mark.skipif(PY_3_10_PLUS, ...)``; such a test goes when that Python's support does
+_VERSION_SKIP = re.compile(r"skip\w*\(.*(\bversion_info\b|\bPY(THON)?_?[23](_?\d+)*(_?PLUS|_OR_\w+)?\b)",
+                           re.IGNORECASE | re.DOTALL)
+
+
+def _python_deprecated(text: str) -> frozenset[int]:
+    """The lines of the function and class definitions whose own code (decorators included) speaks of
+    a deprecation: ``warnings.warn(..., DeprecationWarning)``, ``@deprecated``, ``pytest.deprecated_call()``,
+    "is deprecated" in a docstring. "Remove deprecated extensions" points at them and at their tests."""
+    tree = _python_tree(text)
+    if tree is None:
+        return frozenset()
+    lines = text.splitlines()
+    marked = set()
+    for node in ast.walk(tree):
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+            first = min([node.lineno] + [d.lineno for d in node.decorator_list])
+            if re.search(r"deprecat", "\n".join(lines[first - 1:node.end_lineno or node.lineno]), re.IGNORECASE):
+                marked.add(node.lineno)
+    return frozenset(marked)
+
+
+def _removes_deprecated(instruction: str) -> bool:
+    """Whether the instruction removes what is deprecated without naming it in code ("remove deprecated
+    extensions", "Drop the deprecated legacy resolve mode"; not "Remove deprecated zip_equal", whose
+    name says which)."""
+    return (any(re.search(r"\bdeprecat", clause, re.IGNORECASE) for clause in _REMOVAL_CLAUSE.findall(instruction))
+            and not _names_to_remove(instruction)[0])
 
 
 def _python_renames(old: str, new: str) -> dict[int, str]:

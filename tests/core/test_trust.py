@@ -344,6 +344,43 @@ def test_definitions_for_an_old_python_may_go_when_its_support_is_dropped():
     assert check_change("debug.py", plain, "def render(tb):\n    return tb\n", "drop Python 3.6")
 
 
+def test_a_test_skipped_on_todays_pythons_may_go_when_the_old_one_is_dropped():
+    """Real commits: attrs' "Drop Python 3.9" removed ``@pytest.mark.skipif(PY_3_10_PLUS)``
+    test_match_args_pre_310, more-itertools' "Fully drop Python 3.9" a test skipped by
+    ``version_info``. A test skipped for another reason stays a test removed."""
+    def module(decorator: str) -> str:
+        return (f"class TestAutoDetect:\n    def test_match_args(self):\n        assert 1\n\n"
+                f"    {decorator}\n    def test_match_args_pre_310(self):\n        assert 2\n")
+    kept = "class TestAutoDetect:\n    def test_match_args(self):\n        assert 1\n"
+    for decorator in ('@pytest.mark.skipif(PY_3_10_PLUS, reason="Pre-3.10 only.")',
+                      "@skipIf(version_info[:2] >= (3, 9), 'strict=True missing on 3.9')"):
+        assert check_change("tests/test_make.py", module(decorator), kept, "Drop Python 3.9 (#1603)") == []
+        (finding,) = check_change("tests/test_make.py", module(decorator), kept, "Fix match_args")
+        assert (finding.kind, finding.level) == ("removed-definition", "error")
+    windows = module('@pytest.mark.skipif(sys.platform == "win32", reason="no fork")')
+    (finding,) = check_change("tests/test_make.py", windows, kept, "Drop Python 3.9")
+    assert "TestAutoDetect.test_match_args_pre_310" in finding.message and finding.level == "error"
+
+
+def test_what_is_deprecated_may_go_when_the_deprecated_is_asked_away():
+    """Real commits (jinja): "remove deprecated extensions" took the classes whose __init__ warned
+    DeprecationWarning; "remove deprecated legacy resolve mode" took Context.__init_subclass__ and the
+    test that expected the warning (``pytest.deprecated_call()``). Nothing that does not speak of a
+    deprecation goes with them, and a removal that names its code in the instruction lets only that go."""
+    old = ("import warnings\n\n\nclass Extension:\n    pass\n\n\nclass WithExtension(Extension):\n"
+           "    def __init__(self):\n        warnings.warn('The with extension is deprecated', DeprecationWarning)\n\n\n"
+           "def test_legacy_context():\n    with pytest.deprecated_call():\n        WithExtension()\n\n\n"
+           "def loopcontrols():\n    return 1\n")
+    without = old.split("class WithExtension")[0] + "def loopcontrols():\n    return 1\n"
+    assert check_change("ext.py", old, without, "remove deprecated extensions") == []
+    lost = [f.message for f in check_change("ext.py", old, without.replace("def loopcontrols():\n    return 1\n",
+                                                                           ""), "remove deprecated extensions")]
+    assert lost == ["removes the function loopcontrols, which the instruction did not ask for"]
+    # not a removal of what is deprecated, or one that names its code
+    for instruction in ("Deprecate the with extension", "Remove deprecated `zip_equal`"):
+        lost = [f.message for f in check_change("ext.py", old, without, instruction) if f.kind == "removed-definition"]
+        assert len(lost) == 3 and "removes the class WithExtension" in lost[0], instruction
+
 def test_a_function_made_a_class_of_the_same_name_is_not_lost():
     """Real commit (tqdm, "drop py<=3.6"): the function FakeEvent became a class FakeEvent."""
     old = "def FakeEvent():\n    event = object()\n    return event\n"
