@@ -31,6 +31,9 @@ diff they skimmed would write that. Findings are carried on the proposal:
   fails with NameError when it runs, at import time when it is at module level,
   or a rename done in part (a use of the old name left behind: the message
   names the new one);
+* ``endless-recursion`` (error, Python): a function made to call itself before
+  anything in it can return (its body replaced by a call of itself): every call
+  recurses until RecursionError;
 * ``removed-selection`` (error): most of the selected lines (or file) gone,
   when the instruction asks for no lines to go (a rename asks for none);
 * ``import-time-code`` (error, Python): a module that ran nothing when imported
@@ -168,7 +171,8 @@ class Finding:
     """
 
     kind: str  # syntax | removed-definition | duplicate-definition | undefined-name | removed-selection |
-    #            removed-key | import-time-code | out-of-scope | not-done | check-command | format
+    #            removed-key | import-time-code | out-of-scope | not-done | check-command | format |
+    #            endless-recursion
     level: str
     path: str
     message: str
@@ -771,6 +775,79 @@ def _undefined_name_findings(path: str, old: str, new: str) -> list[Finding]:
     return findings
 
 
+def _endless_recursions(text: str) -> dict[str, int]:
+    """Functions that call themselves before anything else can return: name -> the line of the
+    call (``def escape(s, quote=True): return escape(s, quote=True) + "&#x60;"``). Every call of
+    such a function recurses until RecursionError. Only what surely binds the name to the function
+    itself counts: not a method (there a bare name is the module's), not a decorated function (a
+    dispatcher or cache may stand behind the name), not a name bound anywhere else in the file."""
+    tree = _python_tree(text)
+    if tree is None:
+        return {}
+    bound = Counter(node.name for node in ast.walk(tree)
+                    if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)))
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Name) and isinstance(node.ctx, (ast.Store, ast.Del)):
+            bound[node.id] += 1
+        elif isinstance(node, ast.alias):
+            bound[(node.asname or node.name).split(".")[0]] += 1
+        elif isinstance(node, (ast.Global, ast.Nonlocal)):
+            bound.update(node.names)
+    found: dict[str, int] = {}
+
+    def calls_itself(node: ast.AST, name: str) -> int | None:
+        """The line of a call of ``name`` that surely runs when ``node`` runs."""
+        if isinstance(node, (ast.Lambda, ast.GeneratorExp, ast.ListComp, ast.SetComp, ast.DictComp,
+                             ast.IfExp, ast.BoolOp)):
+            return None  # runs later, or maybe not at all
+        if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id == name:
+            return node.lineno
+        return next((line for child in ast.iter_child_nodes(node) if (line := calls_itself(child, name))), None)
+
+    def visit(node: ast.AST, in_class: bool) -> None:
+        for child in ast.iter_child_nodes(node):
+            if isinstance(child, (ast.FunctionDef, ast.AsyncFunctionDef)):
+                arguments = child.args
+                parameters = {a.arg for a in arguments.posonlyargs + arguments.args + arguments.kwonlyargs}
+                parameters |= {a.arg for a in (arguments.vararg, arguments.kwarg) if a is not None}
+                if not (in_class or child.decorator_list or bound[child.name] > 1 or child.name in parameters):
+                    for statement in child.body:  # up to the first that may return or branch
+                        if _raises_or_goes_on(statement):  # a guard: ``if not 1 <= month <= 12: raise ...``
+                            statement = statement.test
+                        elif not isinstance(statement, (ast.Expr, ast.Assign, ast.AugAssign, ast.AnnAssign,
+                                                        ast.Assert, ast.Return)):
+                            break
+                        if line := calls_itself(statement, child.name):
+                            found[child.name] = line
+                            break
+                        if isinstance(statement, ast.Return):
+                            break
+                visit(child, False)
+            else:
+                visit(child, isinstance(child, ast.ClassDef) or in_class)
+
+    visit(tree, False)
+    return found
+
+
+def _raises_or_goes_on(statement: ast.stmt) -> bool:
+    """Whether ``statement`` is an ``if`` without ``else`` whose body ends by raising, with nothing in it
+    that could return or leave a loop: every way through it either raises or goes on to what follows."""
+    return (isinstance(statement, ast.If) and not statement.orelse and isinstance(statement.body[-1], ast.Raise)
+            and all(isinstance(inner, (ast.Expr, ast.Assign, ast.AugAssign, ast.AnnAssign, ast.Raise))
+                    for inner in statement.body))
+
+
+def _endless_recursion_findings(path: str, old: str, new: str) -> list[Finding]:
+    """A finding for each function the change makes call itself before anything else (see
+    _endless_recursions); one that did so before is the person's."""
+    before = _endless_recursions(old)
+    return [Finding("endless-recursion", "error", path,
+                    f"makes the function {name} call itself at line {line} before it can return: every call "
+                    "would recurse until RecursionError", line)
+            for name, line in _endless_recursions(new).items() if name not in before]
+
+
 # What makes top-level code that runs at import something the person asked for.
 _RUNNING_WORDS = re.compile(r"\b(print\w*|assert\w*|examples?|usage|demo\w*|tests?|testing|doctests?|calls?|"
                             r"run|runs|running|script|main|__main__|log\w*|import time|on import)\b", re.IGNORECASE)
@@ -974,7 +1051,7 @@ def check_change(path: str, old: str | None, new: str, instruction: str,
         return _text_findings(path, old, new, instruction, selection)
     findings = _syntax_findings(path, old, new, language)
     if language == "python" and not findings:
-        findings += _undefined_name_findings(path, old, new)
+        findings += _undefined_name_findings(path, old, new) + _endless_recursion_findings(path, old, new)
     if old:
         findings += _definition_findings(path, old, new, language, instruction, elsewhere, used_elsewhere)
         findings += _selection_findings(path, old, new, selection, instruction)

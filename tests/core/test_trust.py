@@ -1125,6 +1125,41 @@ def test_a_name_the_change_uses_that_nothing_defines_is_flagged(repo):
     assert check_change("m.py", old, new.replace("users_list_to_tuple()", "[]"), "x") == []
 
 
+def test_a_function_made_to_call_itself_before_it_can_return_is_flagged():
+    """What the embedded model wrote for "Also replace backticks with &#x60; when quote is true"
+    (html.escape; 23 of its wrong answers in the check corpus): the body replaced by a call of the
+    function itself. It parses, compiles and names nothing undefined; every call recurses."""
+    old = 'def escape(s, quote=True):\n    """Escape s."""\n    return s.replace("&", "&amp;")\n'
+    new = 'def escape(s, quote=True):\n    """Escape s."""\n    return escape(s, quote=True) + "&#x60;"\n'
+    (finding,) = check_change("html.py", old, new, "Also replace backticks with &#x60; when quote is true.")
+    assert (finding.kind, finding.level, finding.line) == ("endless-recursion", "error", 3)
+    assert "makes the function escape call itself at line 3 before it can return" in finding.message
+    after_a_statement = old.replace('    return s.replace', '    s = escape(s)\n    return s.replace')
+    assert [f.kind for f in check_change("html.py", old, after_a_statement, "x")] == ["endless-recursion"]
+    # past a guard that raises ("Raise a ValueError when year is negative", calendar.monthrange)
+    guarded = ("def monthrange(year, month):\n    if not 1 <= month <= 12:\n        raise ValueError(month)\n"
+               "    return (f'{monthrange(year, month)} days')\n")
+    (finding,) = check_change("calendar.py", guarded.replace("monthrange(year, month)} days", "month} days"),
+                              guarded, "Raise a ValueError when year is negative.")
+    assert (finding.kind, finding.line) == ("endless-recursion", 4)
+    # recursion that may end, or that runs through another binding of the name, is not flagged
+    for body in ("    if not s:\n        return s\n    return escape(s[1:])\n",
+                 "    return escape(s[1:]) if s else s\n",
+                 "    return s and escape(s[1:])\n",
+                 "    return [escape(part) for part in s]\n",
+                 "    return lambda: escape(s)\n",
+                 "    if s:\n        return s\n    return escape(s)\n",
+                 "    if not s:\n        raise ValueError\n    else:\n        return s\n    return escape(s)\n"):
+        assert check_change("html.py", old, f"def escape(s, quote=True):\n{body}", "x") == [], body
+    method = old + "\n\nclass Markup:\n    def escape(self, s):\n        return escape(s)\n"
+    dispatched = "@dispatch(object)\n" + new + "\n\n@dispatch(object, object)\ndef escape(s, quote):\n    return s\n"
+    rebound = new + "\n\nescape = functools.cache(escape)\n"
+    for text in (method, dispatched, rebound):
+        assert [f for f in check_change("html.py", old, text, "x") if f.kind == "endless-recursion"] == []
+    # one that recursed before the change is the person's (a test of the recursion limit)
+    assert check_change("html.py", new, new.replace("&#x60;", "&#96;"), "x") == []
+
+
 def test_a_rename_done_in_part_is_flagged_with_the_likely_fix():
     """The shape a rename task invites ("Rename the variable head to directory", posixpath.dirname of
     the trust tasks): the assignments renamed, a use left behind. It parses, and raises NameError."""
