@@ -16,7 +16,7 @@ diff they skimmed would write that. Findings are carried on the proposal:
   made a class), or, where the old file did not parse, anywhere; and, when the
   instruction drops an old Python, one defined for it under ``if``/``try`` or a
   test skipped by the Python version; when it removes what is deprecated without
-  naming it, one whose own code speaks of the deprecation; a
+  naming it, one that is itself deprecated (not one that warns of an argument); a
   private helper whose last use in its module went with it, when no other module
   uses it (check_changes' ``repository``); a method the class now gets without
   writing it (``@dataclass``, or a base class of the file). One defined again under
@@ -600,7 +600,7 @@ def _python_places(text: str) -> dict[int, str]:
         for node in body:
             if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
                 # a test skipped on the Pythons of today runs only under a condition, as if under an ``if``
-                gated = any(_VERSION_SKIP.search(ast.unparse(decorator)) for decorator in node.decorator_list)
+                gated = any(_skipped_by_python_version(decorator) for decorator in node.decorator_list)
                 places[node.lineno] = "conditional" if gated and place == "direct" else place
                 visit(node.body, places[node.lineno] if isinstance(node, ast.ClassDef) else "local")
             else:
@@ -614,27 +614,49 @@ def _python_places(text: str) -> dict[int, str]:
     return places
 
 
-# A decorator that skips a test by the Python version: ``@skipIf(version_info[:2] >= (3, 9), ...)``,
+# A test skipped by the Python version: the condition of ``@skipIf(version_info[:2] >= (3, 9), ...)`` or
 # ``@pytest.mark.skipif(PY_3_10_PLUS, ...)``; such a test goes when that Python's support does
-_VERSION_SKIP = re.compile(r"skip\w*\(.*(\bversion_info\b|\bPY(THON)?_?[23](_?\d+)*(_?PLUS|_OR_\w+)?\b)",
-                           re.IGNORECASE | re.DOTALL)
+_VERSION_CONDITION = re.compile(r"\bversion_info\b|\bsys\.version\b|(?<![A-Za-z0-9])PY(THON)?_?[23]", re.IGNORECASE)
+
+
+def _skipped_by_python_version(decorator: ast.expr) -> bool:
+    """Whether ``decorator`` skips (or runs only) its test by the Python version: a ``skip...(...)`` call
+    whose condition, its first argument, speaks of the version (not its reason, "PY3 only")."""
+    if not (isinstance(decorator, ast.Call) and decorator.args):
+        return False
+    func = decorator.func
+    name = func.attr if isinstance(func, ast.Attribute) else func.id if isinstance(func, ast.Name) else ""
+    return name.lower().startswith("skip") and bool(_VERSION_CONDITION.search(ast.unparse(decorator.args[0])))
+
+
+_DEPRECATION = re.compile(r"deprecat", re.IGNORECASE)
+_CONSTRUCTORS = frozenset({"__init__", "__new__", "__post_init__", "__init_subclass__"})
 
 
 def _python_deprecated(text: str) -> frozenset[int]:
-    """The lines of the function and class definitions whose own code (decorators included) speaks of
-    a deprecation: ``warnings.warn(..., DeprecationWarning)``, ``@deprecated``, ``pytest.deprecated_call()``,
-    "is deprecated" in a docstring. "Remove deprecated extensions" points at them and at their tests."""
+    """The lines of the definitions that are themselves deprecated: decorated ``@deprecated``, saying so
+    in their docstring, or warning of it in their body's own statements, not under a condition (that
+    is a deprecated argument or mode, not the function); a class whose constructor is deprecated; a
+    test that expects the warning (``pytest.deprecated_call()``). "Remove deprecated extensions"
+    points at them."""
     tree = _python_tree(text)
     if tree is None:
         return frozenset()
-    lines = text.splitlines()
-    marked = set()
-    for node in ast.walk(tree):
-        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
-            first = min([node.lineno] + [d.lineno for d in node.decorator_list])
-            if re.search(r"deprecat", "\n".join(lines[first - 1:node.end_lineno or node.lineno]), re.IGNORECASE):
-                marked.add(node.lineno)
-    return frozenset(marked)
+
+    def deprecated(node: ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef) -> bool:
+        docstring = ast.get_docstring(node) or ""
+        if _DEPRECATION.search(docstring) or any(_DEPRECATION.search(ast.unparse(d)) for d in node.decorator_list):
+            return True
+        if isinstance(node, ast.ClassDef):
+            return any(deprecated(child) for child in node.body
+                       if isinstance(child, (ast.FunctionDef, ast.AsyncFunctionDef)) and child.name in _CONSTRUCTORS)
+        if node.name.startswith("test"):
+            return bool(_DEPRECATION.search(ast.unparse(node)))
+        return any(isinstance(statement, ast.Expr) and _DEPRECATION.search(ast.unparse(statement))
+                   for statement in node.body)
+
+    return frozenset(node.lineno for node in ast.walk(tree)
+                     if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)) and deprecated(node))
 
 
 def _removes_deprecated(instruction: str) -> bool:

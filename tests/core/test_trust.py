@@ -357,9 +357,10 @@ def test_a_test_skipped_on_todays_pythons_may_go_when_the_old_one_is_dropped():
         assert check_change("tests/test_make.py", module(decorator), kept, "Drop Python 3.9 (#1603)") == []
         (finding,) = check_change("tests/test_make.py", module(decorator), kept, "Fix match_args")
         assert (finding.kind, finding.level) == ("removed-definition", "error")
-    windows = module('@pytest.mark.skipif(sys.platform == "win32", reason="no fork")')
-    (finding,) = check_change("tests/test_make.py", windows, kept, "Drop Python 3.9")
-    assert "TestAutoDetect.test_match_args_pre_310" in finding.message and finding.level == "error"
+    for other in ('@pytest.mark.skipif(sys.platform == "win32", reason="no fork")',
+                  '@pytest.mark.skipif(not HAS_FORK, reason="PY3 only")'):
+        (finding,) = check_change("tests/test_make.py", module(other), kept, "Drop Python 3.9")
+        assert "TestAutoDetect.test_match_args_pre_310" in finding.message and finding.level == "error"
 
 
 def test_what_is_deprecated_may_go_when_the_deprecated_is_asked_away():
@@ -375,6 +376,12 @@ def test_what_is_deprecated_may_go_when_the_deprecated_is_asked_away():
     assert check_change("ext.py", old, without, "remove deprecated extensions") == []
     lost = [f.message for f in check_change("ext.py", old, without.replace("def loopcontrols():\n    return 1\n",
                                                                            ""), "remove deprecated extensions")]
+    assert lost == ["removes the function loopcontrols, which the instruction did not ask for"]
+    # a function that warns of one deprecated argument is not itself deprecated
+    warns_of_an_argument = old.replace("    return 1\n", "    if strict is not None:\n        warnings.warn("
+                                       "'strict is deprecated', DeprecationWarning)\n    return 1\n")
+    lost = [f.message for f in check_change("ext.py", warns_of_an_argument, without.split("def loopcontrols")[0],
+                                            "remove deprecated extensions")]
     assert lost == ["removes the function loopcontrols, which the instruction did not ask for"]
     # not a removal of what is deprecated, or one that names its code
     for instruction in ("Deprecate the with extension", "Remove deprecated `zip_equal`"):
