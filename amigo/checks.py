@@ -817,14 +817,25 @@ def _endless_recursions(text: str) -> dict[str, int]:
             bound.update(node.names)
     found: dict[str, int] = {}
 
-    def calls_itself(node: ast.AST, name: str) -> int | None:
-        """The line of a call of ``name`` that surely runs when ``node`` runs."""
+    def calls_itself(node: ast.AST, name: str, runs_by: type | None, under: ast.AST | None = None) -> int | None:
+        """The line of a call of ``name`` that surely runs when ``node`` runs. ``runs_by``: what must
+        hold the call for its body to run too (``yield from`` in a generator, ``await`` in a coroutine
+        function, where a bare call only makes the generator or the coroutine)."""
         if isinstance(node, (ast.Lambda, ast.GeneratorExp, ast.ListComp, ast.SetComp, ast.DictComp,
                              ast.IfExp, ast.BoolOp)):
             return None  # runs later, or maybe not at all
-        if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id == name:
+        if (isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id == name
+                and (runs_by is None or isinstance(under, runs_by))):
             return node.lineno
-        return next((line for child in ast.iter_child_nodes(node) if (line := calls_itself(child, name))), None)
+        return next((line for child in ast.iter_child_nodes(node)
+                     if (line := calls_itself(child, name, runs_by, node))), None)
+
+    def own_nodes(function: ast.AST) -> Iterator[ast.AST]:
+        """The nodes of ``function``'s own body, not of the functions and classes defined in it."""
+        for child in ast.iter_child_nodes(function):
+            if not isinstance(child, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef, ast.Lambda)):
+                yield child
+                yield from own_nodes(child)
 
     def visit(node: ast.AST, in_class: bool) -> None:
         for child in ast.iter_child_nodes(node):
@@ -832,14 +843,17 @@ def _endless_recursions(text: str) -> dict[str, int]:
                 arguments = child.args
                 parameters = {a.arg for a in arguments.posonlyargs + arguments.args + arguments.kwonlyargs}
                 parameters |= {a.arg for a in (arguments.vararg, arguments.kwarg) if a is not None}
-                if not (in_class or child.decorator_list or bound[child.name] > 1 or child.name in parameters):
+                generator = any(isinstance(node, (ast.Yield, ast.YieldFrom)) for node in own_nodes(child))
+                runs_by = ast.YieldFrom if generator else ast.Await if isinstance(child, ast.AsyncFunctionDef) else None
+                if not (in_class or child.decorator_list or bound[child.name] > 1 or child.name in parameters
+                        or (generator and isinstance(child, ast.AsyncFunctionDef))):
                     for statement in child.body:  # up to the first that may return or branch
                         if _raises_or_goes_on(statement):  # a guard: ``if not 1 <= month <= 12: raise ...``
                             statement = statement.test
                         elif not isinstance(statement, (ast.Expr, ast.Assign, ast.AugAssign, ast.AnnAssign,
                                                         ast.Assert, ast.Return)):
                             break
-                        if line := calls_itself(statement, child.name):
+                        if line := calls_itself(statement, child.name, runs_by):
                             found[child.name] = line
                             break
                         if isinstance(statement, ast.Return):

@@ -1158,6 +1158,14 @@ def test_a_function_made_to_call_itself_before_it_can_return_is_flagged():
                  "    if s:\n        return s\n    return escape(s)\n",
                  "    if not s:\n        raise ValueError\n    else:\n        return s\n    return escape(s)\n"):
         assert check_change("html.py", old, f"def escape(s, quote=True):\n{body}", "x") == [], body
+    # a generator's or a coroutine function's call of itself only makes a generator or a coroutine
+    assert check_change("walk.py", "def walk(t):\n    yield t\n", "def walk(t):\n    inner = walk(t)\n    yield t\n",
+                        "x") == []
+    assert check_change("walk.py", "async def get(t):\n    return t\n", "async def get(t):\n    return get(t)\n",
+                        "x") == []
+    for endless in ("def walk(t):\n    yield from walk(t)\n", "async def walk(t):\n    return await walk(t)\n"):
+        assert [f.kind for f in check_change("walk.py", "def walk(t):\n    return t\n", endless, "x")] == [
+            "endless-recursion"], endless
     method = old + "\n\nclass Markup:\n    def escape(self, s):\n        return escape(s)\n"
     dispatched = "@dispatch(object)\n" + new + "\n\n@dispatch(object, object)\ndef escape(s, quote):\n    return s\n"
     rebound = new + "\n\nescape = functools.cache(escape)\n"
