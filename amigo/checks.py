@@ -644,16 +644,18 @@ def _python_deprecated(text: str) -> frozenset[int]:
         return frozenset()
 
     def deprecated(node: ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef) -> bool:
-        docstring = ast.get_docstring(node) or ""
-        if _DEPRECATION.search(docstring) or any(_DEPRECATION.search(ast.unparse(d)) for d in node.decorator_list):
+        summary, *rest = (ast.get_docstring(node) or "").splitlines() or [""]
+        # its summary line, or a line that starts with it (".. deprecated:: 3.1"), not "The x argument is deprecated"
+        said = _DEPRECATION.search(summary) or any(re.match(r"\W*deprecated\b", line, re.IGNORECASE) for line in rest)
+        if said or any(_DEPRECATION.search(ast.unparse(d)) for d in node.decorator_list):
             return True
         if isinstance(node, ast.ClassDef):
             return any(deprecated(child) for child in node.body
                        if isinstance(child, (ast.FunctionDef, ast.AsyncFunctionDef)) and child.name in _CONSTRUCTORS)
         if node.name.startswith("test"):
             return bool(_DEPRECATION.search(ast.unparse(node)))
-        return any(isinstance(statement, ast.Expr) and _DEPRECATION.search(ast.unparse(statement))
-                   for statement in node.body)
+        return any(isinstance(statement, ast.Expr) and isinstance(statement.value, ast.Call)  # not the docstring
+                   and _DEPRECATION.search(ast.unparse(statement)) for statement in node.body)
 
     return frozenset(node.lineno for node in ast.walk(tree)
                      if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)) and deprecated(node))

@@ -377,6 +377,12 @@ def test_what_is_deprecated_may_go_when_the_deprecated_is_asked_away():
     lost = [f.message for f in check_change("ext.py", old, without.replace("def loopcontrols():\n    return 1\n",
                                                                            ""), "remove deprecated extensions")]
     assert lost == ["removes the function loopcontrols, which the instruction did not ask for"]
+    documented = old.replace("    return 1\n", '    """Loop controls.\n\n    .. deprecated:: 3.0\n    """\n    return 1\n')
+    assert check_change("ext.py", documented, without.split("def loopcontrols")[0], "remove deprecated extensions") == []
+    of_an_argument = old.replace("    return 1\n", '    """Loop controls.\n\n    The x argument is deprecated.\n'
+                                 '    """\n    return 1\n')
+    assert len(check_change("ext.py", of_an_argument, without.split("def loopcontrols")[0],
+                            "remove deprecated extensions")) == 1
     # a function that warns of one deprecated argument is not itself deprecated
     warns_of_an_argument = old.replace("    return 1\n", "    if strict is not None:\n        warnings.warn("
                                        "'strict is deprecated', DeprecationWarning)\n    return 1\n")
