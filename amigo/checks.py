@@ -799,15 +799,21 @@ def _undefined_name_findings(path: str, old: str, new: str) -> list[Finding]:
     return findings
 
 
-def _endless_recursions(text: str) -> dict[str, int]:
-    """Functions that call themselves before anything else can return: name -> the line of the
-    call (``def escape(s, quote=True): return escape(s, quote=True) + "&#x60;"``). Every call of
+# Statements that neither return nor branch: a function's body runs on past them
+_PLAIN_STATEMENTS = (ast.Expr, ast.Assign, ast.AugAssign, ast.AnnAssign)
+
+
+@functools.lru_cache(maxsize=16)
+def _endless_recursions(text: str) -> tuple[tuple[str, int], ...]:
+    """Functions that call themselves before anything else can return: (name, the line of the
+    call) (``def escape(s, quote=True): return escape(s, quote=True) + "&#x60;"``). Every call of
     such a function recurses until RecursionError. Only what surely binds the name to the function
     itself counts: not a method (there a bare name is the module's), not a decorated function (a
-    dispatcher or cache may stand behind the name), not a name bound anywhere else in the file."""
+    dispatcher or cache may stand behind the name), not a name bound anywhere else in the file.
+    Cached: every candidate's check reads the same old text."""
     tree = _python_tree(text)
     if tree is None:
-        return {}
+        return ()
     bound = Counter(node.name for node in ast.walk(tree)
                     if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)))
     for node in ast.walk(tree):
@@ -845,15 +851,14 @@ def _endless_recursions(text: str) -> dict[str, int]:
                 arguments = child.args
                 parameters = {a.arg for a in arguments.posonlyargs + arguments.args + arguments.kwonlyargs}
                 parameters |= {a.arg for a in (arguments.vararg, arguments.kwarg) if a is not None}
-                generator = any(isinstance(node, (ast.Yield, ast.YieldFrom)) for node in own_nodes(child))
+                generator = any(isinstance(inner, (ast.Yield, ast.YieldFrom)) for inner in own_nodes(child))
                 runs_by = ast.YieldFrom if generator else ast.Await if isinstance(child, ast.AsyncFunctionDef) else None
                 if not (in_class or child.decorator_list or bound[child.name] > 1 or child.name in parameters
                         or (generator and isinstance(child, ast.AsyncFunctionDef))):
                     for statement in child.body:  # up to the first that may return or branch
                         if _raises_or_goes_on(statement):  # a guard: ``if not 1 <= month <= 12: raise ...``
                             statement = statement.test
-                        elif not isinstance(statement, (ast.Expr, ast.Assign, ast.AugAssign, ast.AnnAssign,
-                                                        ast.Assert, ast.Return)):
+                        elif not isinstance(statement, (*_PLAIN_STATEMENTS, ast.Assert, ast.Return)):
                             break
                         if line := calls_itself(statement, child.name, runs_by):
                             found[child.name] = line
@@ -865,25 +870,24 @@ def _endless_recursions(text: str) -> dict[str, int]:
                 visit(child, isinstance(child, ast.ClassDef) or in_class)
 
     visit(tree, False)
-    return found
+    return tuple(found.items())
 
 
 def _raises_or_goes_on(statement: ast.stmt) -> bool:
     """Whether ``statement`` is an ``if`` without ``else`` whose body ends by raising, with nothing in it
     that could return or leave a loop: every way through it either raises or goes on to what follows."""
     return (isinstance(statement, ast.If) and not statement.orelse and isinstance(statement.body[-1], ast.Raise)
-            and all(isinstance(inner, (ast.Expr, ast.Assign, ast.AugAssign, ast.AnnAssign, ast.Raise))
-                    for inner in statement.body))
+            and all(isinstance(inner, (*_PLAIN_STATEMENTS, ast.Raise)) for inner in statement.body))
 
 
 def _endless_recursion_findings(path: str, old: str, new: str) -> list[Finding]:
     """A finding for each function the change makes call itself before anything else (see
     _endless_recursions); one that did so before is the person's."""
-    before = _endless_recursions(old)
+    before = {name for name, _ in _endless_recursions(old)}
     return [Finding("endless-recursion", "error", path,
                     f"makes the function {name} call itself at line {line} before it can return: every call "
                     "would recurse until RecursionError", line)
-            for name, line in _endless_recursions(new).items() if name not in before]
+            for name, line in _endless_recursions(new) if name not in before]
 
 
 # What makes top-level code that runs at import something the person asked for.
