@@ -801,19 +801,28 @@ def _undefined_name_findings(path: str, old: str, new: str) -> list[Finding]:
 
 # Statements that neither return nor branch: a function's body runs on past them
 _PLAIN_STATEMENTS = (ast.Expr, ast.Assign, ast.AugAssign, ast.AnnAssign)
+# Builtins that only read their arguments: they change nothing, not even an iterator's place
+_READING_BUILTINS = frozenset({"isinstance", "issubclass", "len", "type", "callable", "hasattr", "id", "abs",
+                               "repr", "bool", "int", "float", "ord", "chr", "hash", "str"})
+# Expressions whose evaluation changes nothing, apart from the calls and ``in`` tests _changes_nothing reads
+_READING_NODES = (ast.Constant, ast.Name, ast.Attribute, ast.Subscript, ast.Slice, ast.Compare, ast.BoolOp,
+                  ast.UnaryOp, ast.BinOp, ast.Tuple, ast.List, ast.Set, ast.JoinedStr, ast.FormattedValue, ast.IfExp,
+                  ast.keyword, ast.expr_context, ast.operator, ast.boolop, ast.unaryop, ast.cmpop)
+_SCOPES = (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef, ast.Lambda)
 
 
-@functools.lru_cache(maxsize=16)
-def _endless_recursions(text: str) -> tuple[tuple[str, int], ...]:
-    """Functions that call themselves before anything else can return: (name, the line of the
-    call) (``def escape(s, quote=True): return escape(s, quote=True) + "&#x60;"``). Every call of
-    such a function recurses until RecursionError. Only what surely binds the name to the function
-    itself counts: not a method (there a bare name is the module's), not a decorated function (a
-    dispatcher or cache may stand behind the name), not a name bound anywhere else in the file.
-    Cached: every candidate's check reads the same old text."""
-    tree = _python_tree(text)
-    if tree is None:
-        return ()
+def _own_nodes(function: ast.AST) -> Iterator[ast.AST]:
+    """The nodes of ``function``'s own body, not of the functions and classes defined in it."""
+    for child in ast.iter_child_nodes(function):
+        if not isinstance(child, _SCOPES):
+            yield child
+            yield from _own_nodes(child)
+
+
+def _file_bindings(tree: ast.Module) -> Counter[str]:
+    """How many times each name is bound anywhere in the file (defined, assigned, deleted, imported,
+    declared global or nonlocal): a name bound once by its ``def`` surely is that function, and a
+    builtin bound nowhere surely is the builtin."""
     bound = Counter(node.name for node in ast.walk(tree)
                     if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)))
     for node in ast.walk(tree):
@@ -823,27 +832,108 @@ def _endless_recursions(text: str) -> tuple[tuple[str, int], ...]:
             bound[(node.asname or node.name).split(".")[0]] += 1
         elif isinstance(node, (ast.Global, ast.Nonlocal)):
             bound.update(node.names)
-    found: dict[str, int] = {}
+    return bound
 
-    def calls_itself(node: ast.AST, name: str, runs_by: type | None, under: ast.AST | None = None) -> int | None:
-        """The line of a call of ``name`` that surely runs when ``node`` runs. ``runs_by``: what must
-        hold the call for its body to run too (``yield from`` in a generator, ``await`` in a coroutine
-        function, where a bare call only makes the generator or the coroutine)."""
+
+def _changes_nothing(node: ast.AST, bound: Counter[str]) -> bool:
+    """Whether evaluating ``node`` surely changes nothing: names, constants, attribute and item reads,
+    comparisons, arithmetic and the reading builtins (bound nowhere in the file). ``x in y`` only of a
+    literal: ``in`` of an iterator consumes it."""
+    for inner in ast.walk(node):
+        if isinstance(inner, ast.Call):
+            if not (isinstance(inner.func, ast.Name) and inner.func.id in _READING_BUILTINS
+                    and not bound[inner.func.id]):
+                return False
+        elif isinstance(inner, ast.Compare):
+            if any(isinstance(op, (ast.In, ast.NotIn)) and not isinstance(right, (ast.Constant, ast.Tuple, ast.List,
+                                                                                   ast.Set))
+                   for op, right in zip(inner.ops, inner.comparators)):
+                return False
+        elif not isinstance(inner, _READING_NODES):
+            return False
+    return True
+
+
+def _binds_only_locals(statement: ast.stmt, bound: Counter[str], parameters: set[str]) -> bool:
+    """Whether ``statement`` changes nothing but local names other than the parameters: a docstring,
+    an assert or an assignment of what changes nothing."""
+    if isinstance(statement, ast.Expr):
+        return isinstance(statement.value, ast.Constant)
+    if isinstance(statement, ast.Assert):
+        return _changes_nothing(statement.test, bound) and (statement.msg is None
+                                                            or _changes_nothing(statement.msg, bound))
+    if isinstance(statement, (ast.Assign, ast.AnnAssign)) and statement.value is not None:
+        targets = statement.targets if isinstance(statement, ast.Assign) else [statement.target]
+        return (all(isinstance(target, ast.Name) and target.id not in parameters for target in targets)
+                and _changes_nothing(statement.value, bound))
+    return False
+
+
+def _leaves_or_goes_on_unchanged(statement: ast.stmt, bound: Counter[str], parameters: set[str]) -> bool:
+    """Whether every way through ``statement`` either leaves the function (returns or raises) or goes
+    on to what follows with nothing changed but local names: an ``if`` without ``else`` whose test
+    changes nothing and whose body ends by returning or raising (``if isinstance(items, list): return
+    items[:]``), or a ``try`` that only binds locals and whose every clause returns or raises."""
+    if any(isinstance(inner, (ast.Break, ast.Continue)) for inner in ast.walk(statement)):
+        return False
+    if isinstance(statement, ast.If):
+        return (not statement.orelse and isinstance(statement.body[-1], (ast.Return, ast.Raise))
+                and _changes_nothing(statement.test, bound))
+    return (isinstance(statement, ast.Try) and not statement.orelse and not statement.finalbody
+            and all(_binds_only_locals(inner, bound, parameters) for inner in statement.body)
+            and all(isinstance(handler.body[-1], (ast.Return, ast.Raise)) for handler in statement.handlers))
+
+
+def _passes_its_own_arguments(call: ast.Call, function: ast.FunctionDef | ast.AsyncFunctionDef) -> bool:
+    """Whether ``call`` gives ``function`` each of its parameters as the function got it, and nothing
+    else (``_copy_items(items)`` in ``def _copy_items(items)``)."""
+    arguments = function.args
+    positional = [a.arg for a in arguments.posonlyargs + arguments.args]
+    if (arguments.vararg or arguments.kwarg or len(call.args) > len(positional)
+            or any(isinstance(a, ast.Starred) for a in call.args)):
+        return False
+    given = dict(zip(positional, call.args))
+    for keyword in call.keywords:
+        if keyword.arg is None or keyword.arg in given:
+            return False
+        given[keyword.arg] = keyword.value
+    return set(given) == {*positional, *(a.arg for a in arguments.kwonlyargs)} and all(
+        isinstance(value, ast.Name) and value.id == parameter for parameter, value in given.items())
+
+
+@functools.lru_cache(maxsize=16)
+def _endless_recursions(text: str) -> tuple[tuple[str, int, bool], ...]:
+    """Functions that surely call themselves again whenever they get that far: (name, the line of the
+    call, whether guards that may return come first). Either the call comes before anything can
+    return (``def escape(s, quote=True): return escape(s, quote=True) + "&#x60;"``), or it comes past
+    guards that change nothing and passes the function's own arguments as it got them
+    (``if isinstance(items, list): return items[:]`` then ``return _copy_items(items)``): a call that
+    gets past the guards meets them again unchanged. Either way each such call recurses until
+    RecursionError. Only what surely binds the name to the function itself counts: not a method
+    (there a bare name is the module's), not a decorated function (a dispatcher or cache may stand
+    behind the name), not a name bound anywhere else in the file. Cached: every candidate's check
+    reads the same old text."""
+    tree = _python_tree(text)
+    if tree is None:
+        return ()
+    bound = _file_bindings(tree)
+    found: dict[str, tuple[int, bool]] = {}
+
+    def calls_itself(node: ast.AST, function: ast.FunctionDef | ast.AsyncFunctionDef, runs_by: type | None,
+                     as_called: bool, under: ast.AST | None = None) -> int | None:
+        """The line of a call of ``function`` that surely runs when ``node`` runs (``as_called``: one
+        that passes the function's own arguments). ``runs_by``: what must hold the call for its body
+        to run too (``yield from`` in a generator, ``await`` in a coroutine function, where a bare
+        call only makes the generator or the coroutine)."""
         if isinstance(node, (ast.Lambda, ast.GeneratorExp, ast.ListComp, ast.SetComp, ast.DictComp,
                              ast.IfExp, ast.BoolOp)):
             return None  # runs later, or maybe not at all
-        if (isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id == name
-                and (runs_by is None or isinstance(under, runs_by))):
+        if (isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id == function.name
+                and (runs_by is None or isinstance(under, runs_by))
+                and (not as_called or _passes_its_own_arguments(node, function))):
             return node.lineno
         return next((line for child in ast.iter_child_nodes(node)
-                     if (line := calls_itself(child, name, runs_by, node))), None)
-
-    def own_nodes(function: ast.AST) -> Iterator[ast.AST]:
-        """The nodes of ``function``'s own body, not of the functions and classes defined in it."""
-        for child in ast.iter_child_nodes(function):
-            if not isinstance(child, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef, ast.Lambda)):
-                yield child
-                yield from own_nodes(child)
+                     if (line := calls_itself(child, function, runs_by, as_called, node))), None)
 
     def visit(node: ast.AST, in_class: bool) -> None:
         for child in ast.iter_child_nodes(node):
@@ -851,26 +941,34 @@ def _endless_recursions(text: str) -> tuple[tuple[str, int], ...]:
                 arguments = child.args
                 parameters = {a.arg for a in arguments.posonlyargs + arguments.args + arguments.kwonlyargs}
                 parameters |= {a.arg for a in (arguments.vararg, arguments.kwarg) if a is not None}
-                generator = any(isinstance(inner, (ast.Yield, ast.YieldFrom)) for inner in own_nodes(child))
+                generator = any(isinstance(inner, (ast.Yield, ast.YieldFrom)) for inner in _own_nodes(child))
                 runs_by = ast.YieldFrom if generator else ast.Await if isinstance(child, ast.AsyncFunctionDef) else None
                 if not (in_class or child.decorator_list or bound[child.name] > 1 or child.name in parameters
                         or (generator and isinstance(child, ast.AsyncFunctionDef))):
+                    unchanged = True  # nothing run so far has changed anything but local names
+                    guarded = False  # something run so far may have returned
                     for statement in child.body:  # up to the first that may return or branch
-                        if _raises_or_goes_on(statement):  # a guard: ``if not 1 <= month <= 12: raise ...``
-                            statement = statement.test
-                        elif not isinstance(statement, (*_PLAIN_STATEMENTS, ast.Assert, ast.Return)):
+                        if not guarded and _raises_or_goes_on(statement):  # ``if not 1 <= month: raise ...``
+                            runs, changes_nothing = statement.test, _changes_nothing(statement.test, bound)
+                        elif unchanged and _leaves_or_goes_on_unchanged(statement, bound, parameters):
+                            guarded = True
+                            continue
+                        elif isinstance(statement, (*_PLAIN_STATEMENTS, ast.Assert, ast.Return)):
+                            runs, changes_nothing = statement, _binds_only_locals(statement, bound, parameters)
+                        else:
                             break
-                        if line := calls_itself(statement, child.name, runs_by):
-                            found[child.name] = line
+                        if line := calls_itself(runs, child, runs_by, as_called=guarded):
+                            found[child.name] = (line, guarded)
                             break
-                        if isinstance(statement, ast.Return):
+                        unchanged = unchanged and changes_nothing
+                        if isinstance(statement, ast.Return) or (guarded and not unchanged):
                             break
                 visit(child, False)
             else:
                 visit(child, isinstance(child, ast.ClassDef) or in_class)
 
     visit(tree, False)
-    return tuple(found.items())
+    return tuple((name, line, guarded) for name, (line, guarded) in found.items())
 
 
 def _raises_or_goes_on(statement: ast.stmt) -> bool:
@@ -883,11 +981,14 @@ def _raises_or_goes_on(statement: ast.stmt) -> bool:
 def _endless_recursion_findings(path: str, old: str, new: str) -> list[Finding]:
     """A finding for each function the change makes call itself before anything else (see
     _endless_recursions); one that did so before is the person's."""
-    before = {name for name, _ in _endless_recursions(old)}
+    before = {name for name, _, _ in _endless_recursions(old)}
     return [Finding("endless-recursion", "error", path,
+                    f"makes the function {name} call itself with the arguments it was given at line {line}, past "
+                    "checks that change nothing: a call that gets that far meets them again and would recurse "
+                    "until RecursionError" if guarded else
                     f"makes the function {name} call itself at line {line} before it can return: every call "
                     "would recurse until RecursionError", line)
-            for name, line in _endless_recursions(new) if name not in before]
+            for name, line, guarded in _endless_recursions(new) if name not in before]
 
 
 # What makes top-level code that runs at import something the person asked for.

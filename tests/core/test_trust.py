@@ -1181,6 +1181,46 @@ def test_a_function_made_to_call_itself_before_it_can_return_is_flagged():
     assert check_change("html.py", new, new.replace("&#x60;", "&#96;"), "x") == []
 
 
+def test_a_function_that_calls_itself_as_it_was_called_past_its_guards_is_flagged():
+    """What the embedded model wrote for "Use isinstance(items, list) instead of the type() comparison"
+    (argparse._copy_items): guards that return, then the function called again with its own argument.
+    A call that gets past the guards meets them again unchanged, so it recurses until RecursionError."""
+    old = ("def _copy_items(items):\n    if items is None:\n        return []\n    if type(items) is list:\n"
+           "        return items[:]\n    import copy\n    return copy.copy(items)\n")
+    new = ("def _copy_items(items):\n    if isinstance(items, list):\n        return items[:]\n"
+           "    if isinstance(items, (list, tuple)):\n        return tuple(items)\n    return _copy_items(items)\n")
+    (finding,) = check_change("argparse.py", old, new, "Use isinstance(items, list) instead of the type() comparison.")
+    assert (finding.kind, finding.level, finding.line) == ("endless-recursion", "error", 6)
+    assert finding.message.startswith("makes the function _copy_items call itself with the arguments it was given "
+                                      "at line 6, past checks that change nothing")
+    # past a try that only binds a local, every clause of which returns (recipes.tail's answer), and
+    # called by keyword, inside another call
+    tail = ("def tail(n, iterable):\n    try:\n        size = len(iterable)\n    except TypeError:\n"
+            "        return iter(iterable)\n    except Exception:\n        return False\n"
+            "    return list(tail(iterable=iterable, n=n))\n")
+    assert [f.kind for f in check_change("recipes.py", "def tail(n, iterable):\n    return iterable\n", tail,
+                                         "x")] == ["endless-recursion"]
+    # a call with other arguments, or past something that changes what the next call sees, may end
+    for body in ("    if not items:\n        return items\n    return _copy_items(items[1:])\n",
+                 "    if isinstance(items, list):\n        return items\n    return _copy_items(list(items))\n",
+                 "    if not items:\n        return items\n    items.pop()\n    return _copy_items(items)\n",
+                 "    if next(items, None) is None:\n        return []\n    return _copy_items(items)\n",
+                 "    if 1 in items:\n        return []\n    return _copy_items(items)\n",
+                 "    if not _cache:\n        return []\n    _cache.clear()\n    return _copy_items(items)\n",
+                 "    for item in items:\n        return item\n    return _copy_items(items)\n",
+                 "    try:\n        return items[0]\n    except IndexError:\n        pass\n    return _copy_items(items)\n"):
+        findings = check_change("argparse.py", old, f"def _copy_items(items):\n{body}", "x")
+        assert [f for f in findings if f.kind == "endless-recursion"] == [], body
+    # a default left out is a different argument; *args and **kwargs are not judged
+    assert check_change("f.py", "def f(a, b=1):\n    return a\n",
+                        "def f(a, b=1):\n    if a:\n        return b\n    return f(a)\n", "x") == []
+    assert check_change("f.py", "def f(*a):\n    return a\n",
+                        "def f(*a):\n    if a:\n        return a\n    return f(*a)\n", "x") == []
+    # a builtin the file binds anew may change things
+    shadowed = "len = print\n" + new.replace("isinstance(items, list)", "len(items)")
+    assert [f for f in check_change("argparse.py", old, shadowed, "x") if f.kind == "endless-recursion"] == []
+
+
 def test_a_rename_done_in_part_is_flagged_with_the_likely_fix():
     """The shape a rename task invites ("Rename the variable head to directory", posixpath.dirname of
     the trust tasks): the assignments renamed, a use left behind. It parses, and raises NameError."""
