@@ -991,6 +991,81 @@ def _endless_recursion_findings(path: str, old: str, new: str) -> list[Finding]:
             for name, line, guarded in _endless_recursions(new) if name not in before]
 
 
+def _local_bindings(function: ast.FunctionDef | ast.AsyncFunctionDef) -> Counter[str]:
+    """How many times each name is bound in ``function``'s own code (a comprehension's too: a walrus
+    there binds here); a name declared global or nonlocal counts as bound elsewhere, many times."""
+    bound: Counter[str] = Counter()
+    for node in (function, *_own_nodes(function)):
+        if node is not function and isinstance(node, ast.Name) and isinstance(node.ctx, (ast.Store, ast.Del)):
+            bound[node.id] += 1
+        elif node is not function and isinstance(node, ast.alias):
+            bound[(node.asname or node.name).split(".")[0]] += 1
+        elif isinstance(node, (ast.Global, ast.Nonlocal)):
+            bound.update({name: 2 ** 16 for name in node.names})
+        elif isinstance(node, ast.ExceptHandler | ast.MatchAs | ast.MatchStar) and node.name:
+            bound[node.name] += 1
+        elif isinstance(node, ast.MatchMapping) and node.rest:
+            bound[node.rest] += 1
+        for child in ast.iter_child_nodes(node):  # a definition is no node of its own, but binds its name here
+            if isinstance(child, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+                bound[child.name] += 1
+    return bound
+
+
+@functools.lru_cache(maxsize=16)
+def _unbound_in_handlers(text: str) -> tuple[tuple[str, int, int], ...]:
+    """Local names read in an ``except`` clause that only the last statement of its ``try`` binds:
+    (name, the line of the first read, the line of the binding). Whatever the clause caught was
+    raised before that binding was made, so every read there raises UnboundLocalError (``try: size =
+    len(iterable)`` / ``except TypeError: return islice(iterable, size - n)``). Not in a loop, where an
+    earlier round may have bound the name. Cached like _endless_recursions."""
+    tree = _python_tree(text)
+    if tree is None:
+        return ()
+    found: list[tuple[str, int, int]] = []
+
+    def tries(node: ast.AST, in_loop: bool = False) -> Iterator[ast.Try | ast.TryStar]:
+        for child in ast.iter_child_nodes(node):
+            if not isinstance(child, _SCOPES):
+                if isinstance(child, (ast.Try, ast.TryStar)) and not in_loop:
+                    yield child
+                yield from tries(child, in_loop or isinstance(child, (ast.For, ast.AsyncFor, ast.While)))
+
+    for function in ast.walk(tree):
+        if not isinstance(function, (ast.FunctionDef, ast.AsyncFunctionDef)):
+            continue
+        bound = _local_bindings(function)
+        arguments = function.args
+        parameters = {a.arg for a in arguments.posonlyargs + arguments.args + arguments.kwonlyargs}
+        parameters |= {a.arg for a in (arguments.vararg, arguments.kwarg) if a is not None}
+        for statement in tries(function):
+            last = statement.body[-1]
+            if not isinstance(last, (ast.Assign, ast.AnnAssign)) or last.value is None:
+                continue
+            targets = last.targets if isinstance(last, ast.Assign) else [last.target]
+            here = Counter(node.id for target in targets for node in ast.walk(target)
+                           if isinstance(node, ast.Name) and isinstance(node.ctx, ast.Store))
+            for name, times in here.items():
+                if name in parameters or bound[name] != times:
+                    continue  # bound before the try too, or elsewhere
+                reads = [node.lineno for handler in statement.handlers for node in _own_nodes(handler)
+                         if isinstance(node, ast.Name) and node.id == name and isinstance(node.ctx, ast.Load)]
+                if reads:
+                    found.append((name, min(reads), last.lineno))
+    return tuple(found)
+
+
+def _unbound_name_findings(path: str, old: str, new: str) -> list[Finding]:
+    """A finding for each name the change makes an ``except`` clause read unbound (see
+    _unbound_in_handlers); one read so before is the person's."""
+    before = {name for name, _, _ in _unbound_in_handlers(old)}
+    return [Finding("unbound-name", "error", path,
+                    f"reads {name} at line {line} in an except clause, but only the try's last statement (line "
+                    f"{bound_at}) binds it: whatever the clause caught was raised before that, so {name} is "
+                    "unbound there (UnboundLocalError)", line)
+            for name, line, bound_at in _unbound_in_handlers(new) if name not in before]
+
+
 # What makes top-level code that runs at import something the person asked for.
 _RUNNING_WORDS = re.compile(r"\b(print\w*|assert\w*|examples?|usage|demo\w*|tests?|testing|doctests?|calls?|"
                             r"run|runs|running|script|main|__main__|log\w*|import time|on import)\b", re.IGNORECASE)
@@ -1194,7 +1269,8 @@ def check_change(path: str, old: str | None, new: str, instruction: str,
         return _text_findings(path, old, new, instruction, selection)
     findings = _syntax_findings(path, old, new, language)
     if language == "python" and not findings:
-        findings += _undefined_name_findings(path, old, new) + _endless_recursion_findings(path, old, new)
+        findings += (_undefined_name_findings(path, old, new) + _unbound_name_findings(path, old, new)
+                     + _endless_recursion_findings(path, old, new))
     if old:
         findings += _definition_findings(path, old, new, language, instruction, elsewhere, used_elsewhere)
         findings += _selection_findings(path, old, new, selection, instruction)

@@ -1221,6 +1221,37 @@ def test_a_function_that_calls_itself_as_it_was_called_past_its_guards_is_flagge
     assert [f for f in check_change("argparse.py", old, shadowed, "x") if f.kind == "endless-recursion"] == []
 
 
+def test_a_name_read_in_an_except_clause_that_only_the_try_binds_is_flagged():
+    """What the embedded model wrote for "Raise for negative tail sizes on sized iterables"
+    (more_itertools' tail): ``size`` read in the clause that catches len()'s TypeError, where it was
+    never bound."""
+    old = ("def tail(n, iterable):\n    try:\n        size = len(iterable)\n    except TypeError:\n"
+           "        return iter(deque(iterable, maxlen=n))\n    else:\n"
+           "        return islice(iterable, max(0, size - n), None)\n")
+    new = old.replace("iter(deque(iterable, maxlen=n))", "islice(iterable, max(0, size - n))")
+    (finding,) = check_change("recipes.py", old, new, "Raise for negative tail sizes on sized iterables.")
+    assert (finding.kind, finding.level, finding.line) == ("unbound-name", "error", 5)
+    assert finding.message == ("reads size at line 5 in an except clause, but only the try's last statement "
+                               "(line 3) binds it: whatever the clause caught was raised before that, so size "
+                               "is unbound there (UnboundLocalError)")
+    # bound before the try, or by a statement the try runs on past, or in an earlier round of a loop:
+    # the clause may see it bound
+    for text in (old.replace("    try:\n", "    size = 0\n    try:\n"),
+                 old.replace("        size = len(iterable)\n", "        size = len(iterable)\n        check(size)\n"),
+                 "def f(rows):\n    for row in rows:\n        try:\n            size = len(row)\n"
+                 "        except TypeError:\n            print(size)\n",
+                 "def f(row):\n    try:\n        size = len(row)\n    except TypeError:\n        size = 0\n"
+                 "        print(size)\n",
+                 "def f(row):\n    global size\n    try:\n        size = len(row)\n    except TypeError:\n"
+                 "        print(size)\n",
+                 "def f(row):\n    try:\n        row.size = len(row)\n    except TypeError:\n        print(row.size)\n",
+                 "def f(size):\n    try:\n        size = len(size)\n    except TypeError:\n        print(size)\n"):
+        new_text = text.replace("iter(deque(iterable, maxlen=n))", "islice(iterable, max(0, size - n))")
+        assert [f for f in check_change("recipes.py", "", new_text, "x") if f.kind == "unbound-name"] == [], text
+    # one read so before is the person's
+    assert check_change("recipes.py", new, new.replace("max(0, size - n))\n", "max(0, size - n + 0))\n"), "x") == []
+
+
 def test_a_rename_done_in_part_is_flagged_with_the_likely_fix():
     """The shape a rename task invites ("Rename the variable head to directory", posixpath.dirname of
     the trust tasks): the assignments renamed, a use left behind. It parses, and raises NameError."""
