@@ -95,8 +95,8 @@ from amigo.context.tags import extract
 from amigo.edits import apply_answer
 from amigo.repofiles import git_ls_files
 from amigo.scope import (
-    asked_documentation, asks_for_code, documentation_changed, loose_name, prose_only, read_scope,
-    scope_difference,
+    Scope, asked_documentation, asks_for_code, documentation_changed, loose_name, name_uses, prose_only,
+    read_scope, scope_difference,
 )
 
 if TYPE_CHECKING:
@@ -1133,9 +1133,9 @@ def _not_done_findings(changes: Sequence[tuple[str, str | None, str]], instructi
         return []
     path = python[0][0]
     scope = read_scope(instruction)
+    if scope is not None and scope.kind == "rename":
+        return _rename_not_made(changes, scope)
     if scope is not None:
-        if scope.kind != "documentation":
-            return []
         changed = frozenset().union(*(documentation_changed(old, new) for _, old, new in python))
         missing = [kind for kind in asked_documentation(instruction) if kind not in changed]
         return [Finding("not-done", "error", path, f"changes no {missing[0]}, although the instruction asks for "
@@ -1145,6 +1145,28 @@ def _not_done_findings(changes: Sequence[tuple[str, str | None, str]], instructi
         return []
     return [Finding("not-done", "error", path, "changes only docstrings and comments, although the instruction "
                                                "asks for a change to the code")]
+
+
+def _rename_not_made(changes: Sequence[tuple[str, str | None, str]], scope: Scope) -> list[Finding]:
+    """A rename asked of a name the code of a changed Python file spells, that no changed file spells
+    fewer times after (a non-Python file counted by the word: the name may be a setting's key). The
+    embedded model answered "Rename the parameter object to data" by changing ``b''`` to ``b""``, and
+    others by rewording the docstring."""
+    held = ""
+    for path, old, new in changes:
+        if not old:
+            continue
+        if _parsed_language(path) == "python" and (before := name_uses(old, scope.old)) is not None:
+            after = name_uses(new, scope.old)
+            held = held or (path if before else "")
+        else:
+            word = re.compile(rf"\b{re.escape(scope.old)}\b")
+            before, after = len(word.findall(old)), len(word.findall(new))
+        if after is None or after < before:
+            return []
+    return [Finding("not-done", "error", held, f"does not rename {scope.old}: the code spells it as often as "
+                                                f"before, although the instruction asks to rename it to "
+                                                f"{scope.new}")] if held else []
 
 
 def _entries_not_removed(changes: Sequence[tuple[str, str | None, str]], instruction: str) -> list[Finding]:

@@ -414,6 +414,22 @@ def prose_only(old: str, new: str) -> bool:
     return _first_difference(before, after, None) is False
 
 
+def name_uses(text: str, name: str) -> int | None:
+    """How many times the code of ``text`` (Python) spells ``name``: as a variable, a parameter, an
+    attribute, a definition or an import; None when it does not parse. A rename made lowers it."""
+    try:
+        tree = ast.parse(text)
+    except (SyntaxError, ValueError):
+        return None
+    uses = 0
+    for node in ast.walk(tree):
+        if isinstance(node, ast.alias):
+            uses += name in (node.asname, node.name)
+        else:
+            uses += sum(getattr(node, field, None) == name for field in ("id", "arg", "attr", "name"))
+    return uses
+
+
 def documentation_changed(old: str, new: str) -> frozenset[str]:
     """Which of "type hints" and "docstrings or comments" differ between two Python texts (empty
     when either does not parse)."""

@@ -1252,6 +1252,23 @@ def test_a_name_read_in_an_except_clause_that_only_the_try_binds_is_flagged():
     assert check_change("recipes.py", new, new.replace("max(0, size - n))\n", "max(0, size - n + 0))\n"), "x") == []
 
 
+def test_a_rename_asked_and_not_made_is_not_done():
+    """What the embedded model answered to "Rename the parameter object to data" (pprint._wrap_bytes_repr):
+    ``b''`` changed to ``b""``, the rename nowhere."""
+    old = "def _wrap_bytes_repr(object, width):\n    current = b''\n    return object[:width] + current\n"
+    quoted = old.replace("b''", 'b""')
+    (finding,) = check_changes([("pprint.py", old, quoted)], "Rename the parameter object to data.")
+    assert (finding.kind, finding.level) == ("not-done", "error")
+    assert finding.message == ("does not rename object: the code spells it as often as before, although the "
+                               "instruction asks to rename it to data")
+    renamed = old.replace("object", "data")
+    assert check_changes([("pprint.py", old, renamed)], "Rename the parameter object to data.") == []
+    # made in another file of the proposal (a setting's key, a caller), or a name the code does not hold
+    settings = ("settings.toml", "object = 1\n", "data = 1\n")
+    assert check_changes([("pprint.py", old, quoted), settings], "Rename the parameter object to data.") == []
+    assert check_changes([("pprint.py", old, quoted)], "Rename the parameter thing to data.") == []
+
+
 def test_a_rename_done_in_part_is_flagged_with_the_likely_fix():
     """The shape a rename task invites ("Rename the variable head to directory", posixpath.dirname of
     the trust tasks): the assignments renamed, a use left behind. It parses, and raises NameError."""
