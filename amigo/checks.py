@@ -1066,6 +1066,54 @@ def _unbound_name_findings(path: str, old: str, new: str) -> list[Finding]:
             for name, line, bound_at in _unbound_in_handlers(new) if name not in before]
 
 
+# What makes a parameter the function no longer reads something the person asked for
+# (a feature removed, a deprecated argument kept for compatibility)
+_IGNORING_WORDS = re.compile(r"\b(remov\w*|delet\w*|drop\w*|get rid|ignor\w*|unused|deprecat\w*|compat\w*|"
+                             r"no-?op|stubs?)\b", re.IGNORECASE)
+
+
+@functools.lru_cache(maxsize=16)
+def _parameters_read(text: str) -> dict[str, tuple[dict[str, bool], int]] | None:
+    """For each function defined once in ``text``: whether its body reads each parameter (a function
+    nested in it counts: it reads the parameter when it runs), and the line of its ``def``. None when
+    ``text`` does not parse. A function that calls ``locals()`` or ``vars()`` reads them all."""
+    tree = _python_tree(text)
+    if tree is None:
+        return None
+    functions: dict[str, list[tuple[dict[str, bool], int]]] = {}
+    for node in ast.walk(tree):
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+            arguments = node.args
+            parameters = [a.arg for a in (*arguments.posonlyargs, *arguments.args, *arguments.kwonlyargs,
+                                           arguments.vararg, arguments.kwarg) if a is not None]
+            names = [inner for inner in ast.walk(node) if isinstance(inner, ast.Name)]
+            every = any(name.id in ("locals", "vars") for name in names)
+            read = {name.id for name in names if not isinstance(name.ctx, ast.Store)}
+            functions.setdefault(node.name, []).append(({p: every or p in read for p in parameters}, node.lineno))
+    return {name: found[0] for name, found in functions.items() if len(found) == 1}
+
+
+def _unused_parameter_findings(path: str, old: str, new: str, instruction: str) -> list[Finding]:
+    """A finding for each parameter a function read before the change and still takes, but no longer
+    reads: the embedded model's rewrites of ``needsquoting(c, quotetabs, header)`` kept the signature
+    and dropped the branch that used ``quotetabs``. Not when the instruction names the parameter or
+    asks for a removal or for what may ignore it."""
+    before, after = _parameters_read(old), _parameters_read(new)
+    if not before or not after or _IGNORING_WORDS.search(instruction):
+        return []
+    findings = []
+    for function, (reads, line) in after.items():
+        had = before.get(function, ({}, 0))[0]
+        for parameter, read in reads.items():
+            if (had.get(parameter) and not read and parameter not in ("self", "cls")
+                    and not re.search(rf"\b{re.escape(parameter)}\b", instruction)):
+                findings.append(Finding("unused-parameter", "error", path,
+                                        f"makes {function} (line {line}) ignore its parameter {parameter}: the "
+                                        "function still takes it but no longer reads it (if it is no longer "
+                                        "needed, say so in the instruction)", line))
+    return findings
+
+
 # What makes top-level code that runs at import something the person asked for.
 _RUNNING_WORDS = re.compile(r"\b(print\w*|assert\w*|examples?|usage|demo\w*|tests?|testing|doctests?|calls?|"
                             r"run|runs|running|script|main|__main__|log\w*|import time|on import)\b", re.IGNORECASE)
@@ -1296,6 +1344,8 @@ def check_change(path: str, old: str | None, new: str, instruction: str,
     if old:
         findings += _definition_findings(path, old, new, language, instruction, elsewhere, used_elsewhere)
         findings += _selection_findings(path, old, new, selection, instruction)
+    if language == "python" and old and not has_errors(findings):
+        findings += _unused_parameter_findings(path, old, new, instruction)
     if language == "python" and old and not has_errors(findings):
         findings += _import_time_findings(path, old, new, instruction)
     if language == "python" and old and not has_errors(findings):

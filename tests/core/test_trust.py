@@ -1252,6 +1252,35 @@ def test_a_name_read_in_an_except_clause_that_only_the_try_binds_is_flagged():
     assert check_change("recipes.py", new, new.replace("max(0, size - n))\n", "max(0, size - n + 0))\n"), "x") == []
 
 
+def test_a_parameter_the_function_stops_reading_is_flagged():
+    """What the embedded model wrote for "Replace the assert with a TypeError when c is not bytes"
+    (quopri.needsquoting): the signature kept, the branch that read ``quotetabs`` gone, so every
+    caller's quotetabs is ignored. It parses, compiles and names nothing undefined."""
+    old = ("def needsquoting(c, quotetabs, header):\n    assert isinstance(c, bytes)\n    if c in b' \\t':\n"
+           "        return quotetabs\n    if c == b'_':\n        return header\n    return c == ESCAPE\n")
+    new = ("def needsquoting(c, quotetabs, header):\n    if not isinstance(c, bytes):\n"
+           "        raise TypeError('c must be bytes')\n    if c in b' \\t':\n        return header\n"
+           "    return c == ESCAPE\n")
+    instruction = "Replace the assert with a TypeError when c is not bytes."
+    (finding,) = check_change("quopri.py", old, new, instruction)
+    assert (finding.kind, finding.level, finding.line) == ("unused-parameter", "error", 1)
+    assert finding.message == ("makes needsquoting (line 1) ignore its parameter quotetabs: the function still "
+                               "takes it but no longer reads it (if it is no longer needed, say so in the "
+                               "instruction)")
+    kept = new.replace("        return header\n", "        return quotetabs\n    if c == b'_':\n        return header\n")
+    assert check_change("quopri.py", old, kept, instruction) == []
+    # asked: the parameter named, a removal, or what may ignore it; a parameter removed or renamed is
+    # the signature's change, not this; a function that reads locals() reads them all
+    for asked in ("Stop using quotetabs.", "Remove the tab handling.", "Keep quotetabs only for compatibility."):
+        assert check_change("quopri.py", old, new, asked) == [], asked
+    dropped = new.replace("(c, quotetabs, header)", "(c, header)")
+    assert [f for f in check_change("quopri.py", old, dropped, instruction) if f.kind == "unused-parameter"] == []
+    assert check_change("quopri.py", old, new.replace("    return c == ESCAPE", "    print(locals())\n"
+                                                      "    return c == ESCAPE"), instruction) == []
+    # one that read nothing before is the person's
+    assert check_change("quopri.py", new, new.replace("must be bytes", "must be a bytes object"), "x") == []
+
+
 def test_a_rename_asked_and_not_made_is_not_done():
     """What the embedded model answered to "Rename the parameter object to data" (pprint._wrap_bytes_repr):
     ``b''`` changed to ``b""``, the rename nowhere."""
