@@ -1069,7 +1069,7 @@ def _unbound_name_findings(path: str, old: str, new: str) -> list[Finding]:
 # What makes a parameter the function no longer reads something the person asked for
 # (a feature removed, a deprecated argument kept for compatibility)
 _IGNORING_WORDS = re.compile(r"\b(remov\w*|delet\w*|drop\w*|get rid|ignor\w*|unused|deprecat\w*|compat\w*|"
-                             r"no-?op|stubs?)\b", re.IGNORECASE)
+                             r"no-?op|stubs?|no longer|unneeded|unnecessary|redundant)\b", re.IGNORECASE)
 
 
 @functools.lru_cache(maxsize=16)
