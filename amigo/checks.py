@@ -1074,15 +1074,17 @@ _IGNORING_WORDS = re.compile(r"\b(remov\w*|delet\w*|drop\w*|get rid|ignor\w*|unu
 
 @functools.lru_cache(maxsize=16)
 def _parameters_read(text: str) -> dict[str, tuple[dict[str, bool], int]] | None:
-    """For each function defined once in ``text``: whether its body reads each parameter (a function
-    nested in it counts: it reads the parameter when it runs), and the line of its ``def``. None when
-    ``text`` does not parse. A function that calls ``locals()`` or ``vars()`` reads them all."""
+    """For each plain function of ``text`` (defined once at the top level, undecorated): whether it
+    reads each of its parameters (a function nested in it counts: it reads the parameter when it
+    runs), and the line of its ``def``. None when ``text`` does not parse. Methods and decorated
+    functions are left out: an override, a callback or a registered handler takes what its caller
+    passes, used or not. A function that calls ``locals()`` or ``vars()`` reads them all."""
     tree = _python_tree(text)
     if tree is None:
         return None
     functions: dict[str, list[tuple[dict[str, bool], int]]] = {}
-    for node in ast.walk(tree):
-        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+    for node in tree.body:
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)) and not node.decorator_list:
             arguments = node.args
             parameters = [a.arg for a in (*arguments.posonlyargs, *arguments.args, *arguments.kwonlyargs,
                                            arguments.vararg, arguments.kwarg) if a is not None]
@@ -1094,19 +1096,21 @@ def _parameters_read(text: str) -> dict[str, tuple[dict[str, bool], int]] | None
 
 
 def _unused_parameter_findings(path: str, old: str, new: str, instruction: str) -> list[Finding]:
-    """A finding for each parameter a function read before the change and still takes, but no longer
-    reads: the embedded model's rewrites of ``needsquoting(c, quotetabs, header)`` kept the signature
-    and dropped the branch that used ``quotetabs``. Not when the instruction names the parameter or
-    asks for a removal or for what may ignore it."""
+    """A finding for each parameter a plain function (see _parameters_read) read before the change
+    and still takes, but no longer reads: the embedded model's rewrites of ``needsquoting(c,
+    quotetabs, header)`` kept the signature and dropped the branch that read ``quotetabs``. Not in a
+    test module (a pytest fixture left unused is harmless), nor when the instruction names the
+    parameter or asks for a removal or for what may ignore it."""
+    if _TEST_PATH.search(path) or _IGNORING_WORDS.search(instruction):
+        return []
     before, after = _parameters_read(old), _parameters_read(new)
-    if not before or not after or _IGNORING_WORDS.search(instruction):
+    if not before or not after:
         return []
     findings = []
     for function, (reads, line) in after.items():
         had = before.get(function, ({}, 0))[0]
         for parameter, read in reads.items():
-            if (had.get(parameter) and not read and parameter not in ("self", "cls")
-                    and not re.search(rf"\b{re.escape(parameter)}\b", instruction)):
+            if had.get(parameter) and not read and not re.search(rf"\b{re.escape(parameter)}\b", instruction):
                 findings.append(Finding("unused-parameter", "error", path,
                                         f"makes {function} (line {line}) ignore its parameter {parameter}: the "
                                         "function still takes it but no longer reads it (if it is no longer "

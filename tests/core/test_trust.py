@@ -1283,6 +1283,15 @@ def test_a_parameter_the_function_stops_reading_is_flagged():
                                                       "    return c == ESCAPE"), instruction) == []
     # one that read nothing before is the person's
     assert check_change("quopri.py", new, new.replace("must be bytes", "must be a bytes object"), "x") == []
+    # a method, a decorated function or a test takes what its caller passes, used or not (anyio's
+    # abstract create_task, yarl's __get_pydantic_json_schema__, pytest fixtures left unused)
+    def indented(text: str) -> str:
+        return "".join("    " + line if line.strip() else line for line in text.splitlines(True))
+    as_method = ("class Quoter:\n" + indented(old), "class Quoter:\n" + indented(new))
+    decorated = ("@register\n" + old, "@register\n" + new)
+    for path, (before, after) in (("quopri.py", as_method), ("quopri.py", decorated), ("tests/test_quopri.py",
+                                                                                       (old, new))):
+        assert check_change(path, before, after, instruction) == [], path
 
 
 def test_a_rename_asked_and_not_made_is_not_done():
