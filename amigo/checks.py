@@ -1073,26 +1073,27 @@ _IGNORING_WORDS = re.compile(r"\b(remov\w*|delet\w*|drop\w*|get rid|ignor\w*|unu
 
 
 @functools.lru_cache(maxsize=16)
-def _parameters_read(text: str) -> dict[str, tuple[dict[str, bool], int]] | None:
-    """For each plain function of ``text`` (defined once at the top level, undecorated): whether it
-    reads each of its parameters (a function nested in it counts: it reads the parameter when it
-    runs), and the line of its ``def``. None when ``text`` does not parse. Methods and decorated
-    functions are left out: an override, a callback or a registered handler takes what its caller
-    passes, used or not. A function that calls ``locals()`` or ``vars()`` reads them all."""
+def _parameters_read(text: str) -> tuple[tuple[str, int, tuple[str, ...], frozenset[str]], ...] | None:
+    """For each plain function of ``text`` (defined once at the top level, undecorated): its name,
+    the line of its ``def``, its parameters, and those it reads (a function nested in it counts: it
+    reads the parameter when it runs; one that calls ``locals()`` or ``vars()`` reads them all).
+    None when ``text`` does not parse. Methods and decorated functions are left out: an override,
+    a callback or a registered handler takes what its caller passes, used or not."""
     tree = _python_tree(text)
     if tree is None:
         return None
-    functions: dict[str, list[tuple[dict[str, bool], int]]] = {}
+    found: list[tuple[str, int, tuple[str, ...], frozenset[str]]] = []
     for node in tree.body:
         if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)) and not node.decorator_list:
             arguments = node.args
-            parameters = [a.arg for a in (*arguments.posonlyargs, *arguments.args, *arguments.kwonlyargs,
-                                           arguments.vararg, arguments.kwarg) if a is not None]
+            parameters = tuple(a.arg for a in (*arguments.posonlyargs, *arguments.args, *arguments.kwonlyargs,
+                                                arguments.vararg, arguments.kwarg) if a is not None)
             names = [inner for inner in ast.walk(node) if isinstance(inner, ast.Name)]
             every = any(name.id in ("locals", "vars") for name in names)
             read = {name.id for name in names if not isinstance(name.ctx, ast.Store)}
-            functions.setdefault(node.name, []).append(({p: every or p in read for p in parameters}, node.lineno))
-    return {name: found[0] for name, found in functions.items() if len(found) == 1}
+            found.append((node.name, node.lineno, parameters, frozenset(p for p in parameters if every or p in read)))
+    defined = Counter(name for name, _, _, _ in found)
+    return tuple(function for function in found if defined[function[0]] == 1)
 
 
 def _unused_parameter_findings(path: str, old: str, new: str, instruction: str) -> list[Finding]:
@@ -1106,16 +1107,13 @@ def _unused_parameter_findings(path: str, old: str, new: str, instruction: str) 
     before, after = _parameters_read(old), _parameters_read(new)
     if not before or not after:
         return []
-    findings = []
-    for function, (reads, line) in after.items():
-        had = before.get(function, ({}, 0))[0]
-        for parameter, read in reads.items():
-            if had.get(parameter) and not read and not re.search(rf"\b{re.escape(parameter)}\b", instruction):
-                findings.append(Finding("unused-parameter", "error", path,
-                                        f"makes {function} (line {line}) ignore its parameter {parameter}: the "
-                                        "function still takes it but no longer reads it (if it is no longer "
-                                        "needed, say so in the instruction)", line))
-    return findings
+    read_before = {name: read for name, _, _, read in before}
+    return [Finding("unused-parameter", "error", path,
+                    f"makes {function} (line {line}) ignore its parameter {parameter}: the function still takes "
+                    "it but no longer reads it (if it is no longer needed, say so in the instruction)", line)
+            for function, line, parameters, read in after for parameter in parameters
+            if parameter in read_before.get(function, ()) and parameter not in read
+            and not re.search(rf"\b{re.escape(parameter)}\b", instruction)]
 
 
 # What makes top-level code that runs at import something the person asked for.
