@@ -1099,20 +1099,22 @@ def _parameters_read(text: str) -> tuple[tuple[str, int, tuple[str, ...], frozen
 def _unused_parameter_findings(path: str, old: str, new: str, instruction: str) -> list[Finding]:
     """A finding for each parameter a plain function (see _parameters_read) read before the change
     and still takes, but no longer reads: the embedded model's rewrites of ``needsquoting(c,
-    quotetabs, header)`` kept the signature and dropped the branch that read ``quotetabs``. Not in a
-    test module (a pytest fixture left unused is harmless), nor when the instruction names the
-    parameter or asks for a removal or for what may ignore it."""
+    quotetabs, header)`` kept the signature and dropped the branch that read ``quotetabs``. Only
+    where the parameters are the same names in the same order: a signature changed is an interface
+    reworked on purpose (pipx's ``_unpack`` gained ``digest`` and stopped reading ``download_link``).
+    Not in a test module (a pytest fixture left unused is harmless), nor when the instruction names
+    the parameter or asks for a removal or for what may ignore it."""
     if _TEST_PATH.search(path) or _IGNORING_WORDS.search(instruction):
         return []
     before, after = _parameters_read(old), _parameters_read(new)
     if not before or not after:
         return []
-    read_before = {name: read for name, _, _, read in before}
+    had = {name: (parameters, read) for name, _, parameters, read in before}
     return [Finding("unused-parameter", "error", path,
                     f"makes {function} (line {line}) ignore its parameter {parameter}: the function still takes "
                     "it but no longer reads it (if it is no longer needed, say so in the instruction)", line)
-            for function, line, parameters, read in after for parameter in parameters
-            if parameter in read_before.get(function, ()) and parameter not in read
+            for function, line, parameters, read in after if had.get(function, ((), ()))[0] == parameters
+            for parameter in parameters if parameter in had[function][1] and parameter not in read
             and not re.search(rf"\b{re.escape(parameter)}\b", instruction)]
 
 
