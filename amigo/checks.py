@@ -811,27 +811,35 @@ _READING_NODES = (ast.Constant, ast.Name, ast.Attribute, ast.Subscript, ast.Slic
 _SCOPES = (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef, ast.Lambda)
 
 
-def _own_nodes(function: ast.AST) -> Iterator[ast.AST]:
-    """The nodes of ``function``'s own body, not of the functions and classes defined in it."""
+def _own_nodes(function: ast.AST, definitions: bool = False) -> Iterator[ast.AST]:
+    """The nodes of ``function``'s own body, not of the functions and classes defined in it (with
+    ``definitions``, those definitions' own nodes too, not what is inside them: each binds its name)."""
     for child in ast.iter_child_nodes(function):
         if not isinstance(child, _SCOPES):
             yield child
-            yield from _own_nodes(child)
+            yield from _own_nodes(child, definitions)
+        elif definitions:
+            yield child
 
 
-def _file_bindings(tree: ast.Module) -> Counter[str]:
-    """How many times each name is bound anywhere in the file (defined, assigned, deleted, imported,
-    declared global or nonlocal): a name bound once by its ``def`` surely is that function, and a
-    builtin bound nowhere surely is the builtin."""
-    bound = Counter(node.name for node in ast.walk(tree)
-                    if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)))
-    for node in ast.walk(tree):
+def _bindings(nodes: Iterable[ast.AST]) -> Counter[str]:
+    """How many times each name is bound among ``nodes``: defined, assigned, deleted, imported, caught
+    (``except E as name``) or captured by a ``match``. A name declared global or nonlocal counts as
+    bound many times: it is bound elsewhere too."""
+    bound: Counter[str] = Counter()
+    for node in nodes:
         if isinstance(node, ast.Name) and isinstance(node.ctx, (ast.Store, ast.Del)):
             bound[node.id] += 1
         elif isinstance(node, ast.alias):
             bound[(node.asname or node.name).split(".")[0]] += 1
         elif isinstance(node, (ast.Global, ast.Nonlocal)):
-            bound.update(node.names)
+            bound.update({name: 2 ** 16 for name in node.names})
+        elif isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+            bound[node.name] += 1
+        elif isinstance(node, ast.ExceptHandler | ast.MatchAs | ast.MatchStar) and node.name:
+            bound[node.name] += 1
+        elif isinstance(node, ast.MatchMapping) and node.rest:
+            bound[node.rest] += 1
     return bound
 
 
@@ -916,7 +924,7 @@ def _endless_recursions(text: str) -> tuple[tuple[str, int, bool], ...]:
     tree = _python_tree(text)
     if tree is None:
         return ()
-    bound = _file_bindings(tree)
+    bound = _bindings(ast.walk(tree))  # a name bound once by its def surely is that function
     found: dict[str, tuple[int, bool]] = {}
 
     def calls_itself(node: ast.AST, function: ast.FunctionDef | ast.AsyncFunctionDef, runs_by: type | None,
@@ -991,27 +999,6 @@ def _endless_recursion_findings(path: str, old: str, new: str) -> list[Finding]:
             for name, line, guarded in _endless_recursions(new) if name not in before]
 
 
-def _local_bindings(function: ast.FunctionDef | ast.AsyncFunctionDef) -> Counter[str]:
-    """How many times each name is bound in ``function``'s own code (a comprehension's too: a walrus
-    there binds here); a name declared global or nonlocal counts as bound elsewhere, many times."""
-    bound: Counter[str] = Counter()
-    for node in (function, *_own_nodes(function)):
-        if node is not function and isinstance(node, ast.Name) and isinstance(node.ctx, (ast.Store, ast.Del)):
-            bound[node.id] += 1
-        elif node is not function and isinstance(node, ast.alias):
-            bound[(node.asname or node.name).split(".")[0]] += 1
-        elif isinstance(node, (ast.Global, ast.Nonlocal)):
-            bound.update({name: 2 ** 16 for name in node.names})
-        elif isinstance(node, ast.ExceptHandler | ast.MatchAs | ast.MatchStar) and node.name:
-            bound[node.name] += 1
-        elif isinstance(node, ast.MatchMapping) and node.rest:
-            bound[node.rest] += 1
-        for child in ast.iter_child_nodes(node):  # a definition is no node of its own, but binds its name here
-            if isinstance(child, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
-                bound[child.name] += 1
-    return bound
-
-
 @functools.lru_cache(maxsize=16)
 def _unbound_in_handlers(text: str) -> tuple[tuple[str, int, int], ...]:
     """Local names read in an ``except`` clause that only the last statement of its ``try`` binds:
@@ -1034,7 +1021,7 @@ def _unbound_in_handlers(text: str) -> tuple[tuple[str, int, int], ...]:
     for function in ast.walk(tree):
         if not isinstance(function, (ast.FunctionDef, ast.AsyncFunctionDef)):
             continue
-        bound = _local_bindings(function)
+        bound = _bindings(_own_nodes(function, definitions=True))  # a walrus in a comprehension binds here too
         arguments = function.args
         parameters = {a.arg for a in arguments.posonlyargs + arguments.args + arguments.kwonlyargs}
         parameters |= {a.arg for a in (arguments.vararg, arguments.kwarg) if a is not None}
