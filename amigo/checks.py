@@ -811,9 +811,17 @@ _READING_NODES = (ast.Constant, ast.Name, ast.Attribute, ast.Subscript, ast.Slic
 _SCOPES = (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef, ast.Lambda)
 
 
+def _parameter_names(function: ast.FunctionDef | ast.AsyncFunctionDef) -> tuple[str, ...]:
+    """Every parameter of ``function``, in order: positional, keyword-only, ``*args`` and ``**kwargs``."""
+    arguments = function.args
+    return tuple(a.arg for a in (*arguments.posonlyargs, *arguments.args, *arguments.kwonlyargs, arguments.vararg,
+                                 arguments.kwarg) if a is not None)
+
+
 def _own_nodes(function: ast.AST, definitions: bool = False) -> Iterator[ast.AST]:
     """The nodes of ``function``'s own body, not of the functions and classes defined in it (with
-    ``definitions``, those definitions' own nodes too, not what is inside them: each binds its name)."""
+    ``definitions``, the ``def`` and ``class`` nodes themselves, not what is inside them: each binds
+    its name here)."""
     for child in ast.iter_child_nodes(function):
         if not isinstance(child, _SCOPES):
             yield child
@@ -946,9 +954,7 @@ def _endless_recursions(text: str) -> tuple[tuple[str, int, bool], ...]:
     def visit(node: ast.AST, in_class: bool) -> None:
         for child in ast.iter_child_nodes(node):
             if isinstance(child, (ast.FunctionDef, ast.AsyncFunctionDef)):
-                arguments = child.args
-                parameters = {a.arg for a in arguments.posonlyargs + arguments.args + arguments.kwonlyargs}
-                parameters |= {a.arg for a in (arguments.vararg, arguments.kwarg) if a is not None}
+                parameters = set(_parameter_names(child))
                 generator = any(isinstance(inner, (ast.Yield, ast.YieldFrom)) for inner in _own_nodes(child))
                 runs_by = ast.YieldFrom if generator else ast.Await if isinstance(child, ast.AsyncFunctionDef) else None
                 if not (in_class or child.decorator_list or bound[child.name] > 1 or child.name in parameters
@@ -1022,9 +1028,7 @@ def _unbound_in_handlers(text: str) -> tuple[tuple[str, int, int], ...]:
         if not isinstance(function, (ast.FunctionDef, ast.AsyncFunctionDef)):
             continue
         bound = _bindings(_own_nodes(function, definitions=True))  # a walrus in a comprehension binds here too
-        arguments = function.args
-        parameters = {a.arg for a in arguments.posonlyargs + arguments.args + arguments.kwonlyargs}
-        parameters |= {a.arg for a in (arguments.vararg, arguments.kwarg) if a is not None}
+        parameters = set(_parameter_names(function))
         for statement in tries(function):
             last = statement.body[-1]
             if not isinstance(last, (ast.Assign, ast.AnnAssign)) or last.value is None:
@@ -1072,9 +1076,7 @@ def _parameters_read(text: str) -> tuple[tuple[str, int, tuple[str, ...], frozen
     found: list[tuple[str, int, tuple[str, ...], frozenset[str]]] = []
     for node in tree.body:
         if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)) and not node.decorator_list:
-            arguments = node.args
-            parameters = tuple(a.arg for a in (*arguments.posonlyargs, *arguments.args, *arguments.kwonlyargs,
-                                                arguments.vararg, arguments.kwarg) if a is not None)
+            parameters = _parameter_names(node)
             names = [inner for inner in ast.walk(node) if isinstance(inner, ast.Name)]
             every = any(name.id in ("locals", "vars") for name in names)
             read = {name.id for name in names if not isinstance(name.ctx, ast.Store)}
