@@ -88,7 +88,7 @@ from typing import TYPE_CHECKING, Callable, Iterable, Iterator, Sequence
 
 from tree_sitter import Node
 
-from amigo import datafiles
+from amigo import datafiles, named_terms
 from amigo.context import languages
 from amigo.context.files import git_toplevel
 from amigo.context.tags import extract
@@ -1188,6 +1188,20 @@ def _not_done_findings(changes: Sequence[tuple[str, str | None, str]], instructi
                                                "asks for a change to the code")]
 
 
+def _terms_not_written(changes: Sequence[tuple[str, str | None, str]], instruction: str) -> list[Finding]:
+    """The code the instruction spells out (``Use `.. deprecated::```, ``with 'from None'``) written in
+    no changed file (:mod:`amigo.named_terms`): the embedded model answered "Also replace backticks
+    with &#x60; when quote is true" by rewording the docstring and dropping the double-quote line."""
+    spelt = named_terms.unwritten(changes, instruction)
+    if not spelt:
+        return []
+    shown = ", ".join(f"`{term}`" for term in spelt[:MAX_KEYS_NAMED])
+    what = f"does not write {shown}" if len(spelt) == 1 else f"writes none of {shown}"
+    path = next((path for path, old, _ in changes if old), changes[0][0])
+    return [Finding("not-done", "error", path, f"{what}, which the instruction spells out: make the change asked "
+                                               "(if the code must spell it otherwise, say so in the instruction)")]
+
+
 def _rename_not_made(changes: Sequence[tuple[str, str | None, str]], scope: Scope) -> list[Finding]:
     """A rename asked of a name the code of a changed Python file spells, that no changed file spells
     fewer times after (a non-Python file counted by the word: the name may be a setting's key). The
@@ -1309,7 +1323,8 @@ def check_changes(changes: Sequence[tuple[str, str | None, str]], instruction: s
         elsewhere=frozenset(key for other, keys in made.items() if other != path for key in keys),
         used_elsewhere=used_elsewhere(path))]
     if not has_errors(findings):  # last: what is wrong with the change says more than that it missed
-        findings += _not_done_findings(changes, instruction) or _entries_not_removed(changes, instruction)
+        findings += (_not_done_findings(changes, instruction) or _entries_not_removed(changes, instruction)
+                     or _terms_not_written(changes, instruction))
     return findings
 
 

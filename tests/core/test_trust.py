@@ -1316,6 +1316,24 @@ def test_a_rename_asked_and_not_made_is_not_done():
     assert check_changes([("pprint.py", old, quoted)], "Rename the parameter thing to data.") == []
 
 
+def test_code_the_instruction_spells_out_and_the_change_does_not_write_is_not_done():
+    """What the embedded model answered to "Chain the ValueError from the OverflowError with 'from None'"
+    (ipaddress.v4_int_to_packed): the message reworded, no ``from None``. It compiles and keeps everything."""
+    old = ("def v4_int_to_packed(address):\n    try:\n        return address.to_bytes(4)\n"
+           "    except OverflowError:\n        raise ValueError('Address negative or too large for IPv4')\n")
+    instruction = "Chain the ValueError from the OverflowError with 'from None'."
+    reworded = old.replace("negative or too large", "out of range")
+    (finding,) = check_changes([("ipaddress.py", old, reworded)], instruction)
+    assert (finding.kind, finding.level, finding.path) == ("not-done", "error", "ipaddress.py")
+    assert finding.message == ("does not write `from None`, which the instruction spells out: make the change asked "
+                               "(if the code must spell it otherwise, say so in the instruction)")
+    chained = old.replace("IPv4')", "IPv4') from None")
+    assert check_changes([("ipaddress.py", old, chained)], instruction) == []
+    # what else is wrong is named instead
+    broken = reworded.replace("    try:\n", "    try\n")
+    assert {f.kind for f in check_changes([("ipaddress.py", old, broken)], instruction)} == {"syntax"}
+
+
 def test_a_rename_done_in_part_is_flagged_with_the_likely_fix():
     """The shape a rename task invites ("Rename the variable head to directory", posixpath.dirname of
     the trust tasks): the assignments renamed, a use left behind. It parses, and raises NameError."""

@@ -1,0 +1,126 @@
+"""What an instruction spells out for the change to write: ``Use `.. deprecated::```, ``with 'from None'``.
+
+An instruction often names the very code it wants: a call (``Sort with
+sorted()``), a dotted name (``Use memo.setdefault``), a message in quotes
+(``Change the error message to 'mean() requires at least one data point'``),
+an entity (``Also replace backticks with &#x60;``). The embedded model answered
+such instructions by rewording a docstring or dropping a branch, and each
+answer compiled and kept every definition. When none of the terms an
+instruction spells out turns up in the change, it did not do what was asked.
+
+Reading errs towards "nothing is spelt out", since a term read wrongly would
+refuse a right change under ``--yes``. A term counts only when
+
+* it is in backticks or quotes, or has the shape of code: a call ``f()`` or
+  ``f(x, y)``, a dotted name ``a.b``, an entity ``&name;`` (a file name such
+  as ``setup.py`` is not code to write, nor ``from ... import ...``, whose dots
+  stand for anything);
+* a word that asks for writing comes right before it (``use``, ``add``,
+  ``with``, ``to``, ``raise``, ``return``, ``call``, ``into``, ``also`` and a verb),
+  not after "when" or "if" (``when using `python setup.py install``` tells when);
+  a bare word after ``with`` or ``using`` is a tool or a way (``Reformat with
+  `black```), not code;
+* the instruction does not report a bug ("Fix ...": what it quotes is what goes
+  wrong) or revert a commit (whose subject it quotes).
+
+A term the changed files already hold names what is there (``Document
+`duplicates_everseen```) and is not asked to be written again. What must turn
+up is the term itself, or for a call or dotted name its last name
+(``from secrets import token_urlsafe`` writes ``secrets.token_urlsafe``), or
+for an option its name (``--man_path`` as ``man_path``); prose in quotes is
+matched without regard to case, and a name one slip away from one the change
+writes or the files hold (``use `zip_equals``` for ``zip_equal``) counts as
+that name (how often real commits set it off: benchmarks/RESULTS.md, "Code the
+instruction spells out").
+"""
+
+from __future__ import annotations
+
+import difflib
+import re
+from collections import Counter
+from typing import Sequence
+
+# A span in backticks, single or double quotes (an apostrophe inside a word is not a quote).
+_QUOTED = re.compile(r"`([^`\n]+)`|(?<![\w'])'([^'\n]{2,}?)'(?![\w'])|\"([^\"\n]{2,}?)\"")
+_CALL = r"(?:[A-Za-z_]\w*\.)*([A-Za-z_]\w*)\([^()\n]*\)"
+_DOTTED = r"[A-Za-z_]\w*(?:\.[A-Za-z_]\w*)+"
+_ENTITY = r"&#?\w+;"
+_CODE = re.compile(rf"(?<![\w.])({_CALL}|{_DOTTED}|{_ENTITY})(?![\w(])")
+# The words right before a term that make it what the change writes.
+_WRITING = re.compile(r"(?:\b(?:with|to|use|using|add|added|raise|return|call|into)|\balso\s+\w+)"
+                      r"(?:\s+(?:a|an|the))?\s*$", re.IGNORECASE)
+_CIRCUMSTANCE = re.compile(r"\b(when|if|while|because|whenever)\s+(\w+\s+)?$", re.IGNORECASE)
+_NOT_ASKING = re.compile(r"\s*(fix(es|ed)?|revert(s|ed)?)\b", re.IGNORECASE)
+_FILE_NAME = re.compile(r"\.(py|pyi|rst|md|txt|cfg|toml|ya?ml|json|ini|in|html?|js|css|sh|c|h|lock)$",
+                        re.IGNORECASE)
+_OPTION = re.compile(r"--?([\w-]+)")
+_IDENTIFIER = re.compile(r"[A-Za-z_]\w*")
+SLIP = 0.85  # difflib's ratio at which a name is read as a slip of another's spelling
+_LEAST_SLIP_LENGTH = 5  # shorter names are too alike to tell a slip from another name
+
+
+def terms(instruction: str) -> list[str]:
+    """The terms ``instruction`` spells out for the change to write, in order (see the module)."""
+    if _NOT_ASKING.match(instruction):
+        return []
+    found: list[tuple[int, str]] = []
+    quoted: list[tuple[int, int]] = []
+    for match in _QUOTED.finditer(instruction):
+        found.append((match.start(), next(group for group in match.groups() if group is not None).strip()))
+        quoted.append(match.span())
+    found += [(match.start(), match.group(1)) for match in _CODE.finditer(instruction)
+              if not any(start <= match.start() < end for start, end in quoted)]
+    spelt = []
+    for start, text in sorted(found):
+        before = instruction[:start]
+        writing = _WRITING.search(before)
+        if (not text or "..." in text or _FILE_NAME.search(text) or writing is None
+                or _CIRCUMSTANCE.search(before[:writing.start()])):
+            continue
+        if re.fullmatch(r"\w+", text) and re.match(r"with|using", writing.group(0), re.IGNORECASE):
+            continue
+        spelt.append(text)
+    return spelt
+
+
+def written_form(term: str) -> str:
+    """What the code holds when it writes ``term``: a call's or dotted name's last name, an
+    option's name, else the term."""
+    if call := re.fullmatch(_CALL, term):
+        return call.group(1)
+    if re.fullmatch(_DOTTED, term):
+        return term.rsplit(".", 1)[-1]
+    if option := _OPTION.fullmatch(term):
+        return option.group(1)
+    return term
+
+
+def _count(text: str, form: str) -> int:
+    if " " in form and re.fullmatch(r"[\w\s,.'-]+", form):  # prose: "The Jinja Team" may start a sentence
+        return text.lower().count(form.lower())
+    return text.count(form)
+
+
+def _names(text: str) -> Counter:
+    return Counter(_IDENTIFIER.findall(text))
+
+
+def _slip_of(form: str, names: Sequence[str] | set[str]) -> bool:
+    return (len(form) >= _LEAST_SLIP_LENGTH and _IDENTIFIER.fullmatch(form) is not None
+            and bool(difflib.get_close_matches(form, names, 1, SLIP)))
+
+
+def unwritten(changes: Sequence[tuple[str, str | None, str]], instruction: str) -> list[str]:
+    """The terms ``instruction`` asks to write when the change writes none of them, else [].
+    ``changes``: (path, old text or None for a new file, new text) of every file of the proposal."""
+    held = set().union(*(_names(old) for _, old, _ in changes if old))
+    asked = [(term, form) for term in terms(instruction) if (form := written_form(term))
+             and not any(old and _count(old, form) for _, old, _ in changes) and not _slip_of(form, held)]
+    if not asked:
+        return []
+    more = set().union(*(_names(new) - _names(old or "") for _, old, new in changes))
+    for _, form in asked:
+        if any(_count(new, form) > _count(old or "", form) for _, old, new in changes) or _slip_of(form, more):
+            return []
+    return [term for term, _ in asked]
