@@ -1202,6 +1202,58 @@ def _terms_not_written(changes: Sequence[tuple[str, str | None, str]], instructi
                                                "(if the code must spell it otherwise, say so in the instruction)")]
 
 
+# "Raise a ValueError when year is negative", "Replace the assert with a TypeError if c is not bytes"
+_RAISE_WHEN = re.compile(r"\b(?i:raise|with)\s+(?:(?i:a|an|the)\s+)?(?:[a-z]+\s+)?(?P<exception>[A-Z]\w*(?:Error|Exception))"
+                         r"\s+(?:when|if|whenever)\s+(?:the\s+)?(?:(?:parameter|argument|variable)\s+)?`?"
+                         r"(?P<name>[A-Za-z_]\w*)`?\s+(?:is|are|has|have|does|do|exceeds|isn't|aren't)\b")
+
+
+def _raise_not_where_asked(changes: Sequence[tuple[str, str | None, str]], instruction: str) -> list[Finding]:
+    """The exception asked for when a name is something ("Raise a ValueError when year is negative")
+    raised by the change, but under no test that reads the name, in a Python file whose old code read
+    it: the embedded model put ``raise ValueError(...)`` in place of calendar.monthrange's check of
+    the month, which year never reaches. A raise the old code already had under such a test is enough."""
+    asked = _RAISE_WHEN.search(instruction)
+    if asked is None:
+        return []
+    exception, name = asked.group("exception"), asked.group("name")
+    for path, old, new in changes:
+        old_tree, new_tree = (_python_tree(text) if old and _parsed_language(path) == "python" else None
+                              for text in (old, new))
+        if old_tree is None or new_tree is None or name not in _names_read(old_tree):
+            continue
+        old_raises, new_raises = _raises(old_tree, exception, name), _raises(new_tree, exception, name)
+        added = len(new_raises) - len(old_raises)
+        if added > 0 and not any(guarded for _, guarded in new_raises):
+            line = new_raises[-1][0]
+            condition = re.split(r"[.;,!?](?:\s|$)", instruction[asked.start("name"):], maxsplit=1)[0].rstrip(".")
+            return [Finding("not-done", "error", path, f"raises {exception} at line {line} under no test of {name}, "
+                                                       f"although the instruction asks for it when "
+                                                       f"{condition.replace('`', '')}: make the change asked", line)]
+    return []
+
+
+def _names_read(tree: ast.AST) -> frozenset[str]:
+    return frozenset(node.id for node in ast.walk(tree) if isinstance(node, ast.Name))
+
+
+def _raises(tree: ast.AST, exception: str, name: str) -> list[tuple[int, bool]]:
+    """(line, whether a test that reads ``name`` encloses it) of each ``raise exception`` in ``tree``."""
+    found: list[tuple[int, bool]] = []
+
+    def walk(node: ast.AST, guarded: bool) -> None:
+        if isinstance(node, ast.Raise) and node.exc is not None:
+            raised = node.exc.func if isinstance(node.exc, ast.Call) else node.exc
+            if isinstance(raised, ast.Name) and raised.id == exception:
+                found.append((node.lineno, guarded))
+        tests = name in _names_read(node.test) if isinstance(node, (ast.If, ast.While)) else False
+        for child in ast.iter_child_nodes(node):
+            walk(child, guarded or (tests and child is not getattr(node, "test", None)))
+
+    walk(tree, False)
+    return found
+
+
 def _rename_not_made(changes: Sequence[tuple[str, str | None, str]], scope: Scope) -> list[Finding]:
     """A rename asked of a name the code of a changed Python file spells, that no changed file spells
     fewer times after (a non-Python file counted by the word: the name may be a setting's key). The
@@ -1324,7 +1376,7 @@ def check_changes(changes: Sequence[tuple[str, str | None, str]], instruction: s
         used_elsewhere=used_elsewhere(path))]
     if not has_errors(findings):  # last: what is wrong with the change says more than that it missed
         findings += (_not_done_findings(changes, instruction) or _entries_not_removed(changes, instruction)
-                     or _terms_not_written(changes, instruction))
+                     or _terms_not_written(changes, instruction) or _raise_not_where_asked(changes, instruction))
     return findings
 
 

@@ -46,10 +46,13 @@ _QUOTED = re.compile(r"`([^`\n]+)`|(?<![\w'])'([^'\n]{2,}?)'(?![\w'])|\"([^\"\n]
 _CALL = r"(?:[A-Za-z_]\w*\.)*([A-Za-z_]\w*)\([^()\n]*\)"
 _DOTTED = r"[A-Za-z_]\w*(?:\.[A-Za-z_]\w*)+"
 _ENTITY = r"&#?\w+;"
-_CODE = re.compile(rf"(?<![\w.])({_CALL}|{_DOTTED}|{_ENTITY})(?![\w(])")
+_EXCEPTION = r"[A-Z]\w*(?:Error|Exception|Warning)"
+_CODE = re.compile(rf"(?<![\w.])({_CALL}|{_DOTTED}|{_ENTITY}|{_EXCEPTION})(?![\w(])")
 # The words right before a term that make it what the change writes.
 _WRITING = re.compile(r"(?:\b(?:with|to|use|using|add|added|raise|return|call|into)|\balso\s+\w+)"
                       r"(?:\s+(?:a|an|the))?\s*$", re.IGNORECASE)
+# An exception may be qualified: "Raise a clear ValueError".
+_RAISING = re.compile(r"\b(?:raise|with|to|use)(?:\s+(?:a|an|the))?(?:\s+[a-z]+)?\s*$", re.IGNORECASE)
 _CIRCUMSTANCE = re.compile(r"\b(when|if|while|because|whenever)\s+(\w+\s+)?$", re.IGNORECASE)
 _NOT_ASKING = re.compile(r"\s*(fix(es|ed)?|revert(s|ed)?)\b", re.IGNORECASE)
 _FILE_NAME = re.compile(r"\.(py|pyi|rst|md|txt|cfg|toml|ya?ml|json|ini|in|html?|js|css|sh|c|h|lock)$",
@@ -74,11 +77,12 @@ def terms(instruction: str) -> list[str]:
     spelt = []
     for start, text in sorted(found):
         before = instruction[:start]
-        writing = _WRITING.search(before)
+        writing = _WRITING.search(before) or (_RAISING.search(before) if re.fullmatch(_EXCEPTION, text) else None)
         if (not text or "..." in text or _FILE_NAME.search(text) or writing is None
                 or _CIRCUMSTANCE.search(before[:writing.start()])):
             continue
-        if re.fullmatch(r"\w+", text) and re.match(r"with|using", writing.group(0), re.IGNORECASE):
+        if (re.fullmatch(r"\w+", text) and not re.fullmatch(_EXCEPTION, text)
+                and re.match(r"with|using", writing.group(0), re.IGNORECASE)):
             continue
         spelt.append(text)
     return spelt

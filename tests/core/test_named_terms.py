@@ -22,6 +22,8 @@ from amigo.named_terms import terms, unwritten, written_form
     ("Also normalize 'utf8' (without the dash) to 'utf-8'.", ["utf8", "utf-8"]),
     ("Use `.. deprecated::` directive for `pairwise`.", [".. deprecated::"]),
     ("cli:add `--man_path` option", ["--man_path"]),
+    ("Raise a clear ValueError for negative n in chunked().", ["ValueError"]),
+    ("Replace the final assert with a GetoptError.", ["GetoptError"]),
 ])
 def test_the_code_an_instruction_asks_to_write_is_read(instruction, spelt):
     assert terms(instruction) == spelt
@@ -39,6 +41,7 @@ def test_the_code_an_instruction_asks_to_write_is_read(instruction, spelt):
     "Tests package should be excluded, otherwise it is deployed when using `python setup.py install`",
     "make tkinter objects \"private\"",
     "Don't quote the person's name",  # apostrophes
+    "avoid ResourceWarning on failed multipart parsing",  # what goes wrong
 ])
 def test_what_is_not_code_to_write_is_left_alone(instruction):
     assert terms(instruction) == []

@@ -461,12 +461,15 @@ def test_a_change_that_does_not_make_the_kind_of_change_asked_is_not_done():
     raised = old.replace("        assert len(altchars) == 2, repr(altchars)\n",
                          "        if len(altchars) != 2:\n            raise ValueError(repr(altchars))\n")
     assert check_changes([("base64.py", old, raised)], instruction) == []
-    # a hint is code there (List for ArrayList fixes a NameError); wording, style and tooling
-    # may be carried out in prose alone, and so may a proposal whose other files changed
-    assert check_changes([("base64.py", old, hinted)], instruction) == []
+    # a hint is code there (List for ArrayList fixes a NameError), though not the ValueError asked;
+    # wording, style and tooling may be carried out in prose alone, and so may a proposal whose other files changed
+    assert check_changes([("base64.py", old, hinted)], "Replace the assert with an if statement.") == []
+    (finding,) = check_changes([("base64.py", old, hinted)], instruction)
+    assert finding.message.startswith("does not write `ValueError`")
     for wording in ("Fix the typo in b64encode", "Update the pre-commit hooks", "Bounds are exclusive"):
         assert check_changes([("base64.py", old, reworded)], wording) == [], wording
-    assert check_changes([("base64.py", old, reworded), ("setup.cfg", "a = 1\n", "a = 2\n")], instruction) == []
+    assert check_changes([("base64.py", old, reworded), ("setup.cfg", "a = 1\n", "a = 2\n")],
+                         "Replace the assert with an if statement.") == []
 
 
 def test_a_name_spelt_out_in_words_may_be_reverted_away():
@@ -1332,6 +1335,24 @@ def test_code_the_instruction_spells_out_and_the_change_does_not_write_is_not_do
     # what else is wrong is named instead
     broken = reworded.replace("    try:\n", "    try\n")
     assert {f.kind for f in check_changes([("ipaddress.py", old, broken)], instruction)} == {"syntax"}
+
+
+def test_the_exception_asked_for_a_name_raised_where_the_name_is_not_tested_is_not_done():
+    """What the embedded model answered to "Raise a ValueError when year is negative" (calendar.monthrange):
+    the month's check made to raise ValueError, which a negative year never reaches."""
+    old = ("def monthrange(year, month):\n    if not 1 <= month <= 12:\n        raise IllegalMonthError(month)\n"
+           "    return weekday(year, month, 1), mdays[month]\n")
+    instruction = "Raise a ValueError when year is negative."
+    misplaced = old.replace("raise IllegalMonthError(month)", "raise ValueError(f'Year {year} is negative')")
+    (finding,) = check_changes([("calendar.py", old, misplaced)], instruction)
+    assert (finding.kind, finding.level, finding.line) == ("not-done", "error", 3)
+    assert finding.message == ("raises ValueError at line 3 under no test of year, although the instruction asks "
+                               "for it when year is negative: make the change asked")
+    tested = old.replace("    return", "    if year < 0:\n        raise ValueError(year)\n    return")
+    assert check_changes([("calendar.py", old, tested)], instruction) == []
+    # not raised at all: the exception is code the instruction spells out
+    (finding,) = check_changes([("calendar.py", old, old.replace("mdays[month]", "31"))], instruction)
+    assert finding.message.startswith("does not write `ValueError`, which the instruction spells out")
 
 
 def test_a_rename_done_in_part_is_flagged_with_the_likely_fix():
