@@ -32,8 +32,17 @@ diff they skimmed would write that. Findings are carried on the proposal:
   or a rename done in part (a use of the old name left behind: the message
   names the new one);
 * ``endless-recursion`` (error, Python): a function made to call itself before
-  anything in it can return (its body replaced by a call of itself): every call
-  recurses until RecursionError;
+  anything in it can return (its body replaced by a call of itself), or with the
+  arguments it was given past guards that change nothing: every call that gets
+  there recurses until RecursionError;
+* ``unbound-name`` (error, Python): a name read in an ``except`` clause that only
+  the last statement of its ``try`` binds (UnboundLocalError when the clause runs);
+* ``unused-parameter`` (error, Python): a parameter a plain function read before
+  and still takes but no longer reads, unless the instruction names it or says it
+  may go unread;
+* ``rewritten-function`` (error, Python): a function none of whose lines of code
+  is left, where the instruction asks it for one thing more ("Return ...",
+  "Raise ...", "Also ...");
 * ``removed-selection`` (error): most of the selected lines (or file) gone,
   when the instruction asks for no lines to go (a rename asks for none);
 * ``import-time-code`` (error, Python): a module that ran nothing when imported
@@ -43,10 +52,13 @@ diff they skimmed would write that. Findings are carried on the proposal:
 * ``out-of-scope`` (error, Python): the code changed where the instruction asks
   only for documentation (docstrings, comments, type hints) or for one rename
   (:mod:`amigo.scope`: the syntax trees compared with those set aside);
-* ``not-done`` (error, Python): the kind of change asked is not made: documentation
-  asked and a kind it names (type hints; docstrings or comments) left as it was, or
-  code asked ("Replace the assert with a ValueError") and only docstrings and
-  comments changed, in every file of the proposal;
+* ``not-done`` (error): the change asked is not made: documentation asked and a
+  kind it names (type hints; docstrings or comments) left as it was, or code
+  asked ("Replace the assert with a ValueError") and only docstrings and comments
+  changed, in every Python file of the proposal; a rename asked and not made; the
+  code the instruction spells out (:mod:`amigo.named_terms`) written in no file;
+  the exception asked for "when year is negative" raised under no test of year;
+  a removal asked of list entries a data file still holds;
 * in a data file (JSON, TOML, YAML, INI: :mod:`amigo.datafiles`, no grammar needed), ``syntax``
   (error) where its format's parser reads the old text and not the new one (a JSONC file is
   read as JSONC), and ``removed-key`` where keys or list entries are gone (counted per list
@@ -95,8 +107,8 @@ from amigo.context.tags import extract
 from amigo.edits import apply_answer
 from amigo.repofiles import git_ls_files
 from amigo.scope import (
-    Scope, asked_documentation, asks_for_code, documentation_changed, loose_name, name_uses, prose_only,
-    read_scope, scope_difference,
+    Scope, asked_documentation, asks_for_code, documentation_changed, is_docstring, loose_name, name_uses,
+    prose_only, read_scope, scope_difference,
 )
 
 if TYPE_CHECKING:
@@ -172,7 +184,7 @@ class Finding:
 
     kind: str  # syntax | removed-definition | duplicate-definition | undefined-name | removed-selection |
     #            removed-key | import-time-code | out-of-scope | not-done | check-command | format |
-    #            endless-recursion
+    #            endless-recursion | unbound-name | unused-parameter | rewritten-function
     level: str
     path: str
     message: str
@@ -1107,6 +1119,59 @@ def _unused_parameter_findings(path: str, old: str, new: str, instruction: str) 
             and not re.search(rf"\b{re.escape(parameter)}\b", instruction)]
 
 
+# An instruction that asks for one thing more of a function: "Return early ...", "Raise ... when ...", "Also ...".
+_ADDING = re.compile(r"\s*(return|raise|also)\b", re.IGNORECASE)
+LEAST_REWRITTEN_LINES = 4  # a function with fewer lines of code may rightly be written anew for one more thing
+
+
+def _rewritten_function_findings(path: str, old: str, new: str, instruction: str) -> list[Finding]:
+    """A function (or method) none of whose lines of code is left, when the instruction asks it for one
+    thing more (_ADDING) and no shrinking: the embedded model answered "Return early with the
+    pathname unchanged when it is empty" (glob.escape) and "Raise for negative tail sizes on sized
+    iterables" (recipes.tail) with bodies written anew, which compiled and did something else. Of
+    the real commits whose subject begins so, only tests are rewritten so, and a test module is
+    not judged."""
+    if not _ADDING.match(instruction) or asks_to_shrink(instruction) or _TEST_PATH.search(path):
+        return []
+    before, after = _code_lines_by_function(old), _code_lines_by_function(new)
+    findings = []
+    for name, (line, code) in before.items():
+        if len(code) < LEAST_REWRITTEN_LINES or name not in after or name.rpartition(".")[2].startswith("test"):
+            continue
+        if not Counter(code) & Counter(after[name][1]):
+            findings.append(Finding(
+                "rewritten-function", "error", path,
+                f"writes {name} anew: none of its {len(code)} lines of code is left, although the instruction asks "
+                "for one thing more: keep what it did and add what was asked (to rewrite it, say so)",
+                after[name][0]))
+    return findings
+
+
+@functools.lru_cache(maxsize=16)
+def _code_lines_by_function(text: str) -> dict[str, tuple[int, tuple[str, ...]]]:
+    """Qualified name (``Class.method``) -> (line, its code's lines stripped, docstring and comments aside)
+    of each function of the module and its classes (not those defined inside a function). Empty when
+    the text does not parse."""
+    tree = _python_tree(text)
+    lines = text.splitlines()
+    found: dict[str, tuple[int, tuple[str, ...]]] = {}
+
+    def visit(node: ast.AST, prefix: str) -> None:
+        for child in ast.iter_child_nodes(node):
+            if isinstance(child, (ast.FunctionDef, ast.AsyncFunctionDef)):
+                body = child.body[1:] if is_docstring(child.body[0]) else child.body
+                code = tuple(stripped for statement in body
+                             for text_line in lines[statement.lineno - 1:statement.end_lineno]
+                             if (stripped := text_line.strip()) and not stripped.startswith("#"))
+                found[prefix + child.name] = (child.lineno, code)
+            elif isinstance(child, ast.ClassDef):
+                visit(child, f"{prefix}{child.name}.")
+
+    if tree is not None:
+        visit(tree, "")
+    return found
+
+
 # What makes top-level code that runs at import something the person asked for.
 _RUNNING_WORDS = re.compile(r"\b(print\w*|assert\w*|examples?|usage|demo\w*|tests?|testing|doctests?|calls?|"
                             r"run|runs|running|script|main|__main__|log\w*|import time|on import)\b", re.IGNORECASE)
@@ -1406,6 +1471,8 @@ def check_change(path: str, old: str | None, new: str, instruction: str,
         findings += _selection_findings(path, old, new, selection, instruction)
     if language == "python" and old and not has_errors(findings):
         findings += _unused_parameter_findings(path, old, new, instruction)
+    if language == "python" and old and not has_errors(findings):
+        findings += _rewritten_function_findings(path, old, new, instruction)
     if language == "python" and old and not has_errors(findings):
         findings += _import_time_findings(path, old, new, instruction)
     if language == "python" and old and not has_errors(findings):

@@ -189,7 +189,7 @@ def _strip_documentation(tree: ast.AST, hints_too: bool) -> None:
     for node in ast.walk(tree):
         body = getattr(node, "body", None)
         if isinstance(body, list) and body:
-            kept = [statement for statement in body if not _is_docstring(statement)]
+            kept = [statement for statement in body if not is_docstring(statement)]
             if hints_too:
                 kept = [s for s in kept if not _is_documentation_statement(s)]
             node.body = kept or [ast.Pass()]  # type: ignore[attr-defined]
@@ -205,7 +205,7 @@ def _strip_documentation(tree: ast.AST, hints_too: bool) -> None:
         _Unannotate().visit(tree)
 
 
-def _is_docstring(statement: ast.stmt) -> bool:
+def is_docstring(statement: ast.stmt) -> bool:
     """A docstring, a string standing alone (it does nothing), or ``__doc__ = ...``."""
     if isinstance(statement, ast.Expr):
         return isinstance(statement.value, ast.Constant) and isinstance(statement.value.value, str)

@@ -1355,6 +1355,28 @@ def test_the_exception_asked_for_a_name_raised_where_the_name_is_not_tested_is_n
     assert finding.message.startswith("does not write `ValueError`, which the instruction spells out")
 
 
+def test_a_function_written_anew_for_one_thing_more_is_flagged():
+    """What the embedded model answered to "Raise for negative tail sizes on sized iterables"
+    (recipes.tail): a body written anew that compiles and no longer takes the last items."""
+    old = ('def tail(n, iterable):\n    """The last *n* items of *iterable*."""\n    try:\n        size = len(iterable)\n'
+           '    except TypeError:\n        return iter(deque(iterable, maxlen=n))\n    else:\n'
+           '        return islice(iterable, max(0, size - n), None)\n')
+    instruction = "Raise for negative tail sizes on sized iterables."
+    anew = ('def tail(n, iterable):\n    """The last *n* items of *iterable*."""\n    if n < 0:\n'
+            '        raise ValueError(n)\n    return islice(iterable, max(0, n - 1))\n')
+    (finding,) = check_changes([("recipes.py", old, anew)], instruction)
+    assert (finding.kind, finding.level, finding.line) == ("rewritten-function", "error", 1)
+    assert finding.message == ("writes tail anew: none of its 6 lines of code is left, although the instruction "
+                               "asks for one thing more: keep what it did and add what was asked (to rewrite it, "
+                               "say so)")
+    kept = old.replace("    else:\n", "    if n < 0:\n        raise ValueError(n)\n    else:\n")
+    assert check_changes([("recipes.py", old, kept)], instruction) == []
+    # asked to rewrite, asked for something else, or a test
+    assert check_changes([("recipes.py", old, anew)], "Rewrite tail to raise for negative sizes.") == []
+    assert check_changes([("recipes.py", old, anew)], "Make tail raise for negative sizes.") == []
+    assert check_changes([("tests/test_recipes.py", old, anew)], instruction) == []
+
+
 def test_a_rename_done_in_part_is_flagged_with_the_likely_fix():
     """The shape a rename task invites ("Rename the variable head to directory", posixpath.dirname of
     the trust tasks): the assignments renamed, a use left behind. It parses, and raises NameError."""
