@@ -1213,10 +1213,16 @@ def _import_time_findings(path: str, old: str, new: str, instruction: str) -> li
                     f"`if __name__ == \"__main__\":` or in a test", first.lineno)]
 
 
+# Where the code builds the documentation (Sphinx's conf.py, an extension): documentation work may change it.
+_DOCS_PATH = re.compile(r"(^|/)docs?/")
+
+
 def _scope_findings(path: str, old: str, new: str, instruction: str) -> list[Finding]:
-    """The code changed beyond what an instruction asking only for documentation or a rename allows."""
+    """The code changed beyond what an instruction asking only for documentation or a rename allows
+    (not in a documentation folder when documentation is asked: "DOCS: re-activate code cells"
+    changes the Sphinx extensions that docs/conf.py lists)."""
     scope = read_scope(instruction)
-    if scope is None:
+    if scope is None or (scope.kind != "rename" and _DOCS_PATH.search(path)):
         return []
     line = scope_difference(old, new, scope)
     if line is None:

@@ -402,16 +402,28 @@ def asks_for_code(instruction: str) -> bool:
     return bool(first) and first[0] in _CODE_IMPERATIVES and not _MAY_BE_DOCUMENTATION.search(instruction)
 
 
+# Comments that direct Python or the shell rather than tell a reader: a shebang, PEP 263's encoding line.
+_DIRECTIVE = re.compile(r"^#!|^[ \t\f]*#.*?coding[:=]")
+
+
 def prose_only(old: str, new: str) -> bool:
     """Whether two Python texts differ in docstrings and comments alone (False when either does not
-    parse). Hints count as code here: ``List`` for ``ArrayList`` in a signature fixes a NameError."""
+    parse). Hints count as code here: ``List`` for ``ArrayList`` in a signature fixes a NameError,
+    and so do a shebang and an encoding declaration, which only look like comments ("Remove coding
+    line")."""
     try:
         before, after = ast.parse(old), ast.parse(new)
     except (SyntaxError, ValueError):
         return False
+    if _directives(old) != _directives(new):
+        return False
     _strip_documentation(before, hints_too=False)
     _strip_documentation(after, hints_too=False)
     return _first_difference(before, after, None) is False
+
+
+def _directives(text: str) -> list[str]:
+    return [line for line in text.splitlines()[:2] if _DIRECTIVE.match(line)]
 
 
 def name_uses(text: str, name: str) -> int | None:

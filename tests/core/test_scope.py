@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import pytest
 
-from amigo.checks import check_change
+from amigo.checks import check_change, check_changes
 from amigo.scope import Scope, read_scope, scope_difference
 
 from helpers import RecordedModelServer
@@ -126,6 +126,24 @@ def test_documentation_asked_and_the_code_changed_is_found_at_its_line():
     assert "m2 = l + s - l" in finding.message and "asks only for documentation" in finding.message
     # the same change asked for in words is not judged by scope
     assert check_change("colorsys.py", HLS, changed, "Add a docstring and simplify the else branch.") == []
+
+
+def test_the_code_that_builds_the_documentation_may_change_when_documentation_is_asked():
+    """markdown-it-py's "DOCS: re-activate code cells" added a Sphinx extension to docs/conf.py."""
+    old = 'extensions = [\n    "myst_parser",\n]\n'
+    new = old.replace(']', '    "jupyter_sphinx",\n]')
+    assert check_change("docs/conf.py", old, new, "Update the docs.") == []
+    (finding,) = check_change("src/conf.py", old, new, "Update the docs.")
+    assert finding.kind == "out-of-scope"
+
+
+def test_an_encoding_line_or_a_shebang_removed_is_a_change_of_code():
+    """waitress' "Remove coding line" took ``# -*- coding: utf-8 -*-`` away, a comment only in form."""
+    old = "# -*- coding: utf-8 -*-\nimport os\n# a note\n"
+    assert check_changes([("compat.py", old, old.replace("# -*- coding: utf-8 -*-\n", ""))], "Remove coding line") == []
+    assert check_changes([("run.py", "#!/usr/bin/env python\n" + old[24:], old[24:])], "Remove the shebang") == []
+    (finding,) = check_changes([("compat.py", old, old.replace("# a note\n", ""))], "Remove coding line")
+    assert finding.kind == "not-done"
 
 
 def test_a_rename_may_reach_call_sites_derived_names_docstrings_and_sorted_lists():
