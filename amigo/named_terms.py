@@ -12,14 +12,16 @@ Reading errs towards "nothing is spelt out", since a term read wrongly would
 refuse a right change under ``--yes``. A term counts only when
 
 * it is in backticks or quotes, or has the shape of code: a call ``f()`` or
-  ``f(x, y)``, a dotted name ``a.b``, an entity ``&name;`` (a file name such
-  as ``setup.py`` is not code to write, nor ``from ... import ...``, whose dots
-  stand for anything);
+  ``f(x, y)``, a dotted name ``a.b`` (or ``A#b``), an entity ``&name;``, an
+  exception ``ValueError``; not a file name such as ``setup.py``, nor
+  ``from ... import ...``, whose dots stand for anything;
 * a word that asks for writing comes right before it (``use``, ``add``,
   ``with``, ``to``, ``raise``, ``return``, ``call``, ``into``, ``also`` and a verb),
-  not after "when" or "if" (``when using `python setup.py install``` tells when);
+  not in a clause of "when" or "if" (``when using `python setup.py install```
+  tells when); after "also", not a verb of trouble ("also fix a NetstringException");
   a bare word after ``with`` or ``using`` is a tool or a way (``Reformat with
-  `black```), not code;
+  `black```), not code; an exception may follow "a" and a word ("Raise a clear
+  ValueError"), while "raise the original ImportError" names one that is there;
 * the instruction does not report a bug ("Fix ...": what it quotes is what goes
   wrong) or revert a commit (whose subject it quotes).
 
@@ -27,11 +29,13 @@ A term the changed files already hold names what is there (``Document
 `duplicates_everseen```) and is not asked to be written again. What must turn
 up is the term itself, or for a call or dotted name its last name
 (``from secrets import token_urlsafe`` writes ``secrets.token_urlsafe``), or
-for an option its name (``--man_path`` as ``man_path``); prose in quotes is
-matched without regard to case, and a name one slip away from one the change
-writes or the files hold (``use `zip_equals``` for ``zip_equal``) counts as
-that name (how often real commits set it off: benchmarks/RESULTS.md, "Code the
-instruction spells out").
+for an option its name (``--man_path`` as ``man_path``). Words in quotes
+match whatever their case and joints ('kv consistency' in
+``test_kv_consistency``), code whatever its spacing, a term in lower case
+whatever its case (``"elseif"`` in ``'ElseIf'``), and a name one slip away from
+one the change writes or the files hold (``use `zip_equals``` for
+``zip_equal``) counts as that name. How often real commits set it off:
+benchmarks/RESULTS.md, "Code the instruction spells out".
 """
 
 from __future__ import annotations
@@ -43,21 +47,24 @@ from typing import Sequence
 
 # A span in backticks, single or double quotes (an apostrophe inside a word is not a quote).
 _QUOTED = re.compile(r"`([^`\n]+)`|(?<![\w'])'([^'\n]{2,}?)'(?![\w'])|\"([^\"\n]{2,}?)\"")
-_CALL = r"(?:[A-Za-z_]\w*\.)*([A-Za-z_]\w*)\([^()\n]*\)"
-_DOTTED = r"[A-Za-z_]\w*(?:\.[A-Za-z_]\w*)+"
+# "a.b" or, as some write a method, "A#b"
+_CALL = r"(?:[A-Za-z_]\w*[.#])*([A-Za-z_]\w*)\([^()\n]*\)"
+_DOTTED = r"[A-Za-z_]\w*(?:[.#][A-Za-z_]\w*)+"
 _ENTITY = r"&#?\w+;"
 _EXCEPTION = r"[A-Z]\w*(?:Error|Exception|Warning)"
 _CODE = re.compile(rf"(?<![\w.])({_CALL}|{_DOTTED}|{_ENTITY}|{_EXCEPTION})(?![\w(])")
 # The words right before a term that make it what the change writes.
-_WRITING = re.compile(r"(?:\b(?:with|to|use|using|add|added|raise|return|call|into)|\balso\s+\w+)"
+_WRITING = re.compile(r"(?:\b(?:with|to|use|using|add|added|raise|return|call|into)"
+                      r"|\balso\s+(?!fix|avoid|prevent|catch|handle|ignore|skip|silence|suppress)\w+)"
                       r"(?:\s+(?:a|an|the))?\s*$", re.IGNORECASE)
-# An exception may be qualified: "Raise a clear ValueError".
-_RAISING = re.compile(r"\b(?:raise|with|to|use)(?:\s+(?:a|an|the))?(?:\s+[a-z]+)?\s*$", re.IGNORECASE)
-_CIRCUMSTANCE = re.compile(r"\b(when|if|while|because|whenever)\s+(\w+\s+)?$", re.IGNORECASE)
+# A new exception may be qualified: "Raise a clear ValueError" ("raise the original ImportError" is one there).
+_RAISING = re.compile(r"\b(?:raise|with|to|use)\s+(?:a|an)\s+[a-z]+\s*$", re.IGNORECASE)
+_CIRCUMSTANCE = re.compile(r"\b(when|if|while|because|whenever)\b[^,.;:]*$", re.IGNORECASE)
 _NOT_ASKING = re.compile(r"\s*(fix(es|ed)?|revert(s|ed)?)\b", re.IGNORECASE)
 _FILE_NAME = re.compile(r"\.(py|pyi|rst|md|txt|cfg|toml|ya?ml|json|ini|in|html?|js|css|sh|c|h|lock)$",
                         re.IGNORECASE)
 _OPTION = re.compile(r"--?([\w-]+)")
+_PROSE = re.compile(r"[A-Za-z]+(?:[\s_-]+[A-Za-z]+)+")  # words, which code may join by "_" or "-"
 _IDENTIFIER = re.compile(r"[A-Za-z_]\w*")
 SLIP = 0.85  # difflib's ratio at which a name is read as a slip of another's spelling
 _LEAST_SLIP_LENGTH = 5  # shorter names are too alike to tell a slip from another name
@@ -94,16 +101,19 @@ def written_form(term: str) -> str:
     if call := re.fullmatch(_CALL, term):
         return call.group(1)
     if re.fullmatch(_DOTTED, term):
-        return term.rsplit(".", 1)[-1]
+        return re.split(r"[.#]", term)[-1]
     if option := _OPTION.fullmatch(term):
         return option.group(1)
     return term
 
 
 def _count(text: str, form: str) -> int:
-    if " " in form and re.fullmatch(r"[\w\s,.'-]+", form):  # prose: "The Jinja Team" may start a sentence
-        return text.lower().count(form.lower())
-    return text.count(form)
+    if _PROSE.fullmatch(form):  # "The Jinja Team" may start a sentence; 'kv consistency' names test_kv_consistency
+        words = re.split(r"[\s_-]+", form)
+        return len(re.findall(r"[\s_-]+".join(map(re.escape, words)), text, re.IGNORECASE))
+    # code may be spaced otherwise ("str | os.PathLike[str]"); a term in lower case may be capitalised ("ElseIf")
+    form, text = re.sub(r"\s+", "", form), re.sub(r"\s+", "", text)
+    return text.lower().count(form) if form.islower() else text.count(form)
 
 
 def _names(text: str) -> Counter:

@@ -24,6 +24,7 @@ from amigo.named_terms import terms, unwritten, written_form
     ("cli:add `--man_path` option", ["--man_path"]),
     ("Raise a clear ValueError for negative n in chunked().", ["ValueError"]),
     ("Replace the final assert with a GetoptError.", ["GetoptError"]),
+    ("Switch from `PurePath#as_uri` to `PurePath#joinpath`", ["PurePath#joinpath"]),
 ])
 def test_the_code_an_instruction_asks_to_write_is_read(instruction, spelt):
     assert terms(instruction) == spelt
@@ -42,6 +43,9 @@ def test_the_code_an_instruction_asks_to_write_is_read(instruction, spelt):
     "make tkinter objects \"private\"",
     "Don't quote the person's name",  # apostrophes
     "avoid ResourceWarning on failed multipart parsing",  # what goes wrong
+    "make recv_until return the delimiter. also fix a NetstringException",  # what goes wrong
+    "have the test module finder raise the original ImportError",  # one there already
+    "When using the HTML formatter with `linespans=foo`, the anchors break",  # when it happens
 ])
 def test_what_is_not_code_to_write_is_left_alone(instruction):
     assert terms(instruction) == []
@@ -52,6 +56,7 @@ def test_what_the_code_must_hold_for_a_term():
     assert written_form("isinstance(items, list)") == "isinstance"
     assert written_form("--man_path") == "man_path"
     assert written_form("&#x60;") == "&#x60;"
+    assert written_form("PurePath#joinpath") == "joinpath"
 
 
 ESCAPE = ('def escape(s, quote=True):\n    s = s.replace("&", "&amp;")\n    if quote:\n'
@@ -82,7 +87,19 @@ def test_a_slip_of_the_instructions_spelling_counts_as_the_name():
     assert unwritten([("more.py", old, new)], "use `zip_longest` instead") == ["zip_longest"]
 
 
-def test_prose_in_quotes_is_matched_whatever_its_case():
-    """pallets/jinja's 'Copyright switch to "The Jinja Team".' wrote "by the Jinja Team"."""
+def test_prose_in_quotes_is_matched_whatever_its_case_and_joints():
+    """pallets/jinja's 'Copyright switch to "The Jinja Team".' wrote "by the Jinja Team"; boltons' "add 'kv
+    consistency' test" wrote test_kv_consistency."""
     assert unwritten([("AUTHORS", "by Armin\n", "by the Jinja Team\n")],
                      'Copyright switch to "The Jinja Team".') == []
+    assert unwritten([("test_d.py", "x = 1\n", "def test_kv_consistency():\n    pass\n")],
+                     "add 'kv consistency' test") == []
+    assert unwritten([("test_d.py", "x = 1\n", "def test_kv():\n    pass\n")], "add 'kv consistency' test") != []
+
+
+def test_code_is_matched_whatever_its_spacing_and_a_lower_case_word_whatever_its_case():
+    old = "KEYWORDS = ('If', 'Then')\n"
+    assert unwritten([("fortran.py", old, "KEYWORDS = ('If', 'ElseIf', 'Then')\n")],
+                     'added "elseif" as a Fortran keyword') == []
+    assert unwritten([("n.py", "def f() -> str: ...\n", "def f() -> str | Path: ...\n")],
+                     "Change the return type to `str|Path`") == []
