@@ -1120,18 +1120,18 @@ def _unused_parameter_findings(path: str, old: str, new: str, instruction: str) 
 
 
 # An instruction that asks for one thing more of a function: "Return early ...", "Raise ... when ...", "Also ...".
-_ADDING = re.compile(r"\s*(return|raise|also)\b", re.IGNORECASE)
+ASKS_ONE_THING_MORE = re.compile(r"\s*(return|raise|also)\b", re.IGNORECASE)
 LEAST_REWRITTEN_LINES = 4  # a function with fewer lines of code may rightly be written anew for one more thing
 
 
 def _rewritten_function_findings(path: str, old: str, new: str, instruction: str) -> list[Finding]:
     """A function (or method) none of whose lines of code is left, when the instruction asks it for one
-    thing more (_ADDING) and no shrinking: the embedded model answered "Return early with the
+    thing more (ASKS_ONE_THING_MORE) and no shrinking: the embedded model answered "Return early with the
     pathname unchanged when it is empty" (glob.escape) and "Raise for negative tail sizes on sized
     iterables" (recipes.tail) with bodies written anew, which compiled and did something else. Of
     the real commits whose subject begins so, only tests are rewritten so, and a test module is
     not judged."""
-    if not _ADDING.match(instruction) or asks_to_shrink(instruction) or _TEST_PATH.search(path):
+    if not ASKS_ONE_THING_MORE.match(instruction) or asks_to_shrink(instruction) or _TEST_PATH.search(path):
         return []
     before, after = _code_lines_by_function(old), _code_lines_by_function(new)
     findings = []
@@ -1274,7 +1274,7 @@ def _terms_not_written(changes: Sequence[tuple[str, str | None, str]], instructi
 
 
 # "Raise a ValueError when year is negative", "Replace the assert with a TypeError if c is not bytes"
-_RAISE_WHEN = re.compile(r"\b(?i:raise|with)\s+(?:(?i:a|an|the)\s+)?(?:[a-z]+\s+)?(?P<exception>[A-Z]\w*(?:Error|Exception))"
+ASKS_TO_RAISE_WHEN = re.compile(r"\b(?i:raise|with)\s+(?:(?i:a|an|the)\s+)?(?:[a-z]+\s+)?(?P<exception>[A-Z]\w*(?:Error|Exception))"
                          r"\s+(?:when|if|whenever)\s+(?:the\s+)?(?:(?:parameter|argument|variable)\s+)?`?"
                          r"(?P<name>[A-Za-z_]\w*)`?\s+(?:is|are|has|have|does|do|exceeds|isn't|aren't)\b")
 
@@ -1284,7 +1284,7 @@ def _raise_not_where_asked(changes: Sequence[tuple[str, str | None, str]], instr
     raised by the change, but under no test that reads the name, in a Python file whose old code read
     it: the embedded model put ``raise ValueError(...)`` in place of calendar.monthrange's check of
     the month, which year never reaches. A raise the old code already had under such a test is enough."""
-    asked = _RAISE_WHEN.search(instruction)
+    asked = ASKS_TO_RAISE_WHEN.search(instruction)
     if asked is None:
         return []
     exception, name = asked.group("exception"), asked.group("name")

@@ -4,6 +4,7 @@ Python projects set off, with each commit's subject as the instruction.
     python benchmarks/checks_history.py /work/.mirror/more-itertools+more-itertools/repo ...
     python benchmarks/checks_history.py REPO... --limit 500 --show   # each commit found, and why
     python benchmarks/checks_history.py REPO... --files data   # JSON, TOML, YAML and INI files instead
+    python benchmarks/checks_history.py REPO... --asking --limit 3000   # subjects the close readings judge
 
 A real commit is the nearest thing to a right answer whose instruction is known (its message).
 Most commits are right, so an error finding on one is a false alarm of the check stage, or a
@@ -15,6 +16,12 @@ scope check reads as asking only for documentation or one rename (amigo/scope.py
 their Python code changed beyond that. Only modified files are judged (an added or deleted file
 is not an edit in place): ``.py`` files, or with ``--files data`` the data files the check stage
 reads with their formats' parsers (:mod:`amigo.datafiles`); merge and root commits are not.
+
+``--asking`` judges only the commits whose subject asks in a shape that a rule reading the
+instruction closely holds the change to: code spelt out (:mod:`amigo.named_terms`), an exception
+asked when a name is something, one thing more asked of a function ("Return ...", "Raise ...",
+"Also ..."). Such subjects are one commit in a few dozen, so a deep history (``--limit 3000``)
+gives enough of them, and only those are diffed.
 """
 
 from __future__ import annotations
@@ -27,7 +34,10 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-from amigo.checks import UsedElsewhere, check_changes, repository_uses  # noqa: E402
+from amigo.checks import (  # noqa: E402
+    ASKS_ONE_THING_MORE, ASKS_TO_RAISE_WHEN, UsedElsewhere, check_changes, repository_uses,
+)
+from amigo.named_terms import terms  # noqa: E402
 from amigo.datafiles import format_of  # noqa: E402
 from amigo.scope import read_scope  # noqa: E402
 from benchmarks.edit_apply import commit_files  # noqa: E402
@@ -63,6 +73,11 @@ def judge_commit(files: list[tuple[str, str, str]], subject: str, counted: str =
     return kinds, details, warned
 
 
+def asks_closely(subject: str) -> bool:
+    """Whether a rule that reads the instruction closely judges a commit with this subject (--asking)."""
+    return bool(terms(subject) or ASKS_TO_RAISE_WHEN.search(subject) or ASKS_ONE_THING_MORE.match(subject))
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("repos", nargs="+", type=Path, help="git repositories (bare mirrors or work trees)")
@@ -70,6 +85,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--show", action="store_true", help="print every commit with an error finding")
     parser.add_argument("--files", choices=sorted(COUNTED), default="python",
                         help="which modified files are judged: Python, or JSON/TOML/YAML/INI")
+    parser.add_argument("--asking", action="store_true",
+                        help="only commits whose subject spells out code or asks one thing more (see above)")
     args = parser.parse_args(argv)
     by_kind: Counter = Counter()
     warned_by_kind: Counter = Counter()
@@ -77,7 +94,8 @@ def main(argv: list[str] | None = None) -> int:
     judged = 0
     for repo in args.repos:
         name = repo.parent.name if repo.name == "repo" else repo.name
-        for sha, subject, files in commit_files(repo, args.limit, MAX_FILE_BYTES):
+        for sha, subject, files in commit_files(repo, args.limit, MAX_FILE_BYTES,
+                                                asks_closely if args.asking else None):
             result = judge_commit(files, subject, args.files, repository_uses(repo, sha))
             if result is None:
                 continue

@@ -45,7 +45,7 @@ import time
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Iterator
+from typing import Callable, Iterator
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
@@ -94,13 +94,16 @@ def git(repo: Path, *args: str) -> bytes:
     return subprocess.run(["git", "-C", str(repo), *args], capture_output=True, check=True).stdout
 
 
-def commit_files(repo: Path, max_commits: int, max_bytes: int) -> Iterator[tuple[str, str, list[tuple[str, str, str]]]]:
+def commit_files(repo: Path, max_commits: int, max_bytes: int, subjects: Callable[[str], bool] | None = None,
+                 ) -> Iterator[tuple[str, str, list[tuple[str, str, str]]]]:
     """(hash, subject, [(path, old text, new text), ...]) of the last non-merge commits, newest first:
     each file the commit changed that is UTF-8 text within ``max_bytes`` (old "" when it was added,
     new "" when deleted; a root commit is compared with the empty tree). ``repo`` may be a clone or
-    a bare mirror."""
+    a bare mirror. ``subjects``: only the commits whose subject it accepts (read before any diff)."""
     log = git(repo, "log", "--no-merges", "--format=%H%x00%s", "-n", str(max_commits)).decode(errors="replace")
     for sha, _, subject in (line.partition("\0") for line in log.splitlines()):
+        if subjects is not None and not subjects(subject):
+            continue
         parents = git(repo, "rev-list", "--parents", "-n", "1", sha).decode().split()[1:]
         base = parents[0] if parents else "4b825dc642cb6eb9a060e54bf8d69288fbee4904"  # empty tree
         names = git(repo, "diff", "--name-only", "--no-renames", base, sha).decode().splitlines()

@@ -57,6 +57,20 @@ def test_checks_history_counts_the_findings_real_commits_set_off(tmp_path, capsy
     assert "| documentation | 2 | 1 | 1 |" in out
 
 
+def test_checks_history_asking_judges_only_subjects_the_close_readings_hold_the_change_to(tmp_path, capsys):
+    repo = tmp_path / "project"
+    repo.mkdir()
+    subprocess.run(["git", "init", "-q", "-b", "main"], cwd=repo, check=True)
+    _commit(repo, "first", {"m.py": "def f(x):\n    return x + 1\n"})
+    _commit(repo, "Tidy f", {"m.py": "def f(x):\n    return 1 + x\n"})
+    _commit(repo, "Use math.fsum in f", {"m.py": "def f(x):\n    return x + 1.0\n"})
+    _commit(repo, "Return x twice", {"m.py": "def f(x):\n    return x * 2\n"})
+    assert checks_history.main([str(repo), "--asking", "--show"]) == 0
+    out = capsys.readouterr().out
+    assert "2 commits modifying Python files" in out and "Tidy f" not in out
+    assert "does not write `math.fsum`" in out and "| not-done | 1 (50.0%) |" in out
+
+
 def test_trust_rejudge_tells_wrong_changes_refused_now_from_right_ones(tmp_path, capsys):
     task = next(t for t in TASKS if t["id"] == "colorsys.hls_to_rgb")
     right = task_checks.TaskCheck.load(task["id"]).reference
