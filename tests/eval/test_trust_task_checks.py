@@ -50,14 +50,15 @@ def test_the_checks_as_check_command_refuse_a_wrong_edit_and_name_the_check(tmp_
                     check_command=trust.tests_command(task))
     session = EditSession(config, Workspace(root), ChatClient(config.endpoint, "none"))
     request = session.make_request(task["instruction"], task["path"])
-    # the asked check, but the wrong exception: parses and keeps every definition
-    wrong = task["file_text"].replace("    if predicate is None:", "    if not isinstance(prefix, str):\n"
-                                      "        raise ValueError(prefix)\n    if predicate is None:")
+    # the asked exception under a test of prefix, but too narrow a test: it passes the check stage
+    # (the wrong exception would not: the instruction spells out TypeError)
+    wrong = task["file_text"].replace("    if predicate is None:", "    if isinstance(prefix, bytes):\n"
+                                      "        raise TypeError(prefix)\n    if predicate is None:")
     proposal = session.proposal_from_answer(request, f"```python\n{wrong}```")
     assert not proposal.passes
     (finding,) = [f for f in proposal.findings if f.kind == "check-command"]
-    assert "expected TypeError, got ValueError" in finding.message
-    assert 'raises(TypeError, indent, "a\\nb\\n", 3)' in finding.message
+    assert "expected TypeError, nothing was raised" in finding.message
+    assert 'raises(TypeError, indent, "", None)' in finding.message
     assert (root / task["path"]).read_text() == task["file_text"]  # the person's file untouched
 
     right = task_checks.TaskCheck.load(task["id"]).reference
