@@ -29,7 +29,8 @@ A term the changed files already hold names what is there (``Document
 `duplicates_everseen```) and is not asked to be written again. What must turn
 up is the term itself, or for a call or dotted name its last name
 (``from secrets import token_urlsafe`` writes ``secrets.token_urlsafe``), or
-for an option its name (``--man_path`` as ``man_path``). Words in quotes
+for an option or an extra its name (``--man_path`` as ``man_path``, ``[slack]`` as
+``slack``). Words in quotes
 match whatever their case and joints ('kv consistency' in
 ``test_kv_consistency``), code whatever its spacing, a term in lower case
 whatever its case (``"elseif"`` in ``'ElseIf'``), and a name one slip away from
@@ -104,6 +105,8 @@ def written_form(term: str) -> str:
         return re.split(r"[.#]", term)[-1]
     if option := _OPTION.fullmatch(term):
         return option.group(1)
+    if extra := re.fullmatch(r"\[([\w.-]+)\]", term):  # an extra, "pip install x[slack]", or a section
+        return extra.group(1)
     return term
 
 

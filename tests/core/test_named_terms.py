@@ -57,6 +57,7 @@ def test_what_the_code_must_hold_for_a_term():
     assert written_form("--man_path") == "man_path"
     assert written_form("&#x60;") == "&#x60;"
     assert written_form("PurePath#joinpath") == "joinpath"
+    assert written_form("[slack]") == "slack"  # tqdm's "add `[slack]` extra dependency" wrote "slack = ..."
 
 
 ESCAPE = ('def escape(s, quote=True):\n    s = s.replace("&", "&amp;")\n    if quote:\n'
