@@ -1274,9 +1274,10 @@ def _terms_not_written(changes: Sequence[tuple[str, str | None, str]], instructi
 
 
 # "Raise a ValueError when year is negative", "Replace the assert with a TypeError if c is not bytes"
-ASKS_TO_RAISE_WHEN = re.compile(r"\b(?i:raise|with)\s+(?:(?i:a|an|the)\s+)?(?:[a-z]+\s+)?(?P<exception>[A-Z]\w*(?:Error|Exception))"
-                         r"\s+(?:when|if|whenever)\s+(?:the\s+)?(?:(?:parameter|argument|variable)\s+)?`?"
-                         r"(?P<name>[A-Za-z_]\w*)`?\s+(?:is|are|has|have|does|do|exceeds|isn't|aren't)\b")
+ASKS_TO_RAISE_WHEN = re.compile(r"\b(?i:raise|with)\s+(?:(?i:a|an|the)\s+)?(?:[a-z]+\s+)?"
+                                r"(?P<exception>[A-Z]\w*(?:Error|Exception))"
+                                r"\s+(?:when|if|whenever)\s+(?:the\s+)?(?:(?:parameter|argument|variable)\s+)?`?"
+                                r"(?P<name>[A-Za-z_]\w*)`?\s+(?:is|are|has|have|does|do|exceeds|isn't|aren't)\b")
 
 
 def _raise_not_where_asked(changes: Sequence[tuple[str, str | None, str]], instruction: str) -> list[Finding]:
