@@ -34,6 +34,14 @@ def test_every_reference_edit_passes_the_check_stage(task):
     assert errors == []
 
 
+def _project(tmp_path: Path) -> Path:
+    """An empty git repository to commit into."""
+    repo = tmp_path / "project"
+    repo.mkdir()
+    subprocess.run(["git", "init", "-q", "-b", "main"], cwd=repo, check=True)
+    return repo
+
+
 def _commit(repo: Path, message: str, files: dict[str, str]) -> None:
     for name, text in files.items():
         (repo / name).write_text(text)
@@ -43,9 +51,7 @@ def _commit(repo: Path, message: str, files: dict[str, str]) -> None:
 
 
 def test_checks_history_counts_the_findings_real_commits_set_off(tmp_path, capsys):
-    repo = tmp_path / "project"
-    repo.mkdir()
-    subprocess.run(["git", "init", "-q", "-b", "main"], cwd=repo, check=True)
+    repo = _project(tmp_path)
     _commit(repo, "first", {"m.py": "def f(x):\n    return x + 1\n"})
     _commit(repo, "Add a docstring to f", {"m.py": 'def f(x):\n    """One more."""\n    return x + 1\n'})
     _commit(repo, "docs", {"m.py": 'def f(x):\n    """One more than x."""\n    return x + 2\n'})
@@ -58,9 +64,7 @@ def test_checks_history_counts_the_findings_real_commits_set_off(tmp_path, capsy
 
 
 def test_checks_history_asking_judges_only_subjects_the_close_readings_hold_the_change_to(tmp_path, capsys):
-    repo = tmp_path / "project"
-    repo.mkdir()
-    subprocess.run(["git", "init", "-q", "-b", "main"], cwd=repo, check=True)
+    repo = _project(tmp_path)
     _commit(repo, "first", {"m.py": "def f(x):\n    return x + 1\n"})
     _commit(repo, "Tidy f", {"m.py": "def f(x):\n    return 1 + x\n"})
     _commit(repo, "Use math.fsum in f", {"m.py": "def f(x):\n    return x + 1.0\n"})
@@ -146,9 +150,7 @@ def test_checks_fixes_counts_the_findings_on_reference_fixes(tmp_path, capsys):
 
 
 def test_checks_history_judges_data_files_with_their_parsers(tmp_path, capsys):
-    repo = tmp_path / "project"
-    repo.mkdir()
-    subprocess.run(["git", "init", "-q", "-b", "main"], cwd=repo, check=True)
+    repo = _project(tmp_path)
     config = '[project]\nname = "p"\nversion = "1.0"\n\n[tool.ruff]\nline-length = 88\n'
     _commit(repo, "first", {"pyproject.toml": config, "m.py": "x = 1\n"})
     _commit(repo, "Bump the version to 1.1", {"pyproject.toml": config.replace("1.0", "1.1")})
@@ -217,9 +219,7 @@ def test_a_data_task_the_jsonc_way():
 def test_an_ini_data_task_is_mined_by_format_and_judged_with_configparser(tmp_path):
     from benchmarks import data_edits
 
-    repo = tmp_path / "project"
-    repo.mkdir()
-    subprocess.run(["git", "init", "-q", "-b", "main"], cwd=repo, check=True)
+    repo = _project(tmp_path)
     tox = "[tox]\nenvlist =\n    py38\n    py39\n\n[testenv]\ncommands = pytest {posargs}\n"
     _commit(repo, "first", {"tox.ini": tox, "package.json": '{"name": "p"}\n'})
     _commit(repo, "Add Python 3.12 to the environments",
