@@ -42,6 +42,7 @@ benchmarks/RESULTS.md, "Code the instruction spells out".
 from __future__ import annotations
 
 import difflib
+import functools
 import re
 from collections import Counter
 from typing import Sequence
@@ -115,8 +116,14 @@ def _count(text: str, form: str) -> int:
         words = re.split(r"[\s_-]+", form)
         return len(re.findall(r"[\s_-]+".join(map(re.escape, words)), text, re.IGNORECASE))
     # code may be spaced otherwise ("str | os.PathLike[str]"); a term in lower case may be capitalised ("ElseIf")
-    form, text = re.sub(r"\s+", "", form), re.sub(r"\s+", "", text)
+    form, text = re.sub(r"\s+", "", form), _squeezed(text)
     return text.lower().count(form) if form.islower() else text.count(form)
+
+
+@functools.lru_cache(maxsize=16)
+def _squeezed(text: str) -> str:
+    """``text`` without whitespace; cached, since every term and every candidate reads the same old text."""
+    return re.sub(r"\s+", "", text)
 
 
 def _names(text: str) -> Counter:
