@@ -90,6 +90,7 @@ import shlex
 import signal
 import shutil
 import subprocess
+import sys
 import tempfile
 import threading
 import warnings
@@ -121,13 +122,14 @@ DEFINITION_KINDS = frozenset({"function", "method", "class", "interface", "enum"
 SHADOWING_LANGUAGES = frozenset({"python"})
 # Words that make losing lines something the person asked for.
 # "strip" is left out: in an instruction it is nearly always about strings ("also strip single quotes").
-# Every form an instruction or a commit message uses: "Remove", "Replaced", "simplifies".
+# Every form an instruction or a commit message uses: "Remove", "Replaced", "simplifies", "Rm", and
+# "Expire" (of a deprecation: networkx's "Expire deprecation of compute_v_structures").
 _SHRINKING = (r"remov(e|es|ed|ing)|delet(e|es|ed|ing)|drop(s|ped|ping)?|inlin(e|es|ed|ing)|merg(e|es|ed|ing)|"
               r"mov(e|es|ed|ing)|replac(e|es|ed|ing)|eliminat(e|es|ed|ing)|get rid|shorten(s|ed|ing)?|"
               r"simplif(y|ies|ied|ying)|collaps(e|es|ed|ing)|consolidat(e|es|ed|ing)|combin(e|es|ed|ing)|"
               r"refactor(s|ed|ing)?|rewrit(e|es|ing|ten)|rewrote|cut(s|ting)?|trim(s|med|ming)?|"
               r"clean(s|ed|ing)? ?up|tid(y|ies|ied|ying)|dedupe[sd]?|deduplicat(e|es|ed|ing)|revert(s|ed|ing)?|"
-              r"stop(s|ped|ping)? using")
+              r"stop(s|ped|ping)? using|rm|expir(e|es|ed|ing)")
 _SHRINK_WORDS = re.compile(rf"\b({_SHRINKING})\b", re.IGNORECASE)
 # A rename takes a name away (a definition by its old name is expected to go) but no lines:
 # "Rename the name parameter" answered with the body gone is still most of the selection lost.
@@ -151,7 +153,7 @@ _KEY_WORDS = re.compile(r"\b(keys?|sections?|tables?|settings?|options?|fields?|
                         re.IGNORECASE)
 # A clause that asks to take something away, and what it names, up to the next clause ("remove py38,
 # add py313"; "Drop Python 3.6 and add 3.12")
-_REMOVAL_CLAUSE = re.compile(r"\b(?:remov\w*|drop\w*|delet\w*)\b((?:(?!\b(?:and|then|but|on|in|from|to|with|due|"
+_REMOVAL_CLAUSE = re.compile(r"\b(?:remov\w*|drop\w*|delet\w*|rm|expir\w*)\b((?:(?!\b(?:and|then|but|on|in|from|to|with|due|"
                              r"because|since|as|at|via|when|if)\b|\.(?!\w))[^,;!?()])*)", re.IGNORECASE)
 _BUILTIN_NAMES = frozenset(dir(builtins))
 MIN_BUILT_ON_NAME = 4  # "Remove pairwise" lets PairwiseTests go; shorter words are too common a part
@@ -282,7 +284,21 @@ def python_syntax_error(text: str) -> tuple[str, int] | None:
     tolerant where Python is not (a ``def`` with no body parses there), and so is the parser alone:
     ``return`` outside a function, a duplicate parameter or a repeated keyword argument parse
     but fail when the module is imported, which is what compiling finds (compiling runs nothing).
-    Cached: every candidate of every round is checked against the same old text."""
+    Cached: every candidate of every round is checked against the same old text.
+
+    Syntax newer than the running Python (``type`` aliases, ``def f[T]`` and f-strings that nest
+    quotes are Python 3.12) is no error of the proposal: the compiler judges the text with those
+    constructs put the way this Python writes them (sphinx's "Drop support for Python 3.11" wrote
+    ``type`` aliases, which Python 3.11 cannot compile)."""
+    error = _compile_error(text)
+    if error is not None and sys.version_info < (3, 12):
+        older = _as_older_python(text)
+        if older != text:
+            return _compile_error(older)
+    return error
+
+
+def _compile_error(text: str) -> tuple[str, int] | None:
     try:
         with _quiet_compiler():
             compile(text, "<proposal>", "exec", dont_inherit=True)
@@ -291,6 +307,56 @@ def python_syntax_error(text: str) -> tuple[str, int] | None:
     except ValueError as exc:  # null bytes
         return str(exc), 1
     return None
+
+
+# A ``type`` alias statement's head, to its ``=`` (a soft keyword: ``type = 5`` is no alias)
+_TYPE_ALIAS = re.compile(r"^([ \t]*)type[ \t]+([A-Za-z_]\w*)[ \t]*(?:\[[^\]\n=]*\])?[ \t]*=", re.MULTILINE)
+
+
+def _as_older_python(text: str) -> str:
+    """``text`` with the Python 3.12 syntax in it put as Python 3.11 compiles it, every line where
+    it was: ``type X = ...`` as ``X = ...`` (read from the line, so an answer still being written
+    is read too), and what tree-sitter reads as type parameters or as an f-string this Python
+    cannot compile (quotes nested, a backslash in a field) blanked. What is not such syntax is
+    left, so the compiler still finds any other error."""
+    text = _TYPE_ALIAS.sub(r"\1\2 =", text)
+    parser = languages.parser("python")
+    if parser is None:
+        return text
+    data = text.encode("utf-8")
+    edits: list[tuple[int, int, bytes]] = []
+    stack = [parser.parse(data).root_node]
+    while stack:
+        node = stack.pop()
+        if node.type == "type_parameter":
+            # outside brackets once blanked: a line break in it must be continued
+            blanked = _blanked(data[node.start_byte:node.end_byte]).replace(b" \n", b"\\\n")
+            edits.append((node.start_byte, node.end_byte, blanked))
+            continue
+        if node.type == "string" and _newer_f_string(data[node.start_byte:node.end_byte]):
+            inner = [c for c in node.children if c.type not in ("string_start", "string_end")]
+            if inner:
+                start, end = inner[0].start_byte, inner[-1].end_byte
+                edits.append((start, end, _blanked(data[start:end])))
+            continue
+        stack.extend(node.children)
+    for start, end, replacement in sorted(edits, reverse=True):
+        data = data[:start] + replacement + data[end:]
+    return data.decode("utf-8", errors="replace")
+
+
+def _blanked(span: bytes) -> bytes:
+    """``span`` with every character but its line breaks made a space (the same lines and columns)."""
+    return re.sub(rb"[^\n]", b" ", span)
+
+
+def _newer_f_string(literal: bytes) -> bool:
+    """Whether an f-string literal fails to compile on its own here (Python 3.12 lets its fields
+    nest the same quotes, hold backslashes and comments)."""
+    prefix = re.match(rb"[A-Za-z]*", literal)
+    if prefix is None or b"f" not in prefix.group().lower():
+        return False
+    return _compile_error("(" + literal.decode("utf-8", errors="replace") + "\n)") is not None
 
 
 def python_prefix_error(code: str) -> tuple[str, int] | None:
@@ -302,7 +368,17 @@ def python_prefix_error(code: str) -> tuple[str, int] | None:
     open bracket, an unfinished block or string is no error), and an error on the last line
     is not judged yet (a backslash or a trailing comma continues a statement on the next).
     benchmarks/python_prefixes.py feeds it every line prefix of real files that compile: none
-    is judged broken (figures in benchmarks/RESULTS.md)."""
+    is judged broken (figures in benchmarks/RESULTS.md). Python 3.12 syntax is read as in
+    ``python_syntax_error``."""
+    error = _prefix_compile_error(code)
+    if error is not None and sys.version_info < (3, 12):
+        older = _as_older_python(code)
+        if older != code:
+            return _prefix_compile_error(older)
+    return error
+
+
+def _prefix_compile_error(code: str) -> tuple[str, int] | None:
     try:
         with _quiet_compiler():
             compile(code, "<answer>", "exec", flags=codeop.PyCF_DONT_IMPLY_DEDENT | codeop.PyCF_ALLOW_INCOMPLETE_INPUT,
@@ -441,8 +517,12 @@ def _definition_findings(path: str, old: str, new: str, language: str, instructi
     deprecated = _python_deprecated(old) if language == "python" and _removes_deprecated(instruction) else frozenset()
     provided, new_bases = _python_class_methods(old, new) if language == "python" else ({}, {})
     helpers_gone = _helpers_gone_with_their_uses(old, new) if language == "python" else frozenset()
+    visibility_asked = bool(_VISIBILITY_WORDS.search(instruction))
     in_tests = bool(_TEST_PATH.search(path))
-    new_tests = sorted({name for key in set(after) - set(before) if in_tests and _is_test(name := key[1])})
+    tests_reworked = in_tests and bool(_REWORKS_TESTS.search(instruction))
+    # tests this file or another file of the proposal adds (sphinx's "Split autodoc name parsing
+    # utilities to a new module" moved test_parse_name into five tests of a new test module)
+    new_tests = sorted({name for key in (set(after) - set(before)) | elsewhere if in_tests and _is_test(name := key[1])})
     excused: set[str] = set()
     replaced_tests: set[str] = set()
     for scope, name, kind in sorted(lost, key=lambda key: (key[0].count(".") + bool(key[0]), key)):
@@ -454,6 +534,8 @@ def _definition_findings(path: str, old: str, new: str, language: str, instructi
                 or (drops_python and where == {"conditional"})  # the branch (or the test) for an old Python
                 or any(line in deprecated for line in before[(scope, name, kind)])
                 or name in provided.get(scope, ())  # made by @dataclass, or inherited from a class of the file
+                or (visibility_asked and _renamed_for_visibility(scope, name, kind, after))
+                or (tests_reworked and not _is_test(name))
                 # a private helper whose last use went with it (last: it may search the repository)
                 or (name in helpers_gone and not (used_elsewhere is not None and used_elsewhere(name)))):
             excused.add(qualified)  # a class asked away takes its methods with it
@@ -488,9 +570,27 @@ def _definition_findings(path: str, old: str, new: str, language: str, instructi
                                     "tested is still tested"))
             replaced_tests.add(qualified)
             continue
+        if tests_reworked and _is_test(name):
+            findings.append(Finding("removed-definition", "warning", path,
+                                    f"removes the test {qualified} while reworking the tests: check that what "
+                                    "it tested is still tested"))
+            replaced_tests.add(qualified)
+            continue
         findings.append(Finding("removed-definition", "error", path,
                                 f"removes the {kind} {qualified}, which the instruction did not ask for"))
     return findings
+
+
+# An instruction that asks to make names private or public ("Make more of the internal handler
+# helpers private"): a definition may then go where the same one by its name with a leading
+# underscore added or taken away stays
+_VISIBILITY_WORDS = re.compile(r"\b(private|public|privatis\w*|privatiz\w*|internal)\b", re.IGNORECASE)
+
+
+def _renamed_for_visibility(scope: str, name: str, kind: str, after: dict[tuple[str, str, str], list[int]]) -> bool:
+    """Whether ``after`` defines the definition ``name`` as private (``_name``) or as public (``name``
+    without its leading underscores), in the same scope and of the same kind."""
+    return any((scope, other, kind) in after for other in ("_" + name, name.lstrip("_")) if other != name)
 
 
 # Class decorators and bases that write a class's methods from its fields (dataclasses, attrs,
@@ -560,6 +660,13 @@ def _python_class_methods(old: str, new: str) -> tuple[dict[str, frozenset[str]]
 
 # A test module: where a definition named test... is a test pytest or unittest collects
 _TEST_PATH = re.compile(r"(^|/)(tests?|testing)/|(^|/)test_[^/]*$|_tests?\.py$")
+# An instruction that reworks the tests themselves ("Test restructuring", "Refactor test_crawl.py",
+# "Migrate away from testfixtures", "Type tests involving items"): a test module's helpers, hooks
+# (setup_class) and fixtures may go, and a test gone is for the reviewer to weigh. "Fix" is not
+# such a word: a model asked to fix a failing test may not delete it.
+_REWORKS_TESTS = re.compile(r"^(?=.*\b(tests?|testing|test_\w+|\w+_tests?|testfixtures|fixtures?)\b)(?=.*\b("
+                            r"refactor\w*|restructur\w*|reorgani[sz]\w*|rework\w*|migrat\w*|convert\w*|port(s|ed|ing)?|"
+                            r"split\w*|mov(e|es|ed|ing)|typ(e|es|ed|ing)|moderni[sz]\w*)\b)", re.IGNORECASE)
 
 
 def _is_test(name: str) -> bool:
@@ -727,9 +834,12 @@ def _names_to_remove(instruction: str) -> tuple[list[str], list[str]]:
 
 
 def _selection_findings(path: str, old: str, new: str, selection: tuple[int, int] | None,
-                        instruction: str, comment: re.Pattern | None = None) -> list[Finding]:
+                        instruction: str, comment: re.Pattern | None = None,
+                        moved_to: Counter[str] | None = None) -> list[Finding]:
     """Most of the selected lines (the whole file when nothing is selected) gone. ``comment``: the
-    lines that hold only a comment, counted as blank (in a data file they hold no content)."""
+    lines that hold only a comment, counted as blank (in a data file they hold no content);
+    ``moved_to``: lines other files gain, where a line gone is kept (sphinx's "Split autodoc loader
+    functions to a new module" took 460 lines of importer.py into a new module)."""
     def content(lines: list[str]) -> list[str]:
         return [line.strip() for line in lines if line.strip() and not (comment and comment.match(line))]
 
@@ -739,7 +849,7 @@ def _selection_findings(path: str, old: str, new: str, selection: tuple[int, int
     if len(chosen) < MIN_SELECTION_LINES or asks_to_shrink(instruction):
         return []
     new_content = content(new.splitlines())
-    kept_by_content = Counter(new_content)
+    kept_by_content = Counter(new_content) + (moved_to or Counter())
     lost = 0
     for line in chosen:
         if kept_by_content[line] > 0:
@@ -758,14 +868,20 @@ def _selection_findings(path: str, old: str, new: str, selection: tuple[int, int
 @functools.lru_cache(maxsize=16)
 def _undefined_names(text: str) -> tuple[tuple[str, int], ...]:
     """(name, line) of every name pyflakes finds used but defined nowhere in ``text`` (Python that
-    ast parses; else none)."""
+    ast parses; else none). A module-level name only annotated (``original: Document``) that a
+    function assigns under ``global`` is defined when that function runs; pyflakes keeps the
+    annotation for it and calls its uses undefined (sphinx's "Ignore fewer Ty rules")."""
     from pyflakes.checker import Checker
     from pyflakes.messages import UndefinedName
 
     tree = _python_tree(text)
     if tree is None:
         return ()
-    return tuple((m.message_args[0], m.lineno) for m in Checker(tree).messages if isinstance(m, UndefinedName))
+    annotated = {node.target.id for node in tree.body
+                 if isinstance(node, ast.AnnAssign) and node.value is None and isinstance(node.target, ast.Name)}
+    made_global = {name for node in ast.walk(tree) if isinstance(node, ast.Global) for name in node.names} & annotated
+    return tuple((m.message_args[0], m.lineno) for m in Checker(tree).messages
+                 if isinstance(m, UndefinedName) and m.message_args[0] not in made_global)
 
 
 @functools.lru_cache(maxsize=16)
@@ -1433,6 +1549,9 @@ def check_changes(changes: Sequence[tuple[str, str | None, str]], instruction: s
             if (language := _parsed_language(path)) is not None:
                 made[path] = set(_definitions(new, language)) - set(_definitions(old or "", language))
     paths = frozenset(path for path, _, _ in changes)
+    gained = {path: Counter(line.strip() for line in new.splitlines() if line.strip())
+              - Counter(line.strip() for line in (old or "").splitlines() if line.strip())
+              for path, old, new in changes} if len(changes) > 1 else {}
 
     @functools.cache
     def in_repository(name: str) -> bool:  # one search per name and proposal, whichever file asks
@@ -1445,7 +1564,8 @@ def check_changes(changes: Sequence[tuple[str, str | None, str]], instruction: s
     findings = [finding for path, old, new in changes for finding in check_change(
         path, old, new, instruction, selection[1] if selection and selection[0] == path else None,
         elsewhere=frozenset(key for other, keys in made.items() if other != path for key in keys),
-        used_elsewhere=used_elsewhere(path))]
+        used_elsewhere=used_elsewhere(path),
+        added_elsewhere=sum((lines for other, lines in gained.items() if other != path), Counter()) or None)]
     if not has_errors(findings):  # last: what is wrong with the change says more than that it missed
         findings += (_not_done_findings(changes, instruction) or _entries_not_removed(changes, instruction)
                      or _terms_not_written(changes, instruction) or _raise_not_where_asked(changes, instruction))
@@ -1461,10 +1581,12 @@ def _parsed_language(path: str) -> str | None:
 def check_change(path: str, old: str | None, new: str, instruction: str,
                  selection: tuple[int, int] | None = None,
                  elsewhere: frozenset[tuple[str, str, str]] = frozenset(),
-                 used_elsewhere: Callable[[str], bool] | None = None) -> list[Finding]:
+                 used_elsewhere: Callable[[str], bool] | None = None,
+                 added_elsewhere: Counter[str] | None = None) -> list[Finding]:
     """Every finding for one file's change (for a file no grammar parses, see _text_findings). ``elsewhere``:
     the definitions other files of the same proposal make anew; ``used_elsewhere``: whether another
-    file uses a name (see check_changes; None: the file is read alone)."""
+    file uses a name; ``added_elsewhere``: the lines (stripped) other files of the proposal gain, where
+    lines gone from this one have moved (see check_changes; None: the file is read alone)."""
     language = _parsed_language(path)
     old = old or ""
     if language is None:
@@ -1475,7 +1597,7 @@ def check_change(path: str, old: str | None, new: str, instruction: str,
                      + _endless_recursion_findings(path, old, new))
     if old:
         findings += _definition_findings(path, old, new, language, instruction, elsewhere, used_elsewhere)
-        findings += _selection_findings(path, old, new, selection, instruction)
+        findings += _selection_findings(path, old, new, selection, instruction, moved_to=added_elsewhere)
     if language == "python" and old and not has_errors(findings):
         findings += _unused_parameter_findings(path, old, new, instruction)
     if language == "python" and old and not has_errors(findings):
