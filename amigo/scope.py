@@ -373,7 +373,8 @@ _MAY_BE_DOCUMENTATION = re.compile(
     r"readme|changelog|licen[cs]e\w*|copyright|style|format\w*|whitespace|indent\w*|lint\w*|pep ?8|black|ruff|"
     r"flake8|isort|pylint|mypy|pyright|tidy\w*|clean\w*|examples?|clarif\w*|explain\w*|describ\w*|notes?|"
     r"mention\w*|deprecat\w*|warn\w*|version\w*|bump\w*|release\w*|revert\w*|merge\w*|todo|fixme|"
-    r"messages?|text|strings?|wording|rst|markdown|markup|sphinx|links?|urls?|citation\w*|credits?|authors?|"
+    r"messages?|text|strings?|wording|rst|markdown|markup|sphinx|(cross-?)?links?|cross-?referenc\w*|see ?also|"
+    r"urls?|citation\w*|credits?|authors?|"
     r"pragmas?|cover(age)?|spacing|linespacing|align\w*|ws|pre-commit|hooks?|dependenc\w*|deps|fragments?|news|"
     r"equivalents?|invariants?|renders?|display\w*|show\w*)\b",
     re.IGNORECASE)
