@@ -153,8 +153,8 @@ _KEY_WORDS = re.compile(r"\b(keys?|sections?|tables?|settings?|options?|fields?|
                         re.IGNORECASE)
 # A clause that asks to take something away, and what it names, up to the next clause ("remove py38,
 # add py313"; "Drop Python 3.6 and add 3.12")
-_REMOVAL_CLAUSE = re.compile(r"\b(?:remov\w*|drop\w*|delet\w*|rm|expir\w*)\b((?:(?!\b(?:and|then|but|on|in|from|to|with|due|"
-                             r"because|since|as|at|via|when|if)\b|\.(?!\w))[^,;!?()])*)", re.IGNORECASE)
+_REMOVAL_CLAUSE = re.compile(r"\b(?:remov\w*|drop\w*|delet\w*|rm|expir\w*)\b((?:(?!\b(?:and|then|but|on|in|from|to|"
+                             r"with|due|because|since|as|at|via|when|if)\b|\.(?!\w))[^,;!?()])*)", re.IGNORECASE)
 _BUILTIN_NAMES = frozenset(dir(builtins))
 MIN_BUILT_ON_NAME = 4  # "Remove pairwise" lets PairwiseTests go; shorter words are too common a part
 # What a removal or rename must speak of before a definition it does not name may go: "remove the
@@ -522,7 +522,8 @@ def _definition_findings(path: str, old: str, new: str, language: str, instructi
     tests_reworked = in_tests and bool(_REWORKS_TESTS.search(instruction))
     # tests this file or another file of the proposal adds (sphinx's "Split autodoc name parsing
     # utilities to a new module" moved test_parse_name into five tests of a new test module)
-    new_tests = sorted({name for key in (set(after) - set(before)) | elsewhere if in_tests and _is_test(name := key[1])})
+    new_tests = sorted({name for key in (set(after) - set(before)) | elsewhere
+                        if in_tests and _is_test(name := key[1])})
     excused: set[str] = set()
     replaced_tests: set[str] = set()
     for scope, name, kind in sorted(lost, key=lambda key: (key[0].count(".") + bool(key[0]), key)):
@@ -587,7 +588,8 @@ def _definition_findings(path: str, old: str, new: str, language: str, instructi
 _VISIBILITY_WORDS = re.compile(r"\b(private|public|privatis\w*|privatiz\w*|internal)\b", re.IGNORECASE)
 
 
-def _renamed_for_visibility(scope: str, name: str, kind: str, after: dict[tuple[str, str, str], list[int]]) -> bool:
+def _renamed_for_visibility(scope: str, name: str, kind: str,
+                            after: dict[tuple[str, str, str], list[int]]) -> bool:
     """Whether ``after`` defines the definition ``name`` as private (``_name``) or as public (``name``
     without its leading underscores), in the same scope and of the same kind."""
     return any((scope, other, kind) in after for other in ("_" + name, name.lstrip("_")) if other != name)

@@ -344,9 +344,10 @@ def test_a_test_replaced_by_another_is_a_warning_and_one_removed_an_error():
     assert finding.level == "warning" and "test_negative_size" in finding.message
     # the tests themselves reworked (scrapy's "Test restructuring", "Migrate away from testfixtures"):
     # hooks and helpers may go, a test gone is a warning; asked to fix a test, deleting it is an error
-    hooked = old.replace("    def test_basic", "    def setup_class(cls):\n        cls.items = []\n\n    def test_basic")
+    hook = "    def setup_class(cls):\n        cls.items = []\n\n"
+    hooked = old.replace("    def test_basic", hook + "    def test_basic")
     hooked += "".join(f"\n    def test_{n}(self):\n        assert windowed([], {n})\n" for n in range(1, 4))
-    reworked = hooked.replace("    def setup_class(cls):\n        cls.items = []\n\n", "").replace(
+    reworked = hooked.replace(hook, "").replace(
         "    def test_negative(self):\n        assert windowed([], -1)\n", "")
     (finding,) = check_change("tests/test_more.py", hooked, reworked, "Migrate the tests away from setup_class")
     assert finding.level == "warning" and "WindowedTests.test_negative while reworking the tests" in finding.message
