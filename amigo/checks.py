@@ -500,12 +500,15 @@ def _definition_findings(path: str, old: str, new: str, language: str, instructi
                                         f"defines the {kind} {name} again at line {last}, replacing the one "
                                         f"at line {first}", last))
     lost = Counter({k: len(v) for k, v in before.items()}) - Counter({k: len(v) for k, v in after.items()})
-    # still defined there as another kind (a function made a class), or moved to another file; where
-    # the old text did not parse, where it was is a guess (a method whose indentation was lost
-    # reads as a function at the top level), so the name alone counts
+    # still defined there as another kind (a function made a class), or moved to another file, where
+    # the name alone counts (sphinx's "Extract ``_prepare_docstrings()``" made the method
+    # Documenter._process_docstrings a function of a new module); where the old text did not parse,
+    # where it was is a guess (a method whose indentation was lost reads as a function at the top
+    # level), so the name alone counts there too
     old_broken = bool(lost) and (bool(syntax_errors(old, language))
                                  or (language == "python" and _python_tree(old) is None))
-    lost = Counter({key: n for key, n in lost.items() if key not in elsewhere
+    made_elsewhere = {key[1] for key in elsewhere}
+    lost = Counter({key: n for key, n in lost.items() if key[1] not in made_elsewhere
                     and not any(other[:2] == key[:2] or (old_broken and other[1] == key[1]) for other in after)})
     if not lost:
         return findings

@@ -164,6 +164,15 @@ def test_a_definition_moved_to_another_file_of_the_proposal_is_not_lost():
     # gone from both files is lost, whatever the other file does
     assert [f.kind for f in check_changes([changes[0], ("src/attr/_make.py", make_old, make_old + "\nX = 1\n")],
                                           "Implement __replace__")] == ["removed-definition"]
+    # a method made a function of another module keeps its name (sphinx, "Extract ``_prepare_docstrings()``");
+    # made one in its own file, its callers (``self.evolve``) no longer find it
+    method_new = "class Builder:\n    def build(self):\n        return 1\n"
+    evolve = "    def evolve(self, **changes):\n        return self\n\n"
+    method_old = method_new.replace("    def build", evolve + "    def build")
+    extracted = [("src/attr/_make.py", method_old, method_new), ("src/attr/_funcs.py", funcs_new, funcs_old)]
+    assert check_changes(extracted, "Extract evolve()") == []
+    dedented = method_new + "\n\ndef evolve(self, **changes):\n    return self\n"
+    assert [f.kind for f in check_change("src/attr/_make.py", method_old, dedented, "x")] == ["removed-definition"]
 
 
 def test_a_function_defined_inside_another_is_part_of_its_body():
