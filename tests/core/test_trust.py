@@ -435,8 +435,10 @@ def test_what_is_deprecated_may_go_when_the_deprecated_is_asked_away():
 
 def test_a_deprecation_expired_or_code_rm_d_may_go():
     """Real commits (networkx): "Expire deprecation of compute_v_structures" took the function and
-    its tests, "Expire deprecations of could-be isomorphism aliases" the functions that warned, and
-    "Rm 3D layout and animation from greedy_color example" the functions of the animation."""
+    its tests, and "Expire deprecations of could-be isomorphism aliases" the functions that warned.
+    "Rm" removes as "Remove" does: "Rm 3D layout and animation from greedy_color example" took the
+    animation's functions and is still refused, since it speaks of no code; "... animation code ..."
+    may take them."""
     old = ("import warnings\n\n\ndef compute_v_structures(G):\n    return []\n\n\n"
            "def test_compute_v_structures():\n    assert compute_v_structures(1) == []\n\n\n"
            "def fast_could_be_isomorphic(G1, G2):\n    warnings.warn('deprecated', DeprecationWarning)\n"
@@ -451,6 +453,8 @@ def test_a_deprecation_expired_or_code_rm_d_may_go():
     example = "def draw(G):\n    return G\n\n\ndef init():\n    return []\n\n\ndef _frame_update(i):\n    return i\n"
     assert check_change("plot.py", example, "def draw(G):\n    return G\n",
                         "Rm 3D layout and animation code from the example") == []
+    assert [f.kind for f in check_change("plot.py", example, "def draw(G):\n    return G\n",
+                                         "Rm 3D layout and animation from the example")] == ["removed-definition"] * 2
 
 
 def test_a_definition_made_private_as_asked_is_not_lost():
