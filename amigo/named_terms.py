@@ -26,7 +26,9 @@ refuse a right change under ``--yes``. A term counts only when
   wrong) or revert a commit (whose subject it quotes).
 
 A term the changed files already hold names what is there (``Document
-`duplicates_everseen```) and is not asked to be written again. What must turn
+`duplicates_everseen```) and is not asked to be written again, and so does the
+name of a changed module (``Add tests to `test_responses```, one slip away
+too: ``test_datastructure`` for ``test_datastructures.py``). What must turn
 up is the term itself, or for a call or dotted name its last name
 (``from secrets import token_urlsafe`` writes ``secrets.token_urlsafe``), or
 for an option or an extra its name (``--man_path`` as ``man_path``, ``[slack]`` as
@@ -45,6 +47,7 @@ import difflib
 import functools
 import re
 from collections import Counter
+from pathlib import PurePosixPath
 from typing import Sequence
 
 # A span in backticks, single or double quotes (an apostrophe inside a word is not a quote).
@@ -139,8 +142,10 @@ def unwritten(changes: Sequence[tuple[str, str | None, str]], instruction: str) 
     """The terms ``instruction`` asks to write when the change writes none of them, else [].
     ``changes``: (path, old text or None for a new file, new text) of every file of the proposal."""
     held = set().union(*(_names(old) for _, old, _ in changes if old))
+    modules = {PurePosixPath(path).stem for path, _, _ in changes}
     asked = [(term, form) for term in terms(instruction) if (form := written_form(term))
-             and not any(old and _count(old, form) for _, old, _ in changes) and not _slip_of(form, held)]
+             and not any(old and _count(old, form) for _, old, _ in changes) and not _slip_of(form, held)
+             and form not in modules and not _slip_of(form, modules)]
     if not asked:
         return []
     more = set().union(*(_names(new) - _names(old or "") for _, old, new in changes))

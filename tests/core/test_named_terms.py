@@ -80,6 +80,17 @@ def test_a_term_the_files_already_hold_is_not_asked_again():
     assert unwritten([("copy.py", old, old.replace("[]", "()"))], "Use memo.setdefault here too.") == []
 
 
+def test_a_changed_module_named_is_where_not_what():
+    """starlette's "Add tests to `test_responses`" and "Add tests to `test_datastructure`" (of
+    test_datastructures.py) name the module they change."""
+    old = "def test_a():\n    assert 1\n"
+    new = old + "\n\ndef test_b():\n    assert 2\n"
+    for path, module in (("tests/test_responses.py", "test_responses"),
+                         ("tests/test_datastructures.py", "test_datastructure")):
+        assert unwritten([(path, old, new)], f"Add tests to `{module}`") == [], module
+    assert unwritten([("tests/test_responses.py", old, new)], "Add tests to `test_streaming`") == ["test_streaming"]
+
+
 def test_a_slip_of_the_instructions_spelling_counts_as_the_name():
     """more-itertools' "use `zip_equals` instead": the commit called zip_equal, which the file defined."""
     old = "def zip_equal(*its):\n    return zip(*its)\n\ndef f(a, b):\n    return zip(a, b)\n"
