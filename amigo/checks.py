@@ -290,12 +290,7 @@ def python_syntax_error(text: str) -> tuple[str, int] | None:
     quotes are Python 3.12) is no error of the proposal: the compiler judges the text with those
     constructs put the way this Python writes them (sphinx's "Drop support for Python 3.11" wrote
     ``type`` aliases, which Python 3.11 cannot compile)."""
-    error = _compile_error(text)
-    if error is not None and sys.version_info < (3, 12):
-        older = _as_older_python(text)
-        if older != text:
-            return _compile_error(older)
-    return error
+    return _in_this_pythons_syntax(_compile_error, text)
 
 
 def _compile_error(text: str) -> tuple[str, int] | None:
@@ -307,6 +302,18 @@ def _compile_error(text: str) -> tuple[str, int] | None:
     except ValueError as exc:  # null bytes
         return str(exc), 1
     return None
+
+
+def _in_this_pythons_syntax(compile_error: Callable[[str], tuple[str, int] | None],
+                            text: str) -> tuple[str, int] | None:
+    """``compile_error``'s verdict on ``text``; where it finds an error and this Python is older than
+    3.12, its verdict on the text with the 3.12 syntax put as this Python writes it."""
+    error = compile_error(text)
+    if error is not None and sys.version_info < (3, 12):
+        older = _as_older_python(text)
+        if older != text:
+            return compile_error(older)
+    return error
 
 
 # A ``type`` alias statement's head, to its ``=`` (a soft keyword: ``type = 5`` is no alias)
@@ -370,12 +377,7 @@ def python_prefix_error(code: str) -> tuple[str, int] | None:
     benchmarks/python_prefixes.py feeds it every line prefix of real files that compile: none
     is judged broken (figures in benchmarks/RESULTS.md). Python 3.12 syntax is read as in
     ``python_syntax_error``."""
-    error = _prefix_compile_error(code)
-    if error is not None and sys.version_info < (3, 12):
-        older = _as_older_python(code)
-        if older != code:
-            return _prefix_compile_error(older)
-    return error
+    return _in_this_pythons_syntax(_prefix_compile_error, code)
 
 
 def _prefix_compile_error(code: str) -> tuple[str, int] | None:
