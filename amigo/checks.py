@@ -670,10 +670,12 @@ _TEST_PATH = re.compile(r"(^|/)(tests?|testing)/|(^|/)test_[^/]*$|_tests?\.py$")
 # An instruction that reworks the tests themselves ("Test restructuring", "Refactor test_crawl.py",
 # "Migrate away from testfixtures", "Type tests involving items"): a test module's helpers, hooks
 # (setup_class) and fixtures may go, and a test gone is for the reviewer to weigh. "Fix" is not
-# such a word: a model asked to fix a failing test may not delete it.
+# such a word: a model asked to fix a failing test may not delete it. Words that are nouns as often
+# as verbs count only as the first word ("Type tests ...", not "Add tests for the type check").
 _REWORKS_TESTS = re.compile(r"^(?=.*\b(tests?|testing|test_\w+|\w+_tests?|testfixtures|fixtures?)\b)(?=.*\b("
-                            r"refactor\w*|restructur\w*|reorgani[sz]\w*|rework\w*|migrat\w*|convert\w*|port(s|ed|ing)?|"
-                            r"split\w*|mov(e|es|ed|ing)|typ(e|es|ed|ing)|moderni[sz]\w*)\b)", re.IGNORECASE)
+                            r"refactor\w*|restructur\w*|reorgani[sz]\w*|rework\w*|migrat\w*|moderni[sz]\w*)\b"
+                            r"|\W*(convert\w*|port(s|ed|ing)?|split\w*|mov(e|es|ed|ing)|typ(e|es|ed|ing))\b)",
+                            re.IGNORECASE)
 
 
 def _is_test(name: str) -> bool:
