@@ -1459,6 +1459,41 @@ def test_a_function_written_anew_for_one_thing_more_is_flagged():
     assert check_changes([("tests/test_recipes.py", old, anew)], instruction) == []
 
 
+def test_a_docstring_stripped_of_every_example_is_flagged():
+    """What the embedded model answered to "Simplify and speed up nth_permutation" (more-itertools):
+    a body that still compiles under a docstring cut to its first line, the doctest gone with the rest."""
+    old = ('def nth_permutation(iterable, r, index):\n'
+           '    """Equivalent to ``list(permutations(iterable, r))[index]``.\n\n'
+           "        >>> nth_permutation('ghijk', 2, 5)\n        ('h', 'i')\n\n"
+           '    ``IndexError`` will be raised if the given *index* is invalid.\n    """\n'
+           '    pool = list(iterable)\n    return tuple(pool[:r])\n')
+    instruction = "Simplify and speed up nth_permutation."
+    cut = old.replace("\n\n        >>> nth_permutation('ghijk', 2, 5)\n        ('h', 'i')", "")
+    (finding,) = check_changes([("more.py", old, cut)], instruction)
+    assert (finding.kind, finding.level, finding.line) == ("removed-example", "error", 1)
+    assert finding.message == (
+        "takes every example out of the docstring of nth_permutation (`>>> nth_permutation('ghijk', 2, 5)`), "
+        "which the instruction did not ask for: they document and test (doctest) what it does; keep them, or "
+        "change them to what it does now")
+    # an example changed to what the function does now, or one of two left, is a change, not a loss
+    faster = old.replace("tuple(pool[:r])", "tuple(pool[:r]) if r else ()")
+    changed = faster.replace("('ghijk', 2, 5)\n        ('h', 'i')", "('ghijk', 2, 0)\n        ('g', 'h')")
+    assert check_changes([("more.py", old, changed)], instruction) == []
+    two = old.replace("('h', 'i')\n", "('h', 'i')\n        >>> nth_permutation('ab', 2, 0)\n        ('a', 'b')\n")
+    assert check_changes([("more.py", two, faster)], instruction) == []
+    # asked of the documentation, the examples may go; so may the whole function, when asked
+    assert check_changes([("more.py", old, cut)], "Move the examples of nth_permutation to the docs") == []
+    gone = [f.kind for f in check_changes([("more.py", old + "\n\ndef f():\n    pass\n", "def f():\n    pass\n")],
+                                          "Remove nth_permutation")]
+    assert "removed-example" not in gone
+    # a class and its methods are read as well as functions
+    method = "class Perms:\n" + "".join(f"    {line}\n" if line else "\n" for line in old.splitlines())
+    (finding,) = check_changes([("more.py", method, "class Perms:\n" + "".join(
+        f"    {line}\n" if line else "\n" for line in cut.splitlines()))], instruction)
+    assert (finding.kind, finding.line) == ("removed-example", 2)
+    assert "docstring of Perms.nth_permutation" in finding.message
+
+
 def test_a_rename_done_in_part_is_flagged_with_the_likely_fix():
     """The shape a rename task invites ("Rename the variable head to directory", posixpath.dirname of
     the trust tasks): the assignments renamed, a use left behind. It parses, and raises NameError."""
