@@ -1100,7 +1100,7 @@ def _endless_recursions(text: str) -> tuple[tuple[str, int, bool], ...]:
                         or (generator and isinstance(child, ast.AsyncFunctionDef))):
                     unchanged = True  # nothing run so far has changed anything but local names
                     guarded = False  # something run so far may have returned
-                    for statement in child.body:  # up to the first that may return or branch
+                    for statement in _else_unfolded(child.body):  # up to the first that may return or branch
                         if not guarded and _raises_or_goes_on(statement):  # ``if not 1 <= month: raise ...``
                             runs, changes_nothing = statement.test, _changes_nothing(statement.test, bound)
                         elif unchanged and _leaves_or_goes_on_unchanged(statement, bound, parameters):
@@ -1122,6 +1122,20 @@ def _endless_recursions(text: str) -> tuple[tuple[str, int, bool], ...]:
 
     visit(tree, False)
     return tuple((name, line, guarded) for name, (line, guarded) in found.items())
+
+
+def _else_unfolded(body: list[ast.stmt]) -> Iterator[ast.stmt]:
+    """``body`` with each ``if`` whose body ends by returning or raising and that has an ``else`` read
+    as the ``if`` alone followed by the ``else``'s statements, which is what it does: the embedded
+    model answered "Return early with the pathname unchanged when it is empty" (glob.escape) with
+    ``if len(pathname) == 0: return pathname`` ``else: return escape(pathname) + ...``."""
+    for statement in body:
+        if isinstance(statement, ast.If) and statement.orelse and isinstance(statement.body[-1], (ast.Return,
+                                                                                                  ast.Raise)):
+            yield ast.copy_location(ast.If(test=statement.test, body=statement.body, orelse=[]), statement)
+            yield from _else_unfolded(statement.orelse)
+        else:
+            yield statement
 
 
 def _raises_or_goes_on(statement: ast.stmt) -> bool:

@@ -1289,6 +1289,15 @@ def test_a_function_that_calls_itself_as_it_was_called_past_its_guards_is_flagge
             "    return list(tail(iterable=iterable, n=n))\n")
     assert [f.kind for f in check_change("recipes.py", "def tail(n, iterable):\n    return iterable\n", tail,
                                          "x")] == ["endless-recursion"]
+    # the guard written with an else (glob.escape's answer to "Return early with the pathname unchanged
+    # when it is empty"), or an elif, is the same guard
+    escape = ("def escape(pathname):\n    if len(pathname) == 0:\n        return pathname\n    else:\n"
+              "        return escape(pathname) + ' ' + escape(pathname[1:])\n")
+    (finding,) = check_change("glob.py", "def escape(pathname):\n    return pathname\n", escape, "x")
+    assert (finding.kind, finding.line) == ("endless-recursion", 5)
+    elif_ = new.replace("    if isinstance(items, (list", "    elif isinstance(items, (list").replace(
+        "    return _copy_items", "    else:\n        return _copy_items")
+    assert [f.kind for f in check_change("argparse.py", old, elif_, "x")] == ["endless-recursion"]
     # a call with other arguments, or past something that changes what the next call sees, may end
     for body in ("    if not items:\n        return items\n    return _copy_items(items[1:])\n",
                  "    if isinstance(items, list):\n        return items\n    return _copy_items(list(items))\n",
@@ -1297,6 +1306,8 @@ def test_a_function_that_calls_itself_as_it_was_called_past_its_guards_is_flagge
                  "    if 1 in items:\n        return []\n    return _copy_items(items)\n",
                  "    if not _cache:\n        return []\n    _cache.clear()\n    return _copy_items(items)\n",
                  "    for item in items:\n        return item\n    return _copy_items(items)\n",
+                 "    if items:\n        items = items[1:]\n    else:\n        return items\n    return _copy_items(items)\n",
+                 "    if not items:\n        return items\n    else:\n        items.pop()\n    return _copy_items(items)\n",
                  "    try:\n        return items[0]\n    except IndexError:\n        pass\n    return _copy_items(items)\n"):
         findings = check_change("argparse.py", old, f"def _copy_items(items):\n{body}", "x")
         assert [f for f in findings if f.kind == "endless-recursion"] == [], body
