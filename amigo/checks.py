@@ -6,6 +6,8 @@ weak model's answer often applies cleanly and still leaves a file that no
 longer parses, or quietly drops a function; a person clicking accept on a
 diff they skimmed would write that. Findings are carried on the proposal:
 
+* ``placeholder`` (error, any file): a line of the prompt's picture of a block
+  (``the new lines that replace them``) written into the file;
 * ``syntax`` (error): ERROR or MISSING nodes that the file did not have before;
   in Python also what compiling the file refuses and did not before (it compiles, never runs:
   ``return`` outside a function parses but fails on import);
@@ -108,6 +110,7 @@ from amigo.context import languages
 from amigo.context.files import git_toplevel
 from amigo.context.tags import extract
 from amigo.edits import apply_answer
+from amigo.edits.contract import PLACEHOLDERS
 from amigo.repofiles import git_ls_files
 from amigo.scope import (
     Scope, asked_documentation, asks_for_code, documentation_changed, is_docstring, loose_name, name_uses,
@@ -188,7 +191,8 @@ class Finding:
 
     kind: str  # syntax | removed-definition | duplicate-definition | undefined-name | removed-selection |
     #            removed-key | import-time-code | out-of-scope | not-done | check-command | format |
-    #            endless-recursion | unbound-name | unused-parameter | rewritten-function | removed-example
+    #            endless-recursion | unbound-name | unused-parameter | rewritten-function | removed-example |
+    #            placeholder
     level: str
     path: str
     message: str
@@ -1667,9 +1671,10 @@ def check_change(path: str, old: str | None, new: str, instruction: str,
     lines gone from this one have moved (see check_changes; None: the file is read alone)."""
     language = _parsed_language(path)
     old = old or ""
+    copied = _placeholder_findings(path, old, new)
     if language is None:
-        return _text_findings(path, old, new, instruction, selection)
-    findings = _syntax_findings(path, old, new, language)
+        return copied + _text_findings(path, old, new, instruction, selection)
+    findings = copied + _syntax_findings(path, old, new, language)
     if language == "python" and not findings:
         findings += (_undefined_name_findings(path, old, new) + _unbound_name_findings(path, old, new)
                      + _endless_recursion_findings(path, old, new))
@@ -1689,6 +1694,23 @@ def check_change(path: str, old: str | None, new: str, instruction: str,
         # says more than "changes the code"
         findings += _scope_findings(path, old, new, instruction)
     return findings
+
+
+def _placeholder_findings(path: str, old: str, new: str) -> list[Finding]:
+    """A line of the prompt's picture of a block (``the new lines that replace them``) written into
+    the file: the embedded model answered "Document suggested method to unique-ify
+    `duplicates_everseen` output" with a REPLACE that was that line, in a docstring, where it parses."""
+    had = Counter(line.strip().lower() for line in old.splitlines())
+    for number, line in enumerate(new.splitlines(), 1):
+        if (key := line.strip().lower()) in _PLACEHOLDER_LINES and had[key] <= 0:
+            return [Finding("placeholder", "error", path,
+                            f"writes the answer format's placeholder at line {number} ({line.strip()!r}) where "
+                            "the file's own lines belong", number)]
+        had[key] -= 1
+    return []
+
+
+_PLACEHOLDER_LINES = frozenset(placeholder.lower() for placeholder in PLACEHOLDERS)
 
 
 def _text_findings(path: str, old: str, new: str, instruction: str,

@@ -12,7 +12,9 @@ import re
 from dataclasses import dataclass
 from typing import Sequence
 
-from amigo.edits.contract import DIVIDER, REPLACE_MARK, SEARCH_MARK, EditFormat
+from amigo.edits.contract import (
+    DIVIDER, PATH_PLACEHOLDER, REPLACE_MARK, REPLACE_PLACEHOLDER, SEARCH_MARK, SEARCH_PLACEHOLDER, EditFormat,
+)
 from amigo.edits.lines import split_lines
 from amigo.filetypes import language_of
 from amigo.paths import check_relative
@@ -84,11 +86,11 @@ SYSTEM_BLOCKS = f"""You are Amigo, an expert programmer who edits code in a git 
 Answer with one or more SEARCH/REPLACE blocks and nothing else but a short explanation.
 Each block is:
 
-path/of/the/file
+{PATH_PLACEHOLDER}
 {SEARCH_MARK}
-lines copied exactly from the file
+{SEARCH_PLACEHOLDER}
 {DIVIDER}
-the new lines that replace them
+{REPLACE_PLACEHOLDER}
 {REPLACE_MARK}
 
 Rules: SEARCH must copy existing lines exactly, enough to be unique. Keep blocks small:

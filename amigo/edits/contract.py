@@ -22,3 +22,9 @@ REPLACE_MARK = ">>>>>>> REPLACE"
 # Lines that would read as block markers to a parser; replacement text and
 # explanations may not start with them.
 MARKER_PREFIXES = ("<<<<<<<", "=======", ">>>>>>>")
+# What the prompt's picture of one block says in place of a real path, SEARCH and REPLACE: a
+# weak model sometimes copies these lines into its answer, which is never a right change.
+PATH_PLACEHOLDER = "path/of/the/file"
+SEARCH_PLACEHOLDER = "lines copied exactly from the file"
+REPLACE_PLACEHOLDER = "the new lines that replace them"
+PLACEHOLDERS = (PATH_PLACEHOLDER, SEARCH_PLACEHOLDER, REPLACE_PLACEHOLDER)

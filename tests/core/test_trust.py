@@ -19,7 +19,8 @@ import pytest
 from amigo.checks import check_change, check_changes, judge_answer, python_prefix_error, run_check_command
 from amigo.client import ChatClient
 from amigo.config import EMBEDDED_MODEL, Config
-from amigo.edits import LoopWatch
+from amigo.edits import LoopWatch, apply_answer
+from amigo.edits.contract import DIVIDER, REPLACE_MARK, SEARCH_MARK
 from amigo.engine import EditSession
 from amigo.events import AttemptFailedEvent, ProposalEvent, RepairEvent, TokenEvent
 from amigo.workspace import Workspace
@@ -1503,6 +1504,25 @@ def test_a_docstring_stripped_of_every_example_is_flagged():
         f"    {line}\n" if line else "\n" for line in cut.splitlines()))], instruction)
     assert (finding.kind, finding.line) == ("removed-example", 2)
     assert "docstring of Perms.nth_permutation" in finding.message
+
+
+def test_the_answer_formats_placeholder_written_into_a_file_is_flagged():
+    """What the embedded model answered to "Document suggested method to unique-ify `duplicates_everseen`
+    output": the prompt's picture of a block copied as the REPLACE, into a docstring, where it parses."""
+    old = ('def duplicates_everseen(iterable, key=None):\n    """Yield duplicate elements after their first '
+           "appearance.\n\n    >>> list(duplicates_everseen('mississippi'))\n    ['s', 'i', 's', 's', 'i', 'p', 'i']\n"
+           '    """\n    return iterable\n')
+    answer = (f"more.py\n{SEARCH_MARK}\n\n    >>> list(duplicates_everseen('mississippi'))\n{DIVIDER}\n"
+              f"the new lines that replace them\n{REPLACE_MARK}\n")
+    new = apply_answer(answer, {"more.py": old}, "more.py").new_texts["more.py"]
+    (finding,) = check_changes([("more.py", old, new)], "Document suggested method to unique-ify the output.")
+    assert (finding.kind, finding.level, finding.line) == ("placeholder", "error", 3)
+    assert finding.message == ("writes the answer format's placeholder at line 3 ('the new lines that replace "
+                               "them') where the file's own lines belong")
+    # in any file, grammar or not; a file that had the line may keep it (this project's own prompt)
+    assert [f.kind for f in check_changes([("NOTES.txt", "a\n", "a\npath/of/the/file\n")], "x")] == ["placeholder"]
+    assert check_changes([("NOTES.txt", "the new lines that replace them\n",
+                           "the new lines that replace them\nb\n")], "x") == []
 
 
 def test_a_rename_done_in_part_is_flagged_with_the_likely_fix():
