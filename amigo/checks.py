@@ -1328,13 +1328,19 @@ def _removed_example_findings(path: str, old: str, new: str, instruction: str) -
     `duplicates_everseen` output" with docstrings cut to a line. The examples are the function's
     doctests as much as its documentation. Only all of them gone: real commits rework an example
     under a rename or a changed result about one time in fifty, and leave a definition with none
-    about one time in six hundred."""
+    about one time in six hundred. Where the instruction asks for one thing more ("Raise a clear
+    ValueError for negative n in chunked()"), what was there still holds, so fewer examples than
+    before is a loss too (the model's answer dropped one of chunked's two)."""
     if _EXAMPLE_WORDS.search(instruction):
         return []
+    one_thing_more = bool(ASKS_ONE_THING_MORE.match(instruction)) and not asks_to_shrink(instruction)
     before, after = _docstring_examples(old), _docstring_examples(new)
     findings = []
     for name, (_, examples) in before.items():
-        if examples and name in after and not after[name][1]:
+        if not examples or name not in after:
+            continue
+        left = after[name][1]
+        if not left:
             shown = examples[0][:60]
             more = f" and {len(examples) - 1} more" if len(examples) > 1 else ""
             findings.append(Finding(
@@ -1342,6 +1348,11 @@ def _removed_example_findings(path: str, old: str, new: str, instruction: str) -
                 f"takes every example out of the docstring of {name} (`{shown}`{more}), which the "
                 "instruction did not ask for: they document and test (doctest) what it does; keep them, "
                 "or change them to what it does now", after[name][0]))
+        elif one_thing_more and len(left) < len(examples) and (gone := list((Counter(examples) - Counter(left)))):
+            findings.append(Finding(
+                "removed-example", "error", path,
+                f"takes the example `{gone[0][:60]}` out of the docstring of {name}, although the instruction "
+                "asks for one thing more: what the examples show should still hold; keep them", after[name][0]))
     return findings
 
 

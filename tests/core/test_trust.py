@@ -1498,6 +1498,18 @@ def test_a_docstring_stripped_of_every_example_is_flagged():
     gone = [f.kind for f in check_changes([("more.py", old + "\n\ndef f():\n    pass\n", "def f():\n    pass\n")],
                                           "Remove nth_permutation")]
     assert "removed-example" not in gone
+    # asked for one thing more, what the examples show still holds: one of two taken out is a loss
+    # (the model's answer to "Raise a clear ValueError for negative n in chunked()" dropped one)
+    raising = faster.replace("    pool = list", "    if index < 0:\n        raise ValueError(index)\n    pool = list")
+    (finding,) = check_changes([("more.py", two, raising)], "Raise a clear ValueError for a negative index.")
+    assert (finding.kind, finding.line) == ("removed-example", 1)
+    assert finding.message == ("takes the example `>>> nth_permutation('ab', 2, 0)` out of the docstring of "
+                               "nth_permutation, although the instruction asks for one thing more: what the "
+                               "examples show should still hold; keep them")
+    assert check_changes([("more.py", two, raising.replace("('h', 'i')\n", "('h', 'i')\n"
+                                                           "        >>> nth_permutation('ab', 2, 0)\n"
+                                                           "        ('a', 'b')\n"))],
+                         "Raise a clear ValueError for a negative index.") == []
     # a class and its methods are read as well as functions
     method = "class Perms:\n" + "".join(f"    {line}\n" if line else "\n" for line in old.splitlines())
     (finding,) = check_changes([("more.py", method, "class Perms:\n" + "".join(
