@@ -61,7 +61,8 @@ diff they skimmed would write that. Findings are carried on the proposal:
   asked ("Replace the assert with a ValueError") and only docstrings and comments
   changed, in every Python file of the proposal; a rename asked and not made; the
   code the instruction spells out (:mod:`amigo.named_terms`) written in no file;
-  the exception asked for "when year is negative" raised under no test of year;
+  the exception asked for "when year is negative" raised under no test of year; a type hint the
+  instruction spells out ("s is bytes | str") written otherwise;
   a removal asked of list entries a data file still holds;
 * in a data file (JSON, TOML, YAML, INI: :mod:`amigo.datafiles`, no grammar needed), ``syntax``
   (error) where its format's parser reads the old text and not the new one (a JSONC file is
@@ -1514,6 +1515,97 @@ def _raise_not_where_asked(changes: Sequence[tuple[str, str | None, str]], instr
     return []
 
 
+# The hints an instruction spells out: "Add type hints: s is bytes | str and the function returns
+# bytes", "text is str, width is int, and it returns str", "(s: str, amount: int) -> str".
+_ASKS_HINTS = re.compile(r"\btype[ -]hint\w*|\bannotat\w*", re.IGNORECASE)
+_HINT_NAME = r"[A-Za-z_]\w*(?:\.[A-Za-z_]\w*)*(?:\[[\w.\[\], |]*\])?"
+_HINT = rf"`?(?P<hint>{_HINT_NAME}(?:\s*\|\s*{_HINT_NAME})*)`?"
+_HINT_LISTED = re.compile(rf"(?:^|[(,;:]|\band)\s*`?(?P<name>[A-Za-z_]\w*)`?(?:\s+is|\s*:)\s+(?:an?\s+)?{_HINT}")
+_HINT_AS = re.compile(rf"^\s*`?(?P<name>[A-Za-z_]\w*)`?\s+as\s+(?:an?\s+)?{_HINT}")
+_HINT_RETURNS = re.compile(rf"(?:\breturns|->)\s*(?:an?\s+)?{_HINT}")
+
+
+def _hints_asked(instruction: str) -> tuple[dict[str, str], str | None]:
+    """The parameter hints (name -> hint) and the return hint that an instruction asking for type hints
+    spells out after saying so: a list after a colon ("Add type hints: s is bytes | str and the
+    function returns bytes"), a signature ("type hints (s: str, amount: int) -> str") or one name
+    ("Annotate `fileobj` as `IO[bytes]`"). A sentence that only mentions hints ("More specific type hint
+    when obj is None") spells none."""
+    asked = _ASKS_HINTS.search(instruction)
+    if asked is None:
+        return {}, None
+    rest = instruction[asked.end():]
+    listed = rest.lstrip().startswith((":", "("))
+    parameters = {m.group("name"): m.group("hint") for m in _HINT_LISTED.finditer(rest) if listed}
+    if (named := _HINT_AS.match(rest)) is not None:
+        parameters[named.group("name")] = named.group("hint")
+    returned = next((m.group("hint") for m in _HINT_RETURNS.finditer(rest)), None) if listed else None
+    return parameters, returned
+
+
+def _hint_key(hint: str) -> frozenset[str] | None:
+    """A hint as a set of its union's members, each as Python writes it (``str | None`` is
+    ``Optional[str]``; ``typing.`` and quotes aside), so that order and spelling do not count."""
+    try:
+        tree = ast.parse(hint.strip().strip("'\""), mode="eval").body
+    except SyntaxError:
+        return None
+    members: list[ast.expr] = []
+
+    def spread(node: ast.expr) -> None:
+        if isinstance(node, ast.BinOp) and isinstance(node.op, ast.BitOr):
+            spread(node.left)
+            spread(node.right)
+        elif isinstance(node, ast.Subscript) and ast.unparse(node.value).removeprefix("typing.") in ("Union",
+                                                                                                 "Optional"):
+            inner = node.slice.elts if isinstance(node.slice, ast.Tuple) else [node.slice]
+            for element in inner:
+                spread(element)
+            if ast.unparse(node.value).endswith("Optional"):
+                members.append(ast.Constant(None))
+        elif isinstance(node, ast.Constant) and isinstance(node.value, str):
+            spread(ast.parse(node.value, mode="eval").body)
+        else:
+            members.append(node)
+
+    try:
+        spread(tree)
+    except SyntaxError:
+        return None
+    return frozenset(ast.unparse(member).replace("typing.", "") for member in members)
+
+
+def _hints_not_as_asked(changes: Sequence[tuple[str, str | None, str]], instruction: str) -> list[Finding]:
+    """A hint the instruction spells out ("s is bytes | str") written otherwise: the embedded model
+    annotated ``s: bytes``. Judged on the functions of the changed Python files whose hints the change
+    made or changed; a name the instruction gives a hint that no such function takes is left alone."""
+    parameters, returned = _hints_asked(instruction)
+    if not parameters and returned is None:
+        return []
+    for path, old, new in changes:
+        before, after = (_python_tree(text) if text and _parsed_language(path) == "python" else None
+                         for text in (old, new))
+        if before is None or after is None:
+            continue
+        had = {ast.unparse(node.args) + " -> " + ast.unparse(node.returns or ast.Constant(None))
+               for node in ast.walk(before) if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef))}
+        for node in ast.walk(after):
+            if not isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)) or (
+                    ast.unparse(node.args) + " -> " + ast.unparse(node.returns or ast.Constant(None))) in had:
+                continue
+            written = [(a.arg, a.annotation) for a in (*node.args.posonlyargs, *node.args.args, *node.args.kwonlyargs)]
+            asked = [(name, ast.unparse(hint), parameters[name]) for name, hint in written
+                     if hint is not None and name in parameters]
+            if returned is not None and node.returns is not None:
+                asked.append(("the return value", ast.unparse(node.returns), returned))
+            for name, hint, wanted in asked:
+                if _hint_key(wanted) is not None and _hint_key(hint) != _hint_key(wanted):
+                    return [Finding("not-done", "error", path,
+                                    f"hints {name} of {node.name} as {hint}, although the instruction asks for "
+                                    f"{wanted}: write the hint asked", node.lineno)]
+    return []
+
+
 def _names_read(tree: ast.AST) -> frozenset[str]:
     return frozenset(node.id for node in ast.walk(tree) if isinstance(node, ast.Name))
 
@@ -1661,7 +1753,8 @@ def check_changes(changes: Sequence[tuple[str, str | None, str]], instruction: s
         added_elsewhere=sum((lines for other, lines in gained.items() if other != path), Counter()) or None)]
     if not has_errors(findings):  # last: what is wrong with the change says more than that it missed
         findings += (_not_done_findings(changes, instruction) or _entries_not_removed(changes, instruction)
-                     or _terms_not_written(changes, instruction) or _raise_not_where_asked(changes, instruction))
+                     or _terms_not_written(changes, instruction) or _raise_not_where_asked(changes, instruction)
+                     or _hints_not_as_asked(changes, instruction))
     return findings
 
 

@@ -1537,6 +1537,39 @@ def test_the_answer_formats_placeholder_written_into_a_file_is_flagged():
                            "the new lines that replace them\nb\n")], "x") == []
 
 
+def test_a_hint_the_instruction_spells_out_written_otherwise_is_not_done():
+    """What the embedded model answered to "Add type hints: s is bytes | str and the function returns
+    bytes" (base64.urlsafe_b64decode): ``s: bytes``, a hint that type checkers then hold every caller
+    passing a str to."""
+    old = ('import typing\nfrom typing import Optional, Union\n\n\n'
+           'def urlsafe_b64decode(s):\n    """Decode s."""\n    return typing.cast(bytes, s)\n')
+    instruction = "Add type hints: s is bytes | str and the function returns bytes."
+    narrow = old.replace("(s):", "(s: bytes) -> bytes:")
+    (finding,) = check_changes([("b64.py", old, narrow)], instruction)
+    assert (finding.kind, finding.level, finding.line) == ("not-done", "error", 5)
+    assert finding.message == ("hints s of urlsafe_b64decode as bytes, although the instruction asks for "
+                               "bytes | str: write the hint asked")
+    # the hint asked in any order or spelling of the same union
+    for hint in ("bytes | str", "str | bytes", "Union[str, bytes]", "typing.Union[bytes, str]", "'bytes | str'"):
+        assert check_changes([("b64.py", old, old.replace("(s):", f"(s: {hint}) -> bytes:"))], instruction) == []
+    returned = check_changes([("b64.py", old, old.replace("(s):", "(s: bytes | str) -> str:"))], instruction)
+    assert [f.message for f in returned] == [
+        "hints the return value of urlsafe_b64decode as str, although the instruction asks for bytes: "
+        "write the hint asked"]
+    # a signature, Optional, and one name annotated as asked
+    pad = "from typing import Optional\n\n\ndef _strip_padding(s, amount):\n    return s[amount:]\n"
+    asked = "Add a docstring and type hints (s: str, amount: int | None) -> str."
+    assert check_changes([("l.py", pad, pad.replace("(s, amount):", "(s: str, amount: Optional[int]) -> str:")
+                           .replace("str:\n", 'str:\n    """Strip."""\n', 1))], asked) == []
+    assert [f.kind for f in check_changes([("l.py", pad, pad.replace("(s, amount):", "(s: str, amount: int) -> str:")
+                                            .replace("str:\n", 'str:\n    """Strip."""\n', 1))], asked)] == ["not-done"]
+    assert [f.kind for f in check_changes([("l.py", pad, pad.replace("(s, amount)", "(s: bytes, amount)"))],
+                                          "Annotate `s` as `str`")] == ["not-done"]
+    # hints only mentioned, or asked with no hint spelt, hold nothing
+    assert check_changes([("b64.py", old, narrow)], "More specific type hint when s is None") == []
+    assert check_changes([("b64.py", old, narrow)], "Add type hints to urlsafe_b64decode") == []
+
+
 def test_a_rename_done_in_part_is_flagged_with_the_likely_fix():
     """The shape a rename task invites ("Rename the variable head to directory", posixpath.dirname of
     the trust tasks): the assignments renamed, a use left behind. It parses, and raises NameError."""
