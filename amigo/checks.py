@@ -114,8 +114,8 @@ from amigo.edits import apply_answer
 from amigo.edits.contract import PLACEHOLDERS
 from amigo.repofiles import git_ls_files
 from amigo.scope import (
-    Scope, asked_documentation, asks_for_code, documentation_changed, is_docstring, loose_name, name_uses,
-    prose_only, read_scope, scope_difference,
+    Scope, asked_documentation, asks_for_code, documentation_changed, is_docstring, layout_changed, loose_name,
+    name_uses, prose_only, read_scope, scope_difference,
 )
 
 if TYPE_CHECKING:
@@ -1444,6 +1444,12 @@ def _scope_findings(path: str, old: str, new: str, instruction: str) -> list[Fin
                     f"the rest must stay as it was (to change more, say so in the instruction)", line or None)]
 
 
+# What asks for a change of layout, which leaves the syntax tree as it was.
+_LAYOUT_WORDS = re.compile(r"\b(\w*style|parens?|parenthes[ie]s|brackets?|spac(e|es|ing)|whitespace|indent\w*|"
+                           r"line[ -]?lengths?|long lines?|line breaks?|wrap\w*|trailing|pep ?8|flake8|"
+                           r"pycodestyle|lint\w*|format\w*|black|ruff)\b", re.IGNORECASE)
+
+
 def _not_done_findings(changes: Sequence[tuple[str, str | None, str]], instruction: str) -> list[Finding]:
     """The proposal does not make the kind of change asked, in any of its Python files: documentation
     asked (read_scope) and a kind it names (type hints; docstrings or comments) changed nowhere; or
@@ -1465,6 +1471,8 @@ def _not_done_findings(changes: Sequence[tuple[str, str | None, str]], instructi
     if not asks_for_code(instruction) or len(python) < len(changes) or not all(
             prose_only(old, new) for _, old, new in python):
         return []
+    if _LAYOUT_WORDS.search(instruction) and any(layout_changed(old, new) for _, old, new in python):
+        return []  # "Remove redundant parentheses", "Fix line lengths": done in the code's layout
     return [Finding("not-done", "error", path, "changes only docstrings and comments, although the instruction "
                                                "asks for a change to the code")]
 

@@ -423,6 +423,34 @@ def prose_only(old: str, new: str) -> bool:
     return _first_difference(before, after, None) is False
 
 
+def layout_changed(old: str, new: str) -> bool:
+    """Whether the code of two Python texts is laid out differently, docstrings, comments and blank
+    lines aside: parentheses dropped, a call wrapped, spaces mended (False when either does not parse).
+    Where ``prose_only`` holds too, the change is one of layout, which carries out a request for
+    layout ("Remove redundant parentheses", "Fix line lengths") as much as a change of what runs."""
+    lines = [_code_lines(text) for text in (old, new)]
+    return lines[0] is not None and lines[1] is not None and lines[0] != lines[1]
+
+
+def _code_lines(text: str) -> list[str] | None:
+    """The lines of ``text`` that hold code, each without its comment: docstring lines, comment-only
+    lines and blank lines left out."""
+    try:
+        tree = ast.parse(text)
+        tokens = list(tokenize.generate_tokens(io.StringIO(text).readline))
+    except (SyntaxError, ValueError, tokenize.TokenError):
+        return None
+    documentation = {line for node in ast.walk(tree) if isinstance(body := getattr(node, "body", None), list)
+                     for statement in body if is_docstring(statement)
+                     for line in range(statement.lineno, (statement.end_lineno or statement.lineno) + 1)}
+    lines = text.splitlines()
+    for token in reversed(tokens):  # last first, so that a cut never moves a column still to cut
+        if token.type == tokenize.COMMENT:
+            row, column = token.start
+            lines[row - 1] = lines[row - 1][:column].rstrip()
+    return [line for number, line in enumerate(lines, 1) if line.strip() and number not in documentation]
+
+
 def _directives(text: str) -> list[str]:
     return [line for line in text.splitlines()[:2] if _DIRECTIVE.match(line)]
 

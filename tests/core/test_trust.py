@@ -545,6 +545,17 @@ def test_a_change_that_does_not_make_the_kind_of_change_asked_is_not_done():
         assert check_changes([("base64.py", old, reworded)], wording) == [], wording
     assert check_changes([("base64.py", old, reworded), ("setup.cfg", "a = 1\n", "a = 2\n")],
                          "Replace the assert with an if statement.") == []
+    # layout asked and the code laid out anew: done, though the syntax tree is the same (toolz's "Remove
+    # unnecessary parens.", "Fix line lengths in itertoolz."); layout asked and only prose changed: not done
+    unwrapped = old.replace("assert len(altchars) == 2, repr(altchars)", "assert (len(altchars) == 2), repr(altchars)")
+    assert check_changes([("base64.py", unwrapped, old)], "Remove unnecessary parens.") == []
+    wrapped = old.replace("repr(altchars)\n", "(\n            repr(altchars))  # why\n")
+    assert check_changes([("base64.py", old, wrapped)], "Fix line lengths in base64") == []
+    (finding,) = check_changes([("base64.py", unwrapped, unwrapped.replace("return\n    a bytes object",
+                                                                           "return a bytes\n    object"))],
+                               "Remove unnecessary parens.")
+    assert finding.kind == "not-done"
+    assert [f.kind for f in check_changes([("base64.py", unwrapped, old)], instruction)] == ["not-done"]
 
 
 def test_a_name_spelt_out_in_words_may_be_reverted_away():
