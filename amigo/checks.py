@@ -562,6 +562,9 @@ def _definition_findings(path: str, old: str, new: str, language: str, instructi
         line = min(before[(scope, name, kind)])
         if line in renamed_to:
             new_name = renamed_to[line]
+            if _RENAME_WORD.search(instruction) and re.search(rf"\b{re.escape(new_name)}\b", instruction):
+                continue  # renamed to the name asked, whatever the old one is called there ("Rename pipline()
+                #          to compose_left()", toolz)
             # a test is collected, never imported; a private name or a test module's helper is nobody
             # else's, unless another module uses it all the same (a word search: a test's common name,
             # test_reset, is in many modules)
@@ -594,6 +597,7 @@ def _definition_findings(path: str, old: str, new: str, language: str, instructi
     return findings
 
 
+_RENAME_WORD = re.compile(r"\brenam(e|es|ed|ing)\b", re.IGNORECASE)
 # An instruction that asks to make names private or public ("Make more of the internal handler
 # helpers private"): a definition may then go where the same one by its name with a leading
 # underscore added or taken away stays

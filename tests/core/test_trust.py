@@ -494,6 +494,10 @@ def test_a_definition_renamed_with_the_same_code_is_named_as_a_rename():
     (finding,) = check_change("logging.py", old, public, "Make the module clearer")
     assert (finding.kind, finding.level) == ("removed-definition", "error")
     assert finding.message.startswith("renames the function run to execute")
+    # renamed to the name a rename asks for, though the instruction misspells the old one (toolz's
+    # "Rename pipline() to compose_left()"); to another name, still an error
+    assert check_change("logging.py", old, public, "Rename rnu() to execute()") == []
+    assert [f.level for f in check_change("logging.py", old, public, "Rename rnu() to perform()")] == ["error"]
     # a different body under a new name is a removal
     other = old.replace("def run():\n    return 1", "def execute():\n    return 2").replace("run()", "execute()")
     assert check_change("logging.py", old, other, "Make the module clearer")[0].message.startswith("removes the function run")
