@@ -1361,6 +1361,10 @@ def _removed_example_findings(path: str, old: str, new: str, instruction: str) -
     return findings
 
 
+def _example_count(text: str) -> int:
+    return sum(len(examples) for _, examples in _docstring_examples(text).values())
+
+
 @functools.lru_cache(maxsize=16)
 def _docstring_examples(text: str) -> dict[str, tuple[int, tuple[str, ...]]]:
     """Qualified name (``Class.method``; the module is ``<module>``) -> (line, the ``>>>`` lines of
@@ -1448,6 +1452,7 @@ def _scope_findings(path: str, old: str, new: str, instruction: str) -> list[Fin
                     f"the rest must stay as it was (to change more, say so in the instruction)", line or None)]
 
 
+_TEST_WORDS = re.compile(r"\b(tests?|testing|doctests?)\b", re.IGNORECASE)
 # What asks for a change of layout, which leaves the syntax tree as it was.
 _LAYOUT_WORDS = re.compile(r"\b(\w*style|parens?|parenthes[ie]s|brackets?|spac(e|es|ing)|whitespace|indent\w*|"
                            r"line[ -]?lengths?|long lines?|line breaks?|wrap\w*|trailing|pep ?8|flake8|"
@@ -1477,6 +1482,8 @@ def _not_done_findings(changes: Sequence[tuple[str, str | None, str]], instructi
         return []
     if _LAYOUT_WORDS.search(instruction) and any(layout_changed(old, new) for _, old, new in python):
         return []  # "Remove redundant parentheses", "Fix line lengths": done in the code's layout
+    if _TEST_WORDS.search(instruction) and any(_example_count(new) > _example_count(old) for _, old, new in python):
+        return []  # "filesize: add two tests" (humanize) added two doctests, which run as tests do
     return [Finding("not-done", "error", path, "changes only docstrings and comments, although the instruction "
                                                "asks for a change to the code")]
 

@@ -372,7 +372,7 @@ _MAY_BE_DOCUMENTATION = re.compile(
     r"\b(doc\w*|comment\w*|hint\w*|annotat\w*|typ(e|es|ed|ing)|typos?|spell\w*|word\w*|grammar|phras\w*|"
     r"readme|changelog|licen[cs]e\w*|copyright|style|format\w*|whitespace|indent\w*|lint\w*|pep ?8|black|ruff|"
     r"flake8|isort|pylint|mypy|pyright|tidy\w*|clean\w*|examples?|clarif\w*|explain\w*|describ\w*|notes?|"
-    r"mention\w*|deprecat\w*|warn\w*|version\w*|bump\w*|release\w*|revert\w*|merge\w*|todo|fixme|"
+    r"mention\w*|caution\w*|deprecat\w*|warn\w*|version\w*|bump\w*|release\w*|revert\w*|merge\w*|todo|fixme|"
     r"messages?|text|strings?|wording|rst|markdown|markup|sphinx|(cross-?)?links?|cross-?referenc\w*|see ?also|"
     r"urls?|citation\w*|credits?|authors?|"
     r"pragmas?|cover(age)?|spacing|linespacing|align\w*|ws|pre-commit|hooks?|dependenc\w*|deps|fragments?|news|"

@@ -560,6 +560,11 @@ def test_a_change_that_does_not_make_the_kind_of_change_asked_is_not_done():
                                "Remove unnecessary parens.")
     assert finding.kind == "not-done"
     assert [f.kind for f in check_changes([("base64.py", unwrapped, old)], instruction)] == ["not-done"]
+    # tests asked and doctests added (humanize's "filesize: add two tests"); a caution is documentation
+    doctested = old.replace("    a bytes object.", "    a bytes object.\n\n    >>> b64encode(b'a')\n    b'a'\n")
+    assert check_changes([("base64.py", old, doctested)], "Add two tests for b64encode") == []
+    assert check_changes([("base64.py", old, reworded)], "Add two tests for b64encode")[0].kind == "not-done"
+    assert check_changes([("base64.py", old, reworded)], "Add caution about altchars") == []
 
 
 def test_a_name_spelt_out_in_words_may_be_reverted_away():
