@@ -22,7 +22,8 @@ diff they skimmed would write that. Findings are carried on the proposal:
   private helper whose last use in its module went with it, when no other module
   uses it (check_changes' ``repository``); a method the class now gets without
   writing it (``@dataclass``, or a base class of the file). One defined again under
-  another name with the same code is named as a rename, a warning for private and
+  another name with the same code is the rename asked where the instruction asks to rename to that
+  name, and is otherwise named as a rename, a warning for private and
   test names that no other module uses; a test replaced by another in its test module, and a method of a
   class that gained a base defined elsewhere, are warnings;
 * ``duplicate-definition`` (error): a second top-level function or class of
@@ -59,7 +60,8 @@ diff they skimmed would write that. Findings are carried on the proposal:
 * ``not-done`` (error): the change asked is not made: documentation asked and a
   kind it names (type hints; docstrings or comments) left as it was, or code
   asked ("Replace the assert with a ValueError") and only docstrings and comments
-  changed, in every Python file of the proposal; a rename asked and not made; the
+  changed, in every Python file of the proposal (code laid out anew does a layout request,
+  "Remove redundant parentheses", and ``>>>`` examples added a request for tests); a rename asked and not made; the
   code the instruction spells out (:mod:`amigo.named_terms`) written in no file;
   the exception asked for "when year is negative" raised under no test of year; a type hint the
   instruction spells out ("s is bytes | str") written otherwise;
