@@ -47,7 +47,8 @@ diff they skimmed would write that. Findings are carried on the proposal:
   is left, where the instruction asks it for one thing more ("Return ...",
   "Raise ...", "Also ...");
 * ``removed-example`` (error, Python): every example (``>>>`` line) gone from the docstring of
-  a definition that is still there, unless the instruction speaks of examples or documentation;
+  a definition that is still there, unless the instruction speaks of examples or documentation,
+  and where it asks for one thing more ("Raise ..."), any example gone;
 * ``removed-selection`` (error): most of the selected lines (or file) gone,
   when the instruction asks for no lines to go (a rename asks for none);
 * ``import-time-code`` (error, Python): a module that ran nothing when imported
@@ -1355,7 +1356,8 @@ def _removed_example_findings(path: str, old: str, new: str, instruction: str) -
                 f"takes every example out of the docstring of {name} (`{shown}`{more}), which the "
                 "instruction did not ask for: they document and test (doctest) what it does; keep them, "
                 "or change them to what it does now", after[name][0]))
-        elif one_thing_more and len(left) < len(examples) and (gone := list((Counter(examples) - Counter(left)))):
+        elif one_thing_more and len(left) < len(examples):
+            gone = list(Counter(examples) - Counter(left))  # not empty: fewer are left
             findings.append(Finding(
                 "removed-example", "error", path,
                 f"takes the example `{gone[0][:60]}` out of the docstring of {name}, although the instruction "
@@ -1825,13 +1827,14 @@ def _placeholder_findings(path: str, old: str, new: str) -> list[Finding]:
     """A line of the prompt's picture of a block (``the new lines that replace them``) written into
     the file: the embedded model answered "Document suggested method to unique-ify
     `duplicates_everseen` output" with a REPLACE that was that line, in a docstring, where it parses."""
-    had = Counter(line.strip().lower() for line in old.splitlines())
+    had = Counter(key for line in old.splitlines() if (key := line.strip().lower()) in _PLACEHOLDER_LINES)
     for number, line in enumerate(new.splitlines(), 1):
-        if (key := line.strip().lower()) in _PLACEHOLDER_LINES and had[key] <= 0:
-            return [Finding("placeholder", "error", path,
-                            f"writes the answer format's placeholder at line {number} ({line.strip()!r}) where "
-                            "the file's own lines belong", number)]
-        had[key] -= 1
+        if (key := line.strip().lower()) in _PLACEHOLDER_LINES:
+            if had[key] <= 0:
+                return [Finding("placeholder", "error", path,
+                                f"writes the answer format's placeholder at line {number} ({line.strip()!r}) "
+                                "where the file's own lines belong", number)]
+            had[key] -= 1  # a line the file had before may stay
     return []
 
 
