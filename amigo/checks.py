@@ -1610,11 +1610,10 @@ def _hints_not_as_asked(changes: Sequence[tuple[str, str | None, str]], instruct
                          for text in (old, new))
         if before is None or after is None:
             continue
-        had = {ast.unparse(node.args) + " -> " + ast.unparse(node.returns or ast.Constant(None))
-               for node in ast.walk(before) if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef))}
+        had = {_signature(node) for node in ast.walk(before)
+               if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef))}
         for node in ast.walk(after):
-            if not isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)) or (
-                    ast.unparse(node.args) + " -> " + ast.unparse(node.returns or ast.Constant(None))) in had:
+            if not isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)) or _signature(node) in had:
                 continue
             written = [(a.arg, a.annotation) for a in (*node.args.posonlyargs, *node.args.args, *node.args.kwonlyargs)]
             asked = [(name, ast.unparse(hint), parameters[name]) for name, hint in written
@@ -1627,6 +1626,11 @@ def _hints_not_as_asked(changes: Sequence[tuple[str, str | None, str]], instruct
                                     f"hints {name} of {node.name} as {hint}, although the instruction asks for "
                                     f"{wanted}: write the hint asked", node.lineno)]
     return []
+
+
+def _signature(function: ast.FunctionDef | ast.AsyncFunctionDef) -> str:
+    """A function's parameters and return hint as written (a change of hints changes it)."""
+    return f"{ast.unparse(function.args)} -> {ast.unparse(function.returns) if function.returns else ''}"
 
 
 def _names_read(tree: ast.AST) -> frozenset[str]:
