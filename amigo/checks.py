@@ -8,6 +8,9 @@ diff they skimmed would write that. Findings are carried on the proposal:
 
 * ``placeholder`` (error, any file): a line of the prompt's picture of a block
   (``the new lines that replace them``) written into the file;
+* ``version-directive`` (error, Python and reStructuredText): a ``.. deprecated::``,
+  ``versionadded``, ``versionchanged`` or ``versionremoved`` directive written with no version
+  or a word of prose in its place;
 * ``syntax`` (error): ERROR or MISSING nodes that the file did not have before;
   in Python also what compiling the file refuses and did not before (it compiles, never runs:
   ``return`` outside a function parses but fails on import);
@@ -1802,10 +1805,10 @@ def check_change(path: str, old: str | None, new: str, instruction: str,
     lines gone from this one have moved (see check_changes; None: the file is read alone)."""
     language = _parsed_language(path)
     old = old or ""
-    copied = _placeholder_findings(path, old, new)
+    written = _placeholder_findings(path, old, new) + _version_directive_findings(path, old, new)
     if language is None:
-        return copied + _text_findings(path, old, new, instruction, selection)
-    findings = copied + _syntax_findings(path, old, new, language)
+        return written + _text_findings(path, old, new, instruction, selection)
+    findings = written + _syntax_findings(path, old, new, language)
     if language == "python" and not findings:
         findings += (_undefined_name_findings(path, old, new) + _unbound_name_findings(path, old, new)
                      + _endless_recursion_findings(path, old, new))
@@ -1843,6 +1846,39 @@ def _placeholder_findings(path: str, old: str, new: str) -> list[Finding]:
 
 
 _PLACEHOLDER_LINES = frozenset(placeholder.lower() for placeholder in PLACEHOLDERS)
+
+
+# Sphinx's directives that take the version as their first argument (docutils: one required).
+_VERSION_DIRECTIVE = re.compile(r"^\s*(?:[#*]\s*)?\.\.\s+(deprecated|versionadded|versionchanged|versionremoved)::(.*)$")
+_DOCUMENTED = (".py", ".pyi", ".rst", ".txt")
+
+
+def _version_directive_findings(path: str, old: str, new: str) -> list[Finding]:
+    """A version directive the change writes with no version, or with a word of prose where the version
+    goes: Sphinx rejects ``.. deprecated::`` alone, and renders ``.. deprecated:: This function ...``
+    as "Deprecated since version This". The embedded model answered "Use `.. deprecated::` directive
+    for `pairwise`" both ways, losing the "11.0.0" the warning it replaced gave. Real projects write a
+    number, or a placeholder for the next release in capitals (``VERSION``, ``NEXT``, ``TODO``)."""
+    if not path.endswith(_DOCUMENTED):
+        return []
+    had = Counter(line.strip() for line in old.splitlines() if _VERSION_DIRECTIVE.match(line))
+    for number, line in enumerate(new.splitlines(), 1):
+        if not (match := _VERSION_DIRECTIVE.match(line)):
+            continue
+        if had[line.strip()] > 0:
+            had[line.strip()] -= 1  # the file's own directives stay as they were
+            continue
+        directive, words = match.group(1), match.group(2).split()
+        if not words:
+            problem = "with no version, which Sphinx rejects"
+        elif not re.search(r"\d", words[0]) and re.search(r"[a-z]", words[0]):
+            problem = f"with {words[0]!r} where the version goes"
+        else:
+            continue
+        return [Finding("version-directive", "error", path,
+                        f"writes `.. {directive}::` at line {number} {problem}: give the version first "
+                        f"(`.. {directive}:: 3.1`, then the text)", number)]
+    return []
 
 
 def _text_findings(path: str, old: str, new: str, instruction: str,

@@ -1557,6 +1557,33 @@ def test_the_answer_formats_placeholder_written_into_a_file_is_flagged():
                            "the new lines that replace them\nb\n")], "x") == []
 
 
+def test_a_version_directive_written_without_its_version_is_flagged():
+    """What the embedded model answered to "Use `.. deprecated::` directive for `pairwise`" (more-itertools,
+    whose warning said "deprecated as of version 11.0.0"): the directive alone, which Sphinx rejects, or
+    with the first word of a sentence where the version goes."""
+    old = ('def pairwise(iterable):\n    """Wrapper for itertools.pairwise.\n\n    .. warning::\n\n'
+           '       This function is deprecated as of version 11.0.0.\n    """\n    return iterable\n')
+    instruction = "Use `.. deprecated::` directive for `pairwise`."
+    prose = old.replace(".. warning::", ".. deprecated:: This function will be removed.")
+    (finding,) = check_changes([("recipes.py", old, prose)], instruction)
+    assert (finding.kind, finding.level, finding.line) == ("version-directive", "error", 4)
+    assert finding.message == ("writes `.. deprecated::` at line 4 with 'This' where the version goes: give the "
+                               "version first (`.. deprecated:: 3.1`, then the text)")
+    (bare,) = check_changes([("recipes.py", old, old.replace(".. warning::", ".. deprecated::"))], instruction)
+    assert bare.message.endswith("at line 4 with no version, which Sphinx rejects: give the version first "
+                                 "(`.. deprecated:: 3.1`, then the text)")
+    # a version, or the capitals real projects write for the next release; in reStructuredText too
+    for version in ("11.0.0", "11.0.0 Use itertools.pairwise.", "VERSION", "NEXT"):
+        assert check_changes([("recipes.py", old, old.replace(".. warning::", f".. deprecated:: {version}"))],
+                             instruction) == []
+    assert [f.kind for f in check_changes([("docs/api.rst", "API\n", "API\n\n.. versionadded::\n")],
+                                          "Document it.")] == ["version-directive"]
+    # a directive the file had before may stay as it was; Markdown has no such directive
+    kept = old.replace(".. warning::", ".. deprecated::")
+    assert check_changes([("recipes.py", kept, kept.replace("Wrapper", "A wrapper"))], "Reword the docstring.") == []
+    assert check_changes([("NOTES.md", "a\n", "a\n.. deprecated::\n")], "x") == []
+
+
 def test_a_hint_the_instruction_spells_out_written_otherwise_is_not_done():
     """What the embedded model answered to "Add type hints: s is bytes | str and the function returns
     bytes" (base64.urlsafe_b64decode): ``s: bytes``, a hint that type checkers then hold every caller
