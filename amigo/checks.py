@@ -1757,7 +1757,10 @@ def check_changes(changes: Sequence[tuple[str, str | None, str]], instruction: s
     files the proposal leaves alone are searched for a name (see repository_uses; None: nowhere).
     Each file is checked on its own, except that a definition gone from one file and made in
     another is read as moved, and one used by another file is not let go; then, with nothing else
-    wrong, whether the proposal makes the kind of change asked at all."""
+    wrong, whether the proposal makes the kind of change asked at all. No changes, no findings: an
+    answer that changes nothing carries its own error, whatever the instruction spells out."""
+    if not changes:
+        return []
     made: dict[str, set[tuple[str, str, str]]] = {}
     if len(changes) > 1:
         for path, old, new in changes:

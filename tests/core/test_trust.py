@@ -624,6 +624,23 @@ def test_an_answer_is_judged_without_a_session_as_the_engine_judges_it(repo):
     assert "changes nothing" in verdicts["unchanged"] and "fenced code block" in verdicts["no code"]
 
 
+def test_an_answer_that_changes_nothing_is_refused_whatever_the_instruction_asks(repo):
+    """An answer that writes the file back unchanged leaves the check stage no change to read: each
+    close reading of the instruction (code spelt out, an exception asked, a rename, a hint) must say
+    nothing, not fail on the empty proposal. "Raise a clear ValueError for negative n in chunked()"
+    answered that way stopped a run of the trust benchmark with an IndexError."""
+    unchanged = "```python\n" + (repo / "users.py").read_text() + "```\n"
+    for instruction in ("Raise a clear ValueError when users is empty.", "Use `memo.setdefault` in oldest.",
+                        "Rename the parameter users to people.", "Add type hints: users is list and it returns str.",
+                        "Remove the entries py38 and py39."):
+        with RecordedModelServer(unchanged) as server:
+            session, _ = session_for(repo, server, repair_attempts=0, edit_format="whole")
+            proposal = session.propose(session.make_request(instruction, "users.py"))
+        assert not proposal.passes and proposal.findings == ()
+        assert proposal.errors == ("the answer changes nothing; rephrase the instruction or retry",)
+    assert check_changes([], "Raise a clear ValueError for negative n in chunked().") == []
+
+
 # -- refusing under --yes, and repairing ---------------------------------------------------
 
 
