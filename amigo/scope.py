@@ -225,6 +225,10 @@ def _is_documentation_statement(statement: ast.stmt) -> bool:
         return True  # `T = TypeVar("T")`, `Handler = Callable[[str], None]`: names for hints
     if isinstance(statement, ast.TypeAlias if hasattr(ast, "TypeAlias") else ()):
         return True
+    if isinstance(statement, (ast.FunctionDef, ast.AsyncFunctionDef)):  # `@overload` signatures, for checkers
+        return any(_typing_name(d) == "overload" for d in statement.decorator_list)
+    if isinstance(statement, ast.ClassDef):  # a Protocol is a type only checkers read ("Fix `retry()` annotations")
+        return any(_typing_name(_unsubscripted(base)) == "Protocol" for base in statement.bases)
     if isinstance(statement, ast.If):  # `if TYPE_CHECKING:`, or imports that differ by Python version
         return ((not statement.orelse and "TYPE_CHECKING" in ast.unparse(statement.test))
                 or all(isinstance(s, (ast.Import, ast.ImportFrom)) for s in statement.body + statement.orelse))
@@ -255,8 +259,19 @@ def _is_type_expression(node: ast.AST | None) -> bool:
     return False
 
 
+def _unsubscripted(node: ast.expr) -> ast.expr:
+    """``Sequence[Any]`` as ``Sequence``; any other expression as itself."""
+    return node.value if isinstance(node, ast.Subscript) else node
+
+
 class _Unannotate(ast.NodeTransformer):
-    """``x: int = 1`` reads as ``x = 1``; ``cast(T, value)`` as ``value`` (it returns it unchanged)."""
+    """``x: int = 1`` reads as ``x = 1``; ``cast(T, value)`` as ``value`` (it returns it unchanged); a class's
+    generic bases without their parameters, ``class CallList(Sequence[Any])`` as ``(Sequence)``."""
+
+    def visit_ClassDef(self, node: ast.ClassDef) -> ast.AST:
+        self.generic_visit(node)
+        node.bases = [_unsubscripted(base) for base in node.bases]
+        return node
 
     def visit_AnnAssign(self, node: ast.AnnAssign) -> ast.AST:
         self.generic_visit(node)

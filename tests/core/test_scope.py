@@ -116,6 +116,22 @@ def hls_to_rgb(h: float, l: float, s: float) -> tuple[float, float, float]:
     assert scope_difference('x = u"a"\n', 'x = "a"\n', DOCS) is None  # the u prefix changes nothing
 
 
+def test_code_only_type_checkers_read_counts_as_hints():
+    """Real commits of responses and tenacity: "Fix type annotation for `CallList`" gave a base its
+    parameters, "Fix annotations of CallList" added ``@overload`` signatures, "Fix `retry()`
+    annotations" added a Protocol for a return hint. None of them runs differently."""
+    old = ("from typing import Any, Protocol, Sequence, overload\n\n\nclass CallList(Sequence):\n"
+           "    def __getitem__(self, idx):\n        return self.calls[idx]\n")
+    hinted = old.replace("(Sequence)", "(Sequence[Any])").replace(
+        "    def __getitem__", "    @overload\n    def __getitem__(self, idx: int) -> int: ...\n\n    def __getitem__")
+    hinted += "\n\nclass _Decorator(Protocol):\n    def __call__(self, fn: Any) -> Any: ...\n"
+    assert scope_difference(old, hinted, DOCS) is None
+    # another base, or the code changed, is code
+    assert scope_difference(old, hinted.replace("(Sequence[Any])", "(list[Any])"), DOCS) == 4
+    assert scope_difference(old, old.replace("(Sequence)", "(Sequence, dict)"), DOCS) == 4
+    assert scope_difference(old, old.replace("return self.calls[idx]", "return self.calls[idx:]"), DOCS) == 6
+
+
 def test_documentation_asked_and_the_code_changed_is_found_at_its_line():
     # the embedded model's shape: the docstring is there, and the arithmetic changed with it
     changed = HLS.replace('def hls_to_rgb(h, l, s):\n', 'def hls_to_rgb(h, l, s):\n    """Convert."""\n')
