@@ -538,6 +538,7 @@ def _definition_findings(path: str, old: str, new: str, language: str, instructi
     visibility_asked = bool(_VISIBILITY_WORDS.search(instruction))
     in_tests = bool(_TEST_PATH.search(path))
     tests_reworked = in_tests and bool(_REWORKS_TESTS.search(instruction))
+    tests_of_removed = _tests_using(old, built_on) if in_tests and language == "python" else frozenset()
     # tests this file or another file of the proposal adds (sphinx's "Split autodoc name parsing
     # utilities to a new module" moved test_parse_name into five tests of a new test module)
     new_tests = sorted({name for key in (set(after) - set(before)) | elsewhere
@@ -555,6 +556,7 @@ def _definition_findings(path: str, old: str, new: str, language: str, instructi
                 or name in provided.get(scope, ())  # made by @dataclass, or inherited from a class of the file
                 or (visibility_asked and _renamed_for_visibility(scope, name, kind, after))
                 or (tests_reworked and not _is_test(name))
+                or (not scope and name in tests_of_removed)  # a test of what is asked away
                 # a private helper whose last use went with it (last: it may search the repository)
                 or (name in helpers_gone and not (used_elsewhere is not None and used_elsewhere(name)))):
             excused.add(qualified)  # a class asked away takes its methods with it
@@ -574,8 +576,8 @@ def _definition_findings(path: str, old: str, new: str, language: str, instructi
             # a test is collected, never imported; a private name or a test module's helper is nobody
             # else's, unless another module uses it all the same (a word search: a test's common name,
             # test_reset, is in many modules)
-            harmless = name.startswith("test") or ((name.startswith("_") or in_tests)
-                                                   and not (used_elsewhere is not None and used_elsewhere(name)))
+            harmless = (name.startswith("test") or (in_tests and _is_runner_name(new_name))
+                        or ((name.startswith("_") or in_tests) and not (used_elsewhere is not None and used_elsewhere(name))))
             findings.append(Finding("removed-definition", "warning" if harmless else "error", path,
                                     f"renames the {kind} {qualified} to {new_name}, the same code"
                                     + ("" if harmless else ", which the instruction did not ask for (whatever "
@@ -607,7 +609,8 @@ _RENAME_WORD = re.compile(r"\brenam(e|es|ed|ing)\b", re.IGNORECASE)
 # An instruction that asks to make names private or public ("Make more of the internal handler
 # helpers private"): a definition may then go where the same one by its name with a leading
 # underscore added or taken away stays
-_VISIBILITY_WORDS = re.compile(r"\b(private|public|privatis\w*|privatiz\w*|internal)\b", re.IGNORECASE)
+_VISIBILITY_WORDS = re.compile(r"\b(private|public|privatis\w*|privatiz\w*|internal|expos(e|es|ed|ing))\b",
+                               re.IGNORECASE)
 
 
 def _renamed_for_visibility(scope: str, name: str, kind: str,
@@ -695,9 +698,35 @@ _REWORKS_TESTS = re.compile(r"^(?=.*\b(tests?|testing|test_\w+|\w+_tests?|testfi
                             re.IGNORECASE)
 
 
+def _is_runner_name(name: str) -> bool:
+    """Whether the test runner itself calls a definition named ``name``: a test, or one of pytest's
+    setup and teardown hooks. A test module's method renamed to one is made for the runner ("Fix test
+    method naming" made cachetools' ``methodkey`` ``test_methodkey``; "Fix pytest warnings" made
+    responses' nose-style ``setup`` ``setup_method``), whatever else spells the old name."""
+    return _is_test(name) or re.fullmatch(r"(setup|teardown)_(method|function|class|module)", name) is not None
+
+
 def _is_test(name: str) -> bool:
     """Whether a definition of a test module named ``name`` is a test (or a class of them)."""
     return name.startswith(("test", "Test")) or name.endswith(("Test", "Tests"))
+
+
+def _tests_using(old: str, built_on: Sequence[str]) -> frozenset[str]:
+    """The tests at the top level of a test module (``old``) whose code uses a name built on one the
+    instruction asks away (``built_on``, loose): cachetools' "Drop MRUCache" took MRUDecoratorTest,
+    which tested ``cachetools.func.mru_cache``, away with it."""
+    tree = _python_tree(old) if built_on else None
+    if tree is None:
+        return frozenset()
+    return frozenset(
+        node.name for node in tree.body
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)) and _is_test(node.name)
+        and any(word in loose_name(used) for used in _names_used(node) for word in built_on))
+
+
+def _names_used(node: ast.AST) -> set[str]:
+    """The names and attribute names ``node``'s code reads."""
+    return {n.id if isinstance(n, ast.Name) else n.attr for n in ast.walk(node) if isinstance(n, (ast.Name, ast.Attribute))}
 
 
 def _helpers_gone_with_their_uses(old: str, new: str) -> frozenset[str]:
@@ -853,7 +882,8 @@ def _names_to_remove(instruction: str) -> tuple[list[str], list[str]]:
     quoted_or_called = re.findall(r"`([A-Za-z_]\w*)(?:\(\))?`|\b([A-Za-z_]\w*)\(\)", instruction)
     names = {a or b for a, b in quoted_or_called}
     words = re.findall(r"\b[A-Za-z_]\w*\b", instruction)
-    names |= {word for word in words if "_" in word.strip("_") or re.search(r"[a-z][A-Z]", word)}
+    # snake_case, camelCase, or an acronym leading a word ("Drop MRUCache"; "APIs" is a plural)
+    names |= {word for word in words if "_" in word.strip("_") or re.search(r"[a-z][A-Z]|[A-Z]{2}[a-z]{2}", word)}
     loose = {loose_name(name) for name in names if name not in _BUILTIN_NAMES}
     spelt = {"".join(words[i:i + n]).lower() for n in (2, 3, 4) for i in range(len(words) - n + 1)}
     return sorted(name for name in loose if len(name) >= MIN_BUILT_ON_NAME), sorted(spelt)
