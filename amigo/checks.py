@@ -78,6 +78,9 @@ diff they skimmed would write that. Findings are carried on the proposal:
   version`` answered without ``[tool.ruff]``) or where most keys of the
   selection (or file) went, a warning elsewhere;
   ``removed-selection`` is judged for every text file, grammar or not;
+* ``check-failed`` (error): one of these checks raised instead of answering (a defect of Amigo, logged
+  with its traceback): the change is held for review rather than written unchecked, and the
+  session goes on;
 * ``check-command`` (error): the person's own ``check_command`` failed on a
   temporary copy of the repository with the change applied;
 * ``format`` (warning, added by the engine): the answer was read otherwise
@@ -104,6 +107,7 @@ import subprocess
 import sys
 import tempfile
 import threading
+import logging
 import warnings
 from collections import Counter
 from dataclasses import dataclass
@@ -127,6 +131,7 @@ from amigo.scope import (
 if TYPE_CHECKING:
     from amigo.prompt import EditRequest
 
+log = logging.getLogger(__name__)
 # Definition kinds whose loss is reported (constants and fields come and go in normal edits).
 DEFINITION_KINDS = frozenset({"function", "method", "class", "interface", "enum", "module"})
 # Where a second top-level definition silently replaces the first (C's prototypes, TypeScript's
@@ -1782,6 +1787,22 @@ def _excluded(path: str, old: str | None, new: str, terms: list[re.Pattern]) -> 
 def check_changes(changes: Sequence[tuple[str, str | None, str]], instruction: str,
                   selection: tuple[str, tuple[int, int]] | None = None,
                   repository: UsedElsewhere | None = None) -> list[Finding]:
+    """Every finding for a proposal (see _check_changes). A check that raises is a defect of the check
+    stage, not of the change: the proposal gets a ``check-failed`` error naming it, so that ``--yes``
+    writes nothing unchecked and an editor's session survives it, and the traceback goes to the log."""
+    try:
+        return _check_changes(changes, instruction, selection, repository)
+    except Exception as exc:  # noqa: BLE001 - any defect of a check, reported on the proposal
+        log.exception("a check failed on a proposal for %r", instruction)
+        path = next((path for path, _, _ in changes), "")
+        return [Finding("check-failed", "error", path,
+                        f"could not be checked: a check of Amigo failed ({type(exc).__name__}: {exc}); review the "
+                        "change yourself, and please report this with the log")]
+
+
+def _check_changes(changes: Sequence[tuple[str, str | None, str]], instruction: str,
+                   selection: tuple[str, tuple[int, int]] | None,
+                   repository: UsedElsewhere | None) -> list[Finding]:
     """Every finding for a proposal: ``changes`` are (path, old text or None for a new file, new
     text), ``selection`` (path, (first, last line)) the selected lines, ``repository`` where the
     files the proposal leaves alone are searched for a name (see repository_uses; None: nowhere).

@@ -664,6 +664,27 @@ def test_an_answer_that_changes_nothing_is_refused_whatever_the_instruction_asks
     assert check_changes([], "Raise a clear ValueError for negative n in chunked().") == []
 
 
+def test_a_check_that_fails_holds_the_change_for_review_and_the_session_goes_on(repo, monkeypatch, caplog):
+    """A defect in one of the check stage's rules (the IndexError the empty proposal raised, fixed
+    above) must not end an editor's session, nor let the change through unchecked: the proposal
+    carries a check-failed error that names the defect, and the traceback goes to the log."""
+    import amigo.checks
+
+    def defect(changes, instruction):
+        raise IndexError("list index out of range")
+
+    monkeypatch.setattr(amigo.checks, "_not_done_findings", defect)
+    with RecordedModelServer(OLDEST_FIXED) as server:
+        session, _ = session_for(repo, server, repair_attempts=0, edit_format="whole")
+        proposal = session.propose(session.make_request("return None for no users", "users.py", selection=(17, 18)))
+    (finding,) = proposal.findings
+    assert (finding.kind, finding.level, finding.path) == ("check-failed", "error", "users.py")
+    assert finding.message == ("could not be checked: a check of Amigo failed (IndexError: list index out of "
+                               "range); review the change yourself, and please report this with the log")
+    assert not proposal.passes and proposal.changes  # held for review, not lost
+    assert "a check failed on a proposal" in caplog.text and "Traceback" in caplog.text
+
+
 # -- refusing under --yes, and repairing ---------------------------------------------------
 
 
