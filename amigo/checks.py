@@ -98,6 +98,7 @@ import builtins
 import codeop
 import contextlib
 import functools
+import logging
 import os
 import re
 import shlex
@@ -107,7 +108,6 @@ import subprocess
 import sys
 import tempfile
 import threading
-import logging
 import warnings
 from collections import Counter
 from dataclasses import dataclass
@@ -132,6 +132,7 @@ if TYPE_CHECKING:
     from amigo.prompt import EditRequest
 
 log = logging.getLogger(__name__)
+
 # Definition kinds whose loss is reported (constants and fields come and go in normal edits).
 DEFINITION_KINDS = frozenset({"function", "method", "class", "interface", "enum", "module"})
 # Where a second top-level definition silently replaces the first (C's prototypes, TypeScript's
@@ -582,7 +583,8 @@ def _definition_findings(path: str, old: str, new: str, language: str, instructi
             # else's, unless another module uses it all the same (a word search: a test's common name,
             # test_reset, is in many modules)
             harmless = (name.startswith("test") or (in_tests and _is_runner_name(new_name))
-                        or ((name.startswith("_") or in_tests) and not (used_elsewhere is not None and used_elsewhere(name))))
+                        or ((name.startswith("_") or in_tests)
+                            and not (used_elsewhere is not None and used_elsewhere(name))))
             findings.append(Finding("removed-definition", "warning" if harmless else "error", path,
                                     f"renames the {kind} {qualified} to {new_name}, the same code"
                                     + ("" if harmless else ", which the instruction did not ask for (whatever "
@@ -731,7 +733,8 @@ def _tests_using(old: str, built_on: Sequence[str]) -> frozenset[str]:
 
 def _names_used(node: ast.AST) -> set[str]:
     """The names and attribute names ``node``'s code reads."""
-    return {n.id if isinstance(n, ast.Name) else n.attr for n in ast.walk(node) if isinstance(n, (ast.Name, ast.Attribute))}
+    return {n.id if isinstance(n, ast.Name) else n.attr
+            for n in ast.walk(node) if isinstance(n, (ast.Name, ast.Attribute))}
 
 
 def _helpers_gone_with_their_uses(old: str, new: str) -> frozenset[str]:
@@ -1903,7 +1906,8 @@ _PLACEHOLDER_LINES = frozenset(placeholder.lower() for placeholder in PLACEHOLDE
 
 
 # Sphinx's directives that take the version as their first argument (docutils: one required).
-_VERSION_DIRECTIVE = re.compile(r"^\s*(?:[#*]\s*)?\.\.\s+(deprecated|versionadded|versionchanged|versionremoved)::(.*)$")
+_VERSION_DIRECTIVE = re.compile(
+    r"^\s*(?:[#*]\s*)?\.\.\s+(deprecated|versionadded|versionchanged|versionremoved)::(.*)$")
 _DOCUMENTED = (".py", ".pyi", ".rst", ".txt")
 
 

@@ -156,11 +156,13 @@ def test_what_is_built_on_a_name_asked_away_may_go_with_it():
     assert check_change("func.py", func, func[:func.index("\n\n\ndef mru")] + "\n", "Fix #334: Drop MRUCache.") == []
     decorators = ('import unittest\nimport func\n\n\nclass MRUDecoratorTest(unittest.TestCase):\n'
                   '    def decorator(self, n):\n        return func.mru_cache(n)\n\n\n'
-                  'class RRDecoratorTest(unittest.TestCase):\n    def decorator(self, n):\n        return func.rr_cache(n)\n')
+                  'class RRDecoratorTest(unittest.TestCase):\n    def decorator(self, n):\n'
+                  '        return func.rr_cache(n)\n')
     no_mru = decorators.replace(decorators[decorators.index("class MRU"):decorators.index("class RR")], "")
     assert check_change("tests/test_func.py", decorators, no_mru, "Drop MRUCache.") == []
     no_rr = decorators[:decorators.index("\n\n\nclass RR")] + "\n"
-    assert [f.message.split(",")[0] for f in check_change("tests/test_func.py", decorators, no_rr, "Drop MRUCache.")] == [
+    lost = check_change("tests/test_func.py", decorators, no_rr, "Drop MRUCache.")
+    assert [f.message.split(",")[0] for f in lost] == [
         "removes the class RRDecoratorTest", "removes the method RRDecoratorTest.decorator"]
 
 
