@@ -124,8 +124,8 @@ from amigo.edits import apply_answer
 from amigo.edits.contract import PLACEHOLDERS
 from amigo.repofiles import git_ls_files
 from amigo.scope import (
-    Scope, asked_documentation, asks_for_code, documentation_changed, is_docstring, layout_changed, loose_name,
-    name_uses, prose_only, read_scope, scope_difference,
+    Scope, asked_documentation, asks_for_code, commented_code_removed, documentation_changed, is_docstring,
+    layout_changed, loose_name, name_uses, prose_only, read_scope, scope_difference, tool_comments_changed,
 )
 
 if TYPE_CHECKING:
@@ -1529,6 +1529,10 @@ def _not_done_findings(changes: Sequence[tuple[str, str | None, str]], instructi
         return []  # "Remove redundant parentheses", "Fix line lengths": done in the code's layout
     if _TEST_WORDS.search(instruction) and any(_example_count(new) > _example_count(old) for _, old, new in python):
         return []  # "filesize: add two tests" (humanize) added two doctests, which run as tests do
+    if any(tool_comments_changed(old, new) for _, old, new in python):
+        return []  # "Add ignore for cyclomatic complexity check." (isort): a comment a linter reads
+    if _REMOVAL_WORDS.search(instruction) and any(commented_code_removed(old, new) for _, old, new in python):
+        return []  # "Remove debug prints." (isort) took out prints that were commented out
     return [Finding("not-done", "error", path, "changes only docstrings and comments, although the instruction "
                                                "asks for a change to the code")]
 

@@ -32,6 +32,7 @@ import ast
 import io
 import re
 import tokenize
+from collections import Counter
 from dataclasses import dataclass
 from typing import Any
 
@@ -445,6 +446,41 @@ def layout_changed(old: str, new: str) -> bool:
     layout ("Remove redundant parentheses", "Fix line lengths") as much as a change of what runs."""
     lines = [_code_lines(text) for text in (old, new)]
     return lines[0] is not None and lines[1] is not None and lines[0] != lines[1]
+
+
+# Comments that tools read as instructions: a change of them changes what a linter, a type checker or
+# a formatter does, which is code's work ("Add ignore for cyclomatic complexity check." added isort's
+# `# skipcq: PY-R1000`).
+_TOOL_COMMENT = re.compile(r"#\s*(noqa|type:\s*ignore|pragma\b|pylint:|fmt:|isort:|skipcq|nosec|mypy:|pyright:|ruff:|"
+                           r"flake8:|noinspection|lgtm|nolint|pyre-)", re.IGNORECASE)
+# What commented-out code does (a call, an assignment, a return, an import): "# see foo(bar)" does
+# not parse, "# TODO" parses as a bare name and does nothing
+_DOING = (ast.Call, ast.Assign, ast.AugAssign, ast.Return, ast.Import, ast.ImportFrom, ast.Raise, ast.Delete)
+
+
+def tool_comments_changed(old: str, new: str) -> bool:
+    """Whether the comments tools read (``# noqa``, ``# type: ignore``, ``# pragma: no cover``) differ
+    between two Python texts."""
+    return _comment_texts(old, _TOOL_COMMENT) != _comment_texts(new, _TOOL_COMMENT)
+
+
+def commented_code_removed(old: str, new: str) -> bool:
+    """Whether ``new`` drops a comment of ``old`` that is code commented out (``# print(">>> output",
+    section_output)``): isort's "Remove debug prints." removed only such prints."""
+    gone = _comment_texts(old) - _comment_texts(new)
+    return any(_is_code(comment.lstrip("#").strip()) for comment in gone)
+
+
+def _comment_texts(text: str, only: re.Pattern | None = None) -> Counter[str]:
+    return Counter(comment.strip() for comment in _comments(text) if only is None or only.search(comment))
+
+
+def _is_code(text: str) -> bool:
+    try:
+        tree = ast.parse(text)
+    except (SyntaxError, ValueError):
+        return False
+    return any(isinstance(node, _DOING) for node in ast.walk(tree))
 
 
 def _code_lines(text: str) -> list[str] | None:

@@ -590,6 +590,15 @@ def test_a_change_that_does_not_make_the_kind_of_change_asked_is_not_done():
     assert check_changes([("base64.py", old, doctested)], "Add two tests for b64encode") == []
     assert check_changes([("base64.py", old, reworded)], "Add two tests for b64encode")[0].kind == "not-done"
     assert check_changes([("base64.py", old, reworded)], "Add caution about altchars") == []
+    # a comment a tool reads is code's work (isort's "Add ignore for cyclomatic complexity check." added
+    # `# skipcq: PY-R1000`); code commented out is code to remove (isort's "Remove debug prints.")
+    ignored = old.replace("def b64encode(", "# skipcq: PY-R1000\ndef b64encode(")
+    assert check_changes([("base64.py", old, ignored)], "Add ignore for cyclomatic complexity check.") == []
+    debug = old.replace("    encoded = s\n", "    encoded = s\n    # print('>>> encoded', encoded)\n")
+    assert check_changes([("base64.py", debug, old)], "Remove debug prints.") == []
+    noted = old.replace("    encoded = s\n", "    encoded = s\n    # TODO: the encoded form\n")
+    assert check_changes([("base64.py", noted, old)], "Remove debug prints.")[0].kind == "not-done"
+    assert check_changes([("base64.py", debug, old)], instruction)[0].kind == "not-done"
 
 
 def test_a_name_spelt_out_in_words_may_be_reverted_away():
