@@ -65,7 +65,8 @@ diff they skimmed would write that. Findings are carried on the proposal:
   kind it names (type hints; docstrings or comments) left as it was, or code
   asked ("Replace the assert with a ValueError") and only docstrings and comments
   changed, in every Python file of the proposal (code laid out anew does a layout request,
-  "Remove redundant parentheses", and ``>>>`` examples added a request for tests); a rename asked and not made; the
+  "Remove redundant parentheses", ``>>>`` examples added a request for tests, a comment tools read
+  (``# noqa``) is code's work, and code commented out taken away a removal); a rename asked and not made; the
   code the instruction spells out (:mod:`amigo.named_terms`) written in no file;
   the exception asked for "when year is negative" raised under no test of year; a type hint the
   instruction spells out ("s is bytes | str") written otherwise;
