@@ -1896,15 +1896,24 @@ def _placeholder_findings(path: str, old: str, new: str) -> list[Finding]:
     """A line of the prompt's picture of a block (``the new lines that replace them``) written into
     the file: the embedded model answered "Document suggested method to unique-ify
     `duplicates_everseen` output" with a REPLACE that was that line, in a docstring, where it parses."""
-    had = Counter(key for line in old.splitlines() if (key := line.strip().lower()) in _PLACEHOLDER_LINES)
-    for number, line in enumerate(new.splitlines(), 1):
-        if (key := line.strip().lower()) in _PLACEHOLDER_LINES:
-            if had[key] <= 0:
-                return [Finding("placeholder", "error", path,
-                                f"writes the answer format's placeholder at line {number} ({line.strip()!r}) "
-                                "where the file's own lines belong", number)]
-            had[key] -= 1  # a line the file had before may stay
+    for number, line in _lines_written(old, new, lambda line: line.lower() in _PLACEHOLDER_LINES, str.lower):
+        return [Finding("placeholder", "error", path,
+                        f"writes the answer format's placeholder at line {number} ({line!r}) "
+                        "where the file's own lines belong", number)]
     return []
+
+
+def _lines_written(old: str, new: str, kind: Callable[[str], bool],
+                   key: Callable[[str], str] = str) -> Iterator[tuple[int, str]]:
+    """(line number, stripped line) of the lines of ``new`` of a ``kind`` that ``old`` did not have as
+    often (lines compared by ``key``): the file's own lines of that kind may stay where they were."""
+    had = Counter(key(line) for line in map(str.strip, old.splitlines()) if kind(line))
+    for number, line in enumerate(map(str.strip, new.splitlines()), 1):
+        if kind(line):
+            if had[key(line)] > 0:
+                had[key(line)] -= 1
+            else:
+                yield number, line
 
 
 _PLACEHOLDER_LINES = frozenset(placeholder.lower() for placeholder in PLACEHOLDERS)
@@ -1924,13 +1933,8 @@ def _version_directive_findings(path: str, old: str, new: str) -> list[Finding]:
     number, or a placeholder for the next release in capitals (``VERSION``, ``NEXT``, ``TODO``)."""
     if not path.endswith(_DOCUMENTED):
         return []
-    had = Counter(line.strip() for line in old.splitlines() if _VERSION_DIRECTIVE.match(line))
-    for number, line in enumerate(new.splitlines(), 1):
-        if not (match := _VERSION_DIRECTIVE.match(line)):
-            continue
-        if had[line.strip()] > 0:
-            had[line.strip()] -= 1  # the file's own directives stay as they were
-            continue
+    for number, line in _lines_written(old, new, lambda line: _VERSION_DIRECTIVE.match(line) is not None):
+        match = _VERSION_DIRECTIVE.match(line)
         directive, words = match.group(1), match.group(2).split()
         if not words:
             problem = "with no version, which Sphinx rejects"
